@@ -1,0 +1,122 @@
+/*
+ * Small shared pieces: string slices, error codes, allocation, logging, bounded buffers
+ * and the parsing of durations and sizes used by the config.
+ */
+#ifndef SLT_COMMON_H
+#define SLT_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* A borrowed slice of bytes; not NUL-terminated. Valid as long as what it points into. */
+struct slt_str {
+    const char *p;
+    size_t len;
+};
+
+#define SLT_STR_NULL ((struct slt_str){NULL, 0})
+
+static inline struct slt_str slt_str_make(const char *p, size_t len)
+{
+    struct slt_str s = {p, len};
+    return s;
+}
+
+/* 1 when s holds exactly the C string c. */
+static inline int slt_str_eq(struct slt_str s, const char *c)
+{
+    size_t n = strlen(c);
+    return s.len == n && (n == 0 || memcmp(s.p, c, n) == 0);
+}
+
+/*
+ * Error codes. Functions that can fail return 0 or a negative code: -errno for system
+ * errors, one of these for our own. slt_strerror() names either.
+ */
+enum slt_err {
+    SLT_EINVAL = -10001, /* bad argument or value */
+    SLT_ELIMIT,          /* a configured bound was reached */
+    SLT_EPARSE,          /* input does not parse */
+    SLT_ECONFIG,         /* config rejected */
+    SLT_EPROTO,          /* protocol violation */
+    SLT_EAUTH,           /* authentication failed */
+    SLT_ENOTFOUND,       /* no such name */
+    SLT_ECORRUPT,        /* on-disk data failed its check */
+    SLT_EREDIS,          /* Redis error or unavailable */
+    SLT_ETIMEDOUT,       /* an operation ran out of time */
+    SLT_ENOMEM,          /* allocation failed */
+};
+
+const char *slt_strerror(int err);
+
+/*
+ * All allocation goes through these so tests can make one fail. slt_free(NULL) does nothing.
+ * slt_alloc_fail_after(n): the allocation after the next n succeeds fails (n < 0 turns it off).
+ */
+void *slt_malloc(size_t n);
+void *slt_calloc(size_t count, size_t size);
+void *slt_realloc(void *p, size_t n);
+void slt_free(void *p);
+char *slt_strdup(const char *s);
+char *slt_strndup(const char *s, size_t n);
+void slt_alloc_fail_after(long n);
+
+/* Logging to stderr, one line per event. The macro checks the level before evaluating args. */
+enum slt_log_level {
+    SLT_LOG_ERROR = 0,
+    SLT_LOG_WARN = 1,
+    SLT_LOG_INFO = 2,
+    SLT_LOG_DEBUG = 3,
+};
+extern int slt_log_level;
+#define slt_log(level, component, ...)                                                            \
+    do {                                                                                           \
+        if ((level) <= slt_log_level)                                                              \
+            slt__log((level), (component), __VA_ARGS__);                                           \
+    } while (0)
+void slt__log(int level, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * A growable byte buffer with a hard maximum given at init. Appending past max returns
+ * SLT_ELIMIT and leaves the buffer as it was.
+ */
+struct slt_buf {
+    char *p;
+    size_t len;
+    size_t cap;
+    size_t max;
+};
+
+void slt_buf_init(struct slt_buf *b, size_t max);
+void slt_buf_release(struct slt_buf *b);
+int slt_buf_reserve(struct slt_buf *b, size_t extra);
+int slt_buf_append(struct slt_buf *b, const void *p, size_t n);
+int slt_buf_printf(struct slt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes. */
+void slt_buf_consume(struct slt_buf *b, size_t n);
+
+/*
+ * "300ms", "2s", "1.5s", "250us", "5m", "2h", "28d", "1w" into microseconds. A bare number is
+ * rejected unless default_unit_us is non-zero, in which case it is multiplied by it.
+ */
+int slt_parse_duration_us(const char *s, size_t len, int64_t default_unit_us, int64_t *out);
+/* "64MiB", "10MB", "4096", "1GiB", "512KiB" into bytes. */
+int slt_parse_size(const char *s, size_t len, uint64_t *out);
+
+/* write(2) until done or error; returns 0 or -errno. */
+int slt_write_all(int fd, const void *p, size_t n);
+/* Wall clock in ms and a monotonic clock in ns. */
+int64_t slt_now_ms(void);
+uint64_t slt_mono_ns(void);
+
+/* Constant-time comparison of two byte strings (the length is not secret). */
+int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+
+#define SLT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SLT_BUG(msg) slt__bug(__FILE__, __LINE__, (msg))
+void slt__bug(const char *file, int line, const char *msg) __attribute__((noreturn));
+
+#endif

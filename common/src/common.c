@@ -1,0 +1,328 @@
+#include "slt/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static long alloc_fail_countdown = -1;
+
+void slt_alloc_fail_after(long n)
+{
+    alloc_fail_countdown = n;
+}
+
+static int alloc_should_fail(void)
+{
+    if (alloc_fail_countdown < 0)
+        return 0;
+    if (alloc_fail_countdown == 0) {
+        alloc_fail_countdown = -1;
+        return 1;
+    }
+    alloc_fail_countdown--;
+    return 0;
+}
+
+void *slt_malloc(size_t n)
+{
+    return alloc_should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *slt_calloc(size_t count, size_t size)
+{
+    return alloc_should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *slt_realloc(void *p, size_t n)
+{
+    return alloc_should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void slt_free(void *p)
+{
+    free(p);
+}
+
+char *slt_strndup(const char *s, size_t n)
+{
+    char *d = slt_malloc(n + 1);
+
+    if (!d)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *slt_strdup(const char *s)
+{
+    return s ? slt_strndup(s, strlen(s)) : NULL;
+}
+
+const char *slt_strerror(int err)
+{
+    switch (err) {
+    case 0:
+        return "success";
+    case SLT_EINVAL:
+        return "invalid value";
+    case SLT_ELIMIT:
+        return "limit reached";
+    case SLT_EPARSE:
+        return "does not parse";
+    case SLT_ECONFIG:
+        return "config rejected";
+    case SLT_EPROTO:
+        return "protocol error";
+    case SLT_EAUTH:
+        return "authentication failed";
+    case SLT_ENOTFOUND:
+        return "not found";
+    case SLT_ECORRUPT:
+        return "data corrupt";
+    case SLT_EREDIS:
+        return "redis error";
+    case SLT_ETIMEDOUT:
+        return "timed out";
+    case SLT_ENOMEM:
+        return "out of memory";
+    default:
+        if (err < 0 && err > -4096)
+            return strerror(-err);
+        return "unknown error";
+    }
+}
+
+int slt_log_level = SLT_LOG_INFO;
+
+void slt__log(int level, const char *component, const char *fmt, ...)
+{
+    static const char *names[] = {"error", "warn", "info", "debug"};
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (level < 0 || level > SLT_LOG_DEBUG)
+        level = SLT_LOG_ERROR;
+    fprintf(stderr, "%s %s: %s\n", names[level], component, msg);
+}
+
+void slt__bug(const char *file, int line, const char *msg)
+{
+    fprintf(stderr, "BUG at %s:%d: %s\n", file, line, msg);
+    abort();
+}
+
+void slt_buf_init(struct slt_buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void slt_buf_release(struct slt_buf *b)
+{
+    slt_free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+int slt_buf_reserve(struct slt_buf *b, size_t extra)
+{
+    size_t want, cap;
+    char *p;
+
+    if (extra > b->max || b->len > b->max - extra)
+        return SLT_ELIMIT;
+    want = b->len + extra;
+    if (want <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < want)
+        cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+    if (cap > b->max)
+        cap = b->max;
+    p = slt_realloc(b->p, cap);
+    if (!p)
+        return SLT_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int slt_buf_append(struct slt_buf *b, const void *p, size_t n)
+{
+    int rc = slt_buf_reserve(b, n);
+
+    if (rc < 0)
+        return rc;
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int slt_buf_printf(struct slt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n, rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return SLT_EINVAL;
+    rc = slt_buf_reserve(b, (size_t)n + 1);
+    if (rc < 0)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+void slt_buf_consume(struct slt_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->p, b->p + n, b->len - n);
+    b->len -= n;
+}
+
+int slt_parse_duration_us(const char *s, size_t len, int64_t default_unit_us, int64_t *out)
+{
+    static const struct {
+        const char *name;
+        int64_t us;
+    } units[] = {
+        {"us", 1},          {"µs", 1},           {"ms", 1000},          {"s", 1000000},
+        {"m", 60000000LL},  {"h", 3600000000LL}, {"d", 86400000000LL}, {"w", 604800000000LL},
+    };
+    int64_t whole = 0, unit = 0;
+    double frac = 0, scale = 0.1;
+    size_t i = 0, j, ulen;
+    int digits = 0;
+
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (whole > (INT64_MAX - 9) / 10)
+            return SLT_EINVAL;
+        whole = whole * 10 + (s[i++] - '0');
+        digits++;
+    }
+    if (i < len && s[i] == '.') {
+        i++;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            frac += (s[i++] - '0') * scale;
+            scale /= 10;
+            digits++;
+        }
+    }
+    if (!digits)
+        return SLT_EINVAL;
+    ulen = len - i;
+    if (ulen == 0) {
+        if (!default_unit_us)
+            return SLT_EINVAL;
+        unit = default_unit_us;
+    }
+    for (j = 0; ulen && j < SLT_ARRAY_SIZE(units); j++) {
+        if (strlen(units[j].name) == ulen && memcmp(units[j].name, s + i, ulen) == 0) {
+            unit = units[j].us;
+            break;
+        }
+    }
+    if (!unit)
+        return SLT_EINVAL;
+    if (whole > INT64_MAX / unit)
+        return SLT_EINVAL;
+    *out = whole * unit + (int64_t)(frac * (double)unit + 0.5);
+    return 0;
+}
+
+int slt_parse_size(const char *s, size_t len, uint64_t *out)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {
+        {"", 1},         {"B", 1},           {"KB", 1000},       {"KiB", 1024},
+        {"MB", 1000000}, {"MiB", 1048576},   {"GB", 1000000000}, {"GiB", 1073741824},
+        {"K", 1024},     {"M", 1048576},     {"G", 1073741824},
+    };
+    uint64_t n = 0;
+    size_t i = 0, j, ulen;
+
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (n > (UINT64_MAX - 9) / 10)
+            return SLT_EINVAL;
+        n = n * 10 + (uint64_t)(s[i++] - '0');
+    }
+    if (i == 0)
+        return SLT_EINVAL;
+    while (i < len && s[i] == ' ')
+        i++;
+    ulen = len - i;
+    for (j = 0; j < SLT_ARRAY_SIZE(units); j++) {
+        if (strlen(units[j].name) == ulen && memcmp(units[j].name, s + i, ulen) == 0) {
+            if (units[j].mult > 1 && n > UINT64_MAX / units[j].mult)
+                return SLT_EINVAL;
+            *out = n * units[j].mult;
+            return 0;
+        }
+    }
+    return SLT_EINVAL;
+}
+
+int slt_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int64_t slt_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t slt_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+    const unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    size_t i;
+
+    if (alen != blen)
+        return 0;
+    for (i = 0; i < alen; i++)
+        diff |= x[i] ^ y[i];
+    return diff == 0;
+}

@@ -1,0 +1,100 @@
+/*
+ * The YAML config shared by the CLI, the agent and the aggregator. Each reads the sections it
+ * needs; docs/CONFIG.md lists every key. A config that does not load is rejected whole with
+ * "file:line:col: message", so a reload can keep the old one.
+ */
+#ifndef SLT_CONFIG_H
+#define SLT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slt/parser.h"
+#include "slt/rule.h"
+
+struct slt_input {
+    char *name;
+    char *format_name;
+    struct slt_format *fmt; /* owned by the config */
+    char **paths;           /* paths or globs */
+    size_t npaths;
+    int read_from_beginning; /* read_from: beginning (default: end) */
+    size_t max_line;         /* bytes */
+    int line;
+};
+
+struct slt_slo {
+    char *name;
+    char *sli;
+    size_t sli_idx;
+    double objective;   /* percent, e.g. 99.9 */
+    int64_t window_s;   /* e.g. 28d */
+    int line;
+};
+
+struct slt_agent_conf {
+    char *id;                  /* default: the host name */
+    char **aggregators;        /* host:port, tried in order */
+    size_t naggregators;
+    char *token_file;
+    char *state_dir;
+    int64_t flush_interval_ms; /* default 2000, min 100 */
+    uint64_t spool_max_bytes;  /* default 256 MiB */
+    int64_t spool_retention_s; /* default 600 */
+    int64_t minutes_kept;      /* open minutes kept in memory per SLI, default 1440 */
+    char *status_listen;       /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
+    int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
+    int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
+};
+
+struct slt_aggr_conf {
+    char *listen;              /* default 127.0.0.1:7433 */
+    char *http_listen;         /* default 127.0.0.1:7480 */
+    char *redis;               /* default redis://127.0.0.1:6379/0 */
+    char *token_file;
+    uint32_t max_frame;        /* default 1 MiB */
+    uint32_t max_agents;       /* default 10000 */
+    int64_t minute_retention_s; /* default 2d */
+    int64_t hour_retention_s;   /* default 35d */
+    int64_t day_retention_s;    /* default 400d */
+    int64_t redis_timeout_ms;   /* default 2000 */
+    int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
+};
+
+struct slt_config {
+    char *path;
+    struct slt_format **formats; /* user formats, owned */
+    size_t nformats;
+    struct slt_input *inputs;
+    size_t ninputs;
+    struct slt_sli *slis;
+    size_t nslis;
+    struct slt_slo *slos;
+    size_t nslos;
+    struct slt_agent_conf agent;
+    struct slt_aggr_conf aggregator;
+};
+
+/*
+ * Load and validate a config file. On success *out is a new config (free with
+ * slt_config_free). On failure returns SLT_ECONFIG (or -errno when the file cannot be read)
+ * and writes "file:line:col: message" to err.
+ */
+int slt_config_load_file(const char *path, struct slt_config **out, char *err, size_t errlen);
+/* The same from memory; name is used in messages. */
+int slt_config_load_string(const char *name, const char *yaml, size_t len,
+                           struct slt_config **out, char *err, size_t errlen);
+/*
+ * The config the CLI uses without -c: one input "default" of format_name, an "availability"
+ * SLI (4xx excluded, 5xx bad) and, when the format has latency, a "latency" SLI (4xx/5xx
+ * excluded, latency over latency_threshold_us bad).
+ */
+int slt_config_default(const char *format_name, int64_t latency_threshold_us,
+                       struct slt_config **out, char *err, size_t errlen);
+void slt_config_free(struct slt_config *cfg);
+
+/* Index of the input / SLI called name, or -1. */
+int slt_config_input_index(const struct slt_config *cfg, const char *name);
+int slt_config_sli_index(const struct slt_config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,2 @@
+/* Placeholder until the loader lands; removed by the config work. */
+#include "slt/config.h"

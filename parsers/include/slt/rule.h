@@ -1,0 +1,107 @@
+/*
+ * SLI rules: for every parsed line and every SLI of its input,
+ *   match fails   -> SLT_NOMATCH (the SLI ignores the line)
+ *   exclude holds -> SLT_EXCLUDED
+ *   bad holds     -> SLT_BAD
+ *   otherwise     -> SLT_GOOD
+ * A condition set is a list of maps: it holds when any map holds; a map holds when all of
+ * its atoms hold. An absent `match` holds for every line; absent `exclude`/`bad` never hold.
+ *
+ * Calling sequence:
+ *   slt_condset_add_map() / slt_condmap_add_*()   at config load (compiles and JITs regexes)
+ *   m = slt_matcher_new()                          one per thread/loop
+ *   slt_sli_classify(sli, rec, m, &why)            per line and SLI
+ */
+#ifndef SLT_RULE_H
+#define SLT_RULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slt/parser.h"
+
+enum slt_class {
+    SLT_GOOD = 0,
+    SLT_BAD = 1,
+    SLT_EXCLUDED = 2,
+    SLT_UNPARSED = 3,
+    SLT_NOMATCH = 4, /* the SLI does not cover this line */
+};
+#define SLT_CLASS_COUNTED 3 /* good, bad, excluded are counted per SLI */
+
+const char *slt_class_name(int cls); /* "good", "bad", "excluded", "unparsed", "nomatch" */
+
+enum slt_atom_kind {
+    SLT_ATOM_REGEX,         /* field text matches a PCRE2 pattern */
+    SLT_ATOM_STATUS_RANGE,  /* lo <= status <= hi */
+    SLT_ATOM_LATENCY_OVER,  /* latency_us > us (a line without latency does not hold) */
+    SLT_ATOM_LATENCY_UNDER, /* latency_us < us */
+};
+
+struct slt_atom {
+    enum slt_atom_kind kind;
+    char *field;     /* the field name as written ("status", "path", a named group) */
+    int key;         /* slt_format_field_key() of field */
+    void *re;        /* pcre2_code *, JIT-compiled */
+    char *src;       /* the pattern or value as written, for explanations */
+    int lo, hi;      /* status range */
+    int64_t us;      /* latency threshold */
+    int negate;      /* `not:` wrapper: the atom holds when the test fails */
+    int line, col;   /* where it was written, for messages */
+};
+
+struct slt_condmap {
+    struct slt_atom *atoms;
+    size_t natoms;
+};
+
+struct slt_condset {
+    struct slt_condmap *maps;
+    size_t nmaps;
+    int present; /* 0: the key was absent from the config */
+};
+
+struct slt_sli {
+    char *name;
+    char *input;          /* input name */
+    size_t input_idx;     /* index into the config's inputs */
+    const struct slt_format *fmt; /* borrowed from the input */
+    struct slt_condset match, exclude, bad;
+    int line;             /* where it was declared */
+};
+
+/* What decided a classification, for `slitail explain`. */
+struct slt_decision {
+    enum slt_class cls;
+    const char *stage;          /* "match", "exclude", "bad", "default" */
+    const struct slt_atom *atom; /* the atom that decided (or failed for nomatch); may be NULL */
+    size_t map_idx;             /* which map of the stage held */
+};
+
+struct slt_matcher;
+struct slt_matcher *slt_matcher_new(void);
+void slt_matcher_free(struct slt_matcher *m);
+
+/*
+ * Compile a regex atom against fmt: resolves the field key (SLT_ENOTFOUND with a message
+ * when fmt has no such field) and compiles+JITs the pattern (SLT_ECONFIG with PCRE2's message
+ * and offset). Writes a message into err on failure.
+ */
+int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const char *field,
+                        const char *pattern, char *err, size_t errlen);
+void slt_atom_release(struct slt_atom *a);
+void slt_condset_release(struct slt_condset *cs);
+void slt_sli_release(struct slt_sli *sli);
+
+/* 1 when the atom / map / set holds for rec. */
+int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m);
+
+/* Classify rec for sli; why may be NULL (the fast path). Returns the class. */
+enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
+                                struct slt_matcher *m, struct slt_decision *why);
+
+/* A one-line human explanation of a decision, e.g. "bad: status '503' matches '^5'". */
+void slt_decision_format(const struct slt_decision *d, const struct slt_record *rec, char *buf,
+                         size_t len);
+
+#endif

@@ -1,0 +1,98 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "slt/common.h"
+
+static void test_durations_parse_with_units(void **state)
+{
+    int64_t us = 0;
+
+    (void)state;
+    assert_int_equal(slt_parse_duration_us("300ms", 5, 0, &us), 0);
+    assert_int_equal(us, 300000);
+    assert_int_equal(slt_parse_duration_us("1.5s", 4, 0, &us), 0);
+    assert_int_equal(us, 1500000);
+    assert_int_equal(slt_parse_duration_us("28d", 3, 0, &us), 0);
+    assert_int_equal(us, 28LL * 86400 * 1000000);
+    assert_int_equal(slt_parse_duration_us("250us", 5, 0, &us), 0);
+    assert_int_equal(us, 250);
+}
+
+static void test_bare_duration_needs_a_default_unit(void **state)
+{
+    int64_t us = 0;
+
+    (void)state;
+    assert_int_equal(slt_parse_duration_us("12", 2, 0, &us), SLT_EINVAL);
+    assert_int_equal(slt_parse_duration_us("12", 2, 1000, &us), 0);
+    assert_int_equal(us, 12000);
+    assert_int_equal(slt_parse_duration_us("ms", 2, 0, &us), SLT_EINVAL);
+    assert_int_equal(slt_parse_duration_us("3parsecs", 8, 0, &us), SLT_EINVAL);
+}
+
+static void test_sizes_parse_binary_and_decimal(void **state)
+{
+    uint64_t n = 0;
+
+    (void)state;
+    assert_int_equal(slt_parse_size("64MiB", 5, &n), 0);
+    assert_int_equal(n, 64ULL << 20);
+    assert_int_equal(slt_parse_size("10MB", 4, &n), 0);
+    assert_int_equal(n, 10000000ULL);
+    assert_int_equal(slt_parse_size("4096", 4, &n), 0);
+    assert_int_equal(n, 4096);
+    assert_int_equal(slt_parse_size("1XB", 3, &n), SLT_EINVAL);
+}
+
+static void test_buf_refuses_to_grow_past_its_max(void **state)
+{
+    struct slt_buf b;
+
+    (void)state;
+    slt_buf_init(&b, 8);
+    assert_int_equal(slt_buf_append(&b, "12345", 5), 0);
+    assert_int_equal(slt_buf_append(&b, "6789", 4), SLT_ELIMIT);
+    assert_int_equal(b.len, 5);
+    assert_int_equal(slt_buf_append(&b, "678", 3), 0);
+    slt_buf_consume(&b, 2);
+    assert_memory_equal(b.p, "345678", 6);
+    slt_buf_release(&b);
+}
+
+static void test_failed_allocation_is_reported(void **state)
+{
+    struct slt_buf b;
+
+    (void)state;
+    slt_buf_init(&b, 1024);
+    slt_alloc_fail_after(0);
+    assert_int_equal(slt_buf_append(&b, "x", 1), SLT_ENOMEM);
+    assert_int_equal(slt_buf_append(&b, "x", 1), 0);
+    slt_buf_release(&b);
+}
+
+static void test_ct_equal_compares_length_and_bytes(void **state)
+{
+    (void)state;
+    assert_true(slt_ct_equal("abc", 3, "abc", 3));
+    assert_false(slt_ct_equal("abc", 3, "abd", 3));
+    assert_false(slt_ct_equal("abc", 3, "abcd", 4));
+    assert_string_equal(slt_strerror(SLT_ELIMIT), "limit reached");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations_parse_with_units),
+        cmocka_unit_test(test_bare_duration_needs_a_default_unit),
+        cmocka_unit_test(test_sizes_parse_binary_and_decimal),
+        cmocka_unit_test(test_buf_refuses_to_grow_past_its_max),
+        cmocka_unit_test(test_failed_allocation_is_reported),
+        cmocka_unit_test(test_ct_equal_compares_length_and_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
