@@ -1,0 +1,32 @@
+/* The aggregator's own counters, shown by /metrics. One instance, owned by main. */
+#ifndef SLT_AGGR_STATS_H
+#define SLT_AGGR_STATS_H
+
+#include <stdint.h>
+
+struct slt_aggr_stats {
+    uint64_t connections_total;
+    uint64_t connected_agents;   /* gauge: authenticated sessions now */
+    uint64_t auth_failures;
+    uint64_t frame_errors;       /* malformed or oversized frames (connection closed) */
+    uint64_t batches_received;
+    uint64_t batches_applied;
+    uint64_t batches_duplicate;
+    uint64_t batches_gap;
+    uint64_t batches_rejected;
+    uint64_t batches_retry;      /* refused because Redis was down or slow */
+    uint64_t counter_updates;    /* rows applied */
+    uint64_t late_rows;          /* rows older than minute retention (went to hour/day only) */
+    uint64_t redis_connected;    /* gauge 0/1 for the ingest connection */
+    uint64_t redis_reconnects;
+    uint64_t redis_errors;
+    uint64_t redis_timeouts;
+    /* Redis round-trip latency histogram of applies, seconds buckets (see metrics_prom.c). */
+    uint64_t redis_latency_bucket[12];
+    double redis_latency_sum;
+    uint64_t redis_latency_count;
+    uint64_t http_requests;
+    uint64_t http_errors;
+};
+
+#endif
