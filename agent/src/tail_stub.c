@@ -1,0 +1,2 @@
+/* tailer: see tail.h */
+#include "tail.h"
