@@ -20,16 +20,16 @@
 
 /* Canonical fields. User formats map named groups with these names onto them. */
 enum slt_field {
-    SLT_F_TIME = 0,         /* raw timestamp text */
-    SLT_F_STATUS,           /* response status as sent to the client (ALB: elb_status_code) */
-    SLT_F_LATENCY,          /* request time as logged (nginx $request_time, ALB sum of timings) */
+    SLT_F_TIME = 0, /* raw timestamp text */
+    SLT_F_STATUS,   /* response status as sent to the client (ALB: elb_status_code) */
+    SLT_F_LATENCY,  /* request time as logged (nginx $request_time, ALB sum of timings) */
     SLT_F_METHOD,
-    SLT_F_PATH,             /* request target as logged (with query string) */
-    SLT_F_PROTOCOL,         /* HTTP/1.1, HTTP/2.0 ... */
-    SLT_F_HOST,             /* virtual host / domain when the format has one */
-    SLT_F_CLIENT,           /* remote address (may be a list, IPv6, unix:) */
-    SLT_F_USER,             /* remote user */
-    SLT_F_BYTES,            /* body bytes sent */
+    SLT_F_PATH,     /* request target as logged (with query string) */
+    SLT_F_PROTOCOL, /* HTTP/1.1, HTTP/2.0 ... */
+    SLT_F_HOST,     /* virtual host / domain when the format has one */
+    SLT_F_CLIENT,   /* remote address (may be a list, IPv6, unix:) */
+    SLT_F_USER,     /* remote user */
+    SLT_F_BYTES,    /* body bytes sent */
     SLT_F_REFERER,
     SLT_F_USER_AGENT,
     SLT_F_UPSTREAM_LATENCY, /* nginx $upstream_response_time as logged ("0.010, 0.020 : 0.005") */
@@ -66,11 +66,11 @@ const char *slt_unparsed_name(int reason);
 
 /* The canonical record. Slices point into the line passed to slt_parse(). */
 struct slt_record {
-    int64_t time;        /* event time, UTC seconds since the epoch */
-    int32_t time_frac_us; /* sub-second part when the log has one, else 0 */
-    int status;          /* 0..999 */
-    int64_t latency_us;  /* -1 when the format or line has none ("-", -1 timings) */
-    int64_t upstream_us; /* sum of the upstream times, -1 when none */
+    int64_t time;                       /* event time, UTC seconds since the epoch */
+    int32_t time_frac_us;               /* sub-second part when the log has one, else 0 */
+    int status;                         /* 0..999 */
+    int64_t latency_us;                 /* -1 when the format or line has none ("-", -1 timings) */
+    int64_t upstream_us;                /* sum of the upstream times, -1 when none */
     struct slt_str field[SLT_F__COUNT]; /* raw text; .p == NULL when absent */
 
     /* When unparsed: a static string saying what was wrong, and the 0-based column. */
@@ -150,12 +150,18 @@ int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_rec
  *   iso8601: 2019-10-10T12:34:56.123456Z, 2019-10-10T12:34:56+02:00, with ' ' or 'T'
  *   epoch:   1700000000 or 1700000000.123 (seconds)
  *   layout:  strptime-like: %Y %m %d %H %M %S %b %z %f (fraction) %s (epoch) %% and literals
+ *            (%T = %H:%M:%S)
  */
 int slt_time_parse_clf(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_epoch(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t *out,
                           int32_t *frac_us);
+/*
+ * 0 when layout only uses the directives slt_time_parse_layout() knows (%Y %m %d %H %M %S %T
+ * %b %z %f %s %%), else SLT_ECONFIG with a message in err naming the directive and offset.
+ */
+int slt_time_layout_check(const char *layout, char *err, size_t errlen);
 /* Seconds since the epoch for a UTC civil date and time. */
 int64_t slt_time_from_civil(int year, int month, int day, int hour, int min, int sec);
 
