@@ -968,7 +968,7 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
 /* Cheap atoms first: the order of a map does not change its meaning. */
 static int atom_cost(const struct slt_atom *a)
 {
-    return a->kind == SLT_ATOM_REGEX && !a->fast && !a->status_set;
+    return a->fast == SLT_FAST_NONE || a->fast == SLT_FAST_CONTAINS;
 }
 
 static void sort_atoms(struct slt_condmap *map)
