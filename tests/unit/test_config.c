@@ -293,6 +293,22 @@ static void test_duplicate_names_are_rejected(void **state)
                     "t.yaml:3:12: duplicate format name 'f' (first defined at line 2)");
 }
 
+static void test_format_needs_exactly_one_of_regex_and_json(void **state)
+{
+    (void)state;
+    assert_rejected("formats:\n  - {name: f, time_layout: '%s'}\n",
+                    "t.yaml:2:5: format 'f': missing key 'regex' (or 'json')");
+    assert_rejected("formats:\n  - {name: f, regex: '(?<time>.)', json: {}}\n",
+                    "t.yaml:2:42: format 'f': give either 'regex' or 'json', not both");
+    assert_rejected("formats:\n  - {name: f, json: {tenant: a.b}}\n",
+                    "t.yaml:2:22: format 'f': 'tenant' is not a canonical field (time, status, "
+                    "latency, method, path, host, client, ...); use the dotted path in "
+                    "conditions instead");
+    assert_rejected("formats:\n  - {name: nginx_timed, regex: '(?<time>.)'}\n",
+                    "t.yaml:2:12: format 'nginx_timed': 'nginx_timed' is the name of a built-in "
+                    "format");
+}
+
 static void test_unknown_format_lists_the_builtins(void **state)
 {
     (void)state;
@@ -507,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_bad_format_regex_gives_pcre2_offset),
         cmocka_unit_test(test_bad_condition_regex_gives_pcre2_offset),
         cmocka_unit_test(test_duplicate_names_are_rejected),
+        cmocka_unit_test(test_format_needs_exactly_one_of_regex_and_json),
         cmocka_unit_test(test_unknown_format_lists_the_builtins),
         cmocka_unit_test(test_unknown_field_for_the_format_is_rejected),
         cmocka_unit_test(test_latency_on_a_format_without_latency_is_rejected),

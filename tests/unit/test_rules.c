@@ -359,6 +359,37 @@ static void test_regex_on_a_named_capture_of_a_user_format(void **state)
     teardown(&f);
 }
 
+static void test_json_user_format_and_a_condition_on_a_dotted_path(void **state)
+{
+    struct fixture f = {0};
+
+    (void)state;
+    setup(&f, "formats:\n"
+              "  - name: app\n"
+              "    json: {status: code, latency: took_ms, time: ts, path: uri}\n"
+              "    latency_unit: ms\n"
+              "inputs: [{name: a, format: app}]\n"
+              "slis:\n"
+              "  - {name: s, match: {tenant.id: '^acme$'}, bad: [{status: 5xx}, "
+              "{latency_over: 100ms}]}\n");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":503,\"took_ms\":12,"
+                                 "\"uri\":\"/x\",\"tenant\":{\"id\":\"acme\"}}"),
+                        "bad");
+    assert_string_equal(f.why, "bad: status 503 is in 5xx (bad[0])");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":200,\"took_ms\":101,"
+                                 "\"uri\":\"/x\",\"tenant\":{\"id\":\"acme\"}}"),
+                        "bad");
+    assert_string_equal(f.why, "bad: latency 101ms is over 100ms (bad[1])");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":200,\"took_ms\":1,"
+                                 "\"tenant\":{\"id\":\"other\"}}"),
+                        "nomatch");
+    assert_string_equal(f.why, "nomatch: tenant.id 'other' does not match '^acme$' (match[0])");
+    teardown(&f);
+}
+
 static void test_catastrophic_regex_is_a_rule_error_not_a_hang(void **state)
 {
     struct fixture f = {0};
@@ -465,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_absent_field_does_not_match_and_not_holds),
         cmocka_unit_test(test_not_negates_each_entry),
         cmocka_unit_test(test_regex_on_a_named_capture_of_a_user_format),
+        cmocka_unit_test(test_json_user_format_and_a_condition_on_a_dotted_path),
         cmocka_unit_test(test_catastrophic_regex_is_a_rule_error_not_a_hang),
         cmocka_unit_test(test_empty_map_always_holds),
         cmocka_unit_test(test_explanation_escapes_and_cuts_long_values),
