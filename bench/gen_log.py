@@ -3,7 +3,7 @@
 
   gen_log.py nginx_timed --lines N --start 2026-03-01T00:00:00 --span 86400 [--incident] > FILE
   gen_log.py alb --lines N --start ... --span ... > FILE
-  gen_log.py examples DIR          writes DIR/access.log.1.gz and DIR/access.log
+  gen_log.py examples DIR          writes DIR/access.log.1.gz, DIR/access.log and DIR/app.log
 
 nginx_timed is nginx's combined format plus "$request_time $upstream_response_time":
   $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
@@ -188,6 +188,22 @@ class Gen:
         return '%s - %s [%s] "%s %s %s" %d %d "%s" "%s" %.3f %s\n' % (
             c, user, fmt_clf(ts), method, target, proto, status, size, ref, ua, lat, up)
 
+    def app(self, i):
+        """The shop's app server log, read with the user format 'shop_app' of
+        examples/slitail.yaml: ISO time, host, method, path, status, ms, tenant."""
+        r = self.r
+        ts = self.ts(i)
+        method, target, kind = pick_request(r)
+        if kind in ("static", "page"):
+            method, target, kind = "GET", "/api/cart/%d" % r.randrange(1, 100000), "api"
+        status = self.status_for(kind, ts)
+        lat = self.latency(kind, status, ts) * 1000.0
+        tenant = r.choice(["acme", "acme", "globex", "initech", "internal"])
+        host = "app-%s" % r.choice(["7f9c", "81ab", "c03d"])
+        return "%s %s %s %s %d %.1f tenant=%s\n" % (fmt_iso(ts, r.randrange(1000) * 1000)[:-4] + "Z",
+                                                  host, method, target.split("?")[0], status,
+                                                  lat, tenant)
+
     def alb(self, i):
         r = self.r
         ts = self.ts(i)
@@ -240,7 +256,7 @@ def parse_start(s):
 
 
 def write_lines(out, g, kind, lo, hi):
-    f = g.nginx_timed if kind == "nginx_timed" else g.alb
+    f = {"nginx_timed": g.nginx_timed, "alb": g.alb, "app": g.app}[kind]
     chunk = []
     for i in range(lo, hi):
         chunk.append(f(i))
@@ -253,7 +269,7 @@ def write_lines(out, g, kind, lo, hi):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=["nginx_timed", "alb", "examples"])
+    ap.add_argument("kind", choices=["nginx_timed", "alb", "app", "examples"])
     ap.add_argument("dir", nargs="?", help="output directory (examples)")
     ap.add_argument("--lines", type=int, default=2000000)
     ap.add_argument("--start", default="2026-03-01T00:00:00")
@@ -281,6 +297,10 @@ def main():
                 w.detach()
         with open(os.path.join(a.dir, "access.log"), "w", encoding="utf-8", newline="\n") as w:
             write_lines(w, g, "nginx_timed", split, n)
+        # the app servers behind it, the last hour (same incident)
+        g = Gen(11, start + 2 * 3600, 3600, 1500, incident=True, incident_at=start + 150 * 60)
+        with open(os.path.join(a.dir, "app.log"), "w", encoding="utf-8", newline="\n") as w:
+            write_lines(w, g, "app", 0, 1500)
         return 0
 
     g = Gen(a.seed, parse_start(a.start), a.span, a.lines, a.incident)

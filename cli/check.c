@@ -286,7 +286,7 @@ static void print_report(const struct report *r, const struct slt_config *cfg, i
             printf(" (%s, column %zu)", s->detail, s->column + 1);
         printf("\n");
     }
-    if (r->unparsed > r->nsamples)
+    if (r->path && r->unparsed > r->nsamples)
         printf("  ... and %" PRIu64 " more unparsed\n", r->unparsed - r->nsamples);
     for (i = 0; i < cfg->nslis; i++)
         if (r->uses[i] && strlen(cfg->slis[i].name) > w)

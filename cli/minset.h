@@ -1,22 +1,28 @@
 /*
  * A bounded set of event-time minutes, for "minutes covered". A bitmap of SLT_MINSET_BITS
- * minutes (about two years, 128 KiB, allocated on first use and only touched pages become
- * resident) centred on the first minute added. Minutes outside that range are not stored; they
- * are counted in `outside`, and the count is then a lower bound (reported as approximate).
+ * minutes (about two years, 128 KiB, allocated on first use; only touched pages become
+ * resident) centred on the first minute added, plus a hash set of up to SLT_MINSET_EXTRA
+ * minutes outside that range (32 KiB when used). Minutes beyond both are not stored; they are
+ * counted in `outside`, and the count is then a lower bound (reported as approximate).
  */
 #ifndef SLT_MINSET_H
 #define SLT_MINSET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SLT_MINSET_BITS (1u << 20)
+#define SLT_MINSET_EXTRA 3072 /* in a table of 4096 slots */
+#define SLT_MINSET_SLOTS 4096
 
 struct slt_minset {
     uint64_t *bits;
     int64_t base;     /* minute of bit 0 */
     int64_t last;     /* last minute added: sorted logs skip the bitmap */
     uint64_t count;   /* distinct minutes stored */
-    uint64_t outside; /* adds that fell outside the bitmap */
+    int64_t *extra;   /* open addressing, INT64_MIN = empty */
+    size_t nextra;
+    uint64_t outside; /* adds that could not be stored */
     int err;          /* the bitmap could not be allocated */
 };
 
