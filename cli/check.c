@@ -38,6 +38,7 @@ struct report {
     int err;
     uint64_t lines, parsed, unparsed;
     uint64_t reasons[SLT_UP__COUNT];
+    uint64_t classes[10]; /* parsed lines by status / 100 */
     struct sample samples[SLT_CHECK_SAMPLES];
     size_t nsamples;
     struct slt_minset minutes;
@@ -126,8 +127,7 @@ static int check_file(struct report *r, const struct slt_config *cfg, const stru
             note_unparsed(r, lr.lineno, SLT_UP_OVERSIZE, "longer than max_line", 0);
             continue;
         }
-        memset(&rec, 0, sizeof(rec));
-        up = slt_parse(p, line.p, line.len, &rec);
+        up = slt_parse(p, line.p, line.len, &rec); /* zeroes rec itself */
         if (up != SLT_UP_OK) {
             if (up < 0 || up >= SLT_UP__COUNT)
                 up = SLT_UP_SYNTAX;
@@ -135,6 +135,7 @@ static int check_file(struct report *r, const struct slt_config *cfg, const stru
             continue;
         }
         r->parsed++;
+        r->classes[(unsigned)rec.status / 100 % 10]++;
         if (!r->have_time) {
             r->first = r->last = rec.time;
             r->have_time = 1;
@@ -167,6 +168,8 @@ static void merge_report(struct report *t, const struct report *r, size_t nslis)
     t->unparsed += r->unparsed;
     for (i = 0; i < SLT_UP__COUNT; i++)
         t->reasons[i] += r->reasons[i];
+    for (i = 0; i < SLT_ARRAY_SIZE(t->classes); i++)
+        t->classes[i] += r->classes[i];
     slt_minset_merge(&t->minutes, &r->minutes);
     if (r->have_time) {
         if (!t->have_time || r->first < t->first)
@@ -194,7 +197,7 @@ static json_t *ratio_json(const struct sli_count *c)
 static json_t *report_json(const struct report *r, const struct slt_config *cfg)
 {
     json_t *o = json_object(), *reasons = json_object(), *samples = json_array();
-    json_t *slis = json_object();
+    json_t *slis = json_object(), *classes;
     size_t i;
 
     if (r->path)
@@ -225,6 +228,15 @@ static json_t *report_json(const struct report *r, const struct slt_config *cfg)
         json_array_append_new(samples, js);
     }
     json_object_set_new(o, "unparsed_samples", samples);
+    classes = json_object();
+    for (i = 0; i < SLT_ARRAY_SIZE(r->classes); i++) {
+        char name[8];
+        if (!r->classes[i] && (i < 1 || i > 5))
+            continue;
+        snprintf(name, sizeof(name), "%zuxx", i);
+        json_object_set_new(classes, name, json_integer((json_int_t)r->classes[i]));
+    }
+    json_object_set_new(o, "status_classes", classes);
     json_object_set_new(o, "minutes", json_integer((json_int_t)r->minutes.count));
     if (slt_minset_approx(&r->minutes))
         json_object_set_new(o, "minutes_approximate", json_true());
@@ -279,6 +291,11 @@ static void print_report(const struct report *r, const struct slt_config *cfg, i
         printf("  time  %s .. %s  minutes %" PRIu64 "%s\n", t1, t2, r->minutes.count,
                slt_minset_approx(&r->minutes) ? " (approximate)" : "");
     }
+    printf("  status");
+    for (i = 0; i < SLT_ARRAY_SIZE(r->classes); i++)
+        if (r->classes[i] || (i >= 1 && i <= 5))
+            printf("  %zuxx %" PRIu64, i, r->classes[i]);
+    printf("\n");
     for (i = 0; i < r->nsamples; i++) {
         const struct sample *s = &r->samples[i];
         printf("  unparsed line %" PRIu64 ": %s", s->line, slt_unparsed_name(s->reason));

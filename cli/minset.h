@@ -17,10 +17,10 @@
 
 struct slt_minset {
     uint64_t *bits;
-    int64_t base;     /* minute of bit 0 */
-    int64_t last;     /* last minute added: sorted logs skip the bitmap */
-    uint64_t count;   /* distinct minutes stored */
-    int64_t *extra;   /* open addressing, INT64_MIN = empty */
+    int64_t base;   /* minute of bit 0 */
+    int64_t last;   /* last minute added: sorted logs skip the bitmap */
+    uint64_t count; /* distinct minutes stored */
+    int64_t *extra; /* open addressing, INT64_MIN = empty */
     size_t nextra;
     uint64_t outside; /* adds that could not be stored */
     int err;          /* the bitmap could not be allocated */
