@@ -155,6 +155,10 @@ static int check_file(struct report *r, const struct slt_config *cfg, const stru
             }
         }
     }
+    if (rc == 0 && lr.truncated) {
+        r->error = "truncated gzip file (unexpected end of file)";
+        rc = SLT_ECORRUPT;
+    }
     slt_lreader_close(&lr);
     return rc;
 }
@@ -440,7 +444,8 @@ int slt_cli_check(int argc, char **argv)
         slt_parser_free(p);
         if (err < 0) {
             r->err = err;
-            r->error = slt_strerror(err);
+            if (!r->error)
+                r->error = slt_strerror(err);
             fprintf(stderr, "slitail check: cannot read '%s': %s\n", r->path, r->error);
             rc = SLT_EXIT_FAIL;
         }

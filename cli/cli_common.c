@@ -56,18 +56,40 @@ int slt__cli_load_config(const char *path, const char *format, int64_t latency_t
     return 0;
 }
 
+/* The last n+1 '/'-separated components of path (all of it when it has fewer). */
+static const char *tail_components(const char *path, size_t n)
+{
+    const char *p = path + strlen(path);
+
+    while (p > path) {
+        p--;
+        if (*p == '/' && n-- == 0)
+            return p + 1;
+    }
+    return path;
+}
+
+/*
+ * An absolute pattern matches the file's absolute path (or the path as given); a relative one
+ * matches the end of it, as many components as the pattern has: "access.log*" matches any
+ * directory's access.log.1.gz, "examples/logs/access.log*" a file in any .../examples/logs/.
+ */
 static int input_matches(const struct slt_input *in, const char *file, const char *abs)
 {
-    const char *base = strrchr(file, '/');
     size_t i;
 
-    base = base ? base + 1 : file;
     for (i = 0; i < in->npaths; i++) {
-        const char *pat = in->paths[i];
+        const char *pat = in->paths[i], *c;
+        size_t slashes = 0;
+
         if (fnmatch(pat, file, FNM_PATHNAME) == 0 || (abs && fnmatch(pat, abs, FNM_PATHNAME) == 0))
             return 1;
-        /* a pattern without '/' names files in any directory */
-        if (!strchr(pat, '/') && fnmatch(pat, base, 0) == 0)
+        if (pat[0] == '/')
+            continue;
+        for (c = pat; *c; c++)
+            slashes += *c == '/';
+        if (fnmatch(pat, tail_components(file, slashes), FNM_PATHNAME) == 0 ||
+            (abs && fnmatch(pat, tail_components(abs, slashes), FNM_PATHNAME) == 0))
             return 1;
     }
     return 0;

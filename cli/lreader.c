@@ -50,8 +50,13 @@ static int fill(struct slt_lreader *r)
         gzerror((gzFile)r->gz, &zerr);
         return zerr == Z_ERRNO ? -errno : SLT_ECORRUPT;
     }
-    if (n == 0)
+    if (n == 0) {
+        int zerr;
         r->eof = 1;
+        gzerror((gzFile)r->gz, &zerr);
+        if (zerr == Z_BUF_ERROR)
+            r->truncated = 1;
+    }
     r->end += (size_t)n;
     return 0;
 }

@@ -10,7 +10,8 @@
  *   rc == 0 at the end, < 0 on a read error
  *   slt_lreader_close(&r)
  *
- * A last record without a final '\n' is still a line. r.lineno is the 1-based number of the
+ * A last record without a final '\n' is still a line. A gzip file cut short reads up to the
+ * damage, then ends with r.truncated set. r.lineno is the 1-based number of the
  * record just returned.
  */
 #ifndef SLT_LREADER_H
@@ -37,6 +38,7 @@ struct slt_lreader {
     int skipping; /* inside an oversize record, looking for its '\n' */
     uint64_t lineno;
     uint64_t bytes; /* uncompressed bytes consumed */
+    int truncated;  /* a gzip stream ended early ("unexpected end of file") */
 };
 
 /* Returns 0, -errno when the file cannot be opened, or SLT_ENOMEM. */
