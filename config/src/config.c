@@ -24,6 +24,8 @@
 /* Bounds on what a config may hold. */
 #define MAX_CONFIG_BYTES (1024 * 1024)
 #define MAX_YAML_NODES 100000
+#define MAX_YAML_DEPTH 32
+#define MAX_ANCHORS 256
 #define MAX_ITEMS 1024   /* per list section */
 #define MAX_STR 4096     /* bytes in one string value */
 #define MAX_LIST 1024    /* strings in one list */
@@ -336,24 +338,44 @@ struct ctx {
     int *fmt_lines; /* where each user format was declared */
 };
 
+static int vfail(struct ctx *c, const yaml_mark_t *m, const char *fmt, va_list ap)
+{
+    int len;
+
+    if (!c->errlen)
+        return SLT_ECONFIG;
+    len = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, m ? m->line + 1 : (size_t)1,
+                   m ? m->column + 1 : (size_t)1);
+    if (len > 0 && (size_t)len < c->errlen)
+        vsnprintf(c->err + len, c->errlen - (size_t)len, fmt, ap);
+    return SLT_ECONFIG;
+}
+
+/* "file:line:col: message" at node n (NULL: 1:1); returns SLT_ECONFIG. */
 static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
-    int len;
+    int rc;
 
-    if (!c->errlen)
-        return SLT_ECONFIG;
-    len =
-        snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, n ? n->start_mark.line + 1 : (size_t)1,
-                 n ? n->start_mark.column + 1 : (size_t)1);
-    if (len > 0 && (size_t)len < c->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(c->err + len, c->errlen - (size_t)len, fmt, ap);
-        va_end(ap);
-    }
-    return SLT_ECONFIG;
+    va_start(ap, fmt);
+    rc = vfail(c, n ? &n->start_mark : NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int fail_at(struct ctx *c, const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct ctx *c, const yaml_mark_t *m, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vfail(c, m, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int nomem(struct ctx *c)
@@ -1308,6 +1330,69 @@ static int yaml_fail(struct ctx *c, yaml_parser_t *parser)
     return SLT_ECONFIG;
 }
 
+/*
+ * A first pass over libyaml's events that bounds nesting, size and anchors before the
+ * document is built: libyaml's scanner is quadratic in the nesting depth of flow collections
+ * and its loader in the number of anchors, so a hostile 1 MiB file could otherwise take
+ * minutes. The pass stops at the first event past a bound.
+ */
+static int yaml_precheck(struct ctx *c, const char *yaml, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    size_t nev = 0, nanchors = 0;
+    int depth = 0, rc = 0, done = 0;
+
+    if (!yaml_parser_initialize(&parser))
+        return nomem(c);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    while (!done && rc == 0) {
+        const unsigned char *anchor = NULL;
+
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = yaml_fail(c, &parser);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = ev.data.sequence_start.anchor;
+            depth++;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.data.mapping_start.anchor;
+            depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            break;
+        case YAML_ALIAS_EVENT:
+            anchor = ev.data.alias.anchor;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        if (depth > MAX_YAML_DEPTH)
+            rc = fail_at(c, &ev.start_mark, "config is nested too deeply (more than %d levels)",
+                         MAX_YAML_DEPTH);
+        else if (anchor && ++nanchors > MAX_ANCHORS)
+            rc = fail_at(c, &ev.start_mark, "too many anchors and aliases (more than %d)",
+                         MAX_ANCHORS);
+        else if (++nev > MAX_YAML_NODES)
+            rc = fail_at(c, &ev.start_mark, "config is too large (more than %d yaml nodes)",
+                         MAX_YAML_NODES);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int slt_config_load_string(const char *name, const char *yaml, size_t len, struct slt_config **out,
                            char *err, size_t errlen)
 {
@@ -1325,6 +1410,8 @@ int slt_config_load_string(const char *name, const char *yaml, size_t len, struc
         c.err[0] = '\0';
     if (len > MAX_CONFIG_BYTES)
         return fail(&c, NULL, "config is too large (%zu bytes, max %d)", len, MAX_CONFIG_BYTES);
+    if ((rc = yaml_precheck(&c, yaml, len)) < 0)
+        return rc;
     if (!yaml_parser_initialize(&parser))
         return nomem(&c);
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);

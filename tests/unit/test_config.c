@@ -453,6 +453,31 @@ static void test_yaml_syntax_errors_have_a_position(void **state)
     assert_rejected("a: 1\n---\nb: 2\n", "t.yaml:3:1: only one yaml document is allowed");
 }
 
+/* libyaml is quadratic in flow nesting: a deep file must be refused at once, not after minutes. */
+static void test_deep_nesting_and_anchor_floods_are_refused_quickly(void **state)
+{
+    size_t n = 400000, k = 0;
+    char *b = malloc(2 * n + 16), err[256];
+    struct slt_config *cfg = NULL;
+    uint64_t t0 = slt_mono_ns();
+
+    (void)state;
+    assert_non_null(b);
+    memcpy(b, "agent: ", 7);
+    memset(b + 7, '[', n);
+    memset(b + 7 + n, ']', n);
+    assert_int_equal(slt_config_load_string("t.yaml", b, 2 * n + 7, &cfg, err, sizeof(err)),
+                     SLT_ECONFIG);
+    assert_string_equal(err, "t.yaml:1:39: config is nested too deeply (more than 32 levels)");
+    while (k < 100000)
+        k += (size_t)sprintf(b + k, "- &a%zu x\n", k);
+    assert_int_equal(slt_config_load_string("t.yaml", b, k, &cfg, err, sizeof(err)), SLT_ECONFIG);
+    assert_string_equal(err, "t.yaml:257:3: too many anchors and aliases (more than 256)");
+    assert_true(slt_mono_ns() - t0 < 5000000000ULL);
+    assert_null(cfg);
+    free(b);
+}
+
 static void test_wrong_types_say_what_was_expected(void **state)
 {
     (void)state;
@@ -611,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_missing_required_key_points_at_the_entry),
         cmocka_unit_test(test_sli_input_may_be_left_out_only_with_one_input),
         cmocka_unit_test(test_yaml_syntax_errors_have_a_position),
+        cmocka_unit_test(test_deep_nesting_and_anchor_floods_are_refused_quickly),
         cmocka_unit_test(test_wrong_types_say_what_was_expected),
         cmocka_unit_test(test_duplicate_keys_are_rejected),
         cmocka_unit_test(test_load_file_reports_the_path),
