@@ -360,8 +360,8 @@ static inline int lit_eq(const char *a, const char *b, size_t n)
 }
 
 /* The test without negation: 1 holds, 0 not, -1 rule error. */
-static inline int atom_test(const struct slt_atom *a, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+atom_test(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
     struct slt_str v;
     unsigned d0, d1, d2;
@@ -405,8 +405,8 @@ static inline int atom_test(const struct slt_atom *a, const struct slt_record *r
     }
 }
 
-static inline int atom_eval(const struct slt_atom *a, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
     int r = atom_test(a, rec, m);
 
@@ -422,8 +422,8 @@ int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct
     return atom_eval(a, rec, m);
 }
 
-static inline int map_holds(const struct slt_condmap *map, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+map_holds(const struct slt_condmap *map, const struct slt_record *rec, struct slt_matcher *m)
 {
     const struct slt_atom *a = map->atoms, *end = map->atoms + map->natoms;
 
@@ -433,8 +433,8 @@ static inline int map_holds(const struct slt_condmap *map, const struct slt_reco
     return 1;
 }
 
-static inline int set_holds(const struct slt_condset *cs, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+set_holds(const struct slt_condset *cs, const struct slt_record *rec, struct slt_matcher *m)
 {
     const struct slt_condmap *map = cs->maps, *end = cs->maps + cs->nmaps;
 
