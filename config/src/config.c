@@ -339,6 +339,8 @@ struct ctx {
 };
 
 static int vfail(struct ctx *c, const yaml_mark_t *m, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static int vfail(struct ctx *c, const yaml_mark_t *m, const char *fmt, va_list ap)
 {
     int len;
 
