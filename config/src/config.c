@@ -1474,20 +1474,20 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(-rc));
         return rc;
     }
     if (fstat(fd, &st) < 0) {
         rc = -errno;
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot stat config '%s': %s", path, strerror(-rc));
         return rc;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_BYTES) {
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "%s:1:1: config is %s (max %d bytes)", path,
                      S_ISREG(st.st_mode) ? "too large" : "not a regular file", MAX_CONFIG_BYTES);
         return SLT_ECONFIG;
@@ -1495,7 +1495,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     buf = slt_malloc((size_t)st.st_size + 1);
     if (!buf) {
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "%s: out of memory", path);
         return SLT_ENOMEM;
     }
@@ -1508,7 +1508,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
             rc = -errno;
             close(fd);
             slt_free(buf);
-            if (errlen)
+            if (err && errlen)
                 snprintf(err, errlen, "cannot read config '%s': %s", path, strerror(-rc));
             return rc;
         }
@@ -1519,7 +1519,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     close(fd);
     if (got > (size_t)st.st_size) {
         slt_free(buf);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot read config '%s': it changed while being read", path);
         return SLT_ECONFIG;
     }
@@ -1538,7 +1538,7 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
 
     *out = NULL;
     if (!format_name || slt_format_builtin(format_name, &fmt) < 0) {
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "unknown format '%s' (built-in formats: %s)",
                      format_name ? format_name : "", builtin_list(names, sizeof(names)));
         return SLT_ENOTFOUND;
@@ -1564,7 +1564,7 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                             (long long)latency_threshold_us);
     if (rc < 0) {
         slt_buf_release(&b);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "out of memory");
         return SLT_ENOMEM;
     }

@@ -353,6 +353,9 @@ static void test_bad_durations_and_sizes_are_rejected(void **state)
     assert_rejected("agent: {flush_interval: 50ms}\n",
                     "t.yaml:1:25: agent: 'flush_interval' must be between 100ms and 1h, got "
                     "'50ms'");
+    assert_rejected("agent: {spool_retention: 1500ms}\n",
+                    "t.yaml:1:26: agent: 'spool_retention' must be a whole number of s, got "
+                    "'1500ms'");
     assert_rejected("agent: {spool_max: lots}\n",
                     "t.yaml:1:20: agent: bad size 'lots' for 'spool_max' (use e.g. 4096, 64KiB, "
                     "256MiB)");
