@@ -1046,6 +1046,43 @@ static void sort_atoms(struct slt_condmap *map)
     }
 }
 
+/* `status: [429, 5xx, '^50[34]$']`: one atom holding the union. */
+static int load_status_list(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v,
+                            struct slt_condmap *map, const struct slt_input *in, const char *what,
+                            int negate)
+{
+    size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), i;
+    struct slt_atom *a;
+    char msg[512];
+    int rc;
+
+    if (cnt == 0 || cnt > MAX_MAP_ATOMS)
+        return fail(c, v, "%s: a status list needs 1 to %d entries, got %zu", what, MAX_MAP_ATOMS,
+                    cnt);
+    if (++c->natoms > MAX_ATOMS)
+        return fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
+    if (!(a = slt_condmap_add_atom(map)))
+        return nomem(c);
+    a->negate = negate;
+    a->line = (int)k->start_mark.line + 1;
+    a->col = (int)k->start_mark.column + 1;
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, v->data.sequence.items.start[i]);
+
+        if (!it || it->type != YAML_SCALAR_NODE || is_null(it) ||
+            it->data.scalar.length > MAX_STR || memchr(sval(it), '\0', it->data.scalar.length))
+            return fail(c, it ? it : v, "%s: entries of a status list must be statuses, got %s",
+                        what, kind_name(it));
+        msg[0] = '\0';
+        rc = slt_atom_status_list_add(a, in->fmt, sval(it), msg, sizeof(msg));
+        if (rc == SLT_ENOMEM)
+            return nomem(c);
+        if (rc < 0)
+            return fail(c, it, "%s: %s", what, msg);
+    }
+    return 0;
+}
+
 static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap *map,
                         const struct slt_input *in, const char *what, const char *stage, int negate)
 {
@@ -1076,6 +1113,11 @@ static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap 
                 return fail(c, v ? v : k, "%s: 'not' must be a map of conditions, got %s", what,
                             kind_name(v));
             if ((rc = load_condmap(c, v, map, in, what, stage, 1)) < 0)
+                return rc;
+            continue;
+        }
+        if (!strcmp(name, "status") && v && v->type == YAML_SEQUENCE_NODE) {
+            if ((rc = load_status_list(c, k, v, map, in, what, negate)) < 0)
                 return rc;
             continue;
         }
