@@ -888,6 +888,16 @@ static int json_fields(struct ctx *c, const yaml_node_t *n, struct slt_format_sp
     return 0;
 }
 
+static int is_builtin_name(const char *name)
+{
+    const char *const *b;
+
+    for (b = slt_format_builtin_names(); b && *b; b++)
+        if (!strcmp(*b, name))
+            return 1;
+    return 0;
+}
+
 static int load_formats(struct ctx *c, const yaml_node_t *n)
 {
     struct slt_config *cfg = c->cfg;
@@ -904,7 +914,6 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
         const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
         struct fmt_decl d = {0};
         struct slt_format_spec spec = {0};
-        struct slt_format *builtin;
         char what[96], msg[512];
 
         item_what(c, it, "format", i, what, sizeof(what));
@@ -920,8 +929,7 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
                 goto fail_decl;
             }
         }
-        if (slt_format_builtin(d.name, &builtin) == 0) {
-            slt_format_free(builtin);
+        if (is_builtin_name(d.name)) {
             rc = fail(c, map_get(c, it, "name"), "%s: '%s' is the name of a built-in format", what,
                       d.name);
             goto fail_decl;
@@ -1016,8 +1024,10 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
                 break;
             }
         }
-        if (!in->fmt && slt_format_builtin(in->format_name, &in->fmt) < 0) {
+        if (!in->fmt && (rc = slt_format_builtin(in->format_name, &in->fmt)) < 0) {
             in->fmt = NULL;
+            if (rc == SLT_ENOMEM)
+                return nomem(c);
             return fail(c, map_get(c, it, "format"),
                         "%s: unknown format '%s' (built-in formats: %s; or define it under "
                         "formats:)",
@@ -1579,7 +1589,13 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
     int has_latency, rc;
 
     *out = NULL;
-    if (!format_name || slt_format_builtin(format_name, &fmt) < 0) {
+    rc = format_name ? slt_format_builtin(format_name, &fmt) : SLT_ENOTFOUND;
+    if (rc == SLT_ENOMEM) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    if (rc < 0) {
         if (err && errlen)
             snprintf(err, errlen, "unknown format '%s' (built-in formats: %s)",
                      format_name ? format_name : "", builtin_list(names, sizeof(names)));
