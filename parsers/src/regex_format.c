@@ -155,6 +155,9 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
                                                 fmt->latency_unit, &rec->latency_us) < 0)
         return unparsed(rec, SLT_UP_LATENCY, "the latency does not parse",
                         (size_t)(f[SLT_F_LATENCY].p - line));
+    if (f[SLT_F_UPSTREAM_LATENCY].p)
+        (void)slt__upstream_scan(f[SLT_F_UPSTREAM_LATENCY].p, f[SLT_F_UPSTREAM_LATENCY].len,
+                                 fmt->latency_unit, &rec->upstream_us);
     return SLT_UP_OK;
 }
 

@@ -293,6 +293,22 @@ static void test_duplicate_names_are_rejected(void **state)
                     "t.yaml:3:12: duplicate format name 'f' (first defined at line 2)");
 }
 
+static void test_format_needs_exactly_one_of_regex_and_json(void **state)
+{
+    (void)state;
+    assert_rejected("formats:\n  - {name: f, time_layout: '%s'}\n",
+                    "t.yaml:2:5: format 'f': missing key 'regex' (or 'json')");
+    assert_rejected("formats:\n  - {name: f, regex: '(?<time>.)', json: {}}\n",
+                    "t.yaml:2:42: format 'f': give either 'regex' or 'json', not both");
+    assert_rejected("formats:\n  - {name: f, json: {tenant: a.b}}\n",
+                    "t.yaml:2:22: format 'f': 'tenant' is not a canonical field (time, status, "
+                    "latency, method, path, host, client, ...); use the dotted path in "
+                    "conditions instead");
+    assert_rejected("formats:\n  - {name: nginx_timed, regex: '(?<time>.)'}\n",
+                    "t.yaml:2:12: format 'nginx_timed': 'nginx_timed' is the name of a built-in "
+                    "format");
+}
+
 static void test_unknown_format_lists_the_builtins(void **state)
 {
     (void)state;
@@ -493,6 +509,54 @@ static void test_alloc_failures_never_crash(void **state)
     assert_true(n < 2000);
 }
 
+/* docs/CONFIG.md holds the key reference exactly as the key table generates it. */
+static void test_config_md_key_reference_matches_the_table(void **state)
+{
+    static const char begin[] = "<!-- keys:begin", end[] = "<!-- keys:end -->";
+    struct slt_buf want, doc;
+    char chunk[4096], *b, *e;
+    size_t n, i, nkeys;
+    const struct slt__config_key *keys = slt__config_keys(&nkeys);
+    FILE *fp = fopen(SLT_SOURCE_DIR "/docs/CONFIG.md", "r");
+
+    (void)state;
+    assert_non_null(fp);
+    slt_buf_init(&doc, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        assert_int_equal(slt_buf_append(&doc, chunk, n), 0);
+    fclose(fp);
+    assert_int_equal(slt_buf_append(&doc, "", 1), 0);
+    b = strstr(doc.p, begin);
+    assert_non_null(b);
+    b = strchr(b, '\n');
+    assert_non_null(b);
+    b++;
+    e = strstr(b, end);
+    assert_non_null(e);
+    slt_buf_init(&want, 1 << 20);
+    assert_int_equal(slt__config_doc_keys(&want), 0);
+    if ((size_t)(e - b) != want.len || memcmp(b, want.p, want.len) != 0) {
+        FILE *out = fopen(SLT_BIN_DIR "/../CONFIG.keys.md", "w");
+
+        if (out) {
+            fwrite(want.p, 1, want.len, out);
+            fclose(out);
+        }
+        fail_msg("docs/CONFIG.md is out of date: replace its key reference with %s",
+                 SLT_BIN_DIR "/../CONFIG.keys.md");
+    }
+    /* and every key has a help text and a row */
+    for (i = 0; i < nkeys; i++) {
+        char row[128];
+
+        assert_non_null(keys[i].help);
+        snprintf(row, sizeof(row), "| `%s` |", keys[i].name);
+        assert_non_null(strstr(b, row));
+    }
+    slt_buf_release(&want);
+    slt_buf_release(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_bad_format_regex_gives_pcre2_offset),
         cmocka_unit_test(test_bad_condition_regex_gives_pcre2_offset),
         cmocka_unit_test(test_duplicate_names_are_rejected),
+        cmocka_unit_test(test_format_needs_exactly_one_of_regex_and_json),
         cmocka_unit_test(test_unknown_format_lists_the_builtins),
         cmocka_unit_test(test_unknown_field_for_the_format_is_rejected),
         cmocka_unit_test(test_latency_on_a_format_without_latency_is_rejected),
@@ -520,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_load_file_reports_the_path),
         cmocka_unit_test(test_default_config_has_availability_and_latency),
         cmocka_unit_test(test_alloc_failures_never_crash),
+        cmocka_unit_test(test_config_md_key_reference_matches_the_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
