@@ -258,7 +258,7 @@ static inline int decimal_fast(const char *s, size_t len, int scale, int64_t *ou
 
     if (scale < 0 || scale > 6)
         return 0;
-    while (i < len && is_digit(s[i])) {
+    while (i < len && i <= 12 && is_digit(s[i])) {
         ip = ip * 10 + (s[i] - '0');
         i++;
     }
