@@ -7,8 +7,9 @@
  *   nginx_timed     combined + ' $request_time $upstream_response_time' (a quoted
  *                   "$http_x_forwarded_for" between the two parts is accepted too)
  *
- * The tokenizer is memchr-based and does not allocate. Trailing fields after what a format
- * knows are ignored, so a log_format that appends fields still parses.
+ * The tokenizer searches bytes with slt__find (an inlined SIMD memchr), uses no libc number or
+ * time parsing and does not allocate. Trailing fields after what a format knows are ignored,
+ * so a log_format that appends fields still parses.
  */
 #include <string.h>
 
