@@ -241,7 +241,7 @@ static void test_unknown_key_in_agent_and_top_level(void **state)
 {
     (void)state;
     assert_rejected("agent:\n  flush: 2s\n", "t.yaml:2:3: unknown key 'flush' in agent");
-    assert_rejected("aggregator:\n  listen: a\n  port: 3\n",
+    assert_rejected("aggregator:\n  listen: a:1\n  port: 3\n",
                     "t.yaml:3:3: unknown key 'port' in aggregator");
     assert_rejected("slis: []\nsli: []\n",
                     "t.yaml:2:1: unknown key 'sli' at top level (sections are formats, inputs, "
@@ -388,6 +388,35 @@ static void test_objective_must_be_strictly_between_0_and_100(void **state)
                     "slis: [{name: a}]\n"
                     "slos: [{name: s, sli: b, objective: 99}]\n",
                     "t.yaml:3:23: slo 's': unknown sli 'b'");
+}
+
+static void test_addresses_are_checked(void **state)
+{
+    (void)state;
+    assert_rejected("agent: {aggregators: ['10.0.0.1:7433', '10.0.0.2']}\n",
+                    "t.yaml:1:40: agent: 'aggregators' must be host:port, got '10.0.0.2'");
+    assert_rejected("agent: {aggregators: ':7433'}\n",
+                    "t.yaml:1:22: agent: 'aggregators' must be host:port, got ':7433'");
+    assert_rejected("aggregator: {listen: '127.0.0.1:99999'}\n",
+                    "t.yaml:1:22: aggregator: 'listen' has a bad port (want 0 to 65535), got "
+                    "'127.0.0.1:99999'");
+    assert_rejected("aggregator: {http_listen: '[::1]7480'}\n",
+                    "t.yaml:1:27: aggregator: 'http_listen' must be [v6addr]:port, got "
+                    "'[::1]7480'");
+    assert_rejected("aggregator: {redis: 'rediss://u:secret@h:6379'}\n",
+                    "t.yaml:1:21: aggregator: 'redis' must start with redis:// or unix:// (TLS "
+                    "is not supported)");
+}
+
+static void test_slo_window_must_fit_the_day_retention(void **state)
+{
+    (void)state;
+    assert_rejected("inputs: [{name: web, format: nginx_timed}]\n"
+                    "slis: [{name: a}]\n"
+                    "slos: [{name: s, sli: a, objective: 99, window: 90d}]\n"
+                    "aggregator: {day_retention: 60d}\n",
+                    "t.yaml:3:49: slo 's': window 90d is longer than aggregator.day_retention "
+                    "(60d)");
 }
 
 static void test_missing_required_key_points_at_the_entry(void **state)
@@ -577,6 +606,8 @@ int main(void)
         cmocka_unit_test(test_latency_on_a_format_without_latency_is_rejected),
         cmocka_unit_test(test_bad_durations_and_sizes_are_rejected),
         cmocka_unit_test(test_objective_must_be_strictly_between_0_and_100),
+        cmocka_unit_test(test_addresses_are_checked),
+        cmocka_unit_test(test_slo_window_must_fit_the_day_retention),
         cmocka_unit_test(test_missing_required_key_points_at_the_entry),
         cmocka_unit_test(test_sli_input_may_be_left_out_only_with_one_input),
         cmocka_unit_test(test_yaml_syntax_errors_have_a_position),
