@@ -847,10 +847,10 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
 {
     struct slt_api_range range;
     struct query *q;
-    char err[160], key[SLT_API_MAX_NAME + 16];
+    char err[200], key[SLT_API_MAX_NAME + 16];
     const char *argv[3] = {"SISMEMBER", "slt:series", key};
     size_t lens[3] = {9, 10, 0};
-    size_t i, npoints;
+    size_t i, npoints, nkeys = 0;
     int rc = 0;
 
     for (i = 0; name[i]; i++) {
@@ -863,6 +863,22 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
         respond_error(req, 400, err);
         return;
     }
+    /* count the buckets first so a request over the limit costs Redis nothing */
+    npoints = range.step ? range.npoints : 1;
+    for (i = 0; i < npoints && nkeys <= SLT_API_MAX_KEYS; i++) {
+        int64_t f = range.step ? range.from + (int64_t)i * range.step : range.from;
+        int64_t t = range.step && f + range.step < range.to ? f + range.step : range.to;
+
+        nkeys += (size_t)slt_window_count(f, t);
+    }
+    if (nkeys > SLT_API_MAX_KEYS) {
+        snprintf(err, sizeof(err),
+                 "range and step need more than %d buckets: use a step that is a multiple of "
+                 "3600 or 86400, or a shorter range",
+                 SLT_API_MAX_KEYS);
+        respond_error(req, 400, err);
+        return;
+    }
     q = q_new(api, req, SLT_ROUTE_COUNTS);
     if (!q)
         return;
@@ -870,7 +886,6 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
     q->range = range;
     q->configured = config_has_sli(api->cfg, name);
     q->on_done = counts_done;
-    npoints = range.step ? range.npoints : 1;
     if (q_alloc_sums(q, npoints) < 0) {
         q_answer_error(q, 500, "out of memory");
         q_go(q);

@@ -33,7 +33,9 @@ struct emitter {
 
 static void emit(struct emitter *e, int64_t start, enum slt_gran gran)
 {
-    if (e->n < e->max) {
+    if (!e->out) {
+        /* counting only */
+    } else if (e->n < e->max) {
         e->out[e->n].start = start;
         e->out[e->n].gran = gran;
     } else {
@@ -78,5 +80,15 @@ long slt_window_decompose(int64_t from, int64_t to, struct slt_bucket *out, size
     decompose(&e, from, to, SLT_GRAN_DAY);
     if (e.overflow)
         return SLT_ELIMIT;
+    return (long)e.n;
+}
+
+long slt_window_count(int64_t from, int64_t to)
+{
+    struct emitter e = {NULL, 0, 0, 0};
+
+    if (from < 0 || to < from || from % 60 || to % 60)
+        return SLT_EINVAL;
+    decompose(&e, from, to, SLT_GRAN_DAY);
     return (long)e.n;
 }

@@ -42,4 +42,7 @@ size_t slt_window_max_buckets(int64_t len);
  */
 long slt_window_decompose(int64_t from, int64_t to, struct slt_bucket *out, size_t max);
 
+/* The number of buckets slt_window_decompose() would produce, or SLT_EINVAL. */
+long slt_window_count(int64_t from, int64_t to);
+
 #endif

@@ -106,6 +106,7 @@ static void test_random_ranges_match_brute_force(void **state)
         long n = slt_window_decompose(from, from + len, out, SLT_ARRAY_SIZE(out));
 
         check_cover(from, from + len, n);
+        assert_int_equal(slt_window_count(from, from + len), n);
         assert_true((size_t)n <= slt_window_max_buckets(len));
         if (len <= 28 * DAY)
             assert_true(n <= 192);
