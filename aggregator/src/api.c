@@ -24,6 +24,7 @@
 
 #include "http.h"
 #include "metrics_prom.h"
+#include "redis_url.h"
 #include "slt/config.h"
 #include "window.h"
 
@@ -96,11 +97,7 @@ struct slt_api {
     struct slt_aggr_stats *stats;
     struct slt_http_server *http;
 
-    char *redis_host;
-    int redis_port;
-    char *redis_unix;
-    char *redis_pass;
-    int redis_db;
+    struct slt_redis_url redis_url;
     int64_t redis_timeout_ms;
 
     redisAsyncContext *rc;
@@ -409,8 +406,8 @@ static void redis_connect(struct slt_api *api)
         return;
     if (api->backoff_ms)
         api->redis_reconnects++;
-    ac = api->redis_unix ? redisAsyncConnectUnix(api->redis_unix)
-                         : redisAsyncConnect(api->redis_host, api->redis_port);
+    ac = api->redis_url.path ? redisAsyncConnectUnix(api->redis_url.path)
+                             : redisAsyncConnect(api->redis_url.host, api->redis_url.port);
     if (!ac || ac->err) {
         redis_mark_down(api, ac ? ac->errstr : "out of memory");
         if (ac)
@@ -428,88 +425,23 @@ static void redis_connect(struct slt_api *api)
     redisAsyncSetConnectCallback(ac, on_redis_connect);
     redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
     api->rc = ac;
-    if (api->redis_pass) {
-        const char *argv[] = {"AUTH", api->redis_pass};
-        size_t lens[] = {4, strlen(api->redis_pass)};
+    if (api->redis_url.password) {
+        const struct slt_redis_url *u = &api->redis_url;
+        const char *argv[] = {"AUTH", u->user ? u->user : u->password, u->password};
+        size_t lens[] = {4, strlen(argv[1]), strlen(u->password)};
 
-        redisAsyncCommandArgv(ac, on_redis_setup, api, 2, argv, lens);
+        redisAsyncCommandArgv(ac, on_redis_setup, api, u->user ? 3 : 2, argv, lens);
     }
-    if (api->redis_db) {
+    if (api->redis_url.db) {
         char db[16];
         const char *argv[] = {"SELECT", db};
         size_t lens[] = {6, 0};
 
-        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", api->redis_db);
+        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", api->redis_url.db);
         redisAsyncCommandArgv(ac, on_redis_setup, api, 2, argv, lens);
     }
     /* watchdog: connect must finish within the timeout */
     uv_timer_start(&api->redis_timer, on_redis_timer, (uint64_t)api->redis_timeout_ms, 0);
-}
-
-/*
- * redis://[[user]:password@]host[:port][/db], unix:///path/to.sock[?db=N], or host:port.
- */
-static int parse_redis_url(struct slt_api *api, const char *url)
-{
-    const char *p = url, *at, *slash, *hend, *colon;
-    char host[256];
-    size_t hlen;
-
-    api->redis_port = 6379;
-    if (!url || !*url)
-        url = p = "redis://127.0.0.1:6379/0";
-    if (strncmp(p, "unix://", 7) == 0) {
-        const char *q = strchr(p + 7, '?');
-
-        api->redis_unix = q ? slt_strndup(p + 7, (size_t)(q - p - 7)) : slt_strdup(p + 7);
-        if (q && strncmp(q, "?db=", 4) == 0)
-            api->redis_db = atoi(q + 4);
-        return api->redis_unix ? 0 : SLT_ENOMEM;
-    }
-    if (strncmp(p, "redis://", 8) == 0)
-        p += 8;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (at && (!slash || at < slash)) {
-        const char *c = memchr(p, ':', (size_t)(at - p));
-
-        if (c) {
-            api->redis_pass = slt_strndup(c + 1, (size_t)(at - c - 1));
-            if (!api->redis_pass)
-                return SLT_ENOMEM;
-        }
-        p = at + 1;
-    }
-    hend = slash ? slash : p + strlen(p);
-    if (*p == '[') {
-        const char *rb = memchr(p, ']', (size_t)(hend - p));
-
-        if (!rb)
-            return SLT_EINVAL;
-        hlen = (size_t)(rb - p - 1);
-        if (hlen >= sizeof(host))
-            return SLT_EINVAL;
-        memcpy(host, p + 1, hlen);
-        colon = rb + 1 < hend && rb[1] == ':' ? rb + 1 : NULL;
-    } else {
-        colon = memchr(p, ':', (size_t)(hend - p));
-        hlen = (size_t)((colon ? colon : hend) - p);
-        if (hlen >= sizeof(host))
-            return SLT_EINVAL;
-        memcpy(host, p, hlen);
-    }
-    host[hlen] = '\0';
-    if (colon) {
-        long port = strtol(colon + 1, NULL, 10);
-
-        if (port <= 0 || port > 65535)
-            return SLT_EINVAL;
-        api->redis_port = (int)port;
-    }
-    if (slash && slash[1])
-        api->redis_db = atoi(slash + 1);
-    api->redis_host = slt_strdup(hlen ? host : "127.0.0.1");
-    return api->redis_host ? 0 : SLT_ENOMEM;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1523,9 +1455,7 @@ static void on_request(struct slt_http_req *req, void *data)
 
 static void api_free(struct slt_api *api)
 {
-    slt_free(api->redis_host);
-    slt_free(api->redis_unix);
-    slt_free(api->redis_pass);
+    slt_redis_url_release(&api->redis_url);
     slt_free(api);
 }
 
@@ -1565,6 +1495,7 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     struct slt_api *api;
     const char *listen =
         cfg && cfg->aggregator.http_listen ? cfg->aggregator.http_listen : "127.0.0.1:7480";
+    char err[256];
     int rc;
 
     api = slt_calloc(1, sizeof(*api));
@@ -1575,11 +1506,12 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     api->stats = stats;
     api->redis_timeout_ms =
         cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
-    rc = parse_redis_url(api, cfg ? cfg->aggregator.redis : NULL);
+    rc = slt_redis_url_parse(cfg && cfg->aggregator.redis ? cfg->aggregator.redis
+                                                          : "redis://127.0.0.1:6379/0",
+                             &api->redis_url, err, sizeof(err));
     if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address '%s'",
-                cfg && cfg->aggregator.redis ? cfg->aggregator.redis : "");
-        api_free(api);
+        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address: %s", err);
+        slt_free(api);
         return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
     }
     rc = slt_http_server_start(loop, listen, NULL, on_request, api, &api->http);

@@ -3,23 +3,7 @@
 
 #include <inttypes.h>
 
-const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-};
-
-void slt_prom_latency_observe(struct slt_aggr_stats *st, double seconds)
-{
-    size_t i;
-
-    for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {
-        if (seconds <= slt_prom_latency_bounds[i]) {
-            st->redis_latency_bucket[i]++;
-            break;
-        }
-    }
-    st->redis_latency_sum += seconds;
-    st->redis_latency_count++;
-}
+const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS] = SLT_REDIS_LATENCY_BOUNDS;
 
 int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len)
 {
@@ -63,7 +47,6 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     static const char *outcomes[] = {"applied", "duplicate", "gap", "rejected", "retry"};
     const uint64_t batches[] = {st->batches_applied, st->batches_duplicate, st->batches_gap,
                                 st->batches_rejected, st->batches_retry};
-    uint64_t cum = 0;
     size_t i;
     int rc = 0;
 
@@ -92,6 +75,17 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
                 "Rows older than minute retention (applied to hour and day buckets only).",
                 st->late_rows));
+    TRY(counter(b, "slitail_aggregator_late_rows_expired_total", "counter",
+                "Rows older than day retention (applied to the cumulative counters only).",
+                st->late_rows_expired));
+    TRY(counter(b, "slitail_aggregator_connections_refused_total", "counter",
+                "Agent connections refused over max_agents.", st->connections_refused));
+    TRY(counter(b, "slitail_aggregator_slow_clients_total", "counter",
+                "Agent connections closed because they did not read their acks.",
+                st->slow_clients));
+    TRY(counter(b, "slitail_aggregator_sessions_timed_out_total", "counter",
+                "Agent sessions closed for sending no HELLO in time or idling too long.",
+                st->sessions_timed_out));
     TRY(counter(b, "slitail_aggregator_redis_up", "gauge",
                 "1 when the ingest Redis connection is up.", st->redis_connected));
     TRY(counter(b, "slitail_aggregator_redis_reconnects_total", "counter",
@@ -103,10 +97,9 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(slt_prom_header(b, "slitail_aggregator_redis_latency_seconds", "histogram",
                         "Round-trip time of Redis applies."));
     for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {
-        cum += st->redis_latency_bucket[i];
         TRY(slt_buf_printf(
             b, "slitail_aggregator_redis_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-            slt_prom_latency_bounds[i], cum));
+            slt_prom_latency_bounds[i], st->redis_latency_bucket[i]));
     }
     TRY(slt_buf_printf(b,
                        "slitail_aggregator_redis_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64

@@ -12,13 +12,11 @@
 #include "stats.h"
 
 /*
- * Redis apply latency histogram: stats->redis_latency_bucket[i] counts observations v with
- * bounds[i-1] < v <= bounds[i] (NOT cumulative; /metrics accumulates). Observations above the
- * last bound only count in redis_latency_count. Record with slt_prom_latency_observe().
+ * The Redis apply latency histogram comes from stats.h: redis_latency_bucket[i] is cumulative
+ * (applies that took at most SLT_REDIS_LATENCY_BOUNDS[i] seconds), redis_latency_count is +Inf.
  */
 #define SLT_PROM_LATENCY_BUCKETS 12
 extern const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS];
-void slt_prom_latency_observe(struct slt_aggr_stats *st, double seconds);
 
 /* Appends p[0..len) escaped as a label value (\\ \" \n), without the quotes. */
 int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len);

@@ -39,6 +39,8 @@ struct slt_aggr_stats {
  * bounds[i] (cumulative, as Prometheus wants); redis_latency_count is the +Inf bucket.
  */
 #define SLT_REDIS_LATENCY_BOUNDS                                                                   \
-    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}
+    {                                                                                              \
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5                  \
+    }
 
 #endif
