@@ -107,7 +107,8 @@ struct slt_api {
     int64_t backoff_ms;
 
     struct query *queries;
-    size_t nqueries;
+    size_t nqueries; /* in the list: not answered-and-done yet */
+    size_t nalive;   /* not freed yet (timer close pending) */
     uint64_t query_timeouts;
     uint64_t query_errors;
     uint64_t redis_reconnects;
@@ -141,6 +142,15 @@ static int64_t retention_s(const struct slt_api *api, enum slt_gran g)
             v = api->cfg->aggregator.day_retention_s;
     }
     return v > 0 ? v : defaults[g];
+}
+
+/* 1 when p[0..len) is valid UTF-8 (JSON strings and Prometheus labels must be). */
+static int valid_utf8(const char *p, size_t len)
+{
+    json_t *s = json_stringn(p, len);
+
+    json_decref(s);
+    return s != NULL;
 }
 
 static int config_has_sli(const struct slt_config *cfg, const char *name)
@@ -462,10 +472,22 @@ static void q_answer_json(struct query *q, int status, json_t *j)
     q->req = NULL;
 }
 
+static void respond_metrics(struct slt_api *api, struct query *q, struct slt_http_req *req);
+
 static void q_answer_error(struct query *q, int status, const char *msg)
 {
     if (status >= 500)
         q->api->query_errors++;
+    if (status == 503 && q->route == SLT_ROUTE_METRICS && !q->answered) {
+        /* Redis could not be read: still show the aggregator's own health */
+        struct slt_http_req *req = q->req;
+
+        q->answered = 1;
+        uv_timer_stop(&q->timer);
+        q->req = NULL;
+        respond_metrics(q->api, NULL, req);
+        return;
+    }
     q_answer_json(q, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
 }
 
@@ -511,6 +533,7 @@ static void on_query_timer_closed(uv_handle_t *h)
     slt_free(q->owner);
     slt_free(q->sums);
     slt_free(q);
+    api->nalive--;
     api_maybe_stopped(api);
 }
 
@@ -585,6 +608,7 @@ static struct query *q_new(struct slt_api *api, struct slt_http_req *req, enum s
         api->queries->prev = q;
     api->queries = q;
     api->nqueries++;
+    api->nalive++;
     uv_timer_start(&q->timer, on_query_timeout, (uint64_t)api->redis_timeout_ms, 0);
     return q;
 }
@@ -787,9 +811,13 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
 
     for (i = 0; name[i]; i++) {
         if ((unsigned char)name[i] < 0x20 || name[i] == '{' || name[i] == '}') {
-            respond_error(req, 400, "bad SLI name");
+            respond_error(req, 400, "bad SLI name (control characters or braces)");
             return;
         }
+    }
+    if (!valid_utf8(name, i)) {
+        respond_error(req, 400, "bad SLI name (not UTF-8)");
+        return;
     }
     if (slt_api_parse_range(req->query, &range, err, sizeof(err)) < 0) {
         respond_error(req, 400, err);
@@ -863,8 +891,9 @@ static int names_add(struct query *q, char kind, const char *name, size_t len, i
     struct series_name *n;
     size_t i;
 
-    if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len))
-        return 0;
+    if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len) || memchr(name, '}', len) ||
+        !valid_utf8(name, len))
+        return 0; /* not a name the API can show or read back */
     for (i = 0; i < q->nnames; i++) {
         if (q->names[i].kind == kind && strlen(q->names[i].name) == len &&
             memcmp(q->names[i].name, name, len) == 0) {
@@ -1464,7 +1493,7 @@ static void api_maybe_stopped(struct slt_api *api)
     void (*cb)(void *);
     void *d;
 
-    if (!api->stopping || !api->http_stopped || !api->timer_closed || api->queries)
+    if (!api->stopping || !api->http_stopped || !api->timer_closed || api->nalive)
         return;
     cb = api->on_stopped;
     d = api->stopped_data;
