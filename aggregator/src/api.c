@@ -809,13 +809,8 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
     size_t i, npoints, nkeys = 0;
     int rc = 0;
 
-    for (i = 0; name[i]; i++) {
-        if ((unsigned char)name[i] < 0x20 || name[i] == '{' || name[i] == '}') {
-            respond_error(req, 400, "bad SLI name (control characters or braces)");
-            return;
-        }
-    }
-    if (!valid_utf8(name, i)) {
+    /* any name ingest could have stored is readable: keys are binary-safe */
+    if (!valid_utf8(name, strlen(name))) {
         respond_error(req, 400, "bad SLI name (not UTF-8)");
         return;
     }
@@ -891,8 +886,7 @@ static int names_add(struct query *q, char kind, const char *name, size_t len, i
     struct series_name *n;
     size_t i;
 
-    if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len) || memchr(name, '}', len) ||
-        !valid_utf8(name, len))
+    if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len) || !valid_utf8(name, len))
         return 0; /* not a name the API can show or read back */
     for (i = 0; i < q->nnames; i++) {
         if (q->names[i].kind == kind && strlen(q->names[i].name) == len &&

@@ -68,6 +68,14 @@ class ApiCounts(TestCase):
         check_equal((c["good"], c["bad"], c["excluded"]), self.seed.brute(j["from"], j["to"]),
                     "window totals")
 
+    def it_every_listed_sli_can_be_queried(self):
+        from urllib.parse import quote
+        f = self.seed.first
+        for s in self.agg.json("/api/v1/slis")["slis"]:
+            j = self.agg.json(f"/api/v1/slis/{quote(s['name'], safe='')}/counts?from={f}"
+                              f"&to={f + 600}")
+            check_equal(j["sli"], s["name"], "name read back")
+
     def it_slos_report_attainment_and_burn_rates(self):
         j = self.agg.json("/api/v1/slos")
         o = j["slos"][0]
