@@ -89,12 +89,14 @@ struct slo_copy {
     char *sli;
     double objective; /* percent */
     int64_t window_s;
+    int64_t from; /* start of the SLO window read */
 };
 
 struct slt_api {
     uv_loop_t *loop;
     const struct slt_config *cfg;
     struct slt_aggr_stats *stats;
+    struct slt_aggr_stats own_stats; /* when started without one */
     struct slt_http_server *http;
 
     struct slt_redis_url redis_url;
@@ -1099,9 +1101,19 @@ static int q_queue_slos(struct query *q)
     q->slo_now = to;
     for (i = 0; i < q->nslos; i++) {
         int64_t win = (q->slos[i].window_s + 59) / 60 * 60;
+        int64_t from = to - win > 0 ? to - win : 0;
 
-        rc = q_range(q, q->slos[i].sli, to - win > 0 ? to - win : 0, to,
-                     (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
+        /*
+         * A window longer than minute retention would lose the expired minutes at its start;
+         * start it at the hour (or, past hour retention, the day) before instead.
+         */
+        if (win > retention_s(q->api, SLT_GRAN_HOUR))
+            from = from / 86400 * 86400;
+        else if (win > retention_s(q->api, SLT_GRAN_MINUTE))
+            from = from / 3600 * 3600;
+        q->slos[i].from = from;
+        rc =
+            q_range(q, q->slos[i].sli, from, to, (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
         for (w = 0; rc == 0 && w < NBURN; w++)
             rc = q_range(q, q->slos[i].sli, to - burn_windows[w], to,
                          (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
@@ -1160,6 +1172,7 @@ static void slos_done(struct query *q)
         json_object_set_new(o, "sli", json_string_nocheck(q->slos[i].sli));
         json_object_set_new(o, "objective", json_real(q->slos[i].objective));
         json_object_set_new(o, "window_seconds", json_integer(q->slos[i].window_s));
+        json_object_set_new(o, "from", json_integer(q->slos[i].from));
         json_object_set_new(o, "attainment", json_real(e.attainment));
         json_object_set_new(o, "error_budget_remaining", json_real(e.budget_remaining));
         for (w = 0; w < NBURN; w++)
@@ -1526,7 +1539,7 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
         return SLT_ENOMEM;
     api->loop = loop;
     api->cfg = cfg;
-    api->stats = stats;
+    api->stats = stats ? stats : &api->own_stats;
     api->redis_timeout_ms =
         cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
     rc = slt_redis_url_parse(cfg && cfg->aggregator.redis ? cfg->aggregator.redis
