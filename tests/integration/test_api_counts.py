@@ -109,6 +109,15 @@ class ApiCounts(TestCase):
                             "nope"], capture_output=True, text=True)
         check_equal(r.returncode, 1, "exit for unknown SLI")
         assert "unknown SLI" in r.stderr, r.stderr
+        for cmd, want in ((["slis"], "checkout"), (["slos"], "checkout-99.9"),
+                          (["counts", "checkout", "--from", "-2h", "--step", "30m"], "total")):
+            r = subprocess.run([binary("slitail"), "query", "--server", self.agg.base] + cmd,
+                               capture_output=True, text=True)
+            check_equal(r.returncode, 0, f"exit of {cmd} ({r.stderr})")
+            assert want in r.stdout, r.stdout
+        r = subprocess.run([binary("slitail"), "query", "counts", "checkout", "--from", "soon"],
+                           capture_output=True, text=True)
+        check_equal(r.returncode, 2, "exit for a bad time")
 
 
 if __name__ == "__main__":
