@@ -53,6 +53,7 @@ struct slt_tail_file {
     struct slt_tail_file *pred; /* next older file of the same history, or NULL */
     char *path;                 /* where it was last seen */
     char *group;                /* the configured path whose history this is */
+    struct tail_group *g;       /* the same, with its sibling snapshot */
     int fd;
     int gz;
     struct slt_gz *gzs;
@@ -75,6 +76,23 @@ struct slt_tail_file {
     int64_t last_line_ms;
 };
 
+/*
+ * One history (a configured path and its rotated siblings). `sib` is the identities of its
+ * siblings at the last scan: a sibling that is new at a rotation, not followed and not a copy
+ * of a followed file was at the path between two scans (rotated twice before we looked).
+ */
+struct tail_group {
+    struct tail_group *next;
+    char *path;
+    size_t refs; /* files in it */
+    struct tail_id {
+        uint64_t dev, ino;
+    } * sib;
+    size_t nsib;
+    int valid;   /* sib was taken */
+    int rotated; /* a rotation of this path was seen in this scan */
+};
+
 struct tail_watch {
     uv_fs_event_t h;
     struct slt_tail *t;
@@ -94,6 +112,7 @@ struct slt_tail {
 
     struct slt_tail_file *files;
     size_t nfiles;
+    struct tail_group *groups;
     struct tail_watch *watches[TAIL_MAX_WATCHES];
     size_t nwatches;
     uv_timer_t timer;
@@ -219,6 +238,64 @@ static void kick(struct slt_tail *t)
 
 /* ---- files ---- */
 
+static struct tail_group *group_ref(struct slt_tail *t, const char *path)
+{
+    struct tail_group *g;
+
+    for (g = t->groups; g; g = g->next)
+        if (strcmp(g->path, path) == 0)
+            break;
+    if (!g) {
+        g = slt_calloc(1, sizeof(*g));
+        if (!g)
+            return NULL;
+        g->path = slt_strdup(path);
+        if (!g->path) {
+            slt_free(g);
+            return NULL;
+        }
+        g->next = t->groups;
+        t->groups = g;
+    }
+    g->refs++;
+    return g;
+}
+
+static void group_unref(struct slt_tail *t, struct tail_group *g)
+{
+    struct tail_group **pp;
+
+    if (!g || --g->refs > 0)
+        return;
+    for (pp = &t->groups; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    slt_free(g->sib);
+    slt_free(g->path);
+    slt_free(g);
+}
+
+/* Moves a file to another history (it was renamed onto another configured path). */
+static int file_set_group(struct slt_tail_file *f, const char *path)
+{
+    struct tail_group *g = group_ref(f->t, path);
+    char *ng = slt_strdup(path);
+
+    if (!g || !ng) {
+        group_unref(f->t, g);
+        slt_free(ng);
+        return SLT_ENOMEM;
+    }
+    group_unref(f->t, f->g);
+    slt_free(f->group);
+    f->g = g;
+    f->group = ng;
+    return 0;
+}
+
 /* The fd only: buf may still be in use by deliver_lines when we close from on_line. */
 static void file_close_fd(struct slt_tail_file *f)
 {
@@ -237,6 +314,7 @@ static void file_free(struct slt_tail_file *f)
     slt_free(f->buf);
     slt_free(f->path);
     slt_free(f->group);
+    group_unref(f->t, f->g);
     slt_free(f);
 }
 
@@ -281,7 +359,8 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     f->fd = fd;
     f->path = slt_strdup(path);
     f->group = slt_strdup(group);
-    if (!f->path || !f->group) {
+    f->g = group_ref(t, group);
+    if (!f->path || !f->group || !f->g) {
         file_free(f);
         return SLT_ENOMEM;
     }
@@ -733,8 +812,9 @@ static void file_read(struct slt_tail_file *f)
             f->errors++;
             t->errors++;
             slt_log(SLT_LOG_WARN, "tail", "cannot read '%s': %s", f->path, slt_strerror((int)n));
-            if (f->gz) {
-                /* a corrupt .gz: what decoded was delivered; move on */
+            if (f->state != F_ACTIVE) {
+                /* a corrupt .gz or an unreadable old file: what decoded was delivered; the
+                   files after it must not wait for it forever */
                 f->drained = 1;
                 f->state = F_DONE;
                 kick(t);
@@ -862,6 +942,7 @@ static void file_moved(struct slt_tail_file *f)
 
     f->want_read = 1;
     f->drained = 0;
+    f->g->rotated = 1;
     if (fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
         f->state = F_DELETED;
         return;
@@ -884,6 +965,92 @@ static void file_moved(struct slt_tail_file *f)
 }
 
 static void watch_dir(struct slt_tail *t, const char *dir);
+
+/* Is x a copy of a file we follow (same first bytes)? Then it is not a new history file. */
+static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
+{
+    struct slt_tail_file *f;
+    struct slt_tail_pos want;
+
+    memset(&want, 0, sizeof(want));
+    for (f = t->files; f; f = f->next) {
+        if (f->gz || f->fp_len == 0 || f->state == F_DONE)
+            continue;
+        want.fingerprint = f->fp;
+        want.fp_len = f->fp_len;
+        if (cand_fp_matches(x, &want))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * After a rotation of g's path: siblings that were not there at the previous scan, that we do
+ * not follow and that are no copy of what we follow lived at the path between two scans (the
+ * file was rotated again before we looked). Read them from 0, before the new file at the path.
+ */
+static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+{
+    struct slt_tail_file *f, *active = NULL, *nf;
+    size_t i, k;
+
+    for (f = t->files; f; f = f->next)
+        if (f->g == g && f->state == F_ACTIVE)
+            active = f;
+    for (i = 0; i < cur->n; i++) {
+        struct cand *x = &cur->v[i];
+        struct stat st;
+        int fd;
+
+        if (x->gz || find_by_id(t, x->dev, x->ino))
+            continue;
+        for (k = 0; k < g->nsib; k++)
+            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino)
+                break;
+        if (k < g->nsib || is_copy_of_followed(t, x))
+            continue;
+        fd = open_regular(x->path, &st);
+        if (fd < 0)
+            continue;
+        if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active, &nf) == 0)
+            slt_log(SLT_LOG_INFO, "tail", "'%s' was rotated before it was seen; reading it",
+                    x->path);
+    }
+}
+
+/* Takes each history's sibling snapshot (after adopting files rotated between scans). */
+static void groups_update(struct slt_tail *t)
+{
+    struct tail_group *g;
+    size_t i;
+
+    for (g = t->groups; g; g = g->next) {
+        struct cands cur = {0};
+        struct tail_id *v;
+
+        if (list_siblings(t, g->path, &cur) < 0) {
+            cands_release(&cur);
+            g->valid = 0;
+            continue;
+        }
+        if (g->valid && g->rotated)
+            adopt_intermediates(t, g, &cur);
+        g->rotated = 0;
+        v = slt_realloc(g->sib, (cur.n ? cur.n : 1) * sizeof(*v));
+        if (!v) {
+            g->valid = 0;
+        } else {
+            g->sib = v;
+            for (i = 0; i < cur.n; i++) {
+                v[i].dev = cur.v[i].dev;
+                v[i].ino = cur.v[i].ino;
+            }
+            g->nsib = cur.n;
+            g->valid = 1;
+        }
+        cands_release(&cur);
+    }
+}
 
 /* Files at the configured paths now: picked up, or matched to what we follow. */
 static void scan(struct slt_tail *t)
@@ -915,16 +1082,13 @@ static void scan(struct slt_tail *t)
                     f->eof_since_ms = 0;
                 }
                 if (f->state == F_ACTIVE && strcmp(f->path, path) != 0) {
-                    char *np = slt_strdup(path), *ng = slt_strdup(path);
+                    char *np = slt_strdup(path);
 
-                    if (np && ng) {
+                    if (np && file_set_group(f, path) == 0) {
                         slt_free(f->path);
-                        slt_free(f->group);
                         f->path = np;
-                        f->group = ng;
                     } else {
                         slt_free(np);
-                        slt_free(ng);
                     }
                 }
                 if (f->state == F_ACTIVE)
@@ -937,6 +1101,8 @@ static void scan(struct slt_tail *t)
             /* appeared while we run: every line of it is new */
             if (file_add(t, fd, &st, path, path, 0, F_ACTIVE, NULL, &f) == 0) {
                 f->seen = 1;
+                if (f->pred)
+                    f->g->rotated = 1;
                 slt_log(SLT_LOG_INFO, "tail", "following '%s'", path);
             }
         }
@@ -958,6 +1124,7 @@ static void scan(struct slt_tail *t)
             slt_free(base);
         }
     }
+    groups_update(t);
     kick(t);
 }
 
@@ -1300,6 +1467,7 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     uv_idle_init(loop, &t->idle);
     t->idle.data = t;
     t->ready = 1;
+    groups_update(t);
     uv_timer_start(&t->timer, on_timer, (uint64_t)t->poll_ms, (uint64_t)t->poll_ms);
     for (i = 0; i < t->npatterns; i++) {
         char *slash = strrchr(t->patterns[i], '/');

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,120 @@ static void it_returns_fds_to_baseline_after_rotations_and_close(void **state)
     ctx_release(&c);
 }
 
+struct writer {
+    const char *path;
+    int total, per_file, late; /* lines; lines per file; lines written after the rename */
+};
+
+/* nginx + logrotate `create` in a thread: rename, a few late lines in the old file, reopen. */
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    char rotated[700];
+    int fd = open_append(w->path), i, n = 0;
+
+    for (i = 0; i < w->total; i++) {
+        write_lines(fd, "w", i, i + 1);
+        if (++n == w->per_file && i + 1 < w->total) {
+            snprintf(rotated, sizeof(rotated), "%s.1", w->path);
+            assert_int_equal(rename(w->path, rotated), 0);
+            write_lines(fd, "w", i + 1, i + 1 + w->late);
+            i += w->late;
+            close(fd);
+            fd = open_append(w->path);
+            n = 0;
+        }
+        if (i % 500 == 0)
+            usleep(1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void it_rotates_under_a_concurrent_writer_without_loss_or_duplicate(void **state)
+{
+    struct writer w = {NULL, 20000, 3000, 50};
+    struct ctx c;
+    pthread_t th;
+
+    (void)state;
+    ctx_init(&c);
+    w.path = c.path;
+    append_lines(c.path, "x", 0, 1); /* exists at start: read from its end */
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    run_until(&c, (size_t)w.total, 20000);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    run_until(&c, (size_t)w.total, 5000);
+    run_for(&c, 300);
+    /* the first wrong line, if any, tells more than the count */
+    assert_lines(&c, 0, "w", 0, (int)c.n);
+    assert_int_equal(c.n, w.total);
+    assert_lines(&c, 0, "w", 0, w.total);
+    ctx_release(&c);
+}
+
+static void it_recovers_a_copytruncate_done_while_down(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char cmd[4096];
+    size_t npos;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "q", 0, 30);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 30, 5000);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    append_lines(c.path, "q", 30, 40);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    append_lines(c.path, "q", 40, 45);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 15, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 15);
+    assert_lines(&c, 0, "q", 30, 45);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
+{
+    struct ctx c;
+    char p1[600], p2[600];
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p1, sizeof(p1), "%s.1", c.path);
+    snprintf(p2, sizeof(p2), "%s.2", c.path);
+    append_lines(p1, "old", 0, 5); /* history from before: never read */
+    append_lines(c.path, "v", 0, 10);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    append_lines(c.path, "v", 10, 20);
+    /* two logrotate runs before the loop looks again: B lives at the path unseen */
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 20, 30);
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 30, 40);
+    run_until(&c, 30, 5000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "v", 10, 40);
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,7 +902,10 @@ int main(void)
         cmocka_unit_test(it_holds_a_partial_line_until_its_newline),
         cmocka_unit_test(it_delivers_an_oversize_line_once),
         cmocka_unit_test(it_follows_rename_rotation_without_loss_or_duplicate),
+        cmocka_unit_test(it_rotates_under_a_concurrent_writer_without_loss_or_duplicate),
+        cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
         cmocka_unit_test(it_copytruncate_loses_no_line),
+        cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
         cmocka_unit_test(it_counts_an_in_place_truncation_and_reads_from_zero),
         cmocka_unit_test(it_drains_a_deleted_file_then_closes_it),
         cmocka_unit_test(it_picks_up_a_new_file_matching_a_glob_from_its_start),
