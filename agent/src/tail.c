@@ -586,8 +586,8 @@ out:
 /* Does this candidate hold the restore position's first bytes? */
 static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
 {
-    uint64_t fp;
-    uint32_t got;
+    uint64_t fp = 0;
+    uint32_t got = 0;
     int fd, rc;
 
     if (r->fp_len == 0)
@@ -666,8 +666,8 @@ static void file_truncated(struct slt_tail_file *f)
 static void file_check(struct slt_tail_file *f)
 {
     struct stat st;
-    uint64_t fp;
-    uint32_t got;
+    uint64_t fp = 0;
+    uint32_t got = 0;
 
     if (f->fd < 0 || f->state == F_DONE || f->gz)
         return;
@@ -839,8 +839,8 @@ static void file_read(struct slt_tail_file *f)
         f->read_off += (uint64_t)n;
         if (!f->gz && f->fp_len < SLT_TAIL_FP_BYTES && f->read_off > f->fp_len) {
             /* a young file: its identity grows with it (the copy search needs it) */
-            uint64_t fp;
-            uint32_t got;
+            uint64_t fp = 0;
+            uint32_t got = 0;
 
             if (fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
                 f->fp = fp;
