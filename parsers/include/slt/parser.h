@@ -150,12 +150,18 @@ int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_rec
  *   iso8601: 2019-10-10T12:34:56.123456Z, 2019-10-10T12:34:56+02:00, with ' ' or 'T'
  *   epoch:   1700000000 or 1700000000.123 (seconds)
  *   layout:  strptime-like: %Y %m %d %H %M %S %b %z %f (fraction) %s (epoch) %% and literals
+ *            (%T = %H:%M:%S)
  */
 int slt_time_parse_clf(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_epoch(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t *out,
                           int32_t *frac_us);
+/*
+ * 0 when layout only uses the directives slt_time_parse_layout() knows (%Y %m %d %H %M %S %T
+ * %b %z %f %s %%), else SLT_ECONFIG with a message in err naming the directive and offset.
+ */
+int slt_time_layout_check(const char *layout, char *err, size_t errlen);
 /* Seconds since the epoch for a UTC civil date and time. */
 int64_t slt_time_from_civil(int year, int month, int day, int hour, int min, int sec);
 

@@ -8,9 +8,14 @@
  * its atoms hold. An absent `match` holds for every line; absent `exclude`/`bad` never hold.
  *
  * Calling sequence:
- *   slt_condset_add_map() / slt_condmap_add_*()   at config load (compiles and JITs regexes)
+ *   map = slt_condset_add_map(cs); a = slt_condmap_add_atom(map);
+ *   slt_atom_init_regex/_status/_latency(a, ...)   at config load (compiles and JITs regexes)
  *   m = slt_matcher_new()                          one per thread/loop
  *   slt_sli_classify(sli, rec, m, &why)            per line and SLI
+ *   slt_decision_format(&why, rec, buf, len)       to explain it
+ *
+ * A regex that hits its match or depth limit (catastrophic backtracking) counts as a rule
+ * error on the matcher (slt_matcher_rule_errors) and its atom does not hold.
  */
 #ifndef SLT_RULE_H
 #define SLT_RULE_H
@@ -40,14 +45,19 @@ enum slt_atom_kind {
 
 struct slt_atom {
     enum slt_atom_kind kind;
-    char *field;     /* the field name as written ("status", "path", a named group) */
-    int key;         /* slt_format_field_key() of field */
-    void *re;        /* pcre2_code *, JIT-compiled */
-    char *src;       /* the pattern or value as written, for explanations */
-    int lo, hi;      /* status range */
-    int64_t us;      /* latency threshold */
-    int negate;      /* `not:` wrapper: the atom holds when the test fails */
-    int line, col;   /* where it was written, for messages */
+    char *field;   /* the field name as written ("status", "path", a named group) */
+    int key;       /* slt_format_field_key() of field */
+    void *re;      /* pcre2_code *, JIT-compiled */
+    char *src;     /* the pattern or value as written, for explanations */
+    int lo, hi;    /* status range */
+    int64_t us;    /* latency threshold */
+    int negate;    /* `not:` wrapper: the atom holds when the test fails */
+    int line, col; /* where it was written, for messages */
+    /* private: fast paths chosen at compile time */
+    int fast;  /* 0: pcre2; 1: literal prefix; 2: literal equality */
+    char *lit; /* the literal for fast 1 and 2 */
+    size_t litlen;
+    unsigned char *status_set; /* regex on status: bit per 000..999, precomputed */
 };
 
 struct slt_condmap {
@@ -63,24 +73,35 @@ struct slt_condset {
 
 struct slt_sli {
     char *name;
-    char *input;          /* input name */
-    size_t input_idx;     /* index into the config's inputs */
+    char *input;                  /* input name */
+    size_t input_idx;             /* index into the config's inputs */
     const struct slt_format *fmt; /* borrowed from the input */
     struct slt_condset match, exclude, bad;
-    int line;             /* where it was declared */
+    int line; /* where it was declared */
 };
 
 /* What decided a classification, for `slitail explain`. */
 struct slt_decision {
     enum slt_class cls;
-    const char *stage;          /* "match", "exclude", "bad", "default" */
-    const struct slt_atom *atom; /* the atom that decided (or failed for nomatch); may be NULL */
-    size_t map_idx;             /* which map of the stage held */
+    const char *stage;             /* "match", "exclude", "bad", "default" */
+    const struct slt_atom *atom;   /* the atom that decided (or failed for nomatch); may be NULL */
+    size_t map_idx;                /* which map of the stage held */
+    const struct slt_condmap *map; /* that map (NULL for "default") */
+    size_t nmaps;                  /* how many maps the stage has */
 };
 
+/*
+ * Per-thread matching state: PCRE2 match data and a match context with the limits, and the
+ * count of rule errors (regex limits hit). Returns NULL when out of memory.
+ */
 struct slt_matcher;
 struct slt_matcher *slt_matcher_new(void);
 void slt_matcher_free(struct slt_matcher *m);
+uint64_t slt_matcher_rule_errors(const struct slt_matcher *m);
+
+/* Grow a set by one empty map / a map by one zeroed atom; NULL when out of memory. */
+struct slt_condmap *slt_condset_add_map(struct slt_condset *cs);
+struct slt_atom *slt_condmap_add_atom(struct slt_condmap *map);
 
 /*
  * Compile a regex atom against fmt: resolves the field key (SLT_ENOTFOUND with a message
@@ -89,12 +110,26 @@ void slt_matcher_free(struct slt_matcher *m);
  */
 int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const char *field,
                         const char *pattern, char *err, size_t errlen);
+/*
+ * A status atom from text as written: "503" (one status), "500-599" (a range), "5xx" (a
+ * class) or else a regex on the status text (see slt_atom_init_regex).
+ */
+int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const char *text,
+                         char *err, size_t errlen);
+/* A latency atom: kind is SLT_ATOM_LATENCY_OVER or _UNDER; src is the text as written. */
+int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src);
+/* The longest regex accepted, in bytes. */
+#define SLT_MAX_REGEX_LEN 4096
 void slt_atom_release(struct slt_atom *a);
 void slt_condset_release(struct slt_condset *cs);
 void slt_sli_release(struct slt_sli *sli);
 
 /* 1 when the atom / map / set holds for rec. */
 int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m);
+int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec,
+                     struct slt_matcher *m);
+int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
+                     struct slt_matcher *m);
 
 /* Classify rec for sli; why may be NULL (the fast path). Returns the class. */
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,

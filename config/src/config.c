@@ -1,0 +1,1508 @@
+/*
+ * The YAML config loader. libyaml loads the file into a node tree with line/column marks
+ * (yaml_parser_load); we walk it once, driven by the key table below, which also gives the
+ * defaults, the bounds, the rejection of unknown keys and the key reference in docs/CONFIG.md.
+ *
+ * Every problem is reported as "file:line:col: message" (1-based) and rejects the whole
+ * config, so a reload keeps the old one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config_internal.h"
+#include "slt/config.h"
+
+/* Bounds on what a config may hold. */
+#define MAX_CONFIG_BYTES (1024 * 1024)
+#define MAX_YAML_NODES 100000
+#define MAX_ITEMS 1024   /* per list section */
+#define MAX_STR 4096     /* bytes in one string value */
+#define MAX_LIST 1024    /* strings in one list */
+#define MAX_ATOMS 4096   /* conditions in the whole config */
+#define MAX_MAP_ATOMS 64 /* conditions in one map */
+#define MAX_MAPS 64      /* maps in one condition list */
+#define MAX_NAME 64
+
+/* What a format entry holds until slt_format_new() builds it. */
+struct fmt_decl {
+    char *name;
+    char *regex;
+    char *time_layout;
+    int latency_unit;
+    uint32_t match_limit;
+    uint32_t depth_limit;
+};
+
+/* What an SLI entry holds until its input is known and its conditions compile. */
+struct sli_decl {
+    char *name;
+    char *input;
+    const yaml_node_t *match, *exclude, *bad;
+};
+
+#define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
+#define AGENT(f) FIELD(struct slt_agent_conf, f)
+#define AGGR(f) FIELD(struct slt_aggr_conf, f)
+#define INPUT(f) FIELD(struct slt_input, f)
+#define FMT(f) FIELD(struct fmt_decl, f)
+#define SLI(f) FIELD(struct sli_decl, f)
+#define SLO(f) FIELD(struct slt_slo, f)
+#define MS 1000
+#define SEC 1000000
+#define DAY_S 86400
+#define MIB (1024 * 1024)
+
+static const struct slt__config_key keys[] = {
+    /* formats: */
+    {.section = "formats",
+     .name = "name",
+     .type = SLT_KT_STR,
+     FMT(name),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "name used by inputs; letters, digits, '.', '_', '-'; not a built-in name"},
+    {.section = "formats",
+     .name = "regex",
+     .type = SLT_KT_STR,
+     FMT(regex),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "PCRE2 pattern with named groups; groups named like canonical fields fill them"},
+    {.section = "formats",
+     .name = "time_layout",
+     .type = SLT_KT_STR,
+     FMT(time_layout),
+     .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
+    {.section = "formats",
+     .name = "latency_unit",
+     .type = SLT_KT_ENUM,
+     FMT(latency_unit),
+     .choices = "s|ms|us",
+     .def = "s",
+     .help = "unit of a bare number in the latency group"},
+    {.section = "formats",
+     .name = "match_limit",
+     .type = SLT_KT_UINT,
+     FMT(match_limit),
+     .lo = 1,
+     .hi = 100000000,
+     .def = "100000",
+     .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
+    {.section = "formats",
+     .name = "depth_limit",
+     .type = SLT_KT_UINT,
+     FMT(depth_limit),
+     .lo = 1,
+     .hi = 10000000,
+     .def = "1000",
+     .help = "PCRE2 depth limit; a line that hits it is unparsed (match_limit)"},
+    /* inputs: */
+    {.section = "inputs",
+     .name = "name",
+     .type = SLT_KT_STR,
+     INPUT(name),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "name used by slis; letters, digits, '.', '_', '-'"},
+    {.section = "inputs",
+     .name = "format",
+     .type = SLT_KT_STR,
+     INPUT(format_name),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "a built-in format or a name from formats:"},
+    {.section = "inputs",
+     .name = "paths",
+     .type = SLT_KT_STRLIST,
+     INPUT(paths),
+     .off2 = offsetof(struct slt_input, npaths),
+     .hi = MAX_LIST,
+     .help = "files or globs the agent tails"},
+    {.section = "inputs",
+     .name = "read_from",
+     .type = SLT_KT_ENUM,
+     INPUT(read_from_beginning),
+     .choices = "end|beginning",
+     .def = "end",
+     .help = "where the agent starts a file it has no checkpoint for"},
+    {.section = "inputs",
+     .name = "max_line",
+     .type = SLT_KT_SIZE,
+     INPUT(max_line),
+     .lo = 256,
+     .hi = 16 * MIB,
+     .def = "64KiB",
+     .help = "longer lines are unparsed (oversize)"},
+    /* slis: */
+    {.section = "slis",
+     .name = "name",
+     .type = SLT_KT_STR,
+     SLI(name),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "name of the SLI; letters, digits, '.', '_', '-'"},
+    {.section = "slis",
+     .name = "input",
+     .type = SLT_KT_STR,
+     SLI(input),
+     .help = "the input whose lines it classifies; may be left out when there is one input"},
+    {.section = "slis",
+     .name = "match",
+     .type = SLT_KT_COND,
+     SLI(match),
+     .help = "lines the SLI covers (absent: all lines)"},
+    {.section = "slis",
+     .name = "exclude",
+     .type = SLT_KT_COND,
+     SLI(exclude),
+     .help = "covered lines that are not counted (absent: none)"},
+    {.section = "slis",
+     .name = "bad",
+     .type = SLT_KT_COND,
+     SLI(bad),
+     .help = "counted lines that are bad; every other counted line is good (absent: none)"},
+    /* slos: */
+    {.section = "slos",
+     .name = "name",
+     .type = SLT_KT_STR,
+     SLO(name),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "name of the SLO; letters, digits, '.', '_', '-'"},
+    {.section = "slos",
+     .name = "sli",
+     .type = SLT_KT_STR,
+     SLO(sli),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "the SLI it is about"},
+    {.section = "slos",
+     .name = "objective",
+     .type = SLT_KT_PERCENT,
+     SLO(objective),
+     .flags = SLT_KEY_REQUIRED,
+     .help = "percent of good among good+bad, e.g. 99.9"},
+    {.section = "slos",
+     .name = "window",
+     .type = SLT_KT_DUR,
+     SLO(window_s),
+     .unit_us = SEC,
+     .lo = 3600,
+     .hi = 400LL * DAY_S,
+     .def = "28d",
+     .help = "rolling window"},
+    /* agent: */
+    {.section = "agent",
+     .name = "id",
+     .type = SLT_KT_STR,
+     AGENT(id),
+     .help = "agent id sent to the aggregator (absent: the host name)"},
+    {.section = "agent",
+     .name = "aggregators",
+     .type = SLT_KT_STRLIST,
+     AGENT(aggregators),
+     .off2 = offsetof(struct slt_agent_conf, naggregators),
+     .hi = 16,
+     .def = "127.0.0.1:7433",
+     .help = "host:port of aggregators, tried in order"},
+    {.section = "agent",
+     .name = "token_file",
+     .type = SLT_KT_STR,
+     AGENT(token_file),
+     .help = "file holding the shared token (absent: no token is sent)"},
+    {.section = "agent",
+     .name = "state_dir",
+     .type = SLT_KT_STR,
+     AGENT(state_dir),
+     .def = "/var/lib/slitail",
+     .help = "checkpoints and the spool"},
+    {.section = "agent",
+     .name = "flush_interval",
+     .type = SLT_KT_DUR,
+     AGENT(flush_interval_ms),
+     .unit_us = MS,
+     .lo = 100,
+     .hi = 3600 * 1000,
+     .def = "2s",
+     .help = "how often counts are shipped"},
+    {.section = "agent",
+     .name = "spool_max",
+     .type = SLT_KT_SIZE,
+     AGENT(spool_max_bytes),
+     .lo = MIB,
+     .hi = 1024LL * 1024 * MIB,
+     .def = "256MiB",
+     .help = "disk spool for unacknowledged frames; past it the oldest are dropped"},
+    {.section = "agent",
+     .name = "spool_retention",
+     .type = SLT_KT_DUR,
+     AGENT(spool_retention_s),
+     .unit_us = SEC,
+     .lo = 1,
+     .hi = 30 * DAY_S,
+     .def = "10m",
+     .help = "spooled frames older than this are dropped"},
+    {.section = "agent",
+     .name = "minutes_kept",
+     .type = SLT_KT_UINT,
+     AGENT(minutes_kept),
+     .lo = 1,
+     .hi = 100000,
+     .def = "1440",
+     .help = "open minutes kept in memory per SLI"},
+    {.section = "agent",
+     .name = "status_listen",
+     .type = SLT_KT_STR,
+     AGENT(status_listen),
+     .help = "loopback host:port of the status endpoint (absent: off)"},
+    {.section = "agent",
+     .name = "poll_interval",
+     .type = SLT_KT_DUR,
+     AGENT(poll_interval_ms),
+     .unit_us = MS,
+     .lo = 10,
+     .hi = 3600 * 1000,
+     .def = "1s",
+     .help = "stat() fallback for file changes"},
+    {.section = "agent",
+     .name = "ack_timeout",
+     .type = SLT_KT_DUR,
+     AGENT(ack_timeout_ms),
+     .unit_us = MS,
+     .lo = 0,
+     .hi = 600 * 1000,
+     .def = "5s",
+     .help = "how long SIGTERM waits for acknowledgements"},
+    /* aggregator: */
+    {.section = "aggregator",
+     .name = "listen",
+     .type = SLT_KT_STR,
+     AGGR(listen),
+     .def = "127.0.0.1:7433",
+     .help = "host:port for agents"},
+    {.section = "aggregator",
+     .name = "http_listen",
+     .type = SLT_KT_STR,
+     AGGR(http_listen),
+     .def = "127.0.0.1:7480",
+     .help = "host:port of the HTTP API and /metrics"},
+    {.section = "aggregator",
+     .name = "redis",
+     .type = SLT_KT_STR,
+     AGGR(redis),
+     .def = "redis://127.0.0.1:6379/0",
+     .help = "redis://host:port/db or unix:///path"},
+    {.section = "aggregator",
+     .name = "token_file",
+     .type = SLT_KT_STR,
+     AGGR(token_file),
+     .help = "file holding the shared token (absent: agents are not authenticated)"},
+    {.section = "aggregator",
+     .name = "max_frame",
+     .type = SLT_KT_SIZE,
+     AGGR(max_frame),
+     .lo = 4096,
+     .hi = 64 * MIB,
+     .def = "1MiB",
+     .help = "largest frame accepted from an agent"},
+    {.section = "aggregator",
+     .name = "max_agents",
+     .type = SLT_KT_UINT,
+     AGGR(max_agents),
+     .lo = 1,
+     .hi = 1000000,
+     .def = "10000",
+     .help = "connected agents at most"},
+    {.section = "aggregator",
+     .name = "minute_retention",
+     .type = SLT_KT_DUR,
+     AGGR(minute_retention_s),
+     .unit_us = SEC,
+     .lo = 3600,
+     .hi = 400LL * DAY_S,
+     .def = "2d",
+     .help = "how long minute buckets are kept"},
+    {.section = "aggregator",
+     .name = "hour_retention",
+     .type = SLT_KT_DUR,
+     AGGR(hour_retention_s),
+     .unit_us = SEC,
+     .lo = DAY_S,
+     .hi = 4000LL * DAY_S,
+     .def = "35d",
+     .help = "how long hour buckets are kept"},
+    {.section = "aggregator",
+     .name = "day_retention",
+     .type = SLT_KT_DUR,
+     AGGR(day_retention_s),
+     .unit_us = SEC,
+     .lo = DAY_S,
+     .hi = 4000LL * DAY_S,
+     .def = "400d",
+     .help = "how long day buckets are kept"},
+    {.section = "aggregator",
+     .name = "redis_timeout",
+     .type = SLT_KT_DUR,
+     AGGR(redis_timeout_ms),
+     .unit_us = MS,
+     .lo = 10,
+     .hi = 60 * 1000,
+     .def = "2s",
+     .help = "a Redis command that takes longer fails"},
+    {.section = "aggregator",
+     .name = "default_window",
+     .type = SLT_KT_DUR,
+     AGGR(default_window_s),
+     .unit_us = SEC,
+     .lo = 60,
+     .hi = 400LL * DAY_S,
+     .def = "1h",
+     .help = "window of the totals in /api/v1/slis when none is asked"},
+};
+
+const struct slt__config_key *slt__config_keys(size_t *n)
+{
+    *n = SLT_ARRAY_SIZE(keys);
+    return keys;
+}
+
+struct ctx {
+    const char *file;
+    yaml_document_t *doc;
+    char *err;
+    size_t errlen;
+    struct slt_config *cfg;
+    size_t natoms;
+    int *fmt_lines; /* where each user format was declared */
+};
+
+static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+
+    if (!c->errlen)
+        return SLT_ECONFIG;
+    len =
+        snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, n ? n->start_mark.line + 1 : (size_t)1,
+                 n ? n->start_mark.column + 1 : (size_t)1);
+    if (len > 0 && (size_t)len < c->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(c->err + len, c->errlen - (size_t)len, fmt, ap);
+        va_end(ap);
+    }
+    return SLT_ECONFIG;
+}
+
+static int nomem(struct ctx *c)
+{
+    if (c->errlen)
+        snprintf(c->err, c->errlen, "%s: out of memory", c->file);
+    return SLT_ENOMEM;
+}
+
+static const yaml_node_t *node(struct ctx *c, int id)
+{
+    return yaml_document_get_node(c->doc, id);
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static int is_null(const yaml_node_t *n)
+{
+    const char *s;
+
+    if (!n)
+        return 1;
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    s = sval(n);
+    return !strcmp(s, "") || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+    if (is_null(n))
+        return "nothing";
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a map";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    default:
+        return "a string";
+    }
+}
+
+/* The value of key name in map n, or NULL. */
+static const yaml_node_t *map_get(struct ctx *c, const yaml_node_t *n, const char *name)
+{
+    const yaml_node_pair_t *p;
+
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key);
+
+        if (k && k->type == YAML_SCALAR_NODE && !strcmp(sval(k), name))
+            return node(c, p->value);
+    }
+    return NULL;
+}
+
+static const char *type_desc(const struct slt__config_key *k)
+{
+    switch (k->type) {
+    case SLT_KT_STR:
+        return "a string";
+    case SLT_KT_STRLIST:
+        return "a string or a list of strings";
+    case SLT_KT_DUR:
+        return "a duration like 300ms, 2s, 5m or 28d";
+    case SLT_KT_SIZE:
+        return "a size like 4096, 64KiB or 256MiB";
+    case SLT_KT_UINT:
+        return "a whole number";
+    case SLT_KT_PERCENT:
+        return "a number";
+    case SLT_KT_ENUM:
+        return "one of";
+    case SLT_KT_COND:
+        return "a map of conditions or a list of such maps";
+    }
+    return "?";
+}
+
+/* A duration in us as the largest unit that divides it ("2s", "28d", "100ms"). */
+static void fmt_dur(char *buf, size_t len, int64_t us)
+{
+    static const struct {
+        const char *name;
+        int64_t us;
+    } units[] = {{"d", 86400LL * SEC}, {"h", 3600LL * SEC}, {"m", 60LL * SEC},
+                 {"s", SEC},           {"ms", MS},          {"us", 1}};
+    size_t i;
+
+    for (i = 0; i < SLT_ARRAY_SIZE(units); i++) {
+        if (us != 0 && us % units[i].us == 0) {
+            snprintf(buf, len, "%lld%s", (long long)(us / units[i].us), units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, len, "%lldus", (long long)us);
+}
+
+static void fmt_size(char *buf, size_t len, uint64_t n)
+{
+    if (n && n % (1024ULL * MIB) == 0)
+        snprintf(buf, len, "%lluGiB", (unsigned long long)(n / (1024ULL * MIB)));
+    else if (n && n % MIB == 0)
+        snprintf(buf, len, "%lluMiB", (unsigned long long)(n / MIB));
+    else if (n && n % 1024 == 0)
+        snprintf(buf, len, "%lluKiB", (unsigned long long)(n / 1024));
+    else
+        snprintf(buf, len, "%llu", (unsigned long long)n);
+}
+
+/* A bound of k in its unit as text. */
+static void fmt_bound(const struct slt__config_key *k, int64_t v, char *buf, size_t len)
+{
+    if (k->type == SLT_KT_DUR)
+        fmt_dur(buf, len, v * k->unit_us);
+    else if (k->type == SLT_KT_SIZE)
+        fmt_size(buf, len, (uint64_t)v);
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
+static void store_uint(void *dst, size_t size, uint64_t v)
+{
+    if (size == sizeof(uint32_t)) {
+        uint32_t x = (uint32_t)v;
+        memcpy(dst, &x, sizeof(x));
+    } else if (size == sizeof(uint64_t)) {
+        memcpy(dst, &v, sizeof(v));
+    } else if (size == sizeof(int)) {
+        int x = (int)v;
+        memcpy(dst, &x, sizeof(x));
+    } else {
+        SLT_BUG("config key of unexpected size");
+    }
+}
+
+static void free_strlist(char **list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; list && i < n; i++)
+        slt_free(list[i]);
+    slt_free(list);
+}
+
+/*
+ * Set key k in base from the scalar text s (n is where it was written, NULL for a default).
+ * Lists are handled by set_value.
+ */
+static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, const char *s,
+                    size_t len, const yaml_node_t *n, const char *what)
+{
+    char *dst = base + k->off;
+    char lo[32], hi[32];
+    int64_t v = 0;
+
+    if (len > MAX_STR)
+        return fail(c, n, "%s: '%s' is too long (%zu bytes, max %d)", what, k->name, len, MAX_STR);
+    if (memchr(s, '\0', len))
+        return fail(c, n, "%s: '%s' holds a NUL byte", what, k->name);
+    switch (k->type) {
+    case SLT_KT_STR: {
+        char *copy = slt_strndup(s, len), *old;
+
+        if (!copy)
+            return nomem(c);
+        memcpy(&old, dst, sizeof(old));
+        slt_free(old);
+        memcpy(dst, &copy, sizeof(copy));
+        return 0;
+    }
+    case SLT_KT_STRLIST: {
+        char **list = slt_calloc(1, sizeof(char *)), **old;
+        size_t one = 1, oldn;
+
+        if (!list || !(list[0] = slt_strndup(s, len))) {
+            slt_free(list);
+            return nomem(c);
+        }
+        memcpy(&old, dst, sizeof(old));
+        memcpy(&oldn, base + k->off2, sizeof(oldn));
+        free_strlist(old, oldn);
+        memcpy(dst, &list, sizeof(list));
+        memcpy(base + k->off2, &one, sizeof(one));
+        return 0;
+    }
+    case SLT_KT_DUR: {
+        int64_t us;
+
+        if (slt_parse_duration_us(s, len, 0, &us) < 0)
+            return fail(c, n, "%s: bad duration '%.*s' for '%s' (use e.g. 300ms, 2s, 5m, 28d)",
+                        what, (int)len, s, k->name);
+        v = us / k->unit_us;
+        if (us % k->unit_us) {
+            fmt_dur(lo, sizeof(lo), k->unit_us);
+            return fail(c, n, "%s: '%s' must be a whole number of %s, got '%.*s'", what, k->name,
+                        lo + 1, (int)len, s);
+        }
+        break;
+    }
+    case SLT_KT_SIZE: {
+        uint64_t u;
+
+        if (slt_parse_size(s, len, &u) < 0)
+            return fail(c, n, "%s: bad size '%.*s' for '%s' (use e.g. 4096, 64KiB, 256MiB)", what,
+                        (int)len, s, k->name);
+        if (u > (uint64_t)INT64_MAX)
+            u = (uint64_t)INT64_MAX;
+        v = (int64_t)u;
+        break;
+    }
+    case SLT_KT_UINT: {
+        size_t i;
+
+        for (i = 0; i < len; i++) {
+            if (s[i] < '0' || s[i] > '9' || i >= 18)
+                break;
+            v = v * 10 + (s[i] - '0');
+        }
+        if (len == 0 || i != len)
+            return fail(c, n, "%s: '%s' must be a whole number, got '%.*s'", what, k->name,
+                        (int)len, s);
+        break;
+    }
+    case SLT_KT_PERCENT: {
+        char buf[64], *end;
+        double d;
+
+        if (len == 0 || len >= sizeof(buf))
+            return fail(c, n, "%s: '%s' must be a number, got '%.*s'", what, k->name, (int)len, s);
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        errno = 0;
+        d = strtod(buf, &end);
+        if (*end || end == buf || errno || !isfinite(d))
+            return fail(c, n, "%s: '%s' must be a number, got '%s'", what, k->name, buf);
+        if (!(d > 0 && d < 100))
+            return fail(c, n, "%s: '%s' must be between 0 and 100 (both excluded), got '%s'", what,
+                        k->name, buf);
+        memcpy(dst, &d, sizeof(d));
+        return 0;
+    }
+    case SLT_KT_ENUM: {
+        const char *p = k->choices;
+        int idx = 0;
+
+        while (*p) {
+            size_t l = strcspn(p, "|");
+
+            if (l == len && !memcmp(p, s, len)) {
+                memcpy(dst, &idx, sizeof(idx));
+                return 0;
+            }
+            p += l;
+            if (*p)
+                p++;
+            idx++;
+        }
+        return fail(c, n, "%s: '%s' must be one of %s, got '%.*s'", what, k->name, k->choices,
+                    (int)len, s);
+    }
+    case SLT_KT_COND:
+        SLT_BUG("condition set from text");
+    }
+    if (v < k->lo || (k->hi && v > k->hi)) {
+        fmt_bound(k, k->lo, lo, sizeof(lo));
+        fmt_bound(k, k->hi, hi, sizeof(hi));
+        return fail(c, n, "%s: '%s' must be between %s and %s, got '%.*s'", what, k->name, lo, hi,
+                    (int)len, s);
+    }
+    if (k->type == SLT_KT_DUR)
+        memcpy(dst, &v, sizeof(v));
+    else
+        store_uint(dst, k->size, (uint64_t)v);
+    return 0;
+}
+
+static int set_value(struct ctx *c, const struct slt__config_key *k, char *base,
+                     const yaml_node_t *n, const char *what)
+{
+    if (k->type == SLT_KT_COND) {
+        memcpy(base + k->off, &n, sizeof(n));
+        return 0;
+    }
+    if (k->type == SLT_KT_STRLIST && n->type == YAML_SEQUENCE_NODE) {
+        size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start), i;
+        char **list, **old;
+        size_t oldn;
+
+        if (cnt > (size_t)k->hi)
+            return fail(c, n, "%s: '%s' has too many entries (%zu, max %lld)", what, k->name, cnt,
+                        (long long)k->hi);
+        list = slt_calloc(cnt ? cnt : 1, sizeof(char *));
+        if (!list)
+            return nomem(c);
+        for (i = 0; i < cnt; i++) {
+            const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+
+            if (!it || it->type != YAML_SCALAR_NODE || is_null(it)) {
+                free_strlist(list, i);
+                return fail(c, it ? it : n, "%s: entries of '%s' must be strings, got %s", what,
+                            k->name, kind_name(it));
+            }
+            if (it->data.scalar.length > MAX_STR ||
+                memchr(sval(it), '\0', it->data.scalar.length)) {
+                free_strlist(list, i);
+                return fail(c, it, "%s: bad entry in '%s' (too long or holds a NUL byte)", what,
+                            k->name);
+            }
+            list[i] = slt_strndup(sval(it), it->data.scalar.length);
+            if (!list[i]) {
+                free_strlist(list, i);
+                return nomem(c);
+            }
+        }
+        memcpy(&old, base + k->off, sizeof(old));
+        memcpy(&oldn, base + k->off2, sizeof(oldn));
+        free_strlist(old, oldn);
+        memcpy(base + k->off, &list, sizeof(list));
+        memcpy(base + k->off2, &cnt, sizeof(cnt));
+        return 0;
+    }
+    if (n->type != YAML_SCALAR_NODE || is_null(n)) {
+        if (k->type == SLT_KT_ENUM)
+            return fail(c, n, "%s: '%s' must be one of %s, got %s", what, k->name, k->choices,
+                        kind_name(n));
+        return fail(c, n, "%s: '%s' must be %s, got %s", what, k->name, type_desc(k), kind_name(n));
+    }
+    return set_text(c, k, base, sval(n), n->data.scalar.length, n, what);
+}
+
+static int apply_defaults(struct ctx *c, const char *section, void *base)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < SLT_ARRAY_SIZE(keys); i++) {
+        if (strcmp(keys[i].section, section) || !keys[i].def)
+            continue;
+        rc = set_text(c, &keys[i], base, keys[i].def, strlen(keys[i].def), NULL, section);
+        if (rc == SLT_ENOMEM)
+            return rc;
+        if (rc < 0)
+            SLT_BUG("a config default does not parse");
+    }
+    return 0;
+}
+
+/* Set base from map n by the keys of section; what names the map in messages. */
+static int load_map(struct ctx *c, const yaml_node_t *n, const char *section, void *base,
+                    const char *what)
+{
+    unsigned char seen[SLT_ARRAY_SIZE(keys)] = {0};
+    const yaml_node_pair_t *p;
+    size_t i;
+    int rc;
+
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(c, n, "%s must be a map, got %s", what, kind_name(n));
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "%s: keys must be strings, got %s", what, kind_name(k));
+        for (i = 0; i < SLT_ARRAY_SIZE(keys); i++)
+            if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, sval(k)))
+                break;
+        if (i == SLT_ARRAY_SIZE(keys))
+            return fail(c, k, "unknown key '%s' in %s", sval(k), what);
+        if (seen[i])
+            return fail(c, k, "duplicate key '%s' in %s", sval(k), what);
+        seen[i] = 1;
+        if (!v)
+            return fail(c, k, "%s: '%s' has no value", what, sval(k));
+        if ((rc = set_value(c, &keys[i], base, v, what)) < 0)
+            return rc;
+    }
+    for (i = 0; i < SLT_ARRAY_SIZE(keys); i++)
+        if (!seen[i] && (keys[i].flags & SLT_KEY_REQUIRED) && !strcmp(keys[i].section, section))
+            return fail(c, n, "%s: missing key '%s'", what, keys[i].name);
+    return 0;
+}
+
+/* "sli 'x'" when the map has a usable name, else "sli #3". */
+static void item_what(struct ctx *c, const yaml_node_t *n, const char *singular, size_t idx,
+                      char *buf, size_t len)
+{
+    const yaml_node_t *name = map_get(c, n, "name");
+
+    if (name && name->type == YAML_SCALAR_NODE && !is_null(name) &&
+        name->data.scalar.length <= MAX_NAME && !memchr(sval(name), '\0', name->data.scalar.length))
+        snprintf(buf, len, "%s '%s'", singular, sval(name));
+    else
+        snprintf(buf, len, "%s #%zu", singular, idx + 1);
+}
+
+static int check_name(struct ctx *c, const yaml_node_t *map, const char *what, const char *name)
+{
+    size_t i, len = strlen(name);
+
+    for (i = 0; i < len; i++) {
+        char ch = name[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == '-'))
+            break;
+    }
+    if (len == 0 || len > MAX_NAME || i != len)
+        return fail(c, map_get(c, map, "name"),
+                    "%s: bad name '%s' (use 1 to %d letters, digits, '.', '_' or '-')", what, name,
+                    MAX_NAME);
+    return 0;
+}
+
+/* The items of a list section; NULL n (absent or empty) gives none. */
+static int section_items(struct ctx *c, const yaml_node_t *n, const char *section, size_t *cnt)
+{
+    *cnt = 0;
+    if (!n || is_null(n))
+        return 0;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, "'%s' must be a list, got %s", section, kind_name(n));
+    *cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (*cnt > MAX_ITEMS)
+        return fail(c, n, "'%s' has too many entries (%zu, max %d)", section, *cnt, MAX_ITEMS);
+    return 0;
+}
+
+static void fmt_decl_release(struct fmt_decl *d)
+{
+    slt_free(d->name);
+    slt_free(d->regex);
+    slt_free(d->time_layout);
+}
+
+static int load_formats(struct ctx *c, const yaml_node_t *n)
+{
+    struct slt_config *cfg = c->cfg;
+    size_t cnt, i, j;
+    int rc;
+
+    if ((rc = section_items(c, n, "formats", &cnt)) < 0 || !cnt)
+        return rc;
+    cfg->formats = slt_calloc(cnt, sizeof(*cfg->formats));
+    c->fmt_lines = slt_calloc(cnt, sizeof(int));
+    if (!cfg->formats || !c->fmt_lines)
+        return nomem(c);
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+        struct fmt_decl d = {0};
+        struct slt_format_spec spec = {0};
+        struct slt_format *builtin;
+        char what[96], msg[512];
+
+        item_what(c, it, "format", i, what, sizeof(what));
+        if ((rc = apply_defaults(c, "formats", &d)) < 0 ||
+            (rc = load_map(c, it, "formats", &d, what)) < 0 ||
+            (rc = check_name(c, it, what, d.name)) < 0)
+            goto fail_decl;
+        for (j = 0; j < cfg->nformats; j++) {
+            if (!strcmp(slt_format_name(cfg->formats[j]), d.name)) {
+                rc = fail(c, map_get(c, it, "name"),
+                          "duplicate format name '%s' (first defined at line %d)", d.name,
+                          c->fmt_lines[j]);
+                goto fail_decl;
+            }
+        }
+        if (slt_format_builtin(d.name, &builtin) == 0) {
+            slt_format_free(builtin);
+            rc = fail(c, map_get(c, it, "name"), "%s: '%s' is the name of a built-in format", what,
+                      d.name);
+            goto fail_decl;
+        }
+        spec.name = d.name;
+        spec.regex = d.regex;
+        spec.time_layout = d.time_layout;
+        spec.latency_unit = (enum slt_latency_unit)d.latency_unit;
+        spec.match_limit = d.match_limit;
+        spec.depth_limit = d.depth_limit;
+        msg[0] = '\0';
+        rc = slt_format_new(&spec, &cfg->formats[cfg->nformats], msg, sizeof(msg));
+        if (rc < 0) {
+            if (rc == SLT_ENOMEM) {
+                rc = nomem(c);
+            } else {
+                const yaml_node_t *at = map_get(c, it, "regex");
+
+                if (strstr(msg, "time_layout") && map_get(c, it, "time_layout"))
+                    at = map_get(c, it, "time_layout");
+                rc = fail(c, at, "%s", msg);
+            }
+            goto fail_decl;
+        }
+        c->fmt_lines[cfg->nformats++] = (int)it->start_mark.line + 1;
+        fmt_decl_release(&d);
+        continue;
+    fail_decl:
+        fmt_decl_release(&d);
+        return rc;
+    }
+    return 0;
+}
+
+static const char *builtin_list(char *buf, size_t len)
+{
+    const char *const *names = slt_format_builtin_names();
+    size_t pos = 0;
+
+    buf[0] = '\0';
+    for (; names && *names && pos < len; names++) {
+        int w = snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : "", *names);
+
+        if (w < 0)
+            break;
+        pos += (size_t)w;
+    }
+    return buf;
+}
+
+static int load_inputs(struct ctx *c, const yaml_node_t *n)
+{
+    struct slt_config *cfg = c->cfg;
+    size_t cnt, i, j;
+    int rc;
+
+    if ((rc = section_items(c, n, "inputs", &cnt)) < 0 || !cnt)
+        return rc;
+    cfg->inputs = slt_calloc(cnt, sizeof(*cfg->inputs));
+    if (!cfg->inputs)
+        return nomem(c);
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+        struct slt_input *in = &cfg->inputs[cfg->ninputs++];
+        char what[96], names[256];
+
+        item_what(c, it, "input", i, what, sizeof(what));
+        in->line = (int)it->start_mark.line + 1;
+        if ((rc = apply_defaults(c, "inputs", in)) < 0 ||
+            (rc = load_map(c, it, "inputs", in, what)) < 0 ||
+            (rc = check_name(c, it, what, in->name)) < 0)
+            return rc;
+        for (j = 0; j + 1 < cfg->ninputs; j++)
+            if (!strcmp(cfg->inputs[j].name, in->name))
+                return fail(c, map_get(c, it, "name"),
+                            "duplicate input name '%s' (first defined at line %d)", in->name,
+                            cfg->inputs[j].line);
+        for (j = 0; j < cfg->nformats; j++) {
+            if (!strcmp(slt_format_name(cfg->formats[j]), in->format_name)) {
+                in->fmt = cfg->formats[j];
+                break;
+            }
+        }
+        if (!in->fmt && slt_format_builtin(in->format_name, &in->fmt) < 0) {
+            in->fmt = NULL;
+            return fail(c, map_get(c, it, "format"),
+                        "%s: unknown format '%s' (built-in formats: %s; or define it under "
+                        "formats:)",
+                        what, in->format_name, builtin_list(names, sizeof(names)));
+        }
+    }
+    return 0;
+}
+
+/* Cheap atoms first: the order of a map does not change its meaning. */
+static int atom_cost(const struct slt_atom *a)
+{
+    return a->kind == SLT_ATOM_REGEX && !a->fast && !a->status_set;
+}
+
+static void sort_atoms(struct slt_condmap *map)
+{
+    size_t i, j;
+
+    for (i = 1; i < map->natoms; i++) {
+        struct slt_atom a = map->atoms[i];
+
+        for (j = i; j > 0 && atom_cost(&map->atoms[j - 1]) > atom_cost(&a); j--)
+            map->atoms[j] = map->atoms[j - 1];
+        map->atoms[j] = a;
+    }
+}
+
+static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap *map,
+                        const struct slt_input *in, const char *what, const char *stage, int negate)
+{
+    const yaml_node_pair_t *p, *q;
+    size_t npairs = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    int rc;
+
+    if (npairs > MAX_MAP_ATOMS)
+        return fail(c, n, "%s: too many conditions in one map of '%s' (%zu, max %d)", what, stage,
+                    npairs, MAX_MAP_ATOMS);
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        const char *name, *val;
+        struct slt_atom *a;
+        char msg[512];
+
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "%s: condition names in '%s' must be strings, got %s", what, stage,
+                        kind_name(k));
+        name = sval(k);
+        for (q = n->data.mapping.pairs.start; q < p; q++)
+            if (!strcmp(sval(node(c, q->key)), name))
+                return fail(c, k, "%s: duplicate condition '%s' in '%s'", what, name, stage);
+        if (!strcmp(name, "not")) {
+            if (negate)
+                return fail(c, k, "%s: 'not' cannot be nested", what);
+            if (!v || v->type != YAML_MAPPING_NODE)
+                return fail(c, v ? v : k, "%s: 'not' must be a map of conditions, got %s", what,
+                            kind_name(v));
+            if ((rc = load_condmap(c, v, map, in, what, stage, 1)) < 0)
+                return rc;
+            continue;
+        }
+        if (!v || v->type != YAML_SCALAR_NODE || is_null(v))
+            return fail(c, v ? v : k, "%s: condition '%s' in '%s' must be a string, got %s", what,
+                        name, stage, kind_name(v));
+        val = sval(v);
+        if (v->data.scalar.length > MAX_STR || memchr(val, '\0', v->data.scalar.length))
+            return fail(c, v, "%s: condition '%s' is too long or holds a NUL byte", what, name);
+        if (++c->natoms > MAX_ATOMS)
+            return fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
+        if (!(a = slt_condmap_add_atom(map)))
+            return nomem(c);
+        a->negate = negate;
+        a->line = (int)k->start_mark.line + 1;
+        a->col = (int)k->start_mark.column + 1;
+        msg[0] = '\0';
+        if (!strcmp(name, "latency_over") || !strcmp(name, "latency_under")) {
+            int64_t us;
+
+            if (!slt_format_has_latency(in->fmt))
+                return fail(c, k, "%s: format '%s' has no latency, so '%s' cannot be used", what,
+                            in->format_name, name);
+            if (slt_parse_duration_us(val, v->data.scalar.length, 0, &us) < 0)
+                return fail(c, v,
+                            "%s: bad duration '%s' for '%s' (give a unit: e.g. 300ms, 1.5s, "
+                            "250us)",
+                            what, val, name);
+            rc = slt_atom_init_latency(
+                a, name[8] == 'o' ? SLT_ATOM_LATENCY_OVER : SLT_ATOM_LATENCY_UNDER, us, val);
+            if (rc < 0)
+                return nomem(c);
+            continue;
+        }
+        if (!strcmp(name, "status"))
+            rc = slt_atom_init_status(a, in->fmt, val, msg, sizeof(msg));
+        else
+            rc = slt_atom_init_regex(a, in->fmt, name, val, msg, sizeof(msg));
+        if (rc == SLT_ENOMEM)
+            return nomem(c);
+        if (rc == SLT_ENOTFOUND)
+            return fail(c, k, "%s: %s", what, msg);
+        if (rc < 0)
+            return fail(c, v, "%s: %s", what, msg);
+    }
+    return 0;
+}
+
+static int load_condset(struct ctx *c, const yaml_node_t *n, struct slt_condset *cs,
+                        const struct slt_input *in, const char *what, const char *stage)
+{
+    struct slt_condmap *map;
+    size_t cnt, i;
+    int rc;
+
+    if (!n || is_null(n))
+        return 0;
+    cs->present = 1;
+    if (n->type == YAML_MAPPING_NODE) {
+        if (!(map = slt_condset_add_map(cs)))
+            return nomem(c);
+        if ((rc = load_condmap(c, n, map, in, what, stage, 0)) < 0)
+            return rc;
+        sort_atoms(map);
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(c, n, "%s: '%s' must be a map of conditions or a list of such maps, got %s",
+                    what, stage, kind_name(n));
+    cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (cnt == 0)
+        return fail(c, n, "%s: '%s' is an empty list (leave it out instead)", what, stage);
+    if (cnt > MAX_MAPS)
+        return fail(c, n, "%s: '%s' has too many maps (%zu, max %d)", what, stage, cnt, MAX_MAPS);
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+
+        if (!it || it->type != YAML_MAPPING_NODE)
+            return fail(c, it ? it : n, "%s: entries of '%s' must be maps of conditions, got %s",
+                        what, stage, kind_name(it));
+        if (!(map = slt_condset_add_map(cs)))
+            return nomem(c);
+        if ((rc = load_condmap(c, it, map, in, what, stage, 0)) < 0)
+            return rc;
+        sort_atoms(map);
+    }
+    return 0;
+}
+
+static int load_slis(struct ctx *c, const yaml_node_t *n)
+{
+    struct slt_config *cfg = c->cfg;
+    size_t cnt, i, j;
+    int rc;
+
+    if ((rc = section_items(c, n, "slis", &cnt)) < 0 || !cnt)
+        return rc;
+    cfg->slis = slt_calloc(cnt, sizeof(*cfg->slis));
+    if (!cfg->slis)
+        return nomem(c);
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+        struct sli_decl d = {0};
+        struct slt_sli *sli;
+        const struct slt_input *in;
+        int idx;
+        char what[96];
+
+        item_what(c, it, "sli", i, what, sizeof(what));
+        rc = load_map(c, it, "slis", &d, what);
+        sli = &cfg->slis[cfg->nslis++];
+        sli->name = d.name;
+        sli->input = d.input;
+        sli->line = (int)it->start_mark.line + 1;
+        if (rc < 0 || (rc = check_name(c, it, what, sli->name)) < 0)
+            return rc;
+        for (j = 0; j + 1 < cfg->nslis; j++)
+            if (!strcmp(cfg->slis[j].name, sli->name))
+                return fail(c, map_get(c, it, "name"),
+                            "duplicate sli name '%s' (first defined at line %d)", sli->name,
+                            cfg->slis[j].line);
+        if (!sli->input) {
+            if (cfg->ninputs != 1)
+                return fail(c, it,
+                            "%s: missing key 'input' (needed when there is not exactly "
+                            "one input)",
+                            what);
+            if (!(sli->input = slt_strdup(cfg->inputs[0].name)))
+                return nomem(c);
+        }
+        idx = slt_config_input_index(cfg, sli->input);
+        if (idx < 0)
+            return fail(c, map_get(c, it, "input"), "%s: unknown input '%s'", what, sli->input);
+        in = &cfg->inputs[idx];
+        sli->input_idx = (size_t)idx;
+        sli->fmt = in->fmt;
+        if ((rc = load_condset(c, d.match, &sli->match, in, what, "match")) < 0 ||
+            (rc = load_condset(c, d.exclude, &sli->exclude, in, what, "exclude")) < 0 ||
+            (rc = load_condset(c, d.bad, &sli->bad, in, what, "bad")) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int load_slos(struct ctx *c, const yaml_node_t *n)
+{
+    struct slt_config *cfg = c->cfg;
+    size_t cnt, i, j;
+    int rc, idx;
+
+    if ((rc = section_items(c, n, "slos", &cnt)) < 0 || !cnt)
+        return rc;
+    cfg->slos = slt_calloc(cnt, sizeof(*cfg->slos));
+    if (!cfg->slos)
+        return nomem(c);
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+        struct slt_slo *slo = &cfg->slos[cfg->nslos++];
+        char what[96];
+
+        item_what(c, it, "slo", i, what, sizeof(what));
+        slo->line = (int)it->start_mark.line + 1;
+        if ((rc = apply_defaults(c, "slos", slo)) < 0 ||
+            (rc = load_map(c, it, "slos", slo, what)) < 0 ||
+            (rc = check_name(c, it, what, slo->name)) < 0)
+            return rc;
+        for (j = 0; j + 1 < cfg->nslos; j++)
+            if (!strcmp(cfg->slos[j].name, slo->name))
+                return fail(c, map_get(c, it, "name"),
+                            "duplicate slo name '%s' (first defined at line %d)", slo->name,
+                            cfg->slos[j].line);
+        idx = slt_config_sli_index(cfg, slo->sli);
+        if (idx < 0)
+            return fail(c, map_get(c, it, "sli"), "%s: unknown sli '%s'", what, slo->sli);
+        slo->sli_idx = (size_t)idx;
+    }
+    return 0;
+}
+
+static int load_root(struct ctx *c, const yaml_node_t *root)
+{
+    static const char *const sections[] = {"formats", "inputs", "slis",
+                                           "slos",    "agent",  "aggregator"};
+    const yaml_node_t *sec[SLT_ARRAY_SIZE(sections)] = {0};
+    const yaml_node_pair_t *p;
+    size_t i;
+    int rc;
+
+    if ((rc = apply_defaults(c, "agent", &c->cfg->agent)) < 0 ||
+        (rc = apply_defaults(c, "aggregator", &c->cfg->aggregator)) < 0)
+        return rc;
+    if (root && !is_null(root)) {
+        if (root->type != YAML_MAPPING_NODE)
+            return fail(c, root, "the config must be a map of sections, got %s", kind_name(root));
+        for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+            const yaml_node_t *k = node(c, p->key);
+
+            if (!k || k->type != YAML_SCALAR_NODE)
+                return fail(c, k, "section names must be strings, got %s", kind_name(k));
+            for (i = 0; i < SLT_ARRAY_SIZE(sections); i++)
+                if (!strcmp(sval(k), sections[i]))
+                    break;
+            if (i == SLT_ARRAY_SIZE(sections))
+                return fail(c, k,
+                            "unknown key '%s' at top level (sections are formats, inputs, "
+                            "slis, slos, agent, aggregator)",
+                            sval(k));
+            if (sec[i])
+                return fail(c, k, "duplicate section '%s'", sval(k));
+            sec[i] = node(c, p->value);
+        }
+    }
+    if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
+        (rc = load_slis(c, sec[2])) < 0 || (rc = load_slos(c, sec[3])) < 0)
+        return rc;
+    if (sec[4] && !is_null(sec[4]) &&
+        (rc = load_map(c, sec[4], "agent", &c->cfg->agent, "agent")) < 0)
+        return rc;
+    if (sec[5] && !is_null(sec[5]) &&
+        (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+        return rc;
+    if (!c->cfg->agent.id) {
+        char host[256];
+
+        if (gethostname(host, sizeof(host) - 1) < 0)
+            strcpy(host, "localhost");
+        host[sizeof(host) - 1] = '\0';
+        if (!(c->cfg->agent.id = slt_strdup(host)))
+            return nomem(c);
+    }
+    return 0;
+}
+
+static int yaml_fail(struct ctx *c, yaml_parser_t *parser)
+{
+    if (parser->error == YAML_MEMORY_ERROR)
+        return nomem(c);
+    if (c->errlen) {
+        const yaml_mark_t *m = &parser->problem_mark;
+
+        snprintf(c->err, c->errlen, "%s:%zu:%zu: invalid yaml: %s%s%s", c->file, m->line + 1,
+                 m->column + 1, parser->problem ? parser->problem : "syntax error",
+                 parser->context ? " " : "", parser->context ? parser->context : "");
+    }
+    return SLT_ECONFIG;
+}
+
+int slt_config_load_string(const char *name, const char *yaml, size_t len, struct slt_config **out,
+                           char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, doc2;
+    struct ctx c = {0};
+    char dummy[1];
+    int rc, loaded = 0;
+
+    *out = NULL;
+    c.file = name ? name : "<config>";
+    c.err = err ? err : dummy;
+    c.errlen = err ? errlen : 0;
+    if (c.errlen)
+        c.err[0] = '\0';
+    if (len > MAX_CONFIG_BYTES)
+        return fail(&c, NULL, "config is too large (%zu bytes, max %d)", len, MAX_CONFIG_BYTES);
+    if (!yaml_parser_initialize(&parser))
+        return nomem(&c);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    c.doc = &doc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = yaml_fail(&c, &parser);
+        goto out;
+    }
+    loaded = 1;
+    if (doc.nodes.top - doc.nodes.start > MAX_YAML_NODES) {
+        rc = fail(&c, NULL, "config is too large (more than %d yaml nodes)", MAX_YAML_NODES);
+        goto out;
+    }
+    if (yaml_document_get_root_node(&doc)) {
+        if (!yaml_parser_load(&parser, &doc2)) {
+            rc = yaml_fail(&c, &parser);
+            goto out;
+        }
+        if (yaml_document_get_root_node(&doc2)) {
+            const yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+
+            rc = fail(&c, r2, "only one yaml document is allowed");
+            yaml_document_delete(&doc2);
+            goto out;
+        }
+        yaml_document_delete(&doc2);
+    }
+    c.cfg = slt_calloc(1, sizeof(*c.cfg));
+    if (!c.cfg) {
+        rc = nomem(&c);
+        goto out;
+    }
+    rc = load_root(&c, yaml_document_get_root_node(&doc));
+    if (rc == 0 && !(c.cfg->path = slt_strdup(c.file)))
+        rc = nomem(&c);
+out:
+    if (loaded)
+        yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    slt_free(c.fmt_lines);
+    if (rc < 0) {
+        slt_config_free(c.cfg);
+        return rc;
+    }
+    *out = c.cfg;
+    return 0;
+}
+
+int slt_config_load_file(const char *path, struct slt_config **out, char *err, size_t errlen)
+{
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    ssize_t r;
+    int fd, rc;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        if (errlen)
+            snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(-rc));
+        return rc;
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        close(fd);
+        if (errlen)
+            snprintf(err, errlen, "cannot stat config '%s': %s", path, strerror(-rc));
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_BYTES) {
+        close(fd);
+        if (errlen)
+            snprintf(err, errlen, "%s:1:1: config is %s (max %d bytes)", path,
+                     S_ISREG(st.st_mode) ? "too large" : "not a regular file", MAX_CONFIG_BYTES);
+        return SLT_ECONFIG;
+    }
+    buf = slt_malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        if (errlen)
+            snprintf(err, errlen, "%s: out of memory", path);
+        return SLT_ENOMEM;
+    }
+    /* Read one byte more than stat said, to notice a file that grew past the bound. */
+    while (got <= (size_t)st.st_size) {
+        r = read(fd, buf + got, (size_t)st.st_size + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = -errno;
+            close(fd);
+            slt_free(buf);
+            if (errlen)
+                snprintf(err, errlen, "cannot read config '%s': %s", path, strerror(-rc));
+            return rc;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got > (size_t)st.st_size) {
+        slt_free(buf);
+        if (errlen)
+            snprintf(err, errlen, "cannot read config '%s': it changed while being read", path);
+        return SLT_ECONFIG;
+    }
+    rc = slt_config_load_string(path, buf, got, out, err, errlen);
+    slt_free(buf);
+    return rc;
+}
+
+int slt_config_default(const char *format_name, int64_t latency_threshold_us,
+                       struct slt_config **out, char *err, size_t errlen)
+{
+    struct slt_format *fmt;
+    struct slt_buf b;
+    char names[256];
+    int has_latency, rc;
+
+    *out = NULL;
+    if (!format_name || slt_format_builtin(format_name, &fmt) < 0) {
+        if (errlen)
+            snprintf(err, errlen, "unknown format '%s' (built-in formats: %s)",
+                     format_name ? format_name : "", builtin_list(names, sizeof(names)));
+        return SLT_ENOTFOUND;
+    }
+    has_latency = slt_format_has_latency(fmt);
+    slt_format_free(fmt);
+    slt_buf_init(&b, 4096);
+    rc = slt_buf_printf(&b,
+                        "inputs:\n"
+                        "  - { name: default, format: '%s' }\n"
+                        "slis:\n"
+                        "  - name: availability\n"
+                        "    input: default\n"
+                        "    exclude: { status: 4xx }\n"
+                        "    bad: { status: 5xx }\n",
+                        format_name);
+    if (rc == 0 && has_latency && latency_threshold_us > 0)
+        rc = slt_buf_printf(&b,
+                            "  - name: latency\n"
+                            "    input: default\n"
+                            "    exclude: { status: '^[45]' }\n"
+                            "    bad: { latency_over: %lldus }\n",
+                            (long long)latency_threshold_us);
+    if (rc < 0) {
+        slt_buf_release(&b);
+        if (errlen)
+            snprintf(err, errlen, "out of memory");
+        return SLT_ENOMEM;
+    }
+    rc = slt_config_load_string("<default config>", b.p, b.len, out, err, errlen);
+    slt_buf_release(&b);
+    return rc;
+}
+
+static int is_user_format(const struct slt_config *cfg, const struct slt_format *fmt)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nformats; i++)
+        if (cfg->formats[i] == fmt)
+            return 1;
+    return 0;
+}
+
+void slt_config_free(struct slt_config *cfg)
+{
+    size_t i;
+
+    if (!cfg)
+        return;
+    for (i = 0; i < cfg->ninputs; i++) {
+        struct slt_input *in = &cfg->inputs[i];
+
+        if (in->fmt && !is_user_format(cfg, in->fmt))
+            slt_format_free(in->fmt);
+        slt_free(in->name);
+        slt_free(in->format_name);
+        free_strlist(in->paths, in->npaths);
+    }
+    slt_free(cfg->inputs);
+    for (i = 0; i < cfg->nformats; i++)
+        slt_format_free(cfg->formats[i]);
+    slt_free(cfg->formats);
+    for (i = 0; i < cfg->nslis; i++)
+        slt_sli_release(&cfg->slis[i]);
+    slt_free(cfg->slis);
+    for (i = 0; i < cfg->nslos; i++) {
+        slt_free(cfg->slos[i].name);
+        slt_free(cfg->slos[i].sli);
+    }
+    slt_free(cfg->slos);
+    slt_free(cfg->agent.id);
+    free_strlist(cfg->agent.aggregators, cfg->agent.naggregators);
+    slt_free(cfg->agent.token_file);
+    slt_free(cfg->agent.state_dir);
+    slt_free(cfg->agent.status_listen);
+    slt_free(cfg->aggregator.listen);
+    slt_free(cfg->aggregator.http_listen);
+    slt_free(cfg->aggregator.redis);
+    slt_free(cfg->aggregator.token_file);
+    slt_free(cfg->path);
+    slt_free(cfg);
+}
+
+int slt_config_input_index(const struct slt_config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->ninputs; i++)
+        if (cfg->inputs[i].name && !strcmp(cfg->inputs[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+int slt_config_sli_index(const struct slt_config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nslis; i++)
+        if (cfg->slis[i].name && !strcmp(cfg->slis[i].name, name))
+            return (int)i;
+    return -1;
+}

@@ -1,0 +1,98 @@
+/*
+ * Pieces shared by the hand-written built-in formats (nginx, apache, alb, json). Private to
+ * parsers/. Everything here works on (pointer, length) slices and never allocates.
+ */
+#ifndef SLT_BUILTIN_INTERNAL_H
+#define SLT_BUILTIN_INTERNAL_H
+
+#include <string.h>
+
+#include "format_internal.h"
+#include "time_internal.h"
+
+/* Per-parser state of every hand-written format. */
+struct slt__builtin_state {
+    struct slt__time_cache clf;
+};
+
+/* parser_init/parser_release ops that give p->state a struct slt__builtin_state. */
+int slt__builtin_parser_init(const struct slt_format *fmt, struct slt_parser *p);
+void slt__builtin_parser_release(struct slt_parser *p);
+
+extern const struct slt_format_ops slt__nginx_combined_ops;
+extern const struct slt_format_ops slt__nginx_main_ops;
+extern const struct slt_format_ops slt__nginx_timed_ops;
+extern const struct slt_format_ops slt__apache_common_ops;
+extern const struct slt_format_ops slt__apache_combined_ops;
+extern const struct slt_format_ops slt__alb_ops;
+
+/* The built-in "json" format: a JSON format with the default mapping and canonical keys only. */
+int slt__json_builtin_new(struct slt_format **out);
+
+/*
+ * The closing '"' of a quoted field whose body starts at p: the first '"' not escaped by an
+ * odd number of backslashes (Apache writes \" and \\; nginx writes \x22 and \x5C, which
+ * need no special case). NULL when the field is not closed before end.
+ */
+static inline const char *slt__quote_end(const char *p, const char *end)
+{
+    const char *q = p, *b;
+
+    while (q < end && (q = memchr(q, '"', (size_t)(end - q))) != NULL) {
+        for (b = q; b > p && b[-1] == '\\'; b--)
+            ;
+        if (((q - b) & 1) == 0)
+            return q;
+        q++;
+    }
+    return NULL;
+}
+
+/* A 3-digit status ("000".."999"): its value, or -1. */
+static inline int slt__status3(const char *p, size_t len)
+{
+    if (len != 3 || (unsigned)(p[0] - '0') > 9 || (unsigned)(p[1] - '0') > 9 ||
+        (unsigned)(p[2] - '0') > 9)
+        return -1;
+    return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+static inline struct slt_str slt__str(const char *p, const char *end)
+{
+    struct slt_str s = {p, (size_t)(end - p)};
+    return s;
+}
+
+/*
+ * Fill METHOD, PATH and PROTOCOL from a request line "METHOD TARGET PROTO" (REQUEST is the
+ * caller's). "-" and "" leave all three absent; one word gives METHOD only; two give METHOD and
+ * PATH (HTTP/0.9); three or more give the first word as METHOD, the last as PROTOCOL and
+ * everything between as PATH, so a target with a space in it (ALB "SpaceInUri") stays whole.
+ */
+void slt__split_request(struct slt_record *rec, const char *p, size_t len);
+
+/*
+ * The common head of CLF lines, as nginx and Apache write them:
+ *   [vhost ]client ident user [dd/Mon/yyyy:HH:MM:SS +zzzz] "request" status[ bytes]
+ * Fills rec and sets *pos just past bytes (or status). Returns SLT_UP_OK or a reason.
+ */
+int slt__clf_head(struct slt__time_cache *tc, const char *line, size_t len, struct slt_record *rec,
+                  size_t *pos);
+/*
+ * After the head: ' "referer" "user_agent"'. Both are optional; up to two unquoted fields
+ * before the referer are skipped (Apache %I or %D put there); an unclosed quote runs to the
+ * end of the line (a cut-off user agent). *pos moves past what was read.
+ */
+void slt__clf_referer_ua(const char *line, size_t len, struct slt_record *rec, size_t *pos);
+
+/*
+ * An upstream time list as nginx writes $upstream_response_time: "0.010", "-",
+ * "0.010, 0.020 : 0.005" (", " between servers of one upstream, " : " between upstreams after
+ * an internal redirect). *sum_us = the sum of its numbers ("-" entries ignored), -1 when it has
+ * none. Stops at the first word that is neither; returns the bytes read (0: not a list).
+ */
+size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit, int64_t *sum_us);
+/* The sum alone, for a value that is only the list (JSON). */
+int64_t slt__upstream_sum(const char *p, size_t len, enum slt_latency_unit unit);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * The format registry and the generic half of slt_parse(): what every format shares (trailing
+ * '\r', empty and over-long lines, zeroing the record) happens here once, then the format's
+ * own parse op runs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin_internal.h"
+#include "format_internal.h"
+
+struct builtin {
+    const char *name;
+    const struct slt_format_ops *ops; /* NULL: built by its own constructor (json) */
+    int has_latency;
+};
+
+static const struct builtin builtins[] = {
+    {"nginx_combined", &slt__nginx_combined_ops, 0},
+    {"nginx_main", &slt__nginx_main_ops, 0},
+    {"nginx_timed", &slt__nginx_timed_ops, 1},
+    {"apache_common", &slt__apache_common_ops, 0},
+    {"apache_combined", &slt__apache_combined_ops, 0},
+    {"alb", &slt__alb_ops, 1},
+    {"json", NULL, 1},
+};
+
+static const char *const builtin_names[] = {
+    "nginx_combined",  "nginx_main", "nginx_timed", "apache_common",
+    "apache_combined", "alb",        "json",        NULL,
+};
+
+const char *const *slt_format_builtin_names(void)
+{
+    return builtin_names;
+}
+
+int slt__builtin_parser_init(const struct slt_format *fmt, struct slt_parser *p)
+{
+    (void)fmt;
+    p->state = slt_calloc(1, sizeof(struct slt__builtin_state));
+    return p->state ? 0 : SLT_ENOMEM;
+}
+
+void slt__builtin_parser_release(struct slt_parser *p)
+{
+    slt_free(p->state);
+    p->state = NULL;
+}
+
+int slt_format_builtin(const char *name, struct slt_format **out)
+{
+    struct slt_format *fmt;
+    size_t i;
+
+    *out = NULL;
+    if (!name)
+        return SLT_ENOTFOUND;
+    for (i = 0; i < SLT_ARRAY_SIZE(builtins); i++) {
+        if (strcmp(builtins[i].name, name) != 0)
+            continue;
+        if (!builtins[i].ops)
+            return slt__json_builtin_new(out);
+        fmt = slt_calloc(1, sizeof(*fmt));
+        if (!fmt)
+            return SLT_ENOMEM;
+        fmt->name = slt_strdup(name);
+        if (!fmt->name) {
+            slt_free(fmt);
+            return SLT_ENOMEM;
+        }
+        fmt->ops = builtins[i].ops;
+        fmt->has_latency = builtins[i].has_latency;
+        fmt->latency_unit = SLT_UNIT_S;
+        *out = fmt;
+        return 0;
+    }
+    return SLT_ENOTFOUND;
+}
+
+int slt_format_new(const struct slt_format_spec *spec, struct slt_format **out, char *err,
+                   size_t errlen)
+{
+    const char *name = spec && spec->name ? spec->name : "?";
+
+    *out = NULL;
+    if (!spec || !spec->name || !*spec->name) {
+        snprintf(err, errlen, "format has no name");
+        return SLT_ECONFIG;
+    }
+    if (spec->regex && spec->json) {
+        snprintf(err, errlen, "format '%s': give either a regex or json, not both", name);
+        return SLT_ECONFIG;
+    }
+    if (spec->time_layout && slt_time_layout_check(spec->time_layout, err, errlen) < 0)
+        return SLT_ECONFIG;
+    if (spec->latency_unit != SLT_UNIT_S && spec->latency_unit != SLT_UNIT_MS &&
+        spec->latency_unit != SLT_UNIT_US) {
+        snprintf(err, errlen, "format '%s': unknown latency unit %d", name,
+                 (int)spec->latency_unit);
+        return SLT_ECONFIG;
+    }
+    if (spec->regex)
+        return slt__regex_format_new(spec, out, err, errlen);
+    if (spec->json)
+        return slt__json_format_new(spec, out, err, errlen);
+    snprintf(err, errlen, "format '%s': needs a regex or json", name);
+    return SLT_ECONFIG;
+}
+
+void slt_format_free(struct slt_format *fmt)
+{
+    if (!fmt)
+        return;
+    if (fmt->ops && fmt->ops->free)
+        fmt->ops->free(fmt);
+    slt_free(fmt->name);
+    slt_free(fmt);
+}
+
+const char *slt_format_name(const struct slt_format *fmt)
+{
+    return fmt->name;
+}
+
+int slt_format_has_latency(const struct slt_format *fmt)
+{
+    return fmt->has_latency;
+}
+
+int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t len)
+{
+    int key = slt_field_from_name(name, len);
+
+    if (key >= 0)
+        return key;
+    if (fmt->ops->field_key)
+        return fmt->ops->field_key(fmt, name, len);
+    return -1;
+}
+
+struct slt_str slt_record_get(const struct slt_record *rec, int key)
+{
+    if (key >= 0 && key < SLT_F__COUNT)
+        return rec->field[key];
+    if (key < 0 || !rec->fmt || !rec->fmt->ops->get)
+        return SLT_STR_NULL;
+    return rec->fmt->ops->get(rec, key);
+}
+
+struct slt_parser *slt_parser_new(const struct slt_format *fmt, size_t max_line)
+{
+    struct slt_parser *p = slt_calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->fmt = fmt;
+    p->max_line = max_line ? max_line : SLT_DEFAULT_MAX_LINE;
+    if (fmt->ops->parser_init && fmt->ops->parser_init(fmt, p) < 0) {
+        slt_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void slt_parser_free(struct slt_parser *p)
+{
+    if (!p)
+        return;
+    if (p->fmt->ops->parser_release)
+        p->fmt->ops->parser_release(p);
+    slt_free(p);
+}
+
+static int unparsed(struct slt_record *rec, int reason, const char *detail, size_t column)
+{
+    rec->detail = detail;
+    rec->column = column;
+    return reason;
+}
+
+int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_record *rec)
+{
+    size_t i;
+    int r;
+
+    memset(rec, 0, sizeof(*rec));
+    rec->latency_us = -1;
+    rec->upstream_us = -1;
+    rec->fmt = p->fmt;
+    rec->line = line;
+    rec->len = len;
+    if (len > p->max_line)
+        return unparsed(rec, SLT_UP_OVERSIZE, "line longer than max_line", p->max_line);
+    if (len > 0 && line[len - 1] == '\r')
+        rec->len = --len;
+    for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
+        ;
+    if (i == len)
+        return unparsed(rec, SLT_UP_EMPTY, "empty line", 0);
+    r = p->fmt->ops->parse(p->fmt, p, line, len, rec);
+    if (r != SLT_UP_OK && !rec->detail)
+        rec->detail = slt_unparsed_name(r);
+    return r;
+}

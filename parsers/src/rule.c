@@ -1,0 +1,563 @@
+/*
+ * SLI rules: atoms (a regex on a field, a status range, a latency threshold), maps of atoms
+ * (all hold) and sets of maps (any holds), and the classification of a record.
+ *
+ * Regexes are compiled and JIT-compiled once at load. Two fast paths avoid PCRE2 on the hot
+ * path: a regex on `status` is run at load on all 1000 three-digit statuses and kept as a
+ * bit set, and a pattern that is a plain literal anchored with ^ (and maybe $) becomes a
+ * memcmp.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "slt/rule.h"
+
+struct slt_matcher {
+    pcre2_match_data *md;
+    pcre2_match_context *mc;
+    uint64_t rule_errors;
+};
+
+const char *slt_class_name(int cls)
+{
+    switch (cls) {
+    case SLT_GOOD:
+        return "good";
+    case SLT_BAD:
+        return "bad";
+    case SLT_EXCLUDED:
+        return "excluded";
+    case SLT_UNPARSED:
+        return "unparsed";
+    case SLT_NOMATCH:
+        return "nomatch";
+    default:
+        return "unknown";
+    }
+}
+
+struct slt_matcher *slt_matcher_new(void)
+{
+    struct slt_matcher *m = slt_calloc(1, sizeof(*m));
+
+    if (!m)
+        return NULL;
+    m->md = pcre2_match_data_create(1, NULL);
+    m->mc = pcre2_match_context_create(NULL);
+    if (!m->md || !m->mc) {
+        slt_matcher_free(m);
+        return NULL;
+    }
+    pcre2_set_match_limit(m->mc, SLT_DEFAULT_MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mc, SLT_DEFAULT_DEPTH_LIMIT);
+    return m;
+}
+
+void slt_matcher_free(struct slt_matcher *m)
+{
+    if (!m)
+        return;
+    pcre2_match_data_free(m->md);
+    pcre2_match_context_free(m->mc);
+    slt_free(m);
+}
+
+uint64_t slt_matcher_rule_errors(const struct slt_matcher *m)
+{
+    return m->rule_errors;
+}
+
+struct slt_condmap *slt_condset_add_map(struct slt_condset *cs)
+{
+    struct slt_condmap *maps = slt_realloc(cs->maps, (cs->nmaps + 1) * sizeof(*maps));
+
+    if (!maps)
+        return NULL;
+    cs->maps = maps;
+    memset(&maps[cs->nmaps], 0, sizeof(maps[0]));
+    return &maps[cs->nmaps++];
+}
+
+struct slt_atom *slt_condmap_add_atom(struct slt_condmap *map)
+{
+    struct slt_atom *atoms = slt_realloc(map->atoms, (map->natoms + 1) * sizeof(*atoms));
+
+    if (!atoms)
+        return NULL;
+    map->atoms = atoms;
+    memset(&atoms[map->natoms], 0, sizeof(atoms[0]));
+    atoms[map->natoms].key = -1;
+    return &atoms[map->natoms++];
+}
+
+void slt_atom_release(struct slt_atom *a)
+{
+    if (!a)
+        return;
+    pcre2_code_free(a->re);
+    slt_free(a->field);
+    slt_free(a->src);
+    slt_free(a->lit);
+    slt_free(a->status_set);
+    memset(a, 0, sizeof(*a));
+}
+
+void slt_condset_release(struct slt_condset *cs)
+{
+    size_t i, j;
+
+    for (i = 0; i < cs->nmaps; i++) {
+        for (j = 0; j < cs->maps[i].natoms; j++)
+            slt_atom_release(&cs->maps[i].atoms[j]);
+        slt_free(cs->maps[i].atoms);
+    }
+    slt_free(cs->maps);
+    memset(cs, 0, sizeof(*cs));
+}
+
+void slt_sli_release(struct slt_sli *sli)
+{
+    if (!sli)
+        return;
+    slt_free(sli->name);
+    slt_free(sli->input);
+    slt_condset_release(&sli->match);
+    slt_condset_release(&sli->exclude);
+    slt_condset_release(&sli->bad);
+    memset(sli, 0, sizeof(*sli));
+}
+
+/* A pattern "^lit" or "^lit$" where lit has no regex syntax: returns 1 or 2, else 0. */
+static int literal_kind(const char *pat, size_t len, size_t *litlen)
+{
+    size_t i;
+
+    if (len < 1 || pat[0] != '^')
+        return 0;
+    for (i = 1; i < len; i++) {
+        if (strchr("\\^$.|?*+()[]{}", pat[i]) || (unsigned char)pat[i] < 0x20 ||
+            (unsigned char)pat[i] >= 0x80 || pat[i] == '#' || pat[i] == ' ')
+            break;
+    }
+    if (i == len) {
+        *litlen = len - 1;
+        return 1;
+    }
+    if (pat[i] == '$' && i == len - 1) {
+        *litlen = len - 2;
+        return 2;
+    }
+    return 0;
+}
+
+static int compile_regex(struct slt_atom *a, const char *what, const char *pattern, char *err,
+                         size_t errlen)
+{
+    size_t len = strlen(pattern);
+    int ec;
+    PCRE2_SIZE off;
+    pcre2_code *re;
+
+    if (len > SLT_MAX_REGEX_LEN) {
+        snprintf(err, errlen, "regex for '%s' is too long (%zu bytes, max %d)", what, len,
+                 SLT_MAX_REGEX_LEN);
+        return SLT_ECONFIG;
+    }
+    re = pcre2_compile((PCRE2_SPTR)pattern, len, 0, &ec, &off, NULL);
+    if (!re) {
+        PCRE2_UCHAR msg[256];
+
+        pcre2_get_error_message(ec, msg, sizeof(msg));
+        snprintf(err, errlen, "bad regex for '%s' at offset %zu: %s", what, (size_t)off,
+                 (const char *)msg);
+        return SLT_ECONFIG;
+    }
+    /* Without JIT (no JIT support on this CPU) the interpreter is used: slower but correct. */
+    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    a->re = re;
+    return 0;
+}
+
+/* 1 match, 0 no match, -1 limit or other match error. */
+static int run_regex(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
+                     pcre2_match_context *mc)
+{
+    int rc = pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc);
+
+    if (rc >= 0)
+        return 1;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    return -1;
+}
+
+int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const char *field,
+                        const char *pattern, char *err, size_t errlen)
+{
+    int key, rc;
+    size_t litlen;
+
+    key = slt_format_field_key(fmt, field, strlen(field));
+    if (key < 0) {
+        snprintf(err, errlen, "format '%s' has no field '%s'", slt_format_name(fmt), field);
+        return SLT_ENOTFOUND;
+    }
+    a->kind = SLT_ATOM_REGEX;
+    a->key = key;
+    a->field = slt_strdup(field);
+    a->src = slt_strdup(pattern);
+    if (!a->field || !a->src)
+        goto nomem;
+    rc = compile_regex(a, field, pattern, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (key == SLT_F_STATUS) {
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        int i, r;
+        char s[4];
+
+        a->status_set = slt_calloc(1, 125);
+        if (!md || !a->status_set) {
+            pcre2_match_data_free(md);
+            goto nomem;
+        }
+        for (i = 0; i < 1000; i++) {
+            snprintf(s, sizeof(s), "%03d", i);
+            r = run_regex(a->re, s, 3, md, NULL);
+            if (r < 0) {
+                pcre2_match_data_free(md);
+                snprintf(err, errlen, "regex for 'status' fails on '%s'", s);
+                return SLT_ECONFIG;
+            }
+            if (r)
+                a->status_set[i >> 3] |= (unsigned char)(1u << (i & 7));
+        }
+        pcre2_match_data_free(md);
+    }
+    a->fast = literal_kind(pattern, strlen(pattern), &litlen);
+    if (a->fast) {
+        a->litlen = litlen;
+        a->lit = slt_strndup(pattern + 1, litlen);
+        if (!a->lit)
+            goto nomem;
+    }
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return SLT_ENOMEM;
+}
+
+static int parse_status3(const char *s, size_t len)
+{
+    if (len != 3 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' ||
+        s[2] > '9')
+        return -1;
+    return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const char *text,
+                         char *err, size_t errlen)
+{
+    size_t len = strlen(text);
+    int lo = -1, hi = -1;
+
+    if (slt_format_field_key(fmt, "status", 6) != SLT_F_STATUS) {
+        snprintf(err, errlen, "format '%s' has no field 'status'", slt_format_name(fmt));
+        return SLT_ENOTFOUND;
+    }
+    if (len == 3 && (lo = parse_status3(text, 3)) >= 0) {
+        hi = lo;
+    } else if (len == 7 && text[3] == '-') {
+        lo = parse_status3(text, 3);
+        hi = parse_status3(text + 4, 3);
+        if (lo < 0 || hi < 0 || lo > hi) {
+            snprintf(err, errlen, "bad status range '%s' (want e.g. 500-599)", text);
+            return SLT_ECONFIG;
+        }
+    } else if (len == 3 && text[0] >= '1' && text[0] <= '9' && (text[1] == 'x' || text[1] == 'X') &&
+               (text[2] == 'x' || text[2] == 'X')) {
+        lo = (text[0] - '0') * 100;
+        hi = lo + 99;
+    }
+    if (lo < 0)
+        return slt_atom_init_regex(a, fmt, "status", text, err, errlen);
+    a->kind = SLT_ATOM_STATUS_RANGE;
+    a->key = SLT_F_STATUS;
+    a->lo = lo;
+    a->hi = hi;
+    a->field = slt_strdup("status");
+    a->src = slt_strdup(text);
+    if (!a->field || !a->src) {
+        snprintf(err, errlen, "out of memory");
+        return SLT_ENOMEM;
+    }
+    return 0;
+}
+
+int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src)
+{
+    a->kind = kind;
+    a->key = SLT_F_LATENCY;
+    a->us = us;
+    a->field = slt_strdup("latency");
+    a->src = slt_strdup(src);
+    if (!a->field || !a->src)
+        return SLT_ENOMEM;
+    return 0;
+}
+
+static inline struct slt_str field_of(const struct slt_record *rec, int key)
+{
+    if (key >= 0 && key < SLT_F__COUNT)
+        return rec->field[key];
+    return slt_record_get(rec, key);
+}
+
+/* The test without negation: 1 holds, 0 not, -1 rule error. */
+static inline int atom_test(const struct slt_atom *a, const struct slt_record *rec,
+                            struct slt_matcher *m)
+{
+    struct slt_str v;
+    int st;
+
+    switch (a->kind) {
+    case SLT_ATOM_STATUS_RANGE:
+        if (!rec->field[SLT_F_STATUS].p)
+            return 0;
+        return rec->status >= a->lo && rec->status <= a->hi;
+    case SLT_ATOM_LATENCY_OVER:
+        return rec->latency_us >= 0 && rec->latency_us > a->us;
+    case SLT_ATOM_LATENCY_UNDER:
+        return rec->latency_us >= 0 && rec->latency_us < a->us;
+    case SLT_ATOM_REGEX:
+        v = field_of(rec, a->key);
+        if (!v.p)
+            return 0;
+        if (a->status_set && (st = parse_status3(v.p, v.len)) >= 0)
+            return (a->status_set[st >> 3] >> (st & 7)) & 1;
+        if (a->fast == 1)
+            return v.len >= a->litlen && memcmp(v.p, a->lit, a->litlen) == 0;
+        if (a->fast == 2)
+            return v.len == a->litlen && memcmp(v.p, a->lit, a->litlen) == 0;
+        return run_regex(a->re, v.p, v.len, m->md, m->mc);
+    }
+    return 0;
+}
+
+int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
+{
+    int r = atom_test(a, rec, m);
+
+    if (r < 0) {
+        m->rule_errors++;
+        return 0;
+    }
+    return a->negate ? !r : r;
+}
+
+/* 1 when all atoms hold; otherwise 0 and *failed is the first that does not. */
+static inline int map_eval(const struct slt_condmap *map, const struct slt_record *rec,
+                           struct slt_matcher *m, const struct slt_atom **failed)
+{
+    size_t i;
+
+    for (i = 0; i < map->natoms; i++) {
+        if (!slt_atom_eval(&map->atoms[i], rec, m)) {
+            if (failed)
+                *failed = &map->atoms[i];
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec,
+                     struct slt_matcher *m)
+{
+    return map_eval(map, rec, m, NULL);
+}
+
+/* Index of the first map that holds, or -1; *failed: the failing atom of map 0. */
+static inline long set_eval(const struct slt_condset *cs, const struct slt_record *rec,
+                            struct slt_matcher *m, const struct slt_atom **failed)
+{
+    size_t i;
+
+    for (i = 0; i < cs->nmaps; i++) {
+        if (map_eval(&cs->maps[i], rec, m, i == 0 ? failed : NULL))
+            return (long)i;
+    }
+    return -1;
+}
+
+int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
+                     struct slt_matcher *m)
+{
+    return set_eval(cs, rec, m, NULL) >= 0;
+}
+
+static void decide(struct slt_decision *why, enum slt_class cls, const char *stage,
+                   const struct slt_condset *cs, long idx, const struct slt_atom *atom)
+{
+    why->cls = cls;
+    why->stage = stage;
+    why->atom = atom;
+    why->map_idx = idx >= 0 ? (size_t)idx : 0;
+    why->map = cs && cs->nmaps ? &cs->maps[why->map_idx] : NULL;
+    why->nmaps = cs ? cs->nmaps : 0;
+}
+
+enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
+                                struct slt_matcher *m, struct slt_decision *why)
+{
+    const struct slt_atom *failed = NULL;
+    long i;
+
+    if (sli->match.present) {
+        i = set_eval(&sli->match, rec, m, why ? &failed : NULL);
+        if (i < 0) {
+            if (why)
+                decide(why, SLT_NOMATCH, "match", &sli->match, 0, failed);
+            return SLT_NOMATCH;
+        }
+    }
+    if (sli->exclude.present && (i = set_eval(&sli->exclude, rec, m, NULL)) >= 0) {
+        if (why)
+            decide(why, SLT_EXCLUDED, "exclude", &sli->exclude, i, NULL);
+        return SLT_EXCLUDED;
+    }
+    if (sli->bad.present && (i = set_eval(&sli->bad, rec, m, NULL)) >= 0) {
+        if (why)
+            decide(why, SLT_BAD, "bad", &sli->bad, i, NULL);
+        return SLT_BAD;
+    }
+    if (why)
+        decide(why, SLT_GOOD, "default", NULL, -1, NULL);
+    return SLT_GOOD;
+}
+
+/* Appends printf output to buf at *pos, truncating safely. */
+static void put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*pos >= len)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *pos = *pos + (size_t)n < len ? *pos + (size_t)n : len - 1;
+}
+
+/* Field text quoted, with control and non-ASCII bytes escaped and long values cut. */
+static void put_quoted(char *buf, size_t len, size_t *pos, struct slt_str v)
+{
+    size_t i, n = v.len > 80 ? 80 : v.len;
+
+    put(buf, len, pos, "'");
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v.p[i];
+
+        if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\')
+            put(buf, len, pos, "\\x%02x", c);
+        else
+            put(buf, len, pos, "%c", c);
+    }
+    put(buf, len, pos, "%s'", v.len > n ? "..." : "");
+}
+
+static void put_us(char *buf, size_t len, size_t *pos, int64_t us)
+{
+    if (us % 1000 == 0)
+        put(buf, len, pos, "%lldms", (long long)(us / 1000));
+    else
+        put(buf, len, pos, "%.3fms", (double)us / 1000.0);
+}
+
+/* Describes how atom a relates to rec: holds says whether its (negated) test held. */
+static void put_atom(char *buf, size_t len, size_t *pos, const struct slt_atom *a,
+                     const struct slt_record *rec, int holds)
+{
+    struct slt_str v;
+    int test = a->negate ? !holds : holds;
+
+    if (a->negate)
+        put(buf, len, pos, "not: ");
+    switch (a->kind) {
+    case SLT_ATOM_REGEX:
+        v = field_of(rec, a->key);
+        if (!v.p) {
+            put(buf, len, pos, "%s is absent, so it does not match '%s'", a->field, a->src);
+            return;
+        }
+        put(buf, len, pos, "%s ", a->field);
+        put_quoted(buf, len, pos, v);
+        put(buf, len, pos, " %s '%s'", test ? "matches" : "does not match", a->src);
+        return;
+    case SLT_ATOM_STATUS_RANGE:
+        if (!rec->field[SLT_F_STATUS].p) {
+            put(buf, len, pos, "status is absent, so it is not in %s", a->src);
+            return;
+        }
+        put(buf, len, pos, "status %03d %s %s", rec->status, test ? "is in" : "is not in", a->src);
+        return;
+    case SLT_ATOM_LATENCY_OVER:
+    case SLT_ATOM_LATENCY_UNDER:
+        if (rec->latency_us < 0) {
+            put(buf, len, pos, "latency is absent, so it is not %s %s",
+                a->kind == SLT_ATOM_LATENCY_OVER ? "over" : "under", a->src);
+            return;
+        }
+        put(buf, len, pos, "latency ");
+        put_us(buf, len, pos, rec->latency_us);
+        put(buf, len, pos, " is %s%s %s", test ? "" : "not ",
+            a->kind == SLT_ATOM_LATENCY_OVER ? "over" : "under", a->src);
+        return;
+    }
+}
+
+void slt_decision_format(const struct slt_decision *d, const struct slt_record *rec, char *buf,
+                         size_t len)
+{
+    size_t pos = 0, i;
+
+    if (!len)
+        return;
+    buf[0] = '\0';
+    put(buf, len, &pos, "%s: ", slt_class_name(d->cls));
+    if (d->cls == SLT_UNPARSED) {
+        put(buf, len, &pos, "%s", rec && rec->detail ? rec->detail : "the line does not parse");
+        return;
+    }
+    if (d->cls == SLT_GOOD) {
+        put(buf, len, &pos, "no exclude or bad condition held");
+        return;
+    }
+    if (d->cls == SLT_NOMATCH) {
+        if (d->atom)
+            put_atom(buf, len, &pos, d->atom, rec, 0);
+        else
+            put(buf, len, &pos, "no match condition held");
+        put(buf, len, &pos, " (match[0]");
+        if (d->nmaps > 1)
+            put(buf, len, &pos, "; none of the %zu match maps held", d->nmaps);
+        put(buf, len, &pos, ")");
+        return;
+    }
+    if (d->map && d->map->natoms) {
+        for (i = 0; i < d->map->natoms; i++) {
+            if (i)
+                put(buf, len, &pos, " and ");
+            put_atom(buf, len, &pos, &d->map->atoms[i], rec, 1);
+        }
+    } else {
+        put(buf, len, &pos, "the empty condition always holds");
+    }
+    put(buf, len, &pos, " (%s[%zu])", d->stage, d->map_idx);
+}
