@@ -42,6 +42,8 @@ struct slt_tail_pos {
 };
 #define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
+#define SLT_TAIL_POS_SKIP 4u /* offset is inside an oversize line already delivered: on
+                                restore, discard up to and including the next '\n' */
 
 /* Per-file figures for status output. */
 struct slt_tail_file_stats {
@@ -49,6 +51,7 @@ struct slt_tail_file_stats {
     uint64_t offset, size;
     uint64_t lines, oversize, truncations;
     int64_t last_line_ms; /* wall clock of the last delivered line, 0 if none */
+    uint64_t errors;      /* read errors, corrupt .gz */
 };
 
 struct slt_tail_file; /* one open file */
@@ -67,6 +70,8 @@ struct slt_tail_opts {
     int64_t poll_ms;          /* stat() fallback interval */
     slt_tail_line_cb on_line;
     void *data;
+    int64_t rotate_wait_ms; /* keep a rotated-away file open this long after its last growth,
+                               for writers that reopen late (nginx USR1); 0: 5000 */
 };
 
 struct slt_tail;
@@ -81,6 +86,9 @@ size_t slt_tail_positions(struct slt_tail *t, struct slt_tail_pos *out, size_t m
 size_t slt_tail_stats(struct slt_tail *t, struct slt_tail_file_stats *out, size_t max);
 /* Totals for metrics. */
 uint64_t slt_tail_truncations(struct slt_tail *t);
+uint64_t slt_tail_errors(struct slt_tail *t);
+/* The path a file was last seen at (valid during on_line). */
+const char *slt_tail_file_path(const struct slt_tail_file *f);
 void slt_tail_close(struct slt_tail *t, void (*on_closed)(void *data), void *data);
 
 #endif
