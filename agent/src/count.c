@@ -51,7 +51,8 @@ int slt_count_set_series(struct slt_count *c, size_t nseries)
     int64_t *lm;
     size_t *ls;
 
-    if (c->len)
+    /* cells of series >= nseries would be orphaned */
+    if (c->len && nseries < c->nseries)
         return SLT_EINVAL;
     lm = slt_malloc((nseries ? nseries : 1) * sizeof(*lm));
     ls = slt_malloc((nseries ? nseries : 1) * sizeof(*ls));

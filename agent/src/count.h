@@ -70,7 +70,8 @@ static inline size_t slt_count_len(const struct slt_count *c)
 int slt_count_take(struct slt_count *c, struct slt_count_snapshot *s);
 void slt_count_snapshot_release(struct slt_count_snapshot *s);
 
-/* Changes the number of series; only on an empty table. 0, SLT_EINVAL or SLT_ENOMEM. */
+/* Changes the number of series: grows any time, shrinks only an empty table. 0, SLT_EINVAL or
+ * SLT_ENOMEM. */
 int slt_count_set_series(struct slt_count *c, size_t nseries);
 
 /* The minute (UTC seconds, a multiple of 60) holding t, also for negative t. */
