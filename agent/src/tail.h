@@ -42,8 +42,9 @@ struct slt_tail_pos {
 };
 #define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
-#define SLT_TAIL_POS_SKIP 4u /* offset is inside an oversize line already delivered: on
-                                restore, discard up to and including the next '\n' */
+#define SLT_TAIL_POS_SKIP                                                                          \
+    4u /* offset is inside an oversize line already delivered: on                                  \
+          restore, discard up to and including the next '\n' */
 
 /* Per-file figures for status output. */
 struct slt_tail_file_stats {
@@ -67,7 +68,7 @@ struct slt_tail_opts {
     int read_from_beginning; /* with no restore position: read existing files (and backfill
                                 rotated siblings, plain and .gz, oldest first) */
     size_t max_line;
-    int64_t poll_ms;          /* stat() fallback interval */
+    int64_t poll_ms; /* stat() fallback interval */
     slt_tail_line_cb on_line;
     void *data;
     int64_t rotate_wait_ms; /* keep a rotated-away file open this long after its last growth,
