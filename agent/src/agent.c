@@ -62,8 +62,8 @@ static int read_token(const char *path, char **out)
     close(fd);
     if (n < 0)
         return -errno;
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t'))
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
         n--;
     *out = slt_strndup(buf, (size_t)n);
     memset(buf, 0, sizeof(buf));
@@ -204,8 +204,8 @@ static void input_release(struct slt_agent_input *in)
     memset(in, 0, sizeof(*in));
 }
 
-static int input_init(struct slt_agent *a, struct slt_agent_input *in,
-                      const struct slt_config *cfg, size_t idx)
+static int input_init(struct slt_agent *a, struct slt_agent_input *in, const struct slt_config *cfg,
+                      size_t idx)
 {
     const struct slt_input *ci = &cfg->inputs[idx];
     size_t k, n = 0;
@@ -232,8 +232,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in,
     return 0;
 }
 
-static int input_start(struct slt_agent *a, struct slt_agent_input *in,
-                       const struct slt_input *ci, const struct slt_state_input *restore)
+static int input_start(struct slt_agent *a, struct slt_agent_input *in, const struct slt_input *ci,
+                       const struct slt_state_input *restore)
 {
     struct slt_tail_opts o;
     int rc;
@@ -421,9 +421,9 @@ static int spool_pending(struct slt_agent *a)
     struct slt_state st;
     int rc;
 
-    rc = slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created,
-                          a->pending_frame.p, a->pending_frame.len, a->pending_state.p,
-                          a->pending_state.len);
+    rc =
+        slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created, a->pending_frame.p,
+                         a->pending_frame.len, a->pending_state.p, a->pending_state.len);
     if (rc < 0) {
         if (!a->paused_pending)
             slt_log(SLT_LOG_ERROR, "agent",
@@ -648,8 +648,9 @@ void slt__agent_stop(struct slt_agent *a)
 {
     if (a->stopping || a->stopped)
         return;
-    slt_log(SLT_LOG_INFO, "agent", "stopping: flushing and waiting up to %" PRId64
-            " ms for acknowledgements", a->cfg->agent.ack_timeout_ms);
+    slt_log(SLT_LOG_INFO, "agent",
+            "stopping: flushing and waiting up to %" PRId64 " ms for acknowledgements",
+            a->cfg->agent.ack_timeout_ms);
     a->stopping = 1;
     update_pause(a);
     refresh_clock(a);
@@ -735,8 +736,9 @@ static void finish(struct slt_agent *a)
         return;
     a->stopped = 1;
     if (a->has_pending)
-        slt_log(SLT_LOG_WARN, "agent", "the last batch could not be spooled; its lines are "
-                                       "re-read at the next start");
+        slt_log(SLT_LOG_WARN, "agent",
+                "the last batch could not be spooled; its lines are "
+                "re-read at the next start");
     slt__agent_checkpoint(a);
     slt_status_write(a);
     close_inputs(a, a->inputs, a->ninputs, NULL);
@@ -758,8 +760,9 @@ static void finish(struct slt_agent *a)
     close_handle(a, (uv_handle_t *)&a->sigterm);
     close_handle(a, (uv_handle_t *)&a->sigint);
     a->exit_code = 0;
-    slt_log(SLT_LOG_INFO, "agent", "stopped at %" PRIu64 ":%" PRIu64 ", %" PRIu64
-            " batches unacknowledged", a->epoch, a->seq, a->spool->unacked);
+    slt_log(SLT_LOG_INFO, "agent",
+            "stopped at %" PRIu64 ":%" PRIu64 ", %" PRIu64 " batches unacknowledged", a->epoch,
+            a->seq, a->spool->unacked);
 }
 
 /* Inputs of cfg, restored from st (by input name). */

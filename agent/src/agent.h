@@ -37,8 +37,8 @@ struct slt_agent_input {
     char *name;
     struct slt_parser *parser;
     struct slt_tail *tail;
-    uint32_t series;  /* its INPUT series */
-    uint32_t *slis;   /* SLT series of the SLIs over this input */
+    uint32_t series; /* its INPUT series */
+    uint32_t *slis;  /* SLT series of the SLIs over this input */
     const struct slt_sli **sli_cfg;
     size_t nslis;
     int closing; /* lines delivered after this are ignored (re-read from the positions) */

@@ -4,13 +4,16 @@
  * slitail-agent -c CONFIG --check    load and validate the config, then exit
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 
@@ -30,6 +33,7 @@ static int print_status(const struct slt_config *cfg)
     FILE *f;
     size_t n;
     int64_t age_ms, fresh_ms;
+    int lfd;
 
     snprintf(path, sizeof(path), "%s/status.json", cfg->agent.state_dir);
     f = fopen(path, "r");
@@ -40,12 +44,23 @@ static int print_status(const struct slt_config *cfg)
     }
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
         fwrite(buf, 1, n, stdout);
+    /* the running agent holds state_dir/lock */
+    snprintf(path, sizeof(path), "%s/lock", cfg->agent.state_dir);
+    lfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) == 0) {
+        close(lfd);
+        fclose(f);
+        fprintf(stderr, "slitail-agent: the agent is not running (last status above)\n");
+        return 3;
+    }
+    if (lfd >= 0)
+        close(lfd);
     if (fstat(fileno(f), &st) == 0) {
         age_ms = slt_now_ms() - ((int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000);
         fresh_ms = 3 * cfg->agent.flush_interval_ms + 2000;
         if (age_ms > fresh_ms) {
             fclose(f);
-            fprintf(stderr, "slitail-agent: status is %lld s old: the agent is not running\n",
+            fprintf(stderr, "slitail-agent: status is %lld s old: the agent is not responding\n",
                     (long long)(age_ms / 1000));
             return 3;
         }

@@ -384,8 +384,8 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
         return;
     case SLT_MSG_ERROR: {
         char msg[200];
-        size_t n = m->u.error.message.len < sizeof(msg) - 1 ? m->u.error.message.len
-                                                               : sizeof(msg) - 1;
+        size_t n =
+            m->u.error.message.len < sizeof(msg) - 1 ? m->u.error.message.len : sizeof(msg) - 1;
 
         memcpy(msg, m->u.error.message.p ? m->u.error.message.p : "", n);
         msg[n] = '\0';

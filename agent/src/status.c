@@ -150,8 +150,7 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                    ",\n  \"pid\": %d,\n  \"updated_ms\": %" PRId64 ",\n  \"started_ms\": %" PRId64
                    ",\n  \"epoch\": %" PRIu64 ",\n  \"seq\": %" PRIu64
                    ",\n  \"last_acked_seq\": %" PRIu64 ",\n",
-                   (int)getpid(), slt_now_ms(), a->started_ms, a->epoch, a->seq,
-                   a->last_acked_seq);
+                   (int)getpid(), slt_now_ms(), a->started_ms, a->epoch, a->seq, a->last_acked_seq);
     slt_buf_printf(b, "  \"connection\": {\"state\": \"%s\", \"address\": ",
                    a->ship ? conn_name(slt_ship_state(a->ship)) : "down");
     json_str(b, a->ship ? slt_ship_address(a->ship) : "");
@@ -224,8 +223,8 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
 static void prom(struct slt_buf *b, const char *name, const char *type, const char *help,
                  uint64_t v)
 {
-    slt_buf_printf(b, "# HELP slitail_agent_%s %s\n# TYPE slitail_agent_%s %s\n", name, help,
-                   name, type);
+    slt_buf_printf(b, "# HELP slitail_agent_%s %s\n# TYPE slitail_agent_%s %s\n", name, help, name,
+                   type);
     slt_buf_printf(b, "slitail_agent_%s %" PRIu64 "\n", name, v);
 }
 
