@@ -744,14 +744,27 @@ static void on_flush(uv_timer_t *t)
     struct slt_agent *a = t->data;
 
     refresh_clock(a);
-    if (a->stopped)
+    if (a->stopped || a->stopping)
         return;
-    if (!a->stopping)
-        slt__agent_close_batch(a);
+    slt__agent_close_batch(a);
+}
+
+/* Spool upkeep and status, every second (or every flush when that is shorter). */
+static void on_tick(uv_timer_t *t)
+{
+    struct slt_agent *a = t->data;
+
+    refresh_clock(a);
     if (a->stopped)
         return;
     maintain_spool(a);
     slt_status_write(a);
+}
+
+static uint64_t tick_ms(const struct slt_agent *a)
+{
+    return a->cfg->agent.flush_interval_ms < 1000 ? (uint64_t)a->cfg->agent.flush_interval_ms
+                                                  : 1000;
 }
 
 void slt__agent_on_acked(struct slt_agent *a)
@@ -880,6 +893,7 @@ static void finish(struct slt_agent *a)
         a->http = NULL;
     }
     close_handle(a, (uv_handle_t *)&a->flush_timer);
+    close_handle(a, (uv_handle_t *)&a->tick_timer);
     close_handle(a, (uv_handle_t *)&a->close_timer);
     close_handle(a, (uv_handle_t *)&a->stop_timer);
     close_handle(a, (uv_handle_t *)&a->clock);
@@ -984,6 +998,21 @@ static void reload(struct slt_agent *a)
     for (j = 0; !reconnect && j < ncfg->agent.naggregators; j++)
         if (strcmp(ncfg->agent.aggregators[j], ocfg->agent.aggregators[j]) != 0)
             reconnect = 1;
+    /* status totals continue across the reload */
+    for (j = 0; j < ncfg->ninputs; j++) {
+        size_t k;
+
+        for (k = 0; k < oldn; k++) {
+            if (strcmp(oin[k].name, nin[j].name) != 0)
+                continue;
+            nin[j].lines = oin[k].lines;
+            nin[j].unparsed = oin[k].unparsed;
+            nin[j].oversize = oin[k].oversize;
+            memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
+            memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
+            nin[j].last_event_s = oin[k].last_event_s;
+        }
+    }
     close_inputs(a, oin, oldn, ocfg);
     a->cfg = ncfg;
     a->inputs = nin;
@@ -995,6 +1024,7 @@ static void reload(struct slt_agent *a)
     a->token = tok;
     /* the old config's id and state_dir stay (copied at start) */
     uv_timer_set_repeat(&a->flush_timer, (uint64_t)ncfg->agent.flush_interval_ms);
+    uv_timer_set_repeat(&a->tick_timer, tick_ms(a));
     if (a->spool)
         a->spool->max_bytes = ncfg->agent.spool_max_bytes;
     if (reconnect && a->ship)
@@ -1192,13 +1222,14 @@ int slt_agent_start(struct slt_agent *a)
     int rc;
 
     uv_timer_init(a->loop, &a->flush_timer);
+    uv_timer_init(a->loop, &a->tick_timer);
     uv_timer_init(a->loop, &a->close_timer);
     uv_timer_init(a->loop, &a->stop_timer);
     uv_prepare_init(a->loop, &a->clock);
     uv_signal_init(a->loop, &a->sighup);
     uv_signal_init(a->loop, &a->sigterm);
     uv_signal_init(a->loop, &a->sigint);
-    a->flush_timer.data = a->close_timer.data = a->stop_timer.data = a;
+    a->flush_timer.data = a->tick_timer.data = a->close_timer.data = a->stop_timer.data = a;
     a->clock.data = a->sighup.data = a->sigterm.data = a->sigint.data = a;
     uv_prepare_start(&a->clock, on_clock);
     uv_signal_start(&a->sighup, on_signal, SIGHUP);
@@ -1206,6 +1237,7 @@ int slt_agent_start(struct slt_agent *a)
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_timer_start(&a->flush_timer, on_flush, (uint64_t)a->cfg->agent.flush_interval_ms,
                    (uint64_t)a->cfg->agent.flush_interval_ms);
+    uv_timer_start(&a->tick_timer, on_tick, tick_ms(a), tick_ms(a));
     if ((rc = slt_ship_new(a, &a->ship)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
         return rc;

@@ -94,7 +94,7 @@ struct slt_agent {
     int64_t pending_created;
     int has_pending;
 
-    uv_timer_t flush_timer, close_timer, stop_timer;
+    uv_timer_t flush_timer, tick_timer, close_timer, stop_timer;
     uv_prepare_t clock;
     uv_signal_t sighup, sigterm, sigint;
     int64_t last_ckpt_ms;

@@ -189,10 +189,13 @@ class Agent:
         return self.proc.output()
 
 
-def sli_totals(fake_totals):
-    """{(sli, minute): [g, b, e]} from the fake aggregator's totals."""
+SLI_NAMES = ("availability", "latency", "api")
+
+
+def sli_totals(fake_totals, names=SLI_NAMES):
+    """{(sli, minute): [g, b, e]} of the SLIs the writer knows, from the fake's totals."""
     return {(name, minute): v for (kind, name, minute), v in fake_totals.items() if kind == 0
-            and v != [0, 0, 0]}
+            and v != [0, 0, 0] and name in names}
 
 
 def input_totals(fake_totals, name="web"):
