@@ -78,6 +78,7 @@ static void test_state_round_trips(void **state)
     assert_int_equal(slt_state_input(&b, "web")->pos[0].offset, 700);
     assert_string_equal(slt_state_input(&b, "web")->pos[1].path, "/var/log/nginx/access.log.1");
     assert_int_equal(slt_state_input(&b, "web")->pos[1].flags, SLT_TAIL_POS_DONE);
+    slt_state_release(&b);
     /* every truncation of the encoding is refused, never read past */
     for (size_t n = 0; n < buf.len; n++)
         assert_int_equal(slt_state_decode(buf.p, n, &b) == SLT_ECORRUPT, 1);
