@@ -8,7 +8,8 @@ import time
 
 import slt_harness as H
 
-BASE_T = 1763596800  # 2025-11-20T00:00:00Z
+# six hours ago, on the hour: inside the aggregator's minute retention
+BASE_T = (int(time.time()) // 3600 - 6) * 3600
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 STATUSES = [200, 200, 200, 201, 200, 304, 404, 500, 200, 503, 200, 429]
 LATENCIES = ["0.010", "0.050", "0.120", "0.700", "1.500", "0.020", "0.005"]
