@@ -582,7 +582,8 @@ static int build_part(struct slt_store *st, struct slt_apply *ap, struct slt_app
     }
     if (s->nrows)
         memcpy(st->rows, s->rows, s->nrows * sizeof(*st->rows));
-    qsort(st->rows, s->nrows, sizeof(*st->rows), cmp_row);
+    if (s->nrows > 1)
+        qsort(st->rows, s->nrows, sizeof(*st->rows), cmp_row);
 
     memset(&bk, 0, sizeof(bk));
     bk.c = 't';
