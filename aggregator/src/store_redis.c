@@ -17,14 +17,105 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#pragma GCC diagnostic ignored "-Wmissing-prototypes"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <hiredis/adapters/libuv.h>
-#pragma GCC diagnostic pop
-
 #include "aggr.h"
+
+/*
+ * hiredis <-> libuv glue. Ours rather than hiredis's adapters/libuv.h because that one drops
+ * poll errors on the floor: a refused connect shows up as POLLERR, libuv reports it as a
+ * status, and hiredis would never hear of it. Here an error lets hiredis look at the socket.
+ */
+struct uvev {
+    redisAsyncContext *ac;
+    uv_poll_t poll;
+    int events;
+};
+
+static void uvev_on_poll(uv_poll_t *h, int status, int events)
+{
+    struct uvev *e = h->data;
+
+    if (status < 0) {
+        /* connecting: the write handler checks SO_ERROR; connected: the read sees the error */
+        if (e->ac)
+            redisAsyncHandleWrite(e->ac);
+        if (e->ac)
+            redisAsyncHandleRead(e->ac);
+        return;
+    }
+    if (e->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(e->ac);
+    if (e->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(e->ac);
+}
+
+static void uvev_update(struct uvev *e, int add, int ev)
+{
+    if (add)
+        e->events |= ev;
+    else
+        e->events &= ~ev;
+    if (e->events)
+        uv_poll_start(&e->poll, e->events, uvev_on_poll);
+    else
+        uv_poll_stop(&e->poll);
+}
+
+static void uvev_add_read(void *d)
+{
+    uvev_update(d, 1, UV_READABLE);
+}
+
+static void uvev_del_read(void *d)
+{
+    uvev_update(d, 0, UV_READABLE);
+}
+
+static void uvev_add_write(void *d)
+{
+    uvev_update(d, 1, UV_WRITABLE);
+}
+
+static void uvev_del_write(void *d)
+{
+    uvev_update(d, 0, UV_WRITABLE);
+}
+
+static void uvev_on_closed(uv_handle_t *h)
+{
+    slt_free(h->data);
+}
+
+static void uvev_cleanup(void *d)
+{
+    struct uvev *e = d;
+
+    e->ac = NULL;
+    uv_close((uv_handle_t *)&e->poll, uvev_on_closed);
+}
+
+static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    struct uvev *e;
+
+    if (ac->ev.data)
+        return SLT_EINVAL;
+    e = slt_calloc(1, sizeof(*e));
+    if (!e)
+        return SLT_ENOMEM;
+    if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
+        slt_free(e);
+        return SLT_EINVAL;
+    }
+    e->ac = ac;
+    e->poll.data = e;
+    ac->ev.data = e;
+    ac->ev.addRead = uvev_add_read;
+    ac->ev.delRead = uvev_del_read;
+    ac->ev.addWrite = uvev_add_write;
+    ac->ev.delWrite = uvev_del_write;
+    ac->ev.cleanup = uvev_cleanup;
+    return 0;
+}
 
 #define TICK_MS 100
 #define BACKOFF_MIN_MS 100
@@ -97,6 +188,7 @@ struct slt_store {
     uint64_t ping_sent_ns;
     int ping_outstanding;
     uint64_t backoff_ms;
+    uint64_t failures;        /* connect failures in a row; logged at 1, 2, 4, 8, ... */
     uint64_t reconnect_at_ns; /* 0: no reconnect scheduled */
     uv_timer_t tick;
     int freeing;
@@ -159,17 +251,22 @@ static void lost(struct slt_store *st)
     schedule_reconnect(st);
 }
 
-void slt_store_reset(struct slt_store *st, const char *reason)
+static void drop(struct slt_store *st, const char *reason, int quiet)
 {
     redisAsyncContext *ac = st->ac;
 
     if (!ac)
         return;
-    if (!st->freeing)
+    if (!st->freeing && !quiet)
         slt_log(SLT_LOG_WARN, "redis", "dropping connection to '%s': %s", st->desc, reason);
     lost(st);
     /* runs every pending callback with a NULL reply (now, or after the current callback) */
     redisAsyncFree(ac);
+}
+
+void slt_store_reset(struct slt_store *st, const char *reason)
+{
+    drop(st, reason, 0);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -179,8 +276,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status == REDIS_OK || st->ac != ac)
         return;
     st->stats->redis_errors++;
-    slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s", st->desc,
-            ac->errstr[0] ? ac->errstr : "connection failed");
+    st->failures++;
+    if ((st->failures & (st->failures - 1)) == 0)
+        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s (attempt %llu)", st->desc,
+                ac->errstr[0] ? ac->errstr : "connection failed", (unsigned long long)st->failures);
     /* hiredis frees the context after this callback */
     lost(st);
 }
@@ -209,8 +308,11 @@ static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
         char msg[300];
 
         st->stats->redis_errors++;
-        snprintf(msg, sizeof(msg), "%s failed: %.200s", (const char *)priv, reply->str);
-        slt_store_reset(st, msg);
+        st->failures++;
+        snprintf(msg, sizeof(msg), "%s failed: %.200s (attempt %llu)", (const char *)priv,
+                 reply->str, (unsigned long long)st->failures);
+        /* a wrong password fails every attempt: log 1, 2, 4, 8, ... */
+        drop(st, msg, (st->failures & (st->failures - 1)) != 0);
     }
 }
 
@@ -233,6 +335,7 @@ static void on_script(redisAsyncContext *ac, void *r, void *priv)
         st->sha[reply->len] = '\0';
         st->ready = 1;
         st->backoff_ms = BACKOFF_MIN_MS;
+        st->failures = 0;
         st->stats->redis_connected = 1;
         cache_clear(st);
         slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
@@ -272,7 +375,7 @@ static void store_connect(struct slt_store *st)
         return;
     }
     ac->data = st;
-    if (redisLibuvAttach(ac, st->loop) != REDIS_OK) {
+    if (uvev_attach(ac, st->loop) < 0) {
         slt_log(SLT_LOG_WARN, "redis", "cannot watch the connection to '%s'", st->desc);
         redisAsyncFree(ac);
         schedule_reconnect(st);
@@ -582,7 +685,8 @@ static int build_part(struct slt_store *st, struct slt_apply *ap, struct slt_app
     }
     if (s->nrows)
         memcpy(st->rows, s->rows, s->nrows * sizeof(*st->rows));
-    qsort(st->rows, s->nrows, sizeof(*st->rows), cmp_row);
+    if (s->nrows > 1)
+        qsort(st->rows, s->nrows, sizeof(*st->rows), cmp_row);
 
     memset(&bk, 0, sizeof(bk));
     bk.c = 't';
