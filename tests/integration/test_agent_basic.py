@@ -61,6 +61,49 @@ class AgentBasic(H.TestCase):
         finally:
             self.teardown()
 
+    def it_serves_status_and_prometheus_metrics_on_loopback(self):
+        self.setup()
+        try:
+            import urllib.request
+            hp = H.free_port()
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  status_listen: 127.0.0.1:%d\n" % hp)
+            self.writer.write(250)
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            H.wait_port(hp)
+
+            def get(path):
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (hp, path),
+                                            timeout=5) as r:
+                    return r.read().decode()
+            metrics = H.wait_for(lambda: (lambda m: m if 'slitail_agent_input_lines_total'
+                                          '{input="web"} 250' in m else None)(get("/metrics")),
+                                 what="lines in /metrics")
+            for name in ("slitail_agent_spool_bytes", "slitail_agent_connected 1",
+                         "slitail_agent_file_lag_bytes", "slitail_agent_backpressure 0"):
+                if name not in metrics:
+                    raise AssertionError("%s missing from /metrics" % name)
+            import json
+            st = json.loads(get("/status"))
+            H.check_equal(st["agent_id"], "web-1", "agent id")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_refuses_a_status_listen_that_is_not_loopback(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  status_listen: 0.0.0.0:%d\n" % H.free_port())
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: not a.alive(), what="agent exit")
+            H.check_equal(a.proc.p.returncode, 1, "exit code")
+            if "not a loopback address" not in a.output():
+                raise AssertionError("no clear error: %r" % a.output())
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentBasic().run_all()
