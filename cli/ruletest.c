@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "cli.h"
@@ -114,12 +115,19 @@ static int check_keys(struct tfile *f, yaml_node_t *m, const char *const *allowe
 static int load_yaml(struct tfile *f)
 {
     yaml_parser_t parser;
+    struct stat st;
     FILE *fp;
     int rc = 0;
 
     fp = fopen(f->path, "rb");
     if (!fp) {
         fprintf(stderr, "slitail test: cannot open '%s': %s\n", f->path, slt_strerror(-errno));
+        return -1;
+    }
+    if (fstat(fileno(fp), &st) == 0 && st.st_size > SLT_TEST_MAX_FILE) {
+        fprintf(stderr, "%s: %lld bytes is more than a case file may hold (%d)\n", f->path,
+                (long long)st.st_size, SLT_TEST_MAX_FILE);
+        fclose(fp);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {
