@@ -462,6 +462,10 @@ int slt_cli_check(int argc, char **argv)
             rc = SLT_EXIT_FAIL;
         }
         merge_report(&total, r, cfg->nslis);
+        /* keep the counts, drop the bitmaps: memory stays flat however many files */
+        slt_minset_release(&r->minutes);
+        for (k = 0; k < cfg->nslis; k++)
+            slt_minset_release(&r->slis[k].minutes);
     }
 
     if (json) {
