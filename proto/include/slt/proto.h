@@ -124,10 +124,18 @@ void slt_msg_release(struct slt_msg *m);
 /* Append one whole frame (length prefix and body) to out. 0, SLT_ELIMIT or SLT_ENOMEM. */
 int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out);
 
+/*
+ * The reader holds at most 4 + max_frame + SLT_FRAME_READ_SLACK bytes: one whole frame plus
+ * one read's worth of the next ones. A length prefix over max_frame is refused as soon as its
+ * 4 bytes are in, before anything is allocated for the frame.
+ */
+#define SLT_FRAME_READ_SLACK (64u * 1024)
+
 struct slt_frame_reader {
     struct slt_buf buf;
     uint32_t max_frame;
     size_t frame_len; /* length of the frame last returned by next(), 0 when none */
+    size_t off;       /* bytes of buf already consumed (compacted lazily) */
 };
 
 void slt_frame_reader_init(struct slt_frame_reader *fr, uint32_t max_frame);
@@ -139,5 +147,18 @@ int slt_frame_reader_feed(struct slt_frame_reader *fr, const void *data, size_t 
 int slt_frame_reader_next(struct slt_frame_reader *fr, const char **payload, size_t *len);
 /* Drop the frame returned by next(). */
 void slt_frame_reader_consume(struct slt_frame_reader *fr);
+/*
+ * Read in place (libuv alloc_cb / read_cb): reserve() hands out *p with *avail >= 1 writable
+ * bytes (at most want), commit(n) adds the n bytes written there. reserve() returns 0,
+ * SLT_ELIMIT when the reader is full (a frame bigger than allowed) or SLT_ENOMEM.
+ */
+int slt_frame_reader_reserve(struct slt_frame_reader *fr, size_t want, char **p, size_t *avail);
+void slt_frame_reader_commit(struct slt_frame_reader *fr, size_t n);
+/* Bytes buffered and not yet consumed. */
+size_t slt_frame_reader_pending(const struct slt_frame_reader *fr);
+
+/* Name of a message type / ack status for logs ("batch", "gap"), "unknown" otherwise. */
+const char *slt_msg_type_name(int type);
+const char *slt_ack_status_name(int status);
 
 #endif

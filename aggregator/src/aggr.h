@@ -1,0 +1,131 @@
+/*
+ * The aggregator's ingest side: the agent listener (server.c), one session per connection
+ * (session.c) and the Redis store that applies batches exactly once (store_redis.c).
+ *
+ * Calling sequence (main.c):
+ *   slt_store_new(loop, &url, &params, stats, &store)   connects, reconnects with backoff
+ *   slt_server_start(&srv, loop, &params, store, stats) listens on params.listen
+ *   on SIGHUP:  slt_server_set_params / slt_store_set_params with the new values
+ *   on SIGTERM: slt_server_stop(&srv, cb)     stops accepting, lets in-flight applies finish
+ *               (bounded by redis_timeout), closes every session; cb runs last
+ *               slt_store_free(store)         after the server stopped; closes its handles
+ */
+#ifndef SLT_AGGR_H
+#define SLT_AGGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "slt/proto.h"
+
+#include "redis_url.h"
+#include "stats.h"
+
+/* Everything the ingest side reads from the config, copied so a reload can swap it. */
+struct slt_aggr_params {
+    char listen[256];
+    char *token; /* owned; NULL: agents are not authenticated */
+    size_t token_len;
+    uint32_t max_frame;
+    uint32_t max_agents;
+    int64_t minute_retention_s;
+    int64_t hour_retention_s;
+    int64_t day_retention_s;
+    int64_t redis_timeout_ms;
+    int64_t hello_timeout_ms; /* first frame must be HELLO within this, 5 s */
+    int64_t idle_timeout_ms;  /* a session that sends nothing this long is closed, 10 min */
+    size_t write_queue_max;   /* unsent ack bytes per session before it counts as slow, 64 KiB */
+    char server_id[64];
+};
+
+void slt_aggr_params_release(struct slt_aggr_params *p);
+
+/* ---- store ----------------------------------------------------------------------------------
+ * One Redis connection for applies. An apply sends one EVALSHA per series of the batch (all
+ * pipelined) and calls ap->done once every reply is in, or once the connection failed.
+ */
+struct slt_store;
+struct slt_apply_part;
+
+struct slt_apply {
+    void (*done)(struct slt_apply *ap); /* runs exactly once per successful slt_store_apply */
+    void *data;
+    /* outcome, valid in done() */
+    enum slt_ack_status status;
+    uint64_t resend_from;
+    /* internal */
+    struct slt_store *st;
+    struct slt_apply_part *parts;
+    size_t nparts;
+    size_t pending;
+    uint64_t sent_ns;
+    struct slt_buf args; /* argument bytes of every part */
+    size_t *argoff;      /* offsets of each argument in args */
+    size_t *arglen;
+    size_t nargs, capargs;
+};
+
+int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
+                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
+                  struct slt_store **out);
+/* Copies the retention and timeout values. */
+void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *params);
+/* 1 when connected, authenticated and the script is loaded. */
+int slt_store_ready(const struct slt_store *st);
+void slt_apply_init(struct slt_apply *ap);
+void slt_apply_release(struct slt_apply *ap);
+/*
+ * Starts applying batch b at wall time now_s. Returns 0 and later calls ap->done, or returns
+ * SLT_EREDIS (not connected), SLT_EINVAL (the batch cannot be applied: ap->status holds
+ * SLT_ACK_REJECTED) or SLT_ENOMEM, and done is never called. b may be freed after the call.
+ */
+int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
+                    int64_t now_s);
+/* Drops the connection (timeout, protocol error): pending applies end with SLT_ACK_RETRY. */
+void slt_store_reset(struct slt_store *st, const char *reason);
+/* Closes the connection and every handle; pending applies end with SLT_ACK_RETRY. */
+void slt_store_free(struct slt_store *st);
+
+/* The apply script and the key of one series, exposed for tests. */
+extern const char slt_store_apply_script[];
+
+/* ---- server and sessions -------------------------------------------------------------------- */
+struct slt_session;
+
+struct slt_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    int listening;
+    struct slt_aggr_params *params; /* borrowed; main keeps it alive */
+    struct slt_store *store;
+    struct slt_aggr_stats *stats;
+    struct slt_session *sessions; /* every open connection */
+    size_t nsessions;
+    int stopping;
+    uv_timer_t stop_timer;
+    void (*on_stopped)(struct slt_server *srv);
+    int stop_timer_open;
+};
+
+int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
+                     struct slt_store *store, struct slt_aggr_stats *stats, char *err,
+                     size_t errlen);
+/*
+ * Stops accepting, drains every session (in-flight applies answer first, bounded by the apply
+ * timeout) and closes its own handles; on_stopped runs last. The params struct may be updated
+ * in place at any time (SIGHUP): sessions read it when they need a value.
+ */
+void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
+
+/* session.c, used by server.c */
+int slt__session_accept(struct slt_server *srv);
+/* Stop reading; close once the in-flight apply (if any) answered. */
+void slt__session_drain(struct slt_session *s);
+void slt__session_close(struct slt_session *s, const char *reason);
+struct slt_session *slt__session_next(struct slt_session *s);
+/* Called by a session when its memory is freed (it has unlinked itself). */
+void slt__server_session_gone(struct slt_server *srv, struct slt_session *s);
+
+#endif

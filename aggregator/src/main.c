@@ -1,0 +1,306 @@
+/*
+ * slitail-aggregator -c CONFIG [--check] [-v]
+ *
+ * Accepts agents, applies their batches to Redis exactly once and serves the HTTP API. SIGHUP
+ * reloads the config (a bad one is refused and the old one kept), SIGTERM/SIGINT stop
+ * accepting, let in-flight applies answer and exit once every handle is closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "slt/config.h"
+
+#include "aggr.h"
+#include "api.h"
+
+#define TOKEN_MAX 4096
+
+struct aggr_main {
+    uv_loop_t loop;
+    const char *config_path;
+    struct slt_config *cfg;
+    struct slt_aggr_params params;
+    struct slt_aggr_stats stats;
+    struct slt_store *store;
+    struct slt_server server;
+    int server_started;
+    struct slt_api *api;
+    uv_signal_t sighup, sigterm, sigint;
+    int stopping;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: slitail-aggregator -c CONFIG [--check] [-v]\n"
+               "  -c, --config FILE   the YAML config (section 'aggregator')\n"
+               "      --check         validate the config and the token file, then exit\n"
+               "  -v, --verbose       log every batch (debug)\n");
+}
+
+/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
+static int read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+    char buf[TOKEN_MAX + 1];
+    ssize_t n;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
+        return -errno;
+    }
+    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+        len += (size_t)n;
+        if (len == sizeof(buf))
+            break;
+    }
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
+        return SLT_EINVAL;
+    }
+    if (len > TOKEN_MAX) {
+        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
+        return SLT_EINVAL;
+    }
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                   buf[len - 1] == '\t'))
+        len--;
+    if (len == 0) {
+        snprintf(err, errlen, "token file '%s' is empty", path);
+        return SLT_EINVAL;
+    }
+    *out = slt_strndup(buf, len);
+    if (!*out)
+        return SLT_ENOMEM;
+    *outlen = len;
+    return 0;
+}
+
+/* Everything the ingest side needs from cfg, checked; p is filled only on success. */
+static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
+                       struct slt_redis_url *url, char *err, size_t errlen)
+{
+    const struct slt_aggr_conf *a = &cfg->aggregator;
+    char host[64] = "aggregator";
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    if (strlen(a->listen) >= sizeof(p->listen)) {
+        snprintf(err, errlen, "%s: aggregator.listen is too long", cfg->path);
+        return SLT_ECONFIG;
+    }
+    rc = slt_redis_url_parse(a->redis, url, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (a->token_file) {
+        rc = read_token(a->token_file, &p->token, &p->token_len, err, errlen);
+        if (rc < 0) {
+            slt_redis_url_release(url);
+            return rc;
+        }
+    }
+    snprintf(p->listen, sizeof(p->listen), "%s", a->listen);
+    p->max_frame = a->max_frame;
+    p->max_agents = a->max_agents;
+    p->minute_retention_s = a->minute_retention_s;
+    p->hour_retention_s = a->hour_retention_s;
+    p->day_retention_s = a->day_retention_s;
+    p->redis_timeout_ms = a->redis_timeout_ms;
+    p->hello_timeout_ms = 5000;
+    p->idle_timeout_ms = 10 * 60 * 1000;
+    p->write_queue_max = 64 * 1024;
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(p->server_id, sizeof(p->server_id), "%.40s/%d", host, (int)getpid());
+    return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_api_stopped(void *data)
+{
+    struct aggr_main *m = data;
+
+    uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
+    uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
+}
+
+static void on_server_stopped(struct slt_server *srv)
+{
+    struct aggr_main *m = (struct aggr_main *)((char *)srv - offsetof(struct aggr_main, server));
+
+    slt_log(SLT_LOG_INFO, "aggregator", "every session closed");
+    slt_store_free(m->store);
+    m->store = NULL;
+    if (m->api)
+        slt_api_stop(m->api, on_api_stopped, m);
+    else
+        on_api_stopped(m);
+}
+
+static void stop(struct aggr_main *m, const char *why)
+{
+    if (m->stopping)
+        return;
+    m->stopping = 1;
+    slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
+    if (m->server_started)
+        slt_server_stop(&m->server, on_server_stopped);
+    else
+        on_server_stopped(&m->server);
+}
+
+static void reload(struct aggr_main *m)
+{
+    struct slt_config *cfg = NULL;
+    struct slt_aggr_params p;
+    struct slt_redis_url url;
+    char err[512];
+    int rc;
+
+    rc = slt_config_load_file(m->config_path, &cfg, err, sizeof(err));
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, "aggregator", "reload refused, keeping the old config: %s", err);
+        return;
+    }
+    rc = make_params(cfg, &p, &url, err, sizeof(err));
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, "aggregator", "reload refused, keeping the old config: %s", err);
+        slt_config_free(cfg);
+        return;
+    }
+    slt_redis_url_release(&url);
+    if (strcmp(p.listen, m->params.listen) != 0 ||
+        strcmp(cfg->aggregator.redis, m->cfg->aggregator.redis) != 0)
+        slt_log(SLT_LOG_WARN, "aggregator",
+                "listen and redis changes take effect only after a restart");
+    /* listen stays what we are bound to */
+    snprintf(p.listen, sizeof(p.listen), "%s", m->params.listen);
+    slt_aggr_params_release(&m->params);
+    m->params = p;
+    slt_store_set_params(m->store, &m->params);
+    slt_api_set_config(m->api, cfg);
+    slt_config_free(m->cfg);
+    m->cfg = cfg;
+    slt_log(SLT_LOG_INFO, "aggregator", "config reloaded from '%s'", m->config_path);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct aggr_main *m = h->data;
+
+    if (signum == SIGHUP) {
+        if (!m->stopping)
+            reload(m);
+        return;
+    }
+    stop(m, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+int main(int argc, char **argv)
+{
+    struct aggr_main m;
+    struct slt_redis_url url;
+    char err[512], desc[300];
+    int check = 0, i, rc, status = 0;
+
+    memset(&m, 0, sizeof(m));
+    for (i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            m.config_path = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = 1;
+        } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+            slt_log_level = SLT_LOG_DEBUG;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "slitail-aggregator: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!m.config_path) {
+        usage(stderr);
+        return 2;
+    }
+    rc = slt_config_load_file(m.config_path, &m.cfg, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slitail-aggregator: %s\n", err);
+        return 2;
+    }
+    rc = make_params(m.cfg, &m.params, &url, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slitail-aggregator: %s\n", err);
+        slt_config_free(m.cfg);
+        return 2;
+    }
+    if (check) {
+        slt_redis_url_describe(&url, desc, sizeof(desc));
+        printf("config '%s' ok: listen %s, http %s, redis %s, %s\n", m.config_path, m.params.listen,
+               m.cfg->aggregator.http_listen, desc,
+               m.params.token ? "token set" : "no token (agents not authenticated)");
+        slt_redis_url_release(&url);
+        slt_aggr_params_release(&m.params);
+        slt_config_free(m.cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (!m.params.token)
+        slt_log(SLT_LOG_WARN, "aggregator",
+                "no aggregator.token_file: agents are not authenticated");
+    uv_loop_init(&m.loop);
+    rc = slt_store_new(&m.loop, &url, &m.params, &m.stats, &m.store);
+    slt_redis_url_release(&url);
+    if (rc < 0) {
+        fprintf(stderr, "slitail-aggregator: cannot set up redis: %s\n", slt_strerror(rc));
+        return 1;
+    }
+    rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, err, sizeof(err));
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, "aggregator", "%s", err);
+        status = 1;
+    } else {
+        m.server_started = 1;
+    }
+    if (status == 0) {
+        rc = slt_api_start(&m.loop, m.cfg, &m.stats, &m.api);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "aggregator", "cannot start the HTTP API on '%s': %s",
+                    m.cfg->aggregator.http_listen, slt_strerror(rc));
+            status = 1;
+        }
+    }
+    uv_signal_init(&m.loop, &m.sighup);
+    uv_signal_init(&m.loop, &m.sigterm);
+    uv_signal_init(&m.loop, &m.sigint);
+    m.sighup.data = m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sighup, on_signal, SIGHUP);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
+    if (status != 0)
+        stop(&m, "startup failed");
+    else
+        slt_log(SLT_LOG_INFO, "aggregator", "started (%s)", m.params.server_id);
+    uv_run(&m.loop, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&m.loop);
+    if (rc != 0) {
+        slt_log(SLT_LOG_ERROR, "aggregator", "handles left open at exit: %s", uv_strerror(rc));
+        status = status ? status : 1;
+    }
+    slt_aggr_params_release(&m.params);
+    slt_config_free(m.cfg);
+    slt_log(SLT_LOG_INFO, "aggregator", "stopped");
+    return status;
+}

@@ -1,0 +1,538 @@
+/*
+ * One agent connection: HELLO and token check, then batches applied one at a time, in order.
+ *
+ * While a batch is being applied the session stops reading, so TCP pushes back on an agent
+ * that sends faster than Redis applies, and at most one frame's worth of bytes is buffered
+ * (the frame reader's bound). Acks go out in the order batches came in. A session lives until
+ * its socket and timers are closed and no apply is in flight (hiredis holds a pointer to it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aggr.h"
+
+#define READ_CHUNK (64 * 1024)
+#define CLOSE_LINGER_MS 2000 /* how long an ERROR frame may take to leave before we cut */
+
+struct slt_session {
+    struct slt_server *srv;
+    struct slt_session *prev, *next;
+    uv_tcp_t tcp;
+    uv_timer_t timer;       /* HELLO deadline, then idle timeout, then close linger */
+    uv_timer_t apply_timer; /* the in-flight apply's deadline */
+    int open_handles;
+    struct slt_frame_reader fr;
+    struct slt_proto_limits limits;
+    char peer[64];
+    char *agent;
+    size_t agent_len;
+    int authed;
+    int reading;
+    int inflight;
+    uint64_t inflight_epoch, inflight_seq;
+    int closing; /* no more frames; close once the apply and the writes are done */
+    int handles_closed;
+    struct slt_apply ap;
+    struct slt_buf out;  /* encoded frames not yet handed to libuv */
+    struct slt_buf wbuf; /* frames being written */
+    uv_write_t wreq;
+    int writing;
+};
+
+static void process(struct slt_session *s);
+static void maybe_finish(struct slt_session *s);
+static void read_start(struct slt_session *s);
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct slt_session *s = h->data;
+
+    if (--s->open_handles > 0)
+        return;
+    slt_frame_reader_release(&s->fr);
+    slt_apply_release(&s->ap);
+    slt_buf_release(&s->out);
+    slt_buf_release(&s->wbuf);
+    slt_free(s->agent);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    slt__server_session_gone(s->srv, s);
+    slt_free(s);
+}
+
+struct slt_session *slt__session_next(struct slt_session *s)
+{
+    return s->next;
+}
+
+/* Closes the handles; memory goes in the last close callback. */
+static void finish(struct slt_session *s)
+{
+    if (s->handles_closed)
+        return;
+    s->handles_closed = 1;
+    uv_timer_stop(&s->timer);
+    uv_timer_stop(&s->apply_timer);
+    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&s->apply_timer, on_handle_closed);
+}
+
+static void maybe_finish(struct slt_session *s)
+{
+    if (s->closing && !s->inflight && !s->writing && s->out.len == 0)
+        finish(s);
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    struct slt_session *s = t->data;
+
+    /* the peer did not take our last frames in time: cut, unless hiredis still holds us */
+    if (!s->inflight)
+        finish(s);
+}
+
+static void stop_reading(struct slt_session *s)
+{
+    if (s->reading) {
+        uv_read_stop((uv_stream_t *)&s->tcp);
+        s->reading = 0;
+    }
+}
+
+void slt__session_close(struct slt_session *s, const char *reason)
+{
+    if (s->closing)
+        return;
+    s->closing = 1;
+    stop_reading(s);
+    if (s->authed) {
+        s->srv->stats->connected_agents--;
+        slt_log(SLT_LOG_INFO, "ingest", "agent '%s' from %s disconnected: %s", s->agent, s->peer,
+                reason);
+    } else {
+        slt_log(SLT_LOG_INFO, "ingest", "connection from %s closed: %s", s->peer, reason);
+    }
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
+    maybe_finish(s);
+}
+
+void slt__session_drain(struct slt_session *s)
+{
+    slt__session_close(s, "aggregator shutting down");
+}
+
+static void on_write(uv_write_t *req, int status);
+
+/* Hands queued frames to libuv: try a direct write first, queue the rest. */
+static void flush(struct slt_session *s)
+{
+    uv_buf_t b;
+    int n;
+
+    if (s->writing || s->out.len == 0 || s->handles_closed)
+        return;
+    b = uv_buf_init(s->out.p, (unsigned int)s->out.len);
+    n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+    if (n == (int)s->out.len) {
+        s->out.len = 0;
+        maybe_finish(s);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        s->out.len = 0;
+        slt__session_close(s, uv_strerror(n));
+        maybe_finish(s);
+        return;
+    }
+    if (n > 0)
+        slt_buf_consume(&s->out, (size_t)n);
+    /* swap: out becomes the buffer being written, wbuf (empty) takes new frames */
+    {
+        struct slt_buf tmp = s->wbuf;
+        s->wbuf = s->out;
+        s->out = tmp;
+        s->out.len = 0;
+    }
+    b = uv_buf_init(s->wbuf.p, (unsigned int)s->wbuf.len);
+    s->wreq.data = s;
+    n = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, on_write);
+    if (n < 0) {
+        s->wbuf.len = 0;
+        slt__session_close(s, uv_strerror(n));
+        maybe_finish(s);
+        return;
+    }
+    s->writing = 1;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct slt_session *s = req->data;
+
+    s->writing = 0;
+    s->wbuf.len = 0;
+    if (status < 0) {
+        s->out.len = 0;
+        if (status != UV_ECANCELED)
+            slt__session_close(s, uv_strerror(status));
+        maybe_finish(s);
+        return;
+    }
+    flush(s);
+    maybe_finish(s);
+    if (!s->closing && !s->writing)
+        process(s); /* a slow reader may have held us back */
+}
+
+/* Queues one frame; a peer that does not read its acks is cut off (bounded write queue). */
+static void send_msg(struct slt_session *s, const struct slt_msg *m)
+{
+    int rc;
+
+    if (s->handles_closed)
+        return;
+    rc = slt_msg_encode(m, &s->out);
+    if (rc == SLT_ELIMIT) {
+        s->srv->stats->slow_clients++;
+        s->out.len = 0;
+        slt_log(SLT_LOG_WARN, "ingest", "%s does not read its acks: closing", s->peer);
+        slt__session_close(s, "write queue full");
+        return;
+    }
+    if (rc < 0) {
+        slt__session_close(s, slt_strerror(rc));
+        return;
+    }
+    flush(s);
+}
+
+static void send_error(struct slt_session *s, const char *msg)
+{
+    struct slt_msg m;
+
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_ERROR;
+    m.u.error.message = slt_str_make(msg, strlen(msg));
+    send_msg(s, &m);
+}
+
+static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
+                     enum slt_ack_status status, uint64_t resend_from)
+{
+    struct slt_aggr_stats *st = s->srv->stats;
+    struct slt_msg m;
+
+    switch (status) {
+    case SLT_ACK_APPLIED:
+        st->batches_applied++;
+        break;
+    case SLT_ACK_DUPLICATE:
+        st->batches_duplicate++;
+        break;
+    case SLT_ACK_GAP:
+        st->batches_gap++;
+        break;
+    case SLT_ACK_REJECTED:
+        st->batches_rejected++;
+        break;
+    case SLT_ACK_RETRY:
+        st->batches_retry++;
+        break;
+    }
+    slt_log(SLT_LOG_DEBUG, "ingest", "agent '%s' batch %llu:%llu %s", s->agent,
+            (unsigned long long)epoch, (unsigned long long)seq, slt_ack_status_name(status));
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_ACK;
+    m.u.ack.epoch = epoch;
+    m.u.ack.seq = seq;
+    m.u.ack.status = status;
+    m.u.ack.resend_from = status == SLT_ACK_GAP ? resend_from : 0;
+    send_msg(s, &m);
+}
+
+static void on_apply_timeout(uv_timer_t *t)
+{
+    struct slt_session *s = t->data;
+
+    if (!s->inflight)
+        return;
+    s->srv->stats->redis_timeouts++;
+    /* every pending apply (this one included) ends with RETRY as the connection drops */
+    slt_store_reset(s->srv->store, "apply timed out");
+}
+
+static void on_apply_done(struct slt_apply *ap)
+{
+    struct slt_session *s = ap->data;
+
+    s->inflight = 0;
+    uv_timer_stop(&s->apply_timer);
+    send_ack(s, s->inflight_epoch, s->inflight_seq, ap->status, ap->resend_from);
+    if (s->closing) {
+        maybe_finish(s);
+        return;
+    }
+    process(s);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+    struct slt_session *s = t->data;
+
+    s->srv->stats->sessions_timed_out++;
+    if (!s->authed) {
+        send_error(s, "no hello in time");
+        slt__session_close(s, "no hello in time");
+    } else {
+        slt__session_close(s, "idle timeout");
+    }
+}
+
+static void arm_idle(struct slt_session *s)
+{
+    struct slt_aggr_params *p = s->srv->params;
+
+    uv_timer_start(&s->timer, on_idle,
+                   (uint64_t)(s->authed ? p->idle_timeout_ms : p->hello_timeout_ms), 0);
+}
+
+static void protocol_error(struct slt_session *s, const char *what)
+{
+    char msg[300];
+
+    s->srv->stats->frame_errors++;
+    snprintf(msg, sizeof(msg), "protocol error: %s", what);
+    slt_log(SLT_LOG_WARN, "ingest", "%s%s%s from %s: %s", s->authed ? "agent '" : "",
+            s->authed ? s->agent : "", s->authed ? "'" : "", s->peer, msg);
+    send_error(s, msg);
+    slt__session_close(s, msg);
+}
+
+static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
+{
+    struct slt_aggr_params *p = s->srv->params;
+    struct slt_msg m;
+
+    if (h->version != SLT_PROTO_VERSION) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "protocol version %u not supported (want %d)", h->version,
+                 SLT_PROTO_VERSION);
+        protocol_error(s, msg);
+        return;
+    }
+    if (p->token && !slt_ct_equal(p->token, p->token_len, h->token.p, h->token.len)) {
+        s->srv->stats->auth_failures++;
+        /* never the token itself */
+        slt_log(SLT_LOG_WARN, "ingest", "authentication failed for agent '%.*s' from %s",
+                (int)h->agent_id.len, h->agent_id.p, s->peer);
+        send_error(s, "authentication failed");
+        slt__session_close(s, "authentication failed");
+        return;
+    }
+    s->agent = slt_strndup(h->agent_id.p, h->agent_id.len);
+    if (!s->agent) {
+        slt__session_close(s, "out of memory");
+        return;
+    }
+    s->agent_len = h->agent_id.len;
+    s->authed = 1;
+    s->srv->stats->connected_agents++;
+    slt_log(SLT_LOG_INFO, "ingest", "agent '%s' connected from %s (epoch %llu)", s->agent, s->peer,
+            (unsigned long long)h->epoch);
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_WELCOME;
+    m.u.welcome.version = SLT_PROTO_VERSION;
+    m.u.welcome.server = slt_str_make(p->server_id, strlen(p->server_id));
+    send_msg(s, &m);
+}
+
+static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
+{
+    int rc;
+
+    if (b->agent_id.len != s->agent_len || memcmp(b->agent_id.p, s->agent, s->agent_len) != 0) {
+        protocol_error(s, "batch for another agent than the hello named");
+        return;
+    }
+    s->srv->stats->batches_received++;
+    if (b->nseries == 0) {
+        send_ack(s, b->epoch, b->seq, SLT_ACK_APPLIED, 0); /* nothing to store */
+        return;
+    }
+    s->ap.done = on_apply_done;
+    s->ap.data = s;
+    rc = slt_store_apply(s->srv->store, &s->ap, b, slt_now_ms() / 1000);
+    if (rc == 0) {
+        s->inflight = 1;
+        s->inflight_epoch = b->epoch;
+        s->inflight_seq = b->seq;
+        uv_timer_start(&s->apply_timer, on_apply_timeout,
+                       (uint64_t)s->srv->params->redis_timeout_ms, 0);
+        return;
+    }
+    send_ack(s, b->epoch, b->seq, rc == SLT_EINVAL ? SLT_ACK_REJECTED : SLT_ACK_RETRY, 0);
+}
+
+/* Handles buffered frames until one starts an apply, the buffer is empty, or we close. */
+static void process(struct slt_session *s)
+{
+    const char *payload;
+    char err[256];
+    struct slt_msg m;
+    size_t len;
+    int r;
+
+    while (!s->inflight && !s->closing) {
+        if (s->out.len > s->srv->params->write_queue_max / 2 && s->writing) {
+            /* the agent is slow to take its acks: wait for the write to finish */
+            stop_reading(s);
+            return;
+        }
+        r = slt_frame_reader_next(&s->fr, &payload, &len);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            protocol_error(s, "frame length zero or over max_frame");
+            return;
+        }
+        if (slt_msg_decode(payload, len, &s->limits, &m, err, sizeof(err)) < 0) {
+            slt_frame_reader_consume(&s->fr);
+            protocol_error(s, err);
+            return;
+        }
+        arm_idle(s);
+        if (!s->authed) {
+            if (m.type == SLT_MSG_HELLO)
+                on_hello(s, &m.u.hello);
+            else
+                protocol_error(s, "first frame must be hello");
+        } else if (m.type == SLT_MSG_BATCH) {
+            on_batch(s, &m.u.batch);
+        } else if (m.type == SLT_MSG_ERROR) {
+            slt_log(SLT_LOG_WARN, "ingest", "agent '%s' sent an error: %.*s", s->agent,
+                    (int)m.u.error.message.len, m.u.error.message.p);
+            slt__session_close(s, "agent sent an error");
+        } else {
+            protocol_error(s, "unexpected message type");
+        }
+        slt_msg_release(&m);
+        slt_frame_reader_consume(&s->fr);
+    }
+    if (s->inflight)
+        stop_reading(s); /* TCP holds the agent back until the outcome is known */
+    else if (!s->closing && !s->reading)
+        read_start(s);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct slt_session *s = h->data;
+    size_t avail = 0;
+    char *p = NULL;
+
+    (void)suggested;
+    if (slt_frame_reader_reserve(&s->fr, READ_CHUNK, &p, &avail) < 0) {
+        *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init(p, (unsigned int)avail);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct slt_session *s = stream->data;
+
+    (void)buf;
+    if (nread == UV_ENOBUFS) {
+        protocol_error(s, "frame length over max_frame");
+        return;
+    }
+    if (nread < 0) {
+        slt__session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
+        return;
+    }
+    if (nread == 0)
+        return;
+    slt_frame_reader_commit(&s->fr, (size_t)nread);
+    process(s);
+}
+
+static void read_start(struct slt_session *s)
+{
+    int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+
+    if (rc < 0) {
+        slt__session_close(s, uv_strerror(rc));
+        return;
+    }
+    s->reading = 1;
+}
+
+int slt__session_accept(struct slt_server *srv)
+{
+    struct slt_session *s = slt_calloc(1, sizeof(*s));
+    struct sockaddr_storage ss;
+    int rc, namelen = sizeof(ss);
+
+    if (!s)
+        return SLT_ENOMEM;
+    s->srv = srv;
+    uv_tcp_init(srv->loop, &s->tcp);
+    uv_timer_init(srv->loop, &s->timer);
+    uv_timer_init(srv->loop, &s->apply_timer);
+    s->tcp.data = s->timer.data = s->apply_timer.data = s;
+    s->open_handles = 3;
+    slt_frame_reader_init(&s->fr, srv->params->max_frame);
+    slt_proto_limits_default(&s->limits);
+    slt_apply_init(&s->ap);
+    slt_buf_init(&s->out, srv->params->write_queue_max);
+    slt_buf_init(&s->wbuf, srv->params->write_queue_max);
+    snprintf(s->peer, sizeof(s->peer), "?");
+    /* linked before anything can fail, so on_handle_closed can unlink it */
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+    srv->stats->connections_total++;
+    rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp);
+    if (rc < 0) {
+        s->closing = 1;
+        finish(s);
+        return rc;
+    }
+    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &namelen) == 0) {
+        char ip[48] = "?";
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+            snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+            snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        }
+    }
+    uv_tcp_nodelay(&s->tcp, 1);
+    if (srv->nsessions > srv->params->max_agents || srv->stopping) {
+        srv->stats->connections_refused++;
+        slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", s->peer,
+                srv->stopping ? "shutting down" : "max_agents connections reached");
+        send_error(s, srv->stopping ? "shutting down" : "too many agents");
+        s->closing = 1;
+        uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
+        maybe_finish(s);
+        return 0;
+    }
+    arm_idle(s);
+    read_start(s);
+    return 0;
+}

@@ -1,2 +1,0 @@
-/* Placeholder until the codec lands; removed by the proto work. */
-#include "slt/proto.h"
