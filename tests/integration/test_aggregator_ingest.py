@@ -1,6 +1,8 @@
 """The aggregator applies agents' batches to a real Redis exactly once: concurrent agents,
 duplicates, gaps, crashes of the aggregator and of Redis, bad frames and bad tokens."""
+import os
 import random
+import signal
 import socket
 import struct
 import time
@@ -70,6 +72,41 @@ class Ingest(h.TestCase):
                 h.check_equal(ack["status"], p.DUPLICATE, f"replayed batch {seq}")
             c.close()
             check_truth(self.redis, truth([a.batches]))
+        self.run_case(case)
+
+    def it_counts_once_when_one_agent_sends_the_same_batch_on_two_connections(self):
+        """Both copies usually land in one group commit: the script must see the first
+        advance the mark before it judges the second (and then add only accepted deltas)."""
+        def case():
+            now = minute_now()
+            pairs = []
+            for i in range(20):
+                a = p.ProtoClient("127.0.0.1", self.aggr.port, TOKEN, f"twin{i}", 1)
+                b = p.ProtoClient("127.0.0.1", self.aggr.port, TOKEN, f"twin{i}", 1)
+                a.hello()
+                b.hello()
+                pairs.append((a, b))
+            for seq in (1, 2, 3):
+                raw = {i: p.batch(f"twin{i}", 1, seq, [p.series("tw", [(now, i + 1, 1, 0)]),
+                                                       p.series("tw2", [(now, 1, 0, 0)])])
+                       for i in range(20)}
+                # stopped, so every copy is read in one loop iteration: one group commit
+                os.kill(self.aggr.proc.p.pid, signal.SIGSTOP)
+                for i, (a, b) in enumerate(pairs):
+                    a.send_raw(raw[i])
+                    b.send_raw(raw[i])
+                time.sleep(0.1)
+                os.kill(self.aggr.proc.p.pid, signal.SIGCONT)
+                for i, (a, b) in enumerate(pairs):
+                    got = sorted([a.recv_ack()["status"], b.recv_ack()["status"]])
+                    h.check_equal(got, [p.APPLIED, p.DUPLICATE], f"twin{i} seq {seq}")
+            for a, b in pairs:
+                a.close()
+                b.close()
+            want = {"g": 3 * sum(range(1, 21)), "b": 60}
+            h.check_equal(redis_hash(self.redis, "slt:{s:tw}:tot"), want, "tw tot")
+            h.check_equal(redis_hash(self.redis, f"slt:{{s:tw}}:m:{now}"), want, "tw minute")
+            h.check_equal(redis_hash(self.redis, "slt:{s:tw2}:tot"), {"g": 60}, "tw2 tot")
         self.run_case(case)
 
     def it_refuses_a_gap_and_recovers_from_the_mark(self):
