@@ -40,7 +40,7 @@ YAML
 sleep 0.3
 "$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &
 AGGR_PID=$!
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -qs "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
 ulimit -n 65536 2>/dev/null || true
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 "$TMP/aggr_load" 127.0.0.1 "$APORT" "$TMP/token" "$AGENTS" "$BATCHES" "$SERIES" "$MINUTES"
