@@ -134,9 +134,11 @@ static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
  * KEYS[1] = the series' hwm hash, KEYS[2..nk] = its counter hashes (tot, minute, hour, day).
  * ARGV[1..3] = field names; ARGV[4] = n, the number of entries; then for each KEYS[k], k >= 2,
  * four values: expire-at (0: none) and the sums of the three deltas over all n entries; then n
- * entries of five values: agent, epoch, seq, since and the entry's own deltas as
- * "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not accepted.
- * Returns 2n integers, per entry {status, n}: {0, seq} applied, {1, mark} duplicate,
+ * entries of seven values: agent, epoch, seq, since, the mark that makes this entry the next
+ * one ("epoch:seq-1", the fast path: no parsing), the new mark ("epoch:seq") and the entry's own
+ * deltas as "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not
+ * accepted. The applied answer's n is not used.
+ * Returns 2n integers, per entry {status, n}: {0, 0} applied, {1, mark} duplicate,
  * {2, resend_from} gap, {3, mark} rejected (stale epoch).
  */
 const char slt_store_apply_script[] =
@@ -144,33 +146,36 @@ const char slt_store_apply_script[] =
     "local p0 = 5 + (nk - 1) * 4\n"
     "local ids, cur, out, sets, ok = {}, {}, {}, {}, {}\n"
     "local all = true\n"
-    "for i = 1, n do ids[i] = ARGV[p0 + (i - 1) * 5] end\n"
+    "for i = 1, n do ids[i] = ARGV[p0 + (i - 1) * 7] end\n"
     "local marks = redis.call('HMGET', KEYS[1], unpack(ids))\n"
     "for i = 1, n do\n"
     "  if cur[ids[i]] == nil then cur[ids[i]] = marks[i] or false end\n"
     "end\n"
     "for i = 1, n do\n"
-    "  local p = p0 + (i - 1) * 5\n"
-    "  local A, E, S, nxt = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), "
-    "tonumber(ARGV[p + 3])\n"
-    "  local st, v = 0, S\n"
+    "  local p = p0 + (i - 1) * 7\n"
+    "  local A = ARGV[p]\n"
     "  local m = cur[A]\n"
-    "  if m then\n"
-    "    local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
-    "    e0 = tonumber(e0) s0 = tonumber(s0)\n"
-    "    if e0 then\n"
-    "      if E < e0 then st, v = 3, s0\n"
-    "      elseif E == e0 then\n"
-    "        if S <= s0 then st, v = 1, s0\n"
-    "        elseif s0 + 1 > nxt then nxt = s0 + 1 end\n"
+    "  local st, v = 0, 0\n"
+    "  if m ~= ARGV[p + 4] then\n"
+    "    local E, S, nxt = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])\n"
+    "    v = S\n"
+    "    if m then\n"
+    "      local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
+    "      e0 = tonumber(e0) s0 = tonumber(s0)\n"
+    "      if e0 then\n"
+    "        if E < e0 then st, v = 3, s0\n"
+    "        elseif E == e0 then\n"
+    "          if S <= s0 then st, v = 1, s0\n"
+    "          elseif s0 + 1 > nxt then nxt = s0 + 1 end\n"
+    "        end\n"
     "      end\n"
     "    end\n"
+    "    if st == 0 and S ~= nxt then st, v = 2, nxt end\n"
     "  end\n"
-    "  if st == 0 and S ~= nxt then st, v = 2, nxt end\n"
     "  if st == 0 then\n"
-    "    cur[A] = ARGV[p + 1] .. ':' .. ARGV[p + 2]\n"
+    "    cur[A] = ARGV[p + 5]\n"
     "    sets[#sets + 1] = A\n"
-    "    sets[#sets + 1] = cur[A]\n"
+    "    sets[#sets + 1] = ARGV[p + 5]\n"
     "    ok[#ok + 1] = p\n"
     "  else\n"
     "    all = false\n"
@@ -181,7 +186,7 @@ const char slt_store_apply_script[] =
     "local acc = {}\n"
     "if not all then\n"
     "  for _, p in ipairs(ok) do\n"
-    "    for k, a, b, c in string.gmatch(ARGV[p + 4], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
     "      k = tonumber(k)\n"
     "      local t = acc[k]\n"
     "      if not t then t = {0, 0, 0} acc[k] = t end\n"
@@ -1112,6 +1117,19 @@ static int call_build(struct call *c, const struct group *g)
             rc = call_u64(c, ap->seq);
         if (rc == 0)
             rc = call_u64(c, e->since);
+        if (rc == 0) {
+            char mark[48];
+            size_t n = fmt_u64(mark, ap->epoch);
+
+            mark[n++] = ':';
+            n += fmt_u64(mark + n, ap->seq - 1);
+            rc = call_arg(c, mark, n);
+            if (rc == 0) {
+                n -= fmt_u64(num, ap->seq - 1);
+                n += fmt_u64(mark + n, ap->seq);
+                rc = call_arg(c, mark, n);
+            }
+        }
         /* the deltas as one string: "k:d1:d2:d3,..." */
         if (rc == 0)
             rc = call_arg(c, "", 0);
