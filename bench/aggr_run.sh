@@ -38,7 +38,7 @@ aggregator:
   max_agents: $((AGENTS + 100))
 YAML
 sleep 0.3
-"$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &
+${AGGR_WRAP:-} "$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &
 AGGR_PID=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do grep -qs "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
 ulimit -n 65536 2>/dev/null || true
