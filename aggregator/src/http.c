@@ -548,6 +548,8 @@ static void conn_send(struct slt_http_conn *c, char *buf, size_t len)
     c->wbuf = buf;
     c->wreq.data = c;
     c->state = CONN_BUSY;
+    /* a client that does not read its answer is closed after the idle timeout */
+    uv_timer_start(&c->timer, on_timer, c->srv->limits.idle_timeout_ms, 0);
     rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
         slt_free(buf);
@@ -596,7 +598,6 @@ static void conn_error(struct slt_http_conn *c, int status)
                             slt_http_reason(status), status);
     c->keep_alive = 0;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_timer_stop(&c->timer);
     buf = build_response(status, "application/json", body, blen,
                          status == 405 ? "Allow: GET, HEAD\r\n" : NULL, 0, 0, &len);
     if (!buf) {

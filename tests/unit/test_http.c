@@ -255,6 +255,13 @@ static void live_handler(struct slt_http_req *req, void *data)
         uv_timer_start(&lv->later, on_later, 300, 0);
         return;
     }
+    if (slt_str_eq(req->path, "/big")) {
+        static char big[16 << 20];
+
+        memset(big, 'x', sizeof(big));
+        slt_http_respond(req, 200, "text/plain", big, sizeof(big), NULL);
+        return;
+    }
     slt_http_respond(req, 200, "text/plain", "hello\n", 6, NULL);
 }
 
@@ -436,6 +443,25 @@ static void test_live_connections_over_the_limit_are_closed(void **state)
     live_stop(lv);
 }
 
+static void test_live_client_not_reading_its_answer_is_closed(void **state)
+{
+    struct live *lv = live_start();
+    const char *req = "GET /big HTTP/1.1\r\n\r\n";
+    int fd = dial(lv->port), i;
+    size_t conns = 1;
+
+    (void)state;
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    /* never read: 16 MiB cannot fit the socket buffers; the 1 s idle timeout closes it */
+    for (i = 0; i < 40 && conns > 0; i++) {
+        usleep(100000);
+        conns = slt_http_server_conns(lv->srv);
+    }
+    assert_int_equal(conns, 0);
+    close(fd);
+    live_stop(lv);
+}
+
 static void test_live_post_gets_405_with_allow(void **state)
 {
     struct live *lv = live_start();
@@ -471,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_live_client_leaving_mid_request_is_harmless),
         cmocka_unit_test(test_live_connections_over_the_limit_are_closed),
         cmocka_unit_test(test_live_post_gets_405_with_allow),
+        cmocka_unit_test(test_live_client_not_reading_its_answer_is_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
