@@ -2,7 +2,45 @@
 #ifndef SLT_CLI_H
 #define SLT_CLI_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slt/config.h"
+
+/* Exit codes shared by the subcommands. */
+#define SLT_EXIT_OK 0
+#define SLT_EXIT_FAIL 1  /* check: a file could not be read; test: a case failed */
+#define SLT_EXIT_USAGE 2 /* bad arguments, config or case file */
+
 /* `slitail query ...`: wraps the aggregator's HTTP API (cli/query.c). argv[0] is "query". */
 int slt_cli_query(int argc, char **argv);
+
+/* `slitail check ...` (cli/check.c), `slitail explain ...` (cli/explain.c) and
+ * `slitail test ...` (cli/ruletest.c). argv[0] is the subcommand. */
+int slt_cli_check(int argc, char **argv);
+int slt_cli_explain(int argc, char **argv);
+int slt_cli_test(int argc, char **argv);
+
+/*
+ * The config a subcommand works with: the file given with -c, or without one the default
+ * config of --format (an "availability" SLI and, when the format has latency, a "latency" SLI
+ * with latency_threshold_us). Returns 0, or prints the error to stderr and returns
+ * SLT_EXIT_USAGE.
+ */
+int slt__cli_load_config(const char *path, const char *format, int64_t latency_threshold_us,
+                         struct slt_config **out);
+
+/*
+ * Which input of cfg a file belongs to: the input called name when name is not NULL; else the
+ * only input; else the one whose paths (fnmatch globs) match file. Returns the index, or -1
+ * after printing why to stderr. file may be NULL (explain: a line has no file).
+ */
+int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const char *file);
+
+/* Prints the built-in format names, comma separated, to f. */
+void slt__cli_print_formats(void *f);
+
+/* UTC ISO 8601 ("2026-10-10T13:55:36Z", with ".123456" when frac_us > 0) into buf. */
+void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len);
 
 #endif

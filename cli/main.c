@@ -1,9 +1,51 @@
+/* slitail: the rule author's CLI. Dispatches to the subcommands in cli.h. */
 #include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef SLT_VERSION
+#define SLT_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: slitail COMMAND [OPTIONS] ...\n"
+               "\n"
+               "  check    read log files (plain or .gz) and report parsed lines and SLIs\n"
+               "  explain  show how one line parses and how each SLI classifies it\n"
+               "  test     run rule test cases (CASES.yaml)\n"
+               "  query    ask a running aggregator for SLIs and SLOs\n"
+               "\n"
+               "'slitail COMMAND --help' describes a command.\n");
+}
 
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "usage: slitail check|explain|test ...\n");
-    return 2;
+    const char *cmd;
+
+    if (argc < 2) {
+        usage(stderr);
+        return SLT_EXIT_USAGE;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "check") == 0)
+        return slt_cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0)
+        return slt_cli_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "test") == 0)
+        return slt_cli_test(argc - 1, argv + 1);
+    if (strcmp(cmd, "query") == 0)
+        return slt_cli_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return SLT_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("slitail %s\n", SLT_VERSION);
+        return SLT_EXIT_OK;
+    }
+    fprintf(stderr, "slitail: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return SLT_EXIT_USAGE;
 }

@@ -36,6 +36,7 @@
 struct fmt_decl {
     char *name;
     char *regex;
+    const yaml_node_t *json;
     char *time_layout;
     int latency_unit;
     uint32_t match_limit;
@@ -61,311 +62,268 @@ struct sli_decl {
 #define DAY_S 86400
 #define MIB (1024 * 1024)
 
+/* "host:port" or "[v6addr]:port"; want_host: the host may not be empty, nor the port 0. */
+static int check_addr(const char *s, int want_host, char *msg, size_t msglen)
+{
+    const char *colon, *p;
+    size_t hlen;
+    long port = 0;
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (!rb || rb[1] != ':') {
+            snprintf(msg, msglen, "must be [v6addr]:port");
+            return SLT_EINVAL;
+        }
+        hlen = (size_t)(rb - s - 1);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            snprintf(msg, msglen, "must be host:port");
+            return SLT_EINVAL;
+        }
+        hlen = (size_t)(colon - s);
+    }
+    for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    if (p == colon + 1 || *p || port > 65535 || (want_host && port == 0)) {
+        snprintf(msg, msglen, "has a bad port (want %d to 65535)", want_host ? 1 : 0);
+        return SLT_EINVAL;
+    }
+    if (want_host && hlen == 0) {
+        snprintf(msg, msglen, "must be host:port");
+        return SLT_EINVAL;
+    }
+    return 0;
+}
+
+static int check_listen(const char *s, char *msg, size_t msglen)
+{
+    return check_addr(s, 0, msg, msglen);
+}
+
+static int check_connect(const char *s, char *msg, size_t msglen)
+{
+    return check_addr(s, 1, msg, msglen);
+}
+
+/* The aggregator parses the rest; this catches the common slips at load. */
+static int check_redis(const char *s, char *msg, size_t msglen)
+{
+    if (!strncmp(s, "redis://", 8) || !strncmp(s, "unix://", 7))
+        return 0;
+    snprintf(msg, msglen, "must start with redis:// or unix://%s",
+             strncmp(s, "rediss://", 9) ? "" : " (TLS is not supported)");
+    return SLT_EINVAL;
+}
+
+/* clang-format off */
 static const struct slt__config_key keys[] = {
     /* formats: */
-    {.section = "formats",
-     .name = "name",
-     .type = SLT_KT_STR,
-     FMT(name),
-     .flags = SLT_KEY_REQUIRED,
+    {.section = "formats", .name = "name", .type = SLT_KT_STR, FMT(name), .flags = SLT_KEY_REQUIRED,
      .help = "name used by inputs; letters, digits, '.', '_', '-'; not a built-in name"},
-    {.section = "formats",
-     .name = "regex",
-     .type = SLT_KT_STR,
-     FMT(regex),
-     .flags = SLT_KEY_REQUIRED,
-     .help = "PCRE2 pattern with named groups; groups named like canonical fields fill them"},
-    {.section = "formats",
-     .name = "time_layout",
-     .type = SLT_KT_STR,
-     FMT(time_layout),
+    {.section = "formats", .name = "regex", .type = SLT_KT_STR, FMT(regex),
+     .help = "PCRE2 pattern with named groups; a group named like a canonical field fills it "
+             "(give regex or json)"},
+    {.section = "formats", .name = "json", .type = SLT_KT_MAP, FMT(json),
+     .help = "one JSON object per line; maps canonical fields to dotted paths, `{}` keeps "
+             "the defaults of the built-in json format"},
+    {.section = "formats", .name = "time_layout", .type = SLT_KT_STR, FMT(time_layout),
      .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
-    {.section = "formats",
-     .name = "latency_unit",
-     .type = SLT_KT_ENUM,
-     FMT(latency_unit),
-     .choices = "s|ms|us",
-     .def = "s",
-     .help = "unit of a bare number in the latency group"},
-    {.section = "formats",
-     .name = "match_limit",
-     .type = SLT_KT_UINT,
-     FMT(match_limit),
-     .lo = 1,
-     .hi = 100000000,
-     .def = "100000",
+    {.section = "formats", .name = "latency_unit", .type = SLT_KT_ENUM, FMT(latency_unit),
+     .choices = "s|ms|us", .def = "s", .help = "unit of a bare number in the latency group"},
+    {.section = "formats", .name = "match_limit", .type = SLT_KT_UINT, FMT(match_limit), .lo = 1,
+     .hi = 100000000, .def = "100000",
      .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
-    {.section = "formats",
-     .name = "depth_limit",
-     .type = SLT_KT_UINT,
-     FMT(depth_limit),
-     .lo = 1,
-     .hi = 10000000,
-     .def = "1000",
+    {.section = "formats", .name = "depth_limit", .type = SLT_KT_UINT, FMT(depth_limit), .lo = 1,
+     .hi = 10000000, .def = "1000",
      .help = "PCRE2 depth limit; a line that hits it is unparsed (match_limit)"},
     /* inputs: */
-    {.section = "inputs",
-     .name = "name",
-     .type = SLT_KT_STR,
-     INPUT(name),
-     .flags = SLT_KEY_REQUIRED,
-     .help = "name used by slis; letters, digits, '.', '_', '-'"},
-    {.section = "inputs",
-     .name = "format",
-     .type = SLT_KT_STR,
-     INPUT(format_name),
-     .flags = SLT_KEY_REQUIRED,
-     .help = "a built-in format or a name from formats:"},
-    {.section = "inputs",
-     .name = "paths",
-     .type = SLT_KT_STRLIST,
-     INPUT(paths),
-     .off2 = offsetof(struct slt_input, npaths),
-     .hi = MAX_LIST,
+    {.section = "inputs", .name = "name", .type = SLT_KT_STR, INPUT(name),
+     .flags = SLT_KEY_REQUIRED, .help = "name used by slis; letters, digits, '.', '_', '-'"},
+    {.section = "inputs", .name = "format", .type = SLT_KT_STR, INPUT(format_name),
+     .flags = SLT_KEY_REQUIRED, .help = "a built-in format or a name from formats:"},
+    {.section = "inputs", .name = "paths", .type = SLT_KT_STRLIST, INPUT(paths),
+     .off2 = offsetof(struct slt_input, npaths), .hi = MAX_LIST,
      .help = "files or globs the agent tails"},
-    {.section = "inputs",
-     .name = "read_from",
-     .type = SLT_KT_ENUM,
-     INPUT(read_from_beginning),
-     .choices = "end|beginning",
-     .def = "end",
+    {.section = "inputs", .name = "read_from", .type = SLT_KT_ENUM, INPUT(read_from_beginning),
+     .choices = "end|beginning", .def = "end",
      .help = "where the agent starts a file it has no checkpoint for"},
-    {.section = "inputs",
-     .name = "max_line",
-     .type = SLT_KT_SIZE,
-     INPUT(max_line),
-     .lo = 256,
-     .hi = 16 * MIB,
-     .def = "64KiB",
-     .help = "longer lines are unparsed (oversize)"},
+    {.section = "inputs", .name = "max_line", .type = SLT_KT_SIZE, INPUT(max_line), .lo = 256,
+     .hi = 16 * MIB, .def = "64KiB", .help = "longer lines are unparsed (oversize)"},
     /* slis: */
-    {.section = "slis",
-     .name = "name",
-     .type = SLT_KT_STR,
-     SLI(name),
-     .flags = SLT_KEY_REQUIRED,
+    {.section = "slis", .name = "name", .type = SLT_KT_STR, SLI(name), .flags = SLT_KEY_REQUIRED,
      .help = "name of the SLI; letters, digits, '.', '_', '-'"},
-    {.section = "slis",
-     .name = "input",
-     .type = SLT_KT_STR,
-     SLI(input),
+    {.section = "slis", .name = "input", .type = SLT_KT_STR, SLI(input),
      .help = "the input whose lines it classifies; may be left out when there is one input"},
-    {.section = "slis",
-     .name = "match",
-     .type = SLT_KT_COND,
-     SLI(match),
+    {.section = "slis", .name = "match", .type = SLT_KT_COND, SLI(match),
      .help = "lines the SLI covers (absent: all lines)"},
-    {.section = "slis",
-     .name = "exclude",
-     .type = SLT_KT_COND,
-     SLI(exclude),
+    {.section = "slis", .name = "exclude", .type = SLT_KT_COND, SLI(exclude),
      .help = "covered lines that are not counted (absent: none)"},
-    {.section = "slis",
-     .name = "bad",
-     .type = SLT_KT_COND,
-     SLI(bad),
+    {.section = "slis", .name = "bad", .type = SLT_KT_COND, SLI(bad),
      .help = "counted lines that are bad; every other counted line is good (absent: none)"},
     /* slos: */
-    {.section = "slos",
-     .name = "name",
-     .type = SLT_KT_STR,
-     SLO(name),
-     .flags = SLT_KEY_REQUIRED,
+    {.section = "slos", .name = "name", .type = SLT_KT_STR, SLO(name), .flags = SLT_KEY_REQUIRED,
      .help = "name of the SLO; letters, digits, '.', '_', '-'"},
-    {.section = "slos",
-     .name = "sli",
-     .type = SLT_KT_STR,
-     SLO(sli),
-     .flags = SLT_KEY_REQUIRED,
+    {.section = "slos", .name = "sli", .type = SLT_KT_STR, SLO(sli), .flags = SLT_KEY_REQUIRED,
      .help = "the SLI it is about"},
-    {.section = "slos",
-     .name = "objective",
-     .type = SLT_KT_PERCENT,
-     SLO(objective),
-     .flags = SLT_KEY_REQUIRED,
-     .help = "percent of good among good+bad, e.g. 99.9"},
-    {.section = "slos",
-     .name = "window",
-     .type = SLT_KT_DUR,
-     SLO(window_s),
-     .unit_us = SEC,
-     .lo = 3600,
-     .hi = 400LL * DAY_S,
-     .def = "28d",
-     .help = "rolling window"},
+    {.section = "slos", .name = "objective", .type = SLT_KT_PERCENT, SLO(objective),
+     .flags = SLT_KEY_REQUIRED, .help = "percent of good among good+bad, e.g. 99.9"},
+    {.section = "slos", .name = "window", .type = SLT_KT_DUR, SLO(window_s), .unit_us = SEC,
+     .lo = 3600, .hi = 400LL * DAY_S, .def = "28d", .help = "rolling window"},
     /* agent: */
-    {.section = "agent",
-     .name = "id",
-     .type = SLT_KT_STR,
-     AGENT(id),
+    {.section = "agent", .name = "id", .type = SLT_KT_STR, AGENT(id),
      .help = "agent id sent to the aggregator (absent: the host name)"},
-    {.section = "agent",
-     .name = "aggregators",
-     .type = SLT_KT_STRLIST,
-     AGENT(aggregators),
-     .off2 = offsetof(struct slt_agent_conf, naggregators),
-     .hi = 16,
-     .def = "127.0.0.1:7433",
+    {.section = "agent", .name = "aggregators", .type = SLT_KT_STRLIST, AGENT(aggregators),
+     .off2 = offsetof(struct slt_agent_conf, naggregators), .hi = 16, .def = "127.0.0.1:7433",
+     .check = check_connect,
      .help = "host:port of aggregators, tried in order"},
-    {.section = "agent",
-     .name = "token_file",
-     .type = SLT_KT_STR,
-     AGENT(token_file),
+    {.section = "agent", .name = "token_file", .type = SLT_KT_STR, AGENT(token_file),
      .help = "file holding the shared token (absent: no token is sent)"},
-    {.section = "agent",
-     .name = "state_dir",
-     .type = SLT_KT_STR,
-     AGENT(state_dir),
-     .def = "/var/lib/slitail",
-     .help = "checkpoints and the spool"},
-    {.section = "agent",
-     .name = "flush_interval",
-     .type = SLT_KT_DUR,
-     AGENT(flush_interval_ms),
-     .unit_us = MS,
-     .lo = 100,
-     .hi = 3600 * 1000,
-     .def = "2s",
+    {.section = "agent", .name = "state_dir", .type = SLT_KT_STR, AGENT(state_dir),
+     .def = "/var/lib/slitail", .help = "checkpoints and the spool"},
+    {.section = "agent", .name = "flush_interval", .type = SLT_KT_DUR, AGENT(flush_interval_ms),
+     .unit_us = MS, .lo = 100, .hi = 3600 * 1000, .def = "2s",
      .help = "how often counts are shipped"},
-    {.section = "agent",
-     .name = "spool_max",
-     .type = SLT_KT_SIZE,
-     AGENT(spool_max_bytes),
-     .lo = MIB,
-     .hi = 1024LL * 1024 * MIB,
-     .def = "256MiB",
+    {.section = "agent", .name = "spool_max", .type = SLT_KT_SIZE, AGENT(spool_max_bytes),
+     .lo = MIB, .hi = 1024LL * 1024 * MIB, .def = "256MiB",
      .help = "disk spool for unacknowledged frames; past it the oldest are dropped"},
-    {.section = "agent",
-     .name = "spool_retention",
-     .type = SLT_KT_DUR,
-     AGENT(spool_retention_s),
-     .unit_us = SEC,
-     .lo = 1,
-     .hi = 30 * DAY_S,
-     .def = "10m",
+    {.section = "agent", .name = "spool_retention", .type = SLT_KT_DUR, AGENT(spool_retention_s),
+     .unit_us = SEC, .lo = 1, .hi = 30 * DAY_S, .def = "10m",
      .help = "spooled frames older than this are dropped"},
-    {.section = "agent",
-     .name = "minutes_kept",
-     .type = SLT_KT_UINT,
-     AGENT(minutes_kept),
-     .lo = 1,
-     .hi = 100000,
-     .def = "1440",
-     .help = "open minutes kept in memory per SLI"},
-    {.section = "agent",
-     .name = "status_listen",
-     .type = SLT_KT_STR,
-     AGENT(status_listen),
+    {.section = "agent", .name = "minutes_kept", .type = SLT_KT_UINT, AGENT(minutes_kept), .lo = 1,
+     .hi = 100000, .def = "1440", .help = "open minutes kept in memory per SLI"},
+    {.section = "agent", .name = "status_listen", .type = SLT_KT_STR, AGENT(status_listen),
+     .check = check_listen,
      .help = "loopback host:port of the status endpoint (absent: off)"},
-    {.section = "agent",
-     .name = "poll_interval",
-     .type = SLT_KT_DUR,
-     AGENT(poll_interval_ms),
-     .unit_us = MS,
-     .lo = 10,
-     .hi = 3600 * 1000,
-     .def = "1s",
+    {.section = "agent", .name = "poll_interval", .type = SLT_KT_DUR, AGENT(poll_interval_ms),
+     .unit_us = MS, .lo = 10, .hi = 3600 * 1000, .def = "1s",
      .help = "stat() fallback for file changes"},
-    {.section = "agent",
-     .name = "ack_timeout",
-     .type = SLT_KT_DUR,
-     AGENT(ack_timeout_ms),
-     .unit_us = MS,
-     .lo = 0,
-     .hi = 600 * 1000,
-     .def = "5s",
+    {.section = "agent", .name = "ack_timeout", .type = SLT_KT_DUR, AGENT(ack_timeout_ms),
+     .unit_us = MS, .lo = 0, .hi = 600 * 1000, .def = "5s",
      .help = "how long SIGTERM waits for acknowledgements"},
     /* aggregator: */
-    {.section = "aggregator",
-     .name = "listen",
-     .type = SLT_KT_STR,
-     AGGR(listen),
-     .def = "127.0.0.1:7433",
+    {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
+     .def = "127.0.0.1:7433", .check = check_listen,
      .help = "host:port for agents"},
-    {.section = "aggregator",
-     .name = "http_listen",
-     .type = SLT_KT_STR,
-     AGGR(http_listen),
-     .def = "127.0.0.1:7480",
+    {.section = "aggregator", .name = "http_listen", .type = SLT_KT_STR, AGGR(http_listen),
+     .def = "127.0.0.1:7480", .check = check_listen,
      .help = "host:port of the HTTP API and /metrics"},
-    {.section = "aggregator",
-     .name = "redis",
-     .type = SLT_KT_STR,
-     AGGR(redis),
-     .def = "redis://127.0.0.1:6379/0",
+    {.section = "aggregator", .name = "redis", .type = SLT_KT_STR, AGGR(redis),
+     .def = "redis://127.0.0.1:6379/0", .check = check_redis,
      .help = "redis://host:port/db or unix:///path"},
-    {.section = "aggregator",
-     .name = "token_file",
-     .type = SLT_KT_STR,
-     AGGR(token_file),
+    {.section = "aggregator", .name = "token_file", .type = SLT_KT_STR, AGGR(token_file),
      .help = "file holding the shared token (absent: agents are not authenticated)"},
-    {.section = "aggregator",
-     .name = "max_frame",
-     .type = SLT_KT_SIZE,
-     AGGR(max_frame),
-     .lo = 4096,
-     .hi = 64 * MIB,
-     .def = "1MiB",
-     .help = "largest frame accepted from an agent"},
-    {.section = "aggregator",
-     .name = "max_agents",
-     .type = SLT_KT_UINT,
-     AGGR(max_agents),
-     .lo = 1,
-     .hi = 1000000,
-     .def = "10000",
-     .help = "connected agents at most"},
-    {.section = "aggregator",
-     .name = "minute_retention",
-     .type = SLT_KT_DUR,
-     AGGR(minute_retention_s),
-     .unit_us = SEC,
-     .lo = 3600,
-     .hi = 400LL * DAY_S,
-     .def = "2d",
+    {.section = "aggregator", .name = "max_frame", .type = SLT_KT_SIZE, AGGR(max_frame), .lo = 4096,
+     .hi = 64 * MIB, .def = "1MiB", .help = "largest frame accepted from an agent"},
+    {.section = "aggregator", .name = "max_agents", .type = SLT_KT_UINT, AGGR(max_agents), .lo = 1,
+     .hi = 1000000, .def = "10000", .help = "connected agents at most"},
+    {.section = "aggregator", .name = "minute_retention", .type = SLT_KT_DUR,
+     AGGR(minute_retention_s), .unit_us = SEC, .lo = 3600, .hi = 400LL * DAY_S, .def = "2d",
      .help = "how long minute buckets are kept"},
-    {.section = "aggregator",
-     .name = "hour_retention",
-     .type = SLT_KT_DUR,
-     AGGR(hour_retention_s),
-     .unit_us = SEC,
-     .lo = DAY_S,
-     .hi = 4000LL * DAY_S,
-     .def = "35d",
+    {.section = "aggregator", .name = "hour_retention", .type = SLT_KT_DUR, AGGR(hour_retention_s),
+     .unit_us = SEC, .lo = DAY_S, .hi = 4000LL * DAY_S, .def = "35d",
      .help = "how long hour buckets are kept"},
-    {.section = "aggregator",
-     .name = "day_retention",
-     .type = SLT_KT_DUR,
-     AGGR(day_retention_s),
-     .unit_us = SEC,
-     .lo = DAY_S,
-     .hi = 4000LL * DAY_S,
-     .def = "400d",
+    {.section = "aggregator", .name = "day_retention", .type = SLT_KT_DUR, AGGR(day_retention_s),
+     .unit_us = SEC, .lo = DAY_S, .hi = 4000LL * DAY_S, .def = "400d",
      .help = "how long day buckets are kept"},
-    {.section = "aggregator",
-     .name = "redis_timeout",
-     .type = SLT_KT_DUR,
-     AGGR(redis_timeout_ms),
-     .unit_us = MS,
-     .lo = 10,
-     .hi = 60 * 1000,
-     .def = "2s",
+    {.section = "aggregator", .name = "redis_timeout", .type = SLT_KT_DUR, AGGR(redis_timeout_ms),
+     .unit_us = MS, .lo = 10, .hi = 60 * 1000, .def = "2s",
      .help = "a Redis command that takes longer fails"},
-    {.section = "aggregator",
-     .name = "default_window",
-     .type = SLT_KT_DUR,
-     AGGR(default_window_s),
-     .unit_us = SEC,
-     .lo = 60,
-     .hi = 400LL * DAY_S,
-     .def = "1h",
+    {.section = "aggregator", .name = "default_window", .type = SLT_KT_DUR, AGGR(default_window_s),
+     .unit_us = SEC, .lo = 60, .hi = 400LL * DAY_S, .def = "1h",
      .help = "window of the totals in /api/v1/slis when none is asked"},
 };
+/* clang-format on */
 
 const struct slt__config_key *slt__config_keys(size_t *n)
 {
     *n = SLT_ARRAY_SIZE(keys);
     return keys;
+}
+
+static const char *doc_type(const struct slt__config_key *k)
+{
+    switch (k->type) {
+    case SLT_KT_STR:
+        return "string";
+    case SLT_KT_STRLIST:
+        return "string or list of strings";
+    case SLT_KT_DUR:
+        return "duration";
+    case SLT_KT_SIZE:
+        return "size";
+    case SLT_KT_UINT:
+        return "integer";
+    case SLT_KT_PERCENT:
+        return "number";
+    case SLT_KT_ENUM:
+        return "enum";
+    case SLT_KT_COND:
+        return "conditions";
+    case SLT_KT_MAP:
+        return "map";
+    }
+    return "?";
+}
+
+static void fmt_bound(const struct slt__config_key *k, int64_t v, char *buf, size_t len);
+
+int slt__config_doc_keys(struct slt_buf *b)
+{
+    const char *section = "";
+    char lo[32], hi[32], bounds[96];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < SLT_ARRAY_SIZE(keys) && rc == 0; i++) {
+        const struct slt__config_key *k = &keys[i];
+
+        if (strcmp(section, k->section)) {
+            section = k->section;
+            rc = slt_buf_printf(b,
+                                "%s### `%s`\n\n"
+                                "| key | type | default | bounds | meaning |\n"
+                                "|---|---|---|---|---|\n",
+                                i ? "\n" : "", section);
+            if (rc)
+                break;
+        }
+        bounds[0] = '\0';
+        if (k->type == SLT_KT_DUR || k->type == SLT_KT_SIZE || k->type == SLT_KT_UINT) {
+            fmt_bound(k, k->lo, lo, sizeof(lo));
+            fmt_bound(k, k->hi, hi, sizeof(hi));
+            snprintf(bounds, sizeof(bounds), "%s .. %s", lo, hi);
+        } else if (k->type == SLT_KT_PERCENT) {
+            snprintf(bounds, sizeof(bounds), "0 < x < 100");
+        } else if (k->type == SLT_KT_STRLIST) {
+            snprintf(bounds, sizeof(bounds), "at most %lld entries", (long long)k->hi);
+        } else if (k->type == SLT_KT_ENUM) {
+            const char *c = k->choices;
+            size_t pos = 0;
+
+            /* A '|' would end the markdown table cell. */
+            while (*c && pos + 8 < sizeof(bounds)) {
+                size_t l = strcspn(c, "|");
+                int w = snprintf(bounds + pos, sizeof(bounds) - pos, "%s`%.*s`", pos ? ", " : "",
+                                 (int)l, c);
+
+                if (w < 0)
+                    break;
+                pos += (size_t)w;
+                c += l;
+                if (*c)
+                    c++;
+            }
+        }
+        rc = slt_buf_printf(b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, doc_type(k),
+                            k->def ? "`" : "",
+                            k->def ? k->def : (k->flags & SLT_KEY_REQUIRED ? "required" : "none"),
+                            k->def ? "`" : "", bounds, k->help);
+    }
+    return rc;
 }
 
 struct ctx {
@@ -477,6 +435,8 @@ static const char *type_desc(const struct slt__config_key *k)
         return "one of";
     case SLT_KT_COND:
         return "a map of conditions or a list of such maps";
+    case SLT_KT_MAP:
+        return "a map";
     }
     return "?";
 }
@@ -491,8 +451,12 @@ static void fmt_dur(char *buf, size_t len, int64_t us)
                  {"s", SEC},           {"ms", MS},          {"us", 1}};
     size_t i;
 
+    if (us == 0) {
+        snprintf(buf, len, "0");
+        return;
+    }
     for (i = 0; i < SLT_ARRAY_SIZE(units); i++) {
-        if (us != 0 && us % units[i].us == 0) {
+        if (us % units[i].us == 0) {
             snprintf(buf, len, "%lld%s", (long long)(us / units[i].us), units[i].name);
             return;
         }
@@ -547,6 +511,19 @@ static void free_strlist(char **list, size_t n)
     slt_free(list);
 }
 
+/* The key's own check of a NUL-terminated string value. */
+static int check_str(struct ctx *c, const struct slt__config_key *k, const char *s,
+                     const yaml_node_t *n, const char *what)
+{
+    char msg[128];
+
+    if (!k->check || k->check(s, msg, sizeof(msg)) == 0)
+        return 0;
+    if (k->check == check_redis) /* may hold a password: do not echo it */
+        return fail(c, n, "%s: '%s' %s", what, k->name, msg);
+    return fail(c, n, "%s: '%s' %s, got '%s'", what, k->name, msg, s);
+}
+
 /*
  * Set key k in base from the scalar text s (n is where it was written, NULL for a default).
  * Lists are handled by set_value.
@@ -557,6 +534,7 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
     char *dst = base + k->off;
     char lo[32], hi[32];
     int64_t v = 0;
+    int rc;
 
     if (len > MAX_STR)
         return fail(c, n, "%s: '%s' is too long (%zu bytes, max %d)", what, k->name, len, MAX_STR);
@@ -564,7 +542,11 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         return fail(c, n, "%s: '%s' holds a NUL byte", what, k->name);
     switch (k->type) {
     case SLT_KT_STR: {
-        char *copy = slt_strndup(s, len), *old;
+        char *copy, *old;
+
+        if ((rc = check_str(c, k, s, n, what)) < 0)
+            return rc;
+        copy = slt_strndup(s, len);
 
         if (!copy)
             return nomem(c);
@@ -574,8 +556,12 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         return 0;
     }
     case SLT_KT_STRLIST: {
-        char **list = slt_calloc(1, sizeof(char *)), **old;
+        char **list, **old;
         size_t one = 1, oldn;
+
+        if ((rc = check_str(c, k, s, n, what)) < 0)
+            return rc;
+        list = slt_calloc(1, sizeof(char *));
 
         if (!list || !(list[0] = slt_strndup(s, len))) {
             slt_free(list);
@@ -664,7 +650,8 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
                     (int)len, s);
     }
     case SLT_KT_COND:
-        SLT_BUG("condition set from text");
+    case SLT_KT_MAP:
+        SLT_BUG("a map from text");
     }
     if (v < k->lo || (k->hi && v > k->hi)) {
         fmt_bound(k, k->lo, lo, sizeof(lo));
@@ -683,6 +670,12 @@ static int set_value(struct ctx *c, const struct slt__config_key *k, char *base,
                      const yaml_node_t *n, const char *what)
 {
     if (k->type == SLT_KT_COND) {
+        memcpy(base + k->off, &n, sizeof(n));
+        return 0;
+    }
+    if (k->type == SLT_KT_MAP) {
+        if (n->type != YAML_MAPPING_NODE)
+            return fail(c, n, "%s: '%s' must be a map, got %s", what, k->name, kind_name(n));
         memcpy(base + k->off, &n, sizeof(n));
         return 0;
     }
@@ -710,6 +703,10 @@ static int set_value(struct ctx *c, const struct slt__config_key *k, char *base,
                 free_strlist(list, i);
                 return fail(c, it, "%s: bad entry in '%s' (too long or holds a NUL byte)", what,
                             k->name);
+            }
+            if (check_str(c, k, sval(it), it, what) < 0) {
+                free_strlist(list, i);
+                return SLT_ECONFIG;
             }
             list[i] = slt_strndup(sval(it), it->data.scalar.length);
             if (!list[i]) {
@@ -837,6 +834,36 @@ static void fmt_decl_release(struct fmt_decl *d)
     slt_free(d->time_layout);
 }
 
+/* formats[].json: canonical field -> dotted path; the strings stay in the YAML document. */
+static int json_fields(struct ctx *c, const yaml_node_t *n, struct slt_format_spec *spec,
+                       const char *what)
+{
+    const yaml_node_pair_t *p;
+
+    spec->json = "json";
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        int f;
+
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "%s: keys of 'json' must be field names, got %s", what, kind_name(k));
+        f = slt_field_from_name(sval(k), k->data.scalar.length);
+        if (f < 0)
+            return fail(c, k,
+                        "%s: '%s' is not a canonical field (time, status, latency, method, "
+                        "path, host, client, ...); use the dotted path in conditions instead",
+                        what, sval(k));
+        if (spec->json_field[f])
+            return fail(c, k, "%s: duplicate key '%s' in 'json'", what, sval(k));
+        if (!v || v->type != YAML_SCALAR_NODE || is_null(v) || v->data.scalar.length > 256 ||
+            memchr(sval(v), '\0', v->data.scalar.length))
+            return fail(c, v ? v : k, "%s: 'json.%s' must be a dotted path like resp.status", what,
+                        sval(k));
+        spec->json_field[f] = sval(v);
+    }
+    return 0;
+}
+
 static int load_formats(struct ctx *c, const yaml_node_t *n)
 {
     struct slt_config *cfg = c->cfg;
@@ -875,6 +902,17 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
                       d.name);
             goto fail_decl;
         }
+        if (d.json && d.regex) {
+            rc = fail(c, map_get(c, it, "json"), "%s: give either 'regex' or 'json', not both",
+                      what);
+            goto fail_decl;
+        }
+        if (!d.json && !d.regex) {
+            rc = fail(c, it, "%s: missing key 'regex' (or 'json')", what);
+            goto fail_decl;
+        }
+        if (d.json && (rc = json_fields(c, d.json, &spec, what)) < 0)
+            goto fail_decl;
         spec.name = d.name;
         spec.regex = d.regex;
         spec.time_layout = d.time_layout;
@@ -887,7 +925,7 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
             if (rc == SLT_ENOMEM) {
                 rc = nomem(c);
             } else {
-                const yaml_node_t *at = map_get(c, it, "regex");
+                const yaml_node_t *at = map_get(c, it, d.regex ? "regex" : "json");
 
                 if (strstr(msg, "time_layout") && map_get(c, it, "time_layout"))
                     at = map_get(c, it, "time_layout");
@@ -968,7 +1006,7 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
 /* Cheap atoms first: the order of a map does not change its meaning. */
 static int atom_cost(const struct slt_atom *a)
 {
-    return a->kind == SLT_ATOM_REGEX && !a->fast && !a->status_set;
+    return a->fast == SLT_FAST_NONE || a->fast == SLT_FAST_CONTAINS;
 }
 
 static void sort_atoms(struct slt_condmap *map)
@@ -1189,6 +1227,14 @@ static int load_slos(struct ctx *c, const yaml_node_t *n)
         if (idx < 0)
             return fail(c, map_get(c, it, "sli"), "%s: unknown sli '%s'", what, slo->sli);
         slo->sli_idx = (size_t)idx;
+        if (slo->window_s > cfg->aggregator.day_retention_s) {
+            char w[32], r[32];
+
+            fmt_dur(w, sizeof(w), slo->window_s * SEC);
+            fmt_dur(r, sizeof(r), cfg->aggregator.day_retention_s * SEC);
+            return fail(c, map_get(c, it, "window"),
+                        "%s: window %s is longer than aggregator.day_retention (%s)", what, w, r);
+        }
     }
     return 0;
 }
@@ -1226,14 +1272,15 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
             sec[i] = node(c, p->value);
         }
     }
-    if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
-        (rc = load_slis(c, sec[2])) < 0 || (rc = load_slos(c, sec[3])) < 0)
-        return rc;
     if (sec[4] && !is_null(sec[4]) &&
         (rc = load_map(c, sec[4], "agent", &c->cfg->agent, "agent")) < 0)
         return rc;
     if (sec[5] && !is_null(sec[5]) &&
         (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+        return rc;
+    /* slos are checked against the aggregator's retention, so they come last. */
+    if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
+        (rc = load_slis(c, sec[2])) < 0 || (rc = load_slos(c, sec[3])) < 0)
         return rc;
     if (!c->cfg->agent.id) {
         char host[256];

@@ -14,6 +14,7 @@ enum slt__key_type {
     SLT_KT_PERCENT, /* a number strictly between 0 and 100, stored as double */
     SLT_KT_ENUM,    /* one of `choices` ("end|beginning"), stored as int (its index) */
     SLT_KT_COND,    /* a condition set (slis only), compiled once the input is known */
+    SLT_KT_MAP,     /* a map handled by its section's code (formats: json) */
 };
 
 #define SLT_KEY_REQUIRED 1
@@ -30,10 +31,19 @@ struct slt__config_key {
     const char *def; /* the default as it would be written in YAML; NULL: none */
     const char *choices;
     int flags;
+    /* SLT_KT_STR/_STRLIST: further checks of each string; 0 or a message (no value) in msg */
+    int (*check)(const char *s, char *msg, size_t msglen);
     const char *help;
 };
 
 /* The table, in documentation order; *n gets its length. */
 const struct slt__config_key *slt__config_keys(size_t *n);
+
+/*
+ * The key reference of docs/CONFIG.md (the text between its KEYS markers), generated from the
+ * table. Appends to b; returns 0 or SLT_ELIMIT / SLT_ENOMEM.
+ */
+struct slt_buf;
+int slt__config_doc_keys(struct slt_buf *b);
 
 #endif

@@ -4,8 +4,8 @@
  *
  * Regexes are compiled and JIT-compiled once at load. Two fast paths avoid PCRE2 on the hot
  * path: a regex on `status` is run at load on all 1000 three-digit statuses and kept as a
- * bit set, and a pattern that is a plain literal anchored with ^ (and maybe $) becomes a
- * memcmp.
+ * bit set, and a pattern that is a plain literal (maybe anchored with ^ and/or $, with
+ * escaped punctuation) becomes a comparison. Each atom's `fast` names the one test to run.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -129,27 +129,48 @@ void slt_sli_release(struct slt_sli *sli)
     memset(sli, 0, sizeof(*sli));
 }
 
-/* A pattern "^lit" or "^lit$" where lit has no regex syntax: returns 1 or 2, else 0. */
-static int literal_kind(const char *pat, size_t len, size_t *litlen)
+/*
+ * A pattern that is a plain literal, maybe anchored: "^lit" (FAST_PREFIX), "^lit$" (FAST_EXACT),
+ * "lit$" (FAST_SUFFIX) or "lit" (FAST_CONTAINS). Escaped punctuation ("\.") is literal. Writes
+ * the unescaped literal to lit (at least len bytes) and returns the kind, or FAST_NONE.
+ */
+static int literal_kind(const char *pat, size_t len, char *lit, size_t *litlen)
 {
-    size_t i;
+    size_t i = 0, n = 0, end = len;
+    int start = 0, dollar = 0;
 
-    if (len < 1 || pat[0] != '^')
-        return 0;
-    for (i = 1; i < len; i++) {
-        if (strchr("\\^$.|?*+()[]{}", pat[i]) || (unsigned char)pat[i] < 0x20 ||
-            (unsigned char)pat[i] >= 0x80 || pat[i] == '#' || pat[i] == ' ')
-            break;
+    if (len && pat[0] == '^') {
+        start = 1;
+        i = 1;
     }
-    if (i == len) {
-        *litlen = len - 1;
-        return 1;
+    if (end > i && pat[end - 1] == '$') {
+        size_t bs = 0;
+
+        while (end - 1 - bs > i && pat[end - 2 - bs] == '\\')
+            bs++;
+        if (bs % 2 == 0) {
+            dollar = 1;
+            end--;
+        }
     }
-    if (pat[i] == '$' && i == len - 1) {
-        *litlen = len - 2;
-        return 2;
+    for (; i < end; i++) {
+        unsigned char ch = (unsigned char)pat[i];
+
+        if (ch == '\\') {
+            if (i + 1 >= end)
+                return SLT_FAST_NONE;
+            ch = (unsigned char)pat[++i];
+            if (!strchr("\\^$.|?*+()[]{}/-#:'\"<>=!@%&,;~`", ch) || ch == '\0')
+                return SLT_FAST_NONE;
+        } else if (strchr("^$.|?*+()[]{}", ch) || ch < 0x20 || ch >= 0x80) {
+            return SLT_FAST_NONE;
+        }
+        lit[n++] = (char)ch;
     }
-    return 0;
+    *litlen = n;
+    if (start)
+        return dollar ? SLT_FAST_EXACT : SLT_FAST_PREFIX;
+    return dollar ? SLT_FAST_SUFFIX : SLT_FAST_CONTAINS;
 }
 
 static int compile_regex(struct slt_atom *a, const char *what, const char *pattern, char *err,
@@ -197,7 +218,7 @@ int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const 
                         const char *pattern, char *err, size_t errlen)
 {
     int key, rc;
-    size_t litlen;
+    size_t litlen = 0;
 
     key = slt_format_field_key(fmt, field, strlen(field));
     if (key < 0) {
@@ -236,12 +257,19 @@ int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const 
         }
         pcre2_match_data_free(md);
     }
-    a->fast = literal_kind(pattern, strlen(pattern), &litlen);
-    if (a->fast) {
-        a->litlen = litlen;
-        a->lit = slt_strndup(pattern + 1, litlen);
-        if (!a->lit)
-            goto nomem;
+    if (a->status_set) {
+        a->fast = SLT_FAST_STATUS_SET;
+        return 0;
+    }
+    a->lit = slt_malloc(strlen(pattern) + 1);
+    if (!a->lit)
+        goto nomem;
+    a->fast = literal_kind(pattern, strlen(pattern), a->lit, &litlen);
+    a->litlen = litlen;
+    if (a->fast == SLT_FAST_NONE) {
+        slt_free(a->lit);
+        a->lit = NULL;
+        a->litlen = 0;
     }
     return 0;
 nomem:
@@ -284,6 +312,7 @@ int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const
     if (lo < 0)
         return slt_atom_init_regex(a, fmt, "status", text, err, errlen);
     a->kind = SLT_ATOM_STATUS_RANGE;
+    a->fast = SLT_FAST_STATUS_RANGE;
     a->key = SLT_F_STATUS;
     a->lo = lo;
     a->hi = hi;
@@ -299,6 +328,7 @@ int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const
 int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src)
 {
     a->kind = kind;
+    a->fast = kind == SLT_ATOM_LATENCY_OVER ? SLT_FAST_LATENCY_OVER : SLT_FAST_LATENCY_UNDER;
     a->key = SLT_F_LATENCY;
     a->us = us;
     a->field = slt_strdup("latency");
@@ -315,38 +345,68 @@ static inline struct slt_str field_of(const struct slt_record *rec, int key)
     return slt_record_get(rec, key);
 }
 
+static inline int lit_eq(const char *a, const char *b, size_t n)
+{
+    /* Most literals are short: a byte loop beats the call to memcmp. */
+    if (n <= 16) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* The test without negation: 1 holds, 0 not, -1 rule error. */
 static inline int atom_test(const struct slt_atom *a, const struct slt_record *rec,
                             struct slt_matcher *m)
 {
     struct slt_str v;
-    int st;
+    unsigned d0, d1, d2;
 
-    switch (a->kind) {
-    case SLT_ATOM_STATUS_RANGE:
-        if (!rec->field[SLT_F_STATUS].p)
-            return 0;
-        return rec->status >= a->lo && rec->status <= a->hi;
-    case SLT_ATOM_LATENCY_OVER:
+    switch (a->fast) {
+    case SLT_FAST_STATUS_RANGE:
+        return rec->field[SLT_F_STATUS].p && rec->status >= a->lo && rec->status <= a->hi;
+    case SLT_FAST_LATENCY_OVER:
         return rec->latency_us >= 0 && rec->latency_us > a->us;
-    case SLT_ATOM_LATENCY_UNDER:
+    case SLT_FAST_LATENCY_UNDER:
         return rec->latency_us >= 0 && rec->latency_us < a->us;
-    case SLT_ATOM_REGEX:
-        v = field_of(rec, a->key);
+    case SLT_FAST_STATUS_SET:
+        v = rec->field[SLT_F_STATUS];
         if (!v.p)
             return 0;
-        if (a->status_set && (st = parse_status3(v.p, v.len)) >= 0)
+        d0 = (unsigned)(unsigned char)v.p[0] - '0';
+        if (v.len == 3 && d0 < 10 && (d1 = (unsigned)(unsigned char)v.p[1] - '0') < 10 &&
+            (d2 = (unsigned)(unsigned char)v.p[2] - '0') < 10) {
+            unsigned st = d0 * 100 + d1 * 10 + d2;
+
             return (a->status_set[st >> 3] >> (st & 7)) & 1;
-        if (a->fast == 1)
-            return v.len >= a->litlen && memcmp(v.p, a->lit, a->litlen) == 0;
-        if (a->fast == 2)
-            return v.len == a->litlen && memcmp(v.p, a->lit, a->litlen) == 0;
+        }
+        return run_regex(a->re, v.p, v.len, m->md, m->mc);
+    default:
+        break;
+    }
+    v = field_of(rec, a->key);
+    if (!v.p)
+        return 0;
+    switch (a->fast) {
+    case SLT_FAST_PREFIX:
+        return v.len >= a->litlen && lit_eq(v.p, a->lit, a->litlen);
+    case SLT_FAST_EXACT:
+        return v.len == a->litlen && lit_eq(v.p, a->lit, a->litlen);
+    case SLT_FAST_SUFFIX:
+        return v.len >= a->litlen && lit_eq(v.p + v.len - a->litlen, a->lit, a->litlen);
+    case SLT_FAST_CONTAINS:
+        return a->litlen == 0 || memmem(v.p, v.len, a->lit, a->litlen) != NULL;
+    default:
         return run_regex(a->re, v.p, v.len, m->md, m->mc);
     }
-    return 0;
 }
 
-int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
+static inline int atom_eval(const struct slt_atom *a, const struct slt_record *rec,
+                            struct slt_matcher *m)
 {
     int r = atom_test(a, rec, m);
 
@@ -357,45 +417,65 @@ int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct
     return a->negate ? !r : r;
 }
 
-/* 1 when all atoms hold; otherwise 0 and *failed is the first that does not. */
-static inline int map_eval(const struct slt_condmap *map, const struct slt_record *rec,
-                           struct slt_matcher *m, const struct slt_atom **failed)
+int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
-    size_t i;
+    return atom_eval(a, rec, m);
+}
 
-    for (i = 0; i < map->natoms; i++) {
-        if (!slt_atom_eval(&map->atoms[i], rec, m)) {
-            if (failed)
-                *failed = &map->atoms[i];
+static inline int map_holds(const struct slt_condmap *map, const struct slt_record *rec,
+                            struct slt_matcher *m)
+{
+    const struct slt_atom *a = map->atoms, *end = map->atoms + map->natoms;
+
+    for (; a < end; a++)
+        if (!atom_eval(a, rec, m))
             return 0;
-        }
-    }
     return 1;
+}
+
+static inline int set_holds(const struct slt_condset *cs, const struct slt_record *rec,
+                            struct slt_matcher *m)
+{
+    const struct slt_condmap *map = cs->maps, *end = cs->maps + cs->nmaps;
+
+    for (; map < end; map++)
+        if (map_holds(map, rec, m))
+            return 1;
+    return 0;
 }
 
 int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec,
                      struct slt_matcher *m)
 {
-    return map_eval(map, rec, m, NULL);
-}
-
-/* Index of the first map that holds, or -1; *failed: the failing atom of map 0. */
-static inline long set_eval(const struct slt_condset *cs, const struct slt_record *rec,
-                            struct slt_matcher *m, const struct slt_atom **failed)
-{
-    size_t i;
-
-    for (i = 0; i < cs->nmaps; i++) {
-        if (map_eval(&cs->maps[i], rec, m, i == 0 ? failed : NULL))
-            return (long)i;
-    }
-    return -1;
+    return map_holds(map, rec, m);
 }
 
 int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
                      struct slt_matcher *m)
 {
-    return set_eval(cs, rec, m, NULL) >= 0;
+    return set_holds(cs, rec, m);
+}
+
+/* Index of the first map that holds, or -1; *failed: the first failing atom of map 0. */
+static long set_explain(const struct slt_condset *cs, const struct slt_record *rec,
+                        struct slt_matcher *m, const struct slt_atom **failed)
+{
+    size_t i, j;
+
+    for (i = 0; i < cs->nmaps; i++) {
+        const struct slt_condmap *map = &cs->maps[i];
+
+        for (j = 0; j < map->natoms; j++) {
+            if (!atom_eval(&map->atoms[j], rec, m)) {
+                if (i == 0 && failed)
+                    *failed = &map->atoms[j];
+                break;
+            }
+        }
+        if (j == map->natoms)
+            return (long)i;
+    }
+    return -1;
 }
 
 static void decide(struct slt_decision *why, enum slt_class cls, const char *stage,
@@ -409,32 +489,40 @@ static void decide(struct slt_decision *why, enum slt_class cls, const char *sta
     why->nmaps = cs ? cs->nmaps : 0;
 }
 
+/* The hot path: no bookkeeping of why. */
+static enum slt_class classify_fast(const struct slt_sli *sli, const struct slt_record *rec,
+                                    struct slt_matcher *m)
+{
+    if (sli->match.present && !set_holds(&sli->match, rec, m))
+        return SLT_NOMATCH;
+    if (sli->exclude.present && set_holds(&sli->exclude, rec, m))
+        return SLT_EXCLUDED;
+    if (sli->bad.present && set_holds(&sli->bad, rec, m))
+        return SLT_BAD;
+    return SLT_GOOD;
+}
+
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
                                 struct slt_matcher *m, struct slt_decision *why)
 {
     const struct slt_atom *failed = NULL;
     long i;
 
-    if (sli->match.present) {
-        i = set_eval(&sli->match, rec, m, why ? &failed : NULL);
-        if (i < 0) {
-            if (why)
-                decide(why, SLT_NOMATCH, "match", &sli->match, 0, failed);
-            return SLT_NOMATCH;
-        }
+    if (!why)
+        return classify_fast(sli, rec, m);
+    if (sli->match.present && set_explain(&sli->match, rec, m, &failed) < 0) {
+        decide(why, SLT_NOMATCH, "match", &sli->match, 0, failed);
+        return SLT_NOMATCH;
     }
-    if (sli->exclude.present && (i = set_eval(&sli->exclude, rec, m, NULL)) >= 0) {
-        if (why)
-            decide(why, SLT_EXCLUDED, "exclude", &sli->exclude, i, NULL);
+    if (sli->exclude.present && (i = set_explain(&sli->exclude, rec, m, NULL)) >= 0) {
+        decide(why, SLT_EXCLUDED, "exclude", &sli->exclude, i, NULL);
         return SLT_EXCLUDED;
     }
-    if (sli->bad.present && (i = set_eval(&sli->bad, rec, m, NULL)) >= 0) {
-        if (why)
-            decide(why, SLT_BAD, "bad", &sli->bad, i, NULL);
+    if (sli->bad.present && (i = set_explain(&sli->bad, rec, m, NULL)) >= 0) {
+        decide(why, SLT_BAD, "bad", &sli->bad, i, NULL);
         return SLT_BAD;
     }
-    if (why)
-        decide(why, SLT_GOOD, "default", NULL, -1, NULL);
+    decide(why, SLT_GOOD, "default", NULL, -1, NULL);
     return SLT_GOOD;
 }
 

@@ -53,6 +53,7 @@ static uint64_t be(const uint8_t *p, size_t n)
 /* Takes n bytes holding a big-endian number. */
 static int take_be(struct cur *c, size_t n, uint64_t *v)
 {
+    *v = 0;
     if (left(c) < n)
         return fail(c, "truncated value");
     *v = be(c->p, n);
@@ -64,13 +65,14 @@ static int take_be(struct cur *c, size_t n, uint64_t *v)
 static int rd_intany(struct cur *c, int *neg, uint64_t *u)
 {
     uint8_t b;
-    uint64_t v;
+    uint64_t v = 0;
     int rc;
 
+    *neg = 0;
+    *u = 0;
     if (left(c) < 1)
         return fail(c, "truncated value");
     b = *c->p++;
-    *neg = 0;
     if (b <= 0x7f) {
         *u = b;
         return 0;
@@ -116,7 +118,7 @@ static int rd_intany(struct cur *c, int *neg, uint64_t *u)
 
 static int rd_uint(struct cur *c, const char *what, uint64_t *out)
 {
-    int neg, rc;
+    int neg = 0, rc;
 
     rc = rd_intany(c, &neg, out);
     if (rc < 0)
@@ -128,8 +130,8 @@ static int rd_uint(struct cur *c, const char *what, uint64_t *out)
 
 static int rd_int(struct cur *c, const char *what, int64_t *out)
 {
-    uint64_t u;
-    int neg, rc;
+    uint64_t u = 0;
+    int neg = 0, rc;
 
     rc = rd_intany(c, &neg, &u);
     if (rc < 0)
@@ -144,8 +146,8 @@ static int rd_int(struct cur *c, const char *what, int64_t *out)
 static int rd_str(struct cur *c, const char *what, struct slt_str *out)
 {
     uint8_t b;
-    uint64_t n;
-    int rc;
+    uint64_t n = 0;
+    int rc = 0;
 
     if (left(c) < 1)
         return fail(c, "'%s': truncated", what);
@@ -207,7 +209,7 @@ static int rd_container(struct cur *c, int map, const char *what, uint64_t *n)
 static int skip(struct cur *c, uint32_t depth)
 {
     uint8_t b;
-    uint64_t n, i, v;
+    uint64_t n = 0, i, v = 0;
     int rc;
 
     if (left(c) < 1)
@@ -319,7 +321,7 @@ static int check_name(struct cur *c, const char *what, struct slt_str s)
 
 static int rd_rows(struct cur *c, struct slt_series *s)
 {
-    uint64_t n, m, i, j;
+    uint64_t n = 0, m = 0, i, j;
     int rc;
 
     rc = rd_container(c, 0, "rows", &n);
@@ -366,7 +368,7 @@ static int rd_rows(struct cur *c, struct slt_series *s)
 
 static int rd_series_one(struct cur *c, struct slt_series *s)
 {
-    uint64_t n, i, u;
+    uint64_t n = 0, i, u = 0;
     unsigned seen = 0;
     struct slt_str ks;
     enum key k;
@@ -422,7 +424,7 @@ static int rd_series_one(struct cur *c, struct slt_series *s)
 
 static int rd_series(struct cur *c, struct slt_msg_batch *b)
 {
-    uint64_t n, i;
+    uint64_t n = 0, i;
     int rc;
 
     if (c->lim->max_depth < 5)
@@ -495,7 +497,7 @@ static unsigned required_keys(int type)
  */
 static int decode(struct cur *c, struct slt_msg *m)
 {
-    uint64_t n, i, u;
+    uint64_t n = 0, i, u = 0;
     unsigned seen = 0, need;
     struct slt_str ks;
     enum key k;
@@ -953,6 +955,16 @@ void slt_frame_reader_release(struct slt_frame_reader *fr)
     slt_buf_release(&fr->buf);
     fr->frame_len = 0;
     fr->off = 0;
+}
+
+void slt_frame_reader_set_max(struct slt_frame_reader *fr, uint32_t max_frame)
+{
+    if (max_frame == 0)
+        max_frame = SLT_DEFAULT_MAX_FRAME;
+    fr->max_frame = max_frame;
+    fr->buf.max = (size_t)max_frame + 4 + SLT_FRAME_READ_SLACK;
+    if (fr->buf.max < fr->buf.len)
+        fr->buf.max = fr->buf.len; /* never below what is already held */
 }
 
 size_t slt_frame_reader_pending(const struct slt_frame_reader *fr)

@@ -219,7 +219,7 @@ static void test_status_regex_fast_path_agrees_with_pcre2(void **state)
 {
     static const char *const pats[] = {"^5",          "^[45]",     "^50[234]$", "5$", "0",
                                        "^(200|304)$", "^2\\d\\d$", "[^2]..",    "^.0"};
-    char yaml[512], line[512];
+    char yaml[512], line[1024];
     size_t i;
     int st;
 
@@ -232,7 +232,7 @@ static void test_status_regex_fast_path_agrees_with_pcre2(void **state)
                  "slis: [{name: s, bad: {status: '%s'}}]\n",
                  pats[i]);
         setup(&f, yaml);
-        assert_non_null(f.cfg->slis[0].bad.maps[0].atoms[0].status_set);
+        assert_int_equal(f.cfg->slis[0].bad.maps[0].atoms[0].fast, SLT_FAST_STATUS_SET);
         for (st = 100; st < 1000; st += 7) {
             struct slt_atom *a = &f.cfg->slis[0].bad.maps[0].atoms[0];
             char s[4];
@@ -246,7 +246,7 @@ static void test_status_regex_fast_path_agrees_with_pcre2(void **state)
                 struct slt_atom slow = *a;
                 struct slt_record r = f.rec;
 
-                slow.status_set = NULL;
+                slow.fast = SLT_FAST_NONE;
                 r.field[SLT_F_STATUS] = slt_str_make(s, 3);
                 want = slt_atom_eval(&slow, &r, f.m);
             }
@@ -256,30 +256,49 @@ static void test_status_regex_fast_path_agrees_with_pcre2(void **state)
     }
 }
 
-static void test_literal_prefix_fast_path_agrees_with_pcre2(void **state)
+static void test_literal_fast_paths_agree_with_pcre2(void **state)
 {
-    static const char *const paths[] = {"/api", "/api/", "/ap", "/apix", "", "/API", "x/api"};
-    struct fixture f = {0};
+    static const struct {
+        const char *pat;
+        int fast;
+    } pats[] = {
+        {"^/api", SLT_FAST_PREFIX},     {"^/api$", SLT_FAST_EXACT},   {"\\.php$", SLT_FAST_SUFFIX},
+        {"/api", SLT_FAST_CONTAINS},    {"a\\.b", SLT_FAST_CONTAINS}, {"^$", SLT_FAST_EXACT},
+        {"x\\$", SLT_FAST_CONTAINS},    {"^\\^", SLT_FAST_PREFIX},    {"\\\\$", SLT_FAST_SUFFIX},
+        {"^a.b", SLT_FAST_NONE},        {"(?i)^/api", SLT_FAST_NONE}, {"", SLT_FAST_CONTAINS},
+        {"^/a-b_c~d", SLT_FAST_PREFIX}, {"^\\d", SLT_FAST_NONE},
+    };
+    static const char *const paths[] = {"/api", "/api/", "/ap",   "/apix",     "",
+                                        "/API", "x/api", "a.php", "a.b",       "axb",
+                                        "x$",   "^x",    "\\",    "/a-b_c~d/e"};
+    char yaml[256];
     size_t i, j;
 
     (void)state;
-    setup(&f, "inputs: [{name: web, format: nginx_timed}]\n"
-              "slis:\n"
-              "  - {name: s, match: [{path: '^/api'}, {path: '^/api$'}, {path: '/api'}]}\n");
-    assert_int_equal(f.cfg->slis[0].match.maps[0].atoms[0].fast, 1);
-    assert_int_equal(f.cfg->slis[0].match.maps[1].atoms[0].fast, 2);
-    assert_int_equal(f.cfg->slis[0].match.maps[2].atoms[0].fast, 0);
-    for (i = 0; i < SLT_ARRAY_SIZE(paths); i++) {
-        for (j = 0; j < 2; j++) {
-            struct slt_atom *a = &f.cfg->slis[0].match.maps[j].atoms[0], slow = *a;
+    for (i = 0; i < SLT_ARRAY_SIZE(pats); i++) {
+        struct fixture f = {0};
+        struct slt_atom *a, slow;
+
+        snprintf(yaml, sizeof(yaml),
+                 "inputs: [{name: web, format: nginx_timed}]\n"
+                 "slis: [{name: s, match: {path: '%s'}}]\n",
+                 pats[i].pat);
+        setup(&f, yaml);
+        a = &f.cfg->slis[0].match.maps[0].atoms[0];
+        if (a->fast != pats[i].fast)
+            fail_msg("pattern '%s': fast %d, want %d", pats[i].pat, a->fast, pats[i].fast);
+        slow = *a;
+        slow.fast = SLT_FAST_NONE;
+        for (j = 0; j < SLT_ARRAY_SIZE(paths); j++) {
             struct slt_record r = {0};
 
-            r.field[SLT_F_PATH] = slt_str_make(paths[i], strlen(paths[i]));
-            slow.fast = 0;
-            assert_int_equal(slt_atom_eval(a, &r, f.m), slt_atom_eval(&slow, &r, f.m));
+            r.field[SLT_F_PATH] = slt_str_make(paths[j], strlen(paths[j]));
+            if (slt_atom_eval(a, &r, f.m) != slt_atom_eval(&slow, &r, f.m))
+                fail_msg("pattern '%s' on '%s': fast path disagrees with pcre2", pats[i].pat,
+                         paths[j]);
         }
+        teardown(&f);
     }
-    teardown(&f);
 }
 
 static void test_absent_field_does_not_match_and_not_holds(void **state)
@@ -337,6 +356,37 @@ static void test_regex_on_a_named_capture_of_a_user_format(void **state)
     assert_string_equal(classify(&f, "acme", "2023-10-10T12:00:00Z acme 200 250"), "good");
     assert_string_equal(classify(&f, "acme", "2023-10-10T12:00:00Z other 200 900"), "nomatch");
     assert_string_equal(f.why, "nomatch: tenant 'other' does not match '^acme$' (match[0])");
+    teardown(&f);
+}
+
+static void test_json_user_format_and_a_condition_on_a_dotted_path(void **state)
+{
+    struct fixture f = {0};
+
+    (void)state;
+    setup(&f, "formats:\n"
+              "  - name: app\n"
+              "    json: {status: code, latency: took_ms, time: ts, path: uri}\n"
+              "    latency_unit: ms\n"
+              "inputs: [{name: a, format: app}]\n"
+              "slis:\n"
+              "  - {name: s, match: {tenant.id: '^acme$'}, bad: [{status: 5xx}, "
+              "{latency_over: 100ms}]}\n");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":503,\"took_ms\":12,"
+                                 "\"uri\":\"/x\",\"tenant\":{\"id\":\"acme\"}}"),
+                        "bad");
+    assert_string_equal(f.why, "bad: status 503 is in 5xx (bad[0])");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":200,\"took_ms\":101,"
+                                 "\"uri\":\"/x\",\"tenant\":{\"id\":\"acme\"}}"),
+                        "bad");
+    assert_string_equal(f.why, "bad: latency 101ms is over 100ms (bad[1])");
+    assert_string_equal(classify(&f, "s",
+                                 "{\"ts\":\"2023-10-10T12:00:00Z\",\"code\":200,\"took_ms\":1,"
+                                 "\"tenant\":{\"id\":\"other\"}}"),
+                        "nomatch");
+    assert_string_equal(f.why, "nomatch: tenant.id 'other' does not match '^acme$' (match[0])");
     teardown(&f);
 }
 
@@ -442,10 +492,11 @@ int main(void)
         cmocka_unit_test(test_status_ranges_classes_and_single_values),
         cmocka_unit_test(test_bad_status_ranges_are_rejected),
         cmocka_unit_test(test_status_regex_fast_path_agrees_with_pcre2),
-        cmocka_unit_test(test_literal_prefix_fast_path_agrees_with_pcre2),
+        cmocka_unit_test(test_literal_fast_paths_agree_with_pcre2),
         cmocka_unit_test(test_absent_field_does_not_match_and_not_holds),
         cmocka_unit_test(test_not_negates_each_entry),
         cmocka_unit_test(test_regex_on_a_named_capture_of_a_user_format),
+        cmocka_unit_test(test_json_user_format_and_a_condition_on_a_dotted_path),
         cmocka_unit_test(test_catastrophic_regex_is_a_rule_error_not_a_hang),
         cmocka_unit_test(test_empty_map_always_holds),
         cmocka_unit_test(test_explanation_escapes_and_cuts_long_values),

@@ -43,6 +43,22 @@ enum slt_atom_kind {
     SLT_ATOM_LATENCY_UNDER, /* latency_us < us */
 };
 
+/*
+ * How an atom is evaluated, chosen when it is compiled. Regexes that are plain literals and
+ * regexes on the status avoid PCRE2.
+ */
+enum slt_fast {
+    SLT_FAST_NONE = 0,     /* PCRE2 */
+    SLT_FAST_PREFIX,       /* ^lit */
+    SLT_FAST_EXACT,        /* ^lit$ */
+    SLT_FAST_SUFFIX,       /* lit$ */
+    SLT_FAST_CONTAINS,     /* lit */
+    SLT_FAST_STATUS_SET,   /* regex on status: a 3-digit status is looked up in status_set */
+    SLT_FAST_STATUS_RANGE, /* the SLT_ATOM_ kinds that are not regexes */
+    SLT_FAST_LATENCY_OVER,
+    SLT_FAST_LATENCY_UNDER,
+};
+
 struct slt_atom {
     enum slt_atom_kind kind;
     char *field;   /* the field name as written ("status", "path", a named group) */
@@ -54,8 +70,8 @@ struct slt_atom {
     int negate;    /* `not:` wrapper: the atom holds when the test fails */
     int line, col; /* where it was written, for messages */
     /* private: fast paths chosen at compile time */
-    int fast;  /* 0: pcre2; 1: literal prefix; 2: literal equality */
-    char *lit; /* the literal for fast 1 and 2 */
+    int fast;  /* enum slt_fast */
+    char *lit; /* the unescaped literal of SLT_FAST_PREFIX .. SLT_FAST_CONTAINS */
     size_t litlen;
     unsigned char *status_set; /* regex on status: bit per 000..999, precomputed */
 };

@@ -1,0 +1,1292 @@
+/*
+ * The agent: counting, batches, recovery, backpressure, reload and shutdown. See agent.h and
+ * docs/AGENT.md.
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slt/parser.h"
+#include "slt/rule.h"
+
+#define CKPT_EVERY_MS 5000
+
+static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
+                    unsigned flags, uint64_t end_offset);
+static void finish(struct slt_agent *a);
+
+/* ---- small helpers ---- */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    size_t i, n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp))
+        return SLT_EINVAL;
+    memcpy(tmp, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (tmp[i] != '/' && tmp[i] != '\0')
+            continue;
+        tmp[i] = '\0';
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -errno;
+        tmp[i] = i < n ? '/' : '\0';
+    }
+    return 0;
+}
+
+static int read_token(const char *path, char **out)
+{
+    char buf[4096];
+    ssize_t n;
+    int fd;
+
+    *out = NULL;
+    if (!path) {
+        *out = slt_strdup("");
+        return *out ? 0 : SLT_ENOMEM;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return -errno;
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    *out = slt_strndup(buf, (size_t)n);
+    memset(buf, 0, sizeof(buf));
+    return *out ? 0 : SLT_ENOMEM;
+}
+
+static void refresh_clock(struct slt_agent *a)
+{
+    a->now_s = slt_now_ms() / 1000;
+}
+
+static void fatal(struct slt_agent *a, const char *what, int rc)
+{
+    /* Nothing more is counted or checkpointed: a restart re-reads from the last spooled
+     * positions, so exiting keeps every count exact. */
+    slt_log(SLT_LOG_ERROR, "agent", "%s: %s; exiting so a restart recounts from the spool", what,
+            slt_strerror(rc));
+    a->exit_code = 1;
+    a->stopped = 1;
+    uv_stop(a->loop);
+}
+
+static void update_pause(struct slt_agent *a)
+{
+    int want = a->paused_full || a->paused_pending || a->paused_close || a->stopping;
+    size_t i;
+
+    if (want == a->tails_paused)
+        return;
+    a->tails_paused = want;
+    for (i = 0; i < a->ninputs; i++) {
+        if (!a->inputs[i].tail || a->inputs[i].closing)
+            continue;
+        if (want)
+            slt_tail_pause(a->inputs[i].tail);
+        else
+            slt_tail_resume(a->inputs[i].tail);
+    }
+}
+
+static void check_backpressure(struct slt_agent *a)
+{
+    int full = slt_spool_full(a->spool);
+
+    /* resume below 90% so that one batch does not flip it back and forth */
+    if (a->paused_full && a->spool->bytes < a->spool->max_bytes / 10 * 9)
+        full = 0;
+    else if (a->paused_full)
+        full = 1;
+    if (full && !a->paused_full) {
+        a->backpressure_events++;
+        slt_log(SLT_LOG_WARN, "agent",
+                "spool full (%" PRIu64 " bytes, %" PRIu64 " unacknowledged batches): reading "
+                "paused until the aggregator acknowledges",
+                a->spool->bytes, a->spool->unacked);
+    } else if (!full && a->paused_full) {
+        slt_log(SLT_LOG_INFO, "agent", "spool below its bound again (%" PRIu64 " bytes): reading",
+                a->spool->bytes);
+    }
+    a->paused_full = full;
+    update_pause(a);
+}
+
+/* ---- series ---- */
+
+static long find_series(struct slt_agent *a, uint32_t kind, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < a->nseries; i++)
+        if (a->series[i].kind == kind && strcmp(a->series[i].name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static long add_series(struct slt_agent *a, uint32_t kind, const char *name, uint64_t since)
+{
+    struct slt_agent_series *n;
+    long i = find_series(a, kind, name);
+
+    if (i >= 0) {
+        a->series[i].live = 1;
+        return i;
+    }
+    n = slt_realloc(a->series, (a->nseries + 1) * sizeof(*n));
+    if (!n)
+        return SLT_ENOMEM;
+    a->series = n;
+    n = &a->series[a->nseries];
+    memset(n, 0, sizeof(*n));
+    n->kind = kind;
+    n->since = since;
+    n->live = 1;
+    if (!(n->name = slt_strdup(name)))
+        return SLT_ENOMEM;
+    return (long)a->nseries++;
+}
+
+/* Series of cfg (marked live) after the ones already known (kept, carried empty). */
+static int build_series(struct slt_agent *a, const struct slt_config *cfg,
+                        const struct slt_state *st)
+{
+    size_t i;
+    long r;
+
+    for (i = 0; i < a->nseries; i++)
+        a->series[i].live = 0;
+    /* series of the recovered state first, so that removed ones stay contiguous */
+    for (i = 0; st && i < st->nseries; i++) {
+        if ((r = add_series(a, st->series[i].kind, st->series[i].name, st->series[i].since)) < 0)
+            return (int)r;
+        a->series[r].live = 0;
+    }
+    for (i = 0; i < cfg->nslis; i++)
+        if ((r = add_series(a, SLT_SERIES_SLI, cfg->slis[i].name, 0)) < 0)
+            return (int)r;
+    for (i = 0; i < cfg->ninputs; i++)
+        if ((r = add_series(a, SLT_SERIES_INPUT, cfg->inputs[i].name, 0)) < 0)
+            return (int)r;
+    return 0;
+}
+
+static size_t soft_max(const struct slt_agent *a)
+{
+    uint64_t m = (uint64_t)a->cfg->agent.minutes_kept * (a->nseries ? a->nseries : 1);
+
+    return m > SLT_AGENT_MAX_ROWS ? SLT_AGENT_MAX_ROWS : (size_t)m;
+}
+
+/* ---- inputs ---- */
+
+static void input_release(struct slt_agent_input *in)
+{
+    slt_parser_free(in->parser);
+    slt_free(in->name);
+    slt_free(in->slis);
+    slt_free(in->sli_cfg);
+    memset(in, 0, sizeof(*in));
+}
+
+static int input_init(struct slt_agent *a, struct slt_agent_input *in, const struct slt_config *cfg,
+                      size_t idx)
+{
+    const struct slt_input *ci = &cfg->inputs[idx];
+    size_t k, n = 0;
+
+    memset(in, 0, sizeof(*in));
+    in->a = a;
+    in->name = slt_strdup(ci->name);
+    in->parser = slt_parser_new(ci->fmt, ci->max_line);
+    in->series = (uint32_t)find_series(a, SLT_SERIES_INPUT, ci->name);
+    for (k = 0; k < cfg->nslis; k++)
+        if (cfg->slis[k].input_idx == idx)
+            n++;
+    in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
+    in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg)
+        return SLT_ENOMEM;
+    for (k = 0; k < cfg->nslis; k++) {
+        if (cfg->slis[k].input_idx != idx)
+            continue;
+        in->sli_cfg[in->nslis] = &cfg->slis[k];
+        in->slis[in->nslis] = (uint32_t)find_series(a, SLT_SERIES_SLI, cfg->slis[k].name);
+        in->nslis++;
+    }
+    return 0;
+}
+
+static int input_start(struct slt_agent *a, struct slt_agent_input *in, const struct slt_input *ci,
+                       const struct slt_state_input *restore)
+{
+    struct slt_tail_opts o;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.paths = (const char *const *)ci->paths;
+    o.npaths = ci->npaths;
+    o.read_from_beginning = ci->read_from_beginning;
+    o.max_line = ci->max_line ? ci->max_line : SLT_DEFAULT_MAX_LINE;
+    o.poll_ms = a->cfg->agent.poll_interval_ms;
+    o.on_line = on_line;
+    o.data = in;
+    rc = slt_tail_new(a->loop, &o, restore ? restore->pos : NULL, restore ? restore->npos : 0,
+                      &in->tail);
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start tailing: %s", ci->name,
+                slt_strerror(rc));
+        in->tail = NULL;
+        return rc;
+    }
+    if (a->tails_paused)
+        slt_tail_pause(in->tail);
+    return 0;
+}
+
+/* Live positions of every input, as a state's input list. */
+static int collect_positions(struct slt_agent *a, struct slt_state_input **out, size_t *nout)
+{
+    struct slt_state_input *v;
+    size_t i;
+
+    v = slt_calloc(a->ninputs ? a->ninputs : 1, sizeof(*v));
+    if (!v)
+        return SLT_ENOMEM;
+    for (i = 0; i < a->ninputs; i++) {
+        struct slt_agent_input *in = &a->inputs[i];
+        size_t cap = 8, n = 0;
+
+        v[i].name = slt_strdup(in->name);
+        if (!v[i].name)
+            goto nomem;
+        if (!in->tail) {
+            /* not tailing (failed to start): keep what the last state had */
+            const struct slt_state_input *old = slt_state_input(&a->last, in->name);
+
+            if (old && old->npos) {
+                v[i].pos = slt_malloc(old->npos * sizeof(*v[i].pos));
+                if (!v[i].pos)
+                    goto nomem;
+                memcpy(v[i].pos, old->pos, old->npos * sizeof(*v[i].pos));
+                v[i].npos = old->npos;
+            }
+            continue;
+        }
+        for (;;) {
+            v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
+            if (!v[i].pos)
+                goto nomem;
+            n = slt_tail_positions(in->tail, v[i].pos, cap);
+            if (n <= cap)
+                break;
+            slt_free(v[i].pos);
+            v[i].pos = NULL;
+            cap = n;
+        }
+        v[i].npos = n;
+    }
+    *out = v;
+    *nout = a->ninputs;
+    return 0;
+nomem:
+    for (i = 0; i < a->ninputs; i++) {
+        slt_free(v[i].name);
+        slt_free(v[i].pos);
+    }
+    slt_free(v);
+    return SLT_ENOMEM;
+}
+
+/* ---- counting ---- */
+
+static void request_early_close(struct slt_agent *a);
+
+static inline int count(struct slt_agent *a, uint32_t series, int64_t minute, unsigned idx)
+{
+    int r = slt_count_add(&a->count, series, minute, idx, 1);
+
+    if (r < 0) {
+        fatal(a, "cannot count a line", r);
+        return 0;
+    }
+    return r;
+}
+
+static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
+                    unsigned flags, uint64_t end_offset)
+{
+    struct slt_agent_input *in = data;
+    struct slt_agent *a = in->a;
+    struct slt_record rec;
+    int64_t minute;
+    size_t k;
+    int r, full = 0;
+
+    (void)file;
+    (void)end_offset;
+    if (in->closing || a->stopped)
+        return;
+    in->lines++;
+    if (flags & SLT_TAIL_OVERSIZE)
+        r = SLT_UP_OVERSIZE;
+    else
+        r = slt_parse(in->parser, line, len, &rec);
+    /* the protocol carries non-negative minutes only */
+    if (r == SLT_UP_OK && rec.time < 0)
+        r = SLT_UP_TIME;
+    if (r != SLT_UP_OK) {
+        /* no event time: the line counts in the minute it was read */
+        minute = slt_minute_of(a->now_s);
+        in->unparsed++;
+        if (r > 0 && r < SLT_UP__COUNT)
+            in->reasons[r]++;
+        full |= count(a, in->series, minute, 0);
+        full |= count(a, in->series, minute, 1);
+        if (r == SLT_UP_OVERSIZE) {
+            in->oversize++;
+            full |= count(a, in->series, minute, 2);
+        }
+    } else {
+        minute = slt_minute_of(rec.time);
+        in->last_event_s = rec.time;
+        full |= count(a, in->series, minute, 0);
+        for (k = 0; k < in->nslis; k++) {
+            enum slt_class c = slt_sli_classify(in->sli_cfg[k], &rec, a->matcher, NULL);
+
+            if ((int)c < SLT_CLASS_COUNTED) {
+                in->cls[c]++;
+                full |= count(a, in->slis[k], minute, (unsigned)c);
+            }
+        }
+    }
+    if (full)
+        request_early_close(a);
+}
+
+static void on_close_timer(uv_timer_t *t)
+{
+    struct slt_agent *a = t->data;
+
+    a->paused_close = 0;
+    if (!a->stopping)
+        slt__agent_close_batch(a);
+    update_pause(a);
+}
+
+static void request_early_close(struct slt_agent *a)
+{
+    if (a->paused_close || a->stopped)
+        return;
+    /* the tail is mid-delivery: pause it, close the batch on the next loop turn, when its
+     * positions are just after the line counted last */
+    a->early_closes++;
+    a->paused_close = 1;
+    update_pause(a);
+    uv_timer_start(&a->close_timer, on_close_timer, 0, 0);
+}
+
+/* ---- batches ---- */
+
+static uint64_t compute_acked(struct slt_agent *a)
+{
+    size_t i, n = slt_spool_count(a->spool);
+
+    for (i = 0; i < n; i++) {
+        const struct slt_spool_rec *r = slt_spool_at(a->spool, i);
+
+        if (r->epoch == a->epoch && !r->acked)
+            return r->seq - 1;
+    }
+    return a->seq - (a->has_pending ? 1 : 0);
+}
+
+static int spool_pending(struct slt_agent *a)
+{
+    struct slt_state st;
+    int rc;
+
+    rc =
+        slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created, a->pending_frame.p,
+                         a->pending_frame.len, a->pending_state.p, a->pending_state.len);
+    if (rc < 0) {
+        if (!a->paused_pending)
+            slt_log(SLT_LOG_ERROR, "agent",
+                    "cannot spool batch %" PRIu64 ": %s; reading paused, retrying", a->pending_seq,
+                    slt_strerror(rc));
+        a->spool_errors++;
+        a->paused_pending = 1;
+        update_pause(a);
+        return rc;
+    }
+    if (a->paused_pending)
+        slt_log(SLT_LOG_INFO, "agent", "batch %" PRIu64 " spooled after a retry", a->pending_seq);
+    a->has_pending = 0;
+    a->paused_pending = 0;
+    a->batches++;
+    if (slt_state_decode(a->pending_state.p, a->pending_state.len, &st) == 0) {
+        slt_state_release(&a->last);
+        a->last = st;
+    }
+    check_backpressure(a);
+    if (a->ship)
+        slt_ship_kick(a->ship);
+    return 0;
+}
+
+int slt__agent_close_batch(struct slt_agent *a)
+{
+    struct slt_count_snapshot snap;
+    struct slt_msg msg;
+    struct slt_series *ser = NULL;
+    struct slt_state st;
+    uint64_t seq;
+    size_t i;
+    int rc;
+
+    if (a->has_pending && (rc = spool_pending(a)) < 0)
+        return rc;
+    if (slt_count_len(&a->count) == 0)
+        return 0;
+    if ((rc = slt_count_take(&a->count, &snap)) < 0)
+        return rc;
+    seq = a->seq + 1;
+    memset(&st, 0, sizeof(st));
+    ser = slt_calloc(a->nseries, sizeof(*ser));
+    st.series = slt_calloc(a->nseries, sizeof(*st.series));
+    if (!ser || !st.series) {
+        rc = SLT_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < a->nseries; i++) {
+        if (!a->series[i].since)
+            a->series[i].since = seq;
+        ser[i].kind = (enum slt_series_kind)a->series[i].kind;
+        ser[i].name = slt_str_make(a->series[i].name, strlen(a->series[i].name));
+        ser[i].since = a->series[i].since;
+        if (i < snap.nseries) {
+            ser[i].rows = snap.rows + snap.off[i];
+            ser[i].nrows = snap.off[i + 1] - snap.off[i];
+        }
+        st.series[i].kind = a->series[i].kind;
+        st.series[i].name = a->series[i].name; /* borrowed for the encoding */
+        st.series[i].since = a->series[i].since;
+    }
+    st.nseries = a->nseries;
+    memset(&msg, 0, sizeof(msg));
+    msg.type = SLT_MSG_BATCH;
+    msg.u.batch.agent_id = slt_str_make(a->agent_id, strlen(a->agent_id));
+    msg.u.batch.epoch = a->epoch;
+    msg.u.batch.seq = seq;
+    msg.u.batch.created_ms = slt_now_ms();
+    msg.u.batch.series = ser;
+    msg.u.batch.nseries = a->nseries;
+    a->pending_frame.len = 0;
+    a->pending_state.len = 0;
+    if ((rc = slt_msg_encode(&msg, &a->pending_frame)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot encode batch %" PRIu64 ": %s", seq,
+                slt_strerror(rc));
+        goto out;
+    }
+    if ((rc = collect_positions(a, &st.inputs, &st.ninputs)) < 0)
+        goto out;
+    st.epoch = a->epoch;
+    st.seq = seq;
+    st.acked_seq = compute_acked(a);
+    rc = slt_state_encode(&st, &a->pending_state);
+    for (i = 0; i < st.ninputs; i++) {
+        slt_free(st.inputs[i].name);
+        slt_free(st.inputs[i].pos);
+    }
+    slt_free(st.inputs);
+    if (rc < 0)
+        goto out;
+    a->seq = seq;
+    a->pending_seq = seq;
+    a->pending_created = msg.u.batch.created_ms;
+    a->has_pending = 1;
+    rc = spool_pending(a);
+out:
+    slt_free(st.series);
+    slt_free(ser);
+    slt_count_snapshot_release(&snap);
+    if (rc < 0 && !a->has_pending)
+        fatal(a, "cannot close a batch", rc);
+    return rc;
+}
+
+/* ---- checkpoint ---- */
+
+int slt__agent_checkpoint(struct slt_agent *a)
+{
+    struct slt_buf b;
+    int rc;
+
+    a->last.epoch = a->epoch;
+    a->last.acked_seq = compute_acked(a);
+    if (a->last.seq > a->seq)
+        a->last.seq = a->seq;
+    slt_buf_init(&b, SIZE_MAX);
+    rc = slt_state_encode(&a->last, &b);
+    if (rc == 0)
+        rc = slt_ckpt_write(a->state_dir, b.p, b.len);
+    slt_buf_release(&b);
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
+                slt_strerror(rc));
+        return rc;
+    }
+    a->ckpt_acked = a->last.acked_seq;
+    a->last_ckpt_ms = slt_now_ms();
+    return 0;
+}
+
+/* The spool's newest record is the checkpoint; the file matters when that record goes. */
+static void maintain_spool(struct slt_agent *a)
+{
+    int64_t now = slt_now_ms();
+    int64_t retention = a->cfg->agent.spool_retention_s * 1000;
+
+    if (slt_spool_prunable(a->spool, now, retention) > 0) {
+        if (slt__agent_checkpoint(a) == 0)
+            slt_spool_prune(a->spool, now, retention);
+    } else if (now - a->last_ckpt_ms >= CKPT_EVERY_MS && compute_acked(a) != a->ckpt_acked) {
+        slt__agent_checkpoint(a);
+    }
+    check_backpressure(a);
+}
+
+/* since of (kind, name) in the new epoch, assigned at the first re-encoded batch carrying it */
+struct since_map {
+    struct slt_agent *a;
+    uint64_t *since; /* per agent series */
+};
+
+static uint64_t *since_slot(struct since_map *m, uint32_t kind, struct slt_str name)
+{
+    size_t i;
+
+    for (i = 0; i < m->a->nseries; i++)
+        if (m->a->series[i].kind == kind && slt_str_eq(name, m->a->series[i].name))
+            return &m->since[i];
+    return NULL;
+}
+
+/*
+ * Re-encodes one batch (frame and state) of the old epoch as batch seq of epoch. The counts
+ * are untouched; epoch, seq and every since change. 0 or a negative code.
+ */
+static int reencode(struct since_map *m, uint64_t epoch, uint64_t seq, const char *frame,
+                    size_t flen, const char *state, size_t slen, struct slt_buf *of,
+                    struct slt_buf *os)
+{
+    struct slt_proto_limits lim;
+    struct slt_msg msg;
+    struct slt_state st;
+    char err[200];
+    size_t i;
+    int rc;
+
+    slt_proto_limits_default(&lim);
+    if (flen < 4)
+        return SLT_ECORRUPT;
+    if ((rc = slt_msg_decode(frame + 4, flen - 4, &lim, &msg, err, sizeof(err))) < 0)
+        return rc;
+    if (msg.type != SLT_MSG_BATCH) {
+        slt_msg_release(&msg);
+        return SLT_ECORRUPT;
+    }
+    msg.u.batch.epoch = epoch;
+    msg.u.batch.seq = seq;
+    for (i = 0; i < msg.u.batch.nseries; i++) {
+        struct slt_series *se = &msg.u.batch.series[i];
+        uint64_t *sl = since_slot(m, (uint32_t)se->kind, se->name);
+
+        if (sl && !*sl)
+            *sl = seq;
+        se->since = sl ? *sl : seq;
+    }
+    rc = slt_msg_encode(&msg, of);
+    slt_msg_release(&msg);
+    if (rc < 0)
+        return rc;
+    if ((rc = slt_state_decode(state, slen, &st)) < 0)
+        return rc;
+    st.epoch = epoch;
+    st.seq = seq;
+    st.acked_seq = 0;
+    for (i = 0; i < st.nseries; i++) {
+        struct slt_str nm = slt_str_make(st.series[i].name, strlen(st.series[i].name));
+        uint64_t *sl = since_slot(m, st.series[i].kind, nm);
+
+        st.series[i].since = sl ? *sl : 0;
+    }
+    rc = slt_state_encode(&st, os);
+    slt_state_release(&st);
+    return rc;
+}
+
+/*
+ * The aggregator lost batches we no longer have: their counts are gone. Start a new epoch (the
+ * aggregator accepts a new epoch from its `since`) and copy every batch of the old epoch that
+ * is still spooled into it, in order, so that only the pruned ones are lost: the aggregator's
+ * mark is below all of them, so it holds none of them.
+ */
+void slt__agent_new_epoch(struct slt_agent *a, const char *why)
+{
+    uint64_t now = (uint64_t)slt_now_ms(), old = a->epoch, oldseq = a->seq, nep, seq = 0;
+    struct since_map m;
+    struct slt_buf fr, stb, nf, ns;
+    size_t i, n = slt_spool_count(a->spool), copied = 0, lost = 0;
+    struct slt_state last;
+    int rc;
+
+    nep = now > old ? now : old + 1;
+    m.a = a;
+    m.since = slt_calloc(a->nseries ? a->nseries : 1, sizeof(*m.since));
+    slt_buf_init(&fr, SIZE_MAX);
+    slt_buf_init(&stb, SIZE_MAX);
+    slt_buf_init(&nf, (size_t)SLT_AGENT_MAX_FRAME + 4);
+    slt_buf_init(&ns, SIZE_MAX);
+    for (i = 0; i < n; i++) {
+        struct slt_spool_rec *r = slt_spool_at(a->spool, i);
+
+        if (r->epoch != old || !m.since)
+            continue;
+        fr.len = stb.len = nf.len = ns.len = 0;
+        rc = slt_spool_read_frame(a->spool, i, &fr);
+        if (rc == 0)
+            rc = slt_spool_read_state(a->spool, i, &stb);
+        if (rc == 0)
+            rc = reencode(&m, nep, seq + 1, fr.p, fr.len, stb.p, stb.len, &nf, &ns);
+        if (rc == 0)
+            rc = slt_spool_append(a->spool, nep, seq + 1, slt_now_ms(), nf.p, nf.len, ns.p, ns.len);
+        /* the append may have moved the index */
+        r = slt_spool_at(a->spool, i);
+        slt_spool_set_acked(a->spool, i, 1);
+        if (rc < 0) {
+            lost++;
+            slt_log(SLT_LOG_ERROR, "agent", "cannot carry batch %" PRIu64 " into the new epoch: %s",
+                    r->seq, slt_strerror(rc));
+            continue;
+        }
+        seq++;
+        copied++;
+        if (slt_state_decode(ns.p, ns.len, &last) == 0) {
+            slt_state_release(&a->last);
+            a->last = last;
+        }
+    }
+    if (a->has_pending && m.since) {
+        /* closed but not spooled yet: it joins the new epoch too */
+        nf.len = ns.len = 0;
+        rc = reencode(&m, nep, seq + 1, a->pending_frame.p, a->pending_frame.len,
+                      a->pending_state.p, a->pending_state.len, &nf, &ns);
+        if (rc == 0) {
+            a->pending_frame.len = a->pending_state.len = 0;
+            slt_buf_append(&a->pending_frame, nf.p, nf.len);
+            slt_buf_append(&a->pending_state, ns.p, ns.len);
+            a->pending_seq = ++seq;
+        } else {
+            a->has_pending = 0;
+            a->paused_pending = 0;
+            lost++;
+        }
+    }
+    a->abandoned += lost;
+    slt_log(SLT_LOG_ERROR, "agent",
+            "%s: starting epoch %" PRIu64 " after %" PRIu64 ":%" PRIu64 "; %zu spooled batches "
+            "carried over, the counts of the batches no longer spooled are lost%s",
+            why, nep, old, oldseq, copied, lost ? " (and some could not be carried)" : "");
+    a->epoch = nep;
+    a->seq = seq;
+    for (i = 0; i < a->nseries; i++)
+        a->series[i].since = m.since ? m.since[i] : 0;
+    if (!copied) {
+        for (i = 0; i < a->last.nseries; i++)
+            a->last.series[i].since = 0;
+        a->last.seq = 0;
+    }
+    a->last.epoch = nep;
+    slt_free(m.since);
+    slt_buf_release(&fr);
+    slt_buf_release(&stb);
+    slt_buf_release(&nf);
+    slt_buf_release(&ns);
+    slt__agent_checkpoint(a);
+    check_backpressure(a);
+}
+
+/* ---- timers and signals ---- */
+
+static void on_clock(uv_prepare_t *p)
+{
+    refresh_clock(p->data);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    struct slt_agent *a = t->data;
+
+    refresh_clock(a);
+    if (a->stopped || a->stopping)
+        return;
+    slt__agent_close_batch(a);
+}
+
+/* Spool upkeep and status, every second (or every flush when that is shorter). */
+static void on_tick(uv_timer_t *t)
+{
+    struct slt_agent *a = t->data;
+
+    refresh_clock(a);
+    if (a->stopped)
+        return;
+    maintain_spool(a);
+    slt_status_write(a);
+}
+
+static uint64_t tick_ms(const struct slt_agent *a)
+{
+    return a->cfg->agent.flush_interval_ms < 1000 ? (uint64_t)a->cfg->agent.flush_interval_ms
+                                                  : 1000;
+}
+
+void slt__agent_on_acked(struct slt_agent *a)
+{
+    if (a->stopping && !a->stopped && a->spool->unacked == 0 && !a->has_pending)
+        finish(a);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+    struct slt_agent *a = t->data;
+
+    slt_log(SLT_LOG_WARN, "agent",
+            "%" PRIu64 " batches still unacknowledged after ack_timeout; they stay spooled and "
+            "are resent at the next start",
+            a->spool->unacked);
+    finish(a);
+}
+
+void slt__agent_stop(struct slt_agent *a)
+{
+    if (a->stopping || a->stopped)
+        return;
+    slt_log(SLT_LOG_INFO, "agent",
+            "stopping: flushing and waiting up to %" PRId64 " ms for acknowledgements",
+            a->cfg->agent.ack_timeout_ms);
+    a->stopping = 1;
+    update_pause(a);
+    refresh_clock(a);
+    slt__agent_close_batch(a);
+    if (a->stopped)
+        return;
+    if (a->spool->unacked == 0 && !a->has_pending) {
+        finish(a);
+        return;
+    }
+    uv_timer_start(&a->stop_timer, on_stop_timer, (uint64_t)a->cfg->agent.ack_timeout_ms, 0);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct slt_agent *a = h->data;
+
+    a->handles_open--;
+}
+
+static void close_handle(struct slt_agent *a, uv_handle_t *h)
+{
+    if (!uv_is_closing(h)) {
+        a->handles_open++;
+        uv_close(h, on_handle_closed);
+    }
+}
+
+struct old_inputs {
+    struct slt_agent *a;
+    struct slt_config *cfg; /* freed with the inputs */
+    struct slt_agent_input *inputs;
+    size_t n, open;
+};
+
+static void on_old_tail_closed(void *data)
+{
+    struct old_inputs *o = data;
+    size_t i;
+
+    if (--o->open > 0)
+        return;
+    for (i = 0; i < o->n; i++)
+        input_release(&o->inputs[i]);
+    slt_free(o->inputs);
+    slt_config_free(o->cfg);
+    o->a->handles_open--;
+    slt_free(o);
+}
+
+/* Hands inputs (and the config they borrow from, may be NULL) to an async close. */
+static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, size_t n,
+                         struct slt_config *cfg)
+{
+    struct old_inputs *o = slt_calloc(1, sizeof(*o));
+    size_t i;
+
+    if (!o) {
+        /* cannot track the close: leak rather than free under the tailer */
+        slt_log(SLT_LOG_ERROR, "agent", "out of memory closing inputs");
+        return;
+    }
+    o->a = a;
+    o->cfg = cfg;
+    o->inputs = inputs;
+    o->n = n;
+    o->open = 1; /* released below, after every close is started */
+    a->handles_open++;
+    for (i = 0; i < n; i++) {
+        inputs[i].closing = 1;
+        if (inputs[i].tail) {
+            o->open++;
+            slt_tail_close(inputs[i].tail, on_old_tail_closed, o);
+            inputs[i].tail = NULL;
+        }
+    }
+    on_old_tail_closed(o);
+}
+
+static void finish(struct slt_agent *a)
+{
+    if (a->stopped)
+        return;
+    a->stopped = 1;
+    if (a->has_pending)
+        slt_log(SLT_LOG_WARN, "agent",
+                "the last batch could not be spooled; its lines are "
+                "re-read at the next start");
+    slt__agent_checkpoint(a);
+    slt_status_write(a);
+    close_inputs(a, a->inputs, a->ninputs, NULL);
+    a->inputs = NULL;
+    a->ninputs = 0;
+    if (a->ship) {
+        slt_ship_close(a->ship);
+        a->ship = NULL;
+    }
+    if (a->http) {
+        slt_status_http_close(a->http);
+        a->http = NULL;
+    }
+    close_handle(a, (uv_handle_t *)&a->flush_timer);
+    close_handle(a, (uv_handle_t *)&a->tick_timer);
+    close_handle(a, (uv_handle_t *)&a->close_timer);
+    close_handle(a, (uv_handle_t *)&a->stop_timer);
+    close_handle(a, (uv_handle_t *)&a->clock);
+    close_handle(a, (uv_handle_t *)&a->sighup);
+    close_handle(a, (uv_handle_t *)&a->sigterm);
+    close_handle(a, (uv_handle_t *)&a->sigint);
+    a->exit_code = 0;
+    slt_log(SLT_LOG_INFO, "agent",
+            "stopped at %" PRIu64 ":%" PRIu64 ", %" PRIu64 " batches unacknowledged", a->epoch,
+            a->seq, a->spool->unacked);
+}
+
+/* Inputs of cfg, restored from st (by input name). */
+static int make_inputs(struct slt_agent *a, struct slt_config *cfg, const struct slt_state *st,
+                       struct slt_agent_input **out)
+{
+    struct slt_agent_input *v = slt_calloc(cfg->ninputs ? cfg->ninputs : 1, sizeof(*v));
+    size_t i;
+    int rc;
+
+    if (!v)
+        return SLT_ENOMEM;
+    for (i = 0; i < cfg->ninputs; i++) {
+        if ((rc = input_init(a, &v[i], cfg, i)) < 0) {
+            while (i + 1 > 0) {
+                input_release(&v[i]);
+                if (i-- == 0)
+                    break;
+            }
+            slt_free(v);
+            return rc;
+        }
+    }
+    (void)st;
+    *out = v;
+    return 0;
+}
+
+static void start_inputs(struct slt_agent *a, const struct slt_state *st)
+{
+    size_t i;
+
+    for (i = 0; i < a->ninputs; i++)
+        input_start(a, &a->inputs[i], &a->cfg->inputs[i],
+                    st ? slt_state_input(st, a->inputs[i].name) : NULL);
+}
+
+static void reload(struct slt_agent *a)
+{
+    struct slt_config *ncfg = NULL, *ocfg;
+    struct slt_agent_input *nin = NULL, *oin;
+    struct slt_state live;
+    char err[1024];
+    char *tok = NULL;
+    size_t oldn, j;
+    int rc, reconnect = 0;
+
+    rc = slt_config_load_file(a->config_path, &ncfg, err, sizeof(err));
+    if (rc < 0) {
+        a->reload_failures++;
+        slt_log(SLT_LOG_ERROR, "agent", "reload failed: %s; keeping the running config", err);
+        return;
+    }
+    if ((rc = read_token(ncfg->agent.token_file, &tok)) < 0) {
+        a->reload_failures++;
+        slt_log(SLT_LOG_ERROR, "agent",
+                "reload failed: cannot read token_file '%s': %s; keeping the running config",
+                ncfg->agent.token_file, slt_strerror(rc));
+        slt_config_free(ncfg);
+        return;
+    }
+    if (strcmp(ncfg->agent.id, a->agent_id) != 0 ||
+        strcmp(ncfg->agent.state_dir, a->state_dir) != 0)
+        slt_log(SLT_LOG_WARN, "agent",
+                "reload: agent.id and agent.state_dir take effect at the next start");
+    /* count everything so far under the old config */
+    slt__agent_close_batch(a);
+    if (a->stopped) {
+        slt_config_free(ncfg);
+        slt_free(tok);
+        return;
+    }
+    memset(&live, 0, sizeof(live));
+    if ((rc = collect_positions(a, &live.inputs, &live.ninputs)) < 0 ||
+        (rc = build_series(a, ncfg, NULL)) < 0 ||
+        (rc = slt_count_set_series(&a->count, a->nseries)) < 0 ||
+        (rc = make_inputs(a, ncfg, NULL, &nin)) < 0) {
+        a->reload_failures++;
+        slt_log(SLT_LOG_ERROR, "agent", "reload failed: %s", slt_strerror(rc));
+        build_series(a, a->cfg, NULL);
+        slt_state_release(&live);
+        slt_config_free(ncfg);
+        slt_free(tok);
+        return;
+    }
+    /* inputs still in the config continue where the old tail stopped */
+    ocfg = a->cfg;
+    oin = a->inputs;
+    oldn = a->ninputs;
+    if (strcmp(tok, a->token) != 0 || ncfg->agent.naggregators != ocfg->agent.naggregators)
+        reconnect = 1;
+    for (j = 0; !reconnect && j < ncfg->agent.naggregators; j++)
+        if (strcmp(ncfg->agent.aggregators[j], ocfg->agent.aggregators[j]) != 0)
+            reconnect = 1;
+    /* status totals continue across the reload */
+    for (j = 0; j < ncfg->ninputs; j++) {
+        size_t k;
+
+        for (k = 0; k < oldn; k++) {
+            if (strcmp(oin[k].name, nin[j].name) != 0)
+                continue;
+            nin[j].lines = oin[k].lines;
+            nin[j].unparsed = oin[k].unparsed;
+            nin[j].oversize = oin[k].oversize;
+            memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
+            memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
+            nin[j].last_event_s = oin[k].last_event_s;
+        }
+    }
+    close_inputs(a, oin, oldn, ocfg);
+    a->cfg = ncfg;
+    a->inputs = nin;
+    a->ninputs = ncfg->ninputs;
+    a->count.soft_max = soft_max(a);
+    start_inputs(a, &live);
+    slt_state_release(&live);
+    slt_free(a->token);
+    a->token = tok;
+    /* the old config's id and state_dir stay (copied at start) */
+    uv_timer_set_repeat(&a->flush_timer, (uint64_t)ncfg->agent.flush_interval_ms);
+    uv_timer_set_repeat(&a->tick_timer, tick_ms(a));
+    if (a->spool)
+        a->spool->max_bytes = ncfg->agent.spool_max_bytes;
+    if (reconnect && a->ship)
+        slt_ship_reconnect(a->ship);
+    a->reloads++;
+    check_backpressure(a);
+    slt_log(SLT_LOG_INFO, "agent", "reloaded '%s': %zu inputs, %zu SLIs", a->config_path,
+            ncfg->ninputs, ncfg->nslis);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct slt_agent *a = s->data;
+
+    if (signum == SIGHUP) {
+        if (!a->stopping)
+            reload(a);
+        return;
+    }
+    slt__agent_stop(a);
+}
+
+/* ---- recovery ---- */
+
+static int state_newer(const struct slt_state *x, const struct slt_state *y)
+{
+    return x->epoch > y->epoch || (x->epoch == y->epoch && x->seq > y->seq);
+}
+
+static int recover(struct slt_agent *a)
+{
+    struct slt_buf b;
+    struct slt_state ck, sp;
+    int have_ck = 0, have_sp = 0, from_prev = 0, rc;
+    size_t i, n;
+
+    memset(&ck, 0, sizeof(ck));
+    memset(&sp, 0, sizeof(sp));
+    slt_buf_init(&b, SIZE_MAX);
+    rc = slt_ckpt_read(a->state_dir, &b, &from_prev);
+    if (rc == 0) {
+        if (slt_state_decode(b.p, b.len, &ck) == 0)
+            have_ck = 1;
+        else
+            slt_log(SLT_LOG_ERROR, "agent", "checkpoint in '%s' does not decode; ignoring it",
+                    a->state_dir);
+    } else if (rc != SLT_ENOTFOUND) {
+        slt_log(SLT_LOG_ERROR, "agent", "no usable checkpoint in '%s' (%s); using the spool",
+                a->state_dir, slt_strerror(rc));
+    }
+    n = slt_spool_count(a->spool);
+    while (n > 0) {
+        /* the newest record whose state decodes (all of them do unless the format changed) */
+        b.len = 0;
+        if (slt_spool_read_state(a->spool, n - 1, &b) == 0 &&
+            slt_state_decode(b.p, b.len, &sp) == 0) {
+            have_sp = 1;
+            break;
+        }
+        slt_log(SLT_LOG_ERROR, "agent", "spooled batch %" PRIu64 " has an unreadable state",
+                slt_spool_at(a->spool, n - 1)->seq);
+        n--;
+    }
+    slt_buf_release(&b);
+    if (have_sp && (!have_ck || state_newer(&sp, &ck))) {
+        if (have_ck && ck.epoch == sp.epoch)
+            sp.acked_seq = ck.acked_seq;
+        else if (have_ck)
+            sp.acked_seq = 0;
+        slt_state_release(&ck);
+        a->last = sp;
+    } else if (have_ck) {
+        slt_state_release(&sp);
+        a->last = ck;
+    } else {
+        memset(&a->last, 0, sizeof(a->last));
+        a->last.epoch = (uint64_t)slt_now_ms();
+        slt_log(SLT_LOG_INFO, "agent", "new state in '%s': epoch %" PRIu64, a->state_dir,
+                a->last.epoch);
+    }
+    a->epoch = a->last.epoch;
+    a->seq = a->last.seq;
+    n = slt_spool_count(a->spool);
+    for (i = 0; i < n; i++) {
+        struct slt_spool_rec *r = slt_spool_at(a->spool, i);
+
+        if (r->epoch < a->epoch || (r->epoch == a->epoch && r->seq <= a->last.acked_seq))
+            slt_spool_set_acked(a->spool, i, 1);
+        if (r->epoch == a->epoch && r->seq > a->seq)
+            a->seq = r->seq; /* cannot happen: the newest record is the state */
+        if (r->acked && r->epoch == a->epoch && r->seq > a->last_acked_seq)
+            a->last_acked_seq = r->seq;
+    }
+    if (a->last.acked_seq > a->last_acked_seq)
+        a->last_acked_seq = a->last.acked_seq;
+    if (have_ck || have_sp)
+        slt_log(SLT_LOG_INFO, "agent",
+                "resuming epoch %" PRIu64 " after batch %" PRIu64 " (%zu spooled, %" PRIu64
+                " to resend)%s",
+                a->epoch, a->seq, slt_spool_count(a->spool), a->spool->unacked,
+                from_prev ? " from the previous checkpoint" : "");
+    /* persist the epoch from the first start on */
+    if (!have_ck)
+        return slt__agent_checkpoint(a);
+    a->ckpt_acked = a->last.acked_seq;
+    return 0;
+}
+
+static int lock_state_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/lock", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+
+        close(fd);
+        return e == EWOULDBLOCK ? SLT_ELIMIT : -e;
+    }
+    return fd; /* held until exit */
+}
+
+int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *cfg,
+                  struct slt_agent **out)
+{
+    struct slt_agent *a;
+    char path[PATH_MAX];
+    int rc;
+
+    a = slt_calloc(1, sizeof(*a));
+    if (!a) {
+        slt_config_free(cfg);
+        return SLT_ENOMEM;
+    }
+    a->loop = loop;
+    a->cfg = cfg;
+    a->exit_code = 1;
+    a->started_ms = slt_now_ms();
+    slt_buf_init(&a->pending_frame, (size_t)SLT_AGENT_MAX_FRAME + 4);
+    slt_buf_init(&a->pending_state, SIZE_MAX);
+    refresh_clock(a);
+    a->config_path = slt_strdup(config_path);
+    a->agent_id = slt_strdup(cfg->agent.id);
+    a->state_dir = slt_strdup(cfg->agent.state_dir);
+    if (!a->config_path || !a->agent_id || !a->state_dir) {
+        rc = SLT_ENOMEM;
+        goto fail;
+    }
+    if ((rc = read_token(cfg->agent.token_file, &a->token)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot read token_file '%s': %s", cfg->agent.token_file,
+                slt_strerror(rc));
+        goto fail;
+    }
+    if ((rc = mkdir_p(a->state_dir)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot create state_dir '%s': %s", a->state_dir,
+                slt_strerror(rc));
+        goto fail;
+    }
+    if ((rc = lock_state_dir(a->state_dir)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot lock state_dir '%s': %s", a->state_dir,
+                rc == SLT_ELIMIT ? "another agent is running on it" : slt_strerror(rc));
+        goto fail;
+    }
+    snprintf(path, sizeof(path), "%s/spool", a->state_dir);
+    if ((rc = slt_spool_open(path, cfg->agent.spool_max_bytes, 0, &a->spool)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot open spool '%s': %s", path, slt_strerror(rc));
+        goto fail;
+    }
+    if ((rc = recover(a)) < 0)
+        goto fail;
+    if ((rc = build_series(a, cfg, &a->last)) < 0)
+        goto fail;
+    if ((rc = slt_count_init(&a->count, a->nseries, soft_max(a))) < 0)
+        goto fail;
+    if (!(a->matcher = slt_matcher_new())) {
+        rc = SLT_ENOMEM;
+        goto fail;
+    }
+    if ((rc = make_inputs(a, cfg, &a->last, &a->inputs)) < 0)
+        goto fail;
+    a->ninputs = cfg->ninputs;
+    *out = a;
+    return 0;
+fail:
+    slt_agent_free(a);
+    return rc;
+}
+
+int slt_agent_start(struct slt_agent *a)
+{
+    int rc;
+
+    uv_timer_init(a->loop, &a->flush_timer);
+    uv_timer_init(a->loop, &a->tick_timer);
+    uv_timer_init(a->loop, &a->close_timer);
+    uv_timer_init(a->loop, &a->stop_timer);
+    uv_prepare_init(a->loop, &a->clock);
+    uv_signal_init(a->loop, &a->sighup);
+    uv_signal_init(a->loop, &a->sigterm);
+    uv_signal_init(a->loop, &a->sigint);
+    a->flush_timer.data = a->tick_timer.data = a->close_timer.data = a->stop_timer.data = a;
+    a->clock.data = a->sighup.data = a->sigterm.data = a->sigint.data = a;
+    uv_prepare_start(&a->clock, on_clock);
+    uv_signal_start(&a->sighup, on_signal, SIGHUP);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_timer_start(&a->flush_timer, on_flush, (uint64_t)a->cfg->agent.flush_interval_ms,
+                   (uint64_t)a->cfg->agent.flush_interval_ms);
+    uv_timer_start(&a->tick_timer, on_tick, tick_ms(a), tick_ms(a));
+    if ((rc = slt_ship_new(a, &a->ship)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
+        return rc;
+    }
+    if (a->cfg->agent.status_listen &&
+        (rc = slt_status_http_start(a, a->cfg->agent.status_listen, &a->http)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot serve status on '%s': %s",
+                a->cfg->agent.status_listen, slt_strerror(rc));
+        return rc;
+    }
+    check_backpressure(a);
+    start_inputs(a, &a->last);
+    slt_status_write(a);
+    slt_log(SLT_LOG_INFO, "agent", "agent '%s' started: %zu inputs, %zu SLIs, state in '%s'",
+            a->agent_id, a->ninputs, a->cfg->nslis, a->state_dir);
+    return 0;
+}
+
+int slt_agent_exit_code(const struct slt_agent *a)
+{
+    return a->exit_code;
+}
+
+void slt_agent_free(struct slt_agent *a)
+{
+    size_t i;
+
+    if (!a)
+        return;
+    for (i = 0; a->inputs && i < a->ninputs; i++)
+        input_release(&a->inputs[i]);
+    slt_free(a->inputs);
+    for (i = 0; i < a->nseries; i++)
+        slt_free(a->series[i].name);
+    slt_free(a->series);
+    slt_matcher_free(a->matcher);
+    slt_count_release(&a->count);
+    slt_spool_free(a->spool);
+    slt_state_release(&a->last);
+    slt_buf_release(&a->pending_frame);
+    slt_buf_release(&a->pending_state);
+    if (a->token) {
+        memset(a->token, 0, strlen(a->token));
+        slt_free(a->token);
+    }
+    slt_free(a->config_path);
+    slt_free(a->agent_id);
+    slt_free(a->state_dir);
+    slt_free(a->rates);
+    slt_config_free(a->cfg);
+    slt_free(a);
+}

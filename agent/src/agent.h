@@ -1,0 +1,167 @@
+/*
+ * slitail-agent: tails the config's inputs, parses and classifies every line, counts per
+ * (series, minute), closes a batch every flush interval, spools it (fdatasync) and ships it to
+ * the aggregator until acknowledged. docs/AGENT.md describes the crash-consistency design.
+ *
+ * Calling sequence (main.c):
+ *   slt_agent_new(loop, config_path, cfg, &a)   takes ownership of cfg; recovers the state dir
+ *   slt_agent_start(a)                          starts tails, timers, signals, shipping
+ *   uv_run(loop)                                returns after SIGTERM/SIGINT (or a fatal error)
+ *   rc = slt_agent_exit_code(a); slt_agent_free(a)
+ *
+ * Modules: count.c (counter table), spool.c (on-disk batches), ckpt.c (state and checkpoint
+ * file), ship.c (connection to the aggregator), status.c (status.json, HTTP status), agent.c.
+ */
+#ifndef SLT_AGENT_H
+#define SLT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ckpt.h"
+#include "count.h"
+#include "slt/config.h"
+#include "slt/proto.h"
+#include "spool.h"
+#include "tail.h"
+
+#define SLT_AGENT_WINDOW 64            /* batches in flight, unacknowledged */
+#define SLT_AGENT_MAX_ROWS 20000       /* rows per batch: keeps a frame well under 1 MiB */
+#define SLT_AGENT_MAX_FRAME (1u << 20) /* the aggregator's default max_frame */
+
+struct slt_agent;
+
+struct slt_agent_input {
+    struct slt_agent *a;
+    char *name;
+    struct slt_parser *parser;
+    struct slt_tail *tail;
+    uint32_t series; /* its INPUT series */
+    uint32_t *slis;  /* SLT series of the SLIs over this input */
+    const struct slt_sli **sli_cfg;
+    size_t nslis;
+    int closing; /* lines delivered after this are ignored (re-read from the positions) */
+    /* totals since start, for status */
+    uint64_t lines, unparsed, oversize;
+    uint64_t reasons[SLT_UP__COUNT];
+    uint64_t cls[SLT_CLASS_COUNTED];
+    int64_t last_event_s;
+};
+
+struct slt_agent_series {
+    uint32_t kind; /* enum slt_series_kind */
+    char *name;
+    uint64_t since; /* 0: not carried yet in this epoch */
+    int live;       /* in the current config (removed ones are carried empty until the epoch
+                       ends, so that their per-series seq stays contiguous) */
+};
+
+enum slt_conn_state {
+    SLT_CONN_DOWN = 0,
+    SLT_CONN_CONNECTING,
+    SLT_CONN_HELLO,
+    SLT_CONN_UP,
+};
+
+struct slt_ship;
+struct slt_status_http;
+struct slt_file_rate;
+
+struct slt_agent {
+    uv_loop_t *loop;
+    char *config_path;
+    struct slt_config *cfg;
+    char *agent_id;
+    char *state_dir;
+    char *token;
+
+    struct slt_agent_input *inputs;
+    size_t ninputs;
+    struct slt_agent_series *series;
+    size_t nseries;
+    struct slt_matcher *matcher;
+    struct slt_count count;
+    int64_t now_s; /* wall clock, refreshed each loop turn; minute of unparsed lines */
+
+    struct slt_spool *spool;
+    struct slt_state last; /* state of the newest spooled batch (or the recovered one) */
+    uint64_t epoch, seq;   /* seq: last batch closed */
+    uint64_t last_acked_seq;
+    /* a batch that could not be spooled (disk full, EIO): retried as is, reading paused */
+    struct slt_buf pending_frame, pending_state;
+    uint64_t pending_seq;
+    int64_t pending_created;
+    int has_pending;
+
+    uv_timer_t flush_timer, tick_timer, close_timer, stop_timer;
+    uv_prepare_t clock;
+    uv_signal_t sighup, sigterm, sigint;
+    int64_t last_ckpt_ms;
+    uint64_t ckpt_acked; /* acked_seq in the last checkpoint */
+
+    struct slt_ship *ship;
+    struct slt_status_http *http;
+
+    int paused_full;    /* backpressure: the spool is full */
+    int paused_pending; /* a batch is waiting to be spooled */
+    int paused_close;   /* an early batch close is scheduled */
+    int tails_paused;
+    int stopping, stopped;
+    int exit_code;
+    int handles_open;
+
+    /* metrics */
+    uint64_t batches, early_closes, backpressure_events, spool_errors;
+    uint64_t acked, duplicates, rejected, retries, gaps, unrecoverable_gaps, abandoned;
+    uint64_t reloads, reload_failures;
+    int64_t started_ms;
+    /* status rates */
+    int64_t status_ms;
+    struct slt_file_rate *rates; /* per file, at the previous status write */
+    size_t nrates;
+};
+
+struct slt_file_rate {
+    uint64_t path_hash;
+    uint64_t lines;
+};
+
+int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *cfg,
+                  struct slt_agent **out);
+int slt_agent_start(struct slt_agent *a);
+void slt_agent_free(struct slt_agent *a);
+int slt_agent_exit_code(const struct slt_agent *a);
+
+/* internal, shared by agent.c, ship.c and status.c */
+int slt__agent_close_batch(struct slt_agent *a);
+void slt__agent_new_epoch(struct slt_agent *a, const char *why);
+void slt__agent_on_acked(struct slt_agent *a);
+int slt__agent_checkpoint(struct slt_agent *a);
+void slt__agent_stop(struct slt_agent *a);
+
+/* ship.c */
+int slt_ship_new(struct slt_agent *a, struct slt_ship **out);
+/* New records are in the spool. */
+void slt_ship_kick(struct slt_ship *s);
+/* Drop the connection and reconnect at once (new epoch, new addresses or token). */
+void slt_ship_reconnect(struct slt_ship *s);
+/* Closes every handle; *s is freed once they are closed. */
+void slt_ship_close(struct slt_ship *s);
+enum slt_conn_state slt_ship_state(const struct slt_ship *s);
+const char *slt_ship_address(const struct slt_ship *s);
+uint64_t slt_ship_connects(const struct slt_ship *s);
+uint64_t slt_ship_failures(const struct slt_ship *s);
+int slt_ship_handles_open(const struct slt_ship *s);
+
+/* status.c */
+/* Renders the status as JSON (prometheus = 0) or Prometheus text into out. */
+int slt_status_render(struct slt_agent *a, int prometheus, struct slt_buf *out);
+/* Writes state_dir/status.json (tmp + rename). */
+int slt_status_write(struct slt_agent *a);
+/* Loopback HTTP: GET /status (JSON), GET /metrics (Prometheus). */
+int slt_status_http_start(struct slt_agent *a, const char *listen, struct slt_status_http **out);
+void slt_status_http_close(struct slt_status_http *h);
+int slt_status_http_open(const struct slt_status_http *h);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * Per-(series, minute) counter deltas between two batches.
+ *
+ * A series is an SLI (values good, bad, excluded) or an input (lines, unparsed, oversize); the
+ * agent numbers them 0..nseries-1. The table is open addressing with linear probing and grows
+ * by doubling. Its size is bounded by the caller: once it holds soft_max (series, minute) cells
+ * slt_count_add() returns 1, and the agent closes a batch early (which empties the table)
+ * instead of dropping anything. Memory is therefore bounded by soft_max cells (plus the
+ * cells of the one line being counted), never by log volume.
+ *
+ * Calling sequence:
+ *   slt_count_init(&c, nseries, soft_max)
+ *   per line: slt_count_add(&c, series, minute, value_index, n)   (1: close a batch soon)
+ *   per batch: slt_count_take(&c, &snap)   moves every cell out, sorted by series then minute
+ *              ... snap.rows[snap.off[s] .. snap.off[s+1]) are the rows of series s ...
+ *              slt_count_snapshot_release(&snap)
+ *   slt_count_release(&c)
+ */
+#ifndef SLT_COUNT_H
+#define SLT_COUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slt/proto.h"
+
+struct slt_count_cell {
+    int64_t minute;
+    uint32_t series;
+    uint32_t used;
+    uint64_t v[3];
+};
+
+struct slt_count {
+    struct slt_count_cell *cells;
+    size_t cap; /* power of two */
+    size_t len; /* cells in use */
+    size_t nseries;
+    size_t soft_max;
+    /* one-entry cache per series: most lines of a batch share a minute */
+    int64_t *last_minute;
+    size_t *last_slot;
+};
+
+struct slt_count_snapshot {
+    struct slt_count_row *rows; /* every row, grouped by series, each group sorted by minute */
+    size_t *off;                /* nseries + 1 offsets into rows */
+    size_t nseries;
+    size_t nrows;
+};
+
+/* 0 or SLT_ENOMEM. soft_max >= 1. */
+int slt_count_init(struct slt_count *c, size_t nseries, size_t soft_max);
+void slt_count_release(struct slt_count *c);
+
+/*
+ * Adds n to value idx (0..2) of (series, minute). Returns 0; 1 when the table now holds
+ * soft_max cells or more (close a batch soon; the count is kept either way); SLT_ENOMEM when
+ * the table could not grow (nothing was added). minute must be a multiple of 60.
+ */
+int slt_count_add(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx, uint64_t n);
+
+/* Cells in use. */
+static inline size_t slt_count_len(const struct slt_count *c)
+{
+    return c->len;
+}
+
+/* Moves every cell into *s (empty table afterwards). 0 or SLT_ENOMEM (table untouched). */
+int slt_count_take(struct slt_count *c, struct slt_count_snapshot *s);
+void slt_count_snapshot_release(struct slt_count_snapshot *s);
+
+/* Changes the number of series: grows any time, shrinks only an empty table. 0, SLT_EINVAL or
+ * SLT_ENOMEM. */
+int slt_count_set_series(struct slt_count *c, size_t nseries);
+
+/* The minute (UTC seconds, a multiple of 60) holding t, also for negative t. */
+static inline int64_t slt_minute_of(int64_t t)
+{
+    int64_t m = t / 60;
+
+    if (t % 60 < 0)
+        m--;
+    return m * 60;
+}
+
+#endif

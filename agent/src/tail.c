@@ -1,0 +1,1615 @@
+/*
+ * The file tailer: see tail.h for the contract.
+ *
+ * One list of tracked files. Each holds an open fd (so its inode cannot be reused while we
+ * know it), its identity (dev, ino, fingerprint of the first bytes) and two offsets:
+ * `offset`, just after the last delivered line (what positions report), and `read_off`, how
+ * far we have read; the bytes between them are a partial line waiting in `buf`.
+ *
+ * Events (uv_fs_event on directories, a uv_timer poll) only mark work: `want_read` on files,
+ * `need_scan` on the tailer. The work runs in a uv_idle callback, at most TAIL_TURN_BYTES per
+ * file per loop turn, so one busy file cannot starve the others or the network.
+ *
+ * Ordering: files of one history (access.log and its rotated siblings) share a `group` and
+ * are chained by `pred`, oldest first. A file reads only when every older file in its chain
+ * has been drained to its end, so lines come out oldest first across rotations and backfill.
+ */
+#include "tail.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "gz.h"
+#include "slt/common.h"
+
+#define TAIL_BUF_MIN 65536u        /* read buffer per open file, at least max_line + 1 */
+#define TAIL_TURN_BYTES (1u << 20) /* read at most this much per file per loop turn */
+#define TAIL_MAX_FILES 1024u       /* tracked files (open fds) at most */
+#define TAIL_MAX_SIBLINGS 512u     /* rotated siblings considered per path */
+#define TAIL_MAX_WATCHES 64u       /* directories watched with inotify */
+#define TAIL_ROTATE_WAIT_MS 5000   /* default opts.rotate_wait_ms */
+#define TAIL_POLL_MS 1000          /* default opts.poll_ms */
+#define TAIL_MAX_LINE 65536u       /* default opts.max_line */
+
+enum tail_state {
+    F_ACTIVE,  /* a configured path names it */
+    F_ROTATED, /* renamed away, a backfill file or a copy: read to the end, then closed */
+    F_DELETED, /* unlinked: read what is left, then closed */
+    F_DONE,    /* finished: closed and freed at the next reap */
+};
+
+struct slt_tail_file {
+    struct slt_tail *t;
+    struct slt_tail_file *next;
+    struct slt_tail_file *pred; /* next older file of the same history, or NULL */
+    char *path;                 /* where it was last seen */
+    char *group;                /* the configured path whose history this is */
+    struct tail_group *g;       /* the same, with its sibling snapshot */
+    int fd;
+    int gz;
+    struct slt_gz *gzs;
+    enum tail_state state;
+    uint64_t dev, ino;
+    uint64_t fp;
+    uint32_t fp_len;
+    uint64_t offset;   /* just after the last delivered line */
+    uint64_t read_off; /* bytes read; buf holds [read_off - len, read_off) */
+    uint64_t skip_to;  /* .gz resumed from a checkpoint: drop decoded bytes before this */
+    uint64_t size;     /* last size seen by fstat */
+    char *buf;
+    size_t len;
+    int skipping;  /* discarding up to the next '\n' (rest of an oversize line) */
+    int want_read; /* there may be bytes to read or lines to deliver */
+    int drained;   /* not active and read to its end at least once */
+    int64_t eof_since_ms;
+    int seen;
+    uint64_t lines, oversize, truncations, errors;
+    int64_t last_line_ms;
+};
+
+/*
+ * One history (a configured path and its rotated siblings). `sib` is the identities of its
+ * siblings at the last scan: a sibling that is new at a rotation, not followed and not a copy
+ * of a followed file was at the path between two scans (rotated twice before we looked).
+ */
+struct tail_group {
+    struct tail_group *next;
+    char *path;
+    size_t refs; /* files in it */
+    struct tail_id {
+        uint64_t dev, ino;
+    } * sib;
+    size_t nsib;
+    int valid;   /* sib was taken */
+    int rotated; /* a rotation of this path was seen in this scan */
+};
+
+struct tail_watch {
+    uv_fs_event_t h;
+    struct slt_tail *t;
+    char *dir;
+    int ok;
+};
+
+struct slt_tail {
+    uv_loop_t *loop;
+    char **patterns;
+    size_t npatterns;
+    int read_from_beginning;
+    size_t max_line, bufcap;
+    int64_t poll_ms, rotate_wait_ms;
+    slt_tail_line_cb on_line;
+    void *data;
+
+    struct slt_tail_file *files;
+    size_t nfiles;
+    struct tail_group *groups;
+    struct tail_watch *watches[TAIL_MAX_WATCHES];
+    size_t nwatches;
+    uv_timer_t timer;
+    uv_idle_t idle;
+    int ready, idle_on, paused, closing, need_scan;
+    int pending_closes;
+    void (*on_closed)(void *data);
+    void *closed_data;
+    uint64_t truncations, errors;
+    int limit_logged;
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    uint64_t h = 14695981039346656037ULL;
+
+    while (n--) {
+        h ^= *c++;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int has_glob_chars(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* pread until n bytes or end of file; returns bytes read or -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Fingerprint of the first `want` bytes of a plain file (fewer if it is shorter). */
+static int fp_plain(int fd, uint32_t want, uint64_t *fp, uint32_t *got)
+{
+    char b[SLT_TAIL_FP_BYTES];
+    ssize_t n;
+
+    if (want > sizeof(b))
+        want = sizeof(b);
+    n = pread_full(fd, b, want, 0);
+    if (n < 0)
+        return (int)n;
+    *fp = fnv1a(b, (size_t)n);
+    *got = (uint32_t)n;
+    return 0;
+}
+
+/* Fingerprint of the first `want` decoded bytes of a .gz file. */
+static int fp_gz(const char *path, uint32_t want, uint64_t *fp, uint32_t *got)
+{
+    char b[SLT_TAIL_FP_BYTES];
+    struct slt_gz *g;
+    size_t have = 0;
+    long n = 0;
+    int fd, rc;
+
+    if (want > sizeof(b))
+        want = sizeof(b);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    rc = slt_gz_new_fd(fd, &g);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    while (have < want && (n = slt_gz_read(g, b + have, want - have)) > 0)
+        have += (size_t)n;
+    slt_gz_free(g);
+    close(fd);
+    /* a corrupt file still has an identity for what decoded */
+    *fp = fnv1a(b, have);
+    *got = (uint32_t)have;
+    return 0;
+}
+
+static struct slt_tail_file *find_by_id(struct slt_tail *t, uint64_t dev, uint64_t ino)
+{
+    struct slt_tail_file *f;
+
+    for (f = t->files; f; f = f->next)
+        if (f->dev == dev && f->ino == ino && f->state != F_DONE)
+            return f;
+    return NULL;
+}
+
+static void on_idle(uv_idle_t *h);
+
+/* Makes sure the idle callback runs work at the next loop turn. */
+static void kick(struct slt_tail *t)
+{
+    if (t->ready && !t->idle_on && !t->paused && !t->closing &&
+        uv_idle_start(&t->idle, on_idle) == 0)
+        t->idle_on = 1;
+}
+
+/* ---- files ---- */
+
+static struct tail_group *group_ref(struct slt_tail *t, const char *path)
+{
+    struct tail_group *g;
+
+    for (g = t->groups; g; g = g->next)
+        if (strcmp(g->path, path) == 0)
+            break;
+    if (!g) {
+        g = slt_calloc(1, sizeof(*g));
+        if (!g)
+            return NULL;
+        g->path = slt_strdup(path);
+        if (!g->path) {
+            slt_free(g);
+            return NULL;
+        }
+        g->next = t->groups;
+        t->groups = g;
+    }
+    g->refs++;
+    return g;
+}
+
+static void group_unref(struct slt_tail *t, struct tail_group *g)
+{
+    struct tail_group **pp;
+
+    if (!g || --g->refs > 0)
+        return;
+    for (pp = &t->groups; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    slt_free(g->sib);
+    slt_free(g->path);
+    slt_free(g);
+}
+
+/* Moves a file to another history (it was renamed onto another configured path). */
+static int file_set_group(struct slt_tail_file *f, const char *path)
+{
+    struct tail_group *g = group_ref(f->t, path);
+    char *ng = slt_strdup(path);
+
+    if (!g || !ng) {
+        group_unref(f->t, g);
+        slt_free(ng);
+        return SLT_ENOMEM;
+    }
+    group_unref(f->t, f->g);
+    slt_free(f->group);
+    f->g = g;
+    f->group = ng;
+    return 0;
+}
+
+/* The fd only: buf may still be in use by deliver_lines when we close from on_line. */
+static void file_close_fd(struct slt_tail_file *f)
+{
+    slt_gz_free(f->gzs);
+    f->gzs = NULL;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+}
+
+static void file_free(struct slt_tail_file *f)
+{
+    if (!f)
+        return;
+    file_close_fd(f);
+    slt_free(f->buf);
+    slt_free(f->path);
+    slt_free(f->group);
+    group_unref(f->t, f->g);
+    slt_free(f);
+}
+
+/* Newest file of a history, to chain a newer one after it. */
+static struct slt_tail_file *newest_of(struct slt_tail *t, const char *group)
+{
+    struct slt_tail_file *f, *last = NULL;
+
+    /* files are appended, so the last match in list order is the newest */
+    for (f = t->files; f; f = f->next)
+        if (f->state != F_DONE && strcmp(f->group, group) == 0)
+            last = f;
+    return last;
+}
+
+/*
+ * Starts tracking an open fd (taken over: closed on failure too). The file goes at the end
+ * of its history unless `before` is given, in which case it is chained just before it.
+ */
+static int file_add(struct slt_tail *t, int fd, const struct stat *st, const char *path,
+                    const char *group, int gz, enum tail_state state, struct slt_tail_file *before,
+                    struct slt_tail_file **out)
+{
+    struct slt_tail_file *f, **pp;
+    int rc;
+
+    if (t->nfiles >= TAIL_MAX_FILES) {
+        if (!t->limit_logged)
+            slt_log(SLT_LOG_WARN, "tail", "cannot follow '%s': %u files already followed", path,
+                    TAIL_MAX_FILES);
+        t->limit_logged = 1;
+        t->errors++;
+        close(fd);
+        return SLT_ELIMIT;
+    }
+    f = slt_calloc(1, sizeof(*f));
+    if (!f) {
+        close(fd);
+        return SLT_ENOMEM;
+    }
+    f->t = t;
+    f->fd = fd;
+    f->path = slt_strdup(path);
+    f->group = slt_strdup(group);
+    f->g = group_ref(t, group);
+    if (!f->path || !f->group || !f->g) {
+        file_free(f);
+        return SLT_ENOMEM;
+    }
+    f->gz = gz;
+    f->state = state;
+    f->dev = (uint64_t)st->st_dev;
+    f->ino = (uint64_t)st->st_ino;
+    f->size = (uint64_t)st->st_size;
+    if (gz) {
+        rc = fp_gz(path, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
+        if (rc == 0)
+            rc = slt_gz_new_fd(fd, &f->gzs);
+    } else {
+        rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
+    }
+    if (rc < 0) {
+        file_free(f);
+        return rc;
+    }
+    if (before) {
+        f->pred = before->pred;
+        before->pred = f;
+    } else {
+        f->pred = newest_of(t, group);
+    }
+    for (pp = &t->files; *pp; pp = &(*pp)->next)
+        if (*pp == before)
+            break;
+    f->next = *pp;
+    *pp = f;
+    t->nfiles++;
+    f->want_read = 1;
+    *out = f;
+    return 0;
+}
+
+/* Starts a plain file at its current end; a partial last line there is not ours. */
+static void file_start_at_end(struct slt_tail_file *f)
+{
+    char c = '\n';
+
+    f->offset = f->read_off = f->size;
+    if (f->size > 0 && pread_full(f->fd, &c, 1, f->size - 1) == 1 && c != '\n')
+        f->skipping = 1;
+}
+
+/* Where to start reading: a restored position or 0. Same-inode mismatch counts as truncation. */
+static void file_resume(struct slt_tail_file *f, const struct slt_tail_pos *r)
+{
+    f->offset = r->offset;
+    if (f->gz) {
+        f->read_off = 0;
+        f->skip_to = r->offset;
+    } else {
+        f->read_off = r->offset;
+    }
+    f->skipping = (r->flags & SLT_TAIL_POS_SKIP) != 0;
+}
+
+static void file_reset(struct slt_tail_file *f)
+{
+    f->offset = f->read_off = f->skip_to = 0;
+    f->len = 0;
+    f->skipping = 0;
+    f->fp_len = 0;
+    f->fp = fnv1a("", 0);
+    f->drained = 0;
+    f->want_read = 1;
+}
+
+/* ---- siblings: rotated files of a path, oldest first ---- */
+
+struct cand {
+    char *path;
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+    long num; /* access.log.N or access.log.N.gz: N; else -1 */
+    int gz;
+    const struct slt_tail_pos *r; /* matched restore position */
+};
+
+struct cands {
+    struct cand *v;
+    size_t n, cap;
+};
+
+static void cands_release(struct cands *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        slt_free(c->v[i].path);
+    slt_free(c->v);
+    c->v = NULL;
+    c->n = c->cap = 0;
+}
+
+static int cands_push(struct cands *c, const char *path, const struct stat *st)
+{
+    struct cand *x;
+
+    if (c->n == c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 16;
+        struct cand *v = slt_realloc(c->v, ncap * sizeof(*v));
+
+        if (!v)
+            return SLT_ENOMEM;
+        c->v = v;
+        c->cap = ncap;
+    }
+    x = &c->v[c->n];
+    memset(x, 0, sizeof(*x));
+    x->path = slt_strdup(path);
+    if (!x->path)
+        return SLT_ENOMEM;
+    x->dev = (uint64_t)st->st_dev;
+    x->ino = (uint64_t)st->st_ino;
+    x->size = (uint64_t)st->st_size;
+    x->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    x->gz = has_suffix(path, ".gz");
+    x->num = -1;
+    c->n++;
+    return 0;
+}
+
+static int cmp_num_desc(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+
+    return x->num < y->num ? 1 : x->num > y->num ? -1 : 0;
+}
+
+static int cmp_mtime_asc(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+
+    if (x->mtime_ns != y->mtime_ns)
+        return x->mtime_ns < y->mtime_ns ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* "dir/base" for a configured path, through symlinks (rotation happens at the target). */
+static int real_dir_base(const char *path, char **dir, char **base)
+{
+    char *rp = realpath(path, NULL), *slash;
+    const char *use = rp ? rp : path;
+
+    slash = strrchr(use, '/');
+    if (slash) {
+        *dir = slt_strndup(use, slash == use ? 1 : (size_t)(slash - use));
+        *base = slt_strdup(slash + 1);
+    } else {
+        *dir = slt_strdup(".");
+        *base = slt_strdup(use);
+    }
+    free(rp);
+    if (!*dir || !*base) {
+        slt_free(*dir);
+        slt_free(*base);
+        return SLT_ENOMEM;
+    }
+    return 0;
+}
+
+/*
+ * Rotated siblings of `path`: regular files in its directory named base + '.' or '-' +
+ * anything (access.log.1, access.log.2.gz, access.log-20240101.gz), oldest first: by N
+ * descending when every name is base.N[.gz], else by mtime.
+ */
+static int list_siblings(struct slt_tail *t, const char *path, struct cands *out)
+{
+    char *dir = NULL, *base = NULL, full[SLT_TAIL_PATH_MAX];
+    struct dirent *de;
+    struct stat st;
+    size_t blen;
+    int all_num = 1, rc;
+    DIR *d;
+
+    (void)t;
+    rc = real_dir_base(path, &dir, &base);
+    if (rc < 0)
+        return rc;
+    blen = strlen(base);
+    d = opendir(dir);
+    if (!d)
+        goto out;
+    while ((de = readdir(d)) != NULL && out->n < TAIL_MAX_SIBLINGS) {
+        const char *rest;
+        char *endp;
+        long num;
+
+        if (strncmp(de->d_name, base, blen) != 0 ||
+            (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+            continue;
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= sizeof(full))
+            continue;
+        if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        rc = cands_push(out, full, &st);
+        if (rc < 0)
+            break;
+        rest = de->d_name + blen + 1;
+        num = strtol(rest, &endp, 10);
+        if (endp != rest && *rest >= '0' && *rest <= '9' &&
+            (*endp == '\0' || strcmp(endp, ".gz") == 0))
+            out->v[out->n - 1].num = num;
+        else
+            all_num = 0;
+    }
+    closedir(d);
+    if (rc == 0 && out->n > 1) {
+        if (all_num)
+            qsort(out->v, out->n, sizeof(out->v[0]), cmp_num_desc);
+        else
+            qsort(out->v, out->n, sizeof(out->v[0]), cmp_mtime_asc);
+    }
+out:
+    slt_free(dir);
+    slt_free(base);
+    return rc;
+}
+
+/* Does this candidate hold the restore position's first bytes? */
+static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+{
+    uint64_t fp = 0;
+    uint32_t got = 0;
+    int fd, rc;
+
+    if (r->fp_len == 0)
+        return 1;
+    if (c->gz) {
+        rc = fp_gz(c->path, r->fp_len, &fp, &got);
+    } else {
+        fd = open(c->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        rc = fp_plain(fd, r->fp_len, &fp, &got);
+        close(fd);
+    }
+    return rc == 0 && got == r->fp_len && fp == r->fingerprint;
+}
+
+/* ---- truncation ---- */
+
+/*
+ * copytruncate: before the truncation, the file was copied to a sibling. If a sibling that is
+ * not followed holds our first bytes and reaches our offset, it is that copy: read it from our
+ * offset first, so the lines written between our last read and the copy are not lost.
+ */
+static void find_copy(struct slt_tail_file *f)
+{
+    struct slt_tail *t = f->t;
+    struct slt_tail_pos want;
+    struct cands sib = {0};
+    struct slt_tail_file *c;
+    size_t i;
+
+    if (f->fp_len == 0 || f->offset == 0 || f->gz)
+        return;
+    memset(&want, 0, sizeof(want));
+    want.fingerprint = f->fp;
+    want.fp_len = f->fp_len;
+    if (list_siblings(t, f->group, &sib) < 0)
+        goto out;
+    for (i = 0; i < sib.n; i++) {
+        struct cand *x = &sib.v[i];
+        struct stat st;
+        int fd;
+
+        if (x->gz || x->size < f->offset || find_by_id(t, x->dev, x->ino) ||
+            !cand_fp_matches(x, &want))
+            continue;
+        fd = open(x->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        if (file_add(t, fd, &st, x->path, f->group, 0, F_ROTATED, f, &c) == 0) {
+            c->offset = c->read_off = f->offset;
+            c->skipping = f->skipping;
+            slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated; reading its copy '%s' from %llu",
+                    f->path, x->path, (unsigned long long)f->offset);
+        }
+        break;
+    }
+out:
+    cands_release(&sib);
+}
+
+static void file_truncated(struct slt_tail_file *f)
+{
+    f->truncations++;
+    f->t->truncations++;
+    slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated at %llu; reading it from the start", f->path,
+            (unsigned long long)f->read_off);
+    find_copy(f);
+    file_reset(f);
+}
+
+/* fstat-based check: deletion, truncation, growth, fingerprint growth. */
+static void file_check(struct slt_tail_file *f)
+{
+    struct stat st;
+    uint64_t fp = 0;
+    uint32_t got = 0;
+
+    if (f->fd < 0 || f->state == F_DONE || f->gz)
+        return;
+    if (fstat(f->fd, &st) < 0)
+        return;
+    f->size = (uint64_t)st.st_size;
+    if (st.st_nlink == 0 && f->state != F_DELETED) {
+        f->state = F_DELETED;
+        f->want_read = 1;
+    }
+    if (f->size < f->read_off) {
+        file_truncated(f);
+    } else if (f->fp_len > 0 && fp_plain(f->fd, f->fp_len, &fp, &got) == 0 &&
+               (got != f->fp_len || fp != f->fp)) {
+        /* rewritten in place past our offset before we looked */
+        file_truncated(f);
+    }
+    if (f->fp_len < SLT_TAIL_FP_BYTES && f->size > f->fp_len &&
+        fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
+        f->fp = fp;
+        f->fp_len = got;
+    }
+    if (f->size > f->read_off)
+        f->want_read = 1;
+}
+
+/* ---- reading ---- */
+
+static int may_read(const struct slt_tail_file *f)
+{
+    const struct slt_tail_file *p;
+
+    /* only older files that are being finished hold a newer one back */
+    for (p = f->pred; p; p = p->pred)
+        if (!p->drained && (p->state == F_ROTATED || p->state == F_DELETED))
+            return 0;
+    return 1;
+}
+
+/* Delivers the complete lines in buf; keeps the partial rest at the start of buf. */
+static void deliver_lines(struct slt_tail_file *f)
+{
+    struct slt_tail *t = f->t;
+    char *p = f->buf, *end = f->buf + f->len, *nl;
+    uint64_t before = f->lines;
+    size_t len;
+
+    while (p < end && !t->paused && !t->closing) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if (f->skipping) {
+            if (!nl) {
+                f->offset += (uint64_t)(end - p);
+                p = end;
+                break;
+            }
+            f->offset += (uint64_t)(nl + 1 - p);
+            p = nl + 1;
+            f->skipping = 0;
+            continue;
+        }
+        if (!nl) {
+            if ((size_t)(end - p) > t->max_line) {
+                /* no '\n' within max_line + 1 bytes: oversize, delivered once, rest skipped */
+                f->offset += (uint64_t)(end - p);
+                f->skipping = 1;
+                f->lines++;
+                f->oversize++;
+                t->on_line(t->data, f, p, t->max_line, SLT_TAIL_OVERSIZE, f->offset);
+                p = end;
+            }
+            break;
+        }
+        len = (size_t)(nl - p);
+        f->offset += len + 1;
+        f->lines++;
+        if (len > t->max_line) {
+            f->oversize++;
+            t->on_line(t->data, f, p, t->max_line, SLT_TAIL_OVERSIZE, f->offset);
+        } else {
+            t->on_line(t->data, f, p, len, 0, f->offset);
+        }
+        p = nl + 1;
+    }
+    if (f->buf && p != f->buf) {
+        memmove(f->buf, p, (size_t)(end - p));
+        f->len = (size_t)(end - p);
+    }
+    if (f->lines != before)
+        f->last_line_ms = slt_now_ms();
+}
+
+static void file_at_end(struct slt_tail_file *f)
+{
+    struct slt_tail *t = f->t;
+
+    f->want_read = 0;
+    if (f->gz) {
+        f->drained = 1;
+        f->state = F_DONE;
+        kick(t);
+        return;
+    }
+    if (f->state == F_ROTATED || f->state == F_DELETED) {
+        if (!f->drained)
+            kick(t); /* a newer file may be waiting for this one */
+        f->drained = 1;
+        if (f->state == F_DELETED)
+            f->state = F_DONE;
+        else if (!f->eof_since_ms)
+            f->eof_since_ms = (int64_t)uv_now(t->loop);
+    }
+}
+
+static void file_read(struct slt_tail_file *f)
+{
+    struct slt_tail *t = f->t;
+    size_t budget = TAIL_TURN_BYTES;
+    long n;
+
+    if (!f->buf) {
+        f->buf = slt_malloc(t->bufcap);
+        if (!f->buf) {
+            t->errors++;
+            return; /* retried at the next event */
+        }
+    }
+    /* lines held back by a pause first */
+    deliver_lines(f);
+    while (budget > 0 && !t->paused && !t->closing) {
+        size_t room = t->bufcap - f->len;
+
+        if (f->gz) {
+            n = slt_gz_read(f->gzs, f->buf + f->len, room);
+        } else {
+            n = (long)pread(f->fd, f->buf + f->len, room, (off_t)f->read_off);
+            if (n < 0)
+                n = -errno;
+        }
+        if (n == -EINTR)
+            continue;
+        if (n < 0) {
+            f->errors++;
+            t->errors++;
+            slt_log(SLT_LOG_WARN, "tail", "cannot read '%s': %s", f->path, slt_strerror((int)n));
+            if (f->state != F_ACTIVE) {
+                /* a corrupt .gz or an unreadable old file: what decoded was delivered; the
+                   files after it must not wait for it forever */
+                f->drained = 1;
+                f->state = F_DONE;
+                kick(t);
+            }
+            f->want_read = 0;
+            return;
+        }
+        if (n == 0) {
+            struct stat st;
+
+            /* truncated in place: notice now rather than at the next poll */
+            if (!f->gz && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->read_off) {
+                file_truncated(f);
+                if (!may_read(f))
+                    return; /* its copy goes first */
+                continue;
+            }
+            file_at_end(f);
+            return;
+        }
+        f->eof_since_ms = 0;
+        f->read_off += (uint64_t)n;
+        if (!f->gz && f->fp_len < SLT_TAIL_FP_BYTES && f->read_off > f->fp_len) {
+            /* a young file: its identity grows with it (the copy search needs it) */
+            uint64_t fp = 0;
+            uint32_t got = 0;
+
+            if (fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
+                f->fp = fp;
+                f->fp_len = got;
+            }
+        }
+        budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+        if (f->read_off <= f->skip_to)
+            continue; /* resuming a .gz: already delivered */
+        if (f->read_off - (uint64_t)n < f->skip_to) {
+            size_t drop = (size_t)(f->skip_to - (f->read_off - (uint64_t)n));
+
+            memmove(f->buf + f->len, f->buf + f->len + drop, (size_t)n - drop);
+            n -= (long)drop;
+        }
+        f->len += (size_t)n;
+        deliver_lines(f);
+    }
+}
+
+static void reap(struct slt_tail *t)
+{
+    struct slt_tail_file **pp = &t->files, *f, *g;
+
+    while ((f = *pp) != NULL) {
+        if (f->state != F_DONE) {
+            pp = &f->next;
+            continue;
+        }
+        for (g = t->files; g; g = g->next)
+            if (g->pred == f)
+                g->pred = f->pred;
+        *pp = f->next;
+        t->nfiles--;
+        file_free(f);
+    }
+}
+
+static void scan(struct slt_tail *t);
+
+static void pump(struct slt_tail *t)
+{
+    struct slt_tail_file *f;
+    int busy = 0;
+
+    if (t->closing)
+        return;
+    if (t->need_scan)
+        scan(t);
+    for (f = t->files; f && !t->paused && !t->closing; f = f->next) {
+        if (f->fd < 0 || !f->want_read || f->state == F_DONE)
+            continue;
+        if (!may_read(f)) {
+            continue;
+        }
+        file_read(f);
+        if (f->want_read)
+            busy = 1;
+    }
+    if (t->closing)
+        return;
+    reap(t);
+    /* a file freed by reap may have been the last thing a waiting file needed */
+    for (f = t->files; f && !busy; f = f->next)
+        if (f->want_read && f->state != F_DONE && may_read(f))
+            busy = 1;
+    if ((!busy || t->paused) && t->idle_on) {
+        uv_idle_stop(&t->idle);
+        t->idle_on = 0;
+    }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    pump(h->data);
+}
+
+/* ---- scanning the configured paths ---- */
+
+static int open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return SLT_EINVAL;
+    }
+    return fd;
+}
+
+/* A file is no longer at its configured path: find where it went (or that it is gone). */
+static void file_moved(struct slt_tail_file *f)
+{
+    struct cands sib = {0};
+    struct stat st;
+    size_t i;
+
+    f->want_read = 1;
+    f->drained = 0;
+    f->g->rotated = 1;
+    if (fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
+        f->state = F_DELETED;
+        return;
+    }
+    f->state = F_ROTATED;
+    if (list_siblings(f->t, f->group, &sib) == 0) {
+        for (i = 0; i < sib.n; i++) {
+            if (sib.v[i].dev == f->dev && sib.v[i].ino == f->ino) {
+                char *p = slt_strdup(sib.v[i].path);
+
+                if (p) {
+                    slt_free(f->path);
+                    f->path = p;
+                }
+                break;
+            }
+        }
+    }
+    cands_release(&sib);
+}
+
+static void watch_dir(struct slt_tail *t, const char *dir);
+
+/* Is x a copy of a file we follow (same first bytes)? Then it is not a new history file. */
+static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
+{
+    struct slt_tail_file *f;
+    struct slt_tail_pos want;
+
+    memset(&want, 0, sizeof(want));
+    for (f = t->files; f; f = f->next) {
+        if (f->gz || f->fp_len == 0 || f->state == F_DONE)
+            continue;
+        want.fingerprint = f->fp;
+        want.fp_len = f->fp_len;
+        if (cand_fp_matches(x, &want))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * After a rotation of g's path: siblings that were not there at the previous scan, that we do
+ * not follow and that are no copy of what we follow lived at the path between two scans (the
+ * file was rotated again before we looked). Read them from 0, before the new file at the path.
+ */
+static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+{
+    struct slt_tail_file *f, *active = NULL, *nf;
+    size_t i, k;
+
+    for (f = t->files; f; f = f->next)
+        if (f->g == g && f->state == F_ACTIVE)
+            active = f;
+    for (i = 0; i < cur->n; i++) {
+        struct cand *x = &cur->v[i];
+        struct stat st;
+        int fd;
+
+        if (x->gz || find_by_id(t, x->dev, x->ino))
+            continue;
+        for (k = 0; k < g->nsib; k++)
+            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino)
+                break;
+        if (k < g->nsib || is_copy_of_followed(t, x))
+            continue;
+        fd = open_regular(x->path, &st);
+        if (fd < 0)
+            continue;
+        if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active, &nf) == 0)
+            slt_log(SLT_LOG_INFO, "tail", "'%s' was rotated before it was seen; reading it",
+                    x->path);
+    }
+}
+
+/* Takes each history's sibling snapshot (after adopting files rotated between scans). */
+static void groups_update(struct slt_tail *t)
+{
+    struct tail_group *g;
+    size_t i;
+
+    for (g = t->groups; g; g = g->next) {
+        struct cands cur = {0};
+        struct tail_id *v;
+
+        if (list_siblings(t, g->path, &cur) < 0) {
+            cands_release(&cur);
+            g->valid = 0;
+            continue;
+        }
+        if (g->valid && g->rotated)
+            adopt_intermediates(t, g, &cur);
+        g->rotated = 0;
+        v = slt_realloc(g->sib, (cur.n ? cur.n : 1) * sizeof(*v));
+        if (!v) {
+            g->valid = 0;
+        } else {
+            g->sib = v;
+            for (i = 0; i < cur.n; i++) {
+                v[i].dev = cur.v[i].dev;
+                v[i].ino = cur.v[i].ino;
+            }
+            g->nsib = cur.n;
+            g->valid = 1;
+        }
+        cands_release(&cur);
+    }
+}
+
+/* Files at the configured paths now: picked up, or matched to what we follow. */
+static void scan(struct slt_tail *t)
+{
+    struct slt_tail_file *f;
+    size_t i, j;
+    int64_t now = (int64_t)uv_now(t->loop);
+
+    t->need_scan = 0;
+    for (f = t->files; f; f = f->next)
+        f->seen = 0;
+    for (i = 0; i < t->npatterns; i++) {
+        glob_t g;
+
+        if (glob(t->patterns[i], 0, NULL, &g) != 0)
+            continue;
+        for (j = 0; j < g.gl_pathc; j++) {
+            const char *path = g.gl_pathv[j];
+            struct stat st;
+            int fd;
+
+            if (has_suffix(path, ".gz") || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                continue;
+            f = find_by_id(t, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+            if (f) {
+                /* known by identity; renamed back or onto another configured path */
+                if (f->state == F_ROTATED) {
+                    f->state = F_ACTIVE;
+                    f->eof_since_ms = 0;
+                }
+                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0) {
+                    char *np = slt_strdup(path);
+
+                    if (np && file_set_group(f, path) == 0) {
+                        slt_free(f->path);
+                        f->path = np;
+                    } else {
+                        slt_free(np);
+                    }
+                }
+                if (f->state == F_ACTIVE)
+                    f->seen = 1;
+                continue;
+            }
+            fd = open_regular(path, &st);
+            if (fd < 0)
+                continue;
+            /* appeared while we run: every line of it is new */
+            if (file_add(t, fd, &st, path, path, 0, F_ACTIVE, NULL, &f) == 0) {
+                f->seen = 1;
+                if (f->pred)
+                    f->g->rotated = 1;
+                slt_log(SLT_LOG_INFO, "tail", "following '%s'", path);
+            }
+        }
+        globfree(&g);
+    }
+    for (f = t->files; f; f = f->next) {
+        if (f->state == F_ACTIVE && !f->seen)
+            file_moved(f);
+        file_check(f);
+        if (f->state == F_ROTATED && f->drained && !f->want_read && f->eof_since_ms &&
+            now - f->eof_since_ms >= t->rotate_wait_ms)
+            f->state = F_DONE;
+        if (f->state == F_ACTIVE) {
+            char *dir = NULL, *base = NULL;
+
+            if (real_dir_base(f->path, &dir, &base) == 0)
+                watch_dir(t, dir);
+            slt_free(dir);
+            slt_free(base);
+        }
+    }
+    groups_update(t);
+    kick(t);
+}
+
+/* ---- watching ---- */
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    struct tail_watch *w = h->data;
+    struct slt_tail *t = w->t;
+    struct slt_tail_file *f;
+
+    (void)filename;
+    if (status < 0 || t->closing)
+        return;
+    if (events & UV_RENAME)
+        t->need_scan = 1;
+    for (f = t->files; f; f = f->next)
+        if (f->fd >= 0 && !f->gz)
+            f->want_read = 1;
+    kick(t);
+}
+
+static void on_handle_closed(uv_handle_t *h);
+
+static void watch_dir(struct slt_tail *t, const char *dir)
+{
+    struct tail_watch *w;
+    struct stat st;
+    size_t i;
+
+    for (i = 0; i < t->nwatches; i++)
+        if (strcmp(t->watches[i]->dir, dir) == 0)
+            return;
+    if (t->nwatches >= TAIL_MAX_WATCHES || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return;
+    w = slt_calloc(1, sizeof(*w));
+    if (!w)
+        return;
+    w->dir = slt_strdup(dir);
+    if (!w->dir || uv_fs_event_init(t->loop, &w->h) != 0) {
+        slt_free(w->dir);
+        slt_free(w);
+        return;
+    }
+    w->t = t;
+    w->h.data = w;
+    t->watches[t->nwatches++] = w;
+    if (uv_fs_event_start(&w->h, on_fs_event, dir, 0) == 0)
+        w->ok = 1;
+    else
+        slt_log(SLT_LOG_INFO, "tail", "cannot watch '%s'; polling it", dir);
+}
+
+static void on_timer(uv_timer_t *h)
+{
+    struct slt_tail *t = h->data;
+
+    t->need_scan = 1;
+    kick(t);
+    if (t->idle_on)
+        return;
+    /* paused: still notice rotations so nothing is lost, but deliver nothing */
+    scan(t);
+}
+
+/* ---- startup: restore, backfill, first positions ---- */
+
+static int restore_matches_path(const struct slt_tail_pos *restore, size_t nrestore,
+                                const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < nrestore; i++)
+        if (strncmp(restore[i].path, path, sizeof(restore[i].path)) == 0)
+            return 1;
+    return 0;
+}
+
+/* Match restore positions to candidates by (dev, ino); then unmatched ones by fingerprint. */
+static void match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
+                          unsigned char *used)
+{
+    size_t i, k;
+
+    /* first: same inode and same first bytes: the file itself */
+    for (k = 0; k < nrestore; k++) {
+        for (i = 0; i < c->n && !used[k]; i++) {
+            if (c->v[i].r || c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
+                continue;
+            if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz ||
+                !cand_fp_matches(&c->v[i], &restore[k]))
+                continue;
+            c->v[i].r = &restore[k];
+            used[k] = 1;
+        }
+    }
+    /*
+     * Not found by inode: the rotated file may have been compressed while we were down
+     * (access.log.1 -> access.log.1.gz, a new inode). Its decoded first bytes still match.
+     */
+    for (k = 0; k < nrestore; k++) {
+        if (used[k] || restore[k].fp_len == 0 || (restore[k].flags & SLT_TAIL_POS_DONE))
+            continue;
+        for (i = 0; i < c->n; i++) {
+            if (c->v[i].r || !c->v[i].gz || !cand_fp_matches(&c->v[i], &restore[k]))
+                continue;
+            c->v[i].r = &restore[k];
+            used[k] = 1;
+            break;
+        }
+    }
+    /*
+     * Last, same inode with other first bytes: truncated and rewritten, or the inode was
+     * reused by a new file. Either way it is read from 0 and counted as a truncation.
+     */
+    for (k = 0; k < nrestore; k++) {
+        for (i = 0; i < c->n && !used[k]; i++) {
+            if (c->v[i].r || c->v[i].gz || (restore[k].flags & SLT_TAIL_POS_GZ) ||
+                c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
+                continue;
+            c->v[i].r = &restore[k];
+            used[k] = 1;
+        }
+    }
+}
+
+/* Opens one candidate at startup and places it. */
+static void start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
+                       int backfill, int restarted, const struct slt_tail_pos *restore,
+                       size_t nrestore)
+{
+    struct slt_tail_file *f;
+    const struct slt_tail_pos *r = x->r;
+    struct stat st;
+    int fd;
+
+    if (find_by_id(t, x->dev, x->ino))
+        return;
+    if (!r && !active && !backfill)
+        return;
+    if (r && (r->flags & SLT_TAIL_POS_DONE))
+        return;
+    fd = open_regular(x->path, &st);
+    if (fd < 0)
+        return;
+    if (file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f) < 0)
+        return;
+    if (r) {
+        int same = 1;
+
+        if (x->dev == r->dev && x->ino == r->ino && !x->gz) {
+            same = cand_fp_matches(x, r) && f->size >= r->offset;
+        }
+        if (same) {
+            file_resume(f, r);
+        } else {
+            /* same inode, other content: reused inode or truncated and rewritten */
+            f->offset = r->offset;
+            f->read_off = r->offset;
+            f->fp = r->fingerprint;
+            f->fp_len = r->fp_len;
+            file_truncated(f);
+            fp_plain(f->fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
+        }
+    } else if (active && !t->read_from_beginning &&
+               !(restarted && restore_matches_path(restore, nrestore, x->path))) {
+        file_start_at_end(f);
+    }
+}
+
+static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, size_t nrestore,
+                        int restarted)
+{
+    char **groups = NULL;
+    size_t ngroups = 0, i, j, k;
+    unsigned char *used = NULL;
+    int backfill = t->read_from_beginning && !restarted;
+    int rc = 0;
+
+    /* histories: every file a pattern matches, plain paths even when missing, and the paths
+       of restored files that a pattern matches (their file may be gone, its siblings not) */
+    for (i = 0; i < t->npatterns && rc == 0; i++) {
+        glob_t g;
+        size_t n = 0;
+        char **v = NULL;
+
+        if (glob(t->patterns[i], 0, NULL, &g) == 0) {
+            v = g.gl_pathv;
+            n = g.gl_pathc;
+        }
+        for (j = 0; j <= n + nrestore && rc == 0; j++) {
+            const char *p;
+            char **ng;
+
+            if (j < n) {
+                p = v[j];
+                if (has_suffix(p, ".gz"))
+                    continue;
+            } else if (j == n) {
+                if (has_glob_chars(t->patterns[i]))
+                    continue;
+                p = t->patterns[i];
+            } else {
+                p = restore[j - n - 1].path;
+                if (fnmatch(t->patterns[i], p, FNM_PATHNAME) != 0 || has_suffix(p, ".gz"))
+                    continue;
+            }
+            for (k = 0; k < ngroups; k++)
+                if (strcmp(groups[k], p) == 0)
+                    break;
+            if (k < ngroups)
+                continue;
+            ng = slt_realloc(groups, (ngroups + 1) * sizeof(*groups));
+            if (!ng) {
+                rc = SLT_ENOMEM;
+                break;
+            }
+            groups = ng;
+            groups[ngroups] = slt_strdup(p);
+            if (!groups[ngroups]) {
+                rc = SLT_ENOMEM;
+                break;
+            }
+            ngroups++;
+        }
+        if (n)
+            globfree(&g);
+    }
+    if (rc < 0)
+        goto out;
+    used = slt_calloc(nrestore ? nrestore : 1, 1);
+    if (!used) {
+        rc = SLT_ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < ngroups; i++) {
+        struct cands c = {0};
+        struct stat st;
+        size_t active_at;
+
+        rc = list_siblings(t, groups[i], &c);
+        if (rc == 0 && stat(groups[i], &st) == 0 && S_ISREG(st.st_mode))
+            rc = cands_push(&c, groups[i], &st);
+        if (rc < 0) {
+            cands_release(&c);
+            goto out;
+        }
+        active_at = (c.n > 0 && strcmp(c.v[c.n - 1].path, groups[i]) == 0) ? c.n - 1 : c.n;
+        /* a sibling that a pattern itself matches is followed as its own file */
+        for (j = 0; j < active_at; j++) {
+            for (k = 0; k < t->npatterns; k++)
+                if (fnmatch(t->patterns[k], c.v[j].path, FNM_PATHNAME) == 0 && !c.v[j].gz)
+                    c.v[j].num = -2;
+        }
+        match_restore(&c, restore, nrestore, used);
+        for (j = 0; j < c.n; j++) {
+            if (j < active_at && c.v[j].num == -2)
+                continue;
+            start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
+                       nrestore);
+        }
+        cands_release(&c);
+    }
+    for (k = 0; k < nrestore; k++)
+        if (!used[k] && !(restore[k].flags & SLT_TAIL_POS_DONE))
+            slt_log(SLT_LOG_INFO, "tail", "checkpointed file '%s' is gone", restore[k].path);
+out:
+    for (i = 0; i < ngroups; i++)
+        slt_free(groups[i]);
+    slt_free(groups);
+    slt_free(used);
+    return rc;
+}
+
+/* ---- public ---- */
+
+static void tail_free(struct slt_tail *t)
+{
+    struct slt_tail_file *f, *next;
+    size_t i;
+
+    for (f = t->files; f; f = next) {
+        next = f->next;
+        file_free(f);
+    }
+    for (i = 0; i < t->npatterns; i++)
+        slt_free(t->patterns[i]);
+    slt_free(t->patterns);
+    slt_free(t);
+}
+
+int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
+                 const struct slt_tail_pos *restore, size_t nrestore, struct slt_tail **out)
+{
+    struct slt_tail *t;
+    struct slt_tail_file *f;
+    size_t i;
+    int rc;
+
+    if (!loop || !opts || !opts->on_line || !opts->paths || opts->npaths == 0 ||
+        (nrestore && !restore))
+        return SLT_EINVAL;
+    t = slt_calloc(1, sizeof(*t));
+    if (!t)
+        return SLT_ENOMEM;
+    t->loop = loop;
+    t->patterns = slt_calloc(opts->npaths, sizeof(*t->patterns));
+    if (!t->patterns) {
+        slt_free(t);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; i < opts->npaths; i++) {
+        if (!opts->paths[i] || !opts->paths[i][0]) {
+            tail_free(t);
+            return SLT_EINVAL;
+        }
+        t->patterns[i] = slt_strdup(opts->paths[i]);
+        if (!t->patterns[i]) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
+        t->npatterns++;
+    }
+    t->read_from_beginning = opts->read_from_beginning;
+    t->max_line = opts->max_line ? opts->max_line : TAIL_MAX_LINE;
+    t->bufcap = t->max_line + 1 > TAIL_BUF_MIN ? t->max_line + 1 : TAIL_BUF_MIN;
+    t->poll_ms = opts->poll_ms > 0 ? opts->poll_ms : TAIL_POLL_MS;
+    t->rotate_wait_ms = opts->rotate_wait_ms > 0 ? opts->rotate_wait_ms : TAIL_ROTATE_WAIT_MS;
+    t->on_line = opts->on_line;
+    t->data = opts->data;
+
+    rc = initial_scan(t, restore, nrestore, restore != NULL);
+    if (rc < 0) {
+        tail_free(t);
+        return rc;
+    }
+
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = t;
+    uv_idle_init(loop, &t->idle);
+    t->idle.data = t;
+    t->ready = 1;
+    groups_update(t);
+    uv_timer_start(&t->timer, on_timer, (uint64_t)t->poll_ms, (uint64_t)t->poll_ms);
+    for (i = 0; i < t->npatterns; i++) {
+        char *slash = strrchr(t->patterns[i], '/');
+        char *dir =
+            slash ? slt_strndup(t->patterns[i],
+                                slash == t->patterns[i] ? 1 : (size_t)(slash - t->patterns[i]))
+                  : slt_strdup(".");
+
+        if (dir && !has_glob_chars(dir))
+            watch_dir(t, dir);
+        slt_free(dir);
+    }
+    for (f = t->files; f; f = f->next) {
+        char *dir = NULL, *base = NULL;
+
+        if (f->state == F_ACTIVE && real_dir_base(f->path, &dir, &base) == 0)
+            watch_dir(t, dir);
+        slt_free(dir);
+        slt_free(base);
+    }
+    kick(t);
+    *out = t;
+    return 0;
+}
+
+void slt_tail_pause(struct slt_tail *t)
+{
+    t->paused = 1;
+    if (t->idle_on && !t->closing) {
+        uv_idle_stop(&t->idle);
+        t->idle_on = 0;
+    }
+}
+
+void slt_tail_resume(struct slt_tail *t)
+{
+    t->paused = 0;
+    kick(t);
+}
+
+size_t slt_tail_positions(struct slt_tail *t, struct slt_tail_pos *out, size_t max)
+{
+    struct slt_tail_file *f;
+    size_t n = 0;
+
+    for (f = t->files; f; f = f->next) {
+        if (n < max) {
+            struct slt_tail_pos *p = &out[n];
+
+            memset(p, 0, sizeof(*p));
+            p->dev = f->dev;
+            p->ino = f->ino;
+            p->fingerprint = f->fp;
+            p->fp_len = f->fp_len;
+            p->offset = f->offset;
+            p->flags = (f->gz ? SLT_TAIL_POS_GZ : 0) | (f->skipping ? SLT_TAIL_POS_SKIP : 0) |
+                       (f->state == F_DONE ? SLT_TAIL_POS_DONE : 0);
+            snprintf(p->path, sizeof(p->path), "%s", f->path);
+        }
+        n++;
+    }
+    return n;
+}
+
+size_t slt_tail_stats(struct slt_tail *t, struct slt_tail_file_stats *out, size_t max)
+{
+    struct slt_tail_file *f;
+    size_t n = 0;
+
+    for (f = t->files; f; f = f->next) {
+        if (n < max) {
+            struct slt_tail_file_stats *s = &out[n];
+
+            s->path = f->path;
+            s->offset = f->offset;
+            s->size = f->size;
+            s->lines = f->lines;
+            s->oversize = f->oversize;
+            s->truncations = f->truncations;
+            s->last_line_ms = f->last_line_ms;
+            s->errors = f->errors;
+        }
+        n++;
+    }
+    return n;
+}
+
+uint64_t slt_tail_truncations(struct slt_tail *t)
+{
+    return t->truncations;
+}
+
+uint64_t slt_tail_errors(struct slt_tail *t)
+{
+    return t->errors;
+}
+
+const char *slt_tail_file_path(const struct slt_tail_file *f)
+{
+    return f->path;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct slt_tail *t;
+
+    if (h->type == UV_FS_EVENT) {
+        struct tail_watch *w = h->data;
+
+        t = w->t;
+        slt_free(w->dir);
+        slt_free(w);
+    } else {
+        t = h->data;
+    }
+    if (--t->pending_closes == 0) {
+        void (*cb)(void *) = t->on_closed;
+        void *data = t->closed_data;
+
+        tail_free(t);
+        if (cb)
+            cb(data);
+    }
+}
+
+void slt_tail_close(struct slt_tail *t, void (*on_closed)(void *data), void *data)
+{
+    struct slt_tail_file *f;
+    size_t i;
+
+    if (t->closing)
+        return;
+    t->closing = 1;
+    t->on_closed = on_closed;
+    t->closed_data = data;
+    /* fds go now; the structs stay until the handles are closed (we may be in on_line) */
+    for (f = t->files; f; f = f->next)
+        file_close_fd(f);
+    t->pending_closes = 2 + (int)t->nwatches;
+    uv_close((uv_handle_t *)&t->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&t->idle, on_handle_closed);
+    for (i = 0; i < t->nwatches; i++)
+        uv_close((uv_handle_t *)&t->watches[i]->h, on_handle_closed);
+    t->nwatches = 0;
+}

@@ -1,2 +1,0 @@
-/* tailer: see tail.h */
-#include "tail.h"

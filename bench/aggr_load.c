@@ -1,0 +1,280 @@
+/*
+ * Load driver for slitail-aggregator: N simulated agents on one libuv loop, each sending
+ * batches of S series x M minute rows, one batch in flight per agent (as the real agent does),
+ * for a fixed number of batches. Prints batches/s, ack latency percentiles and ack statuses.
+ *
+ *   aggr_load HOST PORT TOKEN_FILE AGENTS BATCHES_PER_AGENT [SERIES=10] [MINUTES=2]
+ *
+ * Build (see bench/RESULTS.md):
+ *   cc -O2 -std=c11 -D_GNU_SOURCE bench/aggr_load.c -Iproto/include -Icommon/include \
+ *      build/proto/libslt_proto.a build/common/libslt_common.a -luv -o build/bin/aggr_load
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "slt/proto.h"
+
+struct agent {
+    uv_tcp_t tcp;
+    uv_connect_t creq;
+    struct slt_frame_reader fr;
+    char id[64];
+    uint64_t seq;
+    uint64_t sent_ns;
+    int welcomed;
+    int done;
+};
+
+static struct {
+    uv_loop_t *loop;
+    struct sockaddr_in addr;
+    char token[4096];
+    size_t nagents, batches, nseries, nminutes;
+    uint64_t epoch;
+    struct agent *agents;
+    struct slt_series *series;
+    struct slt_count_row *rows;
+    char (*names)[32];
+    uint64_t *lat_us;
+    size_t nlat;
+    uint64_t status[5];
+    size_t finished;
+    uint64_t t0_ns, t1_ns;
+    int64_t minute;
+} g;
+
+static void on_written(uv_write_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+static void send_buf(struct agent *a, struct slt_buf *b)
+{
+    struct {
+        uv_write_t req;
+        char data[];
+    } *w = malloc(sizeof(*w) + b->len);
+    uv_buf_t ub;
+
+    memcpy(w->data, b->p, b->len);
+    ub = uv_buf_init(w->data, (unsigned int)b->len);
+    uv_write(&w->req, (uv_stream_t *)&a->tcp, &ub, 1, on_written);
+}
+
+static void send_batch(struct agent *a)
+{
+    struct slt_msg m;
+    struct slt_buf b;
+    size_t i, j;
+
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_BATCH;
+    m.u.batch.agent_id = slt_str_make(a->id, strlen(a->id));
+    m.u.batch.epoch = g.epoch;
+    m.u.batch.seq = a->seq;
+    m.u.batch.created_ms = slt_now_ms();
+    for (i = 0; i < g.nseries; i++) {
+        for (j = 0; j < g.nminutes; j++) {
+            struct slt_count_row *r = &g.series[i].rows[j];
+            r->v[0] = 1 + (a->seq + i + j) % 50;
+            r->v[1] = (a->seq + j) % 3;
+            r->v[2] = (a->seq + i) % 2;
+        }
+    }
+    m.u.batch.series = g.series;
+    m.u.batch.nseries = g.nseries;
+    slt_buf_init(&b, 64u << 20);
+    if (slt_msg_encode(&m, &b) == 0)
+        send_buf(a, &b);
+    slt_buf_release(&b);
+    a->sent_ns = uv_hrtime();
+}
+
+static void finish_agent(struct agent *a)
+{
+    if (a->done)
+        return;
+    a->done = 1;
+    g.finished++;
+    if (g.finished == g.nagents)
+        g.t1_ns = uv_hrtime();
+    uv_close((uv_handle_t *)&a->tcp, NULL);
+}
+
+static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+{
+    struct agent *a = h->data;
+    char *p;
+    size_t avail;
+
+    (void)sz;
+    if (slt_frame_reader_reserve(&a->fr, 16384, &p, &avail) < 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init(p, (unsigned int)avail);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct agent *a = s->data;
+    const char *payload;
+    size_t len;
+    struct slt_msg m;
+    char err[256];
+
+    (void)buf;
+    if (n < 0) {
+        fprintf(stderr, "agent %s: %s\n", a->id, uv_strerror((int)n));
+        finish_agent(a);
+        return;
+    }
+    slt_frame_reader_commit(&a->fr, (size_t)n);
+    while (slt_frame_reader_next(&a->fr, &payload, &len) == 1) {
+        if (slt_msg_decode(payload, len, NULL, &m, err, sizeof(err)) < 0) {
+            fprintf(stderr, "agent %s: bad frame: %s\n", a->id, err);
+            finish_agent(a);
+            return;
+        }
+        if (m.type == SLT_MSG_WELCOME) {
+            a->welcomed = 1;
+            if (!g.t0_ns)
+                g.t0_ns = uv_hrtime();
+            send_batch(a);
+        } else if (m.type == SLT_MSG_ACK) {
+            g.status[m.u.ack.status]++;
+            g.lat_us[g.nlat++] = (uv_hrtime() - a->sent_ns) / 1000;
+            if (m.u.ack.status == SLT_ACK_APPLIED || m.u.ack.status == SLT_ACK_DUPLICATE)
+                a->seq++;
+            else if (m.u.ack.status == SLT_ACK_GAP)
+                a->seq = m.u.ack.resend_from;
+            if (a->seq > g.batches || g.nlat >= g.nagents * g.batches * 4) {
+                slt_msg_release(&m);
+                finish_agent(a);
+                return;
+            }
+            send_batch(a);
+        } else if (m.type == SLT_MSG_ERROR) {
+            fprintf(stderr, "agent %s: error %.*s\n", a->id, (int)m.u.error.message.len,
+                    m.u.error.message.p);
+            slt_msg_release(&m);
+            finish_agent(a);
+            return;
+        }
+        slt_msg_release(&m);
+        slt_frame_reader_consume(&a->fr);
+    }
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct agent *a = req->data;
+    struct slt_msg m;
+    struct slt_buf b;
+
+    if (status < 0) {
+        fprintf(stderr, "agent %s: connect: %s\n", a->id, uv_strerror(status));
+        finish_agent(a);
+        return;
+    }
+    uv_tcp_nodelay(&a->tcp, 1);
+    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_HELLO;
+    m.u.hello.version = SLT_PROTO_VERSION;
+    m.u.hello.agent_id = slt_str_make(a->id, strlen(a->id));
+    m.u.hello.epoch = g.epoch;
+    m.u.hello.token = slt_str_make(g.token, strlen(g.token));
+    slt_buf_init(&b, 1 << 16);
+    slt_msg_encode(&m, &b);
+    send_buf(a, &b);
+    slt_buf_release(&b);
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+int main(int argc, char **argv)
+{
+    FILE *f;
+    size_t i, j, n;
+    double secs;
+
+    if (argc < 6) {
+        fprintf(stderr,
+                "usage: aggr_load HOST PORT TOKEN_FILE AGENTS BATCHES [SERIES] [MINUTES]\n");
+        return 2;
+    }
+    uv_ip4_addr(argv[1], atoi(argv[2]), &g.addr);
+    f = fopen(argv[3], "r");
+    if (!f || !fgets(g.token, sizeof(g.token), f)) {
+        fprintf(stderr, "cannot read token file '%s'\n", argv[3]);
+        return 2;
+    }
+    fclose(f);
+    g.token[strcspn(g.token, "\r\n")] = '\0';
+    g.nagents = (size_t)atol(argv[4]);
+    g.batches = (size_t)atol(argv[5]);
+    g.nseries = argc > 6 ? (size_t)atol(argv[6]) : 10;
+    g.nminutes = argc > 7 ? (size_t)atol(argv[7]) : 2;
+    g.epoch = (uint64_t)slt_now_ms();
+    g.minute = slt_now_ms() / 1000 / 60 * 60;
+    g.loop = uv_default_loop();
+    g.agents = calloc(g.nagents, sizeof(*g.agents));
+    g.series = calloc(g.nseries, sizeof(*g.series));
+    g.rows = calloc(g.nseries * g.nminutes, sizeof(*g.rows));
+    g.names = calloc(g.nseries, sizeof(*g.names));
+    g.lat_us = calloc(g.nagents * g.batches * 4 + 1, sizeof(*g.lat_us));
+    for (i = 0; i < g.nseries; i++) {
+        snprintf(g.names[i], sizeof(g.names[i]), "bench-sli-%zu", i);
+        g.series[i].kind = SLT_SERIES_SLI;
+        g.series[i].name = slt_str_make(g.names[i], strlen(g.names[i]));
+        g.series[i].since = 1;
+        g.series[i].rows = g.rows + i * g.nminutes;
+        g.series[i].nrows = g.nminutes;
+        for (j = 0; j < g.nminutes; j++)
+            g.series[i].rows[j].minute = g.minute - 60 * (int64_t)j;
+    }
+    for (i = 0; i < g.nagents; i++) {
+        struct agent *a = &g.agents[i];
+        snprintf(a->id, sizeof(a->id), "bench-%llu-%zu", (unsigned long long)g.epoch % 100000, i);
+        a->seq = 1;
+        slt_frame_reader_init(&a->fr, 1 << 20);
+        uv_tcp_init(g.loop, &a->tcp);
+        a->tcp.data = a;
+        a->creq.data = a;
+        uv_tcp_connect(&a->creq, &a->tcp, (struct sockaddr *)&g.addr, on_connect);
+    }
+    uv_run(g.loop, UV_RUN_DEFAULT);
+    if (!g.t1_ns)
+        g.t1_ns = uv_hrtime();
+    n = g.nlat;
+    qsort(g.lat_us, n, sizeof(*g.lat_us), cmp_u64);
+    secs = (double)(g.t1_ns - g.t0_ns) / 1e9;
+    printf("agents %zu, batches/agent %zu, series %zu x %zu minutes\n", g.nagents, g.batches,
+           g.nseries, g.nminutes);
+    printf("acks %zu in %.2f s: %.0f batches/s\n", n, secs, secs > 0 ? (double)n / secs : 0);
+    if (n)
+        printf("ack latency ms: p50 %.2f p90 %.2f p99 %.2f max %.2f\n",
+               (double)g.lat_us[n / 2] / 1000, (double)g.lat_us[n * 9 / 10] / 1000,
+               (double)g.lat_us[n * 99 / 100] / 1000, (double)g.lat_us[n - 1] / 1000);
+    printf("applied %llu duplicate %llu gap %llu rejected %llu retry %llu\n",
+           (unsigned long long)g.status[0], (unsigned long long)g.status[1],
+           (unsigned long long)g.status[2], (unsigned long long)g.status[3],
+           (unsigned long long)g.status[4]);
+    for (i = 0; i < g.nagents; i++)
+        slt_frame_reader_release(&g.agents[i].fr);
+    free(g.agents);
+    free(g.series);
+    free(g.rows);
+    free(g.names);
+    free(g.lat_us);
+    return g.status[4] || g.status[3] ? 1 : 0;
+}

@@ -1,0 +1,497 @@
+/*
+ * `slitail check`: read log files (plain or .gz) and report, per file, how many lines parsed,
+ * why the others did not, and per SLI how many events were good, bad or excluded, the ratio and
+ * the minutes covered. Memory is bounded: one read buffer (lreader.h), a fixed number of
+ * unparsed samples, and one minute bitmap per SLI (minset.h).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lreader.h"
+#include "minset.h"
+#include "slt/rule.h"
+
+#define SLT_CHECK_SAMPLES 5
+
+struct sample {
+    uint64_t line;
+    int reason;
+    const char *detail; /* static string from the parser, or NULL */
+    size_t column;
+};
+
+struct sli_count {
+    uint64_t n[SLT_CLASS_COUNTED];
+    struct slt_minset minutes;
+};
+
+struct report {
+    const char *path;
+    const char *input;  /* NULL for the total */
+    const char *format; /* NULL for the total */
+    const char *error;  /* the file could not be read */
+    int err;
+    uint64_t lines, parsed, unparsed;
+    uint64_t reasons[SLT_UP__COUNT];
+    uint64_t classes[10]; /* parsed lines by status / 100 */
+    uint64_t rule_errors; /* regexes that hit their match or depth limit */
+    struct sample samples[SLT_CHECK_SAMPLES];
+    size_t nsamples;
+    struct slt_minset minutes;
+    int64_t first, last;
+    int have_time;
+    unsigned char *uses;    /* uses[i]: SLI i belongs to this file's input */
+    struct sli_count *slis; /* one per SLI of the config */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: slitail check [-c CONFIG] [--format NAME] [--input NAME]\n"
+               "                     [--latency-threshold DURATION] [--json] FILE...\n"
+               "\n"
+               "Reads plain or gzip access logs and reports, per file, the lines that parsed, the\n"
+               "ones that did not (and why), and per SLI the good, bad and excluded events, the\n"
+               "ratio good/(good+bad) and the minutes covered.\n"
+               "\n"
+               "  -c, --config FILE            rules from this config (default: --format with an\n"
+               "                               'availability' SLI and, with latency, 'latency')\n"
+               "  -f, --format NAME            built-in format to use without a config\n"
+               "  -i, --input NAME             the config input the files belong to (default: the\n"
+               "                               only input, or the one whose paths match the file)\n"
+               "  -l, --latency-threshold DUR  slow-request threshold of the default 'latency'\n"
+               "                               SLI (default 300ms)\n"
+               "  -j, --json                   print JSON\n"
+               "\n"
+               "Exit status: 0 when every file was read, 1 when one could not be, 2 on bad\n"
+               "arguments or a config that does not load.\n");
+}
+
+static int report_init(struct report *r, size_t nslis)
+{
+    memset(r, 0, sizeof(*r));
+    r->slis = slt_calloc(nslis ? nslis : 1, sizeof(*r->slis));
+    r->uses = slt_calloc(nslis ? nslis : 1, 1);
+    return r->slis && r->uses ? 0 : SLT_ENOMEM;
+}
+
+static void report_release(struct report *r, size_t nslis)
+{
+    size_t i;
+
+    slt_minset_release(&r->minutes);
+    for (i = 0; r->slis && i < nslis; i++)
+        slt_minset_release(&r->slis[i].minutes);
+    slt_free(r->slis);
+    slt_free(r->uses);
+}
+
+static void note_unparsed(struct report *r, uint64_t line, int reason, const char *detail,
+                          size_t column)
+{
+    r->unparsed++;
+    r->reasons[reason]++;
+    if (r->nsamples < SLT_CHECK_SAMPLES) {
+        struct sample *s = &r->samples[r->nsamples++];
+        s->line = line;
+        s->reason = reason;
+        s->detail = detail;
+        s->column = column;
+    }
+}
+
+/* The hot loop: one file through one parser and the SLIs of its input. */
+static int check_file(struct report *r, const struct slt_config *cfg, const struct slt_input *in,
+                      const size_t *sli_idx, size_t nsli, struct slt_parser *p,
+                      struct slt_matcher *m)
+{
+    struct slt_lreader lr;
+    struct slt_str line;
+    struct slt_record rec;
+    int rc;
+    size_t k;
+
+    (void)cfg;
+    rc = slt_lreader_open(&lr, r->path, in->max_line ? in->max_line : SLT_DEFAULT_MAX_LINE);
+    if (rc < 0)
+        return rc;
+    while ((rc = slt_lreader_next(&lr, &line)) > 0) {
+        int64_t minute;
+        int up;
+
+        r->lines++;
+        if (rc == SLT_LR_OVERSIZE) {
+            note_unparsed(r, lr.lineno, SLT_UP_OVERSIZE, "longer than max_line", 0);
+            continue;
+        }
+        up = slt_parse(p, line.p, line.len, &rec); /* zeroes rec itself */
+        if (up != SLT_UP_OK) {
+            if (up < 0 || up >= SLT_UP__COUNT)
+                up = SLT_UP_SYNTAX;
+            note_unparsed(r, lr.lineno, up, rec.detail, rec.column);
+            continue;
+        }
+        r->parsed++;
+        r->classes[(unsigned)rec.status / 100 % 10]++;
+        if (!r->have_time) {
+            r->first = r->last = rec.time;
+            r->have_time = 1;
+        } else if (rec.time < r->first) {
+            r->first = rec.time;
+        } else if (rec.time > r->last) {
+            r->last = rec.time;
+        }
+        minute = slt_minute_of(rec.time);
+        slt_minset_add(&r->minutes, minute);
+        for (k = 0; k < nsli; k++) {
+            struct sli_count *c = &r->slis[sli_idx[k]];
+            enum slt_class cls = slt_sli_classify(&cfg->slis[sli_idx[k]], &rec, m, NULL);
+            if ((unsigned)cls < SLT_CLASS_COUNTED) {
+                c->n[cls]++;
+                slt_minset_add(&c->minutes, minute);
+            }
+        }
+    }
+    if (rc == 0 && lr.truncated) {
+        r->error = "truncated gzip file (unexpected end of file)";
+        rc = SLT_ECORRUPT;
+    }
+    slt_lreader_close(&lr);
+    return rc;
+}
+
+static void merge_report(struct report *t, const struct report *r, size_t nslis)
+{
+    size_t i, j;
+
+    t->lines += r->lines;
+    t->parsed += r->parsed;
+    t->unparsed += r->unparsed;
+    t->rule_errors += r->rule_errors;
+    for (i = 0; i < SLT_UP__COUNT; i++)
+        t->reasons[i] += r->reasons[i];
+    for (i = 0; i < SLT_ARRAY_SIZE(t->classes); i++)
+        t->classes[i] += r->classes[i];
+    slt_minset_merge(&t->minutes, &r->minutes);
+    if (r->have_time) {
+        if (!t->have_time || r->first < t->first)
+            t->first = r->first;
+        if (!t->have_time || r->last > t->last)
+            t->last = r->last;
+        t->have_time = 1;
+    }
+    for (i = 0; i < nslis; i++) {
+        if (!r->uses[i])
+            continue;
+        t->uses[i] = 1;
+        for (j = 0; j < SLT_CLASS_COUNTED; j++)
+            t->slis[i].n[j] += r->slis[i].n[j];
+        slt_minset_merge(&t->slis[i].minutes, &r->slis[i].minutes);
+    }
+}
+
+static json_t *ratio_json(const struct sli_count *c)
+{
+    uint64_t den = c->n[SLT_GOOD] + c->n[SLT_BAD];
+    return den ? json_real((double)c->n[SLT_GOOD] / (double)den) : json_null();
+}
+
+static json_t *report_json(const struct report *r, const struct slt_config *cfg)
+{
+    json_t *o = json_object(), *reasons = json_object(), *samples = json_array();
+    json_t *slis = json_object(), *classes;
+    size_t i;
+
+    if (r->path)
+        json_object_set_new(o, "file", json_string(r->path));
+    if (r->input)
+        json_object_set_new(o, "input", json_string(r->input));
+    if (r->format)
+        json_object_set_new(o, "format", json_string(r->format));
+    if (r->error)
+        json_object_set_new(o, "error", json_string(r->error));
+    json_object_set_new(o, "lines", json_integer((json_int_t)r->lines));
+    json_object_set_new(o, "parsed", json_integer((json_int_t)r->parsed));
+    json_object_set_new(o, "unparsed", json_integer((json_int_t)r->unparsed));
+    for (i = 1; i < SLT_UP__COUNT; i++)
+        if (r->reasons[i])
+            json_object_set_new(reasons, slt_unparsed_name((int)i),
+                                json_integer((json_int_t)r->reasons[i]));
+    json_object_set_new(o, "unparsed_reasons", reasons);
+    for (i = 0; i < r->nsamples; i++) {
+        const struct sample *s = &r->samples[i];
+        json_t *js = json_object();
+        json_object_set_new(js, "line", json_integer((json_int_t)s->line));
+        json_object_set_new(js, "reason", json_string(slt_unparsed_name(s->reason)));
+        if (s->detail) {
+            json_object_set_new(js, "detail", json_string(s->detail));
+            json_object_set_new(js, "column", json_integer((json_int_t)s->column));
+        }
+        json_array_append_new(samples, js);
+    }
+    json_object_set_new(o, "unparsed_samples", samples);
+    classes = json_object();
+    for (i = 0; i < SLT_ARRAY_SIZE(r->classes); i++) {
+        char name[8];
+        if (!r->classes[i] && (i < 1 || i > 5))
+            continue;
+        snprintf(name, sizeof(name), "%zuxx", i);
+        json_object_set_new(classes, name, json_integer((json_int_t)r->classes[i]));
+    }
+    json_object_set_new(o, "status_classes", classes);
+    if (r->rule_errors)
+        json_object_set_new(o, "rule_errors", json_integer((json_int_t)r->rule_errors));
+    json_object_set_new(o, "minutes", json_integer((json_int_t)r->minutes.count));
+    if (slt_minset_approx(&r->minutes))
+        json_object_set_new(o, "minutes_approximate", json_true());
+    json_object_set_new(o, "first_time", r->have_time ? json_integer(r->first) : json_null());
+    json_object_set_new(o, "last_time", r->have_time ? json_integer(r->last) : json_null());
+    for (i = 0; i < cfg->nslis; i++) {
+        const struct sli_count *c = &r->slis[i];
+        json_t *js;
+        if (!r->uses[i])
+            continue;
+        js = json_object();
+        json_object_set_new(js, "good", json_integer((json_int_t)c->n[SLT_GOOD]));
+        json_object_set_new(js, "bad", json_integer((json_int_t)c->n[SLT_BAD]));
+        json_object_set_new(js, "excluded", json_integer((json_int_t)c->n[SLT_EXCLUDED]));
+        json_object_set_new(js, "ratio", ratio_json(c));
+        json_object_set_new(js, "minutes", json_integer((json_int_t)c->minutes.count));
+        if (slt_minset_approx(&c->minutes))
+            json_object_set_new(js, "minutes_approximate", json_true());
+        json_object_set_new(slis, cfg->slis[i].name, js);
+    }
+    json_object_set_new(o, "slis", slis);
+    return o;
+}
+
+static void print_report(const struct report *r, const struct slt_config *cfg, int nfiles)
+{
+    char t1[40], t2[40];
+    size_t i, w = 3;
+    int first;
+
+    if (r->path)
+        printf("%s  (input %s, format %s)\n", r->path, r->input, r->format);
+    else
+        printf("TOTAL  (%d files)\n", nfiles);
+    if (r->error) {
+        printf("  error: %s\n\n", r->error);
+        return;
+    }
+    printf("  lines %" PRIu64 "  parsed %" PRIu64 "  unparsed %" PRIu64, r->lines, r->parsed,
+           r->unparsed);
+    first = 1;
+    for (i = 1; i < SLT_UP__COUNT; i++) {
+        if (!r->reasons[i])
+            continue;
+        printf("%s%s %" PRIu64, first ? " (" : ", ", slt_unparsed_name((int)i), r->reasons[i]);
+        first = 0;
+    }
+    printf("%s\n", first ? "" : ")");
+    if (r->have_time) {
+        slt__cli_iso8601(r->first, 0, t1, sizeof(t1));
+        slt__cli_iso8601(r->last, 0, t2, sizeof(t2));
+        printf("  time  %s .. %s  minutes %" PRIu64 "%s\n", t1, t2, r->minutes.count,
+               slt_minset_approx(&r->minutes) ? " (approximate)" : "");
+    }
+    printf("  status");
+    for (i = 0; i < SLT_ARRAY_SIZE(r->classes); i++)
+        if (r->classes[i] || (i >= 1 && i <= 5))
+            printf("  %zuxx %" PRIu64, i, r->classes[i]);
+    printf("\n");
+    if (r->rule_errors)
+        printf("  rule errors %" PRIu64 " (a regex hit its match or depth limit; the condition "
+               "did not hold)\n",
+               r->rule_errors);
+    for (i = 0; i < r->nsamples; i++) {
+        const struct sample *s = &r->samples[i];
+        printf("  unparsed line %" PRIu64 ": %s", s->line, slt_unparsed_name(s->reason));
+        if (s->detail)
+            printf(" (%s, column %zu)", s->detail, s->column + 1);
+        printf("\n");
+    }
+    if (r->path && r->unparsed > r->nsamples)
+        printf("  ... and %" PRIu64 " more unparsed\n", r->unparsed - r->nsamples);
+    for (i = 0; i < cfg->nslis; i++)
+        if (r->uses[i] && strlen(cfg->slis[i].name) > w)
+            w = strlen(cfg->slis[i].name);
+    printf("  %-*s %12s %10s %10s %10s %8s\n", (int)w, "SLI", "good", "bad", "excluded", "ratio",
+           "minutes");
+    for (i = 0; i < cfg->nslis; i++) {
+        const struct sli_count *c = &r->slis[i];
+        uint64_t den = c->n[SLT_GOOD] + c->n[SLT_BAD];
+        char ratio[32];
+        if (!r->uses[i])
+            continue;
+        if (den)
+            snprintf(ratio, sizeof(ratio), "%.6f", (double)c->n[SLT_GOOD] / (double)den);
+        else
+            snprintf(ratio, sizeof(ratio), "-");
+        printf("  %-*s %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10s %8" PRIu64 "%s\n", (int)w,
+               cfg->slis[i].name, c->n[SLT_GOOD], c->n[SLT_BAD], c->n[SLT_EXCLUDED], ratio,
+               c->minutes.count, slt_minset_approx(&c->minutes) ? "~" : "");
+    }
+    printf("\n");
+}
+
+int slt_cli_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"input", required_argument, NULL, 'i'},
+        {"latency-threshold", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *format = NULL, *input = NULL;
+    int64_t threshold_us = 300000;
+    int json = 0, c, rc = SLT_EXIT_OK, nfiles, i;
+    struct slt_config *cfg = NULL;
+    struct report *reports = NULL, total;
+    size_t *sli_idx = NULL;
+    struct slt_matcher *m = NULL;
+    json_t *root = NULL, *files = NULL;
+
+    memset(&total, 0, sizeof(total));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:f:i:l:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            format = optarg;
+            break;
+        case 'i':
+            input = optarg;
+            break;
+        case 'l':
+            if (slt_parse_duration_us(optarg, strlen(optarg), 0, &threshold_us) < 0 ||
+                threshold_us <= 0) {
+                fprintf(stderr, "slitail check: bad --latency-threshold '%s' (e.g. 300ms)\n",
+                        optarg);
+                return SLT_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return SLT_EXIT_OK;
+        default:
+            usage(stderr);
+            return SLT_EXIT_USAGE;
+        }
+    }
+    nfiles = argc - optind;
+    if (nfiles <= 0) {
+        fprintf(stderr, "slitail check: no FILE given\n");
+        usage(stderr);
+        return SLT_EXIT_USAGE;
+    }
+    if (config && format)
+        fprintf(stderr, "slitail check: --format is ignored with -c (the config names "
+                        "each input's format)\n");
+    if (slt__cli_load_config(config, format, threshold_us, &cfg) != 0)
+        return SLT_EXIT_USAGE;
+
+    reports = slt_calloc((size_t)nfiles, sizeof(*reports));
+    sli_idx = slt_calloc(cfg->nslis ? cfg->nslis : 1, sizeof(*sli_idx));
+    m = slt_matcher_new();
+    if (!reports || !sli_idx || !m || report_init(&total, cfg->nslis) < 0) {
+        fprintf(stderr, "slitail check: out of memory\n");
+        rc = SLT_EXIT_USAGE;
+        goto out;
+    }
+    /* pick every file's input first, so a wrong path fails before a long read */
+    for (i = 0; i < nfiles; i++) {
+        struct report *r = &reports[i];
+        int in;
+        if (report_init(r, cfg->nslis) < 0) {
+            fprintf(stderr, "slitail check: out of memory\n");
+            rc = SLT_EXIT_USAGE;
+            goto out;
+        }
+        r->path = argv[optind + i];
+        in = slt__cli_pick_input(cfg, input, r->path);
+        if (in < 0) {
+            rc = SLT_EXIT_USAGE;
+            goto out;
+        }
+        r->input = cfg->inputs[in].name;
+        r->format = slt_format_name(cfg->inputs[in].fmt);
+    }
+    for (i = 0; i < nfiles; i++) {
+        struct report *r = &reports[i];
+        const struct slt_input *in = &cfg->inputs[slt_config_input_index(cfg, r->input)];
+        struct slt_parser *p;
+        size_t k, nsli = 0;
+        uint64_t rule_errors;
+        int err;
+
+        for (k = 0; k < cfg->nslis; k++) {
+            if (strcmp(cfg->slis[k].input, in->name) == 0) {
+                sli_idx[nsli++] = k;
+                r->uses[k] = 1;
+            }
+        }
+        p = slt_parser_new(in->fmt, in->max_line);
+        if (!p) {
+            fprintf(stderr, "slitail check: out of memory\n");
+            rc = SLT_EXIT_USAGE;
+            goto out;
+        }
+        rule_errors = slt_matcher_rule_errors(m);
+        err = check_file(r, cfg, in, sli_idx, nsli, p, m);
+        r->rule_errors = slt_matcher_rule_errors(m) - rule_errors;
+        slt_parser_free(p);
+        if (err < 0) {
+            r->err = err;
+            if (!r->error)
+                r->error = slt_strerror(err);
+            fprintf(stderr, "slitail check: cannot read '%s': %s\n", r->path, r->error);
+            rc = SLT_EXIT_FAIL;
+        }
+        merge_report(&total, r, cfg->nslis);
+    }
+
+    if (json) {
+        root = json_object();
+        files = json_array();
+        for (i = 0; i < nfiles; i++)
+            json_array_append_new(files, report_json(&reports[i], cfg));
+        json_object_set_new(root, "files", files);
+        if (nfiles > 1)
+            json_object_set_new(root, "total", report_json(&total, cfg));
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+        printf("\n");
+        json_decref(root);
+    } else {
+        for (i = 0; i < nfiles; i++)
+            print_report(&reports[i], cfg, nfiles);
+        if (nfiles > 1)
+            print_report(&total, cfg, nfiles);
+    }
+    if (fflush(stdout) != 0 && rc == SLT_EXIT_OK)
+        rc = SLT_EXIT_FAIL;
+
+out:
+    if (reports) {
+        for (i = 0; i < nfiles; i++)
+            report_release(&reports[i], cfg->nslis);
+        slt_free(reports);
+        report_release(&total, cfg->nslis);
+    }
+    slt_free(sli_idx);
+    slt_matcher_free(m);
+    slt_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,165 @@
+/* Pieces shared by check, explain and test: the config, the input of a file, times. */
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+void slt__cli_print_formats(void *fp)
+{
+    FILE *f = fp;
+    const char *const *names = slt_format_builtin_names();
+    size_t i;
+
+    for (i = 0; names && names[i]; i++)
+        fprintf(f, "%s%s", i ? ", " : "", names[i]);
+}
+
+int slt__cli_load_config(const char *path, const char *format, int64_t latency_threshold_us,
+                         struct slt_config **out)
+{
+    char err[1024] = "";
+    int rc;
+
+    *out = NULL;
+    if (path) {
+        rc = slt_config_load_file(path, out, err, sizeof(err));
+        if (rc < 0) {
+            if (err[0])
+                fprintf(stderr, "slitail: %s\n", err);
+            else
+                fprintf(stderr, "slitail: cannot load config '%s': %s\n", path, slt_strerror(rc));
+            return SLT_EXIT_USAGE;
+        }
+        return 0;
+    }
+    if (!format) {
+        fprintf(stderr, "slitail: no config: give -c CONFIG, or --format NAME (built-in: ");
+        slt__cli_print_formats(stderr);
+        fprintf(stderr, ")\n");
+        return SLT_EXIT_USAGE;
+    }
+    rc = slt_config_default(format, latency_threshold_us, out, err, sizeof(err));
+    if (rc < 0) {
+        if (err[0])
+            fprintf(stderr, "slitail: %s\n", err);
+        else
+            fprintf(stderr, "slitail: cannot use format '%s': %s\n", format, slt_strerror(rc));
+        fprintf(stderr, "slitail: built-in formats: ");
+        slt__cli_print_formats(stderr);
+        fprintf(stderr, "\n");
+        return SLT_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The last n+1 '/'-separated components of path (all of it when it has fewer). */
+static const char *tail_components(const char *path, size_t n)
+{
+    const char *p = path + strlen(path);
+
+    while (p > path) {
+        p--;
+        if (*p == '/' && n-- == 0)
+            return p + 1;
+    }
+    return path;
+}
+
+/*
+ * An absolute pattern matches the file's absolute path (or the path as given); a relative one
+ * matches the end of it, as many components as the pattern has: "access.log*" matches any
+ * directory's access.log.1.gz, "examples/logs/access.log*" a file in any .../examples/logs/.
+ */
+static int input_matches(const struct slt_input *in, const char *file, const char *abs)
+{
+    size_t i;
+
+    for (i = 0; i < in->npaths; i++) {
+        const char *pat = in->paths[i], *c;
+        size_t slashes = 0;
+
+        if (fnmatch(pat, file, FNM_PATHNAME) == 0 || (abs && fnmatch(pat, abs, FNM_PATHNAME) == 0))
+            return 1;
+        if (pat[0] == '/')
+            continue;
+        for (c = pat; *c; c++)
+            slashes += *c == '/';
+        if (fnmatch(pat, tail_components(file, slashes), FNM_PATHNAME) == 0 ||
+            (abs && fnmatch(pat, tail_components(abs, slashes), FNM_PATHNAME) == 0))
+            return 1;
+    }
+    return 0;
+}
+
+int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const char *file)
+{
+    char abs[PATH_MAX];
+    const char *absp = NULL;
+    int found = -1;
+    size_t i;
+
+    if (name) {
+        int idx = slt_config_input_index(cfg, name);
+        if (idx < 0) {
+            fprintf(stderr, "slitail: no input '%s' in '%s' (inputs:", name,
+                    cfg->path ? cfg->path : "default config");
+            for (i = 0; i < cfg->ninputs; i++)
+                fprintf(stderr, " %s", cfg->inputs[i].name);
+            fprintf(stderr, ")\n");
+        }
+        return idx;
+    }
+    if (cfg->ninputs == 1)
+        return 0;
+    if (cfg->ninputs == 0) {
+        fprintf(stderr, "slitail: config '%s' has no inputs\n", cfg->path ? cfg->path : "");
+        return -1;
+    }
+    if (file) {
+        if (strcmp(file, "-") != 0 && realpath(file, abs))
+            absp = abs;
+        for (i = 0; i < cfg->ninputs; i++) {
+            if (!input_matches(&cfg->inputs[i], file, absp))
+                continue;
+            if (found >= 0) {
+                fprintf(stderr,
+                        "slitail: '%s' matches the paths of inputs '%s' and '%s'; pick one "
+                        "with --input NAME\n",
+                        file, cfg->inputs[found].name, cfg->inputs[i].name);
+                return -1;
+            }
+            found = (int)i;
+        }
+        if (found >= 0)
+            return found;
+        fprintf(stderr, "slitail: '%s' matches the paths of no input; pick one with --input", file);
+    } else {
+        fprintf(stderr, "slitail: the config has %zu inputs; pick one with --input", cfg->ninputs);
+    }
+    fprintf(stderr, " (inputs:");
+    for (i = 0; i < cfg->ninputs; i++)
+        fprintf(stderr, " %s", cfg->inputs[i].name);
+    fprintf(stderr, ")\n");
+    return -1;
+}
+
+void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm)) {
+        snprintf(buf, len, "%lld", (long long)t);
+        return;
+    }
+    if (frac_us > 0)
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac_us);
+    else
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}

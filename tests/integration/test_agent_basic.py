@@ -1,0 +1,109 @@
+"""The agent against a protocol-speaking test receiver: exact counts, status, signals."""
+import os
+import time
+
+import agent_testlib as L
+import slt_harness as H
+from fake_aggregator import FakeAggregator
+
+
+class AgentBasic(H.TestCase):
+    def setup(self):
+        self.tmp = H.TempDir("slt-agent-")
+        self.port = H.free_port()
+        self.fake = FakeAggregator(self.port, token=L.TOKEN)
+        os.makedirs(self.tmp.join("logs"))
+        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
+
+    def teardown(self):
+        self.fake.stop()
+        self.tmp.cleanup()
+
+    def it_ships_exact_counts_of_an_existing_and_a_growing_file(self):
+        self.setup()
+        try:
+            self.writer.write(2000)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            for _ in range(10):
+                self.writer.write(300)
+                time.sleep(0.05)
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code after SIGTERM")
+            out = a.output()
+            if L.TOKEN in out:
+                raise AssertionError("the token appears in the agent's log")
+            if L.TOKEN not in self.fake.seen_tokens:
+                raise AssertionError("the agent did not send the token from token_file")
+        finally:
+            self.teardown()
+
+    def it_shows_files_spool_and_connection_in_status(self):
+        self.setup()
+        try:
+            self.writer.write(500)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            st = H.wait_for(lambda: (lambda s: s if s and s["connection"]["state"] ==
+                                     "connected" and s["last_acked_seq"] > 0 else None)(
+                a.status()), what="status with a connection")
+            f = st["inputs"][0]["files"][0]
+            H.check_equal(f["path"], self.writer.path, "file path")
+            H.check_equal(f["offset"], os.path.getsize(self.writer.path), "offset")
+            H.check_equal(f["lag_bytes"], 0, "lag")
+            H.check_equal(st["inputs"][0]["unparsed"], self.writer.unparsed, "unparsed")
+            H.check_equal(st["backpressure"], False, "backpressure")
+            H.check_equal(a.term(), 0, "exit code")
+            r = H.run([H.binary("slitail-agent"), "-c", cfg, "--status"])
+            H.check_equal(r.returncode, 3, "--status of a stopped agent")
+        finally:
+            self.teardown()
+
+    def it_serves_status_and_prometheus_metrics_on_loopback(self):
+        self.setup()
+        try:
+            import urllib.request
+            hp = H.free_port()
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  status_listen: 127.0.0.1:%d\n" % hp)
+            self.writer.write(250)
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            H.wait_port(hp)
+
+            def get(path):
+                with urllib.request.urlopen("http://127.0.0.1:%d%s" % (hp, path),
+                                            timeout=5) as r:
+                    return r.read().decode()
+            metrics = H.wait_for(lambda: (lambda m: m if 'slitail_agent_input_lines_total'
+                                          '{input="web"} 250' in m else None)(get("/metrics")),
+                                 what="lines in /metrics")
+            for name in ("slitail_agent_spool_bytes", "slitail_agent_connected 1",
+                         "slitail_agent_file_lag_bytes", "slitail_agent_backpressure 0"):
+                if name not in metrics:
+                    raise AssertionError("%s missing from /metrics" % name)
+            import json
+            st = json.loads(get("/status"))
+            H.check_equal(st["agent_id"], "web-1", "agent id")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_refuses_a_status_listen_that_is_not_loopback(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  status_listen: 0.0.0.0:%d\n" % H.free_port())
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: not a.alive(), what="agent exit")
+            H.check_equal(a.proc.p.returncode, 1, "exit code")
+            if "not a loopback address" not in a.output():
+                raise AssertionError("no clear error: %r" % a.output())
+        finally:
+            self.teardown()
+
+
+if __name__ == "__main__":
+    AgentBasic().run_all()

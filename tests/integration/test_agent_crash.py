@@ -1,0 +1,108 @@
+"""kill -9 of the agent mid-ingest, rotations, truncation and inode reuse while stopped: every
+complete line is counted exactly once (zero difference in every (SLI, minute, class))."""
+import os
+import random
+import time
+
+import agent_testlib as L
+import slt_harness as H
+from fake_aggregator import FakeAggregator
+
+
+class AgentCrash(H.TestCase):
+    def setup(self):
+        self.tmp = H.TempDir("slt-agent-crash-")
+        self.port = H.free_port()
+        self.fake = FakeAggregator(self.port, token=L.TOKEN)
+        os.makedirs(self.tmp.join("logs"))
+        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
+
+    def teardown(self):
+        self.fake.stop()
+        self.tmp.cleanup()
+
+    def it_counts_every_line_once_across_many_kill9_with_rotations(self):
+        self.setup()
+        rnd = random.Random(7)
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            for round_ in range(20):
+                for _ in range(rnd.randint(2, 6)):
+                    self.writer.write(rnd.randint(50, 800))
+                    time.sleep(rnd.uniform(0.0, 0.08))
+                if round_ % 5 == 2:
+                    self.writer.rotate_rename()
+                    self.writer.write(rnd.randint(10, 300))
+                elif round_ % 5 == 4:
+                    self.writer.rotate_copytruncate()
+                    self.writer.write(rnd.randint(10, 300))
+                a.kill9()
+                self.writer.write(rnd.randint(0, 200))
+                a.start()
+                time.sleep(rnd.uniform(0.0, 0.3))
+            L.wait_exact(self.fake, [self.writer], timeout=40)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_counts_a_line_that_was_partial_at_kill_time_once(self):
+        self.setup()
+        try:
+            self.writer.write(100)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            self.writer.write_partial()
+            time.sleep(0.5)
+            a.kill9()
+            self.writer.write(5)  # completes the partial line first
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_rereads_a_file_truncated_while_stopped(self):
+        self.setup()
+        try:
+            self.writer.write(1000)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+            with open(self.writer.path, "r+") as f:
+                f.truncate(0)
+            self.writer.write(100)  # smaller than the checkpointed offset
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            st = H.wait_for(a.status, what="status")
+            H.check_equal(st["inputs"][0]["truncations"] >= 1, True, "truncation seen")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_follows_a_new_file_that_reuses_the_inode_while_stopped(self):
+        self.setup()
+        try:
+            self.writer.write(300)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+            ino = os.stat(self.writer.path).st_ino
+            os.unlink(self.writer.path)
+            # the new file gets the freed inode on most file systems; its first bytes differ
+            w2 = L.LogWriter(self.writer.path, seed=5000)
+            w2.write(800)
+            reused = os.stat(w2.path).st_ino == ino
+            a.start()
+            L.wait_exact(self.fake, [self.writer, w2])
+            H.check_equal(a.term(), 0, "exit code")
+            print("inode reused: %s" % reused)
+        finally:
+            self.teardown()
+
+
+if __name__ == "__main__":
+    AgentCrash().run_all()

@@ -1,0 +1,168 @@
+"""Aggregator outages and faults: down then back, a spool that fills up (backpressure), lost
+writes (GAP), RETRY, dropped connections and failover. Counts stay exact."""
+import os
+import time
+
+import agent_testlib as L
+import slt_harness as H
+from fake_aggregator import FakeAggregator
+
+
+class AgentOutage(H.TestCase):
+    def setup(self, spread_s=3):
+        self.tmp = H.TempDir("slt-agent-out-")
+        self.port = H.free_port()
+        self.fake = FakeAggregator(self.port, token=L.TOKEN)
+        os.makedirs(self.tmp.join("logs"))
+        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"), spread_s=spread_s)
+
+    def teardown(self):
+        self.fake.stop()
+        self.tmp.cleanup()
+
+    def it_delivers_everything_after_the_aggregator_was_down(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            self.writer.write(500)
+            L.wait_exact(self.fake, [self.writer])
+            self.fake.down()
+            for _ in range(10):
+                self.writer.write(200)
+                time.sleep(0.1)
+            st = H.wait_for(lambda: (lambda s: s if s and s["spool"]["unacked_batches"] > 0
+                                     and s["connection"]["state"] != "connected" else None)(
+                a.status()), what="unacked batches while down")
+            # a restart while the aggregator is away must not lose the spooled batches
+            a.kill9()
+            self.writer.write(100)
+            a.start()
+            time.sleep(1.0)
+            self.fake.up()
+            L.wait_exact(self.fake, [self.writer], timeout=30)
+            H.check_equal(st["backpressure"], False, "backpressure with a roomy spool")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_pauses_reading_when_the_spool_is_full_and_drains_exactly(self):
+        # one minute per line: batches are large, so 1 MiB of spool fills quickly
+        self.setup(spread_s=60)
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  spool_max: 1MiB\n")
+            self.fake.down()
+            a = L.Agent(self.tmp, cfg).start()
+            self.writer.write(60000)
+            st = H.wait_for(lambda: (lambda s: s if s and s["backpressure"] else None)(
+                a.status()), timeout=30, what="backpressure")
+            f = st["inputs"][0]["files"][0]
+            if f["lag_bytes"] <= 0:
+                raise AssertionError("reading did not stop: lag %d" % f["lag_bytes"])
+            time.sleep(1.0)
+            st2 = a.status()
+            H.check_equal(st2["inputs"][0]["files"][0]["offset"], f["offset"],
+                          "offset while paused")
+            if st2["spool"]["bytes"] > 2 * 1024 * 1024:
+                raise AssertionError("spool grew to %d bytes" % st2["spool"]["bytes"])
+            self.fake.up()
+            L.wait_exact(self.fake, [self.writer], timeout=50)
+            st3 = H.wait_for(lambda: (lambda s: s if s and not s["backpressure"] else None)(
+                a.status()), what="backpressure cleared")
+            if st3["counters"]["backpressure_events"] < 1:
+                raise AssertionError("backpressure not counted")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_resends_what_the_aggregator_lost(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            for _ in range(10):
+                self.writer.write(100)
+                time.sleep(0.15)
+            L.wait_exact(self.fake, [self.writer])
+            self.fake.lose_last(5)  # Redis lost its last writes
+            self.writer.write(100)
+            L.wait_exact(self.fake, [self.writer])
+            if self.fake.stats["gap"] < 1:
+                raise AssertionError("no GAP was answered: %r" % self.fake.stats)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_starts_a_new_epoch_when_lost_batches_are_past_retention(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  spool_retention: 1s\n")
+            a = L.Agent(self.tmp, cfg).start()
+            for _ in range(5):
+                self.writer.write(100)
+                time.sleep(0.15)
+            L.wait_exact(self.fake, [self.writer])
+            self.fake.lose_last(3)
+            kept = L.sli_totals(self.fake.totals())
+            kept_lines = L.input_totals(self.fake.totals())
+            time.sleep(2.5)  # the lost batches leave the spool
+            w2 = L.LogWriter(self.writer.path, seed=100000)
+            w2.lines = w2.unparsed = 0
+            w2.write(300)
+            want = dict(kept)
+            for k, v in w2.expected.items():
+                acc = want.setdefault(k, [0, 0, 0])
+                want[k] = [acc[i] + v[i] for i in range(3)]
+
+            def settled():
+                tot = self.fake.totals()
+                return not L.diff(L.sli_totals(tot), want) and \
+                    L.input_totals(tot)[0] == kept_lines[0] + w2.lines
+            H.wait_for(settled, timeout=20, what="new lines counted in a new epoch")
+            st = H.wait_for(lambda: (lambda s: s if s and s["counters"]["unrecoverable_gaps"]
+                                     else None)(a.status()), what="unrecoverable gap in status")
+            H.check_equal(st["counters"]["unrecoverable_gaps"], 1, "unrecoverable gaps")
+            if "starting epoch" not in a.output():
+                raise AssertionError("the new epoch was not logged")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_survives_retry_answers_and_dropped_connections(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            self.fake.retry_next = 15
+            for i in range(12):
+                self.writer.write(150)
+                if i % 3 == 0:
+                    self.fake.drop_after = 2
+                time.sleep(0.15)
+            L.wait_exact(self.fake, [self.writer], timeout=40)
+            if self.fake.stats["retry"] < 15:
+                raise AssertionError("RETRY not exercised: %r" % self.fake.stats)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_fails_over_to_the_next_aggregator(self):
+        self.setup()
+        try:
+            dead = H.free_port()
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 aggregators=["127.0.0.1:%d" % dead, "127.0.0.1:%d" % self.port])
+            a = L.Agent(self.tmp, cfg).start()
+            self.writer.write(700)
+            L.wait_exact(self.fake, [self.writer])
+            st = a.status()
+            H.check_equal(st["connection"]["address"], "127.0.0.1:%d" % self.port, "address")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+
+if __name__ == "__main__":
+    AgentOutage().run_all()

@@ -1,0 +1,925 @@
+/*
+ * The tailer against real files in a temp dir and a real uv loop: every complete line exactly
+ * once and in order, through partial lines, oversize lines, rotation, copytruncate, deletion,
+ * restarts from checkpointed positions and backfill of rotated (.gz) files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+#include <zlib.h>
+
+#include "slt/common.h"
+#include "tail.h"
+
+#define MAX_GOT 200000
+
+struct ctx {
+    uv_loop_t loop;
+    struct slt_tail *t;
+    char dir[256];
+    char path[512]; /* dir/access.log */
+    char **got;
+    unsigned *flags;
+    size_t n;
+    int closed;
+    size_t pause_at; /* pause the tailer when this many lines arrived (0: never) */
+};
+
+static void on_line(void *data, struct slt_tail_file *f, const char *line, size_t len,
+                    unsigned flags, uint64_t end_offset)
+{
+    struct ctx *c = data;
+
+    (void)end_offset;
+    assert_non_null(slt_tail_file_path(f));
+    assert_true(c->n < MAX_GOT);
+    c->got[c->n] = strndup(line, len);
+    c->flags[c->n] = flags;
+    c->n++;
+    if (c->pause_at && c->n == c->pause_at)
+        slt_tail_pause(c->t);
+}
+
+static void on_closed(void *data)
+{
+    ((struct ctx *)data)->closed = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the loop until n lines arrived or timeout_ms passed. */
+static void run_until(struct ctx *c, size_t n, int timeout_ms)
+{
+    int64_t end = now_ms() + timeout_ms;
+
+    while (c->n < n && now_ms() < end)
+        uv_run(&c->loop, UV_RUN_ONCE);
+}
+
+static void run_for(struct ctx *c, int ms)
+{
+    int64_t end = now_ms() + ms;
+
+    while (now_ms() < end)
+        uv_run(&c->loop, UV_RUN_ONCE);
+}
+
+static void ctx_init(struct ctx *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->dir, sizeof(c->dir), "/tmp/slt_tail_XXXXXX");
+    assert_non_null(mkdtemp(c->dir));
+    snprintf(c->path, sizeof(c->path), "%s/access.log", c->dir);
+    assert_int_equal(uv_loop_init(&c->loop), 0);
+    c->got = calloc(MAX_GOT, sizeof(*c->got));
+    c->flags = calloc(MAX_GOT, sizeof(*c->flags));
+    assert_non_null(c->got);
+    assert_non_null(c->flags);
+}
+
+static void reset_got(struct ctx *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        free(c->got[i]);
+    c->n = 0;
+}
+
+static void tail_start(struct ctx *c, const char *pattern, int beginning,
+                       const struct slt_tail_pos *restore, size_t nrestore, size_t max_line)
+{
+    const char *paths[1];
+    struct slt_tail_opts o;
+
+    paths[0] = pattern ? pattern : c->path;
+    memset(&o, 0, sizeof(o));
+    o.paths = paths;
+    o.npaths = 1;
+    o.read_from_beginning = beginning;
+    o.max_line = max_line ? max_line : 1024;
+    o.poll_ms = 20;
+    o.rotate_wait_ms = 100;
+    o.on_line = on_line;
+    o.data = c;
+    c->closed = 0;
+    assert_int_equal(slt_tail_new(&c->loop, &o, restore, nrestore, &c->t), 0);
+}
+
+static void tail_stop(struct ctx *c)
+{
+    slt_tail_close(c->t, on_closed, c);
+    while (!c->closed)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    c->t = NULL;
+}
+
+static void ctx_release(struct ctx *c)
+{
+    char cmd[600];
+
+    if (c->t)
+        tail_stop(c);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+    reset_got(c);
+    free(c->got);
+    free(c->flags);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Appends lines "<tag>-<i>" for i in [from, to) through fd. */
+static void write_lines(int fd, const char *tag, int from, int to)
+{
+    char line[64];
+    int i;
+
+    for (i = from; i < to; i++) {
+        int n = snprintf(line, sizeof(line), "%s-%06d\n", tag, i);
+        assert_int_equal(slt_write_all(fd, line, (size_t)n), 0);
+    }
+}
+
+static int open_append(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void append_lines(const char *path, const char *tag, int from, int to)
+{
+    int fd = open_append(path);
+
+    write_lines(fd, tag, from, to);
+    close(fd);
+}
+
+static void write_gz(const char *path, const char *tag, int from, int to)
+{
+    gzFile g = gzopen(path, "wb");
+    int i;
+
+    assert_non_null(g);
+    for (i = from; i < to; i++)
+        gzprintf(g, "%s-%06d\n", tag, i);
+    assert_int_equal(gzclose(g), Z_OK);
+}
+
+/* got[at..] holds "<tag>-<i>" for i in [from, to), in order. */
+static void assert_lines(struct ctx *c, size_t at, const char *tag, int from, int to)
+{
+    char want[64];
+    int i;
+
+    assert_true(c->n >= at + (size_t)(to - from));
+    for (i = from; i < to; i++) {
+        snprintf(want, sizeof(want), "%s-%06d", tag, i);
+        assert_string_equal(c->got[at + (size_t)(i - from)], want);
+    }
+}
+
+/* Open fds of this process, after one tailer has run on the loop: libuv keeps its inotify fd
+   for the life of the loop, which is not ours to count. */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the DIR's own fd */
+}
+
+static size_t take_positions(struct ctx *c, struct slt_tail_pos **out)
+{
+    size_t n = slt_tail_positions(c->t, NULL, 0);
+
+    *out = calloc(n ? n : 1, sizeof(**out));
+    assert_non_null(*out);
+    assert_int_equal(slt_tail_positions(c->t, *out, n), n);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void it_delivers_every_line_once_in_order(void **state)
+{
+    struct ctx c;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "a", 0, 1000);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 1000, 5000);
+    assert_int_equal(c.n, 1000);
+    append_lines(c.path, "a", 1000, 1500);
+    run_until(&c, 1500, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 1500);
+    assert_lines(&c, 0, "a", 0, 1500);
+    ctx_release(&c);
+}
+
+static void it_starts_at_the_end_by_default_and_skips_a_partial_line(void **state)
+{
+    struct ctx c;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "old", 0, 10);
+    fd = open_append(c.path);
+    assert_int_equal(slt_write_all(fd, "half of a li", 12), 0);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(slt_write_all(fd, "ne\n", 3), 0);
+    write_lines(fd, "new", 0, 3);
+    close(fd);
+    run_until(&c, 3, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 3);
+    assert_lines(&c, 0, "new", 0, 3);
+    ctx_release(&c);
+}
+
+static void it_holds_a_partial_line_until_its_newline(void **state)
+{
+    struct ctx c;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    assert_int_equal(slt_write_all(fd, "GET /par", 8), 0);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(slt_write_all(fd, "tial 200\n", 9), 0);
+    run_until(&c, 1, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.got[0], "GET /partial 200");
+    close(fd);
+    ctx_release(&c);
+}
+
+static void it_delivers_an_oversize_line_once(void **state)
+{
+    struct ctx c;
+    char *big = malloc(300000);
+    int fd;
+
+    (void)state;
+    assert_non_null(big);
+    memset(big, 'x', 300000);
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 100);
+    write_lines(fd, "a", 0, 1);
+    assert_int_equal(slt_write_all(fd, big, 150), 0); /* oversize, inside one buffer */
+    assert_int_equal(slt_write_all(fd, "\n", 1), 0);
+    assert_int_equal(slt_write_all(fd, big, 300000), 0); /* oversize, bigger than the buffer */
+    assert_int_equal(slt_write_all(fd, "\n", 1), 0);
+    write_lines(fd, "a", 1, 2);
+    close(fd);
+    run_until(&c, 4, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.got[0], "a-000000");
+    assert_int_equal(strlen(c.got[1]), 100);
+    assert_int_equal(c.flags[1], SLT_TAIL_OVERSIZE);
+    assert_int_equal(strlen(c.got[2]), 100);
+    assert_int_equal(c.flags[2], SLT_TAIL_OVERSIZE);
+    assert_string_equal(c.got[3], "a-000001");
+    assert_int_equal(c.flags[3], 0);
+    free(big);
+    ctx_release(&c);
+}
+
+static void it_follows_rename_rotation_without_loss_or_duplicate(void **state)
+{
+    struct ctx c;
+    char rotated[600];
+    int fd, round, next = 0;
+
+    (void)state;
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    for (round = 0; round < 5; round++) {
+        write_lines(fd, "r", next, next + 300);
+        next += 300;
+        run_for(&c, 30);
+        /* logrotate `create`: rename, then the writer goes on in the old file for a while */
+        snprintf(rotated, sizeof(rotated), "%s.1", c.path);
+        assert_int_equal(rename(c.path, rotated), 0);
+        write_lines(fd, "r", next, next + 200);
+        next += 200;
+        close(fd);
+        fd = open_append(c.path);
+        write_lines(fd, "r", next, next + 100);
+        next += 100;
+    }
+    close(fd);
+    run_until(&c, (size_t)next, 10000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, next);
+    assert_lines(&c, 0, "r", 0, next);
+    assert_int_equal(slt_tail_truncations(c.t), 0);
+    ctx_release(&c);
+}
+
+static void it_copytruncate_loses_no_line(void **state)
+{
+    struct ctx c;
+    char cmd[4096];
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    write_lines(fd, "c", 0, 100);
+    run_until(&c, 100, 5000);
+    assert_int_equal(c.n, 100);
+    /* written but not read yet when logrotate copies: only the copy still has them */
+    write_lines(fd, "c", 100, 200);
+    /* the writer is paused during copy + truncate: lines written between the two are lost by
+       copytruncate itself, whatever reads the file */
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    write_lines(fd, "c", 200, 250);
+    close(fd);
+    run_until(&c, 250, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 250);
+    assert_lines(&c, 0, "c", 0, 250);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    ctx_release(&c);
+}
+
+static void it_counts_an_in_place_truncation_and_reads_from_zero(void **state)
+{
+    struct ctx c;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    write_lines(fd, "t", 0, 50);
+    run_until(&c, 50, 5000);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    run_for(&c, 60);
+    write_lines(fd, "u", 0, 5);
+    close(fd);
+    run_until(&c, 55, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 55);
+    assert_lines(&c, 50, "u", 0, 5);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    ctx_release(&c);
+}
+
+static void it_drains_a_deleted_file_then_closes_it(void **state)
+{
+    struct ctx c;
+    int fd, base;
+
+    (void)state;
+    ctx_init(&c);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 30);
+    tail_stop(&c);
+    base = count_fds();
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    write_lines(fd, "d", 0, 10);
+    run_until(&c, 10, 5000);
+    assert_int_equal(unlink(c.path), 0);
+    write_lines(fd, "d", 10, 20);
+    close(fd);
+    run_until(&c, 20, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 20);
+    assert_lines(&c, 0, "d", 0, 20);
+    assert_int_equal(slt_tail_positions(c.t, NULL, 0), 0);
+    tail_stop(&c);
+    assert_int_equal(count_fds(), base);
+    ctx_release(&c);
+}
+
+static void it_picks_up_a_new_file_matching_a_glob_from_its_start(void **state)
+{
+    struct ctx c;
+    char pattern[600], other[600];
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(pattern, sizeof(pattern), "%s/*.log", c.dir);
+    snprintf(other, sizeof(other), "%s/other.log", c.dir);
+    append_lines(c.path, "a", 0, 5); /* existing: read from its end */
+    tail_start(&c, pattern, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    append_lines(other, "o", 0, 7);
+    append_lines(c.path, "a", 5, 6);
+    run_until(&c, 8, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 8);
+    {
+        size_t i, na = 0, no = 0;
+
+        for (i = 0; i < c.n; i++) {
+            if (c.got[i][0] == 'o')
+                no++;
+            else
+                na++;
+        }
+        assert_int_equal(no, 7);
+        assert_int_equal(na, 1);
+    }
+    ctx_release(&c);
+}
+
+static void it_resumes_exactly_from_restored_positions_across_a_rotation(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char rotated[600];
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "p", 0, 10);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 10, 5000);
+    npos = take_positions(&c, &pos);
+    assert_int_equal(npos, 1);
+    tail_stop(&c);
+    /* while down: more lines, a rotation, more lines in the new file */
+    append_lines(c.path, "p", 10, 15);
+    snprintf(rotated, sizeof(rotated), "%s.1", c.path);
+    assert_int_equal(rename(c.path, rotated), 0);
+    append_lines(c.path, "p", 15, 20);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 10, 5000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, 10);
+    assert_lines(&c, 0, "p", 10, 20);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_resumes_a_partial_line_and_an_oversize_skip_exactly(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char big[400];
+    size_t npos;
+    int fd;
+
+    (void)state;
+    memset(big, 'y', sizeof(big));
+    ctx_init(&c);
+    fd = open_append(c.path);
+    write_lines(fd, "s", 0, 2);
+    assert_int_equal(slt_write_all(fd, big, sizeof(big)), 0); /* oversize, no '\n' yet */
+    tail_start(&c, NULL, 1, NULL, 0, 100);
+    run_until(&c, 3, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.flags[2], SLT_TAIL_OVERSIZE);
+    npos = take_positions(&c, &pos);
+    assert_int_equal(npos, 1);
+    assert_int_equal(pos[0].flags & SLT_TAIL_POS_SKIP, SLT_TAIL_POS_SKIP);
+    tail_stop(&c);
+    assert_int_equal(slt_write_all(fd, big, 10), 0);
+    assert_int_equal(slt_write_all(fd, "\n", 1), 0);
+    write_lines(fd, "s", 2, 3);
+    assert_int_equal(slt_write_all(fd, "s-0000", 6), 0); /* partial at the checkpoint */
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 100);
+    run_until(&c, 1, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.got[0], "s-000002");
+    free(pos);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    assert_int_equal(slt_write_all(fd, "03\n", 3), 0);
+    close(fd);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 100);
+    run_until(&c, 1, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.got[0], "s-000003");
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_does_not_confuse_a_reused_inode_or_a_copy(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char cmd[4096];
+    size_t npos;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "first", 0, 20);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 20, 5000);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    /* same inode, other content, already longer than the old offset */
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    write_lines(fd, "second", 0, 30);
+    close(fd);
+    /* and a copy of it, which must not be taken for the checkpointed file */
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 30, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "second", 0, 30);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_backfills_rotated_files_oldest_first_exactly_once(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char p[600];
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p, sizeof(p), "%s.3.gz", c.path);
+    write_gz(p, "b", 0, 100);
+    snprintf(p, sizeof(p), "%s.2.gz", c.path);
+    write_gz(p, "b", 100, 200);
+    snprintf(p, sizeof(p), "%s.1", c.path);
+    append_lines(p, "b", 200, 300);
+    append_lines(c.path, "b", 300, 400);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 400, 5000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, 400);
+    assert_lines(&c, 0, "b", 0, 400);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    /* a restart reads none of it again */
+    append_lines(c.path, "b", 400, 401);
+    reset_got(&c);
+    tail_start(&c, NULL, 1, pos, npos, 0);
+    run_until(&c, 1, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 1);
+    assert_lines(&c, 0, "b", 400, 401);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_resumes_a_backfill_interrupted_inside_a_gz(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char p[600];
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p, sizeof(p), "%s.2.gz", c.path);
+    write_gz(p, "g", 0, 100);
+    snprintf(p, sizeof(p), "%s.1.gz", c.path);
+    write_gz(p, "g", 100, 200);
+    append_lines(c.path, "g", 200, 250);
+    c.pause_at = 150;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 150, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 150); /* paused: nothing more */
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    reset_got(&c);
+    c.pause_at = 0;
+    tail_start(&c, NULL, 1, pos, npos, 0);
+    run_until(&c, 100, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 100);
+    assert_lines(&c, 0, "g", 150, 250);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_finds_a_rotated_file_compressed_while_down(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char cmd[4096];
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "z", 0, 40);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 40, 5000);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    append_lines(c.path, "z", 40, 60);
+    snprintf(cmd, sizeof(cmd), "mv '%s' '%s.1' && gzip '%s.1'", c.path, c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    append_lines(c.path, "z", 60, 70);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 30, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "z", 40, 70);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_counts_a_corrupt_gz_as_an_error_and_moves_on(void **state)
+{
+    struct ctx c;
+    char p[600], cmd[4096];
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p, sizeof(p), "%s.1.gz", c.path);
+    write_gz(p, "k", 0, 5000);
+    /* cut it short: the first part decodes, then the stream ends early */
+    snprintf(cmd, sizeof(cmd), "head -c 4000 '%s' > '%s.tmp' && mv '%s.tmp' '%s'", p, p, p, p);
+    assert_int_equal(system(cmd), 0);
+    append_lines(c.path, "k", 5000, 5010);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 10, 5000);
+    run_for(&c, 300);
+    assert_true(c.n > 10);
+    assert_true(c.n < 5010);
+    assert_lines(&c, 0, "k", 0, (int)c.n - 10);
+    assert_lines(&c, c.n - 10, "k", 5000, 5010);
+    assert_int_equal(slt_tail_errors(c.t), 1);
+    ctx_release(&c);
+}
+
+static void it_delivers_nothing_while_paused(void **state)
+{
+    struct ctx c;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "w", 0, 100);
+    c.pause_at = 10;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 10, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 10);
+    slt_tail_resume(c.t);
+    run_until(&c, 100, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 100);
+    assert_lines(&c, 0, "w", 0, 100);
+    ctx_release(&c);
+}
+
+static void it_follows_a_symlinked_log_through_rotation(void **state)
+{
+    struct ctx c;
+    char real[600], link[600], rotated[700];
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(real, sizeof(real), "%s/real", c.dir);
+    assert_int_equal(mkdir(real, 0755), 0);
+    snprintf(real, sizeof(real), "%s/real/access.log", c.dir);
+    snprintf(link, sizeof(link), "%s/link.log", c.dir);
+    fd = open_append(real);
+    assert_int_equal(symlink(real, link), 0);
+    tail_start(&c, link, 0, NULL, 0, 0);
+    write_lines(fd, "l", 0, 10);
+    run_until(&c, 10, 5000);
+    snprintf(rotated, sizeof(rotated), "%s.1", real);
+    assert_int_equal(rename(real, rotated), 0);
+    write_lines(fd, "l", 10, 20);
+    close(fd);
+    append_lines(real, "l", 20, 30);
+    run_until(&c, 30, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "l", 0, 30);
+    ctx_release(&c);
+}
+
+static void it_returns_fds_to_baseline_after_rotations_and_close(void **state)
+{
+    struct ctx c;
+    char rotated[600];
+    int base, round, next = 0;
+
+    (void)state;
+    ctx_init(&c);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 30);
+    tail_stop(&c);
+    base = count_fds();
+    append_lines(c.path, "f", next, next + 10);
+    next += 10;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    for (round = 0; round < 5; round++) {
+        run_until(&c, (size_t)next, 5000);
+        snprintf(rotated, sizeof(rotated), "%s.%d", c.path, round + 1);
+        assert_int_equal(rename(c.path, rotated), 0);
+        append_lines(c.path, "f", next, next + 10);
+        next += 10;
+    }
+    run_until(&c, (size_t)next, 5000);
+    run_for(&c, 400); /* past rotate_wait: the rotated files are closed */
+    assert_int_equal(c.n, next);
+    assert_int_equal(slt_tail_positions(c.t, NULL, 0), 1);
+    tail_stop(&c);
+    assert_int_equal(count_fds(), base);
+    ctx_release(&c);
+}
+
+struct writer {
+    const char *path;
+    int total, per_file, late; /* lines; lines per file; lines written after the rename */
+};
+
+/* nginx + logrotate `create` in a thread: rename, a few late lines in the old file, reopen. */
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    char rotated[700];
+    int fd = open_append(w->path), i, n = 0;
+
+    for (i = 0; i < w->total; i++) {
+        write_lines(fd, "w", i, i + 1);
+        if (++n == w->per_file && i + 1 < w->total) {
+            snprintf(rotated, sizeof(rotated), "%s.1", w->path);
+            assert_int_equal(rename(w->path, rotated), 0);
+            write_lines(fd, "w", i + 1, i + 1 + w->late);
+            i += w->late;
+            close(fd);
+            fd = open_append(w->path);
+            n = 0;
+        }
+        if (i % 500 == 0)
+            usleep(1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void it_rotates_under_a_concurrent_writer_without_loss_or_duplicate(void **state)
+{
+    struct writer w = {NULL, 20000, 3000, 50};
+    struct ctx c;
+    pthread_t th;
+
+    (void)state;
+    ctx_init(&c);
+    w.path = c.path;
+    append_lines(c.path, "x", 0, 1); /* exists at start: read from its end */
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    run_until(&c, (size_t)w.total, 20000);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    run_until(&c, (size_t)w.total, 5000);
+    run_for(&c, 300);
+    /* the first wrong line, if any, tells more than the count */
+    assert_lines(&c, 0, "w", 0, (int)c.n);
+    assert_int_equal(c.n, w.total);
+    assert_lines(&c, 0, "w", 0, w.total);
+    ctx_release(&c);
+}
+
+static void it_recovers_a_copytruncate_done_while_down(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char cmd[4096];
+    size_t npos;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "q", 0, 30);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 30, 5000);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    append_lines(c.path, "q", 30, 40);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    append_lines(c.path, "q", 40, 45);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 15, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 15);
+    assert_lines(&c, 0, "q", 30, 45);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
+{
+    struct ctx c;
+    char p1[600], p2[600];
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p1, sizeof(p1), "%s.1", c.path);
+    snprintf(p2, sizeof(p2), "%s.2", c.path);
+    append_lines(p1, "old", 0, 5); /* history from before: never read */
+    append_lines(c.path, "v", 0, 10);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    append_lines(c.path, "v", 10, 20);
+    /* two logrotate runs before the loop looks again: B lives at the path unseen */
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 20, 30);
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 30, 40);
+    run_until(&c, 30, 5000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "v", 10, 40);
+    ctx_release(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(it_delivers_every_line_once_in_order),
+        cmocka_unit_test(it_starts_at_the_end_by_default_and_skips_a_partial_line),
+        cmocka_unit_test(it_holds_a_partial_line_until_its_newline),
+        cmocka_unit_test(it_delivers_an_oversize_line_once),
+        cmocka_unit_test(it_follows_rename_rotation_without_loss_or_duplicate),
+        cmocka_unit_test(it_rotates_under_a_concurrent_writer_without_loss_or_duplicate),
+        cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
+        cmocka_unit_test(it_copytruncate_loses_no_line),
+        cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
+        cmocka_unit_test(it_counts_an_in_place_truncation_and_reads_from_zero),
+        cmocka_unit_test(it_drains_a_deleted_file_then_closes_it),
+        cmocka_unit_test(it_picks_up_a_new_file_matching_a_glob_from_its_start),
+        cmocka_unit_test(it_resumes_exactly_from_restored_positions_across_a_rotation),
+        cmocka_unit_test(it_resumes_a_partial_line_and_an_oversize_skip_exactly),
+        cmocka_unit_test(it_does_not_confuse_a_reused_inode_or_a_copy),
+        cmocka_unit_test(it_backfills_rotated_files_oldest_first_exactly_once),
+        cmocka_unit_test(it_resumes_a_backfill_interrupted_inside_a_gz),
+        cmocka_unit_test(it_finds_a_rotated_file_compressed_while_down),
+        cmocka_unit_test(it_counts_a_corrupt_gz_as_an_error_and_moves_on),
+        cmocka_unit_test(it_delivers_nothing_while_paused),
+        cmocka_unit_test(it_follows_a_symlinked_log_through_rotation),
+        cmocka_unit_test(it_returns_fds_to_baseline_after_rotations_and_close),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
