@@ -462,6 +462,57 @@ static void test_live_client_not_reading_its_answer_is_closed(void **state)
     live_stop(lv);
 }
 
+static void test_live_server_listens_on_ipv6_loopback(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *srv = NULL;
+    int rc;
+
+    (void)state;
+    uv_loop_init(&loop);
+    rc = slt_http_server_start(&loop, "[::1]:0", NULL, live_handler, NULL, &srv);
+    if (rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) {
+        uv_loop_close(&loop);
+        skip(); /* no IPv6 here */
+    }
+    assert_int_equal(rc, 0);
+    assert_true(slt_http_server_port(srv) > 0);
+    slt_http_server_stop(srv, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_bad_listen_address_is_refused(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *srv = NULL;
+
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(slt_http_server_start(&loop, "nonsense", NULL, live_handler, NULL, &srv),
+                     SLT_EINVAL);
+    assert_null(srv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_port_in_use_is_an_error_without_leaks(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *a = NULL, *b = NULL;
+    char addr[32];
+
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(slt_http_server_start(&loop, "127.0.0.1:0", NULL, live_handler, NULL, &a), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", slt_http_server_port(a));
+    assert_int_equal(slt_http_server_start(&loop, addr, NULL, live_handler, NULL, &b),
+                     UV_EADDRINUSE);
+    assert_null(b);
+    slt_http_server_stop(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_live_post_gets_405_with_allow(void **state)
 {
     struct live *lv = live_start();
@@ -498,6 +549,9 @@ int main(void)
         cmocka_unit_test(test_live_connections_over_the_limit_are_closed),
         cmocka_unit_test(test_live_post_gets_405_with_allow),
         cmocka_unit_test(test_live_client_not_reading_its_answer_is_closed),
+        cmocka_unit_test(test_live_server_listens_on_ipv6_loopback),
+        cmocka_unit_test(test_bad_listen_address_is_refused),
+        cmocka_unit_test(test_port_in_use_is_an_error_without_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
