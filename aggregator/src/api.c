@@ -574,8 +574,8 @@ static void q_answer_error(struct query *q, int status, const char *msg)
 {
     if (status >= 500)
         q->api->query_errors++;
-    if (status == 503 && q->route == SLT_ROUTE_METRICS && !q->answered) {
-        /* Redis could not be read: still show the aggregator's own health */
+    if (status >= 500 && q->route == SLT_ROUTE_METRICS && !q->answered) {
+        /* Redis could not be read (or held garbage): still show the aggregator's own health */
         struct slt_http_req *req = q->req;
 
         q->answered = 1;
