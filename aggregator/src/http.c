@@ -438,6 +438,7 @@ struct slt_http_conn {
     struct slt_http_in *in;
     struct slt_http_req *req; /* with the handler, not answered yet */
     enum conn_state state;
+    int fresh; /* no request answered yet: the header timer runs from accept */
     int keep_alive;
     int closing;
     int open_handles;
@@ -535,6 +536,7 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     c->state = CONN_WAITING;
+    c->fresh = 0;
     uv_timer_start(&c->timer, on_timer, c->srv->limits.idle_timeout_ms, 0);
     conn_process(c);
 }
@@ -651,7 +653,9 @@ static void conn_process(struct slt_http_conn *c)
     }
     if (slt_http_in_started(c->in) && c->state == CONN_WAITING) {
         c->state = CONN_READING;
-        uv_timer_start(&c->timer, on_timer, c->srv->limits.header_timeout_ms, 0);
+        /* a fresh connection's header timer has been running since accept */
+        if (!c->fresh)
+            uv_timer_start(&c->timer, on_timer, c->srv->limits.header_timeout_ms, 0);
     }
     /* reading may have been stopped for the previous request; EALREADY is fine */
     (void)uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -722,6 +726,7 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->state = CONN_WAITING;
+    c->fresh = 1;
     uv_timer_start(&c->timer, on_timer, srv->limits.header_timeout_ms, 0);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -404,6 +404,28 @@ static void test_live_slowloris_is_closed_after_header_timeout(void **state)
     live_stop(lv);
 }
 
+static void test_live_header_timer_runs_from_accept(void **state)
+{
+    struct live *lv = live_start();
+    char buf[256];
+    int fd = dial(lv->port), eof = 0;
+    struct timespec t0, t1;
+    long ms;
+
+    (void)state;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    usleep(350000);
+    /* the first byte 350 ms after connecting does not buy another 400 ms (750 ms) */
+    assert_int_equal(write(fd, "G", 1), 1);
+    read_all(fd, buf, sizeof(buf), 2000, &eof);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(eof, 1);
+    assert_true(ms >= 350 && ms < 700);
+    close(fd);
+    live_stop(lv);
+}
+
 static void test_live_client_leaving_mid_request_is_harmless(void **state)
 {
     struct live *lv = live_start();
@@ -545,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_live_keep_alive_serves_two_requests),
         cmocka_unit_test(test_live_oversize_headers_get_431),
         cmocka_unit_test(test_live_slowloris_is_closed_after_header_timeout),
+        cmocka_unit_test(test_live_header_timer_runs_from_accept),
         cmocka_unit_test(test_live_client_leaving_mid_request_is_harmless),
         cmocka_unit_test(test_live_connections_over_the_limit_are_closed),
         cmocka_unit_test(test_live_post_gets_405_with_allow),
