@@ -174,6 +174,38 @@ static int dial(const struct server *s, int timeout_s)
 }
 
 /*
+ * Decodes the chunked body p[0..len) in place and NUL-terminates it (the result is never
+ * longer). Trailers are ignored. Returns 0, or -1 when the encoding is broken.
+ */
+static int dechunk(char *p, size_t len)
+{
+    char *in = p, *out = p, *lim = p + len, *end;
+
+    for (;;) {
+        unsigned long long n;
+        char *eol;
+
+        errno = 0;
+        n = strtoull(in, &end, 16);
+        if (errno || end == in || end >= lim)
+            return -1;
+        eol = memmem(end, (size_t)(lim - end), "\r\n", 2); /* skips chunk extensions */
+        if (!eol)
+            return -1;
+        in = eol + 2;
+        if (n == 0)
+            break;
+        if ((unsigned long long)(lim - in) < n + 2 || in[n] != '\r' || in[n + 1] != '\n')
+            return -1;
+        memmove(out, in, n);
+        out += n;
+        in += n + 2;
+    }
+    *out = '\0';
+    return 0;
+}
+
+/*
  * GET target; on success *status and *body (NUL-terminated, caller frees). Returns 0, or -1
  * after printing why.
  */
@@ -237,6 +269,12 @@ static int http_get(const struct server *s, const char *target, int timeout_s, i
 
         if (n < resp.len - off)
             resp.p[off + n] = '\0';
+    } else if (strcasestr(resp.p, "\r\ntransfer-encoding: chunked")) {
+        /* a proxy in front of the API may re-chunk the answer */
+        if (dechunk(resp.p + off, resp.len - 1 - off) < 0) {
+            fprintf(stderr, "slitail query: bad chunked encoding from '%s:%s'\n", s->host, s->port);
+            goto out;
+        }
     }
     *body = slt_strdup(resp.p + off);
     rc = *body ? 0 : -1;
