@@ -414,9 +414,9 @@ static void print_slos(json_t *j)
                json_number_value(json_object_get(burn, "30m")),
                json_number_value(json_object_get(burn, "1h")),
                json_number_value(json_object_get(burn, "6h")),
-               json_is_true(json_object_get(al, "page"))     ? "PAGE"
-               : json_is_true(json_object_get(al, "ticket")) ? "ticket"
-                                                             : "-");
+               json_is_true(json_object_get(al, "fast_burn"))   ? "FAST BURN"
+               : json_is_true(json_object_get(al, "slow_burn")) ? "SLOW BURN"
+                                                                : "-");
     }
 }
 

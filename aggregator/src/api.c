@@ -1201,7 +1201,7 @@ struct slo_eval {
     double attainment;       /* good / (good + bad), NAN when no event */
     double budget_remaining; /* 1 - bad_ratio / (1 - objective), may be negative */
     double burn[NBURN];      /* bad_ratio / (1 - objective) per burn window */
-    int page, ticket;        /* 14.4x over 1h and 5m; 6x over 6h and 30m */
+    int fast, slow;          /* 14.4x over 1h and 5m; 6x over 6h and 30m */
     int has_data;
 };
 
@@ -1279,8 +1279,8 @@ static void slo_evaluate(const struct query *q, size_t i, struct slo_eval *e)
     }
     e->budget_remaining = budget > 0 ? 1.0 - (1.0 - e->attainment) / budget : 0.0;
     /* Google SRE workbook, "multiwindow, multi-burn-rate alerts" */
-    e->page = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
-    e->ticket = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
+    e->fast = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
+    e->slow = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
 }
 
 static void slos_done(struct query *q)
@@ -1317,7 +1317,7 @@ static void slos_done(struct query *q)
             json_object_set_new(burn, burn_window_names[w], json_real(e.burn[w]));
         json_object_set_new(o, "burn_rates", burn);
         json_object_set_new(o, "alerts",
-                            json_pack("{s:b, s:b}", "page", e.page, "ticket", e.ticket));
+                            json_pack("{s:b, s:b}", "fast_burn", e.fast, "slow_burn", e.slow));
         json_array_append_new(arr, o);
     }
     json_object_set_new(j, "to", json_integer(q->slo_now));
@@ -1438,17 +1438,17 @@ static int render_slos(struct slt_buf *b, const struct query *q)
     }
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
-                             "1 when a multiwindow burn-rate alert fires: page (14.4x over 1h "
-                             "and 5m), ticket (6x over 6h and 30m).");
+                             "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
+                             "over 1h and 5m), slow_burn (6x over 6h and 30m); both page.");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
         struct slo_eval e;
 
         slo_evaluate(q, i, &e);
-        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity", "page",
-                             e.page);
+        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert", "fast_burn",
+                             e.fast);
         if (rc == 0)
-            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity",
-                                 "ticket", e.ticket);
+            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert",
+                                 "slow_burn", e.slow);
     }
     return rc;
 }

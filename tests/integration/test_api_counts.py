@@ -85,9 +85,13 @@ class ApiCounts(TestCase):
         g, b, _ = self.seed.brute(o["from"], to)
         check_equal((o["good"], o["bad"]), (g, b), "window counts")
         assert abs(o["attainment"] - g / (g + b)) < 1e-9, o
-        g1, b1, _ = self.seed.brute(to - 3600, to)
-        want = (b1 / (g1 + b1)) / 0.001 if g1 + b1 else 0
-        assert abs(o["burn_rates"]["1h"] - want) < 1e-6, (o["burn_rates"], want)
+        burn = {}
+        for w, secs in (("5m", 300), ("30m", 1800), ("1h", 3600), ("6h", 21600)):
+            g1, b1, _ = self.seed.brute(to - secs, to)
+            burn[w] = (b1 / (g1 + b1)) / 0.001 if g1 + b1 else 0
+            assert abs(o["burn_rates"][w] - burn[w]) < 1e-6, (w, o["burn_rates"], burn)
+        check_equal(o["alerts"], {"fast_burn": burn["1h"] >= 14.4 and burn["5m"] >= 14.4,
+                                  "slow_burn": burn["6h"] >= 6 and burn["30m"] >= 6}, "alerts")
         assert abs(o["error_budget_remaining"] - (1 - (1 - o["attainment"]) / 0.001)) < 1e-6
 
     def it_cli_query_prints_counts(self):

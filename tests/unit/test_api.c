@@ -554,7 +554,7 @@ static void test_metrics_escape_label_values_and_show_totals(void **state)
     assert_non_null(strstr(r.body, "slitail_api_redis_up 1\n"));
     assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"1h\"}"));
     assert_non_null(
-        strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",severity=\"page\"}"));
+        strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"fast_burn\"}"));
     free(r.body);
 }
 
@@ -579,8 +579,8 @@ static void test_slos_report_attainment_and_burn_rates(void **state)
     burn = w1h[0] + w1h[1] ? (double)w1h[1] / (double)(w1h[0] + w1h[1]) / budget : 0;
     assert_float_equal(json_real_value(json_object_get(json_object_get(o, "burn_rates"), "1h")),
                        burn, 1e-6);
-    /* about 2% bad is a 20x burn: the page alert fires when 5m burns as well */
-    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "page")));
+    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "fast_burn")));
+    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "slow_burn")));
     json_decref(j);
 }
 
