@@ -60,7 +60,7 @@ class ApiDashboard(TestCase):
         c = rows["checkout"]
         assert c[1].endswith("%"), c
         check_equal(c[-1], "svg:path", "sparkline")
-        check_equal([s[0] for s in out["slos"]], ["SLO", "checkout-99.9"], "SLO table")
+        check_equal([s[0] for s in out["slos"]], ["SLO", "checkout-99.9", "checkout-90"], "SLO table")
 
 
 if __name__ == "__main__":

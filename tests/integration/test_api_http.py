@@ -130,7 +130,7 @@ class ApiHttp(TestCase):
             return "search" in names and names["search"]["configured"]
         wait_for(reloaded, what="SLI 'search' after SIGHUP")
         slos = [o["name"] for o in self.agg.json("/api/v1/slos")["slos"]]
-        check_equal(sorted(slos), ["checkout-99.9", "search-99"], "SLOs after reload")
+        check_equal(sorted(slos), ["checkout-90", "checkout-99.9", "search-99"], "SLOs after reload")
         f = self.seed.first
         j = self.agg.json(f"/api/v1/slis/search/counts?from={f}&to={f + 600}")
         check_equal((j["good"], j["bad"], j["excluded"]), (0, 0, 0), "new SLI has no data yet")
