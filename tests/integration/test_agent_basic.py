@@ -104,6 +104,58 @@ class AgentBasic(H.TestCase):
         finally:
             self.teardown()
 
+    def it_backs_off_on_a_wrong_token_without_logging_it(self):
+        self.setup()
+        try:
+            self.fake.token = "another-token"
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path],
+                                 extra_agent="  ack_timeout: 1s\n")
+            self.writer.write(100)
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: "authentication failed" in a.output(), what="auth error logged")
+            time.sleep(1.0)
+            if not a.alive():
+                raise AssertionError("agent died on a refused token")
+            if self.fake.stats["auth_failures"] > 3:
+                raise AssertionError("no backoff: %d attempts in 1 s"
+                                     % self.fake.stats["auth_failures"])
+            if L.TOKEN in a.output():
+                raise AssertionError("the token appears in the agent's log")
+            self.fake.token = L.TOKEN
+            H.check_equal(a.term(timeout=20), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_refuses_to_start_without_its_token_file(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            os.unlink(self.tmp.join("token"))
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: not a.alive(), what="agent exit")
+            H.check_equal(a.proc.p.returncode, 1, "exit code")
+            if "cannot read token_file" not in a.output():
+                raise AssertionError("no clear error: %r" % a.output())
+        finally:
+            self.teardown()
+
+    def it_refuses_a_second_agent_on_the_same_state_dir(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: os.path.exists(self.tmp.join("state", "status.json")),
+                       what="first agent up")
+            b = L.Agent(self.tmp, cfg)
+            b.proc = H.Proc([H.binary("slitail-agent"), "-c", cfg], self.tmp.join("b.log"))
+            H.wait_for(lambda: not b.alive(), what="second agent exit")
+            H.check_equal(b.proc.p.returncode, 1, "exit code of the second agent")
+            if "another agent is running" not in b.output():
+                raise AssertionError("no clear error: %r" % b.output())
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentBasic().run_all()
