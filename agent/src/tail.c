@@ -31,14 +31,16 @@
 #include "gz.h"
 #include "slt/common.h"
 
-#define TAIL_BUF_MIN 65536u        /* read buffer per open file, at least max_line + 1 */
-#define TAIL_TURN_BYTES (1u << 20) /* read at most this much per file per loop turn */
-#define TAIL_MAX_FILES 1024u       /* tracked files (open fds) at most */
-#define TAIL_MAX_SIBLINGS 512u     /* rotated siblings considered per path */
-#define TAIL_MAX_WATCHES 64u       /* directories watched with inotify */
-#define TAIL_ROTATE_WAIT_MS 5000   /* default opts.rotate_wait_ms */
-#define TAIL_POLL_MS 1000          /* default opts.poll_ms */
-#define TAIL_MAX_LINE 65536u       /* default opts.max_line */
+#define TAIL_BUF_MIN 65536u          /* read buffer per open file, at least max_line + 1 */
+#define TAIL_TURN_BYTES (1u << 20)   /* read at most this much per file per loop turn */
+#define TAIL_MAX_FILES 1024u         /* tracked files (open fds) at most */
+#define TAIL_MAX_SIBLINGS 512u       /* rotated siblings considered per path */
+#define TAIL_MAX_WATCHES 64u         /* directories watched with inotify */
+#define TAIL_ROTATE_WAIT_MS 5000     /* default opts.rotate_wait_ms */
+#define TAIL_POLL_MS 1000            /* default opts.poll_ms */
+#define TAIL_MAX_LINE 65536u         /* default opts.max_line */
+#define TAIL_MAX_DIRENTS 65536u      /* names read from one directory when listing siblings */
+#define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -52,6 +54,7 @@ struct slt_tail_file {
     struct slt_tail_file *next;
     struct slt_tail_file *pred; /* next older file of the same history, or NULL */
     char *path;                 /* where it was last seen */
+    char *name;                 /* its name in its directory, through symlinks (for events) */
     char *group;                /* the configured path whose history this is */
     struct tail_group *g;       /* the same, with its sibling snapshot */
     int fd;
@@ -113,6 +116,12 @@ struct slt_tail {
     struct slt_tail_file *files;
     size_t nfiles;
     struct tail_group *groups;
+    /* the last directory listed; valid during one scan, so N paths in one directory cost
+       one readdir per scan, not N */
+    char *dc_dir;
+    char **dc_names;
+    size_t dc_n;
+    int dc_valid;
     struct tail_watch *watches[TAIL_MAX_WATCHES];
     size_t nwatches;
     uv_timer_t timer;
@@ -306,12 +315,31 @@ static void file_close_fd(struct slt_tail_file *f)
     f->fd = -1;
 }
 
+static int real_dir_base(const char *path, char **dir, char **base);
+
+/* Where the file is now; its name as inotify reports it (the symlink target's name). */
+static void file_set_path(struct slt_tail_file *f, const char *path)
+{
+    char *p = slt_strdup(path), *dir = NULL, *base = NULL;
+
+    if (!p)
+        return;
+    slt_free(f->path);
+    f->path = p;
+    if (real_dir_base(path, &dir, &base) == 0) {
+        slt_free(f->name);
+        f->name = base;
+        slt_free(dir);
+    }
+}
+
 static void file_free(struct slt_tail_file *f)
 {
     if (!f)
         return;
     file_close_fd(f);
     slt_free(f->buf);
+    slt_free(f->name);
     slt_free(f->path);
     slt_free(f->group);
     group_unref(f->t, f->g);
@@ -357,10 +385,10 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     }
     f->t = t;
     f->fd = fd;
-    f->path = slt_strdup(path);
+    file_set_path(f, path);
     f->group = slt_strdup(group);
     f->g = group_ref(t, group);
-    if (!f->path || !f->group || !f->g) {
+    if (!f->path || !f->name || !f->group || !f->g) {
         file_free(f);
         return SLT_ENOMEM;
     }
@@ -530,47 +558,97 @@ static int real_dir_base(const char *path, char **dir, char **base)
  * anything (access.log.1, access.log.2.gz, access.log-20240101.gz), oldest first: by N
  * descending when every name is base.N[.gz], else by mtime.
  */
+static void dc_clear(struct slt_tail *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->dc_n; i++)
+        slt_free(t->dc_names[i]);
+    slt_free(t->dc_names);
+    slt_free(t->dc_dir);
+    t->dc_names = NULL;
+    t->dc_dir = NULL;
+    t->dc_n = 0;
+    t->dc_valid = 0;
+}
+
+/* The names in dir, from the cache when it holds dir and is still valid. */
+static int dc_load(struct slt_tail *t, const char *dir)
+{
+    struct dirent *de;
+    size_t cap = 0;
+    DIR *d;
+
+    if (t->dc_valid && strcmp(t->dc_dir, dir) == 0)
+        return 0;
+    dc_clear(t);
+    t->dc_dir = slt_strdup(dir);
+    if (!t->dc_dir)
+        return SLT_ENOMEM;
+    d = opendir(dir);
+    if (!d) {
+        t->dc_valid = 1; /* no directory: no siblings */
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL && t->dc_n < TAIL_MAX_DIRENTS) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (t->dc_n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **v = slt_realloc(t->dc_names, ncap * sizeof(*v));
+
+            if (!v)
+                break;
+            t->dc_names = v;
+            cap = ncap;
+        }
+        t->dc_names[t->dc_n] = slt_strdup(de->d_name);
+        if (!t->dc_names[t->dc_n])
+            break;
+        t->dc_n++;
+    }
+    closedir(d);
+    t->dc_valid = 1;
+    return 0;
+}
+
 static int list_siblings(struct slt_tail *t, const char *path, struct cands *out)
 {
     char *dir = NULL, *base = NULL, full[SLT_TAIL_PATH_MAX];
-    struct dirent *de;
     struct stat st;
-    size_t blen;
+    size_t blen, i;
     int all_num = 1, rc;
-    DIR *d;
 
-    (void)t;
     rc = real_dir_base(path, &dir, &base);
     if (rc < 0)
         return rc;
-    blen = strlen(base);
-    d = opendir(dir);
-    if (!d)
+    rc = dc_load(t, dir);
+    if (rc < 0)
         goto out;
-    while ((de = readdir(d)) != NULL && out->n < TAIL_MAX_SIBLINGS) {
-        const char *rest;
+    blen = strlen(base);
+    for (i = 0; i < t->dc_n && out->n < TAIL_MAX_SIBLINGS; i++) {
+        const char *name = t->dc_names[i], *rest;
         char *endp;
         long num;
 
-        if (strncmp(de->d_name, base, blen) != 0 ||
-            (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+        if (strncmp(name, base, blen) != 0 || (name[blen] != '.' && name[blen] != '-'))
             continue;
-        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= sizeof(full))
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, name) >= sizeof(full))
             continue;
         if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         rc = cands_push(out, full, &st);
         if (rc < 0)
             break;
-        rest = de->d_name + blen + 1;
+        /* access.log.N[.gz] with a small N: logrotate's numbering, higher is older */
+        rest = name + blen + 1;
         num = strtol(rest, &endp, 10);
-        if (endp != rest && *rest >= '0' && *rest <= '9' &&
-            (*endp == '\0' || strcmp(endp, ".gz") == 0))
+        if (name[blen] == '.' && endp != rest && *rest >= '0' && *rest <= '9' &&
+            num < TAIL_MAX_ROTATE_NUM && (*endp == '\0' || strcmp(endp, ".gz") == 0))
             out->v[out->n - 1].num = num;
         else
             all_num = 0;
     }
-    closedir(d);
     if (rc == 0 && out->n > 1) {
         if (all_num)
             qsort(out->v, out->n, sizeof(out->v[0]), cmp_num_desc);
@@ -827,6 +905,7 @@ static void file_read(struct slt_tail_file *f)
 
             /* truncated in place: notice now rather than at the next poll */
             if (!f->gz && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->read_off) {
+                t->dc_valid = 0;
                 file_truncated(f);
                 if (!may_read(f))
                     return; /* its copy goes first */
@@ -951,12 +1030,7 @@ static void file_moved(struct slt_tail_file *f)
     if (list_siblings(f->t, f->group, &sib) == 0) {
         for (i = 0; i < sib.n; i++) {
             if (sib.v[i].dev == f->dev && sib.v[i].ino == f->ino) {
-                char *p = slt_strdup(sib.v[i].path);
-
-                if (p) {
-                    slt_free(f->path);
-                    f->path = p;
-                }
+                file_set_path(f, sib.v[i].path);
                 break;
             }
         }
@@ -1060,6 +1134,7 @@ static void scan(struct slt_tail *t)
     int64_t now = (int64_t)uv_now(t->loop);
 
     t->need_scan = 0;
+    t->dc_valid = 0;
     for (f = t->files; f; f = f->next)
         f->seen = 0;
     for (i = 0; i < t->npatterns; i++) {
@@ -1081,16 +1156,9 @@ static void scan(struct slt_tail *t)
                     f->state = F_ACTIVE;
                     f->eof_since_ms = 0;
                 }
-                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0) {
-                    char *np = slt_strdup(path);
-
-                    if (np && file_set_group(f, path) == 0) {
-                        slt_free(f->path);
-                        f->path = np;
-                    } else {
-                        slt_free(np);
-                    }
-                }
+                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0 &&
+                    file_set_group(f, path) == 0)
+                    file_set_path(f, path);
                 if (f->state == F_ACTIVE)
                     f->seen = 1;
                 continue;
@@ -1125,6 +1193,7 @@ static void scan(struct slt_tail *t)
         }
     }
     groups_update(t);
+    dc_clear(t); /* no listing outlives its scan (nor its memory) */
     kick(t);
 }
 
@@ -1136,13 +1205,14 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     struct slt_tail *t = w->t;
     struct slt_tail_file *f;
 
-    (void)filename;
     if (status < 0 || t->closing)
         return;
     if (events & UV_RENAME)
         t->need_scan = 1;
+    /* a write names its file: wake only that one (the poll covers anything missed) */
     for (f = t->files; f; f = f->next)
-        if (f->fd >= 0 && !f->gz)
+        if (f->fd >= 0 && !f->gz &&
+            ((events & UV_RENAME) || !filename || strcmp(filename, f->name) == 0))
             f->want_read = 1;
     kick(t);
 }
@@ -1304,6 +1374,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
     int backfill = t->read_from_beginning && !restarted;
     int rc = 0;
 
+    t->dc_valid = 0;
     /* histories: every file a pattern matches, plain paths even when missing, and the paths
        of restored files that a pattern matches (their file may be gone, its siblings not) */
     for (i = 0; i < t->npatterns && rc == 0; i++) {
@@ -1413,6 +1484,7 @@ static void tail_free(struct slt_tail *t)
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
+    dc_clear(t);
     slt_free(t);
 }
 
@@ -1467,7 +1539,9 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     uv_idle_init(loop, &t->idle);
     t->idle.data = t;
     t->ready = 1;
+    t->dc_valid = 0;
     groups_update(t);
+    dc_clear(t);
     uv_timer_start(&t->timer, on_timer, (uint64_t)t->poll_ms, (uint64_t)t->poll_ms);
     for (i = 0; i < t->npatterns; i++) {
         char *slash = strrchr(t->patterns[i], '/');

@@ -894,6 +894,107 @@ static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
     ctx_release(&c);
 }
 
+static void set_mtime(const char *path, time_t when)
+{
+    struct timespec ts[2];
+
+    ts[0].tv_sec = ts[1].tv_sec = when;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void it_backfills_dateext_files_oldest_first(void **state)
+{
+    struct ctx c;
+    char p[600];
+    time_t now = time(NULL);
+
+    (void)state;
+    ctx_init(&c);
+    /* dateext names: the numbers are dates, not logrotate's .N (newest is not .1) */
+    snprintf(p, sizeof(p), "%s-20240103", c.path);
+    append_lines(p, "e", 200, 300);
+    set_mtime(p, now - 86400);
+    snprintf(p, sizeof(p), "%s-20240101.gz", c.path);
+    write_gz(p, "e", 0, 100);
+    set_mtime(p, now - 3 * 86400);
+    snprintf(p, sizeof(p), "%s-20240102.gz", c.path);
+    write_gz(p, "e", 100, 200);
+    set_mtime(p, now - 2 * 86400);
+    append_lines(c.path, "e", 300, 350);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 350, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 350);
+    assert_lines(&c, 0, "e", 0, 350);
+    ctx_release(&c);
+}
+
+static void it_resumes_exactly_after_a_pause_inside_on_line(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "m", 0, 1000); /* one read: the pause falls inside the buffer */
+    c.pause_at = 377;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 377, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 377);
+    npos = take_positions(&c, &pos);
+    assert_int_equal(npos, 1);
+    assert_int_equal(pos[0].offset, 377 * 9);
+    tail_stop(&c); /* a crash here loses nothing: the checkpoint has these positions */
+    reset_got(&c);
+    c.pause_at = 0;
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 623, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 623);
+    assert_lines(&c, 0, "m", 377, 1000);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_follows_many_files_of_one_glob(void **state)
+{
+    struct ctx c;
+    char pattern[600], p[700];
+    size_t i, per[150] = {0};
+    int k;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(pattern, sizeof(pattern), "%s/*.log", c.dir);
+    for (k = 0; k < 150; k++) {
+        snprintf(p, sizeof(p), "%s/vhost%03d.log", c.dir, k);
+        append_lines(p, "h", 0, 1);
+    }
+    tail_start(&c, pattern, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    for (k = 0; k < 150; k++) {
+        char tag[16];
+
+        snprintf(p, sizeof(p), "%s/vhost%03d.log", c.dir, k);
+        snprintf(tag, sizeof(tag), "%03d", k);
+        append_lines(p, tag, 0, 10);
+    }
+    run_until(&c, 1500, 10000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 1500);
+    for (i = 0; i < c.n; i++) {
+        k = atoi(c.got[i]);
+        assert_true(k >= 0 && k < 150);
+        /* in order within each file */
+        assert_int_equal(atoi(c.got[i] + 4), per[k]);
+        per[k]++;
+    }
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -917,6 +1018,9 @@ int main(void)
         cmocka_unit_test(it_finds_a_rotated_file_compressed_while_down),
         cmocka_unit_test(it_counts_a_corrupt_gz_as_an_error_and_moves_on),
         cmocka_unit_test(it_delivers_nothing_while_paused),
+        cmocka_unit_test(it_resumes_exactly_after_a_pause_inside_on_line),
+        cmocka_unit_test(it_backfills_dateext_files_oldest_first),
+        cmocka_unit_test(it_follows_many_files_of_one_glob),
         cmocka_unit_test(it_follows_a_symlinked_log_through_rotation),
         cmocka_unit_test(it_returns_fds_to_baseline_after_rotations_and_close),
     };
