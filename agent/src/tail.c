@@ -31,14 +31,16 @@
 #include "gz.h"
 #include "slt/common.h"
 
-#define TAIL_BUF_MIN 65536u        /* read buffer per open file, at least max_line + 1 */
-#define TAIL_TURN_BYTES (1u << 20) /* read at most this much per file per loop turn */
-#define TAIL_MAX_FILES 1024u       /* tracked files (open fds) at most */
-#define TAIL_MAX_SIBLINGS 512u     /* rotated siblings considered per path */
-#define TAIL_MAX_WATCHES 64u       /* directories watched with inotify */
-#define TAIL_ROTATE_WAIT_MS 5000   /* default opts.rotate_wait_ms */
-#define TAIL_POLL_MS 1000          /* default opts.poll_ms */
-#define TAIL_MAX_LINE 65536u       /* default opts.max_line */
+#define TAIL_BUF_MIN 65536u          /* read buffer per open file, at least max_line + 1 */
+#define TAIL_TURN_BYTES (1u << 20)   /* read at most this much per file per loop turn */
+#define TAIL_MAX_FILES 1024u         /* tracked files (open fds) at most */
+#define TAIL_MAX_SIBLINGS 512u       /* rotated siblings considered per path */
+#define TAIL_MAX_WATCHES 64u         /* directories watched with inotify */
+#define TAIL_ROTATE_WAIT_MS 5000     /* default opts.rotate_wait_ms */
+#define TAIL_POLL_MS 1000            /* default opts.poll_ms */
+#define TAIL_MAX_LINE 65536u         /* default opts.max_line */
+#define TAIL_MAX_DIRENTS 65536u      /* names read from one directory when listing siblings */
+#define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -52,7 +54,9 @@ struct slt_tail_file {
     struct slt_tail_file *next;
     struct slt_tail_file *pred; /* next older file of the same history, or NULL */
     char *path;                 /* where it was last seen */
+    char *name;                 /* its name in its directory, through symlinks (for events) */
     char *group;                /* the configured path whose history this is */
+    struct tail_group *g;       /* the same, with its sibling snapshot */
     int fd;
     int gz;
     struct slt_gz *gzs;
@@ -75,6 +79,23 @@ struct slt_tail_file {
     int64_t last_line_ms;
 };
 
+/*
+ * One history (a configured path and its rotated siblings). `sib` is the identities of its
+ * siblings at the last scan: a sibling that is new at a rotation, not followed and not a copy
+ * of a followed file was at the path between two scans (rotated twice before we looked).
+ */
+struct tail_group {
+    struct tail_group *next;
+    char *path;
+    size_t refs; /* files in it */
+    struct tail_id {
+        uint64_t dev, ino;
+    } * sib;
+    size_t nsib;
+    int valid;   /* sib was taken */
+    int rotated; /* a rotation of this path was seen in this scan */
+};
+
 struct tail_watch {
     uv_fs_event_t h;
     struct slt_tail *t;
@@ -94,6 +115,13 @@ struct slt_tail {
 
     struct slt_tail_file *files;
     size_t nfiles;
+    struct tail_group *groups;
+    /* the last directory listed; valid during one scan, so N paths in one directory cost
+       one readdir per scan, not N */
+    char *dc_dir;
+    char **dc_names;
+    size_t dc_n;
+    int dc_valid;
     struct tail_watch *watches[TAIL_MAX_WATCHES];
     size_t nwatches;
     uv_timer_t timer;
@@ -219,6 +247,64 @@ static void kick(struct slt_tail *t)
 
 /* ---- files ---- */
 
+static struct tail_group *group_ref(struct slt_tail *t, const char *path)
+{
+    struct tail_group *g;
+
+    for (g = t->groups; g; g = g->next)
+        if (strcmp(g->path, path) == 0)
+            break;
+    if (!g) {
+        g = slt_calloc(1, sizeof(*g));
+        if (!g)
+            return NULL;
+        g->path = slt_strdup(path);
+        if (!g->path) {
+            slt_free(g);
+            return NULL;
+        }
+        g->next = t->groups;
+        t->groups = g;
+    }
+    g->refs++;
+    return g;
+}
+
+static void group_unref(struct slt_tail *t, struct tail_group *g)
+{
+    struct tail_group **pp;
+
+    if (!g || --g->refs > 0)
+        return;
+    for (pp = &t->groups; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    slt_free(g->sib);
+    slt_free(g->path);
+    slt_free(g);
+}
+
+/* Moves a file to another history (it was renamed onto another configured path). */
+static int file_set_group(struct slt_tail_file *f, const char *path)
+{
+    struct tail_group *g = group_ref(f->t, path);
+    char *ng = slt_strdup(path);
+
+    if (!g || !ng) {
+        group_unref(f->t, g);
+        slt_free(ng);
+        return SLT_ENOMEM;
+    }
+    group_unref(f->t, f->g);
+    slt_free(f->group);
+    f->g = g;
+    f->group = ng;
+    return 0;
+}
+
 /* The fd only: buf may still be in use by deliver_lines when we close from on_line. */
 static void file_close_fd(struct slt_tail_file *f)
 {
@@ -229,14 +315,34 @@ static void file_close_fd(struct slt_tail_file *f)
     f->fd = -1;
 }
 
+static int real_dir_base(const char *path, char **dir, char **base);
+
+/* Where the file is now; its name as inotify reports it (the symlink target's name). */
+static void file_set_path(struct slt_tail_file *f, const char *path)
+{
+    char *p = slt_strdup(path), *dir = NULL, *base = NULL;
+
+    if (!p)
+        return;
+    slt_free(f->path);
+    f->path = p;
+    if (real_dir_base(path, &dir, &base) == 0) {
+        slt_free(f->name);
+        f->name = base;
+        slt_free(dir);
+    }
+}
+
 static void file_free(struct slt_tail_file *f)
 {
     if (!f)
         return;
     file_close_fd(f);
     slt_free(f->buf);
+    slt_free(f->name);
     slt_free(f->path);
     slt_free(f->group);
+    group_unref(f->t, f->g);
     slt_free(f);
 }
 
@@ -279,9 +385,10 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     }
     f->t = t;
     f->fd = fd;
-    f->path = slt_strdup(path);
+    file_set_path(f, path);
     f->group = slt_strdup(group);
-    if (!f->path || !f->group) {
+    f->g = group_ref(t, group);
+    if (!f->path || !f->name || !f->group || !f->g) {
         file_free(f);
         return SLT_ENOMEM;
     }
@@ -451,47 +558,97 @@ static int real_dir_base(const char *path, char **dir, char **base)
  * anything (access.log.1, access.log.2.gz, access.log-20240101.gz), oldest first: by N
  * descending when every name is base.N[.gz], else by mtime.
  */
+static void dc_clear(struct slt_tail *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->dc_n; i++)
+        slt_free(t->dc_names[i]);
+    slt_free(t->dc_names);
+    slt_free(t->dc_dir);
+    t->dc_names = NULL;
+    t->dc_dir = NULL;
+    t->dc_n = 0;
+    t->dc_valid = 0;
+}
+
+/* The names in dir, from the cache when it holds dir and is still valid. */
+static int dc_load(struct slt_tail *t, const char *dir)
+{
+    struct dirent *de;
+    size_t cap = 0;
+    DIR *d;
+
+    if (t->dc_valid && strcmp(t->dc_dir, dir) == 0)
+        return 0;
+    dc_clear(t);
+    t->dc_dir = slt_strdup(dir);
+    if (!t->dc_dir)
+        return SLT_ENOMEM;
+    d = opendir(dir);
+    if (!d) {
+        t->dc_valid = 1; /* no directory: no siblings */
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL && t->dc_n < TAIL_MAX_DIRENTS) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (t->dc_n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **v = slt_realloc(t->dc_names, ncap * sizeof(*v));
+
+            if (!v)
+                break;
+            t->dc_names = v;
+            cap = ncap;
+        }
+        t->dc_names[t->dc_n] = slt_strdup(de->d_name);
+        if (!t->dc_names[t->dc_n])
+            break;
+        t->dc_n++;
+    }
+    closedir(d);
+    t->dc_valid = 1;
+    return 0;
+}
+
 static int list_siblings(struct slt_tail *t, const char *path, struct cands *out)
 {
     char *dir = NULL, *base = NULL, full[SLT_TAIL_PATH_MAX];
-    struct dirent *de;
     struct stat st;
-    size_t blen;
+    size_t blen, i;
     int all_num = 1, rc;
-    DIR *d;
 
-    (void)t;
     rc = real_dir_base(path, &dir, &base);
     if (rc < 0)
         return rc;
-    blen = strlen(base);
-    d = opendir(dir);
-    if (!d)
+    rc = dc_load(t, dir);
+    if (rc < 0)
         goto out;
-    while ((de = readdir(d)) != NULL && out->n < TAIL_MAX_SIBLINGS) {
-        const char *rest;
+    blen = strlen(base);
+    for (i = 0; i < t->dc_n && out->n < TAIL_MAX_SIBLINGS; i++) {
+        const char *name = t->dc_names[i], *rest;
         char *endp;
         long num;
 
-        if (strncmp(de->d_name, base, blen) != 0 ||
-            (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+        if (strncmp(name, base, blen) != 0 || (name[blen] != '.' && name[blen] != '-'))
             continue;
-        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= sizeof(full))
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, name) >= sizeof(full))
             continue;
         if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         rc = cands_push(out, full, &st);
         if (rc < 0)
             break;
-        rest = de->d_name + blen + 1;
+        /* access.log.N[.gz] with a small N: logrotate's numbering, higher is older */
+        rest = name + blen + 1;
         num = strtol(rest, &endp, 10);
-        if (endp != rest && *rest >= '0' && *rest <= '9' &&
-            (*endp == '\0' || strcmp(endp, ".gz") == 0))
+        if (name[blen] == '.' && endp != rest && *rest >= '0' && *rest <= '9' &&
+            num < TAIL_MAX_ROTATE_NUM && (*endp == '\0' || strcmp(endp, ".gz") == 0))
             out->v[out->n - 1].num = num;
         else
             all_num = 0;
     }
-    closedir(d);
     if (rc == 0 && out->n > 1) {
         if (all_num)
             qsort(out->v, out->n, sizeof(out->v[0]), cmp_num_desc);
@@ -507,8 +664,8 @@ out:
 /* Does this candidate hold the restore position's first bytes? */
 static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
 {
-    uint64_t fp;
-    uint32_t got;
+    uint64_t fp = 0;
+    uint32_t got = 0;
     int fd, rc;
 
     if (r->fp_len == 0)
@@ -587,8 +744,8 @@ static void file_truncated(struct slt_tail_file *f)
 static void file_check(struct slt_tail_file *f)
 {
     struct stat st;
-    uint64_t fp;
-    uint32_t got;
+    uint64_t fp = 0;
+    uint32_t got = 0;
 
     if (f->fd < 0 || f->state == F_DONE || f->gz)
         return;
@@ -733,8 +890,9 @@ static void file_read(struct slt_tail_file *f)
             f->errors++;
             t->errors++;
             slt_log(SLT_LOG_WARN, "tail", "cannot read '%s': %s", f->path, slt_strerror((int)n));
-            if (f->gz) {
-                /* a corrupt .gz: what decoded was delivered; move on */
+            if (f->state != F_ACTIVE) {
+                /* a corrupt .gz or an unreadable old file: what decoded was delivered; the
+                   files after it must not wait for it forever */
                 f->drained = 1;
                 f->state = F_DONE;
                 kick(t);
@@ -747,6 +905,7 @@ static void file_read(struct slt_tail_file *f)
 
             /* truncated in place: notice now rather than at the next poll */
             if (!f->gz && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->read_off) {
+                t->dc_valid = 0;
                 file_truncated(f);
                 if (!may_read(f))
                     return; /* its copy goes first */
@@ -759,8 +918,8 @@ static void file_read(struct slt_tail_file *f)
         f->read_off += (uint64_t)n;
         if (!f->gz && f->fp_len < SLT_TAIL_FP_BYTES && f->read_off > f->fp_len) {
             /* a young file: its identity grows with it (the copy search needs it) */
-            uint64_t fp;
-            uint32_t got;
+            uint64_t fp = 0;
+            uint32_t got = 0;
 
             if (fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
                 f->fp = fp;
@@ -862,6 +1021,7 @@ static void file_moved(struct slt_tail_file *f)
 
     f->want_read = 1;
     f->drained = 0;
+    f->g->rotated = 1;
     if (fstat(f->fd, &st) == 0 && st.st_nlink == 0) {
         f->state = F_DELETED;
         return;
@@ -870,12 +1030,7 @@ static void file_moved(struct slt_tail_file *f)
     if (list_siblings(f->t, f->group, &sib) == 0) {
         for (i = 0; i < sib.n; i++) {
             if (sib.v[i].dev == f->dev && sib.v[i].ino == f->ino) {
-                char *p = slt_strdup(sib.v[i].path);
-
-                if (p) {
-                    slt_free(f->path);
-                    f->path = p;
-                }
+                file_set_path(f, sib.v[i].path);
                 break;
             }
         }
@@ -885,6 +1040,92 @@ static void file_moved(struct slt_tail_file *f)
 
 static void watch_dir(struct slt_tail *t, const char *dir);
 
+/* Is x a copy of a file we follow (same first bytes)? Then it is not a new history file. */
+static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
+{
+    struct slt_tail_file *f;
+    struct slt_tail_pos want;
+
+    memset(&want, 0, sizeof(want));
+    for (f = t->files; f; f = f->next) {
+        if (f->gz || f->fp_len == 0 || f->state == F_DONE)
+            continue;
+        want.fingerprint = f->fp;
+        want.fp_len = f->fp_len;
+        if (cand_fp_matches(x, &want))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * After a rotation of g's path: siblings that were not there at the previous scan, that we do
+ * not follow and that are no copy of what we follow lived at the path between two scans (the
+ * file was rotated again before we looked). Read them from 0, before the new file at the path.
+ */
+static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+{
+    struct slt_tail_file *f, *active = NULL, *nf;
+    size_t i, k;
+
+    for (f = t->files; f; f = f->next)
+        if (f->g == g && f->state == F_ACTIVE)
+            active = f;
+    for (i = 0; i < cur->n; i++) {
+        struct cand *x = &cur->v[i];
+        struct stat st;
+        int fd;
+
+        if (x->gz || find_by_id(t, x->dev, x->ino))
+            continue;
+        for (k = 0; k < g->nsib; k++)
+            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino)
+                break;
+        if (k < g->nsib || is_copy_of_followed(t, x))
+            continue;
+        fd = open_regular(x->path, &st);
+        if (fd < 0)
+            continue;
+        if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active, &nf) == 0)
+            slt_log(SLT_LOG_INFO, "tail", "'%s' was rotated before it was seen; reading it",
+                    x->path);
+    }
+}
+
+/* Takes each history's sibling snapshot (after adopting files rotated between scans). */
+static void groups_update(struct slt_tail *t)
+{
+    struct tail_group *g;
+    size_t i;
+
+    for (g = t->groups; g; g = g->next) {
+        struct cands cur = {0};
+        struct tail_id *v;
+
+        if (list_siblings(t, g->path, &cur) < 0) {
+            cands_release(&cur);
+            g->valid = 0;
+            continue;
+        }
+        if (g->valid && g->rotated)
+            adopt_intermediates(t, g, &cur);
+        g->rotated = 0;
+        v = slt_realloc(g->sib, (cur.n ? cur.n : 1) * sizeof(*v));
+        if (!v) {
+            g->valid = 0;
+        } else {
+            g->sib = v;
+            for (i = 0; i < cur.n; i++) {
+                v[i].dev = cur.v[i].dev;
+                v[i].ino = cur.v[i].ino;
+            }
+            g->nsib = cur.n;
+            g->valid = 1;
+        }
+        cands_release(&cur);
+    }
+}
+
 /* Files at the configured paths now: picked up, or matched to what we follow. */
 static void scan(struct slt_tail *t)
 {
@@ -893,6 +1134,7 @@ static void scan(struct slt_tail *t)
     int64_t now = (int64_t)uv_now(t->loop);
 
     t->need_scan = 0;
+    t->dc_valid = 0;
     for (f = t->files; f; f = f->next)
         f->seen = 0;
     for (i = 0; i < t->npatterns; i++) {
@@ -914,19 +1156,9 @@ static void scan(struct slt_tail *t)
                     f->state = F_ACTIVE;
                     f->eof_since_ms = 0;
                 }
-                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0) {
-                    char *np = slt_strdup(path), *ng = slt_strdup(path);
-
-                    if (np && ng) {
-                        slt_free(f->path);
-                        slt_free(f->group);
-                        f->path = np;
-                        f->group = ng;
-                    } else {
-                        slt_free(np);
-                        slt_free(ng);
-                    }
-                }
+                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0 &&
+                    file_set_group(f, path) == 0)
+                    file_set_path(f, path);
                 if (f->state == F_ACTIVE)
                     f->seen = 1;
                 continue;
@@ -937,6 +1169,8 @@ static void scan(struct slt_tail *t)
             /* appeared while we run: every line of it is new */
             if (file_add(t, fd, &st, path, path, 0, F_ACTIVE, NULL, &f) == 0) {
                 f->seen = 1;
+                if (f->pred)
+                    f->g->rotated = 1;
                 slt_log(SLT_LOG_INFO, "tail", "following '%s'", path);
             }
         }
@@ -958,6 +1192,8 @@ static void scan(struct slt_tail *t)
             slt_free(base);
         }
     }
+    groups_update(t);
+    dc_clear(t); /* no listing outlives its scan (nor its memory) */
     kick(t);
 }
 
@@ -969,13 +1205,14 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     struct slt_tail *t = w->t;
     struct slt_tail_file *f;
 
-    (void)filename;
     if (status < 0 || t->closing)
         return;
     if (events & UV_RENAME)
         t->need_scan = 1;
+    /* a write names its file: wake only that one (the poll covers anything missed) */
     for (f = t->files; f; f = f->next)
-        if (f->fd >= 0 && !f->gz)
+        if (f->fd >= 0 && !f->gz &&
+            ((events & UV_RENAME) || !filename || strcmp(filename, f->name) == 0))
             f->want_read = 1;
     kick(t);
 }
@@ -1137,6 +1374,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
     int backfill = t->read_from_beginning && !restarted;
     int rc = 0;
 
+    t->dc_valid = 0;
     /* histories: every file a pattern matches, plain paths even when missing, and the paths
        of restored files that a pattern matches (their file may be gone, its siblings not) */
     for (i = 0; i < t->npatterns && rc == 0; i++) {
@@ -1246,6 +1484,7 @@ static void tail_free(struct slt_tail *t)
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
+    dc_clear(t);
     slt_free(t);
 }
 
@@ -1300,6 +1539,9 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     uv_idle_init(loop, &t->idle);
     t->idle.data = t;
     t->ready = 1;
+    t->dc_valid = 0;
+    groups_update(t);
+    dc_clear(t);
     uv_timer_start(&t->timer, on_timer, (uint64_t)t->poll_ms, (uint64_t)t->poll_ms);
     for (i = 0; i < t->npatterns; i++) {
         char *slash = strrchr(t->patterns[i], '/');

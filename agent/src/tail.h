@@ -2,23 +2,73 @@
  * Tailing log files through rotation. No parsing here: complete lines go to a callback.
  *
  * Files are named by paths or globs. A file's identity is device + inode + a fingerprint of
- * its first bytes (up to SLT_TAIL_FP_BYTES), so inode reuse and copies are not confused.
- * Rotation by rename + create: the old file is drained to EOF, then the new one is followed.
- * copytruncate / truncation (size < offset): restart from 0 and count a truncation. A deleted
- * file is drained of what is still readable, then closed. inotify through uv_fs_event where it
- * works plus a uv_timer stat() poll fallback.
+ * its first bytes (FNV-1a 64 of up to SLT_TAIL_FP_BYTES; a shorter file's fingerprint grows
+ * with it and is compared on the common length), so inode reuse and copies are not confused.
+ * stat()/open() follow symlinks: the identity is the target's, and rotated siblings are
+ * looked for next to the target (nginx setups that symlink access.log).
  *
  * Calling sequence:
  *   slt_tail_new(loop, &opts, restore, nrestore, &t)    restore: positions from a checkpoint
  *   ... on_line(data, file, line, len, flags, end_offset) for every complete line, in order
- *   slt_tail_pause(t) / slt_tail_resume(t)               backpressure (no callbacks while paused)
- *   slt_tail_positions(t, ...)                           snapshot for a checkpoint or a batch:
- *                                                        offsets just after the last line delivered
+ *   slt_tail_pause(t) / slt_tail_resume(t)               backpressure (no callbacks while paused;
+ *                                                        may be called from inside on_line: no
+ *                                                        further line is delivered after it)
+ *   slt_tail_positions(t, ...)                           snapshot for a checkpoint or a batch
  *   slt_tail_close(t, on_closed, data)                   closes every handle; frees in on_closed
  *
- * Guarantee: every complete line ('\n'-terminated) is delivered exactly once relative to the
- * restore positions; a partial last line is held back until its '\n' arrives. A line longer
- * than max_line is delivered once with SLT_TAIL_OVERSIZE and len truncated to max_line.
+ * What positions guarantee (the exactly-once contract with the agent's checkpoint):
+ *   - One entry per file followed, including rotated files still being drained, backfill files
+ *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ).
+ *   - offset is just after the last '\n' delivered (inside on_line: including the line being
+ *     delivered). A partial line held back is not included: it is read again on restore.
+ *     While the rest of an oversize line is skipped, offset is the skip point and POS_SKIP is
+ *     set, so a restore neither delivers that line again nor its tail as a line.
+ *   - Handing the same positions back to slt_tail_new() delivers exactly the lines after them:
+ *     each file is found among the configured paths and their rotated siblings (names starting
+ *     with the base name then '.' or '-', in the directory of the path or of its symlink
+ *     target) by (dev, ino, fingerprint); a file renamed while down (access.log ->
+ *     access.log.1) is drained from its offset before the new access.log is read from 0; a
+ *     file compressed while down (access.log.1 -> .1.gz) is found by the fingerprint of its
+ *     decoded first bytes and skipped to its offset; a file copytruncated while down is read
+ *     from its copy (a sibling with the same first bytes, at least offset long) and then from
+ *     0; a same-inode file with other first bytes (reused inode, truncated and rewritten) is
+ *     read from 0 and counted as a truncation.
+ *   - Files fully read are dropped from positions (after rotate_wait for rotated ones).
+ *
+ * Where reading starts, for a file with no restored position:
+ *   - restore == NULL (first start) with read_from_beginning: every matching file from 0,
+ *     after its rotated siblings (plain and .gz), oldest first (by N of name.N[.gz], else by
+ *     mtime). This backfill happens only when restore == NULL.
+ *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path that a
+ *     restored position had is new since the checkpoint and is read from 0; any other file
+ *     from 0 with read_from_beginning, else from its end.
+ *   - read_from_beginning == 0 at first start: from its current end; an unterminated last
+ *     line there is skipped up to its '\n' (it was not ours from the start).
+ *   - Files that appear after slt_tail_new() (new name, or a new file at a path): from 0.
+ *
+ * Rotation by rename + create: the old file is read until its end (a newer file of the same
+ * path waits for that), kept open rotate_wait_ms after its last growth for late writers, then
+ * closed. copytruncate and in-place truncation (size < offset, or the first bytes changed):
+ * counted in truncations, read again from 0 - and if a sibling that is not followed holds the
+ * same first bytes and is at least offset long (the copy), it is read from offset first, so
+ * lines written between our last read and the copy are not lost. Lines written between the
+ * copy and the truncate are lost by copytruncate itself. A deleted file is read to its end,
+ * then closed. Change notification: uv_fs_event on the directories (paths and symlink
+ * targets) plus a stat() poll every poll_ms, which alone catches everything inotify misses.
+ *
+ * Bounds: one read buffer per open file of max(64 KiB, max_line + 1) bytes, allocated when
+ * the file is first read; at most 1 MiB read per file per loop turn; at most 1024 files
+ * followed (more are counted in errors and ignored), 512 rotated siblings per path, 64
+ * directories watched. A line longer than max_line is delivered once with SLT_TAIL_OVERSIZE
+ * and len == max_line; the rest up to its '\n' is skipped without buffering.
+ *
+ * Limits: a .gz is only read for backfill or restore, never followed (patterns matching
+ * *.gz ignore those files). A final line with no '\n' in a rotated, deleted or .gz file is
+ * never delivered. Files created while the agent is down at a path no position had (a new
+ * vhost log) start at their end unless read_from_beginning. Directories given by a glob
+ * (/var/log/{a,b}/access.log with wildcards in the directory part) are polled, not watched.
+ * A sibling listing reads names only: unrelated files named like access.log.bak are rotated
+ * siblings too (read by backfill).
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H
@@ -59,6 +109,10 @@ struct slt_tail_file; /* one open file */
 
 #define SLT_TAIL_OVERSIZE 1u
 
+/*
+ * One line, without its '\n' ('\r' is kept), valid only during the call. end_offset is the
+ * file offset just after it (decoded offset for .gz).
+ */
 typedef void (*slt_tail_line_cb)(void *data, struct slt_tail_file *file, const char *line,
                                  size_t len, unsigned flags, uint64_t end_offset);
 

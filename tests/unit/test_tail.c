@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,221 @@ static void it_returns_fds_to_baseline_after_rotations_and_close(void **state)
     ctx_release(&c);
 }
 
+struct writer {
+    const char *path;
+    int total, per_file, late; /* lines; lines per file; lines written after the rename */
+};
+
+/* nginx + logrotate `create` in a thread: rename, a few late lines in the old file, reopen. */
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    char rotated[700];
+    int fd = open_append(w->path), i, n = 0;
+
+    for (i = 0; i < w->total; i++) {
+        write_lines(fd, "w", i, i + 1);
+        if (++n == w->per_file && i + 1 < w->total) {
+            snprintf(rotated, sizeof(rotated), "%s.1", w->path);
+            assert_int_equal(rename(w->path, rotated), 0);
+            write_lines(fd, "w", i + 1, i + 1 + w->late);
+            i += w->late;
+            close(fd);
+            fd = open_append(w->path);
+            n = 0;
+        }
+        if (i % 500 == 0)
+            usleep(1000);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void it_rotates_under_a_concurrent_writer_without_loss_or_duplicate(void **state)
+{
+    struct writer w = {NULL, 20000, 3000, 50};
+    struct ctx c;
+    pthread_t th;
+
+    (void)state;
+    ctx_init(&c);
+    w.path = c.path;
+    append_lines(c.path, "x", 0, 1); /* exists at start: read from its end */
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
+    run_until(&c, (size_t)w.total, 20000);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    run_until(&c, (size_t)w.total, 5000);
+    run_for(&c, 300);
+    /* the first wrong line, if any, tells more than the count */
+    assert_lines(&c, 0, "w", 0, (int)c.n);
+    assert_int_equal(c.n, w.total);
+    assert_lines(&c, 0, "w", 0, w.total);
+    ctx_release(&c);
+}
+
+static void it_recovers_a_copytruncate_done_while_down(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char cmd[4096];
+    size_t npos;
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "q", 0, 30);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 30, 5000);
+    npos = take_positions(&c, &pos);
+    tail_stop(&c);
+    append_lines(c.path, "q", 30, 40);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    append_lines(c.path, "q", 40, 45);
+    reset_got(&c);
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 15, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 15);
+    assert_lines(&c, 0, "q", 30, 45);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
+{
+    struct ctx c;
+    char p1[600], p2[600];
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p1, sizeof(p1), "%s.1", c.path);
+    snprintf(p2, sizeof(p2), "%s.2", c.path);
+    append_lines(p1, "old", 0, 5); /* history from before: never read */
+    append_lines(c.path, "v", 0, 10);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    append_lines(c.path, "v", 10, 20);
+    /* two logrotate runs before the loop looks again: B lives at the path unseen */
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 20, 30);
+    assert_int_equal(rename(p1, p2), 0);
+    assert_int_equal(rename(c.path, p1), 0);
+    append_lines(c.path, "v", 30, 40);
+    run_until(&c, 30, 5000);
+    run_for(&c, 300);
+    assert_int_equal(c.n, 30);
+    assert_lines(&c, 0, "v", 10, 40);
+    ctx_release(&c);
+}
+
+static void set_mtime(const char *path, time_t when)
+{
+    struct timespec ts[2];
+
+    ts[0].tv_sec = ts[1].tv_sec = when;
+    ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void it_backfills_dateext_files_oldest_first(void **state)
+{
+    struct ctx c;
+    char p[600];
+    time_t now = time(NULL);
+
+    (void)state;
+    ctx_init(&c);
+    /* dateext names: the numbers are dates, not logrotate's .N (newest is not .1) */
+    snprintf(p, sizeof(p), "%s-20240103", c.path);
+    append_lines(p, "e", 200, 300);
+    set_mtime(p, now - 86400);
+    snprintf(p, sizeof(p), "%s-20240101.gz", c.path);
+    write_gz(p, "e", 0, 100);
+    set_mtime(p, now - 3 * 86400);
+    snprintf(p, sizeof(p), "%s-20240102.gz", c.path);
+    write_gz(p, "e", 100, 200);
+    set_mtime(p, now - 2 * 86400);
+    append_lines(c.path, "e", 300, 350);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 350, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 350);
+    assert_lines(&c, 0, "e", 0, 350);
+    ctx_release(&c);
+}
+
+static void it_resumes_exactly_after_a_pause_inside_on_line(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "m", 0, 1000); /* one read: the pause falls inside the buffer */
+    c.pause_at = 377;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 377, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 377);
+    npos = take_positions(&c, &pos);
+    assert_int_equal(npos, 1);
+    assert_int_equal(pos[0].offset, 377 * 9);
+    tail_stop(&c); /* a crash here loses nothing: the checkpoint has these positions */
+    reset_got(&c);
+    c.pause_at = 0;
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 623, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 623);
+    assert_lines(&c, 0, "m", 377, 1000);
+    free(pos);
+    ctx_release(&c);
+}
+
+static void it_follows_many_files_of_one_glob(void **state)
+{
+    struct ctx c;
+    char pattern[600], p[700];
+    size_t i, per[150] = {0};
+    int k;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(pattern, sizeof(pattern), "%s/*.log", c.dir);
+    for (k = 0; k < 150; k++) {
+        snprintf(p, sizeof(p), "%s/vhost%03d.log", c.dir, k);
+        append_lines(p, "h", 0, 1);
+    }
+    tail_start(&c, pattern, 0, NULL, 0, 0);
+    run_for(&c, 60);
+    for (k = 0; k < 150; k++) {
+        char tag[16];
+
+        snprintf(p, sizeof(p), "%s/vhost%03d.log", c.dir, k);
+        snprintf(tag, sizeof(tag), "%03d", k);
+        append_lines(p, tag, 0, 10);
+    }
+    run_until(&c, 1500, 10000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 1500);
+    for (i = 0; i < c.n; i++) {
+        k = atoi(c.got[i]);
+        assert_true(k >= 0 && k < 150);
+        /* in order within each file */
+        assert_int_equal(atoi(c.got[i] + 4), per[k]);
+        per[k]++;
+    }
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,7 +1003,10 @@ int main(void)
         cmocka_unit_test(it_holds_a_partial_line_until_its_newline),
         cmocka_unit_test(it_delivers_an_oversize_line_once),
         cmocka_unit_test(it_follows_rename_rotation_without_loss_or_duplicate),
+        cmocka_unit_test(it_rotates_under_a_concurrent_writer_without_loss_or_duplicate),
+        cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
         cmocka_unit_test(it_copytruncate_loses_no_line),
+        cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
         cmocka_unit_test(it_counts_an_in_place_truncation_and_reads_from_zero),
         cmocka_unit_test(it_drains_a_deleted_file_then_closes_it),
         cmocka_unit_test(it_picks_up_a_new_file_matching_a_glob_from_its_start),
@@ -799,6 +1018,9 @@ int main(void)
         cmocka_unit_test(it_finds_a_rotated_file_compressed_while_down),
         cmocka_unit_test(it_counts_a_corrupt_gz_as_an_error_and_moves_on),
         cmocka_unit_test(it_delivers_nothing_while_paused),
+        cmocka_unit_test(it_resumes_exactly_after_a_pause_inside_on_line),
+        cmocka_unit_test(it_backfills_dateext_files_oldest_first),
+        cmocka_unit_test(it_follows_many_files_of_one_glob),
         cmocka_unit_test(it_follows_a_symlinked_log_through_rotation),
         cmocka_unit_test(it_returns_fds_to_baseline_after_rotations_and_close),
     };
