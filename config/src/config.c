@@ -62,6 +62,63 @@ struct sli_decl {
 #define DAY_S 86400
 #define MIB (1024 * 1024)
 
+/* "host:port" or "[v6addr]:port"; want_host: the host may not be empty, nor the port 0. */
+static int check_addr(const char *s, int want_host, char *msg, size_t msglen)
+{
+    const char *colon, *p;
+    size_t hlen;
+    long port = 0;
+
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (!rb || rb[1] != ':') {
+            snprintf(msg, msglen, "must be [v6addr]:port");
+            return SLT_EINVAL;
+        }
+        hlen = (size_t)(rb - s - 1);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            snprintf(msg, msglen, "must be host:port");
+            return SLT_EINVAL;
+        }
+        hlen = (size_t)(colon - s);
+    }
+    for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+        port = port * 10 + (*p - '0');
+    if (p == colon + 1 || *p || port > 65535 || (want_host && port == 0)) {
+        snprintf(msg, msglen, "has a bad port (want %d to 65535)", want_host ? 1 : 0);
+        return SLT_EINVAL;
+    }
+    if (want_host && hlen == 0) {
+        snprintf(msg, msglen, "must be host:port");
+        return SLT_EINVAL;
+    }
+    return 0;
+}
+
+static int check_listen(const char *s, char *msg, size_t msglen)
+{
+    return check_addr(s, 0, msg, msglen);
+}
+
+static int check_connect(const char *s, char *msg, size_t msglen)
+{
+    return check_addr(s, 1, msg, msglen);
+}
+
+/* The aggregator parses the rest; this catches the common slips at load. */
+static int check_redis(const char *s, char *msg, size_t msglen)
+{
+    if (!strncmp(s, "redis://", 8) || !strncmp(s, "unix://", 7))
+        return 0;
+    snprintf(msg, msglen, "must start with redis:// or unix://%s",
+             strncmp(s, "rediss://", 9) ? "" : " (TLS is not supported)");
+    return SLT_EINVAL;
+}
+
 /* clang-format off */
 static const struct slt__config_key keys[] = {
     /* formats: */
@@ -121,6 +178,7 @@ static const struct slt__config_key keys[] = {
      .help = "agent id sent to the aggregator (absent: the host name)"},
     {.section = "agent", .name = "aggregators", .type = SLT_KT_STRLIST, AGENT(aggregators),
      .off2 = offsetof(struct slt_agent_conf, naggregators), .hi = 16, .def = "127.0.0.1:7433",
+     .check = check_connect,
      .help = "host:port of aggregators, tried in order"},
     {.section = "agent", .name = "token_file", .type = SLT_KT_STR, AGENT(token_file),
      .help = "file holding the shared token (absent: no token is sent)"},
@@ -138,6 +196,7 @@ static const struct slt__config_key keys[] = {
     {.section = "agent", .name = "minutes_kept", .type = SLT_KT_UINT, AGENT(minutes_kept), .lo = 1,
      .hi = 100000, .def = "1440", .help = "open minutes kept in memory per SLI"},
     {.section = "agent", .name = "status_listen", .type = SLT_KT_STR, AGENT(status_listen),
+     .check = check_listen,
      .help = "loopback host:port of the status endpoint (absent: off)"},
     {.section = "agent", .name = "poll_interval", .type = SLT_KT_DUR, AGENT(poll_interval_ms),
      .unit_us = MS, .lo = 10, .hi = 3600 * 1000, .def = "1s",
@@ -147,11 +206,14 @@ static const struct slt__config_key keys[] = {
      .help = "how long SIGTERM waits for acknowledgements"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
-     .def = "127.0.0.1:7433", .help = "host:port for agents"},
+     .def = "127.0.0.1:7433", .check = check_listen,
+     .help = "host:port for agents"},
     {.section = "aggregator", .name = "http_listen", .type = SLT_KT_STR, AGGR(http_listen),
-     .def = "127.0.0.1:7480", .help = "host:port of the HTTP API and /metrics"},
+     .def = "127.0.0.1:7480", .check = check_listen,
+     .help = "host:port of the HTTP API and /metrics"},
     {.section = "aggregator", .name = "redis", .type = SLT_KT_STR, AGGR(redis),
-     .def = "redis://127.0.0.1:6379/0", .help = "redis://host:port/db or unix:///path"},
+     .def = "redis://127.0.0.1:6379/0", .check = check_redis,
+     .help = "redis://host:port/db or unix:///path"},
     {.section = "aggregator", .name = "token_file", .type = SLT_KT_STR, AGGR(token_file),
      .help = "file holding the shared token (absent: agents are not authenticated)"},
     {.section = "aggregator", .name = "max_frame", .type = SLT_KT_SIZE, AGGR(max_frame), .lo = 4096,
@@ -449,6 +511,19 @@ static void free_strlist(char **list, size_t n)
     slt_free(list);
 }
 
+/* The key's own check of a NUL-terminated string value. */
+static int check_str(struct ctx *c, const struct slt__config_key *k, const char *s,
+                     const yaml_node_t *n, const char *what)
+{
+    char msg[128];
+
+    if (!k->check || k->check(s, msg, sizeof(msg)) == 0)
+        return 0;
+    if (k->check == check_redis) /* may hold a password: do not echo it */
+        return fail(c, n, "%s: '%s' %s", what, k->name, msg);
+    return fail(c, n, "%s: '%s' %s, got '%s'", what, k->name, msg, s);
+}
+
 /*
  * Set key k in base from the scalar text s (n is where it was written, NULL for a default).
  * Lists are handled by set_value.
@@ -459,6 +534,7 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
     char *dst = base + k->off;
     char lo[32], hi[32];
     int64_t v = 0;
+    int rc;
 
     if (len > MAX_STR)
         return fail(c, n, "%s: '%s' is too long (%zu bytes, max %d)", what, k->name, len, MAX_STR);
@@ -466,7 +542,11 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         return fail(c, n, "%s: '%s' holds a NUL byte", what, k->name);
     switch (k->type) {
     case SLT_KT_STR: {
-        char *copy = slt_strndup(s, len), *old;
+        char *copy, *old;
+
+        if ((rc = check_str(c, k, s, n, what)) < 0)
+            return rc;
+        copy = slt_strndup(s, len);
 
         if (!copy)
             return nomem(c);
@@ -476,8 +556,12 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         return 0;
     }
     case SLT_KT_STRLIST: {
-        char **list = slt_calloc(1, sizeof(char *)), **old;
+        char **list, **old;
         size_t one = 1, oldn;
+
+        if ((rc = check_str(c, k, s, n, what)) < 0)
+            return rc;
+        list = slt_calloc(1, sizeof(char *));
 
         if (!list || !(list[0] = slt_strndup(s, len))) {
             slt_free(list);
@@ -619,6 +703,10 @@ static int set_value(struct ctx *c, const struct slt__config_key *k, char *base,
                 free_strlist(list, i);
                 return fail(c, it, "%s: bad entry in '%s' (too long or holds a NUL byte)", what,
                             k->name);
+            }
+            if (check_str(c, k, sval(it), it, what) < 0) {
+                free_strlist(list, i);
+                return SLT_ECONFIG;
             }
             list[i] = slt_strndup(sval(it), it->data.scalar.length);
             if (!list[i]) {
@@ -1139,6 +1227,14 @@ static int load_slos(struct ctx *c, const yaml_node_t *n)
         if (idx < 0)
             return fail(c, map_get(c, it, "sli"), "%s: unknown sli '%s'", what, slo->sli);
         slo->sli_idx = (size_t)idx;
+        if (slo->window_s > cfg->aggregator.day_retention_s) {
+            char w[32], r[32];
+
+            fmt_dur(w, sizeof(w), slo->window_s * SEC);
+            fmt_dur(r, sizeof(r), cfg->aggregator.day_retention_s * SEC);
+            return fail(c, map_get(c, it, "window"),
+                        "%s: window %s is longer than aggregator.day_retention (%s)", what, w, r);
+        }
     }
     return 0;
 }
@@ -1176,14 +1272,15 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
             sec[i] = node(c, p->value);
         }
     }
-    if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
-        (rc = load_slis(c, sec[2])) < 0 || (rc = load_slos(c, sec[3])) < 0)
-        return rc;
     if (sec[4] && !is_null(sec[4]) &&
         (rc = load_map(c, sec[4], "agent", &c->cfg->agent, "agent")) < 0)
         return rc;
     if (sec[5] && !is_null(sec[5]) &&
         (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+        return rc;
+    /* slos are checked against the aggregator's retention, so they come last. */
+    if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
+        (rc = load_slis(c, sec[2])) < 0 || (rc = load_slos(c, sec[3])) < 0)
         return rc;
     if (!c->cfg->agent.id) {
         char host[256];

@@ -31,6 +31,8 @@ struct slt__config_key {
     const char *def; /* the default as it would be written in YAML; NULL: none */
     const char *choices;
     int flags;
+    /* SLT_KT_STR/_STRLIST: further checks of each string; 0 or a message (no value) in msg */
+    int (*check)(const char *s, char *msg, size_t msglen);
     const char *help;
 };
 

@@ -241,7 +241,7 @@ static void test_unknown_key_in_agent_and_top_level(void **state)
 {
     (void)state;
     assert_rejected("agent:\n  flush: 2s\n", "t.yaml:2:3: unknown key 'flush' in agent");
-    assert_rejected("aggregator:\n  listen: a\n  port: 3\n",
+    assert_rejected("aggregator:\n  listen: a:1\n  port: 3\n",
                     "t.yaml:3:3: unknown key 'port' in aggregator");
     assert_rejected("slis: []\nsli: []\n",
                     "t.yaml:2:1: unknown key 'sli' at top level (sections are formats, inputs, "
@@ -390,6 +390,35 @@ static void test_objective_must_be_strictly_between_0_and_100(void **state)
                     "t.yaml:3:23: slo 's': unknown sli 'b'");
 }
 
+static void test_addresses_are_checked(void **state)
+{
+    (void)state;
+    assert_rejected("agent: {aggregators: ['10.0.0.1:7433', '10.0.0.2']}\n",
+                    "t.yaml:1:40: agent: 'aggregators' must be host:port, got '10.0.0.2'");
+    assert_rejected("agent: {aggregators: ':7433'}\n",
+                    "t.yaml:1:22: agent: 'aggregators' must be host:port, got ':7433'");
+    assert_rejected("aggregator: {listen: '127.0.0.1:99999'}\n",
+                    "t.yaml:1:22: aggregator: 'listen' has a bad port (want 0 to 65535), got "
+                    "'127.0.0.1:99999'");
+    assert_rejected("aggregator: {http_listen: '[::1]7480'}\n",
+                    "t.yaml:1:27: aggregator: 'http_listen' must be [v6addr]:port, got "
+                    "'[::1]7480'");
+    assert_rejected("aggregator: {redis: 'rediss://u:secret@h:6379'}\n",
+                    "t.yaml:1:21: aggregator: 'redis' must start with redis:// or unix:// (TLS "
+                    "is not supported)");
+}
+
+static void test_slo_window_must_fit_the_day_retention(void **state)
+{
+    (void)state;
+    assert_rejected("inputs: [{name: web, format: nginx_timed}]\n"
+                    "slis: [{name: a}]\n"
+                    "slos: [{name: s, sli: a, objective: 99, window: 90d}]\n"
+                    "aggregator: {day_retention: 60d}\n",
+                    "t.yaml:3:49: slo 's': window 90d is longer than aggregator.day_retention "
+                    "(60d)");
+}
+
 static void test_missing_required_key_points_at_the_entry(void **state)
 {
     (void)state;
@@ -509,6 +538,54 @@ static void test_alloc_failures_never_crash(void **state)
     assert_true(n < 2000);
 }
 
+/* docs/CONFIG.md holds the key reference exactly as the key table generates it. */
+static void test_config_md_key_reference_matches_the_table(void **state)
+{
+    static const char begin[] = "<!-- keys:begin", end[] = "<!-- keys:end -->";
+    struct slt_buf want, doc;
+    char chunk[4096], *b, *e;
+    size_t n, i, nkeys;
+    const struct slt__config_key *keys = slt__config_keys(&nkeys);
+    FILE *fp = fopen(SLT_SOURCE_DIR "/docs/CONFIG.md", "r");
+
+    (void)state;
+    assert_non_null(fp);
+    slt_buf_init(&doc, 1 << 20);
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        assert_int_equal(slt_buf_append(&doc, chunk, n), 0);
+    fclose(fp);
+    assert_int_equal(slt_buf_append(&doc, "", 1), 0);
+    b = strstr(doc.p, begin);
+    assert_non_null(b);
+    b = strchr(b, '\n');
+    assert_non_null(b);
+    b++;
+    e = strstr(b, end);
+    assert_non_null(e);
+    slt_buf_init(&want, 1 << 20);
+    assert_int_equal(slt__config_doc_keys(&want), 0);
+    if ((size_t)(e - b) != want.len || memcmp(b, want.p, want.len) != 0) {
+        FILE *out = fopen(SLT_BIN_DIR "/../CONFIG.keys.md", "w");
+
+        if (out) {
+            fwrite(want.p, 1, want.len, out);
+            fclose(out);
+        }
+        fail_msg("docs/CONFIG.md is out of date: replace its key reference with %s",
+                 SLT_BIN_DIR "/../CONFIG.keys.md");
+    }
+    /* and every key has a help text and a row */
+    for (i = 0; i < nkeys; i++) {
+        char row[128];
+
+        assert_non_null(keys[i].help);
+        snprintf(row, sizeof(row), "| `%s` |", keys[i].name);
+        assert_non_null(strstr(b, row));
+    }
+    slt_buf_release(&want);
+    slt_buf_release(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +606,8 @@ int main(void)
         cmocka_unit_test(test_latency_on_a_format_without_latency_is_rejected),
         cmocka_unit_test(test_bad_durations_and_sizes_are_rejected),
         cmocka_unit_test(test_objective_must_be_strictly_between_0_and_100),
+        cmocka_unit_test(test_addresses_are_checked),
+        cmocka_unit_test(test_slo_window_must_fit_the_day_retention),
         cmocka_unit_test(test_missing_required_key_points_at_the_entry),
         cmocka_unit_test(test_sli_input_may_be_left_out_only_with_one_input),
         cmocka_unit_test(test_yaml_syntax_errors_have_a_position),
@@ -537,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_load_file_reports_the_path),
         cmocka_unit_test(test_default_config_has_availability_and_latency),
         cmocka_unit_test(test_alloc_failures_never_crash),
+        cmocka_unit_test(test_config_md_key_reference_matches_the_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
