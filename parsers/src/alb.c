@@ -79,9 +79,7 @@ static int tokenize(const char *p, const char *end, struct slt_str *f, int first
             f[i++] = slt__str(p + 1, e);
             p = e + 1;
         } else {
-            e = memchr(p, ' ', (size_t)(end - p));
-            if (!e)
-                e = end;
+            e = slt__find(p, end, ' ');
             f[i++] = slt__str(p, e);
             p = e;
         }
@@ -130,16 +128,15 @@ static int is_dash(struct slt_str s)
 static int alb_parse(const struct slt_format *fmt, struct slt_parser *p, const char *line,
                      size_t len, struct slt_record *rec)
 {
+    struct slt__builtin_state *st = p->state;
     const char *end = line + len, *sp, *bad = NULL;
     struct slt_str f[ALB_FIELDS];
     int64_t t[3];
     int n, i, first, status;
 
     (void)fmt;
-    (void)p;
-    memset(f, 0, sizeof(f));
-    sp = memchr(line, ' ', len);
-    if (!sp)
+    sp = slt__find(line, end, ' ');
+    if (sp == end)
         return fail(rec, SLT_UP_SYNTAX, "a single word is not an ALB line", 0);
     f[0] = slt__str(line, sp);
     if (is_request_type(f[0])) {
@@ -162,9 +159,11 @@ static int alb_parse(const struct slt_format *fmt, struct slt_parser *p, const c
         return fail(rec, SLT_UP_NOT_ACCESS, "ALB connection log line", 0);
     if (n < 13)
         return fail(rec, SLT_UP_SYNTAX, "fewer than 13 fields", len);
+    for (i = n; i < ALB_FIELDS; i++)
+        f[i] = SLT_STR_NULL;
 
     rec->field[SLT_F_TIME] = f[1];
-    if (slt_time_parse_iso8601(f[1].p, f[1].len, &rec->time, &rec->time_frac_us) < 0)
+    if (slt__iso8601_cached(&st->iso, f[1].p, f[1].len, &rec->time, &rec->time_frac_us) < 0)
         return fail(rec, SLT_UP_TIME, "bad time", (size_t)(f[1].p - line));
     rec->field[SLT_F_CLIENT] = f[3];
 
@@ -195,4 +194,6 @@ static int alb_parse(const struct slt_format *fmt, struct slt_parser *p, const c
 
 const struct slt_format_ops slt__alb_ops = {
     .parse = alb_parse,
+    .parser_init = slt__builtin_parser_init,
+    .parser_release = slt__builtin_parser_release,
 };

@@ -217,7 +217,8 @@ static int json_new(const struct slt_format_spec *spec, int builtin, struct slt_
             if ((rc = add_path(ji, f, k, default_paths[f][k], err, errlen)) < 0)
                 goto fail;
     }
-    fmt->has_latency = spec->json_field[SLT_F_LATENCY] != NULL || default_paths[SLT_F_LATENCY][0];
+    /* a configured or default path (request_time, duration) may carry it */
+    fmt->has_latency = 1;
     *out = fmt;
     return 0;
 fail:

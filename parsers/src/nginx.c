@@ -7,8 +7,9 @@
  *   nginx_timed     combined + ' $request_time $upstream_response_time' (a quoted
  *                   "$http_x_forwarded_for" between the two parts is accepted too)
  *
- * The tokenizer is memchr-based and does not allocate. Trailing fields after what a format
- * knows are ignored, so a log_format that appends fields still parses.
+ * The tokenizer searches bytes with slt__find (an inlined SIMD memchr), uses no libc number or
+ * time parsing and does not allocate. Trailing fields after what a format knows are ignored,
+ * so a log_format that appends fields still parses.
  */
 #include <string.h>
 
@@ -22,13 +23,13 @@ void slt__split_request(struct slt_record *rec, const char *p, size_t len)
 
     if (len == 0 || (len == 1 && p[0] == '-'))
         return;
-    sp1 = memchr(p, ' ', len);
-    if (!sp1) {
+    sp1 = slt__find(p, end, ' ');
+    if (sp1 == end) {
         rec->field[SLT_F_METHOD] = slt_str_make(p, len);
         return;
     }
     rec->field[SLT_F_METHOD] = slt__str(p, sp1);
-    sp2 = memrchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+    sp2 = slt__rfind(sp1 + 1, end, ' ');
     if (!sp2) {
         rec->field[SLT_F_PATH] = slt__str(sp1 + 1, end);
         return;
@@ -78,17 +79,17 @@ int slt__clf_head(struct slt__time_cache *tc, const char *line, size_t len, stru
      * spaces inside the client slot do not matter.
      */
     for (;;) {
-        b = memchr(b, '[', (size_t)(end - b));
-        if (!b)
+        b = slt__find(b, end, '[');
+        if (b == end)
             return fail(rec, SLT_UP_SYNTAX, "no [time] field", len);
         if (b > line && b[-1] == ' ' && end - b >= 28 && b[27] == ']')
             break;
         b++;
     }
-    u = memrchr(line, ' ', (size_t)(b - 1 - line)); /* before user */
+    u = slt__rfind(line, b - 1, ' '); /* before user */
     if (!u || u == line)
         return fail(rec, SLT_UP_SYNTAX, "missing ident or user before [time]", 0);
-    t = memrchr(line, ' ', (size_t)(u - line)); /* before ident */
+    t = slt__rfind(line, u, ' '); /* before ident */
     if (!t || t == line)
         return fail(rec, SLT_UP_SYNTAX, "missing ident or user before [time]", 0);
     rec->field[SLT_F_USER] = slt__str(u + 1, b - 1);
@@ -112,9 +113,7 @@ int slt__clf_head(struct slt__time_cache *tc, const char *line, size_t len, stru
     if (s >= end || *s != ' ')
         return fail(rec, SLT_UP_STATUS, "no status after \"request\"", (size_t)(s - line));
     s++;
-    e = memchr(s, ' ', (size_t)(end - s));
-    if (!e)
-        e = end;
+    e = slt__find(s, end, ' ');
     rec->field[SLT_F_STATUS] = slt__str(s, e);
     if ((status = slt__status3(s, (size_t)(e - s))) < 0)
         return fail(rec, SLT_UP_STATUS, "status is not 3 digits", (size_t)(s - line));
@@ -123,9 +122,7 @@ int slt__clf_head(struct slt__time_cache *tc, const char *line, size_t len, stru
     /* bytes: digits or "-"; optional at the end of the line */
     if (e < end) {
         s = e + 1;
-        e = memchr(s, ' ', (size_t)(end - s));
-        if (!e)
-            e = end;
+        e = slt__find(s, end, ' ');
         if (e == s)
             return fail(rec, SLT_UP_SYNTAX, "bad bytes field", (size_t)(s - line));
         if (!(e - s == 1 && *s == '-')) {
@@ -194,7 +191,8 @@ size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit,
         if (e - p == 1 && *p == '-') {
             /* a server that was not reached */
         } else if (e > p && slt_parse_latency(p, (size_t)(e - p), unit, &v) == 0 && v >= 0) {
-            sum += v;
+            /* saturate: a list is bounded only by the line length */
+            sum = sum > SLT__LATENCY_MAX_US ? sum : sum + v;
             any = 1;
         } else {
             break;
@@ -242,9 +240,7 @@ static int nginx_parse(enum nginx_variant v, struct slt_parser *p, const char *l
     if (pos >= len || line[pos] != ' ')
         return fail(rec, SLT_UP_LATENCY, "no $request_time", pos);
     s = line + pos + 1;
-    e = memchr(s, ' ', (size_t)(line + len - s));
-    if (!e)
-        e = line + len;
+    e = slt__find(s, line + len, ' ');
     rec->field[SLT_F_LATENCY] = slt__str(s, e);
     if (e == s || slt_parse_latency(s, (size_t)(e - s), SLT_UNIT_S, &rec->latency_us) < 0)
         return fail(rec, SLT_UP_LATENCY, "bad $request_time", (size_t)(s - line));

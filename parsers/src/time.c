@@ -161,14 +161,12 @@ int slt_time_parse_clf(const char *s, size_t len, int64_t *out, int32_t *frac_us
     return 0;
 }
 
-int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *frac_us)
+/* The civil part "2019-10-10T12:34:56" (19 bytes) as UTC seconds, or SLT_EPARSE. */
+static int iso_civil(const char *s, int64_t *out)
 {
-    int y, mo, d, h, mi, sec, off = 0, n;
-    int32_t frac = 0;
-    size_t i;
+    int y, mo, d, h, mi, sec;
 
-    /* 2019-10-10T12:34:56[.ffffff][Z|+hh:mm|+hhmm|+hh] */
-    if (len < 19 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':')
+    if (s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':')
         return SLT_EPARSE;
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
         return SLT_EPARSE;
@@ -182,35 +180,112 @@ int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *fra
         return SLT_EPARSE;
     if (slt__time_civil_check(y, mo, d, h, mi, sec) < 0)
         return SLT_EPARSE;
-    i = 19;
+    *out = slt_time_from_civil(y, mo, d, h, mi, sec);
+    return 0;
+}
+
+/* What follows the civil part: [.ffffff][Z|+hh:mm|+hhmm|+hh]. */
+static int iso_tail(const char *s, size_t len, int32_t *frac, int *off)
+{
+    size_t i = 0;
+    int n;
+
+    *frac = 0;
+    *off = 0;
     if (i < len && (s[i] == '.' || s[i] == ',')) {
-        if ((n = parse_fraction(s + i + 1, len - i - 1, &frac)) < 0)
+        if ((n = parse_fraction(s + i + 1, len - i - 1, frac)) < 0)
             return SLT_EPARSE;
         i += 1 + (size_t)n;
     }
     if (i < len) {
-        if ((n = parse_zone(s + i, len - i, 1, &off)) < 0)
+        if ((n = parse_zone(s + i, len - i, 1, off)) < 0)
             return SLT_EPARSE;
         i += (size_t)n;
     }
-    if (i != len)
+    return i == len ? 0 : SLT_EPARSE;
+}
+
+int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *frac_us)
+{
+    int64_t t;
+    int32_t frac;
+    int off;
+
+    /* 2019-10-10T12:34:56[.ffffff][Z|+hh:mm|+hhmm|+hh] */
+    if (len < 19 || iso_civil(s, &t) < 0 || iso_tail(s + 19, len - 19, &frac, &off) < 0)
         return SLT_EPARSE;
-    *out = slt_time_from_civil(y, mo, d, h, mi, sec) - off;
+    *out = t - off;
     if (frac_us)
         *frac_us = frac;
     return 0;
 }
 
+int slt__iso8601_cached(struct slt__time_cache *c, const char *s, size_t len, int64_t *out,
+                        int32_t *frac_us)
+{
+    int64_t t;
+    int32_t frac;
+    int off;
+
+    if (len < 19)
+        return SLT_EPARSE;
+    if (c->len == 19 && memcmp(c->text, s, 19) == 0) {
+        t = c->value;
+    } else {
+        if (iso_civil(s, &t) < 0)
+            return SLT_EPARSE;
+        memcpy(c->text, s, 19);
+        c->len = 19;
+        c->value = t;
+    }
+    if (iso_tail(s + 19, len - 19, &frac, &off) < 0)
+        return SLT_EPARSE;
+    *out = t - off;
+    *frac_us = frac;
+    return 0;
+}
+
 /*
- * A non-negative decimal number ("12", "0.00491", "7.314e-05", "1.7e+09") times 10^scale,
- * truncated toward zero. 0 or SLT_EPARSE (also on overflow past 2^62).
+ * The common case of slt__decimal_scaled: "digits[.digits]", at most 12 integer digits and
+ * scale 0..6. 1 when it handled s, 0 to fall back to the general path.
  */
+static inline int decimal_fast(const char *s, size_t len, int scale, int64_t *out)
+{
+    static const int64_t pow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    int64_t ip = 0, fp = 0;
+    size_t i = 0;
+    int fd = 0;
+
+    if (scale < 0 || scale > 6)
+        return 0;
+    while (i < len && i <= 12 && is_digit(s[i])) {
+        ip = ip * 10 + (s[i] - '0');
+        i++;
+    }
+    if (i == 0 || i > 12)
+        return 0;
+    if (i < len && s[i] == '.') {
+        for (i++; i < len && is_digit(s[i]); i++) {
+            if (fd < scale) {
+                fp = fp * 10 + (s[i] - '0');
+                fd++;
+            }
+        }
+    }
+    if (i != len)
+        return 0;
+    *out = ip * pow10[scale] + fp * pow10[scale - fd];
+    return 1;
+}
+
 int slt__decimal_scaled(const char *s, size_t len, int scale, int64_t *out)
 {
     int64_t mant = 0;
     int exp10 = scale, sig = 0, any = 0, e = 0, esign = 1, edigits = 0;
     size_t i = 0;
 
+    if (decimal_fast(s, len, scale, out))
+        return 0;
     while (i < len && is_digit(s[i])) {
         if (sig < 18) {
             mant = mant * 10 + (s[i] - '0');
@@ -313,7 +388,9 @@ int slt_parse_latency(const char *s, size_t len, enum slt_latency_unit unit, int
     }
     if (len == 0 || !is_digit(s[0]))
         return SLT_EPARSE;
-    return slt__decimal_scaled(s, len, scale, out_us);
+    if (slt__decimal_scaled(s, len, scale, out_us) < 0 || *out_us > SLT__LATENCY_MAX_US)
+        return SLT_EPARSE;
+    return 0;
 }
 
 /* Up to max digits (at least one): value, and bytes used in *used; -1 when none. */

@@ -345,6 +345,22 @@ static void test_nginx_timed_dash_upstream_entries_are_ignored(void **state)
     field_is(&rec, SLT_F_UPSTREAM_LATENCY, "0.4");
 }
 
+static void test_nginx_timed_huge_upstream_list_saturates(void **state)
+{
+    static char line[8192];
+    struct slt_record rec;
+    int n, i;
+
+    (void)state;
+    use("nginx_timed");
+    n = snprintf(line, sizeof(line), "%s0.1 ", TIMED_HEAD);
+    for (i = 0; i < 100; i++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, "%s999999999", i ? ", " : "");
+    assert_int_equal(parse(line, &rec), SLT_UP_OK);
+    assert_true(rec.upstream_us > 0);
+    assert_true(rec.upstream_us <= INT64_C(2000000000000000));
+}
+
 static void test_nginx_timed_dash_request_time_gives_no_latency(void **state)
 {
     struct slt_record rec;
@@ -442,6 +458,7 @@ int main(void)
         cmocka_unit_test_teardown(test_nginx_timed_reads_request_time, teardown),
         cmocka_unit_test_teardown(test_nginx_timed_upstream_list_sums, teardown),
         cmocka_unit_test_teardown(test_nginx_timed_dash_upstream_entries_are_ignored, teardown),
+        cmocka_unit_test_teardown(test_nginx_timed_huge_upstream_list_saturates, teardown),
         cmocka_unit_test_teardown(test_nginx_timed_dash_request_time_gives_no_latency, teardown),
         cmocka_unit_test_teardown(test_nginx_timed_missing_or_bad_request_time_is_latency,
                                   teardown),

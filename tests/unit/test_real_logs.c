@@ -219,7 +219,13 @@ static void test_lnav_caddy_logs_read_as_json(void **state)
     struct tally t;
 
     (void)state;
-    /* docker-compose prefix skipped; the 35 startup/info objects have no status */
+    /*
+     * The docker-compose prefix "caddy  | " is skipped. 35 lines are not_access: Caddy's own
+     * messages (maxprocs, GOMEMLIMIT, config adapted/loaded/autosaved, admin endpoint, HTTP/2
+     * and HTTP/3 skipped without TLS, certificate and storage maintenance, server running,
+     * shutdown, "exiting; byeee!!"): JSON objects with no status. The 4 http.log.access lines
+     * parse.
+     */
     want(0, SLT_F_PROTOCOL, "HTTP/1.1");
     run("json", "lnav-test-logs/logfile_caddy_log.0", &t);
     assert_int_equal(t.lines, 39);

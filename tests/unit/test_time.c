@@ -226,6 +226,9 @@ static void test_latency_units_dash_and_exponent(void **state)
     assert_int_equal(slt_parse_latency(S("1e999999"), SLT_UNIT_S, &us), SLT_EPARSE);
     assert_int_equal(slt_parse_latency(S("1e-999999"), SLT_UNIT_S, &us), 0);
     assert_int_equal(us, 0);
+    /* bounded at 10^15 us so sums of timings cannot overflow */
+    assert_int_equal(slt_parse_latency(S("1000000000"), SLT_UNIT_S, &us), 0);
+    assert_int_equal(slt_parse_latency(S("1000000001"), SLT_UNIT_S, &us), SLT_EPARSE);
 }
 
 int main(void)
