@@ -39,6 +39,7 @@ struct report {
     uint64_t lines, parsed, unparsed;
     uint64_t reasons[SLT_UP__COUNT];
     uint64_t classes[10]; /* parsed lines by status / 100 */
+    uint64_t rule_errors; /* regexes that hit their match or depth limit */
     struct sample samples[SLT_CHECK_SAMPLES];
     size_t nsamples;
     struct slt_minset minutes;
@@ -170,6 +171,7 @@ static void merge_report(struct report *t, const struct report *r, size_t nslis)
     t->lines += r->lines;
     t->parsed += r->parsed;
     t->unparsed += r->unparsed;
+    t->rule_errors += r->rule_errors;
     for (i = 0; i < SLT_UP__COUNT; i++)
         t->reasons[i] += r->reasons[i];
     for (i = 0; i < SLT_ARRAY_SIZE(t->classes); i++)
@@ -241,6 +243,8 @@ static json_t *report_json(const struct report *r, const struct slt_config *cfg)
         json_object_set_new(classes, name, json_integer((json_int_t)r->classes[i]));
     }
     json_object_set_new(o, "status_classes", classes);
+    if (r->rule_errors)
+        json_object_set_new(o, "rule_errors", json_integer((json_int_t)r->rule_errors));
     json_object_set_new(o, "minutes", json_integer((json_int_t)r->minutes.count));
     if (slt_minset_approx(&r->minutes))
         json_object_set_new(o, "minutes_approximate", json_true());
@@ -300,6 +304,10 @@ static void print_report(const struct report *r, const struct slt_config *cfg, i
         if (r->classes[i] || (i >= 1 && i <= 5))
             printf("  %zuxx %" PRIu64, i, r->classes[i]);
     printf("\n");
+    if (r->rule_errors)
+        printf("  rule errors %" PRIu64 " (a regex hit its match or depth limit; the condition "
+               "did not hold)\n",
+               r->rule_errors);
     for (i = 0; i < r->nsamples; i++) {
         const struct sample *s = &r->samples[i];
         printf("  unparsed line %" PRIu64 ": %s", s->line, slt_unparsed_name(s->reason));
@@ -426,6 +434,7 @@ int slt_cli_check(int argc, char **argv)
         const struct slt_input *in = &cfg->inputs[slt_config_input_index(cfg, r->input)];
         struct slt_parser *p;
         size_t k, nsli = 0;
+        uint64_t rule_errors;
         int err;
 
         for (k = 0; k < cfg->nslis; k++) {
@@ -440,7 +449,9 @@ int slt_cli_check(int argc, char **argv)
             rc = SLT_EXIT_USAGE;
             goto out;
         }
+        rule_errors = slt_matcher_rule_errors(m);
         err = check_file(r, cfg, in, sli_idx, nsli, p, m);
+        r->rule_errors = slt_matcher_rule_errors(m) - rule_errors;
         slt_parser_free(p);
         if (err < 0) {
             r->err = err;

@@ -1,27 +1,1620 @@
-/* Placeholder until the HTTP API lands (replaced by the aggregator HTTP work). */
-#include <stddef.h>
-
+/*
+ * The aggregator's HTTP API: routes requests from http.c, reads buckets from Redis with its
+ * own async hiredis connection and answers JSON (jansson) or Prometheus text. See api.h and
+ * docs/API.md.
+ *
+ * A request that needs Redis becomes a struct query: it queues all its commands at once (one
+ * pipelined batch; hiredis answers in order), counts the replies, and answers when the last
+ * arrives or its timer fires. The timer fires only when Redis is slow; the connection is
+ * then dropped, which makes hiredis run every pending callback with a NULL reply, so a query
+ * never waits longer than redis_timeout_ms and never leaks.
+ */
 #include "api.h"
+
+#include <errno.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "http.h"
+#include "metrics_prom.h"
+#include "redis_url.h"
+#include "slt/config.h"
+#include "window.h"
+
+#define COMPONENT "api"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define METRICS_MAX_BYTES (32u << 20)
+
+struct series_name {
+    char *name;
+    char kind;      /* 's' SLI, 'i' input */
+    int configured; /* named in the config */
+    int counted;    /* totals were fetched for it */
+};
+
+struct query {
+    struct slt_api *api;
+    struct slt_http_req *req;
+    enum slt_api_route route;
+    uv_timer_t timer;
+    size_t pending;   /* replies outstanding */
+    size_t reply_idx; /* HMGET replies seen, in order */
+    int failed;       /* a NULL reply (Redis went away) */
+    int corrupt;      /* a reply that does not parse */
+    int answered;
+    void (*on_done)(struct query *q); /* all replies in, none failed */
+    struct query *prev, *next;
+
+    /* HMGET slots: reply i adds into sums[owner[i]] */
+    uint32_t *owner;
+    size_t nslots, cap_slots;
+    int64_t (*sums)[3];
+    size_t nsums;
+
+    /* /counts */
+    char name[SLT_API_MAX_NAME];
+    struct slt_api_range range;
+    int configured, member, partial;
+
+    /* /slis, /metrics, /slos */
+    struct series_name *names;
+    size_t nnames;
+    int64_t win_from, win_to;
+    int truncated;
+
+    /* SLOs copied from the config when the query started; sums from slo_base */
+    struct slo_copy *slos;
+    size_t nslos;
+    size_t slo_base;
+    int64_t slo_now;
+};
+
+/* Burn-rate windows of an SLO (besides its own window), in seconds. */
+static const int64_t burn_windows[] = {300, 1800, 3600, 21600};
+static const char *const burn_window_names[] = {"5m", "30m", "1h", "6h"};
+#define NBURN 4
+#define SLO_SLOTS (1 + NBURN) /* the SLO window, then the burn windows */
+
+struct slo_copy {
+    char *name;
+    char *sli;
+    double objective; /* percent */
+    int64_t window_s;
+    int64_t from; /* start of the SLO window read */
+};
+
+struct slt_api {
+    uv_loop_t *loop;
+    const struct slt_config *cfg;
+    struct slt_aggr_stats *stats;
+    struct slt_aggr_stats own_stats; /* when started without one */
+    struct slt_http_server *http;
+
+    struct slt_redis_url redis_url;
+    int64_t redis_timeout_ms;
+
+    redisAsyncContext *rc;
+    int redis_up;
+    int redis_logged_down;
+    uv_timer_t redis_timer; /* reconnect backoff and connect watchdog */
+    int64_t backoff_ms;
+
+    struct query *queries;
+    size_t nqueries; /* in the list: not answered-and-done yet */
+    size_t nalive;   /* not freed yet (timer close pending) */
+    uint64_t query_timeouts;
+    uint64_t query_errors;
+    uint64_t redis_reconnects;
+
+    int stopping;
+    int http_stopped;
+    int timer_closed;
+    void (*on_stopped)(void *data);
+    void *stopped_data;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                               */
+
+static int64_t now_s(void)
+{
+    return slt_now_ms() / 1000;
+}
+
+static int64_t retention_s(const struct slt_api *api, enum slt_gran g)
+{
+    static const int64_t defaults[] = {2 * 86400, 35 * 86400, 400 * 86400};
+    int64_t v = 0;
+
+    if (api->cfg) {
+        if (g == SLT_GRAN_MINUTE)
+            v = api->cfg->aggregator.minute_retention_s;
+        else if (g == SLT_GRAN_HOUR)
+            v = api->cfg->aggregator.hour_retention_s;
+        else
+            v = api->cfg->aggregator.day_retention_s;
+    }
+    return v > 0 ? v : defaults[g];
+}
+
+/* 1 when p[0..len) is valid UTF-8 (JSON strings and Prometheus labels must be). */
+static int valid_utf8(const char *p, size_t len)
+{
+    json_t *s = json_stringn(p, len);
+
+    json_decref(s);
+    return s != NULL;
+}
+
+static int config_has_sli(const struct slt_config *cfg, const char *name)
+{
+    size_t i;
+
+    if (!cfg)
+        return 0;
+    for (i = 0; i < cfg->nslis; i++)
+        if (cfg->slis[i].name && strcmp(cfg->slis[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void respond_json(struct slt_http_req *req, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+
+    if (!s) {
+        static const char oom[] = "{\"error\":\"out of memory\",\"status\":500}\n";
+        slt_http_respond(req, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+    } else {
+        size_t n = strlen(s);
+
+        slt_http_respond(req, status, "application/json", s, n, NULL);
+        free(s);
+    }
+    json_decref(j);
+}
+
+static void respond_error(struct slt_http_req *req, int status, const char *msg)
+{
+    respond_json(req, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+static json_t *counts_json(const int64_t v[3])
+{
+    json_t *j = json_pack("{s:I, s:I, s:I}", "good", (json_int_t)v[0], "bad", (json_int_t)v[1],
+                          "excluded", (json_int_t)v[2]);
+
+    if (j)
+        json_object_set_new(j, "ratio",
+                            v[0] + v[1] > 0 ? json_real((double)v[0] / (double)(v[0] + v[1]))
+                                            : json_null());
+    return j;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Routing and parameters (pure)                                                               */
+
+int slt_api_route(struct slt_str path, char *name, size_t namemax)
+{
+    static const char prefix[] = "/api/v1/slis/";
+    static const char suffix[] = "/counts";
+    const size_t plen = sizeof(prefix) - 1, slen = sizeof(suffix) - 1;
+
+    if (slt_str_eq(path, "/") || slt_str_eq(path, "/index.html"))
+        return SLT_ROUTE_DASHBOARD;
+    if (slt_str_eq(path, "/healthz"))
+        return SLT_ROUTE_HEALTHZ;
+    if (slt_str_eq(path, "/readyz"))
+        return SLT_ROUTE_READYZ;
+    if (slt_str_eq(path, "/metrics"))
+        return SLT_ROUTE_METRICS;
+    if (slt_str_eq(path, "/api/v1/slis"))
+        return SLT_ROUTE_SLIS;
+    if (slt_str_eq(path, "/api/v1/slos"))
+        return SLT_ROUTE_SLOS;
+    if (path.len > plen + slen && memcmp(path.p, prefix, plen) == 0 &&
+        memcmp(path.p + path.len - slen, suffix, slen) == 0) {
+        const char *n = path.p + plen;
+        size_t nlen = path.len - plen - slen;
+        long r;
+
+        if (memchr(n, '/', nlen))
+            return SLT_ROUTE_NOT_FOUND;
+        r = slt_http_pct_decode(n, nlen, name, namemax, 0);
+        if (r < 0)
+            return (int)r;
+        return r == 0 ? SLT_ROUTE_NOT_FOUND : SLT_ROUTE_COUNTS;
+    }
+    return SLT_ROUTE_NOT_FOUND;
+}
+
+/* A whole number of seconds: digits only, no sign, no more than 12 digits. */
+static int parse_secs(const char *s, int64_t *out)
+{
+    int64_t v = 0;
+    size_t i;
+
+    if (!*s || strlen(s) > 12)
+        return SLT_EINVAL;
+    for (i = 0; s[i]; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return SLT_EINVAL;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err, size_t errlen)
+{
+    static const char *names[] = {"from", "to", "step"};
+    int64_t *vals[] = {&r->from, &r->to, &r->step};
+    char v[32];
+    size_t i;
+
+    memset(r, 0, sizeof(*r));
+    for (i = 0; i < 3; i++) {
+        int rc = slt_http_query_get(query, names[i], v, sizeof(v));
+
+        if (rc == 0 && i < 2) {
+            snprintf(err, errlen, "missing '%s' (UNIX seconds)", names[i]);
+            return SLT_EINVAL;
+        }
+        if (rc == 0)
+            continue;
+        if (rc < 0 || parse_secs(v, vals[i]) < 0) {
+            snprintf(err, errlen, "'%s' must be a whole number of UNIX seconds", names[i]);
+            return SLT_EINVAL;
+        }
+        if (*vals[i] % 60 != 0) {
+            snprintf(err, errlen, "'%s' must be a multiple of 60 (whole minutes), got %" PRId64,
+                     names[i], *vals[i]);
+            return SLT_EINVAL;
+        }
+    }
+    if (r->from >= r->to) {
+        snprintf(err, errlen, "empty range: 'from' (%" PRId64 ") must be before 'to' (%" PRId64 ")",
+                 r->from, r->to);
+        return SLT_EINVAL;
+    }
+    if (r->to - r->from > SLT_API_MAX_RANGE_S) {
+        snprintf(err, errlen, "range longer than %lld days", SLT_API_MAX_RANGE_S / 86400);
+        return SLT_EINVAL;
+    }
+    if (slt_http_query_get(query, "step", v, sizeof(v)) == 1 && r->step == 0) {
+        snprintf(err, errlen, "'step' must be at least 60");
+        return SLT_EINVAL;
+    }
+    if (r->step) {
+        int64_t n = (r->to - r->from + r->step - 1) / r->step;
+
+        if (n > SLT_API_MAX_POINTS) {
+            snprintf(err, errlen, "%" PRId64 " points, more than %d: use a larger 'step'", n,
+                     SLT_API_MAX_POINTS);
+            return SLT_EINVAL;
+        }
+        r->npoints = (size_t)n;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Redis connection                                                                            */
+
+static void redis_connect(struct slt_api *api);
+static void on_redis_timer(uv_timer_t *t);
+
+/* Reconnects after a backoff that doubles from 100 ms to 5 s. */
+static void redis_schedule(struct slt_api *api)
+{
+    if (api->stopping)
+        return;
+    api->backoff_ms = api->backoff_ms ? api->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (api->backoff_ms > BACKOFF_MAX_MS)
+        api->backoff_ms = BACKOFF_MAX_MS;
+    uv_timer_start(&api->redis_timer, on_redis_timer, (uint64_t)api->backoff_ms, 0);
+}
+
+static void on_redis_timer(uv_timer_t *t)
+{
+    struct slt_api *api = t->data;
+
+    if (api->stopping)
+        return;
+    if (!api->rc) {
+        redis_connect(api);
+        return;
+    }
+    if (!api->redis_up) {
+        /* connect(2) did not finish within the timeout */
+        redisAsyncContext *ac = api->rc;
+
+        api->rc = NULL;
+        redisAsyncFree(ac);
+        redis_schedule(api);
+    }
+}
+
+static void redis_mark_down(struct slt_api *api, const char *why)
+{
+    api->redis_up = 0;
+    if (!api->redis_logged_down) {
+        slt_log(SLT_LOG_WARN, COMPONENT, "query redis unavailable: %s", why);
+        api->redis_logged_down = 1;
+    }
+}
+
+/* Drops the connection: every pending callback runs now with a NULL reply. */
+static void redis_drop(struct slt_api *api, const char *why)
+{
+    redisAsyncContext *ac = api->rc;
+
+    api->rc = NULL;
+    redis_mark_down(api, why);
+    if (ac)
+        redisAsyncFree(ac);
+    redis_schedule(api);
+}
+
+static void on_redis_connect(const redisAsyncContext *ac, int status)
+{
+    struct slt_api *api = ac->data;
+
+    if (api->rc != ac)
+        return;
+    if (status != REDIS_OK) {
+        api->rc = NULL; /* hiredis frees it after this callback */
+        redis_mark_down(api, ac->errstr[0] ? ac->errstr : "connect failed");
+        redis_schedule(api);
+        return;
+    }
+    api->redis_up = 1;
+    api->backoff_ms = 0;
+    uv_timer_stop(&api->redis_timer);
+    if (api->redis_logged_down)
+        slt_log(SLT_LOG_INFO, COMPONENT, "query redis connected");
+    api->redis_logged_down = 0;
+}
+
+static void on_redis_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct slt_api *api = ac->data;
+
+    (void)status;
+    if (api->rc != ac)
+        return;
+    api->rc = NULL;
+    redis_mark_down(api, ac->errstr[0] ? ac->errstr : "connection closed");
+    redis_schedule(api);
+}
+
+static void on_redis_setup(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct slt_api *api = privdata;
+    redisReply *reply = r;
+
+    if (api->rc != ac || !reply)
+        return;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "query redis setup failed: %s", reply->str);
+        redis_drop(api, "AUTH or SELECT failed");
+    }
+}
+
+static void redis_connect(struct slt_api *api)
+{
+    redisAsyncContext *ac;
+
+    if (api->stopping || api->rc)
+        return;
+    if (api->backoff_ms)
+        api->redis_reconnects++;
+    ac = api->redis_url.path ? redisAsyncConnectUnix(api->redis_url.path)
+                             : redisAsyncConnect(api->redis_url.host, api->redis_url.port);
+    if (!ac || ac->err) {
+        redis_mark_down(api, ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        redis_schedule(api);
+        return;
+    }
+    ac->data = api;
+    if (redisLibuvAttach(ac, api->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        redis_mark_down(api, "cannot attach to the loop");
+        redis_schedule(api);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_redis_connect);
+    redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
+    api->rc = ac;
+    if (api->redis_url.password) {
+        const struct slt_redis_url *u = &api->redis_url;
+        const char *argv[] = {"AUTH", u->user ? u->user : u->password, u->password};
+        size_t lens[] = {4, strlen(argv[1]), strlen(u->password)};
+
+        redisAsyncCommandArgv(ac, on_redis_setup, api, u->user ? 3 : 2, argv, lens);
+    }
+    if (api->redis_url.db) {
+        char db[16];
+        const char *argv[] = {"SELECT", db};
+        size_t lens[] = {6, 0};
+
+        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", api->redis_url.db);
+        redisAsyncCommandArgv(ac, on_redis_setup, api, 2, argv, lens);
+    }
+    /* watchdog: connect must finish within the timeout */
+    uv_timer_start(&api->redis_timer, on_redis_timer, (uint64_t)api->redis_timeout_ms, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Queries                                                                                     */
+
+static void on_query_timer_closed(uv_handle_t *h);
+static void api_maybe_stopped(struct slt_api *api);
+
+static void q_answer_json(struct query *q, int status, json_t *j)
+{
+    if (q->answered) {
+        json_decref(j);
+        return;
+    }
+    q->answered = 1;
+    uv_timer_stop(&q->timer);
+    respond_json(q->req, status, j);
+    q->req = NULL;
+}
+
+static void respond_metrics(struct slt_api *api, struct query *q, struct slt_http_req *req);
+
+static void q_answer_error(struct query *q, int status, const char *msg)
+{
+    if (status >= 500)
+        q->api->query_errors++;
+    if (status == 503 && q->route == SLT_ROUTE_METRICS && !q->answered) {
+        /* Redis could not be read: still show the aggregator's own health */
+        struct slt_http_req *req = q->req;
+
+        q->answered = 1;
+        uv_timer_stop(&q->timer);
+        q->req = NULL;
+        respond_metrics(q->api, NULL, req);
+        return;
+    }
+    q_answer_json(q, status, json_pack("{s:s, s:i}", "error", msg, "status", status));
+}
+
+static void q_answer_raw(struct query *q, int status, const char *ctype, const char *body,
+                         size_t len)
+{
+    if (q->answered)
+        return;
+    q->answered = 1;
+    uv_timer_stop(&q->timer);
+    slt_http_respond(q->req, status, ctype, body, len, NULL);
+    q->req = NULL;
+}
+
+static void q_release(struct query *q)
+{
+    struct slt_api *api = q->api;
+
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        api->queries = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    api->nqueries--;
+    uv_close((uv_handle_t *)&q->timer, on_query_timer_closed);
+}
+
+static void on_query_timer_closed(uv_handle_t *h)
+{
+    struct query *q = h->data;
+    struct slt_api *api = q->api;
+    size_t i;
+
+    for (i = 0; i < q->nnames; i++)
+        slt_free(q->names[i].name);
+    slt_free(q->names);
+    for (i = 0; i < q->nslos; i++) {
+        slt_free(q->slos[i].name);
+        slt_free(q->slos[i].sli);
+    }
+    slt_free(q->slos);
+    slt_free(q->owner);
+    slt_free(q->sums);
+    slt_free(q);
+    api->nalive--;
+    api_maybe_stopped(api);
+}
+
+/*
+ * Nothing is pending: run the next step (which queues commands, answers, or sets another
+ * step), until the query waits for Redis or is answered and released.
+ */
+static void q_step(struct query *q)
+{
+    while (q->pending == 0) {
+        void (*fn)(struct query *) = q->on_done;
+
+        if (q->answered) {
+            q_release(q);
+            return;
+        }
+        q->on_done = NULL;
+        if (q->failed)
+            q_answer_error(q, 503, "redis unavailable");
+        else if (q->corrupt)
+            q_answer_error(q, 500, "redis holds a value that is not a counter");
+        else if (!fn)
+            q_answer_error(q, 500, "internal error: query finished without an answer");
+        else
+            fn(q);
+    }
+}
+
+static void q_reply_done(struct query *q)
+{
+    if (--q->pending == 0)
+        q_step(q);
+}
+
+static void on_query_timeout(uv_timer_t *t)
+{
+    struct query *q = t->data;
+    struct slt_api *api = q->api;
+
+    if (q->answered)
+        return;
+    api->query_timeouts++;
+    q_answer_error(q, 503, "redis did not answer in time");
+    /* flush every pending reply with NULL; this query is released from there */
+    redis_drop(api, "query timed out");
+}
+
+static struct query *q_new(struct slt_api *api, struct slt_http_req *req, enum slt_api_route r)
+{
+    struct query *q;
+
+    if (!api->rc || !api->redis_up) {
+        respond_error(req, 503, "redis unavailable");
+        return NULL;
+    }
+    if (api->nqueries >= SLT_API_MAX_QUERIES) {
+        respond_error(req, 503, "too many requests waiting for redis");
+        return NULL;
+    }
+    q = slt_calloc(1, sizeof(*q));
+    if (!q) {
+        respond_error(req, 500, "out of memory");
+        return NULL;
+    }
+    q->api = api;
+    q->req = req;
+    q->route = r;
+    uv_timer_init(api->loop, &q->timer);
+    q->timer.data = q;
+    q->next = api->queries;
+    if (api->queries)
+        api->queries->prev = q;
+    api->queries = q;
+    api->nqueries++;
+    api->nalive++;
+    uv_timer_start(&q->timer, on_query_timeout, (uint64_t)api->redis_timeout_ms, 0);
+    return q;
+}
+
+static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct query *q = privdata;
+    redisReply *reply = r;
+    size_t idx = q->reply_idx++;
+
+    (void)ac;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        q->failed = 1;
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || idx >= q->nslots) {
+        q->corrupt = 1;
+    } else {
+        size_t i;
+
+        for (i = 0; i < 3; i++) {
+            redisReply *e = reply->element[i];
+            char *end;
+            long long v;
+
+            if (e->type == REDIS_REPLY_NIL)
+                continue;
+            if (e->type != REDIS_REPLY_STRING) {
+                q->corrupt = 1;
+                continue;
+            }
+            errno = 0;
+            v = strtoll(e->str, &end, 10);
+            if (errno || end == e->str || *end) {
+                q->corrupt = 1;
+                continue;
+            }
+            q->sums[q->owner[idx]][i] += v;
+        }
+    }
+    q_reply_done(q);
+}
+
+/* Queues HMGET key f0 f1 f2 whose values add into sums[owner]. */
+static int q_hmget(struct query *q, const char *key, size_t klen, const char *const f[3],
+                   uint32_t owner)
+{
+    /* the command in RESP, formatted here: hiredis' printf-based formatter costs more than
+     * everything else a counts query does in the aggregator */
+    char cmd[SLT_API_MAX_NAME + 160], *p = cmd;
+    size_t i;
+    int n;
+
+    if (klen > SLT_API_MAX_NAME + 64)
+        return SLT_ELIMIT;
+    n = snprintf(p, sizeof(cmd), "*5\r\n$5\r\nHMGET\r\n$%zu\r\n", klen);
+    p += n;
+    memcpy(p, key, klen);
+    p += klen;
+    for (i = 0; i < 3; i++) {
+        /* field names are one byte ("g", "b", "e" / "l", "u", "o") */
+        memcpy(p, "\r\n$1\r\n", 6);
+        p[6] = f[i][0];
+        p += 7;
+    }
+    memcpy(p, "\r\n", 2);
+    p += 2;
+    if (q->nslots == q->cap_slots) {
+        size_t cap = q->cap_slots ? q->cap_slots * 2 : 64;
+        uint32_t *o = slt_realloc(q->owner, cap * sizeof(*o));
+
+        if (!o)
+            return SLT_ENOMEM;
+        q->owner = o;
+        q->cap_slots = cap;
+    }
+    if (!q->api->rc ||
+        redisAsyncFormattedCommand(q->api->rc, on_hmget, q, cmd, (size_t)(p - cmd)) != REDIS_OK)
+        return SLT_EREDIS;
+    q->owner[q->nslots++] = owner;
+    q->pending++;
+    return 0;
+}
+
+static int q_alloc_sums(struct query *q, size_t n)
+{
+    q->sums = slt_calloc(n ? n : 1, sizeof(*q->sums));
+    q->nsums = n;
+    return q->sums ? 0 : SLT_ENOMEM;
+}
+
+static const char *const sli_fields[3] = {"g", "b", "e"};
+static const char *const input_fields[3] = {"l", "u", "o"};
+
+static size_t series_key(char *out, size_t max, char kind, const char *name, const char *suffix)
+{
+    int n = snprintf(out, max, "slt:{%c:%s}:%s", kind, name, suffix);
+
+    return n < 0 || (size_t)n >= max ? 0 : (size_t)n;
+}
+
+/*
+ * Queues the buckets of [from, to) of SLI name adding into sums[owner]; sets *partial when a
+ * bucket is older than its retention. Returns 0, SLT_ELIMIT past SLT_API_MAX_KEYS buckets.
+ */
+static int q_range(struct query *q, const char *name, int64_t from, int64_t to, uint32_t owner,
+                   int *partial)
+{
+    struct slt_bucket b[256];
+    int64_t now = now_s();
+    long n, i;
+
+    n = slt_window_decompose(from, to, b, SLT_ARRAY_SIZE(b));
+    if (n == SLT_ELIMIT) {
+        /* long ranges: split at a day boundary so the stack array stays small */
+        int64_t mid = (from + (to - from) / 2) / 86400 * 86400;
+        int rc;
+
+        if (mid <= from || mid >= to)
+            return SLT_ELIMIT;
+        rc = q_range(q, name, from, mid, owner, partial);
+        return rc < 0 ? rc : q_range(q, name, mid, to, owner, partial);
+    }
+    if (n < 0)
+        return (int)n;
+    for (i = 0; i < n; i++) {
+        char key[SLT_API_MAX_NAME + 64], suffix[40];
+        size_t klen;
+        int rc;
+
+        if (q->nslots >= SLT_API_MAX_KEYS)
+            return SLT_ELIMIT;
+        if (b[i].start < now - retention_s(q->api, b[i].gran))
+            *partial = 1;
+        snprintf(suffix, sizeof(suffix), "%s:%" PRId64, slt_gran_letter(b[i].gran), b[i].start);
+        klen = series_key(key, sizeof(key), 's', name, suffix);
+        if (!klen)
+            return SLT_ELIMIT;
+        rc = q_hmget(q, key, klen, sli_fields, owner);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* After a handler queued its commands (or answered): finish now when nothing is pending. */
+static void q_go(struct query *q)
+{
+    if (q->pending == 0)
+        q_step(q);
+}
+
+/* ---- /api/v1/slis/{name}/counts ---------------------------------------------------------- */
+
+static void on_sismember(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct query *q = privdata;
+    redisReply *reply = r;
+
+    (void)ac;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        q->failed = 1;
+    else if (reply->type == REDIS_REPLY_INTEGER)
+        q->member = reply->integer == 1;
+    q_reply_done(q);
+}
+
+static void counts_done(struct query *q)
+{
+    json_t *j, *series;
+    int64_t tot[3] = {0, 0, 0};
+    size_t i;
+
+    if (!q->configured && !q->member) {
+        q_answer_error(q, 404, "unknown SLI");
+        return;
+    }
+    for (i = 0; i < q->nsums; i++) {
+        tot[0] += q->sums[i][0];
+        tot[1] += q->sums[i][1];
+        tot[2] += q->sums[i][2];
+    }
+    j = counts_json(tot);
+    if (!j) {
+        q_answer_error(q, 500, "out of memory");
+        return;
+    }
+    json_object_set_new(j, "sli", json_string_nocheck(q->name));
+    json_object_set_new(j, "from", json_integer(q->range.from));
+    json_object_set_new(j, "to", json_integer(q->range.to));
+    json_object_set_new(j, "partial", json_boolean(q->partial));
+    if (q->range.step) {
+        json_object_set_new(j, "step", json_integer(q->range.step));
+        series = json_array();
+        for (i = 0; series && i < q->range.npoints; i++) {
+            int64_t f = q->range.from + (int64_t)i * q->range.step;
+            int64_t t = f + q->range.step < q->range.to ? f + q->range.step : q->range.to;
+            json_t *p = counts_json(q->sums[i]);
+
+            if (p) {
+                json_object_set_new(p, "from", json_integer(f));
+                json_object_set_new(p, "to", json_integer(t));
+            }
+            json_array_append_new(series, p);
+        }
+        json_object_set_new(j, "series", series);
+    }
+    q_answer_json(q, 200, j);
+}
+
+static void handle_counts(struct slt_api *api, struct slt_http_req *req, const char *name)
+{
+    struct slt_api_range range;
+    struct query *q;
+    char err[200], key[SLT_API_MAX_NAME + 16];
+    const char *argv[3] = {"SISMEMBER", "slt:series", key};
+    size_t lens[3] = {9, 10, 0};
+    size_t i, npoints, nkeys = 0;
+    int rc = 0;
+
+    /* any name ingest could have stored is readable: keys are binary-safe */
+    if (!valid_utf8(name, strlen(name))) {
+        respond_error(req, 400, "bad SLI name (not UTF-8)");
+        return;
+    }
+    if (slt_api_parse_range(req->query, &range, err, sizeof(err)) < 0) {
+        respond_error(req, 400, err);
+        return;
+    }
+    /* count the buckets first so a request over the limit costs Redis nothing */
+    npoints = range.step ? range.npoints : 1;
+    for (i = 0; i < npoints && nkeys <= SLT_API_MAX_KEYS; i++) {
+        int64_t f = range.step ? range.from + (int64_t)i * range.step : range.from;
+        int64_t t = range.step && f + range.step < range.to ? f + range.step : range.to;
+
+        nkeys += (size_t)slt_window_count(f, t);
+    }
+    if (nkeys > SLT_API_MAX_KEYS) {
+        snprintf(err, sizeof(err),
+                 "range and step need more than %d buckets: use a step that is a multiple of "
+                 "3600 or 86400, or a shorter range",
+                 SLT_API_MAX_KEYS);
+        respond_error(req, 400, err);
+        return;
+    }
+    q = q_new(api, req, SLT_ROUTE_COUNTS);
+    if (!q)
+        return;
+    snprintf(q->name, sizeof(q->name), "%s", name);
+    q->range = range;
+    q->configured = config_has_sli(api->cfg, name);
+    q->on_done = counts_done;
+    if (q_alloc_sums(q, npoints) < 0) {
+        q_answer_error(q, 500, "out of memory");
+        q_go(q);
+        return;
+    }
+    lens[2] = (size_t)snprintf(key, sizeof(key), "s:%s", name);
+    if (redisAsyncCommandArgv(api->rc, on_sismember, q, 3, argv, lens) == REDIS_OK)
+        q->pending++;
+    else
+        rc = SLT_EREDIS;
+    for (i = 0; rc == 0 && i < npoints; i++) {
+        int64_t f = range.step ? range.from + (int64_t)i * range.step : range.from;
+        int64_t t = range.step && f + range.step < range.to ? f + range.step : range.to;
+
+        rc = q_range(q, name, f, t, (uint32_t)i, &q->partial);
+    }
+    if (rc == SLT_ELIMIT) {
+        char msg[160];
+
+        snprintf(msg, sizeof(msg),
+                 "range and step need more than %d buckets: use a step that is a multiple of "
+                 "3600 or 86400, or a shorter range",
+                 SLT_API_MAX_KEYS);
+        q_answer_error(q, 400, msg);
+    } else if (rc < 0) {
+        q_answer_error(q, rc == SLT_EREDIS ? 503 : 500, slt_strerror(rc));
+    }
+    q_go(q);
+}
+
+/* ---- series listing, shared by /slis, /metrics and /slos -------------------------------- */
+
+static int name_cmp(const void *a, const void *b)
+{
+    const struct series_name *x = a, *y = b;
+    int c = x->kind - y->kind;
+
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static int names_add(struct query *q, char kind, const char *name, size_t len, int configured)
+{
+    struct series_name *n;
+    size_t i;
+
+    if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len) || !valid_utf8(name, len))
+        return 0; /* not a name the API can show or read back */
+    for (i = 0; i < q->nnames; i++) {
+        if (q->names[i].kind == kind && strlen(q->names[i].name) == len &&
+            memcmp(q->names[i].name, name, len) == 0) {
+            q->names[i].configured |= configured;
+            return 0;
+        }
+    }
+    if (q->nnames >= SLT_API_MAX_SERIES) {
+        q->truncated = 1;
+        return 0;
+    }
+    if ((q->nnames & (q->nnames - 1)) == 0 || q->nnames == 0) {
+        size_t cap = q->nnames ? q->nnames * 2 : 16;
+
+        n = slt_realloc(q->names, cap * sizeof(*n));
+        if (!n)
+            return SLT_ENOMEM;
+        q->names = n;
+    }
+    n = &q->names[q->nnames];
+    n->name = slt_strndup(name, len);
+    if (!n->name)
+        return SLT_ENOMEM;
+    n->kind = kind;
+    n->configured = configured;
+    n->counted = 0;
+    q->nnames++;
+    return 0;
+}
+
+static void on_smembers(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct query *q = privdata;
+    redisReply *reply = r;
+    size_t i;
+
+    (void)ac;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        q->failed = 1;
+    } else if (reply->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < reply->elements; i++) {
+            redisReply *e = reply->element[i];
+
+            if (e->type != REDIS_REPLY_STRING || e->len < 3 || e->str[1] != ':' ||
+                (e->str[0] != 's' && e->str[0] != 'i'))
+                continue;
+            if (names_add(q, e->str[0], e->str + 2, e->len - 2, 0) < 0)
+                q->corrupt = 1;
+        }
+    }
+    q_reply_done(q);
+}
+
+/* Starts a query that lists every series (config SLIs and slt:series), then runs next. */
+static void q_list_series(struct query *q, void (*next)(struct query *q))
+{
+    const struct slt_config *cfg = q->api->cfg;
+    const char *argv[2] = {"SMEMBERS", "slt:series"};
+    size_t lens[2] = {8, 10};
+    size_t i;
+
+    for (i = 0; cfg && i < cfg->nslis; i++) {
+        if (cfg->slis[i].name &&
+            names_add(q, 's', cfg->slis[i].name, strlen(cfg->slis[i].name), 1) < 0) {
+            q_answer_error(q, 500, "out of memory");
+            return;
+        }
+    }
+    q->on_done = next;
+    if (redisAsyncCommandArgv(q->api->rc, on_smembers, q, 2, argv, lens) == REDIS_OK)
+        q->pending++;
+    else
+        q_answer_error(q, 503, "redis unavailable");
+}
+
+/* ---- /api/v1/slis ------------------------------------------------------------------------ */
+
+static void slis_done(struct query *q)
+{
+    json_t *j = json_object(), *arr = json_array();
+    size_t i;
+
+    if (!j || !arr) {
+        json_decref(j);
+        json_decref(arr);
+        q_answer_error(q, 500, "out of memory");
+        return;
+    }
+    json_object_set_new(j, "from", json_integer(q->win_from));
+    json_object_set_new(j, "to", json_integer(q->win_to));
+    json_object_set_new(j, "window_seconds", json_integer(q->win_to - q->win_from));
+    json_object_set_new(j, "partial", json_boolean(q->partial));
+    for (i = 0; i < q->nnames; i++) {
+        struct series_name *n = &q->names[i];
+        json_t *o;
+
+        if (n->kind != 's')
+            continue;
+        o = n->counted ? counts_json(q->sums[i]) : json_object();
+        if (!o)
+            continue;
+        json_object_set_new(o, "name", json_string_nocheck(n->name));
+        json_object_set_new(o, "configured", json_boolean(n->configured));
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(j, "slis", arr);
+    json_object_set_new(j, "truncated", json_boolean(q->truncated));
+    q_answer_json(q, 200, j);
+}
+
+/*
+ * A step: queues totals over [win_from, win_to) for every SLI listed, then runs next. SLIs
+ * past SLT_API_MAX_KEYS buckets are listed without counts (truncated).
+ */
+static void q_fetch_window(struct query *q, void (*next)(struct query *q))
+{
+    size_t i;
+    int rc;
+
+    if (q->names)
+        qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    q->on_done = next;
+    if (q_alloc_sums(q, q->nnames) < 0) {
+        q_answer_error(q, 500, "out of memory");
+        return;
+    }
+    for (i = 0; i < q->nnames; i++) {
+        if (q->names[i].kind != 's')
+            continue;
+        rc = q_range(q, q->names[i].name, q->win_from, q->win_to, (uint32_t)i, &q->partial);
+        if (rc == SLT_ELIMIT) {
+            /* replies already queued for this one add into a sum nobody shows */
+            q->truncated = 1;
+            break;
+        }
+        if (rc < 0) {
+            q_answer_error(q, 503, "redis unavailable");
+            return;
+        }
+        q->names[i].counted = 1;
+    }
+}
+
+static void slis_listed(struct query *q)
+{
+    q_fetch_window(q, slis_done);
+}
+
+static void handle_slis(struct slt_api *api, struct slt_http_req *req)
+{
+    int64_t w = api->cfg && api->cfg->aggregator.default_window_s > 0
+                    ? api->cfg->aggregator.default_window_s
+                    : 3600;
+    struct query *q;
+
+    w = (w + 59) / 60 * 60;
+    q = q_new(api, req, SLT_ROUTE_SLIS);
+    if (!q)
+        return;
+    /* the window ends with the current (open) minute */
+    q->win_to = (now_s() / 60 + 1) * 60;
+    q->win_from = q->win_to - w > 0 ? q->win_to - w : 0;
+    q_list_series(q, slis_listed);
+    q_go(q);
+}
+
+/* ---- SLOs: attainment, error budget and multiwindow burn-rate alerts ---------------------- */
+
+struct slo_eval {
+    int64_t win[3];          /* counts over the SLO window */
+    double attainment;       /* good / (good + bad), NAN when no event */
+    double budget_remaining; /* 1 - bad_ratio / (1 - objective), may be negative */
+    double burn[NBURN];      /* bad_ratio / (1 - objective) per burn window */
+    int page, ticket;        /* 14.4x over 1h and 5m; 6x over 6h and 30m */
+    int has_data;
+};
+
+static int q_copy_slos(struct query *q)
+{
+    const struct slt_config *cfg = q->api->cfg;
+    size_t i;
+
+    if (!cfg || cfg->nslos == 0)
+        return 0;
+    q->slos = slt_calloc(cfg->nslos, sizeof(*q->slos));
+    if (!q->slos)
+        return SLT_ENOMEM;
+    for (i = 0; i < cfg->nslos; i++) {
+        const struct slt_slo *o = &cfg->slos[i];
+
+        q->slos[i].name = slt_strdup(o->name ? o->name : "");
+        q->slos[i].sli = slt_strdup(o->sli ? o->sli : "");
+        q->slos[i].objective = o->objective;
+        q->slos[i].window_s = o->window_s > 0 ? o->window_s : 28 * 86400;
+        q->nslos++;
+        if (!q->slos[i].name || !q->slos[i].sli)
+            return SLT_ENOMEM;
+    }
+    return 0;
+}
+
+/* Queues the SLO windows; sums from q->slo_base must be allocated. */
+static int q_queue_slos(struct query *q)
+{
+    int64_t to = (now_s() / 60 + 1) * 60; /* through the current minute */
+    size_t i, w;
+    int rc, partial = 0;
+
+    q->slo_now = to;
+    for (i = 0; i < q->nslos; i++) {
+        int64_t win = (q->slos[i].window_s + 59) / 60 * 60;
+        int64_t from = to - win > 0 ? to - win : 0;
+
+        /*
+         * A window longer than minute retention would lose the expired minutes at its start;
+         * start it at the hour (or, past hour retention, the day) before instead.
+         */
+        if (win > retention_s(q->api, SLT_GRAN_HOUR))
+            from = from / 86400 * 86400;
+        else if (win > retention_s(q->api, SLT_GRAN_MINUTE))
+            from = from / 3600 * 3600;
+        q->slos[i].from = from;
+        rc =
+            q_range(q, q->slos[i].sli, from, to, (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
+        for (w = 0; rc == 0 && w < NBURN; w++)
+            rc = q_range(q, q->slos[i].sli, to - burn_windows[w], to,
+                         (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void slo_evaluate(const struct query *q, size_t i, struct slo_eval *e)
+{
+    const int64_t(*s)[3] = (const int64_t(*)[3])q->sums + q->slo_base + i * SLO_SLOTS;
+    double budget = 1.0 - q->slos[i].objective / 100.0;
+    size_t w;
+
+    memset(e, 0, sizeof(*e));
+    memcpy(e->win, s[0], sizeof(e->win));
+    e->has_data = s[0][0] + s[0][1] > 0;
+    e->attainment = e->has_data ? (double)s[0][0] / (double)(s[0][0] + s[0][1]) : 1.0;
+    for (w = 0; w < NBURN; w++) {
+        int64_t n = s[1 + w][0] + s[1 + w][1];
+        double bad_ratio = n > 0 ? (double)s[1 + w][1] / (double)n : 0.0;
+
+        e->burn[w] = budget > 0 ? bad_ratio / budget : 0.0;
+    }
+    e->budget_remaining = budget > 0 ? 1.0 - (1.0 - e->attainment) / budget : 0.0;
+    /* Google SRE workbook, "multiwindow, multi-burn-rate alerts" */
+    e->page = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
+    e->ticket = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
+}
+
+static void slos_done(struct query *q)
+{
+    json_t *j = json_object(), *arr = json_array();
+    size_t i, w;
+
+    if (!j || !arr) {
+        json_decref(j);
+        json_decref(arr);
+        q_answer_error(q, 500, "out of memory");
+        return;
+    }
+    for (i = 0; i < q->nslos; i++) {
+        struct slo_eval e;
+        json_t *o, *burn;
+
+        slo_evaluate(q, i, &e);
+        o = counts_json(e.win);
+        burn = json_object();
+        if (!o || !burn) {
+            json_decref(o);
+            json_decref(burn);
+            continue;
+        }
+        json_object_set_new(o, "name", json_string_nocheck(q->slos[i].name));
+        json_object_set_new(o, "sli", json_string_nocheck(q->slos[i].sli));
+        json_object_set_new(o, "objective", json_real(q->slos[i].objective));
+        json_object_set_new(o, "window_seconds", json_integer(q->slos[i].window_s));
+        json_object_set_new(o, "from", json_integer(q->slos[i].from));
+        json_object_set_new(o, "attainment", json_real(e.attainment));
+        json_object_set_new(o, "error_budget_remaining", json_real(e.budget_remaining));
+        for (w = 0; w < NBURN; w++)
+            json_object_set_new(burn, burn_window_names[w], json_real(e.burn[w]));
+        json_object_set_new(o, "burn_rates", burn);
+        json_object_set_new(o, "alerts",
+                            json_pack("{s:b, s:b}", "page", e.page, "ticket", e.ticket));
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(j, "to", json_integer(q->slo_now));
+    json_object_set_new(j, "slos", arr);
+    q_answer_json(q, 200, j);
+}
+
+static void handle_slos(struct slt_api *api, struct slt_http_req *req)
+{
+    struct query *q = q_new(api, req, SLT_ROUTE_SLOS);
+    int rc;
+
+    if (!q)
+        return;
+    q->on_done = slos_done;
+    rc = q_copy_slos(q);
+    if (rc == 0)
+        rc = q_alloc_sums(q, q->nslos * SLO_SLOTS);
+    if (rc == 0)
+        rc = q_queue_slos(q);
+    if (rc < 0)
+        q_answer_error(q, rc == SLT_EREDIS ? 503 : 500, slt_strerror(rc));
+    q_go(q);
+}
+
+/* ---- /metrics ----------------------------------------------------------------------------- */
+
+static int prom_series_line(struct slt_buf *b, const char *metric, const char *l1, const char *v1,
+                            const char *l2, const char *v2, int64_t value)
+{
+    int rc;
+
+    if ((rc = slt_buf_printf(b, "%s{%s=\"", metric, l1)) < 0 ||
+        (rc = slt_prom_escape_label(b, v1, strlen(v1))) < 0)
+        return rc;
+    if (l2 && ((rc = slt_buf_printf(b, "\",%s=\"", l2)) < 0 ||
+               (rc = slt_prom_escape_label(b, v2, strlen(v2))) < 0))
+        return rc;
+    return slt_buf_printf(b, "\"} %" PRId64 "\n", value);
+}
+
+static int prom_gauge_line(struct slt_buf *b, const char *metric, const char *slo, const char *l2,
+                           const char *v2, double value)
+{
+    int rc;
+
+    if ((rc = slt_buf_printf(b, "%s{slo=\"", metric)) < 0 ||
+        (rc = slt_prom_escape_label(b, slo, strlen(slo))) < 0)
+        return rc;
+    if (l2 && (rc = slt_buf_printf(b, "\",%s=\"%s", l2, v2)) < 0)
+        return rc;
+    return slt_buf_printf(b, "\"} %.9g\n", value);
+}
+
+static int render_series(struct slt_buf *b, const struct query *q)
+{
+    static const char *sli_results[] = {"good", "bad", "excluded"};
+    static const char *input_results[] = {"read", "unparsed", "oversize"};
+    size_t i, k;
+    int rc = 0;
+
+    rc = slt_prom_header(b, "slitail_sli_events_total", "counter",
+                         "Events per SLI and result since the first apply (kept in Redis).");
+    for (i = 0; rc == 0 && i < q->nnames; i++)
+        for (k = 0; rc == 0 && q->names[i].kind == 's' && k < 3; k++)
+            rc = prom_series_line(b, "slitail_sli_events_total", "sli", q->names[i].name, "result",
+                                  sli_results[k], q->sums[i][k]);
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_input_lines_total", "counter",
+                             "Lines per input: read (all), unparsed and oversize (subsets of "
+                             "read), since the first apply.");
+    for (i = 0; rc == 0 && i < q->nnames; i++)
+        for (k = 0; rc == 0 && q->names[i].kind == 'i' && k < 3; k++)
+            rc = prom_series_line(b, "slitail_input_lines_total", "input", q->names[i].name,
+                                  "result", input_results[k], q->sums[i][k]);
+    return rc;
+}
+
+static int render_slos(struct slt_buf *b, const struct query *q)
+{
+    size_t i, w;
+    int rc;
+
+    rc = slt_prom_header(b, "slitail_slo_objective_ratio", "gauge", "SLO objective (0..1).");
+    for (i = 0; rc == 0 && i < q->nslos; i++)
+        rc = prom_gauge_line(b, "slitail_slo_objective_ratio", q->slos[i].name, NULL, NULL,
+                             q->slos[i].objective / 100.0);
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_slo_attainment_ratio", "gauge",
+                             "good / (good + bad) over the SLO window (1 without events).");
+    for (i = 0; rc == 0 && i < q->nslos; i++) {
+        struct slo_eval e;
+
+        slo_evaluate(q, i, &e);
+        rc = prom_gauge_line(b, "slitail_slo_attainment_ratio", q->slos[i].name, NULL, NULL,
+                             e.attainment);
+    }
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_slo_error_budget_remaining_ratio", "gauge",
+                             "Error budget left over the SLO window (negative when spent).");
+    for (i = 0; rc == 0 && i < q->nslos; i++) {
+        struct slo_eval e;
+
+        slo_evaluate(q, i, &e);
+        rc = prom_gauge_line(b, "slitail_slo_error_budget_remaining_ratio", q->slos[i].name, NULL,
+                             NULL, e.budget_remaining);
+    }
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_slo_burn_rate", "gauge",
+                             "Error-budget burn rate over the last 5m, 30m, 1h and 6h.");
+    for (i = 0; rc == 0 && i < q->nslos; i++) {
+        struct slo_eval e;
+
+        slo_evaluate(q, i, &e);
+        for (w = 0; rc == 0 && w < NBURN; w++)
+            rc = prom_gauge_line(b, "slitail_slo_burn_rate", q->slos[i].name, "window",
+                                 burn_window_names[w], e.burn[w]);
+    }
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
+                             "1 when a multiwindow burn-rate alert fires: page (14.4x over 1h "
+                             "and 5m), ticket (6x over 6h and 30m).");
+    for (i = 0; rc == 0 && i < q->nslos; i++) {
+        struct slo_eval e;
+
+        slo_evaluate(q, i, &e);
+        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity", "page",
+                             e.page);
+        if (rc == 0)
+            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity",
+                                 "ticket", e.ticket);
+    }
+    return rc;
+}
+
+/* Renders /metrics; q is NULL when Redis could not be read (own health only). */
+static int render_metrics(struct slt_api *api, const struct query *q, struct slt_buf *b)
+{
+    const struct slt_http_counters *hc = slt_http_server_counters(api->http);
+    int rc = 0;
+
+    api->stats->http_requests = hc->requests;
+    api->stats->http_errors = hc->responses_4xx + hc->responses_5xx;
+    if (q)
+        rc = render_series(b, q);
+    if (rc == 0 && q && q->nslos)
+        rc = render_slos(b, q);
+    if (rc == 0)
+        rc = slt_prom_aggr_stats(b, api->stats);
+    if (rc == 0)
+        rc = slt_buf_printf(
+            b,
+            "# HELP slitail_api_redis_up 1 when the API's query connection to Redis is up.\n"
+            "# TYPE slitail_api_redis_up gauge\nslitail_api_redis_up %d\n"
+            "# HELP slitail_api_scrape_redis_ok 1 when this scrape read the counters from "
+            "Redis.\n# TYPE slitail_api_scrape_redis_ok gauge\nslitail_api_scrape_redis_ok %d\n"
+            "# HELP slitail_api_redis_timeouts_total API queries Redis did not answer in time.\n"
+            "# TYPE slitail_api_redis_timeouts_total counter\n"
+            "slitail_api_redis_timeouts_total %" PRIu64 "\n"
+            "# HELP slitail_api_redis_reconnects_total API Redis reconnection attempts.\n"
+            "# TYPE slitail_api_redis_reconnects_total counter\n"
+            "slitail_api_redis_reconnects_total %" PRIu64 "\n"
+            "# HELP slitail_http_requests_total HTTP requests read.\n"
+            "# TYPE slitail_http_requests_total counter\nslitail_http_requests_total %" PRIu64
+            "\n# HELP slitail_http_responses_total HTTP error responses by class.\n"
+            "# TYPE slitail_http_responses_total counter\n"
+            "slitail_http_responses_total{class=\"4xx\"} %" PRIu64 "\n"
+            "slitail_http_responses_total{class=\"5xx\"} %" PRIu64 "\n"
+            "# HELP slitail_http_header_timeouts_total Connections closed for sending headers "
+            "too slowly.\n# TYPE slitail_http_header_timeouts_total counter\n"
+            "slitail_http_header_timeouts_total %" PRIu64 "\n"
+            "# HELP slitail_http_connections_refused_total Connections over the limit.\n"
+            "# TYPE slitail_http_connections_refused_total counter\n"
+            "slitail_http_connections_refused_total %" PRIu64 "\n"
+            "# HELP slitail_http_connections Open HTTP connections.\n"
+            "# TYPE slitail_http_connections gauge\nslitail_http_connections %zu\n",
+            api->redis_up, q != NULL, api->query_timeouts, api->redis_reconnects, hc->requests,
+            hc->responses_4xx, hc->responses_5xx, hc->header_timeouts, hc->conns_refused,
+            slt_http_server_conns(api->http));
+    return rc;
+}
+
+static void respond_metrics(struct slt_api *api, struct query *q, struct slt_http_req *req)
+{
+    static const char ctype[] = "text/plain; version=0.0.4; charset=utf-8";
+    struct slt_buf b;
+
+    slt_buf_init(&b, METRICS_MAX_BYTES);
+    if (render_metrics(api, q, &b) < 0) {
+        slt_buf_release(&b);
+        if (q)
+            q_answer_error(q, 500, "metrics too large");
+        else
+            respond_error(req, 500, "metrics too large");
+        return;
+    }
+    if (q)
+        q_answer_raw(q, 200, ctype, b.p ? b.p : "", b.len);
+    else
+        slt_http_respond(req, 200, ctype, b.p ? b.p : "", b.len, NULL);
+    slt_buf_release(&b);
+}
+
+static void metrics_done(struct query *q)
+{
+    respond_metrics(q->api, q, NULL);
+}
+
+static void metrics_listed(struct query *q)
+{
+    size_t i;
+    int rc;
+
+    qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    q->on_done = metrics_done;
+    q->slo_base = q->nnames;
+    rc = q_copy_slos(q);
+    if (rc == 0)
+        rc = q_alloc_sums(q, q->nnames + q->nslos * SLO_SLOTS);
+    for (i = 0; rc == 0 && i < q->nnames; i++) {
+        char key[SLT_API_MAX_NAME + 32];
+        size_t klen = series_key(key, sizeof(key), q->names[i].kind, q->names[i].name, "tot");
+
+        rc = klen ? q_hmget(q, key, klen, q->names[i].kind == 's' ? sli_fields : input_fields,
+                            (uint32_t)i)
+                  : SLT_ELIMIT;
+    }
+    if (rc == 0)
+        rc = q_queue_slos(q);
+    if (rc < 0)
+        q_answer_error(q, rc == SLT_EREDIS ? 503 : 500, slt_strerror(rc));
+}
+
+static void handle_metrics(struct slt_api *api, struct slt_http_req *req)
+{
+    struct query *q;
+
+    if (!api->rc || !api->redis_up || api->nqueries >= SLT_API_MAX_QUERIES) {
+        respond_metrics(api, NULL, req);
+        return;
+    }
+    q = q_new(api, req, SLT_ROUTE_METRICS);
+    if (!q)
+        return;
+    q_list_series(q, metrics_listed);
+    q_go(q);
+}
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+
+static void handle_readyz(struct slt_api *api, struct slt_http_req *req)
+{
+    int ingest = api->stats->redis_connected != 0, query = api->redis_up;
+
+    respond_json(req, ingest && query ? 200 : 503,
+                 json_pack("{s:s, s:b, s:b}", "status", ingest && query ? "ready" : "not ready",
+                           "ingest_redis", ingest, "query_redis", query));
+}
+
+static void on_request(struct slt_http_req *req, void *data)
+{
+    struct slt_api *api = data;
+    char name[SLT_API_MAX_NAME];
+    int route = slt_api_route(req->path, name, sizeof(name));
+
+    if (api->stopping) {
+        respond_error(req, 503, "shutting down");
+        return;
+    }
+    switch (route) {
+    case SLT_ROUTE_DASHBOARD:
+        slt_http_respond(req, 200, "text/html; charset=utf-8", slt_dashboard_html,
+                         slt_dashboard_html_len(),
+                         "Content-Security-Policy: default-src 'self'; style-src 'unsafe-inline'; "
+                         "script-src 'unsafe-inline'\r\n");
+        break;
+    case SLT_ROUTE_HEALTHZ:
+        respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+        break;
+    case SLT_ROUTE_READYZ:
+        handle_readyz(api, req);
+        break;
+    case SLT_ROUTE_METRICS:
+        handle_metrics(api, req);
+        break;
+    case SLT_ROUTE_SLIS:
+        handle_slis(api, req);
+        break;
+    case SLT_ROUTE_COUNTS:
+        handle_counts(api, req, name);
+        break;
+    case SLT_ROUTE_SLOS:
+        handle_slos(api, req);
+        break;
+    case SLT_ELIMIT:
+        respond_error(req, 404, "unknown SLI (name too long)");
+        break;
+    case SLT_EPARSE:
+        respond_error(req, 400, "bad percent-encoding in the SLI name");
+        break;
+    default:
+        respond_error(req, 404, "no such endpoint");
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lifecycle                                                                                   */
+
+static void api_free(struct slt_api *api)
+{
+    slt_redis_url_release(&api->redis_url);
+    slt_free(api);
+}
+
+static void api_maybe_stopped(struct slt_api *api)
+{
+    void (*cb)(void *);
+    void *d;
+
+    if (!api->stopping || !api->http_stopped || !api->timer_closed || api->nalive)
+        return;
+    cb = api->on_stopped;
+    d = api->stopped_data;
+    api_free(api);
+    if (cb)
+        cb(d);
+}
+
+static void on_http_stopped(void *data)
+{
+    struct slt_api *api = data;
+
+    api->http_stopped = 1;
+    api_maybe_stopped(api);
+}
+
+static void on_redis_timer_closed(uv_handle_t *h)
+{
+    struct slt_api *api = h->data;
+
+    api->timer_closed = 1;
+    api_maybe_stopped(api);
+}
 
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
                   struct slt_aggr_stats *stats, struct slt_api **out)
 {
-    (void)loop;
-    (void)cfg;
-    (void)stats;
-    *out = NULL;
+    struct slt_api *api;
+    const char *listen =
+        cfg && cfg->aggregator.http_listen ? cfg->aggregator.http_listen : "127.0.0.1:7480";
+    char err[256];
+    int rc;
+
+    api = slt_calloc(1, sizeof(*api));
+    if (!api)
+        return SLT_ENOMEM;
+    api->loop = loop;
+    api->cfg = cfg;
+    api->stats = stats ? stats : &api->own_stats;
+    api->redis_timeout_ms =
+        cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
+    rc = slt_redis_url_parse(cfg && cfg->aggregator.redis ? cfg->aggregator.redis
+                                                          : "redis://127.0.0.1:6379/0",
+                             &api->redis_url, err, sizeof(err));
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address: %s", err);
+        slt_free(api);
+        return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+    }
+    rc = slt_http_server_start(loop, listen, NULL, on_request, api, &api->http);
+    if (rc < 0) {
+        api_free(api);
+        return rc;
+    }
+    uv_timer_init(loop, &api->redis_timer);
+    api->redis_timer.data = api;
+    redis_connect(api);
+    slt_log(SLT_LOG_INFO, COMPONENT, "http api listening on %s (port %d)", listen,
+            slt_http_server_port(api->http));
+    *out = api;
     return 0;
+}
+
+int slt_api_port(const struct slt_api *api)
+{
+    return api && api->http ? slt_http_server_port(api->http) : 0;
 }
 
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg)
 {
-    (void)api;
-    (void)cfg;
+    if (!api)
+        return;
+    /* listen and redis addresses need a restart; SLIs, SLOs, windows and retention follow */
+    api->cfg = cfg;
+    if (cfg && cfg->aggregator.redis_timeout_ms > 0)
+        api->redis_timeout_ms = cfg->aggregator.redis_timeout_ms;
 }
 
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data)
 {
-    (void)api;
-    if (on_stopped)
-        on_stopped(data);
+    redisAsyncContext *ac;
+
+    if (!api) {
+        if (on_stopped)
+            on_stopped(data);
+        return;
+    }
+    api->stopping = 1;
+    api->on_stopped = on_stopped;
+    api->stopped_data = data;
+    uv_timer_stop(&api->redis_timer);
+    ac = api->rc;
+    api->rc = NULL;
+    api->redis_up = 0;
+    if (ac)
+        redisAsyncFree(ac); /* answers every waiting query (503) */
+    uv_close((uv_handle_t *)&api->redis_timer, on_redis_timer_closed);
+    slt_http_server_stop(api->http, on_http_stopped, api);
 }

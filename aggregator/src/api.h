@@ -1,6 +1,6 @@
 /*
  * The aggregator's HTTP side: JSON API, Prometheus /metrics, /healthz, /readyz and the
- * dashboard page. It keeps its own Redis connection for queries.
+ * dashboard page. It keeps its own Redis connection for queries. docs/API.md is the reference.
  *
  * Calling sequence (from main.c):
  *   slt_api_start(loop, cfg, stats, &api)     listens on cfg->aggregator.http_listen
@@ -10,6 +10,9 @@
 #ifndef SLT_API_H
 #define SLT_API_H
 
+#include <stddef.h>
+
+#include "slt/common.h"
 #include "stats.h"
 
 struct uv_loop_s;
@@ -20,5 +23,49 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
                   struct slt_aggr_stats *stats, struct slt_api **out);
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg);
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data);
+
+/* The HTTP port actually bound (for tests that listen on port 0). */
+int slt_api_port(const struct slt_api *api);
+
+/* Routes of the API; slt_api_route() maps a raw path to one (pure, fuzzed). */
+enum slt_api_route {
+    SLT_ROUTE_NOT_FOUND = 0,
+    SLT_ROUTE_DASHBOARD, /* / */
+    SLT_ROUTE_HEALTHZ,   /* /healthz */
+    SLT_ROUTE_READYZ,    /* /readyz */
+    SLT_ROUTE_METRICS,   /* /metrics */
+    SLT_ROUTE_SLIS,      /* /api/v1/slis */
+    SLT_ROUTE_COUNTS,    /* /api/v1/slis/{name}/counts */
+    SLT_ROUTE_SLOS,      /* /api/v1/slos */
+};
+
+/*
+ * Map a raw (percent-encoded) path to a route. For SLT_ROUTE_COUNTS the decoded SLI name is
+ * written to name (room for namemax bytes with its NUL). Returns the route, or SLT_EPARSE for
+ * a bad escape in the name, SLT_ELIMIT for a name too long.
+ */
+int slt_api_route(struct slt_str path, char *name, size_t namemax);
+
+/*
+ * Query parameters of /counts: from, to (UNIX seconds, multiples of 60, from < to) and an
+ * optional step (a multiple of 60). Returns 0, or SLT_EINVAL with a message in err.
+ */
+struct slt_api_range {
+    int64_t from, to, step; /* step 0: no series */
+    size_t npoints;
+};
+int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err, size_t errlen);
+
+/* The dashboard page (dashboard.c). */
+extern const char slt_dashboard_html[];
+size_t slt_dashboard_html_len(void);
+
+/* Limits of the API (docs/API.md). */
+#define SLT_API_MAX_RANGE_S (4000LL * 86400) /* longest range */
+#define SLT_API_MAX_POINTS 10000             /* points of a series */
+#define SLT_API_MAX_KEYS 20000               /* buckets one request may read */
+#define SLT_API_MAX_SERIES 5000              /* SLIs and inputs listed */
+#define SLT_API_MAX_QUERIES 256              /* requests waiting for Redis */
+#define SLT_API_MAX_NAME 256                 /* bytes of an SLI name */
 
 #endif

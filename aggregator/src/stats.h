@@ -6,18 +6,18 @@
 
 struct slt_aggr_stats {
     uint64_t connections_total;
-    uint64_t connected_agents;   /* gauge: authenticated sessions now */
+    uint64_t connected_agents; /* gauge: authenticated sessions now */
     uint64_t auth_failures;
-    uint64_t frame_errors;       /* malformed or oversized frames (connection closed) */
+    uint64_t frame_errors; /* malformed or oversized frames (connection closed) */
     uint64_t batches_received;
     uint64_t batches_applied;
     uint64_t batches_duplicate;
     uint64_t batches_gap;
     uint64_t batches_rejected;
-    uint64_t batches_retry;      /* refused because Redis was down or slow */
-    uint64_t counter_updates;    /* rows applied */
-    uint64_t late_rows;          /* rows older than minute retention (went to hour/day only) */
-    uint64_t redis_connected;    /* gauge 0/1 for the ingest connection */
+    uint64_t batches_retry;   /* refused because Redis was down or slow */
+    uint64_t counter_updates; /* rows applied */
+    uint64_t late_rows;       /* rows older than minute retention (went to hour/day only) */
+    uint64_t redis_connected; /* gauge 0/1 for the ingest connection */
     uint64_t redis_reconnects;
     uint64_t redis_errors;
     uint64_t redis_timeouts;
@@ -39,6 +39,8 @@ struct slt_aggr_stats {
  * bounds[i] (cumulative, as Prometheus wants); redis_latency_count is the +Inf bucket.
  */
 #define SLT_REDIS_LATENCY_BOUNDS                                                                   \
-    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5}
+    {                                                                                              \
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5                  \
+    }
 
 #endif

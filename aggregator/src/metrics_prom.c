@@ -1,0 +1,111 @@
+/* Prometheus text format 0.0.4; see metrics_prom.h. */
+#include "metrics_prom.h"
+
+#include <inttypes.h>
+
+const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS] = SLT_REDIS_LATENCY_BOUNDS;
+
+int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len)
+{
+    size_t i, start = 0;
+    int rc;
+
+    for (i = 0; i < len; i++) {
+        const char *esc = NULL;
+
+        if (p[i] == '\\')
+            esc = "\\\\";
+        else if (p[i] == '"')
+            esc = "\\\"";
+        else if (p[i] == '\n')
+            esc = "\\n";
+        if (!esc)
+            continue;
+        if ((rc = slt_buf_append(b, p + start, i - start)) < 0 ||
+            (rc = slt_buf_append(b, esc, 2)) < 0)
+            return rc;
+        start = i + 1;
+    }
+    return slt_buf_append(b, p + start, len - start);
+}
+
+int slt_prom_header(struct slt_buf *b, const char *name, const char *type, const char *help)
+{
+    return slt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static int counter(struct slt_buf *b, const char *name, const char *type, const char *help,
+                   uint64_t v)
+{
+    int rc = slt_prom_header(b, name, type, help);
+
+    return rc < 0 ? rc : slt_buf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
+{
+    static const char *outcomes[] = {"applied", "duplicate", "gap", "rejected", "retry"};
+    const uint64_t batches[] = {st->batches_applied, st->batches_duplicate, st->batches_gap,
+                                st->batches_rejected, st->batches_retry};
+    size_t i;
+    int rc = 0;
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        if ((rc = (x)) < 0)                                                                        \
+            return rc;                                                                             \
+    } while (0)
+    TRY(counter(b, "slitail_aggregator_connections_total", "counter", "Agent connections accepted.",
+                st->connections_total));
+    TRY(counter(b, "slitail_aggregator_connected_agents", "gauge",
+                "Authenticated agent sessions now.", st->connected_agents));
+    TRY(counter(b, "slitail_aggregator_auth_failures_total", "counter",
+                "Agent connections that failed authentication.", st->auth_failures));
+    TRY(counter(b, "slitail_aggregator_frame_errors_total", "counter",
+                "Malformed or oversized frames (the connection was closed).", st->frame_errors));
+    TRY(counter(b, "slitail_aggregator_batches_received_total", "counter",
+                "Batches received from agents.", st->batches_received));
+    TRY(slt_prom_header(b, "slitail_aggregator_batches_total", "counter",
+                        "Batches answered, by outcome."));
+    for (i = 0; i < SLT_ARRAY_SIZE(outcomes); i++)
+        TRY(slt_buf_printf(b, "slitail_aggregator_batches_total{outcome=\"%s\"} %" PRIu64 "\n",
+                           outcomes[i], batches[i]));
+    TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
+                "Counter rows applied to Redis.", st->counter_updates));
+    TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
+                "Rows older than minute retention (applied to hour and day buckets only).",
+                st->late_rows));
+    TRY(counter(b, "slitail_aggregator_late_rows_expired_total", "counter",
+                "Rows older than day retention (applied to the cumulative counters only).",
+                st->late_rows_expired));
+    TRY(counter(b, "slitail_aggregator_connections_refused_total", "counter",
+                "Agent connections refused over max_agents.", st->connections_refused));
+    TRY(counter(b, "slitail_aggregator_slow_clients_total", "counter",
+                "Agent connections closed because they did not read their acks.",
+                st->slow_clients));
+    TRY(counter(b, "slitail_aggregator_sessions_timed_out_total", "counter",
+                "Agent sessions closed for sending no HELLO in time or idling too long.",
+                st->sessions_timed_out));
+    TRY(counter(b, "slitail_aggregator_redis_up", "gauge",
+                "1 when the ingest Redis connection is up.", st->redis_connected));
+    TRY(counter(b, "slitail_aggregator_redis_reconnects_total", "counter",
+                "Ingest Redis reconnections.", st->redis_reconnects));
+    TRY(counter(b, "slitail_aggregator_redis_errors_total", "counter", "Ingest Redis errors.",
+                st->redis_errors));
+    TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
+                "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(slt_prom_header(b, "slitail_aggregator_redis_latency_seconds", "histogram",
+                        "Round-trip time of Redis applies."));
+    for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {
+        TRY(slt_buf_printf(
+            b, "slitail_aggregator_redis_latency_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+            slt_prom_latency_bounds[i], st->redis_latency_bucket[i]));
+    }
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_redis_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64
+                       "\nslitail_aggregator_redis_latency_seconds_sum %.9g\n"
+                       "slitail_aggregator_redis_latency_seconds_count %" PRIu64 "\n",
+                       st->redis_latency_count, st->redis_latency_sum, st->redis_latency_count));
+#undef TRY
+    return rc;
+}
