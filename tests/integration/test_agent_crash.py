@@ -2,6 +2,7 @@
 complete line is counted exactly once (zero difference in every (SLI, minute, class))."""
 import os
 import random
+import threading
 import time
 
 import agent_testlib as L
@@ -100,6 +101,58 @@ class AgentCrash(H.TestCase):
             L.wait_exact(self.fake, [self.writer, w2])
             H.check_equal(a.term(), 0, "exit code")
             print("inode reused: %s" % reused)
+        finally:
+            self.teardown()
+
+    def it_loses_nothing_when_killed_while_a_writer_keeps_writing_and_rotating(self):
+        self.setup()
+        rnd = random.Random(11)
+        stop = threading.Event()
+
+        def write_loop():
+            n = 0
+            while not stop.is_set():
+                self.writer.write(200)
+                n += 1
+                if n % 40 == 13:
+                    self.writer.rotate_rename()
+                elif n % 40 == 33:
+                    self.writer.rotate_copytruncate()
+                time.sleep(0.005)
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            t = threading.Thread(target=write_loop)
+            t.start()
+            try:
+                for _ in range(15):
+                    time.sleep(rnd.uniform(0.1, 0.6))
+                    a.kill9()
+                    a.start()
+            finally:
+                stop.set()
+                t.join()
+            L.wait_exact(self.fake, [self.writer], timeout=40)
+            H.check_equal(a.term(), 0, "exit code")
+            if self.writer.lines < 20000:
+                raise AssertionError("writer wrote only %d lines" % self.writer.lines)
+        finally:
+            self.teardown()
+
+    def it_closes_batches_early_at_minutes_kept_and_counts_exactly(self):
+        self.setup()
+        try:
+            w = L.LogWriter(self.tmp.join("logs", "backfill.log"), spread_s=60)
+            w.write(3000)  # 3000 distinct minutes
+            cfg = L.agent_config(self.tmp, self.port, [w.path], flush="500ms",
+                                 extra_agent="  minutes_kept: 10\n")
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [w], timeout=40)
+            st = H.wait_for(lambda: (lambda s: s if s and s["counters"]["early_closes"] > 100
+                                     else None)(a.status()), what="early closes")
+            if st["counters"]["batches"] < 100:
+                raise AssertionError("only %d batches" % st["counters"]["batches"])
+            H.check_equal(a.term(), 0, "exit code")
         finally:
             self.teardown()
 
