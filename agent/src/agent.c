@@ -186,11 +186,48 @@ static int build_series(struct slt_agent *a, const struct slt_config *cfg,
     return 0;
 }
 
+/* Bytes of a batch frame that do not depend on the rows: the series headers and names. */
+static uint64_t frame_overhead(const struct slt_agent *a)
+{
+    uint64_t n = 256 + strlen(a->agent_id);
+    size_t i;
+
+    for (i = 0; i < a->nseries; i++)
+        n += 32 + strlen(a->series[i].name);
+    return n;
+}
+
+#define ROW_MAX_BYTES 42 /* [minute, v0, v1, v2] at their widest */
+
+/* Cells counted before a batch is closed early: what minutes_kept allows and a frame holds. */
 static size_t soft_max(const struct slt_agent *a)
 {
     uint64_t m = (uint64_t)a->cfg->agent.minutes_kept * (a->nseries ? a->nseries : 1);
+    uint64_t over = frame_overhead(a), room;
 
-    return m > SLT_AGENT_MAX_ROWS ? SLT_AGENT_MAX_ROWS : (size_t)m;
+    if (m > SLT_AGENT_MAX_ROWS)
+        m = SLT_AGENT_MAX_ROWS;
+    room = over < SLT_AGENT_MAX_FRAME ? (SLT_AGENT_MAX_FRAME - over) / ROW_MAX_BYTES : 0;
+    /* one line may add a cell per series past the bound before the close */
+    room = room > a->nseries ? room - a->nseries : 0;
+    if (m > room)
+        m = room;
+    return m ? (size_t)m : 1;
+}
+
+/* 0 when a batch of every series with at least one row fits in a frame. */
+static int check_frame_room(const struct slt_agent *a)
+{
+    uint64_t over = frame_overhead(a);
+
+    if (over + ((uint64_t)a->nseries * 2 + 1) * ROW_MAX_BYTES > SLT_AGENT_MAX_FRAME) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "%zu series with their names need %" PRIu64 " bytes per batch: over the %u byte "
+                "frame limit; use fewer SLIs or inputs",
+                a->nseries, over, SLT_AGENT_MAX_FRAME);
+        return SLT_ELIMIT;
+    }
+    return 0;
 }
 
 /* ---- inputs ---- */
@@ -978,7 +1015,7 @@ static void reload(struct slt_agent *a)
     }
     memset(&live, 0, sizeof(live));
     if ((rc = collect_positions(a, &live.inputs, &live.ninputs)) < 0 ||
-        (rc = build_series(a, ncfg, NULL)) < 0 ||
+        (rc = build_series(a, ncfg, NULL)) < 0 || (rc = check_frame_room(a)) < 0 ||
         (rc = slt_count_set_series(&a->count, a->nseries)) < 0 ||
         (rc = make_inputs(a, ncfg, NULL, &nin)) < 0) {
         a->reload_failures++;
@@ -1199,7 +1236,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
     }
     if ((rc = recover(a)) < 0)
         goto fail;
-    if ((rc = build_series(a, cfg, &a->last)) < 0)
+    if ((rc = build_series(a, cfg, &a->last)) < 0 || (rc = check_frame_room(a)) < 0)
         goto fail;
     if ((rc = slt_count_init(&a->count, a->nseries, soft_max(a))) < 0)
         goto fail;
