@@ -346,9 +346,12 @@ out:
 
 /* ---- loopback HTTP ---- */
 
+struct http_client;
+
 struct slt_status_http {
     struct slt_agent *a;
     uv_tcp_t server;
+    struct http_client *clients; /* open ones, closed with the server */
     int nclients;
     int closing;
     int open; /* handles not yet closed: server + clients */
@@ -357,6 +360,7 @@ struct slt_status_http {
 struct http_client {
     uv_tcp_t tcp;
     struct slt_status_http *h;
+    struct http_client *next, **pprev;
     char req[HTTP_MAX_REQ];
     size_t len;
     int done;
@@ -379,6 +383,9 @@ static void on_client_closed(uv_handle_t *hd)
     struct http_client *c = hd->data;
     struct slt_status_http *h = c->h;
 
+    if (c->next)
+        c->next->pprev = c->pprev;
+    *c->pprev = c->next;
     slt_free(c);
     h->nclients--;
     h->open--;
@@ -485,6 +492,11 @@ static void on_http_conn(uv_stream_t *server, int status)
     uv_tcp_init(h->a->loop, &c->tcp);
     c->tcp.data = c;
     c->h = h;
+    c->next = h->clients;
+    if (h->clients)
+        h->clients->pprev = &c->next;
+    c->pprev = &h->clients;
+    h->clients = c;
     h->nclients++;
     h->open++;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nclients > HTTP_MAX_CLIENTS) {
@@ -561,9 +573,13 @@ int slt_status_http_start(struct slt_agent *a, const char *listen, struct slt_st
 
 void slt_status_http_close(struct slt_status_http *h)
 {
+    struct http_client *c;
+
     if (!h || h->closing)
         return;
     h->closing = 1;
+    for (c = h->clients; c; c = c->next)
+        client_close(c);
     uv_close((uv_handle_t *)&h->server, on_server_closed);
 }
 

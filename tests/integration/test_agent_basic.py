@@ -85,9 +85,17 @@ class AgentBasic(H.TestCase):
                 if name not in metrics:
                     raise AssertionError("%s missing from /metrics" % name)
             import json
+            import socket
             st = json.loads(get("/status"))
             H.check_equal(st["agent_id"], "web-1", "agent id")
+            # a client that never sends its request does not hold up the shutdown
+            idle = socket.create_connection(("127.0.0.1", hp))
+            time.sleep(0.2)
+            t0 = time.time()
             H.check_equal(a.term(), 0, "exit code")
+            if time.time() - t0 > 3:
+                raise AssertionError("shutdown waited for an idle status client")
+            idle.close()
         finally:
             self.teardown()
 
