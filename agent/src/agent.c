@@ -365,6 +365,28 @@ static inline int count(struct slt_agent *a, uint32_t series, int64_t minute, un
     return r;
 }
 
+static void count_unparsed_file(struct slt_agent *a, struct slt_tail_file *file)
+{
+    uint64_t h = slt_path_hash(slt_tail_file_path(file));
+    struct slt_file_rate *v;
+    size_t i;
+
+    for (i = 0; i < a->nunparsed_by_file; i++)
+        if (a->unparsed_by_file[i].path_hash == h) {
+            a->unparsed_by_file[i].lines++;
+            return;
+        }
+    if (a->nunparsed_by_file >= SLT_AGENT_MAX_UNPARSED_FILES)
+        return;
+    v = slt_realloc(a->unparsed_by_file, (a->nunparsed_by_file + 1) * sizeof(*v));
+    if (!v)
+        return;
+    a->unparsed_by_file = v;
+    v[a->nunparsed_by_file].path_hash = h;
+    v[a->nunparsed_by_file].lines = 1;
+    a->nunparsed_by_file++;
+}
+
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset)
 {
@@ -375,7 +397,6 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
     size_t k;
     int r, full = 0;
 
-    (void)file;
     (void)end_offset;
     if (in->closing || a->stopped)
         return;
@@ -391,6 +412,8 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
         /* no event time: the line counts in the minute it was read */
         minute = slt_minute_of(a->now_s);
         in->unparsed++;
+        if (file)
+            count_unparsed_file(a, file);
         if (r > 0 && r < SLT_UP__COUNT)
             in->reasons[r]++;
         full |= count(a, in->series, minute, 0);
@@ -1324,6 +1347,7 @@ void slt_agent_free(struct slt_agent *a)
     slt_free(a->agent_id);
     slt_free(a->state_dir);
     slt_free(a->rates);
+    slt_free(a->unparsed_by_file);
     slt_config_free(a->cfg);
     slt_free(a);
 }

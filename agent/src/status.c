@@ -60,11 +60,18 @@ static void prom_label(struct slt_buf *b, const char *s)
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
+    return slt_path_hash(s);
+}
 
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+static uint64_t file_unparsed(const struct slt_agent *a, const char *path)
+{
+    uint64_t h = slt_path_hash(path);
+    size_t i;
+
+    for (i = 0; i < a->nunparsed_by_file; i++)
+        if (a->unparsed_by_file[i].path_hash == h)
+            return a->unparsed_by_file[i].lines;
+    return 0;
 }
 
 static uint64_t prev_lines(struct slt_agent *a, uint64_t h, int *found)
@@ -208,11 +215,11 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            ", \"offset\": %" PRIu64 ", \"size\": %" PRIu64
                            ", \"lag_bytes\": %" PRIu64 ", \"lag_seconds\": %.0f"
                            ", \"lines\": %" PRIu64 ", \"lines_per_sec\": %.1f"
-                           ", \"oversize\": %" PRIu64 ", \"truncations\": %" PRIu64
-                           ", \"errors\": %" PRIu64 "}",
+                           ", \"unparsed\": %" PRIu64 ", \"oversize\": %" PRIu64
+                           ", \"truncations\": %" PRIu64 ", \"errors\": %" PRIu64 "}",
                            f->offset, f->size, f->size > f->offset ? f->size - f->offset : 0,
-                           fv[k].lag_seconds, f->lines, fv[k].lines_per_sec, f->oversize,
-                           f->truncations, f->errors);
+                           fv[k].lag_seconds, f->lines, fv[k].lines_per_sec,
+                           file_unparsed(a, f->path), f->oversize, f->truncations, f->errors);
             first = 0;
         }
         slt_buf_printf(b, "]}");

@@ -54,6 +54,10 @@ class AgentBasic(H.TestCase):
             H.check_equal(f["offset"], os.path.getsize(self.writer.path), "offset")
             H.check_equal(f["lag_bytes"], 0, "lag")
             H.check_equal(st["inputs"][0]["unparsed"], self.writer.unparsed, "unparsed")
+            H.check_equal(f["unparsed"], self.writer.unparsed, "unparsed of the file")
+            for key in ("lag_seconds", "lines_per_sec", "truncations", "size"):
+                if key not in f:
+                    raise AssertionError("status of a file lacks %s" % key)
             H.check_equal(st["backpressure"], False, "backpressure")
             H.check_equal(a.term(), 0, "exit code")
             r = H.run([H.binary("slitail-agent"), "-c", cfg, "--status"])
