@@ -616,6 +616,64 @@ int slt__agent_checkpoint(struct slt_agent *a)
     return 0;
 }
 
+static int pos_equal(const struct slt_tail_pos *x, const struct slt_tail_pos *y)
+{
+    return x->dev == y->dev && x->ino == y->ino && x->fingerprint == y->fingerprint &&
+           x->fp_len == y->fp_len && x->offset == y->offset && x->flags == y->flags &&
+           strcmp(x->path, y->path) == 0;
+}
+
+static int inputs_equal(const struct slt_state_input *v, size_t n, const struct slt_state *st)
+{
+    size_t i, k;
+
+    if (n != st->ninputs)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const struct slt_state_input *o = slt_state_input(st, v[i].name);
+
+        if (!o || o->npos != v[i].npos)
+            return 0;
+        for (k = 0; k < o->npos; k++)
+            if (!pos_equal(&o->pos[k], &v[i].pos[k]))
+                return 0;
+    }
+    return 1;
+}
+
+/*
+ * Positions can move without a line being counted: a file found at its end (read_from: end),
+ * a rotation, a truncation. With nothing counted and nothing waiting to be spooled, the live
+ * positions are exactly after the last counted line, so they are checkpointed; otherwise lines
+ * written before the first batch of a fresh agent would be skipped after a crash.
+ */
+static void checkpoint_positions(struct slt_agent *a)
+{
+    struct slt_state_input *v = NULL;
+    size_t n = 0, i;
+
+    if (slt_count_len(&a->count) || a->has_pending || a->paused_close || a->stopped)
+        return;
+    if (collect_positions(a, &v, &n) < 0)
+        return;
+    if (inputs_equal(v, n, &a->last)) {
+        for (i = 0; i < n; i++) {
+            slt_free(v[i].name);
+            slt_free(v[i].pos);
+        }
+        slt_free(v);
+        return;
+    }
+    for (i = 0; i < a->last.ninputs; i++) {
+        slt_free(a->last.inputs[i].name);
+        slt_free(a->last.inputs[i].pos);
+    }
+    slt_free(a->last.inputs);
+    a->last.inputs = v;
+    a->last.ninputs = n;
+    slt__agent_checkpoint(a);
+}
+
 /* The spool's newest record is the checkpoint; the file matters when that record goes. */
 static void maintain_spool(struct slt_agent *a)
 {
@@ -817,6 +875,7 @@ static void on_tick(uv_timer_t *t)
     refresh_clock(a);
     if (a->stopped)
         return;
+    checkpoint_positions(a);
     maintain_spool(a);
     slt_status_write(a);
 }

@@ -156,6 +156,25 @@ class AgentCrash(H.TestCase):
         finally:
             self.teardown()
 
+    def it_counts_lines_written_while_a_fresh_read_from_end_agent_was_down(self):
+        self.setup()
+        try:
+            old = L.LogWriter(self.writer.path, seed=900000)
+            old.write(300)  # before the first start: skipped by read_from: end
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path], read_from="end")
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: (lambda s: s and s["inputs"][0]["files"] and
+                                s["inputs"][0]["files"][0]["offset"] > 0)(a.status()),
+                       what="file opened at its end")
+            time.sleep(1.5)  # a tick checkpoints the positions
+            a.kill9()
+            self.writer.write(400)  # while down, before any line was ever counted
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentCrash().run_all()
