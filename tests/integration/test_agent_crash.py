@@ -175,6 +175,45 @@ class AgentCrash(H.TestCase):
         finally:
             self.teardown()
 
+    def it_drains_a_file_rotated_by_rename_while_stopped(self):
+        self.setup()
+        try:
+            self.writer.write(500)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            a.kill9()
+            self.writer.write(300)  # after the checkpoint, in the file about to rotate
+            self.writer.rotate_rename()
+            self.writer.write(200)
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    # Not collected yet (the runner runs test_* and it_* only): two rename rotations while the
+    # agent is down lose the middle file (access.log.1), which the restored tail never opens.
+    # A tailer matter (agent/src/tail.c restore); rename to it_... once that is fixed.
+    def pending_it_drains_every_file_of_two_rotations_while_stopped(self):
+        self.setup()
+        try:
+            self.writer.write(500)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            a.kill9()
+            self.writer.write(300)
+            self.writer.rotate_rename()
+            self.writer.write(200)
+            self.writer.rotate_rename()  # the checkpointed file is now access.log.2
+            self.writer.write(100)
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentCrash().run_all()
