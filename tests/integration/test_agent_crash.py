@@ -192,6 +192,23 @@ class AgentCrash(H.TestCase):
         finally:
             self.teardown()
 
+    def it_drains_the_copy_of_a_copytruncate_done_while_stopped(self):
+        self.setup()
+        try:
+            self.writer.write(500)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            a.kill9()
+            self.writer.write(300)  # only in the copy after the truncation
+            self.writer.rotate_copytruncate()
+            self.writer.write(50)  # smaller than the checkpointed offset
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
     # Not collected yet (the runner runs test_* and it_* only): two rename rotations while the
     # agent is down lose the middle file (access.log.1), which the restored tail never opens.
     # A tailer matter (agent/src/tail.c restore); rename to it_... once that is fixed.
