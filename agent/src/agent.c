@@ -1252,6 +1252,22 @@ static int recover(struct slt_agent *a)
     return 0;
 }
 
+/* docs/PROTOCOL.md: 1 .. 1024 bytes, no control bytes, no '{' or '}' (Redis hash tags). */
+static int agent_id_ok(const char *id)
+{
+    size_t n = strlen(id), i;
+
+    if (n == 0 || n > 1024)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+
+        if (c < 0x20 || c == 0x7f || c == '{' || c == '}')
+            return 0;
+    }
+    return 1;
+}
+
 static int lock_state_dir(const char *dir)
 {
     char path[PATH_MAX];
@@ -1294,6 +1310,13 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
     a->state_dir = slt_strdup(cfg->agent.state_dir);
     if (!a->config_path || !a->agent_id || !a->state_dir) {
         rc = SLT_ENOMEM;
+        goto fail;
+    }
+    if (!agent_id_ok(a->agent_id)) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "agent.id '%s' is not usable: 1 to 1024 bytes without control bytes, '{' or '}'",
+                a->agent_id);
+        rc = SLT_ECONFIG;
         goto fail;
     }
     if ((rc = read_token(cfg->agent.token_file, &a->token)) < 0) {

@@ -168,6 +168,21 @@ class AgentBasic(H.TestCase):
         finally:
             self.teardown()
 
+    def it_refuses_an_agent_id_with_braces(self):
+        self.setup()
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            with open(cfg) as f:
+                text = f.read().replace("id: web-1", "id: 'web{1}'")
+            with open(cfg, "w") as f:
+                f.write(text)
+            r = H.run([H.binary("slitail-agent"), "-c", cfg], timeout=10)
+            H.check_equal(r.returncode, 1, "exit code")
+            if "agent.id" not in r.stderr:
+                raise AssertionError("no clear error: %r" % r.stderr)
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentBasic().run_all()
