@@ -598,18 +598,23 @@ static int dc_load(struct slt_tail *t, const char *dir)
             char **v = slt_realloc(t->dc_names, ncap * sizeof(*v));
 
             if (!v)
-                break;
+                goto nomem;
             t->dc_names = v;
             cap = ncap;
         }
         t->dc_names[t->dc_n] = slt_strdup(de->d_name);
         if (!t->dc_names[t->dc_n])
-            break;
+            goto nomem;
         t->dc_n++;
     }
     closedir(d);
     t->dc_valid = 1;
     return 0;
+nomem:
+    /* a partial listing would hide rotated files: none at all is an error */
+    closedir(d);
+    dc_clear(t);
+    return SLT_ENOMEM;
 }
 
 static int list_siblings(struct slt_tail *t, const char *path, struct cands *out)
@@ -661,8 +666,11 @@ out:
     return rc;
 }
 
-/* Does this candidate hold the restore position's first bytes? */
-static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+/*
+ * Does this candidate hold the restore position's first bytes? 1 or 0; SLT_ENOMEM when that
+ * cannot be known (a file that cannot be read simply does not match).
+ */
+static int cand_fp_check(const struct cand *c, const struct slt_tail_pos *r)
 {
     uint64_t fp = 0;
     uint32_t got = 0;
@@ -679,7 +687,14 @@ static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
         rc = fp_plain(fd, r->fp_len, &fp, &got);
         close(fd);
     }
+    if (rc == SLT_ENOMEM)
+        return rc;
     return rc == 0 && got == r->fp_len && fp == r->fingerprint;
+}
+
+static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+{
+    return cand_fp_check(c, r) == 1;
 }
 
 /* ---- truncation ---- */
@@ -1274,18 +1289,23 @@ static int restore_matches_path(const struct slt_tail_pos *restore, size_t nrest
 }
 
 /* Match restore positions to candidates by (dev, ino); then unmatched ones by fingerprint. */
-static void match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
-                          unsigned char *used)
+static int match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
+                         unsigned char *used)
 {
     size_t i, k;
+    int m;
 
     /* first: same inode and same first bytes: the file itself */
     for (k = 0; k < nrestore; k++) {
         for (i = 0; i < c->n && !used[k]; i++) {
             if (c->v[i].r || c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
                 continue;
-            if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz ||
-                !cand_fp_matches(&c->v[i], &restore[k]))
+            if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz)
+                continue;
+            m = cand_fp_check(&c->v[i], &restore[k]);
+            if (m < 0)
+                return m;
+            if (!m)
                 continue;
             c->v[i].r = &restore[k];
             used[k] = 1;
@@ -1299,7 +1319,12 @@ static void match_restore(struct cands *c, const struct slt_tail_pos *restore, s
         if (used[k] || restore[k].fp_len == 0 || (restore[k].flags & SLT_TAIL_POS_DONE))
             continue;
         for (i = 0; i < c->n; i++) {
-            if (c->v[i].r || !c->v[i].gz || !cand_fp_matches(&c->v[i], &restore[k]))
+            if (c->v[i].r || !c->v[i].gz)
+                continue;
+            m = cand_fp_check(&c->v[i], &restore[k]);
+            if (m < 0)
+                return m;
+            if (!m)
                 continue;
             c->v[i].r = &restore[k];
             used[k] = 1;
@@ -1319,29 +1344,31 @@ static void match_restore(struct cands *c, const struct slt_tail_pos *restore, s
             used[k] = 1;
         }
     }
+    return 0;
 }
 
-/* Opens one candidate at startup and places it. */
-static void start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
-                       int backfill, int restarted, const struct slt_tail_pos *restore,
-                       size_t nrestore)
+/* Opens one candidate at startup and places it. Only running out of memory is an error. */
+static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
+                      int backfill, int restarted, const struct slt_tail_pos *restore,
+                      size_t nrestore)
 {
     struct slt_tail_file *f;
     const struct slt_tail_pos *r = x->r;
     struct stat st;
-    int fd;
+    int fd, rc;
 
     if (find_by_id(t, x->dev, x->ino))
-        return;
+        return 0;
     if (!r && !active && !backfill)
-        return;
+        return 0;
     if (r && (r->flags & SLT_TAIL_POS_DONE))
-        return;
+        return 0;
     fd = open_regular(x->path, &st);
     if (fd < 0)
-        return;
-    if (file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f) < 0)
-        return;
+        return 0; /* gone or not a file: nothing to read */
+    rc = file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f);
+    if (rc < 0)
+        return rc == SLT_ENOMEM ? rc : 0;
     if (r) {
         int same = 1;
 
@@ -1363,6 +1390,7 @@ static void start_cand(struct slt_tail *t, struct cand *x, const char *group, in
                !(restarted && restore_matches_path(restore, nrestore, x->path))) {
         file_start_at_end(f);
     }
+    return 0;
 }
 
 static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, size_t nrestore,
@@ -1450,14 +1478,22 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
                 if (fnmatch(t->patterns[k], c.v[j].path, FNM_PATHNAME) == 0 && !c.v[j].gz)
                     c.v[j].num = -2;
         }
-        match_restore(&c, restore, nrestore, used);
+        rc = match_restore(&c, restore, nrestore, used);
+        if (rc < 0) {
+            cands_release(&c);
+            goto out;
+        }
         for (j = 0; j < c.n; j++) {
             if (j < active_at && c.v[j].num == -2)
                 continue;
-            start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
-                       nrestore);
+            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
+                            nrestore);
+            if (rc < 0)
+                break;
         }
         cands_release(&c);
+        if (rc < 0)
+            goto out;
     }
     for (k = 0; k < nrestore; k++)
         if (!used[k] && !(restore[k].flags & SLT_TAIL_POS_DONE))
@@ -1528,7 +1564,22 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     t->on_line = opts->on_line;
     t->data = opts->data;
 
-    rc = initial_scan(t, restore, nrestore, restore != NULL);
+    if (nrestore) {
+        /* a checkpoint is input: its paths may lack their NUL */
+        struct slt_tail_pos *copy = slt_malloc(nrestore * sizeof(*copy));
+
+        if (!copy) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
+        memcpy(copy, restore, nrestore * sizeof(*copy));
+        for (i = 0; i < nrestore; i++)
+            copy[i].path[sizeof(copy[i].path) - 1] = '\0';
+        rc = initial_scan(t, copy, nrestore, 1);
+        slt_free(copy);
+    } else {
+        rc = initial_scan(t, NULL, 0, restore != NULL);
+    }
     if (rc < 0) {
         tail_free(t);
         return rc;

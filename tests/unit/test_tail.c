@@ -995,6 +995,104 @@ static void it_follows_many_files_of_one_glob(void **state)
     ctx_release(&c);
 }
 
+static void it_fails_cleanly_when_memory_runs_out_at_start(void **state)
+{
+    struct ctx c;
+    const char *paths[1];
+    struct slt_tail_opts o;
+    char p[600];
+    long n;
+    int rc = -1;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p, sizeof(p), "%s.2.gz", c.path);
+    write_gz(p, "n", 0, 10);
+    snprintf(p, sizeof(p), "%s.1", c.path);
+    append_lines(p, "n", 10, 20);
+    append_lines(c.path, "n", 20, 30);
+    paths[0] = c.path;
+    memset(&o, 0, sizeof(o));
+    o.paths = paths;
+    o.npaths = 1;
+    o.read_from_beginning = 1;
+    o.on_line = on_line;
+    o.data = &c;
+    /* every allocation in turn fails: an error, never a crash or a leak (ASan checks) */
+    for (n = 0; n < 200 && rc != 0; n++) {
+        slt_alloc_fail_after(n);
+        rc = slt_tail_new(&c.loop, &o, NULL, 0, &c.t);
+        slt_alloc_fail_after(-1);
+        if (rc != 0)
+            assert_int_equal(rc, SLT_ENOMEM);
+    }
+    assert_int_equal(rc, 0);
+    run_until(&c, 30, 5000);
+    assert_lines(&c, 0, "n", 0, 30);
+    ctx_release(&c);
+}
+
+static void close_on_line(void *data, struct slt_tail_file *f, const char *line, size_t len,
+                          unsigned flags, uint64_t end_offset)
+{
+    struct ctx *c = data;
+
+    on_line(data, f, line, len, flags, end_offset);
+    if (c->n == 3)
+        slt_tail_close(c->t, on_closed, c);
+}
+
+static void it_can_be_closed_from_inside_on_line(void **state)
+{
+    struct ctx c;
+    const char *paths[1];
+    struct slt_tail_opts o;
+    int base;
+
+    (void)state;
+    ctx_init(&c);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    run_for(&c, 30);
+    tail_stop(&c);
+    base = count_fds();
+    append_lines(c.path, "k", 0, 100);
+    paths[0] = c.path;
+    memset(&o, 0, sizeof(o));
+    o.paths = paths;
+    o.npaths = 1;
+    o.read_from_beginning = 1;
+    o.on_line = close_on_line;
+    o.data = &c;
+    assert_int_equal(slt_tail_new(&c.loop, &o, NULL, 0, &c.t), 0);
+    run_until(&c, 100, 500);
+    while (!c.closed)
+        uv_run(&c.loop, UV_RUN_ONCE);
+    c.t = NULL;
+    assert_int_equal(c.n, 3);
+    assert_int_equal(count_fds(), base);
+    ctx_release(&c);
+}
+
+static void it_survives_a_damaged_restore_position(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos bad[2];
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "b", 0, 10);
+    memset(bad, 'A', sizeof(bad)); /* paths without NUL, absurd numbers */
+    bad[1].fp_len = 100000;
+    bad[1].flags = SLT_TAIL_POS_GZ | SLT_TAIL_POS_SKIP;
+    tail_start(&c, NULL, 0, bad, 2, 0);
+    append_lines(c.path, "b", 10, 12);
+    run_until(&c, 2, 5000);
+    run_for(&c, 60);
+    assert_int_equal(c.n, 2);
+    assert_lines(&c, 0, "b", 10, 12);
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1023,6 +1121,9 @@ int main(void)
         cmocka_unit_test(it_follows_many_files_of_one_glob),
         cmocka_unit_test(it_follows_a_symlinked_log_through_rotation),
         cmocka_unit_test(it_returns_fds_to_baseline_after_rotations_and_close),
+        cmocka_unit_test(it_fails_cleanly_when_memory_runs_out_at_start),
+        cmocka_unit_test(it_can_be_closed_from_inside_on_line),
+        cmocka_unit_test(it_survives_a_damaged_restore_position),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
