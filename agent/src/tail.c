@@ -75,6 +75,7 @@ struct slt_tail_file {
     int drained;   /* not active and read to its end at least once */
     int64_t eof_since_ms;
     int seen;
+    int watched; /* its directory (through symlinks) is watched, or was tried */
     uint64_t lines, oversize, truncations, errors;
     int64_t last_line_ms;
 };
@@ -178,6 +179,19 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+static int open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return SLT_EINVAL;
+    }
+    return fd;
 }
 
 /* Fingerprint of the first `want` bytes of a plain file (fewer if it is shorter). */
@@ -326,6 +340,7 @@ static void file_set_path(struct slt_tail_file *f, const char *path)
         return;
     slt_free(f->path);
     f->path = p;
+    f->watched = 0;
     if (real_dir_base(path, &dir, &base) == 0) {
         slt_free(f->name);
         f->name = base;
@@ -702,7 +717,8 @@ static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
 /*
  * copytruncate: before the truncation, the file was copied to a sibling. If a sibling that is
  * not followed holds our first bytes and reaches our offset, it is that copy: read it from our
- * offset first, so the lines written between our last read and the copy are not lost.
+ * offset first, so the lines written between our last read and the copy are not lost. A plain
+ * copy is preferred; else a .gz one (copytruncate + compress), read from our decoded offset.
  */
 static void find_copy(struct slt_tail_file *f)
 {
@@ -711,6 +727,7 @@ static void find_copy(struct slt_tail_file *f)
     struct cands sib = {0};
     struct slt_tail_file *c;
     size_t i;
+    int gz;
 
     if (f->fp_len == 0 || f->offset == 0 || f->gz)
         return;
@@ -719,27 +736,31 @@ static void find_copy(struct slt_tail_file *f)
     want.fp_len = f->fp_len;
     if (list_siblings(t, f->group, &sib) < 0)
         goto out;
-    for (i = 0; i < sib.n; i++) {
-        struct cand *x = &sib.v[i];
-        struct stat st;
-        int fd;
+    for (gz = 0; gz < 2; gz++) {
+        for (i = 0; i < sib.n; i++) {
+            struct cand *x = &sib.v[i];
+            struct stat st;
+            int fd;
 
-        if (x->gz || x->size < f->offset || find_by_id(t, x->dev, x->ino) ||
-            !cand_fp_matches(x, &want))
-            continue;
-        fd = open(x->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            if (fd >= 0)
-                close(fd);
-            continue;
+            /* the decoded size of a .gz is unknown without decoding it: not checked */
+            if (x->gz != gz || (!gz && x->size < f->offset) || find_by_id(t, x->dev, x->ino) ||
+                !cand_fp_matches(x, &want))
+                continue;
+            fd = open_regular(x->path, &st);
+            if (fd < 0)
+                continue;
+            if (file_add(t, fd, &st, x->path, f->group, gz, F_ROTATED, f, &c) == 0) {
+                struct slt_tail_pos at;
+
+                memset(&at, 0, sizeof(at));
+                at.offset = f->offset;
+                at.flags = f->skipping ? SLT_TAIL_POS_SKIP : 0;
+                file_resume(c, &at);
+                slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated; reading its copy '%s' from %llu",
+                        f->path, x->path, (unsigned long long)f->offset);
+            }
+            goto out;
         }
-        if (file_add(t, fd, &st, x->path, f->group, 0, F_ROTATED, f, &c) == 0) {
-            c->offset = c->read_off = f->offset;
-            c->skipping = f->skipping;
-            slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated; reading its copy '%s' from %llu",
-                    f->path, x->path, (unsigned long long)f->offset);
-        }
-        break;
     }
 out:
     cands_release(&sib);
@@ -867,9 +888,9 @@ static void file_at_end(struct slt_tail_file *f)
         if (!f->drained)
             kick(t); /* a newer file may be waiting for this one */
         f->drained = 1;
-        if (f->state == F_DELETED)
-            f->state = F_DONE;
-        else if (!f->eof_since_ms)
+        /* closed by scan() after rotate_wait without growth: a writer that has not reopened
+           yet may still append, to a deleted file too */
+        if (!f->eof_since_ms)
             f->eof_since_ms = (int64_t)uv_now(t->loop);
     }
 }
@@ -884,7 +905,8 @@ static void file_read(struct slt_tail_file *f)
         f->buf = slt_malloc(t->bufcap);
         if (!f->buf) {
             t->errors++;
-            return; /* retried at the next event */
+            f->want_read = 0; /* retried at the next event or poll, not in a spin */
+            return;
         }
     }
     /* lines held back by a pause first */
@@ -1013,19 +1035,6 @@ static void on_idle(uv_idle_t *h)
 }
 
 /* ---- scanning the configured paths ---- */
-
-static int open_regular(const char *path, struct stat *st)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-        close(fd);
-        return SLT_EINVAL;
-    }
-    return fd;
-}
 
 /* A file is no longer at its configured path: find where it went (or that it is gone). */
 static void file_moved(struct slt_tail_file *f)
@@ -1195,16 +1204,17 @@ static void scan(struct slt_tail *t)
         if (f->state == F_ACTIVE && !f->seen)
             file_moved(f);
         file_check(f);
-        if (f->state == F_ROTATED && f->drained && !f->want_read && f->eof_since_ms &&
-            now - f->eof_since_ms >= t->rotate_wait_ms)
+        if ((f->state == F_ROTATED || f->state == F_DELETED) && f->drained && !f->want_read &&
+            f->eof_since_ms && now - f->eof_since_ms >= t->rotate_wait_ms)
             f->state = F_DONE;
-        if (f->state == F_ACTIVE) {
+        if (f->state == F_ACTIVE && !f->watched) {
             char *dir = NULL, *base = NULL;
 
             if (real_dir_base(f->path, &dir, &base) == 0)
                 watch_dir(t, dir);
             slt_free(dir);
             slt_free(base);
+            f->watched = 1;
         }
     }
     groups_update(t);

@@ -1093,6 +1093,32 @@ static void it_survives_a_damaged_restore_position(void **state)
     ctx_release(&c);
 }
 
+static void it_copytruncate_with_compression_loses_no_line(void **state)
+{
+    struct ctx c;
+    char cmd[4096];
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    fd = open_append(c.path);
+    tail_start(&c, NULL, 0, NULL, 0, 0);
+    write_lines(fd, "y", 0, 100);
+    run_until(&c, 100, 5000);
+    write_lines(fd, "y", 100, 200); /* not read yet: only the compressed copy keeps them */
+    snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s.1.gz'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ftruncate(fd, 0), 0);
+    write_lines(fd, "y", 200, 250);
+    close(fd);
+    run_until(&c, 250, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 250);
+    assert_lines(&c, 0, "y", 0, 250);
+    assert_int_equal(slt_tail_truncations(c.t), 1);
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1105,6 +1131,7 @@ int main(void)
         cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
         cmocka_unit_test(it_copytruncate_loses_no_line),
         cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
+        cmocka_unit_test(it_copytruncate_with_compression_loses_no_line),
         cmocka_unit_test(it_counts_an_in_place_truncation_and_reads_from_zero),
         cmocka_unit_test(it_drains_a_deleted_file_then_closes_it),
         cmocka_unit_test(it_picks_up_a_new_file_matching_a_glob_from_its_start),
