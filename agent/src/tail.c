@@ -40,6 +40,7 @@
 #define TAIL_POLL_MS 1000            /* default opts.poll_ms */
 #define TAIL_MAX_LINE 65536u         /* default opts.max_line */
 #define TAIL_MAX_DIRENTS 65536u      /* names read from one directory when listing siblings */
+#define TAIL_GRAVES 64u              /* closed files remembered (identity and offset) */
 #define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
 
 enum tail_state {
@@ -91,6 +92,7 @@ struct tail_group {
     size_t refs; /* files in it */
     struct tail_id {
         uint64_t dev, ino;
+        int64_t mtime_ns; /* a reused inode is a new file: its mtime differs */
     } * sib;
     size_t nsib;
     int valid;   /* sib was taken */
@@ -133,6 +135,14 @@ struct slt_tail {
     void *closed_data;
     uint64_t truncations, errors;
     int limit_logged;
+    /* files closed lately: one that grows again (a writer later than rotate_wait) or turns up
+       as a new sibling is known, and read on from where we stopped, never again from 0 */
+    struct tail_grave {
+        uint64_t dev, ino, fp, offset;
+        uint32_t fp_len;
+        int skipping;
+    } graves[TAIL_GRAVES];
+    size_t ngraves, grave_next;
 };
 
 /* ---- small helpers ---- */
@@ -989,6 +999,19 @@ static void reap(struct slt_tail *t)
         for (g = t->files; g; g = g->next)
             if (g->pred == f)
                 g->pred = f->pred;
+        if (!f->gz) {
+            struct tail_grave *gr = &t->graves[t->grave_next];
+
+            gr->dev = f->dev;
+            gr->ino = f->ino;
+            gr->fp = f->fp;
+            gr->fp_len = f->fp_len;
+            gr->offset = f->offset;
+            gr->skipping = f->skipping;
+            t->grave_next = (t->grave_next + 1) % TAIL_GRAVES;
+            if (t->ngraves < TAIL_GRAVES)
+                t->ngraves++;
+        }
         *pp = f->next;
         t->nfiles--;
         file_free(f);
@@ -1082,6 +1105,73 @@ static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
     return 0;
 }
 
+/* The grave of a closed file that x is (same inode, same first bytes), or NULL. */
+static struct tail_grave *grave_of(struct slt_tail *t, const struct cand *x)
+{
+    size_t k;
+
+    for (k = 0; k < t->ngraves; k++) {
+        struct slt_tail_pos want;
+
+        if (t->graves[k].dev != x->dev || t->graves[k].ino != x->ino)
+            continue;
+        memset(&want, 0, sizeof(want));
+        want.fingerprint = t->graves[k].fp;
+        want.fp_len = t->graves[k].fp_len;
+        if (cand_fp_matches(x, &want))
+            return &t->graves[k];
+    }
+    return NULL;
+}
+
+/* The newest file at g's path, if one is followed there. */
+static struct slt_tail_file *active_of(struct slt_tail *t, struct tail_group *g)
+{
+    struct slt_tail_file *f, *active = NULL;
+
+    for (f = t->files; f; f = f->next)
+        if (f->g == g && f->state == F_ACTIVE)
+            active = f;
+    return active;
+}
+
+/* Follows sibling x again from `from`, before the file at the path. */
+static void adopt(struct slt_tail *t, struct tail_group *g, const struct cand *x, uint64_t from,
+                  int skipping, const char *why)
+{
+    struct slt_tail_file *nf;
+    struct stat st;
+    int fd = open_regular(x->path, &st);
+
+    if (fd < 0)
+        return;
+    if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active_of(t, g), &nf) == 0) {
+        nf->offset = nf->read_off = from;
+        nf->skipping = skipping;
+        slt_log(SLT_LOG_INFO, "tail", "'%s' %s; reading it from %llu", x->path, why,
+                (unsigned long long)from);
+    }
+}
+
+/* A file we closed (rotate_wait over) that grew since: a late writer. Read on from there. */
+static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+{
+    size_t i;
+
+    for (i = 0; i < cur->n && t->ngraves; i++) {
+        struct cand *x = &cur->v[i];
+        struct tail_grave *gr;
+
+        if (x->gz || find_by_id(t, x->dev, x->ino))
+            continue;
+        gr = grave_of(t, x);
+        if (!gr || x->size <= gr->offset)
+            continue;
+        adopt(t, g, x, gr->offset, gr->skipping, "grew after it was closed");
+        memset(gr, 0, sizeof(*gr)); /* its next close makes a new one */
+    }
+}
+
 /*
  * After a rotation of g's path: siblings that were not there at the previous scan, that we do
  * not follow and that are no copy of what we follow lived at the path between two scans (the
@@ -1089,30 +1179,22 @@ static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
  */
 static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
 {
-    struct slt_tail_file *f, *active = NULL, *nf;
     size_t i, k;
 
-    for (f = t->files; f; f = f->next)
-        if (f->g == g && f->state == F_ACTIVE)
-            active = f;
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
-        struct stat st;
-        int fd;
 
         if (x->gz || find_by_id(t, x->dev, x->ino))
             continue;
         for (k = 0; k < g->nsib; k++)
-            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino)
+            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino &&
+                g->sib[k].mtime_ns == x->mtime_ns)
                 break;
-        if (k < g->nsib || is_copy_of_followed(t, x))
-            continue;
-        fd = open_regular(x->path, &st);
-        if (fd < 0)
-            continue;
-        if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active, &nf) == 0)
-            slt_log(SLT_LOG_INFO, "tail", "'%s' was rotated before it was seen; reading it",
-                    x->path);
+        if (k < g->nsib)
+            continue; /* was there, unchanged */
+        if (grave_of(t, x) || is_copy_of_followed(t, x))
+            continue; /* ours, read and closed; or a copy of one we follow */
+        adopt(t, g, x, 0, 0, "was rotated before it was seen");
     }
 }
 
@@ -1131,6 +1213,7 @@ static void groups_update(struct slt_tail *t)
             g->valid = 0;
             continue;
         }
+        resume_graves(t, g, &cur);
         if (g->valid && g->rotated)
             adopt_intermediates(t, g, &cur);
         g->rotated = 0;
@@ -1142,6 +1225,7 @@ static void groups_update(struct slt_tail *t)
             for (i = 0; i < cur.n; i++) {
                 v[i].dev = cur.v[i].dev;
                 v[i].ino = cur.v[i].ino;
+                v[i].mtime_ns = cur.v[i].mtime_ns;
             }
             g->nsib = cur.n;
             g->valid = 1;
