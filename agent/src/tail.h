@@ -57,10 +57,12 @@
  * and at least offset long, else a .gz), it is read from offset first, so lines written
  * between our last read and the copy are not lost. Lines written between the copy and the
  * truncate are lost by copytruncate itself. A deleted file is read to its end and closed
- * rotate_wait_ms after its last growth. Change notification: uv_fs_event on the directories
- * (of the paths and of their symlink targets) wakes the file a write names and rescans on
- * create/rename/delete; a stat() poll every poll_ms alone catches everything inotify misses
- * (NFS, overflowed queues, directories that could not be watched).
+ * rotate_wait_ms after its last growth. The last 64 files closed are remembered (identity and
+ * offset): one that grows again (a writer later than rotate_wait) is read on from where it
+ * stopped, and one that turns up again is not taken for a new file. Change notification:
+ * uv_fs_event on the directories (of the paths and of their symlink targets) wakes the file a write
+ * names and rescans on create/rename/delete; a stat() poll every poll_ms alone catches everything
+ * inotify misses (NFS, overflowed queues, directories that could not be watched).
  *
  * Bounds: one read buffer per open file of max(64 KiB, max_line + 1) bytes, allocated when
  * the file is first read; at most 1 MiB read per file per loop turn; at most 1024 files
