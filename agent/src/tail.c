@@ -1248,8 +1248,12 @@ static void scan(struct slt_tail *t)
     for (i = 0; i < t->npatterns; i++) {
         glob_t g;
 
-        if (glob(t->patterns[i], 0, NULL, &g) != 0)
+        memset(&g, 0, sizeof(g));
+        /* a failed glob may still hold partial results; globfree handles every outcome */
+        if (glob(t->patterns[i], 0, NULL, &g) != 0) {
+            globfree(&g);
             continue;
+        }
         for (j = 0; j < g.gl_pathc; j++) {
             const char *path = g.gl_pathv[j];
             struct stat st;
@@ -1504,6 +1508,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
         size_t n = 0;
         char **v = NULL;
 
+        memset(&g, 0, sizeof(g));
         if (glob(t->patterns[i], 0, NULL, &g) == 0) {
             v = g.gl_pathv;
             n = g.gl_pathc;
@@ -1543,8 +1548,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
             }
             ngroups++;
         }
-        if (n)
-            globfree(&g);
+        globfree(&g);
     }
     if (rc < 0)
         goto out;
