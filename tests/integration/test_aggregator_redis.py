@@ -165,7 +165,7 @@ class RedisSide(h.TestCase):
                                       f"  token_file: {tok}\n")
             r = h.run([h.binary("slitail-aggregator"), "-c", cfg, "--check"])
             h.check_equal(r.returncode, 2, "exit status for rediss")
-            h.check_equal("TLS) is not supported" in r.stderr, True, r.stderr)
+            h.check_equal("a.yaml:2:10:" in r.stderr and "TLS is not supported" in r.stderr, True, r.stderr)
             cfg = tmp.write("b.yaml", "aggregator:\n  redis: unix:///run/r.sock?db=2\n"
                                       f"  token_file: {tok}\n")
             r = h.run([h.binary("slitail-aggregator"), "-c", cfg, "--check"])
