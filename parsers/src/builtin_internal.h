@@ -14,6 +14,14 @@
 #include "format_internal.h"
 #include "time_internal.h"
 
+#if defined(__GNUC__)
+#define SLT__LIKELY(x) __builtin_expect(!!(x), 1)
+#define SLT__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SLT__LIKELY(x) (x)
+#define SLT__UNLIKELY(x) (x)
+#endif
+
 /* Per-parser state of every hand-written format. */
 struct slt__builtin_state {
     struct slt__time_cache clf;
@@ -123,6 +131,50 @@ static inline struct slt_str slt__str(const char *p, const char *end)
  * everything between as PATH, so a target with a space in it (ALB "SpaceInUri") stays whole.
  */
 void slt__split_request(struct slt_record *rec, const char *p, size_t len);
+
+/*
+ * Seconds as nginx and ALB write them, "digits[.digits]" with 1..9 integer digits, at p: stores
+ * the value in microseconds in *us (fraction digits past the sixth are truncated) and returns
+ * the first byte after the number, or NULL when p does not start such a number. The value is
+ * the one slt_parse_latency(SLT_UNIT_S) gives for the same bytes; other spellings ("-", "1e-3",
+ * 10 or more integer digits) are left to it.
+ */
+static inline const char *slt__seconds(const char *p, const char *end, int64_t *us)
+{
+    static const int32_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    const char *s = p;
+    uint64_t ip = 0, d;
+    int32_t fp = 0;
+    int k = 0;
+
+    while (p < end && (d = (uint64_t)(unsigned char)*p - '0') <= 9) {
+        ip = ip * 10 + d;
+        p++;
+    }
+    if (p == s || p - s > 9)
+        return NULL;
+    if (p < end && *p == '.') {
+        for (p++; k < 6 && p < end && (d = (uint64_t)(unsigned char)*p - '0') <= 9; k++, p++)
+            fp = fp * 10 + (int32_t)d;
+        while (p < end && (unsigned)(*p - '0') <= 9)
+            p++;
+    }
+    *us = (int64_t)ip * 1000000 + (int64_t)fp * scale[k];
+    return p;
+}
+
+/*
+ * The CLF-like formats: apache_common (head only), apache_combined and nginx_combined (head,
+ * referer, user agent), nginx_main (+ X-Forwarded-For), nginx_timed (+ request and upstream
+ * times). slt__clf_parse tries a fast path for the default layout first and falls back to the
+ * general path, which slt__clf_parse_general is alone (the reference fuzz_clf_fast checks the
+ * fast path against). Both expect rec as slt_parse() hands it over (zeroed, latencies -1).
+ */
+enum slt__clf_variant { SLT__CLF_COMMON, SLT__CLF_COMBINED, SLT__CLF_MAIN, SLT__CLF_TIMED };
+int slt__clf_parse(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
+                   size_t len, struct slt_record *rec);
+int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
+                           size_t len, struct slt_record *rec);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:
