@@ -27,7 +27,11 @@ void slt__split_request(struct slt_record *rec, const char *p, size_t len)
         return;
     }
     rec->field[SLT_F_METHOD] = slt__str(p, sp1);
-    sp2 = slt__rfind(sp1 + 1, end, ' ');
+    /* the last space: usually the one before "HTTP/1.1", checked without a backward scan */
+    if (end - sp1 >= 10 && end[-9] == ' ' && !slt__has_byte8(end - 8, ' '))
+        sp2 = end - 9;
+    else
+        sp2 = slt__rfind(sp1 + 1, end, ' ');
     if (!sp2) {
         rec->field[SLT_F_PATH] = slt__str(sp1 + 1, end);
         return;
@@ -312,8 +316,7 @@ static int clf_fast(enum slt__clf_variant v, struct slt__builtin_state *st, cons
     rec->field[SLT_F_STATUS] = slt_str_make(s + 1, 3);
     rec->status = status;
     s += 5;
-    for (p = s; p < end && (unsigned)(*p - '0') <= 9; p++)
-        ;
+    p = slt__skip_digits(s, end);
     if (p == s && p < end && *p == '-')
         p++;
     if (p == s || (p < end && *p != ' '))
@@ -337,7 +340,7 @@ static int clf_fast(enum slt__clf_variant v, struct slt__builtin_state *st, cons
     if (p >= end || *p != ' ')
         return 0;
     s = p + 1;
-    if ((p = slt__seconds(s, end, &us)) != NULL && (p == end || *p == ' ')) {
+    if ((p = slt__msec(s, end, &us)) != NULL && (p == end || *p == ' ')) {
         rec->latency_us = us;
     } else if (s < end && *s == '-' && (s + 1 == end || s[1] == ' ')) {
         p = s + 1;
@@ -347,7 +350,7 @@ static int clf_fast(enum slt__clf_variant v, struct slt__builtin_state *st, cons
     rec->field[SLT_F_LATENCY] = slt__str(s, p);
     if (end - p >= 2) {
         s = p + 1;
-        q = slt__seconds(s, end, &us);
+        q = slt__msec(s, end, &us);
         if (q && (q == end || (*q == ' ' && !(end - q >= 3 && q[1] == ':' && q[2] == ' ')))) {
             /* a single upstream time: what slt__upstream_scan would sum */
             rec->field[SLT_F_UPSTREAM_LATENCY] = slt__str(s, q);
