@@ -220,8 +220,8 @@ int slt_time_parse_iso8601(const char *s, size_t len, int64_t *out, int32_t *fra
     return 0;
 }
 
-int slt__iso8601_cached(struct slt__time_cache *c, const char *s, size_t len, int64_t *out,
-                        int32_t *frac_us)
+int slt__iso8601_cached_slow(struct slt__time_cache *c, const char *s, size_t len, int64_t *out,
+                             int32_t *frac_us)
 {
     int64_t t;
     int32_t frac;
@@ -237,6 +237,7 @@ int slt__iso8601_cached(struct slt__time_cache *c, const char *s, size_t len, in
         memcpy(c->text, s, 19);
         c->len = 19;
         c->value = t;
+        c->base = t - fixed_digits(s + 17, 2);
     }
     if (iso_tail(s + 19, len - 19, &frac, &off) < 0)
         return SLT_EPARSE;
@@ -252,29 +253,32 @@ int slt__iso8601_cached(struct slt__time_cache *c, const char *s, size_t len, in
 static inline int decimal_fast(const char *s, size_t len, int scale, int64_t *out)
 {
     static const int64_t pow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    const char *p = s, *end = s + len, *lim = s + (len < 13 ? len : 13), *f;
     int64_t ip = 0, fp = 0;
-    size_t i = 0;
-    int fd = 0;
+    unsigned d;
 
     if (scale < 0 || scale > 6)
         return 0;
-    while (i < len && i <= 12 && is_digit(s[i])) {
-        ip = ip * 10 + (s[i] - '0');
-        i++;
+    while (p < lim && (d = (unsigned)(*p - '0')) <= 9) {
+        ip = ip * 10 + d;
+        p++;
     }
-    if (i == 0 || i > 12)
+    if (p == s || p - s > 12)
         return 0;
-    if (i < len && s[i] == '.') {
-        for (i++; i < len && is_digit(s[i]); i++) {
-            if (fd < scale) {
-                fp = fp * 10 + (s[i] - '0');
-                fd++;
-            }
+    if (p < end && *p == '.') {
+        f = ++p;
+        lim = end - p > scale ? p + scale : end;
+        while (p < lim && (d = (unsigned)(*p - '0')) <= 9) {
+            fp = fp * 10 + d;
+            p++;
         }
+        fp *= pow10[scale - (p - f)];
+        while (p < end && (unsigned)(*p - '0') <= 9) /* digits past scale are truncated */
+            p++;
     }
-    if (i != len)
+    if (p != end)
         return 0;
-    *out = ip * pow10[scale] + fp * pow10[scale - fd];
+    *out = ip * pow10[scale] + fp;
     return 1;
 }
 
@@ -558,7 +562,7 @@ int slt__time_parse_auto(const char *s, size_t len, int64_t *out, int32_t *frac_
     return SLT_EPARSE;
 }
 
-int slt__clf_cached(struct slt__time_cache *c, const char *s, size_t len, int64_t *out)
+int slt__clf_cached_slow(struct slt__time_cache *c, const char *s, size_t len, int64_t *out)
 {
     if (c->len == len && memcmp(c->text, s, len) == 0) {
         *out = c->value;
@@ -570,6 +574,7 @@ int slt__clf_cached(struct slt__time_cache *c, const char *s, size_t len, int64_
         memcpy(c->text, s, len);
         c->len = len;
         c->value = *out;
+        c->base = *out - fixed_digits(s + 18, 2); /* parsed: 20 or 26 bytes */
     }
     return 0;
 }
