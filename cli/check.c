@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "explain.h"
 #include "lreader.h"
 #include "minset.h"
 #include "slt/rule.h"
@@ -49,7 +50,7 @@ struct report {
     struct sli_count *slis; /* one per SLI of the config */
 };
 
-static void usage(FILE *f)
+static void check_usage(FILE *f)
 {
     fprintf(f, "usage: slitail check [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                     [--latency-threshold DURATION] [--json] FILE...\n"
@@ -207,7 +208,7 @@ static json_t *report_json(const struct report *r, const struct slt_config *cfg)
     size_t i;
 
     if (r->path)
-        json_object_set_new(o, "file", json_string(r->path));
+        json_object_set_new(o, "file", slt__json_str(r->path, strlen(r->path)));
     if (r->input)
         json_object_set_new(o, "input", json_string(r->input));
     if (r->format)
@@ -384,17 +385,17 @@ int slt_cli_check(int argc, char **argv)
             json = 1;
             break;
         case 'h':
-            usage(stdout);
+            check_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            check_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     nfiles = argc - optind;
     if (nfiles <= 0) {
         fprintf(stderr, "slitail check: no FILE given\n");
-        usage(stderr);
+        check_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     if (config && format)
@@ -461,6 +462,10 @@ int slt_cli_check(int argc, char **argv)
             rc = SLT_EXIT_FAIL;
         }
         merge_report(&total, r, cfg->nslis);
+        /* keep the counts, drop the bitmaps: memory stays flat however many files */
+        slt_minset_release(&r->minutes);
+        for (k = 0; k < cfg->nslis; k++)
+            slt_minset_release(&r->slis[k].minutes);
     }
 
     if (json) {

@@ -12,7 +12,7 @@
 #include "explain.h"
 #include "slt/rule.h"
 
-static void usage(FILE *f)
+static void explain_usage(FILE *f)
 {
     fprintf(f, "usage: slitail explain [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                       [--latency-threshold DURATION] [--json] 'LINE'\n"
@@ -44,6 +44,21 @@ json_t *slt__json_str(const char *p, size_t len)
     j = json_stringn(b.p ? b.p : "", b.len);
     slt_buf_release(&b);
     return j ? j : json_string("");
+}
+
+void slt__print_safe(void *fp, const char *p, size_t len)
+{
+    FILE *f = fp;
+    size_t i;
+
+    /* control bytes from a log line must not reach the terminal as themselves */
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch < 0x20 || ch == 0x7f)
+            fprintf(f, "\\x%02X", ch);
+        else
+            fputc(ch, f);
+    }
 }
 
 /* Collects the non-canonical fields the SLIs of input idx refer to. */
@@ -126,13 +141,20 @@ static void print_human(const struct slt_config *cfg, const struct slt_explained
         printf("  %-16s ", slt_field_name((int)i));
         if (i == SLT_F_TIME) {
             slt__cli_iso8601(rec->time, rec->time_frac_us, tbuf, sizeof(tbuf));
-            printf("%s  '%.*s'\n", tbuf, (int)s.len, s.p);
+            printf("%s  '", tbuf);
+            slt__print_safe(stdout, s.p, s.len);
+            printf("'\n");
         } else if (i == SLT_F_LATENCY && rec->latency_us >= 0) {
-            printf("%.3f ms  '%.*s'\n", (double)rec->latency_us / 1000.0, (int)s.len, s.p);
+            printf("%.3f ms  '", (double)rec->latency_us / 1000.0);
+            slt__print_safe(stdout, s.p, s.len);
+            printf("'\n");
         } else if (i == SLT_F_UPSTREAM_LATENCY && rec->upstream_us >= 0) {
-            printf("%.3f ms  '%.*s'\n", (double)rec->upstream_us / 1000.0, (int)s.len, s.p);
+            printf("%.3f ms  '", (double)rec->upstream_us / 1000.0);
+            slt__print_safe(stdout, s.p, s.len);
+            printf("'\n");
         } else {
-            printf("%.*s\n", (int)s.len, s.p);
+            slt__print_safe(stdout, s.p, s.len);
+            printf("\n");
         }
     }
     if (!slt_record_get(rec, SLT_F_TIME).p) {
@@ -142,8 +164,10 @@ static void print_human(const struct slt_config *cfg, const struct slt_explained
     n = extra_fields(cfg, in->name, extra, SLT_ARRAY_SIZE(extra));
     for (i = 0; i < n; i++) {
         struct slt_str s = slt_record_get(rec, extra[i]->key);
-        printf("  %-16s %.*s%s\n", extra[i]->field, (int)s.len, s.p ? s.p : "",
-               s.p ? "" : "(absent)");
+        printf("  %-16s ", extra[i]->field);
+        if (s.p)
+            slt__print_safe(stdout, s.p, s.len);
+        printf("%s\n", s.p ? "" : "(absent)");
     }
     for (i = 0; i < cfg->nslis; i++)
         if (cfg->slis[i].input_idx == (size_t)ex->input && strlen(cfg->slis[i].name) > w)
@@ -271,16 +295,16 @@ int slt_cli_explain(int argc, char **argv)
             json = 1;
             break;
         case 'h':
-            usage(stdout);
+            explain_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            explain_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     if (argc - optind != 1) {
         fprintf(stderr, "slitail explain: give exactly one LINE (quote it)\n");
-        usage(stderr);
+        explain_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     line = argv[optind];

@@ -24,4 +24,7 @@ void slt__explained_release(struct slt_explained *ex);
 /* A JSON string of p..len; bytes that are not UTF-8 are written as \xHH. Never NULL. */
 json_t *slt__json_str(const char *p, size_t len);
 
+/* Writes p..len to f (a FILE *) with control bytes as \xHH. */
+void slt__print_safe(void *f, const char *p, size_t len);
+
 #endif

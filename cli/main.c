@@ -22,6 +22,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    static char prog[64];
     const char *cmd;
 
     if (argc < 2) {
@@ -29,6 +30,9 @@ int main(int argc, char **argv)
         return SLT_EXIT_USAGE;
     }
     cmd = argv[1];
+    /* getopt names the program in its messages: "slitail check: unrecognized option" */
+    snprintf(prog, sizeof(prog), "slitail %s", cmd);
+    argv[1] = prog;
     if (strcmp(cmd, "check") == 0)
         return slt_cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "cli.h"
@@ -33,7 +34,7 @@ struct tfile {
     struct slt_config *cfg;
 };
 
-static void usage(FILE *f)
+static void test_usage(FILE *f)
 {
     fprintf(f, "usage: slitail test [-c CONFIG] [--format NAME] [-v] CASES.yaml...\n"
                "\n"
@@ -114,12 +115,19 @@ static int check_keys(struct tfile *f, yaml_node_t *m, const char *const *allowe
 static int load_yaml(struct tfile *f)
 {
     yaml_parser_t parser;
+    struct stat st;
     FILE *fp;
     int rc = 0;
 
     fp = fopen(f->path, "rb");
     if (!fp) {
         fprintf(stderr, "slitail test: cannot open '%s': %s\n", f->path, slt_strerror(-errno));
+        return -1;
+    }
+    if (fstat(fileno(fp), &st) == 0 && st.st_size > SLT_TEST_MAX_FILE) {
+        fprintf(stderr, "%s: %lld bytes is more than a case file may hold (%d)\n", f->path,
+                (long long)st.st_size, SLT_TEST_MAX_FILE);
+        fclose(fp);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {
@@ -266,7 +274,24 @@ static int validate_case(struct tfile *f, yaml_node_t *tc)
 
 static void show_line(const char *line)
 {
-    printf("    line: %s\n", line);
+    printf("    line: ");
+    slt__print_safe(stdout, line, strlen(line));
+    printf("\n");
+}
+
+/* Prints text line by line, control bytes escaped. */
+static void print_lines_safe(const char *p, size_t len)
+{
+    while (len > 0) {
+        const char *nl = memchr(p, '\n', len);
+        size_t n = nl ? (size_t)(nl - p) : len;
+        slt__print_safe(stdout, p, n);
+        printf("\n");
+        if (!nl)
+            break;
+        len -= n + 1;
+        p = nl + 1;
+    }
 }
 
 /* Runs one validated case; prints it when it fails (or always with -v). 1 pass, 0 fail. */
@@ -359,7 +384,7 @@ static int run_case(struct tfile *f, yaml_node_t *tc, struct slt_matcher *m, int
     if (failed) {
         printf("  FAILED: %s  (%s:%zu)\n", name, f->path, tc->start_mark.line + 1);
         show_line(line);
-        fwrite(diff.p, 1, diff.len, stdout);
+        print_lines_safe(diff.p, diff.len);
     } else if (verbose) {
         printf("  ok: %s\n", name);
     }
@@ -477,16 +502,16 @@ int slt_cli_test(int argc, char **argv)
             o.verbose = 1;
             break;
         case 'h':
-            usage(stdout);
+            test_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            test_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "slitail test: no CASES.yaml given\n");
-        usage(stderr);
+        test_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     for (i = optind; i < argc; i++) {

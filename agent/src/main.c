@@ -126,6 +126,8 @@ int main(int argc, char **argv)
     }
     /* a dead aggregator connection must not kill us */
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit must fail the spool append (and be retried), not kill us */
+    signal(SIGXFSZ, SIG_IGN);
     uv_loop_init(&loop);
     if ((rc = slt_agent_new(&loop, config, cfg, &a)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot start: %s", slt_strerror(rc));

@@ -177,6 +177,26 @@ static void test_latency_units(void **state)
     }
 }
 
+static void test_upstream_and_empty_groups(void **state)
+{
+    struct rx r = {0};
+
+    (void)state;
+    rx_new(&r, "^(?<time>\\d+) (?<status>\\d*) (?<latency>[\\d.]*) (?<upstream_latency>.*)$", NULL,
+           SLT_UNIT_S);
+    assert_int_equal(rx_parse(&r, "1700000000 200 0.5 0.010, 0.020 : 0.005"), SLT_UP_OK);
+    assert_int_equal(r.rec.latency_us, 500000);
+    assert_int_equal(r.rec.upstream_us, 35000);
+    assert_field(&r.rec, SLT_F_UPSTREAM_LATENCY, "0.010, 0.020 : 0.005");
+    /* an empty status or latency group is the same as none */
+    assert_int_equal(rx_parse(&r, "1700000000   -"), SLT_UP_OK);
+    assert_field(&r.rec, SLT_F_STATUS, NULL);
+    assert_int_equal(r.rec.status, 0);
+    assert_int_equal(r.rec.latency_us, -1);
+    assert_int_equal(r.rec.upstream_us, -1);
+    rx_free(&r);
+}
+
 static void test_catastrophic_pattern_hits_the_match_limit_quickly(void **state)
 {
     struct rx r = {0};
@@ -262,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_time_is_auto_detected_without_a_layout),
         cmocka_unit_test(test_time_layout_is_used_when_given),
         cmocka_unit_test(test_latency_units),
+        cmocka_unit_test(test_upstream_and_empty_groups),
         cmocka_unit_test(test_catastrophic_pattern_hits_the_match_limit_quickly),
         cmocka_unit_test(test_bad_regex_and_missing_time_are_rejected),
         cmocka_unit_test(test_real_apache_log_through_a_user_regex),
