@@ -82,7 +82,14 @@ int main(int argc, char **argv)
     struct slt_agent *a = NULL;
     char err[1024];
     uv_loop_t loop;
+    sigset_t sigs;
 
+    /* a SIGTERM during the start (config, spool scan, recovery) waits for the handlers */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -137,6 +144,7 @@ int main(int argc, char **argv)
     c = slt_agent_start(a);
     if (c < 0)
         slt__agent_stop(a);
+    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = c < 0 ? 1 : slt_agent_exit_code(a);
     slt_agent_free(a);
