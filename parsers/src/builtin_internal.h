@@ -304,7 +304,7 @@ static inline const char *slt__skip_digits(const char *p, const char *end)
  * The CLF-like formats: apache_common (head only), apache_combined and nginx_combined (head,
  * referer, user agent), nginx_main (+ X-Forwarded-For), nginx_timed (+ request and upstream
  * times). slt__clf_parse tries a fast path for the default layout first and falls back to the
- * general path, which slt__clf_parse_general is alone (the reference fuzz_clf_fast checks the
+ * general path, which slt__clf_parse_general is alone (the reference fuzz_fastpath checks the
  * fast path against). Both expect rec as slt_parse() hands it over (zeroed, latencies -1).
  */
 enum slt__clf_variant { SLT__CLF_COMMON, SLT__CLF_COMBINED, SLT__CLF_MAIN, SLT__CLF_TIMED };
@@ -312,6 +312,13 @@ int slt__clf_parse(enum slt__clf_variant v, struct slt__builtin_state *st, const
                    size_t len, struct slt_record *rec);
 int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
                            size_t len, struct slt_record *rec);
+
+/*
+ * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
+ * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ */
+int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
+                   struct slt_record *rec, int fast);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:

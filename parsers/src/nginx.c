@@ -271,7 +271,7 @@ static inline const char *fast_quoted(const char *p, const char *end, struct slt
  * with no space in client and user. Each field is found from where the last one ended, numbers
  * are read while scanning, and nothing is searched twice. Returns 1 with rec filled exactly as
  * slt__clf_parse_general fills it, or 0 when the line is not in this shape or does not parse:
- * the general path then decides (and says what is wrong). tests/fuzz/fuzz_clf_fast.c checks
+ * the general path then decides (and says what is wrong). tests/fuzz/fuzz_fastpath.c checks
  * that the two agree on every line.
  */
 static int clf_fast(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
