@@ -188,6 +188,13 @@ size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit,
     int any = 0;
 
     for (;;) {
+        if (unit == SLT_UNIT_S && (e = slt__msec(p, end, &v)) != NULL &&
+            (e == end || *e == ' ' || *e == ',')) {
+            /* the usual "0.123": the word read while scanning it */
+            sum = sum > SLT__LATENCY_MAX_US ? sum : sum + v;
+            any = 1;
+            goto next;
+        }
         for (e = p; e < end && *e != ' ' && *e != ','; e++)
             ;
         if (e - p == 1 && *p == '-') {
@@ -199,6 +206,7 @@ size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit,
         } else {
             break;
         }
+    next:
         last = e;
         if (end - e >= 2 && e[0] == ',' && e[1] == ' ')
             p = e + 2;
