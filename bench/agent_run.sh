@@ -10,7 +10,9 @@
 #   SLT_BIN_DIR=build/bin bench/agent_run.sh
 #   SLT_BENCH_LINES=500000 bench/agent_run.sh
 #   SLT_BENCH_RATE=1000000 bench/agent_run.sh   pace the writer at 1 M lines/s (default unpaced)
+#   SLT_BENCH_REPEAT=3 bench/agent_run.sh       append the file 3 times (6 M lines)
 #   SLT_BENCH_PEERS=0 bench/agent_run.sh        skip mtail
+#   SLT_BENCH_PERF=/tmp/agent.perf bench/agent_run.sh   perf record -g the agent meanwhile
 #
 # Exit status: 0 when the counts are exact, 1 when they are not, 2 when something is missing.
 set -eu
@@ -32,4 +34,5 @@ if [ ! -s "$NGX" ]; then
     mv "$NGX.tmp" "$NGX"
 fi
 exec python3 "$ROOT/bench/agent_bench.py" --bin-dir "$BIN_DIR" --log "$NGX" --lines "$LINES" \
-    --peers "${SLT_BENCH_PEERS:-1}" --rate "${SLT_BENCH_RATE:-0}"
+    --peers "${SLT_BENCH_PEERS:-1}" --rate "${SLT_BENCH_RATE:-0}" --repeat "${SLT_BENCH_REPEAT:-1}" \
+    ${SLT_BENCH_PERF:+--perf "$SLT_BENCH_PERF"}
