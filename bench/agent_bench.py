@@ -67,6 +67,18 @@ def cpu_s(pid):
     return (int(st[11]) + int(st[12])) / TICK, int(st[11]) / TICK, int(st[12]) / TICK
 
 
+def run_ns(pid):
+    """Time on CPU of PID's live threads in ns (/proc/PID/task/*/schedstat): finer than ticks."""
+    total = 0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def proc_kib(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -264,6 +276,9 @@ def run_agent(args, work, slis_yaml, want):
         wait_for(lambda: (s := status()) and s["connection"]["state"] == "connected"
                  and fd_pos(agent.pid, log) is not None, 15, "agent connected and tailing")
         rss_idle = proc_kib(agent.pid, "VmRSS")
+        i0, t_i0 = run_ns(agent.pid), time.time()
+        time.sleep(args.idle)
+        idle = (run_ns(agent.pid) - i0) / 1e6 / (time.time() - t_i0)
         r = Resp(rport)
         c0, a0, d0 = cpu_s(agent.pid), cpu_s(aggr.pid), cpu_s(redis.pid)
         io0 = rchar(agent.pid)
@@ -312,7 +327,7 @@ def run_agent(args, work, slis_yaml, want):
                 "cpu": c1[0] - c0[0], "user": c1[1] - c0[1], "sys": c1[2] - c0[2],
                 "aggr_cpu": a1[0] - a0[0], "redis_cpu": d1[0] - d0[0], "hwm": hwm,
                 "rss_idle": rss_idle, "rss_end": rss_end, "status": st, "got": got,
-                "load": load0, "lag": lag}
+                "load": load0, "lag": lag, "idle": idle}
     finally:
         for p in reversed(procs):
             p.stop()
@@ -385,6 +400,7 @@ def main():
     ap.add_argument("--perf", help="perf record -g the agent into this file")
     ap.add_argument("--repeat", type=int, default=1, help="append the file this many times")
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--idle", type=float, default=3, help="seconds the idle agent is measured")
     args = ap.parse_args()
     for b in ("slitail", "slitail-agent", "slitail-aggregator"):
         if not os.access(os.path.join(args.bin_dir, b), os.X_OK):
@@ -465,6 +481,8 @@ def main():
            sp.get("batches"), sp.get("bytes"), sp.get("unacked_batches")))
     print("aggregator cpu %.2f s, redis cpu %.2f s for the same lines" %
           (ag["aggr_cpu"], ag["redis_cpu"]))
+    print("idle agent (connected, empty file, before the writes): %.2f ms of CPU per second" %
+          ag["idle"])
     print("agent cpu per line vs slitail check: %.2fx" %
           (ag["cpu"] / n / (chk_cpu / args.lines) if chk_cpu else 0))
     bpl = size / args.lines
