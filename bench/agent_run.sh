@@ -12,6 +12,9 @@
 #   SLT_BENCH_RATE=1000000 bench/agent_run.sh   pace the writer at 1 M lines/s (default unpaced)
 #   SLT_BENCH_REPEAT=3 bench/agent_run.sh       append the file 3 times (6 M lines)
 #   SLT_BENCH_PEERS=0 bench/agent_run.sh        skip mtail
+#   SLT_BENCH_SPAN=2592000 SLT_BENCH_LINES=1000000 bench/agent_run.sh
+#                                               lines spread over 30 days of log time (a
+#                                               backfill: many minutes, batches closed early)
 #   SLT_BENCH_PERF=/tmp/agent.perf bench/agent_run.sh   perf record -g the agent meanwhile
 #
 # Exit status: 0 when the counts are exact, 1 when they are not, 2 when something is missing.
@@ -21,6 +24,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN_DIR=${SLT_BIN_DIR:-$ROOT/build-rel/bin}
 DIR=${SLT_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slitail-bench}
 LINES=${SLT_BENCH_LINES:-2000000}
+SPAN=${SLT_BENCH_SPAN:-86400}
 
 [ -x "$BIN_DIR/slitail-agent" ] || {
     echo "bench: no $BIN_DIR/slitail-agent (run 'make bench', or set SLT_BIN_DIR)" >&2
@@ -28,9 +32,11 @@ LINES=${SLT_BENCH_LINES:-2000000}
 }
 mkdir -p "$DIR"
 NGX=$DIR/nginx_timed-$LINES.log
+[ "$SPAN" = 86400 ] || NGX=$DIR/nginx_timed-$LINES-span$SPAN.log
 if [ ! -s "$NGX" ]; then
-    echo "generating $NGX ($LINES lines)..."
-    python3 "$ROOT/bench/gen_log.py" nginx_timed --lines "$LINES" --seed 42 >"$NGX.tmp"
+    echo "generating $NGX ($LINES lines over $SPAN s)..."
+    python3 "$ROOT/bench/gen_log.py" nginx_timed --lines "$LINES" --seed 42 --span "$SPAN" \
+        >"$NGX.tmp"
     mv "$NGX.tmp" "$NGX"
 fi
 exec python3 "$ROOT/bench/agent_bench.py" --bin-dir "$BIN_DIR" --log "$NGX" --lines "$LINES" \
