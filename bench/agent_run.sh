@@ -6,8 +6,8 @@
 # the spool at the end, and checks that Redis's totals equal `slitail check` on the same file.
 # Builds nothing; the generated log is cached in $SLT_BENCH_DIR as bench/run.sh does.
 #
-#   bench/agent_run.sh                          2 M nginx_timed lines, build-rel/bin
-#   SLT_BIN_DIR=build/bin bench/agent_run.sh
+#   bench/agent_run.sh                          2 M nginx_timed lines, build/bin (make build)
+#   SLT_BIN_DIR=build-rel/bin bench/agent_run.sh
 #   SLT_BENCH_LINES=500000 bench/agent_run.sh
 #   SLT_BENCH_RATE=1000000 bench/agent_run.sh   pace the writer at 1 M lines/s (default unpaced)
 #   SLT_BENCH_REPEAT=3 bench/agent_run.sh       append the file 3 times (6 M lines)
@@ -21,7 +21,7 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN_DIR=${SLT_BIN_DIR:-$ROOT/build-rel/bin}
+BIN_DIR=${SLT_BIN_DIR:-$ROOT/build/bin}
 DIR=${SLT_BENCH_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/slitail-bench}
 LINES=${SLT_BENCH_LINES:-2000000}
 SPAN=${SLT_BENCH_SPAN:-86400}
