@@ -35,7 +35,7 @@ bench: build
 	./scripts/deps.sh --bench
 	./bench/run.sh
 	./bench/agent_run.sh
-	./bench/aggr_run.sh
+	BUILD=$(BUILD) ./bench/aggr_run.sh
 
 # libFuzzer targets, built with clang (make fuzz FUZZ_SECONDS=60 runs each for that long).
 FUZZ_SECONDS ?= 10
