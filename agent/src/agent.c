@@ -186,11 +186,48 @@ static int build_series(struct slt_agent *a, const struct slt_config *cfg,
     return 0;
 }
 
+/* Bytes of a batch frame that do not depend on the rows: the series headers and names. */
+static uint64_t frame_overhead(const struct slt_agent *a)
+{
+    uint64_t n = 256 + strlen(a->agent_id);
+    size_t i;
+
+    for (i = 0; i < a->nseries; i++)
+        n += 32 + strlen(a->series[i].name);
+    return n;
+}
+
+#define ROW_MAX_BYTES 42 /* [minute, v0, v1, v2] at their widest */
+
+/* Cells counted before a batch is closed early: what minutes_kept allows and a frame holds. */
 static size_t soft_max(const struct slt_agent *a)
 {
     uint64_t m = (uint64_t)a->cfg->agent.minutes_kept * (a->nseries ? a->nseries : 1);
+    uint64_t over = frame_overhead(a), room;
 
-    return m > SLT_AGENT_MAX_ROWS ? SLT_AGENT_MAX_ROWS : (size_t)m;
+    if (m > SLT_AGENT_MAX_ROWS)
+        m = SLT_AGENT_MAX_ROWS;
+    room = over < SLT_AGENT_MAX_FRAME ? (SLT_AGENT_MAX_FRAME - over) / ROW_MAX_BYTES : 0;
+    /* one line may add a cell per series past the bound before the close */
+    room = room > a->nseries ? room - a->nseries : 0;
+    if (m > room)
+        m = room;
+    return m ? (size_t)m : 1;
+}
+
+/* 0 when a batch of every series with at least one row fits in a frame. */
+static int check_frame_room(const struct slt_agent *a)
+{
+    uint64_t over = frame_overhead(a);
+
+    if (over + ((uint64_t)a->nseries * 2 + 1) * ROW_MAX_BYTES > SLT_AGENT_MAX_FRAME) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "%zu series with their names need %" PRIu64 " bytes per batch: over the %u byte "
+                "frame limit; use fewer SLIs or inputs",
+                a->nseries, over, SLT_AGENT_MAX_FRAME);
+        return SLT_ELIMIT;
+    }
+    return 0;
 }
 
 /* ---- inputs ---- */
@@ -328,6 +365,28 @@ static inline int count(struct slt_agent *a, uint32_t series, int64_t minute, un
     return r;
 }
 
+static void count_unparsed_file(struct slt_agent *a, struct slt_tail_file *file)
+{
+    uint64_t h = slt_path_hash(slt_tail_file_path(file));
+    struct slt_file_rate *v;
+    size_t i;
+
+    for (i = 0; i < a->nunparsed_by_file; i++)
+        if (a->unparsed_by_file[i].path_hash == h) {
+            a->unparsed_by_file[i].lines++;
+            return;
+        }
+    if (a->nunparsed_by_file >= SLT_AGENT_MAX_UNPARSED_FILES)
+        return;
+    v = slt_realloc(a->unparsed_by_file, (a->nunparsed_by_file + 1) * sizeof(*v));
+    if (!v)
+        return;
+    a->unparsed_by_file = v;
+    v[a->nunparsed_by_file].path_hash = h;
+    v[a->nunparsed_by_file].lines = 1;
+    a->nunparsed_by_file++;
+}
+
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset)
 {
@@ -338,7 +397,6 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
     size_t k;
     int r, full = 0;
 
-    (void)file;
     (void)end_offset;
     if (in->closing || a->stopped)
         return;
@@ -354,6 +412,8 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
         /* no event time: the line counts in the minute it was read */
         minute = slt_minute_of(a->now_s);
         in->unparsed++;
+        if (file)
+            count_unparsed_file(a, file);
         if (r > 0 && r < SLT_UP__COUNT)
             in->reasons[r]++;
         full |= count(a, in->series, minute, 0);
@@ -554,6 +614,64 @@ int slt__agent_checkpoint(struct slt_agent *a)
     a->ckpt_acked = a->last.acked_seq;
     a->last_ckpt_ms = slt_now_ms();
     return 0;
+}
+
+static int pos_equal(const struct slt_tail_pos *x, const struct slt_tail_pos *y)
+{
+    return x->dev == y->dev && x->ino == y->ino && x->fingerprint == y->fingerprint &&
+           x->fp_len == y->fp_len && x->offset == y->offset && x->flags == y->flags &&
+           strcmp(x->path, y->path) == 0;
+}
+
+static int inputs_equal(const struct slt_state_input *v, size_t n, const struct slt_state *st)
+{
+    size_t i, k;
+
+    if (n != st->ninputs)
+        return 0;
+    for (i = 0; i < n; i++) {
+        const struct slt_state_input *o = slt_state_input(st, v[i].name);
+
+        if (!o || o->npos != v[i].npos)
+            return 0;
+        for (k = 0; k < o->npos; k++)
+            if (!pos_equal(&o->pos[k], &v[i].pos[k]))
+                return 0;
+    }
+    return 1;
+}
+
+/*
+ * Positions can move without a line being counted: a file found at its end (read_from: end),
+ * a rotation, a truncation. With nothing counted and nothing waiting to be spooled, the live
+ * positions are exactly after the last counted line, so they are checkpointed; otherwise lines
+ * written before the first batch of a fresh agent would be skipped after a crash.
+ */
+static void checkpoint_positions(struct slt_agent *a)
+{
+    struct slt_state_input *v = NULL;
+    size_t n = 0, i;
+
+    if (slt_count_len(&a->count) || a->has_pending || a->paused_close || a->stopped)
+        return;
+    if (collect_positions(a, &v, &n) < 0)
+        return;
+    if (inputs_equal(v, n, &a->last)) {
+        for (i = 0; i < n; i++) {
+            slt_free(v[i].name);
+            slt_free(v[i].pos);
+        }
+        slt_free(v);
+        return;
+    }
+    for (i = 0; i < a->last.ninputs; i++) {
+        slt_free(a->last.inputs[i].name);
+        slt_free(a->last.inputs[i].pos);
+    }
+    slt_free(a->last.inputs);
+    a->last.inputs = v;
+    a->last.ninputs = n;
+    slt__agent_checkpoint(a);
 }
 
 /* The spool's newest record is the checkpoint; the file matters when that record goes. */
@@ -757,6 +875,7 @@ static void on_tick(uv_timer_t *t)
     refresh_clock(a);
     if (a->stopped)
         return;
+    checkpoint_positions(a);
     maintain_spool(a);
     slt_status_write(a);
 }
@@ -978,7 +1097,7 @@ static void reload(struct slt_agent *a)
     }
     memset(&live, 0, sizeof(live));
     if ((rc = collect_positions(a, &live.inputs, &live.ninputs)) < 0 ||
-        (rc = build_series(a, ncfg, NULL)) < 0 ||
+        (rc = build_series(a, ncfg, NULL)) < 0 || (rc = check_frame_room(a)) < 0 ||
         (rc = slt_count_set_series(&a->count, a->nseries)) < 0 ||
         (rc = make_inputs(a, ncfg, NULL, &nin)) < 0) {
         a->reload_failures++;
@@ -1133,6 +1252,22 @@ static int recover(struct slt_agent *a)
     return 0;
 }
 
+/* docs/PROTOCOL.md: 1 .. 1024 bytes, no control bytes, no '{' or '}' (Redis hash tags). */
+static int agent_id_ok(const char *id)
+{
+    size_t n = strlen(id), i;
+
+    if (n == 0 || n > 1024)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+
+        if (c < 0x20 || c == 0x7f || c == '{' || c == '}')
+            return 0;
+    }
+    return 1;
+}
+
 static int lock_state_dir(const char *dir)
 {
     char path[PATH_MAX];
@@ -1177,6 +1312,13 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
         rc = SLT_ENOMEM;
         goto fail;
     }
+    if (!agent_id_ok(a->agent_id)) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "agent.id '%s' is not usable: 1 to 1024 bytes without control bytes, '{' or '}'",
+                a->agent_id);
+        rc = SLT_ECONFIG;
+        goto fail;
+    }
     if ((rc = read_token(cfg->agent.token_file, &a->token)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot read token_file '%s': %s", cfg->agent.token_file,
                 slt_strerror(rc));
@@ -1199,7 +1341,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
     }
     if ((rc = recover(a)) < 0)
         goto fail;
-    if ((rc = build_series(a, cfg, &a->last)) < 0)
+    if ((rc = build_series(a, cfg, &a->last)) < 0 || (rc = check_frame_room(a)) < 0)
         goto fail;
     if ((rc = slt_count_init(&a->count, a->nseries, soft_max(a))) < 0)
         goto fail;
@@ -1287,6 +1429,7 @@ void slt_agent_free(struct slt_agent *a)
     slt_free(a->agent_id);
     slt_free(a->state_dir);
     slt_free(a->rates);
+    slt_free(a->unparsed_by_file);
     slt_config_free(a->cfg);
     slt_free(a);
 }

@@ -120,7 +120,22 @@ struct slt_agent {
     int64_t status_ms;
     struct slt_file_rate *rates; /* per file, at the previous status write */
     size_t nrates;
+    /* unparsed lines per file path (hash), for status; bounded, the rest is per input only */
+    struct slt_file_rate *unparsed_by_file;
+    size_t nunparsed_by_file;
 };
+
+#define SLT_AGENT_MAX_UNPARSED_FILES 1024
+
+/* FNV-1a of a path: keys per-file figures in the status. */
+static inline uint64_t slt_path_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
 
 struct slt_file_rate {
     uint64_t path_hash;

@@ -92,7 +92,8 @@ static int grow(struct slt_count *c)
     return 0;
 }
 
-int slt_count_add(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx, uint64_t n)
+int slt__count_add_slow(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx,
+                        uint64_t n)
 {
     struct slt_count_cell *cell;
     size_t i;

@@ -58,7 +58,18 @@ void slt_count_release(struct slt_count *c);
  * soft_max cells or more (close a batch soon; the count is kept either way); SLT_ENOMEM when
  * the table could not grow (nothing was added). minute must be a multiple of 60.
  */
-int slt_count_add(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx, uint64_t n);
+int slt__count_add_slow(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx,
+                        uint64_t n);
+static inline int slt_count_add(struct slt_count *c, uint32_t series, int64_t minute, unsigned idx,
+                                uint64_t n)
+{
+    /* the hot path: the same minute as this series' last line */
+    if (series < c->nseries && idx <= 2 && c->last_minute[series] == minute) {
+        c->cells[c->last_slot[series]].v[idx] += n;
+        return c->len >= c->soft_max;
+    }
+    return slt__count_add_slow(c, series, minute, idx, n);
+}
 
 /* Cells in use. */
 static inline size_t slt_count_len(const struct slt_count *c)

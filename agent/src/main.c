@@ -82,7 +82,14 @@ int main(int argc, char **argv)
     struct slt_agent *a = NULL;
     char err[1024];
     uv_loop_t loop;
+    sigset_t sigs;
 
+    /* a SIGTERM during the start (config, spool scan, recovery) waits for the handlers */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    sigprocmask(SIG_BLOCK, &sigs, NULL);
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -126,6 +133,8 @@ int main(int argc, char **argv)
     }
     /* a dead aggregator connection must not kill us */
     signal(SIGPIPE, SIG_IGN);
+    /* a file size limit must fail the spool append (and be retried), not kill us */
+    signal(SIGXFSZ, SIG_IGN);
     uv_loop_init(&loop);
     if ((rc = slt_agent_new(&loop, config, cfg, &a)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot start: %s", slt_strerror(rc));
@@ -135,6 +144,7 @@ int main(int argc, char **argv)
     c = slt_agent_start(a);
     if (c < 0)
         slt__agent_stop(a);
+    sigprocmask(SIG_UNBLOCK, &sigs, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = c < 0 ? 1 : slt_agent_exit_code(a);
     slt_agent_free(a);

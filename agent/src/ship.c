@@ -278,6 +278,7 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
     struct slt_agent *a = s->a;
     struct slt_spool *sp = a->spool;
     struct inflight f;
+    uint64_t from;
     long idx;
     size_t k, n;
 
@@ -329,7 +330,15 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         a->gaps++;
         if (f.rgen != s->rgen || ack->epoch != a->epoch)
             break;
-        idx = slt_spool_find(sp, ack->epoch, ack->resend_from);
+        from = ack->resend_from;
+        if (from > ack->seq || from == 0) {
+            /* nonsense: resend the batch itself, which is certainly not applied */
+            slt_log(SLT_LOG_WARN, "ship",
+                    "GAP for batch %" PRIu64 " asks for %" PRIu64 "; resending from the batch",
+                    ack->seq, from);
+            from = ack->seq;
+        }
+        idx = slt_spool_find(sp, ack->epoch, from);
         if (idx < 0) {
             a->unrecoverable_gaps++;
             slt__agent_new_epoch(a, "aggregator lost batches that are no longer spooled "
@@ -339,12 +348,12 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         }
         slt_log(SLT_LOG_WARN, "ship",
                 "aggregator asks to resend from batch %" PRIu64 " (it lost writes); resending",
-                ack->resend_from);
+                from);
         n = slt_spool_count(sp);
         for (k = (size_t)idx; k < n; k++)
             if (slt_spool_at(sp, k)->epoch == ack->epoch)
                 slt_spool_set_acked(sp, k, 0);
-        rewind_to(s, ack->epoch, ack->resend_from);
+        rewind_to(s, ack->epoch, from);
         break;
     default:
         fail(s, "unknown acknowledgement status", SLT_EPROTO);

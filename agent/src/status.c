@@ -60,11 +60,18 @@ static void prom_label(struct slt_buf *b, const char *s)
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
+    return slt_path_hash(s);
+}
 
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+static uint64_t file_unparsed(const struct slt_agent *a, const char *path)
+{
+    uint64_t h = slt_path_hash(path);
+    size_t i;
+
+    for (i = 0; i < a->nunparsed_by_file; i++)
+        if (a->unparsed_by_file[i].path_hash == h)
+            return a->unparsed_by_file[i].lines;
+    return 0;
 }
 
 static uint64_t prev_lines(struct slt_agent *a, uint64_t h, int *found)
@@ -208,11 +215,11 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            ", \"offset\": %" PRIu64 ", \"size\": %" PRIu64
                            ", \"lag_bytes\": %" PRIu64 ", \"lag_seconds\": %.0f"
                            ", \"lines\": %" PRIu64 ", \"lines_per_sec\": %.1f"
-                           ", \"oversize\": %" PRIu64 ", \"truncations\": %" PRIu64
-                           ", \"errors\": %" PRIu64 "}",
+                           ", \"unparsed\": %" PRIu64 ", \"oversize\": %" PRIu64
+                           ", \"truncations\": %" PRIu64 ", \"errors\": %" PRIu64 "}",
                            f->offset, f->size, f->size > f->offset ? f->size - f->offset : 0,
-                           fv[k].lag_seconds, f->lines, fv[k].lines_per_sec, f->oversize,
-                           f->truncations, f->errors);
+                           fv[k].lag_seconds, f->lines, fv[k].lines_per_sec,
+                           file_unparsed(a, f->path), f->oversize, f->truncations, f->errors);
             first = 0;
         }
         slt_buf_printf(b, "]}");
@@ -278,24 +285,31 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
             slt_buf_printf(b, "\"} %" PRIu64 "\n", v);
         }
     }
-    slt_buf_printf(b, "# HELP slitail_agent_file_offset_bytes next byte to read\n"
-                      "# TYPE slitail_agent_file_offset_bytes gauge\n"
-                      "# HELP slitail_agent_file_lag_bytes bytes written and not yet read\n"
-                      "# TYPE slitail_agent_file_lag_bytes gauge\n"
-                      "# HELP slitail_agent_file_truncations_total truncations seen\n"
-                      "# TYPE slitail_agent_file_truncations_total counter\n");
-    for (k = 0; k < nf; k++) {
-        const struct slt_tail_file_stats *f = &fv[k].st;
-        const char *names[] = {"file_offset_bytes", "file_lag_bytes", "file_truncations_total"};
-        uint64_t vals[] = {f->offset, f->size > f->offset ? f->size - f->offset : 0,
-                           f->truncations};
+    {
+        static const struct {
+            const char *name, *type, *help;
+        } fm[] = {
+            {"file_offset_bytes", "gauge", "next byte to read"},
+            {"file_lag_bytes", "gauge", "bytes written and not yet read"},
+            {"file_lines_total", "counter", "lines read since the agent started"},
+            {"file_truncations_total", "counter", "truncations seen"},
+        };
 
-        for (i = 0; i < 3; i++) {
-            slt_buf_printf(b, "slitail_agent_%s{input=\"", names[i]);
-            prom_label(b, fv[k].in->name);
-            slt_buf_printf(b, "\",path=\"");
-            prom_label(b, f->path);
-            slt_buf_printf(b, "\"} %" PRIu64 "\n", vals[i]);
+        /* one family at a time: Prometheus wants a family's samples together */
+        for (i = 0; i < SLT_ARRAY_SIZE(fm); i++) {
+            slt_buf_printf(b, "# HELP slitail_agent_%s %s\n# TYPE slitail_agent_%s %s\n",
+                           fm[i].name, fm[i].help, fm[i].name, fm[i].type);
+            for (k = 0; k < nf; k++) {
+                const struct slt_tail_file_stats *f = &fv[k].st;
+                uint64_t vals[] = {f->offset, f->size > f->offset ? f->size - f->offset : 0,
+                                   f->lines, f->truncations};
+
+                slt_buf_printf(b, "slitail_agent_%s{input=\"", fm[i].name);
+                prom_label(b, fv[k].in->name);
+                slt_buf_printf(b, "\",path=\"");
+                prom_label(b, f->path);
+                slt_buf_printf(b, "\"} %" PRIu64 "\n", vals[i]);
+            }
         }
     }
 }
@@ -346,9 +360,12 @@ out:
 
 /* ---- loopback HTTP ---- */
 
+struct http_client;
+
 struct slt_status_http {
     struct slt_agent *a;
     uv_tcp_t server;
+    struct http_client *clients; /* open ones, closed with the server */
     int nclients;
     int closing;
     int open; /* handles not yet closed: server + clients */
@@ -357,6 +374,7 @@ struct slt_status_http {
 struct http_client {
     uv_tcp_t tcp;
     struct slt_status_http *h;
+    struct http_client *next, **pprev;
     char req[HTTP_MAX_REQ];
     size_t len;
     int done;
@@ -379,6 +397,9 @@ static void on_client_closed(uv_handle_t *hd)
     struct http_client *c = hd->data;
     struct slt_status_http *h = c->h;
 
+    if (c->next)
+        c->next->pprev = c->pprev;
+    *c->pprev = c->next;
     slt_free(c);
     h->nclients--;
     h->open--;
@@ -485,6 +506,11 @@ static void on_http_conn(uv_stream_t *server, int status)
     uv_tcp_init(h->a->loop, &c->tcp);
     c->tcp.data = c;
     c->h = h;
+    c->next = h->clients;
+    if (h->clients)
+        h->clients->pprev = &c->next;
+    c->pprev = &h->clients;
+    h->clients = c;
     h->nclients++;
     h->open++;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nclients > HTTP_MAX_CLIENTS) {
@@ -561,9 +587,13 @@ int slt_status_http_start(struct slt_agent *a, const char *listen, struct slt_st
 
 void slt_status_http_close(struct slt_status_http *h)
 {
+    struct http_client *c;
+
     if (!h || h->closing)
         return;
     h->closing = 1;
+    for (c = h->clients; c; c = c->next)
+        client_close(c);
     uv_close((uv_handle_t *)&h->server, on_server_closed);
 }
 

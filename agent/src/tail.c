@@ -31,14 +31,17 @@
 #include "gz.h"
 #include "slt/common.h"
 
-#define TAIL_BUF_MIN 65536u        /* read buffer per open file, at least max_line + 1 */
-#define TAIL_TURN_BYTES (1u << 20) /* read at most this much per file per loop turn */
-#define TAIL_MAX_FILES 1024u       /* tracked files (open fds) at most */
-#define TAIL_MAX_SIBLINGS 512u     /* rotated siblings considered per path */
-#define TAIL_MAX_WATCHES 64u       /* directories watched with inotify */
-#define TAIL_ROTATE_WAIT_MS 5000   /* default opts.rotate_wait_ms */
-#define TAIL_POLL_MS 1000          /* default opts.poll_ms */
-#define TAIL_MAX_LINE 65536u       /* default opts.max_line */
+#define TAIL_BUF_MIN 65536u          /* read buffer per open file, at least max_line + 1 */
+#define TAIL_TURN_BYTES (1u << 20)   /* read at most this much per file per loop turn */
+#define TAIL_MAX_FILES 1024u         /* tracked files (open fds) at most */
+#define TAIL_MAX_SIBLINGS 512u       /* rotated siblings considered per path */
+#define TAIL_MAX_WATCHES 64u         /* directories watched with inotify */
+#define TAIL_ROTATE_WAIT_MS 5000     /* default opts.rotate_wait_ms */
+#define TAIL_POLL_MS 1000            /* default opts.poll_ms */
+#define TAIL_MAX_LINE 65536u         /* default opts.max_line */
+#define TAIL_MAX_DIRENTS 65536u      /* names read from one directory when listing siblings */
+#define TAIL_GRAVES 64u              /* closed files remembered (identity and offset) */
+#define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -52,6 +55,7 @@ struct slt_tail_file {
     struct slt_tail_file *next;
     struct slt_tail_file *pred; /* next older file of the same history, or NULL */
     char *path;                 /* where it was last seen */
+    char *name;                 /* its name in its directory, through symlinks (for events) */
     char *group;                /* the configured path whose history this is */
     struct tail_group *g;       /* the same, with its sibling snapshot */
     int fd;
@@ -72,6 +76,7 @@ struct slt_tail_file {
     int drained;   /* not active and read to its end at least once */
     int64_t eof_since_ms;
     int seen;
+    int watched; /* its directory (through symlinks) is watched, or was tried */
     uint64_t lines, oversize, truncations, errors;
     int64_t last_line_ms;
 };
@@ -87,6 +92,7 @@ struct tail_group {
     size_t refs; /* files in it */
     struct tail_id {
         uint64_t dev, ino;
+        int64_t mtime_ns; /* a reused inode is a new file: its mtime differs */
     } * sib;
     size_t nsib;
     int valid;   /* sib was taken */
@@ -113,6 +119,12 @@ struct slt_tail {
     struct slt_tail_file *files;
     size_t nfiles;
     struct tail_group *groups;
+    /* the last directory listed; valid during one scan, so N paths in one directory cost
+       one readdir per scan, not N */
+    char *dc_dir;
+    char **dc_names;
+    size_t dc_n;
+    int dc_valid;
     struct tail_watch *watches[TAIL_MAX_WATCHES];
     size_t nwatches;
     uv_timer_t timer;
@@ -123,6 +135,14 @@ struct slt_tail {
     void *closed_data;
     uint64_t truncations, errors;
     int limit_logged;
+    /* files closed lately: one that grows again (a writer later than rotate_wait) or turns up
+       as a new sibling is known, and read on from where we stopped, never again from 0 */
+    struct tail_grave {
+        uint64_t dev, ino, fp, offset;
+        uint32_t fp_len;
+        int skipping;
+    } graves[TAIL_GRAVES];
+    size_t ngraves, grave_next;
 };
 
 /* ---- small helpers ---- */
@@ -169,6 +189,19 @@ static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+static int open_regular(const char *path, struct stat *st)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+        close(fd);
+        return SLT_EINVAL;
+    }
+    return fd;
 }
 
 /* Fingerprint of the first `want` bytes of a plain file (fewer if it is shorter). */
@@ -306,12 +339,32 @@ static void file_close_fd(struct slt_tail_file *f)
     f->fd = -1;
 }
 
+static int real_dir_base(const char *path, char **dir, char **base);
+
+/* Where the file is now; its name as inotify reports it (the symlink target's name). */
+static void file_set_path(struct slt_tail_file *f, const char *path)
+{
+    char *p = slt_strdup(path), *dir = NULL, *base = NULL;
+
+    if (!p)
+        return;
+    slt_free(f->path);
+    f->path = p;
+    f->watched = 0;
+    if (real_dir_base(path, &dir, &base) == 0) {
+        slt_free(f->name);
+        f->name = base;
+        slt_free(dir);
+    }
+}
+
 static void file_free(struct slt_tail_file *f)
 {
     if (!f)
         return;
     file_close_fd(f);
     slt_free(f->buf);
+    slt_free(f->name);
     slt_free(f->path);
     slt_free(f->group);
     group_unref(f->t, f->g);
@@ -357,10 +410,10 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     }
     f->t = t;
     f->fd = fd;
-    f->path = slt_strdup(path);
+    file_set_path(f, path);
     f->group = slt_strdup(group);
     f->g = group_ref(t, group);
-    if (!f->path || !f->group || !f->g) {
+    if (!f->path || !f->name || !f->group || !f->g) {
         file_free(f);
         return SLT_ENOMEM;
     }
@@ -530,47 +583,102 @@ static int real_dir_base(const char *path, char **dir, char **base)
  * anything (access.log.1, access.log.2.gz, access.log-20240101.gz), oldest first: by N
  * descending when every name is base.N[.gz], else by mtime.
  */
+static void dc_clear(struct slt_tail *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->dc_n; i++)
+        slt_free(t->dc_names[i]);
+    slt_free(t->dc_names);
+    slt_free(t->dc_dir);
+    t->dc_names = NULL;
+    t->dc_dir = NULL;
+    t->dc_n = 0;
+    t->dc_valid = 0;
+}
+
+/* The names in dir, from the cache when it holds dir and is still valid. */
+static int dc_load(struct slt_tail *t, const char *dir)
+{
+    struct dirent *de;
+    size_t cap = 0;
+    DIR *d;
+
+    if (t->dc_valid && strcmp(t->dc_dir, dir) == 0)
+        return 0;
+    dc_clear(t);
+    t->dc_dir = slt_strdup(dir);
+    if (!t->dc_dir)
+        return SLT_ENOMEM;
+    d = opendir(dir);
+    if (!d) {
+        t->dc_valid = 1; /* no directory: no siblings */
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL && t->dc_n < TAIL_MAX_DIRENTS) {
+        if (de->d_name[0] == '.' && (!de->d_name[1] || (de->d_name[1] == '.' && !de->d_name[2])))
+            continue;
+        if (t->dc_n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **v = slt_realloc(t->dc_names, ncap * sizeof(*v));
+
+            if (!v)
+                goto nomem;
+            t->dc_names = v;
+            cap = ncap;
+        }
+        t->dc_names[t->dc_n] = slt_strdup(de->d_name);
+        if (!t->dc_names[t->dc_n])
+            goto nomem;
+        t->dc_n++;
+    }
+    closedir(d);
+    t->dc_valid = 1;
+    return 0;
+nomem:
+    /* a partial listing would hide rotated files: none at all is an error */
+    closedir(d);
+    dc_clear(t);
+    return SLT_ENOMEM;
+}
+
 static int list_siblings(struct slt_tail *t, const char *path, struct cands *out)
 {
     char *dir = NULL, *base = NULL, full[SLT_TAIL_PATH_MAX];
-    struct dirent *de;
     struct stat st;
-    size_t blen;
+    size_t blen, i;
     int all_num = 1, rc;
-    DIR *d;
 
-    (void)t;
     rc = real_dir_base(path, &dir, &base);
     if (rc < 0)
         return rc;
-    blen = strlen(base);
-    d = opendir(dir);
-    if (!d)
+    rc = dc_load(t, dir);
+    if (rc < 0)
         goto out;
-    while ((de = readdir(d)) != NULL && out->n < TAIL_MAX_SIBLINGS) {
-        const char *rest;
+    blen = strlen(base);
+    for (i = 0; i < t->dc_n && out->n < TAIL_MAX_SIBLINGS; i++) {
+        const char *name = t->dc_names[i], *rest;
         char *endp;
         long num;
 
-        if (strncmp(de->d_name, base, blen) != 0 ||
-            (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+        if (strncmp(name, base, blen) != 0 || (name[blen] != '.' && name[blen] != '-'))
             continue;
-        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= sizeof(full))
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, name) >= sizeof(full))
             continue;
         if (stat(full, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
         rc = cands_push(out, full, &st);
         if (rc < 0)
             break;
-        rest = de->d_name + blen + 1;
+        /* access.log.N[.gz] with a small N: logrotate's numbering, higher is older */
+        rest = name + blen + 1;
         num = strtol(rest, &endp, 10);
-        if (endp != rest && *rest >= '0' && *rest <= '9' &&
-            (*endp == '\0' || strcmp(endp, ".gz") == 0))
+        if (name[blen] == '.' && endp != rest && *rest >= '0' && *rest <= '9' &&
+            num < TAIL_MAX_ROTATE_NUM && (*endp == '\0' || strcmp(endp, ".gz") == 0))
             out->v[out->n - 1].num = num;
         else
             all_num = 0;
     }
-    closedir(d);
     if (rc == 0 && out->n > 1) {
         if (all_num)
             qsort(out->v, out->n, sizeof(out->v[0]), cmp_num_desc);
@@ -583,8 +691,11 @@ out:
     return rc;
 }
 
-/* Does this candidate hold the restore position's first bytes? */
-static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+/*
+ * Does this candidate hold the restore position's first bytes? 1 or 0; SLT_ENOMEM when that
+ * cannot be known (a file that cannot be read simply does not match).
+ */
+static int cand_fp_check(const struct cand *c, const struct slt_tail_pos *r)
 {
     uint64_t fp = 0;
     uint32_t got = 0;
@@ -601,7 +712,14 @@ static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
         rc = fp_plain(fd, r->fp_len, &fp, &got);
         close(fd);
     }
+    if (rc == SLT_ENOMEM)
+        return rc;
     return rc == 0 && got == r->fp_len && fp == r->fingerprint;
+}
+
+static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+{
+    return cand_fp_check(c, r) == 1;
 }
 
 /* ---- truncation ---- */
@@ -609,7 +727,8 @@ static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
 /*
  * copytruncate: before the truncation, the file was copied to a sibling. If a sibling that is
  * not followed holds our first bytes and reaches our offset, it is that copy: read it from our
- * offset first, so the lines written between our last read and the copy are not lost.
+ * offset first, so the lines written between our last read and the copy are not lost. A plain
+ * copy is preferred; else a .gz one (copytruncate + compress), read from our decoded offset.
  */
 static void find_copy(struct slt_tail_file *f)
 {
@@ -618,6 +737,7 @@ static void find_copy(struct slt_tail_file *f)
     struct cands sib = {0};
     struct slt_tail_file *c;
     size_t i;
+    int gz;
 
     if (f->fp_len == 0 || f->offset == 0 || f->gz)
         return;
@@ -626,27 +746,31 @@ static void find_copy(struct slt_tail_file *f)
     want.fp_len = f->fp_len;
     if (list_siblings(t, f->group, &sib) < 0)
         goto out;
-    for (i = 0; i < sib.n; i++) {
-        struct cand *x = &sib.v[i];
-        struct stat st;
-        int fd;
+    for (gz = 0; gz < 2; gz++) {
+        for (i = 0; i < sib.n; i++) {
+            struct cand *x = &sib.v[i];
+            struct stat st;
+            int fd;
 
-        if (x->gz || x->size < f->offset || find_by_id(t, x->dev, x->ino) ||
-            !cand_fp_matches(x, &want))
-            continue;
-        fd = open(x->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            if (fd >= 0)
-                close(fd);
-            continue;
+            /* the decoded size of a .gz is unknown without decoding it: not checked */
+            if (x->gz != gz || (!gz && x->size < f->offset) || find_by_id(t, x->dev, x->ino) ||
+                !cand_fp_matches(x, &want))
+                continue;
+            fd = open_regular(x->path, &st);
+            if (fd < 0)
+                continue;
+            if (file_add(t, fd, &st, x->path, f->group, gz, F_ROTATED, f, &c) == 0) {
+                struct slt_tail_pos at;
+
+                memset(&at, 0, sizeof(at));
+                at.offset = f->offset;
+                at.flags = f->skipping ? SLT_TAIL_POS_SKIP : 0;
+                file_resume(c, &at);
+                slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated; reading its copy '%s' from %llu",
+                        f->path, x->path, (unsigned long long)f->offset);
+            }
+            goto out;
         }
-        if (file_add(t, fd, &st, x->path, f->group, 0, F_ROTATED, f, &c) == 0) {
-            c->offset = c->read_off = f->offset;
-            c->skipping = f->skipping;
-            slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated; reading its copy '%s' from %llu",
-                    f->path, x->path, (unsigned long long)f->offset);
-        }
-        break;
     }
 out:
     cands_release(&sib);
@@ -774,9 +898,9 @@ static void file_at_end(struct slt_tail_file *f)
         if (!f->drained)
             kick(t); /* a newer file may be waiting for this one */
         f->drained = 1;
-        if (f->state == F_DELETED)
-            f->state = F_DONE;
-        else if (!f->eof_since_ms)
+        /* closed by scan() after rotate_wait without growth: a writer that has not reopened
+           yet may still append, to a deleted file too */
+        if (!f->eof_since_ms)
             f->eof_since_ms = (int64_t)uv_now(t->loop);
     }
 }
@@ -791,7 +915,8 @@ static void file_read(struct slt_tail_file *f)
         f->buf = slt_malloc(t->bufcap);
         if (!f->buf) {
             t->errors++;
-            return; /* retried at the next event */
+            f->want_read = 0; /* retried at the next event or poll, not in a spin */
+            return;
         }
     }
     /* lines held back by a pause first */
@@ -827,6 +952,7 @@ static void file_read(struct slt_tail_file *f)
 
             /* truncated in place: notice now rather than at the next poll */
             if (!f->gz && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->read_off) {
+                t->dc_valid = 0;
                 file_truncated(f);
                 if (!may_read(f))
                     return; /* its copy goes first */
@@ -873,6 +999,19 @@ static void reap(struct slt_tail *t)
         for (g = t->files; g; g = g->next)
             if (g->pred == f)
                 g->pred = f->pred;
+        if (!f->gz) {
+            struct tail_grave *gr = &t->graves[t->grave_next];
+
+            gr->dev = f->dev;
+            gr->ino = f->ino;
+            gr->fp = f->fp;
+            gr->fp_len = f->fp_len;
+            gr->offset = f->offset;
+            gr->skipping = f->skipping;
+            t->grave_next = (t->grave_next + 1) % TAIL_GRAVES;
+            if (t->ngraves < TAIL_GRAVES)
+                t->ngraves++;
+        }
         *pp = f->next;
         t->nfiles--;
         file_free(f);
@@ -920,19 +1059,6 @@ static void on_idle(uv_idle_t *h)
 
 /* ---- scanning the configured paths ---- */
 
-static int open_regular(const char *path, struct stat *st)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-        close(fd);
-        return SLT_EINVAL;
-    }
-    return fd;
-}
-
 /* A file is no longer at its configured path: find where it went (or that it is gone). */
 static void file_moved(struct slt_tail_file *f)
 {
@@ -951,12 +1077,7 @@ static void file_moved(struct slt_tail_file *f)
     if (list_siblings(f->t, f->group, &sib) == 0) {
         for (i = 0; i < sib.n; i++) {
             if (sib.v[i].dev == f->dev && sib.v[i].ino == f->ino) {
-                char *p = slt_strdup(sib.v[i].path);
-
-                if (p) {
-                    slt_free(f->path);
-                    f->path = p;
-                }
+                file_set_path(f, sib.v[i].path);
                 break;
             }
         }
@@ -984,6 +1105,73 @@ static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
     return 0;
 }
 
+/* The grave of a closed file that x is (same inode, same first bytes), or NULL. */
+static struct tail_grave *grave_of(struct slt_tail *t, const struct cand *x)
+{
+    size_t k;
+
+    for (k = 0; k < t->ngraves; k++) {
+        struct slt_tail_pos want;
+
+        if (t->graves[k].dev != x->dev || t->graves[k].ino != x->ino)
+            continue;
+        memset(&want, 0, sizeof(want));
+        want.fingerprint = t->graves[k].fp;
+        want.fp_len = t->graves[k].fp_len;
+        if (cand_fp_matches(x, &want))
+            return &t->graves[k];
+    }
+    return NULL;
+}
+
+/* The newest file at g's path, if one is followed there. */
+static struct slt_tail_file *active_of(struct slt_tail *t, struct tail_group *g)
+{
+    struct slt_tail_file *f, *active = NULL;
+
+    for (f = t->files; f; f = f->next)
+        if (f->g == g && f->state == F_ACTIVE)
+            active = f;
+    return active;
+}
+
+/* Follows sibling x again from `from`, before the file at the path. */
+static void adopt(struct slt_tail *t, struct tail_group *g, const struct cand *x, uint64_t from,
+                  int skipping, const char *why)
+{
+    struct slt_tail_file *nf;
+    struct stat st;
+    int fd = open_regular(x->path, &st);
+
+    if (fd < 0)
+        return;
+    if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active_of(t, g), &nf) == 0) {
+        nf->offset = nf->read_off = from;
+        nf->skipping = skipping;
+        slt_log(SLT_LOG_INFO, "tail", "'%s' %s; reading it from %llu", x->path, why,
+                (unsigned long long)from);
+    }
+}
+
+/* A file we closed (rotate_wait over) that grew since: a late writer. Read on from there. */
+static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+{
+    size_t i;
+
+    for (i = 0; i < cur->n && t->ngraves; i++) {
+        struct cand *x = &cur->v[i];
+        struct tail_grave *gr;
+
+        if (x->gz || find_by_id(t, x->dev, x->ino))
+            continue;
+        gr = grave_of(t, x);
+        if (!gr || x->size <= gr->offset)
+            continue;
+        adopt(t, g, x, gr->offset, gr->skipping, "grew after it was closed");
+        memset(gr, 0, sizeof(*gr)); /* its next close makes a new one */
+    }
+}
+
 /*
  * After a rotation of g's path: siblings that were not there at the previous scan, that we do
  * not follow and that are no copy of what we follow lived at the path between two scans (the
@@ -991,30 +1179,22 @@ static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
  */
 static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
 {
-    struct slt_tail_file *f, *active = NULL, *nf;
     size_t i, k;
 
-    for (f = t->files; f; f = f->next)
-        if (f->g == g && f->state == F_ACTIVE)
-            active = f;
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
-        struct stat st;
-        int fd;
 
         if (x->gz || find_by_id(t, x->dev, x->ino))
             continue;
         for (k = 0; k < g->nsib; k++)
-            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino)
+            if (g->sib[k].dev == x->dev && g->sib[k].ino == x->ino &&
+                g->sib[k].mtime_ns == x->mtime_ns)
                 break;
-        if (k < g->nsib || is_copy_of_followed(t, x))
-            continue;
-        fd = open_regular(x->path, &st);
-        if (fd < 0)
-            continue;
-        if (file_add(t, fd, &st, x->path, g->path, 0, F_ROTATED, active, &nf) == 0)
-            slt_log(SLT_LOG_INFO, "tail", "'%s' was rotated before it was seen; reading it",
-                    x->path);
+        if (k < g->nsib)
+            continue; /* was there, unchanged */
+        if (grave_of(t, x) || is_copy_of_followed(t, x))
+            continue; /* ours, read and closed; or a copy of one we follow */
+        adopt(t, g, x, 0, 0, "was rotated before it was seen");
     }
 }
 
@@ -1033,6 +1213,7 @@ static void groups_update(struct slt_tail *t)
             g->valid = 0;
             continue;
         }
+        resume_graves(t, g, &cur);
         if (g->valid && g->rotated)
             adopt_intermediates(t, g, &cur);
         g->rotated = 0;
@@ -1044,6 +1225,7 @@ static void groups_update(struct slt_tail *t)
             for (i = 0; i < cur.n; i++) {
                 v[i].dev = cur.v[i].dev;
                 v[i].ino = cur.v[i].ino;
+                v[i].mtime_ns = cur.v[i].mtime_ns;
             }
             g->nsib = cur.n;
             g->valid = 1;
@@ -1060,13 +1242,18 @@ static void scan(struct slt_tail *t)
     int64_t now = (int64_t)uv_now(t->loop);
 
     t->need_scan = 0;
+    t->dc_valid = 0;
     for (f = t->files; f; f = f->next)
         f->seen = 0;
     for (i = 0; i < t->npatterns; i++) {
         glob_t g;
 
-        if (glob(t->patterns[i], 0, NULL, &g) != 0)
+        memset(&g, 0, sizeof(g));
+        /* a failed glob may still hold partial results; globfree handles every outcome */
+        if (glob(t->patterns[i], 0, NULL, &g) != 0) {
+            globfree(&g);
             continue;
+        }
         for (j = 0; j < g.gl_pathc; j++) {
             const char *path = g.gl_pathv[j];
             struct stat st;
@@ -1081,16 +1268,9 @@ static void scan(struct slt_tail *t)
                     f->state = F_ACTIVE;
                     f->eof_since_ms = 0;
                 }
-                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0) {
-                    char *np = slt_strdup(path);
-
-                    if (np && file_set_group(f, path) == 0) {
-                        slt_free(f->path);
-                        f->path = np;
-                    } else {
-                        slt_free(np);
-                    }
-                }
+                if (f->state == F_ACTIVE && strcmp(f->path, path) != 0 &&
+                    file_set_group(f, path) == 0)
+                    file_set_path(f, path);
                 if (f->state == F_ACTIVE)
                     f->seen = 1;
                 continue;
@@ -1112,19 +1292,21 @@ static void scan(struct slt_tail *t)
         if (f->state == F_ACTIVE && !f->seen)
             file_moved(f);
         file_check(f);
-        if (f->state == F_ROTATED && f->drained && !f->want_read && f->eof_since_ms &&
-            now - f->eof_since_ms >= t->rotate_wait_ms)
+        if ((f->state == F_ROTATED || f->state == F_DELETED) && f->drained && !f->want_read &&
+            f->eof_since_ms && now - f->eof_since_ms >= t->rotate_wait_ms)
             f->state = F_DONE;
-        if (f->state == F_ACTIVE) {
+        if (f->state == F_ACTIVE && !f->watched) {
             char *dir = NULL, *base = NULL;
 
             if (real_dir_base(f->path, &dir, &base) == 0)
                 watch_dir(t, dir);
             slt_free(dir);
             slt_free(base);
+            f->watched = 1;
         }
     }
     groups_update(t);
+    dc_clear(t); /* no listing outlives its scan (nor its memory) */
     kick(t);
 }
 
@@ -1136,13 +1318,14 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     struct slt_tail *t = w->t;
     struct slt_tail_file *f;
 
-    (void)filename;
     if (status < 0 || t->closing)
         return;
     if (events & UV_RENAME)
         t->need_scan = 1;
+    /* a write names its file: wake only that one (the poll covers anything missed) */
     for (f = t->files; f; f = f->next)
-        if (f->fd >= 0 && !f->gz)
+        if (f->fd >= 0 && !f->gz &&
+            ((events & UV_RENAME) || !filename || strcmp(filename, f->name) == 0))
             f->want_read = 1;
     kick(t);
 }
@@ -1204,18 +1387,23 @@ static int restore_matches_path(const struct slt_tail_pos *restore, size_t nrest
 }
 
 /* Match restore positions to candidates by (dev, ino); then unmatched ones by fingerprint. */
-static void match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
-                          unsigned char *used)
+static int match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
+                         unsigned char *used)
 {
     size_t i, k;
+    int m;
 
     /* first: same inode and same first bytes: the file itself */
     for (k = 0; k < nrestore; k++) {
         for (i = 0; i < c->n && !used[k]; i++) {
             if (c->v[i].r || c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
                 continue;
-            if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz ||
-                !cand_fp_matches(&c->v[i], &restore[k]))
+            if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz)
+                continue;
+            m = cand_fp_check(&c->v[i], &restore[k]);
+            if (m < 0)
+                return m;
+            if (!m)
                 continue;
             c->v[i].r = &restore[k];
             used[k] = 1;
@@ -1229,7 +1417,12 @@ static void match_restore(struct cands *c, const struct slt_tail_pos *restore, s
         if (used[k] || restore[k].fp_len == 0 || (restore[k].flags & SLT_TAIL_POS_DONE))
             continue;
         for (i = 0; i < c->n; i++) {
-            if (c->v[i].r || !c->v[i].gz || !cand_fp_matches(&c->v[i], &restore[k]))
+            if (c->v[i].r || !c->v[i].gz)
+                continue;
+            m = cand_fp_check(&c->v[i], &restore[k]);
+            if (m < 0)
+                return m;
+            if (!m)
                 continue;
             c->v[i].r = &restore[k];
             used[k] = 1;
@@ -1249,29 +1442,31 @@ static void match_restore(struct cands *c, const struct slt_tail_pos *restore, s
             used[k] = 1;
         }
     }
+    return 0;
 }
 
-/* Opens one candidate at startup and places it. */
-static void start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
-                       int backfill, int restarted, const struct slt_tail_pos *restore,
-                       size_t nrestore)
+/* Opens one candidate at startup and places it. Only running out of memory is an error. */
+static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
+                      int backfill, int restarted, const struct slt_tail_pos *restore,
+                      size_t nrestore)
 {
     struct slt_tail_file *f;
     const struct slt_tail_pos *r = x->r;
     struct stat st;
-    int fd;
+    int fd, rc;
 
     if (find_by_id(t, x->dev, x->ino))
-        return;
+        return 0;
     if (!r && !active && !backfill)
-        return;
+        return 0;
     if (r && (r->flags & SLT_TAIL_POS_DONE))
-        return;
+        return 0;
     fd = open_regular(x->path, &st);
     if (fd < 0)
-        return;
-    if (file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f) < 0)
-        return;
+        return 0; /* gone or not a file: nothing to read */
+    rc = file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f);
+    if (rc < 0)
+        return rc == SLT_ENOMEM ? rc : 0;
     if (r) {
         int same = 1;
 
@@ -1293,6 +1488,7 @@ static void start_cand(struct slt_tail *t, struct cand *x, const char *group, in
                !(restarted && restore_matches_path(restore, nrestore, x->path))) {
         file_start_at_end(f);
     }
+    return 0;
 }
 
 static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, size_t nrestore,
@@ -1304,6 +1500,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
     int backfill = t->read_from_beginning && !restarted;
     int rc = 0;
 
+    t->dc_valid = 0;
     /* histories: every file a pattern matches, plain paths even when missing, and the paths
        of restored files that a pattern matches (their file may be gone, its siblings not) */
     for (i = 0; i < t->npatterns && rc == 0; i++) {
@@ -1311,6 +1508,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
         size_t n = 0;
         char **v = NULL;
 
+        memset(&g, 0, sizeof(g));
         if (glob(t->patterns[i], 0, NULL, &g) == 0) {
             v = g.gl_pathv;
             n = g.gl_pathc;
@@ -1350,8 +1548,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
             }
             ngroups++;
         }
-        if (n)
-            globfree(&g);
+        globfree(&g);
     }
     if (rc < 0)
         goto out;
@@ -1379,14 +1576,22 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
                 if (fnmatch(t->patterns[k], c.v[j].path, FNM_PATHNAME) == 0 && !c.v[j].gz)
                     c.v[j].num = -2;
         }
-        match_restore(&c, restore, nrestore, used);
+        rc = match_restore(&c, restore, nrestore, used);
+        if (rc < 0) {
+            cands_release(&c);
+            goto out;
+        }
         for (j = 0; j < c.n; j++) {
             if (j < active_at && c.v[j].num == -2)
                 continue;
-            start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
-                       nrestore);
+            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
+                            nrestore);
+            if (rc < 0)
+                break;
         }
         cands_release(&c);
+        if (rc < 0)
+            goto out;
     }
     for (k = 0; k < nrestore; k++)
         if (!used[k] && !(restore[k].flags & SLT_TAIL_POS_DONE))
@@ -1413,6 +1618,7 @@ static void tail_free(struct slt_tail *t)
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
+    dc_clear(t);
     slt_free(t);
 }
 
@@ -1456,7 +1662,22 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     t->on_line = opts->on_line;
     t->data = opts->data;
 
-    rc = initial_scan(t, restore, nrestore, restore != NULL);
+    if (nrestore) {
+        /* a checkpoint is input: its paths may lack their NUL */
+        struct slt_tail_pos *copy = slt_malloc(nrestore * sizeof(*copy));
+
+        if (!copy) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
+        memcpy(copy, restore, nrestore * sizeof(*copy));
+        for (i = 0; i < nrestore; i++)
+            copy[i].path[sizeof(copy[i].path) - 1] = '\0';
+        rc = initial_scan(t, copy, nrestore, 1);
+        slt_free(copy);
+    } else {
+        rc = initial_scan(t, NULL, 0, restore != NULL);
+    }
     if (rc < 0) {
         tail_free(t);
         return rc;
@@ -1467,7 +1688,9 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     uv_idle_init(loop, &t->idle);
     t->idle.data = t;
     t->ready = 1;
+    t->dc_valid = 0;
     groups_update(t);
+    dc_clear(t);
     uv_timer_start(&t->timer, on_timer, (uint64_t)t->poll_ms, (uint64_t)t->poll_ms);
     for (i = 0; i < t->npatterns; i++) {
         char *slash = strrchr(t->patterns[i], '/');

@@ -33,7 +33,8 @@
  *     from its copy (a sibling with the same first bytes, at least offset long) and then from
  *     0; a same-inode file with other first bytes (reused inode, truncated and rewritten) is
  *     read from 0 and counted as a truncation.
- *   - Files fully read are dropped from positions (after rotate_wait for rotated ones).
+ *   - Files fully read are dropped from positions (rotated and deleted ones after
+ *     rotate_wait); until then they may appear once with POS_DONE, which a restore skips.
  *
  * Where reading starts, for a file with no restored position:
  *   - restore == NULL (first start) with read_from_beginning: every matching file from 0,
@@ -48,13 +49,20 @@
  *
  * Rotation by rename + create: the old file is read until its end (a newer file of the same
  * path waits for that), kept open rotate_wait_ms after its last growth for late writers, then
- * closed. copytruncate and in-place truncation (size < offset, or the first bytes changed):
- * counted in truncations, read again from 0 - and if a sibling that is not followed holds the
- * same first bytes and is at least offset long (the copy), it is read from offset first, so
- * lines written between our last read and the copy are not lost. Lines written between the
- * copy and the truncate are lost by copytruncate itself. A deleted file is read to its end,
- * then closed. Change notification: uv_fs_event on the directories (paths and symlink
- * targets) plus a stat() poll every poll_ms, which alone catches everything inotify misses.
+ * closed. A file that lived at the path for less than one scan (rotated twice before we
+ * looked) is found at the next rotation as a new sibling that is neither followed nor a copy
+ * of a followed file, and read from 0 before the newest file. copytruncate and in-place
+ * truncation (size < offset, or the first bytes changed): counted in truncations, read again
+ * from 0 - and if a sibling that is not followed holds the same first bytes (the copy: plain
+ * and at least offset long, else a .gz), it is read from offset first, so lines written
+ * between our last read and the copy are not lost. Lines written between the copy and the
+ * truncate are lost by copytruncate itself. A deleted file is read to its end and closed
+ * rotate_wait_ms after its last growth. The last 64 files closed are remembered (identity and
+ * offset): one that grows again (a writer later than rotate_wait) is read on from where it
+ * stopped, and one that turns up again is not taken for a new file. Change notification:
+ * uv_fs_event on the directories (of the paths and of their symlink targets) wakes the file a write
+ * names and rescans on create/rename/delete; a stat() poll every poll_ms alone catches everything
+ * inotify misses (NFS, overflowed queues, directories that could not be watched).
  *
  * Bounds: one read buffer per open file of max(64 KiB, max_line + 1) bytes, allocated when
  * the file is first read; at most 1 MiB read per file per loop turn; at most 1024 files
@@ -62,13 +70,20 @@
  * directories watched. A line longer than max_line is delivered once with SLT_TAIL_OVERSIZE
  * and len == max_line; the rest up to its '\n' is skipped without buffering.
  *
- * Limits: a .gz is only read for backfill or restore, never followed (patterns matching
- * *.gz ignore those files). A final line with no '\n' in a rotated, deleted or .gz file is
- * never delivered. Files created while the agent is down at a path no position had (a new
- * vhost log) start at their end unless read_from_beginning. Directories given by a glob
- * (/var/log/{a,b}/access.log with wildcards in the directory part) are polled, not watched.
- * A sibling listing reads names only: unrelated files named like access.log.bak are rotated
- * siblings too (read by backfill).
+ * Errors: slt_tail_new() fails only for bad options (SLT_EINVAL) or memory (SLT_ENOMEM); missing
+ * files and directories are not errors (they are picked up when they appear). Read errors and
+ * corrupt .gz files are counted (slt_tail_errors, per-file errors) and the file is moved past.
+ *
+ * Limits: a .gz is only read for backfill, restore or as a copytruncate copy, never followed
+ * (patterns that match .gz files skip them). A final line with no '\n' in a rotated, deleted or
+ * .gz file is never delivered. A file that lived at the path for less than one scan and was
+ * then moved out of the directory (olddir) or deleted is lost; a sibling that appears at a
+ * rotation by other means (an admin's cp of an old rotated file) is taken for such a file and
+ * read. Files created while the agent is down at a path no position had (a new vhost log)
+ * start at their end unless read_from_beginning. When the directory part of a pattern has
+ * wildcards, new directories are found by the poll only (the directories of files found are
+ * watched). A sibling listing reads names only: unrelated files named like access.log.bak
+ * are rotated siblings too (read by backfill).
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H
@@ -92,9 +107,8 @@ struct slt_tail_pos {
 };
 #define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
-#define SLT_TAIL_POS_SKIP                                                                          \
-    4u /* offset is inside an oversize line already delivered: on                                  \
-          restore, discard up to and including the next '\n' */
+/* offset is inside an oversize line already delivered: on restore, discard through its '\n' */
+#define SLT_TAIL_POS_SKIP 4u
 
 /* Per-file figures for status output. */
 struct slt_tail_file_stats {

@@ -43,11 +43,13 @@ struct slt_aggr_params {
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
 /* ---- store ----------------------------------------------------------------------------------
- * One Redis connection for applies. An apply sends one EVALSHA per series of the batch (all
- * pipelined) and calls ap->done once every reply is in, or once the connection failed.
+ * One Redis connection for applies. Each series of a batch becomes an entry; entries of one
+ * series that arrive in the same loop iteration share one EVALSHA. ap->done runs once every
+ * entry has its answer, or once the connection failed.
  */
 struct slt_store;
 struct slt_apply_part;
+struct slt_store_bucket;
 
 struct slt_apply {
     void (*done)(struct slt_apply *ap); /* runs exactly once per successful slt_store_apply */
@@ -57,14 +59,15 @@ struct slt_apply {
     uint64_t resend_from;
     /* internal */
     struct slt_store *st;
+    uint64_t epoch, seq;
     struct slt_apply_part *parts;
-    size_t nparts;
+    size_t nparts, capparts;
     size_t pending;
     uint64_t sent_ns;
-    struct slt_buf args; /* argument bytes of every part */
-    size_t *argoff;      /* offsets of each argument in args */
-    size_t *arglen;
-    size_t nargs, capargs;
+    struct slt_buf strs; /* agent id and series names, copied */
+    size_t agent_len;    /* the agent id is at strs.p[0] */
+    struct slt_store_bucket *bk;
+    size_t nbk, capbk;
 };
 
 int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,

@@ -12,8 +12,11 @@
 
 #include "aggr.h"
 
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (16 * 1024)
+/* Before HELLO only a HELLO may come: no reason to buffer a megabyte for a stranger. */
+#define PREAUTH_MAX_FRAME (8 * 1024)
 #define CLOSE_LINGER_MS 2000 /* how long an ERROR frame may take to leave before we cut */
+#define SLOW_READER_MS 5000  /* a full write queue that does not drain this long: cut */
 
 struct slt_session {
     struct slt_server *srv;
@@ -93,8 +96,11 @@ static void on_linger(uv_timer_t *t)
 {
     struct slt_session *s = t->data;
 
-    /* the peer did not take our last frames in time: cut, unless hiredis still holds us */
-    if (!s->inflight)
+    /* the peer did not take our last frames in time: cut, unless hiredis still holds us
+     * (the apply answers within redis_timeout; look again then) */
+    if (s->inflight)
+        uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
+    else
         finish(s);
 }
 
@@ -304,6 +310,19 @@ static void arm_idle(struct slt_session *s)
                    (uint64_t)(s->authed ? p->idle_timeout_ms : p->hello_timeout_ms), 0);
 }
 
+static void on_slow(uv_timer_t *t)
+{
+    struct slt_session *s = t->data;
+
+    if (!s->writing) {
+        arm_idle(s);
+        return;
+    }
+    s->srv->stats->slow_clients++;
+    slt_log(SLT_LOG_WARN, "ingest", "%s does not read its acks: closing", s->peer);
+    slt__session_close(s, "slow reader");
+}
+
 static void protocol_error(struct slt_session *s, const char *what)
 {
     char msg[300];
@@ -344,6 +363,7 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
     }
     s->agent_len = h->agent_id.len;
     s->authed = 1;
+    slt_frame_reader_set_max(&s->fr, p->max_frame);
     s->srv->stats->connected_agents++;
     slt_log(SLT_LOG_INFO, "ingest", "agent '%s' connected from %s (epoch %llu)", s->agent, s->peer,
             (unsigned long long)h->epoch);
@@ -392,8 +412,9 @@ static void process(struct slt_session *s)
 
     while (!s->inflight && !s->closing) {
         if (s->out.len > s->srv->params->write_queue_max / 2 && s->writing) {
-            /* the agent is slow to take its acks: wait for the write to finish */
+            /* the agent is slow to take its acks: wait for the write, but not forever */
             stop_reading(s);
+            uv_timer_start(&s->timer, on_slow, SLOW_READER_MS, 0);
             return;
         }
         r = slt_frame_reader_next(&s->fr, &payload, &len);
@@ -490,7 +511,7 @@ int slt__session_accept(struct slt_server *srv)
     uv_timer_init(srv->loop, &s->apply_timer);
     s->tcp.data = s->timer.data = s->apply_timer.data = s;
     s->open_handles = 3;
-    slt_frame_reader_init(&s->fr, srv->params->max_frame);
+    slt_frame_reader_init(&s->fr, PREAUTH_MAX_FRAME);
     slt_proto_limits_default(&s->limits);
     slt_apply_init(&s->ap);
     slt_buf_init(&s->out, srv->params->write_queue_max);

@@ -1,9 +1,12 @@
 /*
  * Exactly-once apply of batches into Redis (docs/REDIS.md).
  *
- * One hiredis async connection on the libuv loop. A batch becomes one EVALSHA per series, all
- * pipelined; the script checks and advances the agent's high-water mark of that series and adds
- * the counters in one atomic step, so marks and counts are lost or kept together.
+ * One hiredis async connection on the libuv loop. Each series of a batch is one entry for the
+ * series' hash tag. Entries that arrive in one loop iteration are grouped by tag, and each group
+ * becomes one EVALSHA (group commit): the script checks and advances every agent's high-water
+ * mark of that series in order and adds the counters of the entries it accepts, in one atomic
+ * step, so marks and counts are lost or kept together. Calls are pipelined; per agent, order
+ * holds because a session has at most one batch in flight.
  *
  * hiredis 0.14 has no timeouts: a tick timer watches the handshake and a PING heartbeat, and
  * sessions time their own applies and call slt_store_reset() when one is late. Dropping the
@@ -128,52 +131,140 @@ static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
 #define LUA_INT_MAX ((uint64_t)1 << 53)
 
 /*
- * KEYS[1] = hwm hash, KEYS[2..] = counter hashes (tot, minute, hour, day buckets).
- * ARGV[1..7] = agent, epoch, seq, since, field1, field2, field3; then for each KEYS[i], i >= 2,
- * four values at ARGV[8 + (i-2)*4]: expire-at (0: none), delta1, delta2, delta3.
- * Returns {status, n}: {0, seq} applied, {1, mark} duplicate, {2, resend_from} gap,
- * {3, mark} rejected (stale epoch).
+ * KEYS[1] = the series' hwm hash, KEYS[2..nk] = its counter hashes (tot, minute, hour, day).
+ * ARGV[1..3] = field names; ARGV[4] = n, the number of entries; then for each KEYS[k], k >= 2,
+ * four values: expire-at (0: none) and the sums of the three deltas over all n entries; then n
+ * entries of seven values: agent, epoch, seq, since, the mark that makes this entry the next
+ * one ("epoch:seq-1", the fast path: no parsing), the new mark ("epoch:seq") and the entry's own
+ * deltas as "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not
+ * accepted. The applied answer's n is not used.
+ * Returns 2n integers, per entry {status, n}: {0, 0} applied, {1, mark} duplicate,
+ * {2, resend_from} gap, {3, mark} rejected (stale epoch).
  */
 const char slt_store_apply_script[] =
-    "local A, E, S, since = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "local m = redis.call('HGET', KEYS[1], A)\n"
-    "local nxt = since\n"
-    "if m then\n"
-    "  local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
-    "  e0 = tonumber(e0) s0 = tonumber(s0)\n"
-    "  if e0 then\n"
-    "    if E < e0 then return {3, s0} end\n"
-    "    if E == e0 then\n"
-    "      if S <= s0 then return {1, s0} end\n"
-    "      if s0 + 1 > nxt then nxt = s0 + 1 end\n"
+    "local nk, n = #KEYS, tonumber(ARGV[4])\n"
+    "local p0 = 5 + (nk - 1) * 4\n"
+    "local ids, cur, out, sets, ok = {}, {}, {}, {}, {}\n"
+    "local all = true\n"
+    "for i = 1, n do ids[i] = ARGV[p0 + (i - 1) * 7] end\n"
+    "local marks = redis.call('HMGET', KEYS[1], unpack(ids))\n"
+    "for i = 1, n do\n"
+    "  if cur[ids[i]] == nil then cur[ids[i]] = marks[i] or false end\n"
+    "end\n"
+    "for i = 1, n do\n"
+    "  local p = p0 + (i - 1) * 7\n"
+    "  local A = ARGV[p]\n"
+    "  local m = cur[A]\n"
+    "  local st, v = 0, 0\n"
+    "  if m ~= ARGV[p + 4] then\n"
+    "    local E, S, nxt = tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])\n"
+    "    v = S\n"
+    "    if m then\n"
+    "      local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
+    "      e0 = tonumber(e0) s0 = tonumber(s0)\n"
+    "      if e0 then\n"
+    "        if E < e0 then st, v = 3, s0\n"
+    "        elseif E == e0 then\n"
+    "          if S <= s0 then st, v = 1, s0\n"
+    "          elseif s0 + 1 > nxt then nxt = s0 + 1 end\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "    if st == 0 and S ~= nxt then st, v = 2, nxt end\n"
+    "  end\n"
+    "  if st == 0 then\n"
+    "    cur[A] = ARGV[p + 5]\n"
+    "    sets[#sets + 1] = A\n"
+    "    sets[#sets + 1] = ARGV[p + 5]\n"
+    "    ok[#ok + 1] = p\n"
+    "  else\n"
+    "    all = false\n"
+    "  end\n"
+    "  out[2 * i - 1] = st\n"
+    "  out[2 * i] = v\n"
+    "end\n"
+    "local acc = {}\n"
+    "if not all then\n"
+    "  for _, p in ipairs(ok) do\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "      k = tonumber(k)\n"
+    "      local t = acc[k]\n"
+    "      if not t then t = {0, 0, 0} acc[k] = t end\n"
+    "      t[1] = t[1] + tonumber(a)\n"
+    "      t[2] = t[2] + tonumber(b)\n"
+    "      t[3] = t[3] + tonumber(c)\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if S ~= nxt then return {2, nxt} end\n"
-    "local f = {ARGV[5], ARGV[6], ARGV[7]}\n"
-    "for i = 2, #KEYS do\n"
-    "  local a = 8 + (i - 2) * 4\n"
-    "  local fresh = false\n"
-    "  for j = 1, 3 do\n"
-    "    local v = ARGV[a + j]\n"
-    "    if v ~= '0' then\n"
-    "      if redis.call('HINCRBY', KEYS[i], f[j], v) == tonumber(v) then fresh = true end\n"
-    "    end\n"
+    "local f = {ARGV[1], ARGV[2], ARGV[3]}\n"
+    "for k = 2, nk do\n"
+    "  local q = 5 + (k - 2) * 4\n"
+    "  local d\n"
+    "  if all then\n"
+    "    d = {ARGV[q + 1], ARGV[q + 2], ARGV[q + 3]}\n"
+    "  elseif acc[k] then\n"
+    "    local t = acc[k]\n"
+    "    d = {string.format('%d', t[1]), string.format('%d', t[2]), string.format('%d', t[3])}\n"
     "  end\n"
-    "  if fresh and ARGV[a] ~= '0' then redis.call('EXPIREAT', KEYS[i], ARGV[a]) end\n"
+    "  if d then\n"
+    "    local fresh = false\n"
+    "    for j = 1, 3 do\n"
+    "      if d[j] ~= '0' then\n"
+    "        if redis.call('HINCRBY', KEYS[k], f[j], d[j]) == tonumber(d[j]) then fresh = true "
     "end\n"
-    "redis.call('HSET', KEYS[1], A, ARGV[2] .. ':' .. ARGV[3])\n"
-    "return {0, S}\n";
+    "      end\n"
+    "    end\n"
+    "    if fresh and ARGV[q] ~= '0' then redis.call('EXPIREAT', KEYS[k], ARGV[q]) end\n"
+    "  end\n"
+    "end\n"
+    "if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end\n"
+    "return out\n";
 
-struct bucket;
+/* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
+struct slt_store_bucket {
+    char c;
+    int64_t start;
+    int64_t exp; /* EXPIREAT, 0 for none */
+    uint64_t v[3];
+    size_t kidx; /* KEYS index in the call that carries it */
+};
 
+/* One series of one batch. */
 struct slt_apply_part {
     struct slt_apply *ap;
-    size_t arg0; /* first argument (numkeys) in ap->argoff */
-    size_t argc;
+    struct slt_apply_part *next; /* in its group */
+    int kind;
+    size_t name_off, name_len; /* in ap->strs */
+    uint64_t since;
+    size_t bk0, nb; /* in ap->bk */
     uint64_t rows, late, expired;
+};
+
+/* The entries for one series queued in this loop iteration. */
+struct group {
+    struct group *hnext, *anext;
+    int kind;
+    const char *name;
+    size_t name_len;
+    uint32_t hash;
+    struct slt_apply_part *head, *tail;
+    size_t n;
+};
+
+/* One EVALSHA in flight. */
+struct call {
+    struct slt_store *st;
+    struct slt_apply_part **ents;
+    size_t n;
+    int kind;
+    struct slt_buf args;
+    size_t *off, *len;
+    size_t nargs, cap;
     int retried;
 };
+
+#define GROUP_HASH 1024
+#define MAX_ENTRIES_PER_CALL 200
 
 struct slt_store {
     uv_loop_t *loop;
@@ -196,11 +287,16 @@ struct slt_store {
     const char **argv;
     size_t *argvlen;
     size_t argcap;
-    /* scratch copy of one series' rows, sorted, and the hashes they add to */
+    /* scratch copy of one series' rows, sorted */
     struct slt_count_row *rows;
     size_t rowcap;
-    struct bucket *bk;
-    size_t bkcap;
+    /* entries queued in this loop iteration, grouped by series; flushed by the check handle */
+    struct group *ghash[GROUP_HASH];
+    struct group *active;
+    uv_check_t check;
+    uv_idle_t idle;
+    int flush_armed;
+    int open_handles;
     /* series already added to slt:series on this connection */
     char **cache;
     size_t ncache;
@@ -208,6 +304,7 @@ struct slt_store {
 };
 
 static void store_connect(struct slt_store *st);
+static void fail_queued(struct slt_store *st);
 
 static uint64_t ms_to_ns(int64_t ms)
 {
@@ -262,6 +359,7 @@ static void drop(struct slt_store *st, const char *reason, int quiet)
     lost(st);
     /* runs every pending callback with a NULL reply (now, or after the current callback) */
     redisAsyncFree(ac);
+    fail_queued(st);
 }
 
 void slt_store_reset(struct slt_store *st, const char *reason)
@@ -282,6 +380,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
                 ac->errstr[0] ? ac->errstr : "connection failed", (unsigned long long)st->failures);
     /* hiredis frees the context after this callback */
     lost(st);
+    fail_queued(st);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -295,6 +394,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     slt_log(SLT_LOG_WARN, "redis", "lost connection to '%s': %s", st->desc,
             ac->errstr[0] ? ac->errstr : "closed by peer");
     lost(st);
+    fail_queued(st);
 }
 
 static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
@@ -461,7 +561,10 @@ int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
     st->backoff_ms = BACKOFF_MIN_MS;
     slt_store_set_params(st, params);
     uv_timer_init(loop, &st->tick);
-    st->tick.data = st;
+    uv_check_init(loop, &st->check);
+    uv_idle_init(loop, &st->idle);
+    st->tick.data = st->check.data = st->idle.data = st;
+    st->open_handles = 3;
     uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
     stats->redis_connected = 0;
     store_connect(st);
@@ -482,16 +585,17 @@ int slt_store_ready(const struct slt_store *st)
     return st->ready;
 }
 
-static void on_tick_closed(uv_handle_t *h)
+static void on_store_handle_closed(uv_handle_t *h)
 {
     struct slt_store *st = h->data;
 
+    if (--st->open_handles > 0)
+        return;
     cache_clear(st);
     slt_free(st->cache);
     slt_free(st->argv);
     slt_free(st->argvlen);
     slt_free(st->rows);
-    slt_free(st->bk);
     slt_redis_url_release(&st->url);
     slt_free(st);
 }
@@ -503,65 +607,102 @@ void slt_store_free(struct slt_store *st)
     st->freeing = 1;
     slt_store_reset(st, "shutting down");
     st->stats->redis_connected = 0;
+    fail_queued(st);
     uv_timer_stop(&st->tick);
-    uv_close((uv_handle_t *)&st->tick, on_tick_closed);
+    uv_check_stop(&st->check);
+    uv_idle_stop(&st->idle);
+    uv_close((uv_handle_t *)&st->tick, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->check, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->idle, on_store_handle_closed);
 }
 
-/* ---- applies ------------------------------------------------------------------------------ */
+/* ---- applies ---- */
 
 void slt_apply_init(struct slt_apply *ap)
 {
     memset(ap, 0, sizeof(*ap));
-    slt_buf_init(&ap->args, ARGS_MAX);
+    slt_buf_init(&ap->strs, ARGS_MAX);
 }
 
 void slt_apply_release(struct slt_apply *ap)
 {
-    slt_buf_release(&ap->args);
-    slt_free(ap->argoff);
-    slt_free(ap->arglen);
+    slt_buf_release(&ap->strs);
     slt_free(ap->parts);
-    ap->argoff = ap->arglen = NULL;
+    slt_free(ap->bk);
     ap->parts = NULL;
-    ap->capargs = ap->nargs = ap->nparts = 0;
+    ap->bk = NULL;
+    ap->nparts = ap->capparts = ap->nbk = ap->capbk = 0;
 }
 
-static int add_arg(struct slt_apply *ap, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int add_arg(struct slt_apply *ap, const char *fmt, ...)
+/* Decimal digits of v into buf (at least 21 bytes), returns the length. */
+static size_t fmt_u64(char *buf, uint64_t v)
 {
-    size_t start = ap->args.len;
-    va_list va;
-    char tmp[512];
-    int n, rc;
+    char tmp[24];
+    size_t n = 0, i;
 
-    if (ap->nargs == ap->capargs) {
-        size_t cap = ap->capargs ? ap->capargs * 2 : 256;
-        size_t *o = slt_realloc(ap->argoff, cap * sizeof(*o));
-        size_t *l;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static size_t fmt_i64(char *buf, int64_t v)
+{
+    if (v < 0) {
+        buf[0] = '-';
+        return 1 + fmt_u64(buf + 1, (uint64_t)0 - (uint64_t)v);
+    }
+    return fmt_u64(buf, (uint64_t)v);
+}
+
+static int call_arg(struct call *c, const char *p, size_t n)
+{
+    int rc;
+
+    if (c->nargs == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        size_t *o = slt_realloc(c->off, cap * sizeof(*o)), *l;
 
         if (!o)
             return SLT_ENOMEM;
-        ap->argoff = o;
-        l = slt_realloc(ap->arglen, cap * sizeof(*l));
+        c->off = o;
+        l = slt_realloc(c->len, cap * sizeof(*l));
         if (!l)
             return SLT_ENOMEM;
-        ap->arglen = l;
-        ap->capargs = cap;
+        c->len = l;
+        c->cap = cap;
     }
-    va_start(va, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, va);
-    va_end(va);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return SLT_ELIMIT;
-    rc = slt_buf_append(&ap->args, tmp, (size_t)n);
+    c->off[c->nargs] = c->args.len;
+    c->len[c->nargs] = n;
+    rc = slt_buf_append(&c->args, p, n);
     if (rc < 0)
         return rc;
-    ap->argoff[ap->nargs] = start;
-    ap->arglen[ap->nargs] = (size_t)n;
-    ap->nargs++;
+    c->nargs++;
     return 0;
+}
+
+static int call_u64(struct call *c, uint64_t v)
+{
+    char b[24];
+    return call_arg(c, b, fmt_u64(b, v));
+}
+
+static int call_i64(struct call *c, int64_t v)
+{
+    char b[24];
+    return call_arg(c, b, fmt_i64(b, v));
+}
+
+static void call_free(struct call *c)
+{
+    slt_buf_release(&c->args);
+    slt_free(c->off);
+    slt_free(c->len);
+    slt_free(c->ents);
+    slt_free(c);
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -580,7 +721,7 @@ static int cmp_series(const void *a, const void *b)
 
     if (x->kind != y->kind)
         return x->kind < y->kind ? -1 : 1;
-    c = memcmp(x->name.p, y->name.p, n);
+    c = n ? memcmp(x->name.p, y->name.p, n) : 0;
     if (c)
         return c;
     return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
@@ -626,56 +767,45 @@ static void add_sat(uint64_t acc[3], const uint64_t v[3])
 {
     int j;
 
-    /* Redis counters are signed 64-bit; a sum past that would make HINCRBY fail */
+    /* the script sums in doubles: keep every delta exact (2^53) */
     for (j = 0; j < 3; j++)
-        acc[j] = acc[j] + v[j] > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : acc[j] + v[j];
+        acc[j] = acc[j] + v[j] > LUA_INT_MAX ? LUA_INT_MAX : acc[j] + v[j];
 }
 
-/* One counter hash an apply adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
-struct bucket {
-    char c;
-    int64_t start;
-    int64_t exp; /* EXPIREAT, 0 for none */
-    uint64_t v[3];
-};
-
-static int push_bucket(struct slt_store *st, size_t *nb, const struct bucket *b)
+static int push_bucket(struct slt_apply *ap, const struct slt_store_bucket *b)
 {
     if (!b->v[0] && !b->v[1] && !b->v[2])
         return 0; /* nothing to add: leave the key alone */
-    if (*nb == st->bkcap) {
-        size_t cap = st->bkcap ? st->bkcap * 2 : 64;
-        struct bucket *nbk = slt_realloc(st->bk, cap * sizeof(*nbk));
-        if (!nbk)
+    if (ap->nbk == ap->capbk) {
+        size_t cap = ap->capbk ? ap->capbk * 2 : 64;
+        struct slt_store_bucket *nb = slt_realloc(ap->bk, cap * sizeof(*nb));
+        if (!nb)
             return SLT_ENOMEM;
-        st->bk = nbk;
-        st->bkcap = cap;
+        ap->bk = nb;
+        ap->capbk = cap;
     }
-    st->bk[(*nb)++] = *b;
+    ap->bk[ap->nbk++] = *b;
     return 0;
 }
 
 /*
- * Builds the arguments of one series: numkeys, KEYS (hwm, then the counter hashes), ARGV.
- * Rows are sorted (a copy), so rows of one bucket are adjacent at every resolution.
+ * The counter hashes one series adds to: tot, and the minute, hour and day buckets its rows fall
+ * in, unless a bucket is already past its retention (then the row is counted as late and still
+ * goes to the coarser buckets and tot). Rows are sorted (a copy), so rows of one bucket are
+ * adjacent at every resolution.
  */
-static int build_part(struct slt_store *st, struct slt_apply *ap, struct slt_apply_part *part,
-                      const struct slt_msg_batch *b, const struct slt_series *s, int64_t now)
+static int build_entry(struct slt_store *st, struct slt_apply *ap, struct slt_apply_part *e,
+                       const struct slt_series *s, int64_t now)
 {
-    static const char *const fields[2][3] = {{"g", "b", "e"}, {"l", "u", "o"}};
     static const struct {
         char c;
         int64_t res;
     } res[3] = {{'m', 60}, {'h', 3600}, {'d', 86400}};
     const int64_t ret[3] = {st->mret, st->hret, st->dret};
-    const char *const *f = fields[s->kind == SLT_SERIES_SLI ? 0 : 1];
-    char prefix[1100];
-    struct bucket bk;
-    size_t nb = 0, i, r, k;
+    struct slt_store_bucket bk;
+    size_t r, k;
     int rc;
 
-    snprintf(prefix, sizeof(prefix), "slt:{%c:%.*s}:", s->kind == SLT_SERIES_SLI ? 's' : 'i',
-             (int)s->name.len, s->name.p);
     if (s->nrows > st->rowcap) {
         struct slt_count_row *nr = slt_realloc(st->rows, s->nrows * sizeof(*nr));
         if (!nr)
@@ -687,12 +817,12 @@ static int build_part(struct slt_store *st, struct slt_apply *ap, struct slt_app
         memcpy(st->rows, s->rows, s->nrows * sizeof(*st->rows));
     if (s->nrows > 1)
         qsort(st->rows, s->nrows, sizeof(*st->rows), cmp_row);
-
+    e->bk0 = ap->nbk;
     memset(&bk, 0, sizeof(bk));
     bk.c = 't';
     for (r = 0; r < s->nrows; r++)
         add_sat(bk.v, st->rows[r].v);
-    rc = push_bucket(st, &nb, &bk);
+    rc = push_bucket(ap, &bk);
     for (k = 0; rc == 0 && k < 3; k++) {
         r = 0;
         while (rc == 0 && r < s->nrows) {
@@ -709,49 +839,17 @@ static int build_part(struct slt_store *st, struct slt_apply *ap, struct slt_app
                 n++;
             }
             if (bk.exp <= now) {
-                /* older than this resolution keeps: counted; coarser buckets and tot keep it */
                 if (k == 0)
-                    part->late += n;
+                    e->late += n;
                 else if (k == 2)
-                    part->expired += n;
+                    e->expired += n;
                 continue;
             }
-            rc = push_bucket(st, &nb, &bk);
+            rc = push_bucket(ap, &bk);
         }
     }
-    if (rc < 0)
-        return rc;
-    part->rows = s->nrows;
-    part->arg0 = ap->nargs;
-    rc = add_arg(ap, "%zu", nb + 1);
-    if (rc == 0)
-        rc = add_arg(ap, "%shwm", prefix);
-    for (i = 0; rc == 0 && i < nb; i++) {
-        if (st->bk[i].c == 't')
-            rc = add_arg(ap, "%stot", prefix);
-        else
-            rc = add_arg(ap, "%s%c:%lld", prefix, st->bk[i].c, (long long)st->bk[i].start);
-    }
-    if (rc == 0)
-        rc = add_arg(ap, "%.*s", (int)b->agent_id.len, b->agent_id.p);
-    if (rc == 0)
-        rc = add_arg(ap, "%llu", (unsigned long long)b->epoch);
-    if (rc == 0)
-        rc = add_arg(ap, "%llu", (unsigned long long)b->seq);
-    if (rc == 0)
-        rc = add_arg(ap, "%llu", (unsigned long long)s->since);
-    for (i = 0; rc == 0 && i < 3; i++)
-        rc = add_arg(ap, "%s", f[i]);
-    for (i = 0; rc == 0 && i < nb; i++) {
-        rc = add_arg(ap, "%lld", (long long)st->bk[i].exp);
-        if (rc == 0)
-            rc = add_arg(ap, "%llu", (unsigned long long)st->bk[i].v[0]);
-        if (rc == 0)
-            rc = add_arg(ap, "%llu", (unsigned long long)st->bk[i].v[1]);
-        if (rc == 0)
-            rc = add_arg(ap, "%llu", (unsigned long long)st->bk[i].v[2]);
-    }
-    part->argc = ap->nargs - part->arg0;
+    e->nb = ap->nbk - e->bk0;
+    e->rows = s->nrows;
     return rc;
 }
 
@@ -771,15 +869,6 @@ static int rank(enum slt_ack_status s)
     }
 }
 
-/* Combines one series' outcome into the batch's. */
-static void merge(struct slt_apply *ap, enum slt_ack_status s, uint64_t resend_from)
-{
-    if (s == SLT_ACK_GAP && (ap->status != SLT_ACK_GAP || resend_from < ap->resend_from))
-        ap->resend_from = resend_from;
-    if (rank(s) > rank(ap->status))
-        ap->status = s;
-}
-
 static void observe_latency(struct slt_aggr_stats *stats, uint64_t ns)
 {
     static const double bounds[12] = SLT_REDIS_LATENCY_BOUNDS;
@@ -793,62 +882,94 @@ static void observe_latency(struct slt_aggr_stats *stats, uint64_t ns)
     stats->redis_latency_count++;
 }
 
-static int send_part(struct slt_store *st, struct slt_apply_part *part, int eval);
-
-static void on_apply_reply(redisAsyncContext *ac, void *r, void *priv)
+/*
+ * One entry's answer. The last one of a batch calls done, which may start the session's next
+ * batch on the same ap: nothing may touch e after this.
+ */
+static void entry_done(struct slt_apply_part *e, enum slt_ack_status s, uint64_t n)
 {
-    struct slt_apply_part *part = priv;
-    struct slt_apply *ap = part->ap;
+    struct slt_apply *ap = e->ap;
     struct slt_store *st = ap->st;
-    redisReply *reply = r;
 
-    if (!reply) {
-        merge(ap, SLT_ACK_RETRY, 0);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (!part->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && st->ac == ac) {
-            /* script cache flushed: send the body once with EVAL, which also caches it */
-            part->retried = 1;
-            if (send_part(st, part, 1) == 0)
-                return;
-        }
-        st->stats->redis_errors++;
-        slt_log(SLT_LOG_WARN, "redis", "apply failed: %.200s", reply->str);
-        merge(ap, SLT_ACK_RETRY, 0);
-    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-               reply->element[0]->type == REDIS_REPLY_INTEGER &&
-               reply->element[1]->type == REDIS_REPLY_INTEGER) {
-        long long s = reply->element[0]->integer, n = reply->element[1]->integer;
-
-        switch (s) {
-        case 0:
-            merge(ap, SLT_ACK_APPLIED, 0);
-            st->stats->counter_updates += part->rows;
-            st->stats->late_rows += part->late;
-            st->stats->late_rows_expired += part->expired;
-            break;
-        case 1:
-            merge(ap, SLT_ACK_DUPLICATE, 0);
-            break;
-        case 2:
-            merge(ap, SLT_ACK_GAP, n > 0 ? (uint64_t)n : 1);
-            break;
-        default:
-            merge(ap, SLT_ACK_REJECTED, 0);
-        }
-    } else {
-        st->stats->redis_errors++;
-        merge(ap, SLT_ACK_RETRY, 0);
+    if (s == SLT_ACK_APPLIED) {
+        st->stats->counter_updates += e->rows;
+        st->stats->late_rows += e->late;
+        st->stats->late_rows_expired += e->expired;
     }
+    if (s == SLT_ACK_GAP && (ap->status != SLT_ACK_GAP || n < ap->resend_from))
+        ap->resend_from = n;
+    if (rank(s) > rank(ap->status))
+        ap->status = s;
     if (--ap->pending == 0) {
         observe_latency(st->stats, uv_hrtime() - ap->sent_ns);
         ap->done(ap);
     }
 }
 
-static int send_part(struct slt_store *st, struct slt_apply_part *part, int eval)
+static void call_fail(struct call *c)
 {
-    struct slt_apply *ap = part->ap;
-    size_t argc = part->argc + 2, i;
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        entry_done(c->ents[i], SLT_ACK_RETRY, 0);
+}
+
+static int call_send(struct slt_store *st, struct call *c, int eval);
+
+static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct call *c = priv;
+    struct slt_store *st = c->st;
+    redisReply *reply = r;
+    size_t i;
+
+    if (!reply) {
+        call_fail(c);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && st->ac == ac) {
+            /* script cache flushed: send the body once with EVAL, which caches it again */
+            c->retried = 1;
+            if (call_send(st, c, 1) == 0)
+                return;
+        }
+        st->stats->redis_errors++;
+        slt_log(SLT_LOG_WARN, "redis", "apply failed: %.200s", reply->str);
+        call_fail(c);
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 * c->n) {
+        for (i = 0; i < c->n; i++) {
+            redisReply *a = reply->element[2 * i], *b = reply->element[2 * i + 1];
+            long long s = a->type == REDIS_REPLY_INTEGER ? a->integer : -1;
+            long long n = b->type == REDIS_REPLY_INTEGER ? b->integer : 0;
+
+            switch (s) {
+            case 0:
+                entry_done(c->ents[i], SLT_ACK_APPLIED, 0);
+                break;
+            case 1:
+                entry_done(c->ents[i], SLT_ACK_DUPLICATE, 0);
+                break;
+            case 2:
+                entry_done(c->ents[i], SLT_ACK_GAP, n > 0 ? (uint64_t)n : 1);
+                break;
+            case 3:
+                entry_done(c->ents[i], SLT_ACK_REJECTED, 0);
+                break;
+            default:
+                st->stats->redis_errors++;
+                entry_done(c->ents[i], SLT_ACK_RETRY, 0);
+            }
+        }
+    } else {
+        st->stats->redis_errors++;
+        slt_log(SLT_LOG_WARN, "redis", "apply: unexpected reply type %d", reply->type);
+        call_fail(c);
+    }
+    call_free(c);
+}
+
+static int call_send(struct slt_store *st, struct call *c, int eval)
+{
+    size_t argc = c->nargs + 2, i;
 
     if (!st->ac)
         return SLT_EREDIS;
@@ -869,13 +990,304 @@ static int send_part(struct slt_store *st, struct slt_apply_part *part, int eval
     st->argvlen[0] = strlen(st->argv[0]);
     st->argv[1] = eval ? slt_store_apply_script : st->sha;
     st->argvlen[1] = strlen(st->argv[1]);
-    for (i = 0; i < part->argc; i++) {
-        st->argv[2 + i] = ap->args.p + ap->argoff[part->arg0 + i];
-        st->argvlen[2 + i] = ap->arglen[part->arg0 + i];
+    for (i = 0; i < c->nargs; i++) {
+        st->argv[2 + i] = c->args.p + c->off[i];
+        st->argvlen[2 + i] = c->len[i];
     }
-    if (redisAsyncCommandArgv(st->ac, on_apply_reply, part, (int)argc, st->argv, st->argvlen) !=
+    if (redisAsyncCommandArgv(st->ac, on_call_reply, c, (int)argc, st->argv, st->argvlen) !=
         REDIS_OK)
         return SLT_EREDIS;
+    return 0;
+}
+
+static int cmp_bucket_ref(const void *a, const void *b)
+{
+    const struct slt_store_bucket *x = *(const struct slt_store_bucket *const *)a;
+    const struct slt_store_bucket *y = *(const struct slt_store_bucket *const *)b;
+
+    if (x->c != y->c)
+        return x->c < y->c ? -1 : 1;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int key_arg(struct call *c, const char *prefix, size_t plen,
+                   const struct slt_store_bucket *b)
+{
+    char key[1200], num[24];
+    size_t n;
+
+    memcpy(key, prefix, plen);
+    n = plen;
+    if (b->c == 't') {
+        memcpy(key + n, "tot", 3);
+        n += 3;
+    } else {
+        key[n++] = b->c;
+        key[n++] = ':';
+        size_t k = fmt_i64(num, b->start);
+        memcpy(key + n, num, k);
+        n += k;
+    }
+    return call_arg(c, key, n);
+}
+
+/*
+ * Builds the EVALSHA for up to MAX_ENTRIES_PER_CALL entries of one series: the union of their
+ * counter hashes becomes KEYS, each entry names its hashes by KEYS index.
+ */
+static int call_build(struct call *c, const struct group *g)
+{
+    static const char *const fields[2][3] = {{"g", "b", "e"}, {"l", "u", "o"}};
+    const char *const *f = fields[g->kind == SLT_SERIES_SLI ? 0 : 1];
+    struct slt_store_bucket **refs;
+    size_t nrefs = 0, i, j, k, nkeys = 0;
+    char prefix[1100];
+    size_t plen;
+    int rc = 0;
+
+    plen = (size_t)snprintf(prefix, sizeof(prefix),
+                            "slt:{%c:%.*s}:", g->kind == SLT_SERIES_SLI ? 's' : 'i',
+                            (int)g->name_len, g->name);
+    if (plen >= sizeof(prefix))
+        return SLT_ELIMIT;
+    for (i = 0; i < c->n; i++)
+        nrefs += c->ents[i]->nb;
+    refs = slt_malloc((nrefs ? nrefs : 1) * sizeof(*refs));
+    if (!refs)
+        return SLT_ENOMEM;
+    nrefs = 0;
+    for (i = 0; i < c->n; i++)
+        for (j = 0; j < c->ents[i]->nb; j++)
+            refs[nrefs++] = &c->ents[i]->ap->bk[c->ents[i]->bk0 + j];
+    if (nrefs > 1)
+        qsort(refs, nrefs, sizeof(*refs), cmp_bucket_ref);
+    /* numkeys is patched once the keys are known: reserve its slot first */
+    rc = call_arg(c, "0", 1);
+    if (rc == 0) {
+        char hwm[1104];
+        memcpy(hwm, prefix, plen);
+        memcpy(hwm + plen, "hwm", 3);
+        rc = call_arg(c, hwm, plen + 3);
+    }
+    for (i = 0; rc == 0 && i < nrefs; i++) {
+        if (i == 0 || cmp_bucket_ref(&refs[i - 1], &refs[i]) != 0) {
+            rc = key_arg(c, prefix, plen, refs[i]);
+            nkeys++;
+        }
+        refs[i]->kidx = nkeys + 1; /* KEYS[1] is hwm */
+    }
+    if (rc == 0) {
+        /* patch numkeys: write it at the end and point the first argument at it */
+        size_t save = c->nargs;
+        rc = call_u64(c, nkeys + 1);
+        if (rc == 0) {
+            c->off[0] = c->off[save];
+            c->len[0] = c->len[save];
+            c->nargs = save;
+        }
+    }
+    for (i = 0; rc == 0 && i < 3; i++)
+        rc = call_arg(c, f[i], 1);
+    if (rc == 0)
+        rc = call_u64(c, c->n);
+    /* per key, in KEYS order: expire-at and the sums over every entry */
+    for (i = 0; rc == 0 && i < nrefs; i = j) {
+        int64_t exp = refs[i]->exp;
+        uint64_t sum[3] = {0, 0, 0};
+
+        for (j = i; j < nrefs && cmp_bucket_ref(&refs[i], &refs[j]) == 0; j++) {
+            if (refs[j]->exp > exp)
+                exp = refs[j]->exp;
+            add_sat(sum, refs[j]->v);
+        }
+        rc = call_i64(c, exp);
+        for (k = 0; rc == 0 && k < 3; k++)
+            rc = call_u64(c, sum[k]);
+    }
+    for (i = 0; rc == 0 && i < c->n; i++) {
+        const struct slt_apply_part *e = c->ents[i];
+        const struct slt_apply *ap = e->ap;
+        char num[24];
+        size_t start;
+
+        rc = call_arg(c, ap->strs.p, ap->agent_len);
+        if (rc == 0)
+            rc = call_u64(c, ap->epoch);
+        if (rc == 0)
+            rc = call_u64(c, ap->seq);
+        if (rc == 0)
+            rc = call_u64(c, e->since);
+        if (rc == 0) {
+            char mark[48];
+            size_t n = fmt_u64(mark, ap->epoch);
+
+            mark[n++] = ':';
+            n += fmt_u64(mark + n, ap->seq - 1);
+            rc = call_arg(c, mark, n);
+            if (rc == 0) {
+                n -= fmt_u64(num, ap->seq - 1);
+                n += fmt_u64(mark + n, ap->seq);
+                rc = call_arg(c, mark, n);
+            }
+        }
+        /* the deltas as one string: "k:d1:d2:d3,..." */
+        if (rc == 0)
+            rc = call_arg(c, "", 0);
+        start = c->args.len;
+        for (j = 0; rc == 0 && j < e->nb; j++) {
+            const struct slt_store_bucket *b = &ap->bk[e->bk0 + j];
+            uint64_t vals[4] = {b->kidx, b->v[0], b->v[1], b->v[2]};
+
+            for (k = 0; rc == 0 && k < 4; k++) {
+                size_t n = fmt_u64(num + 1, vals[k]);
+                num[0] = k ? ':' : ',';
+                if (j == 0 && k == 0)
+                    rc = slt_buf_append(&c->args, num + 1, n);
+                else
+                    rc = slt_buf_append(&c->args, num, n + 1);
+            }
+        }
+        if (rc == 0)
+            c->len[c->nargs - 1] = c->args.len - start;
+    }
+    slt_free(refs);
+    return rc;
+}
+
+/* Sends the entries of group g, MAX_ENTRIES_PER_CALL per EVALSHA. */
+static void flush_group(struct slt_store *st, struct group *g)
+{
+    while (g->head) {
+        struct call *c = slt_calloc(1, sizeof(*c));
+        struct slt_apply_part *e;
+        size_t n = g->n < MAX_ENTRIES_PER_CALL ? g->n : MAX_ENTRIES_PER_CALL, i;
+
+        if (c)
+            c->ents = slt_malloc(n * sizeof(*c->ents));
+        if (!c || !c->ents) {
+            slt_free(c);
+            /* no memory: answer RETRY for everything left */
+            while ((e = g->head) != NULL) {
+                g->head = e->next;
+                g->n--;
+                entry_done(e, SLT_ACK_RETRY, 0);
+            }
+            return;
+        }
+        c->st = st;
+        c->kind = g->kind;
+        slt_buf_init(&c->args, ARGS_MAX);
+        for (i = 0; i < n; i++) {
+            e = g->head;
+            g->head = e->next;
+            g->n--;
+            c->ents[c->n++] = e;
+        }
+        if (call_build(c, g) < 0 || call_send(st, c, 0) < 0) {
+            st->stats->redis_errors++;
+            call_fail(c);
+            call_free(c);
+        }
+    }
+}
+
+/* Takes every queued group off the store (new entries go into fresh groups). */
+static struct group *take_queued(struct slt_store *st)
+{
+    struct group *g = st->active;
+
+    st->active = NULL;
+    if (g)
+        memset(st->ghash, 0, sizeof(st->ghash));
+    if (st->flush_armed) {
+        uv_check_stop(&st->check);
+        uv_idle_stop(&st->idle);
+        st->flush_armed = 0;
+    }
+    return g;
+}
+
+static void fail_queued(struct slt_store *st)
+{
+    struct group *g = take_queued(st), *next;
+    struct slt_apply_part *e;
+
+    for (; g; g = next) {
+        next = g->anext;
+        while ((e = g->head) != NULL) {
+            g->head = e->next;
+            entry_done(e, SLT_ACK_RETRY, 0);
+        }
+        slt_free(g);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    struct slt_store *st = h->data;
+    struct group *g = take_queued(st), *next;
+
+    for (; g; g = next) {
+        next = g->anext;
+        if (st->ready && st->ac) {
+            flush_group(st, g);
+        } else {
+            struct slt_apply_part *e;
+            while ((e = g->head) != NULL) {
+                g->head = e->next;
+                entry_done(e, SLT_ACK_RETRY, 0);
+            }
+        }
+        slt_free(g);
+    }
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    /* only here so the loop does not block in poll while entries wait for on_check */
+    (void)h;
+}
+
+static int enqueue(struct slt_store *st, struct slt_apply_part *e)
+{
+    const char *name = e->ap->strs.p + e->name_off;
+    uint32_t hash = 2166136261u ^ (uint32_t)e->kind;
+    struct group *g;
+    size_t i;
+
+    for (i = 0; i < e->name_len; i++)
+        hash = (hash ^ (uint8_t)name[i]) * 16777619u;
+    for (g = st->ghash[hash % GROUP_HASH]; g; g = g->hnext)
+        if (g->hash == hash && g->kind == e->kind && g->name_len == e->name_len &&
+            memcmp(g->name, name, e->name_len) == 0)
+            break;
+    if (!g) {
+        /* the name is copied: the first entry's apply may be reused before the group is done */
+        g = slt_calloc(1, sizeof(*g) + e->name_len + 1);
+        if (!g)
+            return SLT_ENOMEM;
+        memcpy(g + 1, name, e->name_len);
+        g->kind = e->kind;
+        g->name = (const char *)(g + 1);
+        g->name_len = e->name_len;
+        g->hash = hash;
+        g->hnext = st->ghash[hash % GROUP_HASH];
+        st->ghash[hash % GROUP_HASH] = g;
+        g->anext = st->active;
+        st->active = g;
+    }
+    e->next = NULL;
+    if (g->tail && g->head)
+        g->tail->next = e;
+    else
+        g->head = e;
+    g->tail = e;
+    g->n++;
+    if (!st->flush_armed) {
+        uv_check_start(&st->check, on_check);
+        uv_idle_start(&st->idle, on_idle);
+        st->flush_armed = 1;
+    }
     return 0;
 }
 
@@ -918,7 +1330,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
                     int64_t now_s)
 {
     const char *why = NULL;
-    size_t i, sent = 0;
+    size_t i;
     int rc;
 
     ap->st = st;
@@ -935,39 +1347,57 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
         return rc;
     if (!st->ready || !st->ac)
         return SLT_EREDIS;
-    if (b->nseries > ap->nparts || !ap->parts) {
-        struct slt_apply_part *p = slt_realloc(ap->parts, (b->nseries + 1) * sizeof(*p));
+    if (b->nseries > ap->capparts) {
+        struct slt_apply_part *p = slt_realloc(ap->parts, b->nseries * sizeof(*p));
         if (!p)
             return SLT_ENOMEM;
         ap->parts = p;
+        ap->capparts = b->nseries;
     }
     ap->nparts = b->nseries;
-    ap->nargs = 0;
-    ap->args.len = 0;
-    for (i = 0; i < b->nseries; i++) {
-        memset(&ap->parts[i], 0, sizeof(ap->parts[i]));
-        ap->parts[i].ap = ap;
-        rc = build_part(st, ap, &ap->parts[i], b, &b->series[i], now_s);
-        if (rc < 0) {
-            if (rc == SLT_ELIMIT) {
-                ap->status = SLT_ACK_REJECTED;
-                return SLT_EINVAL;
-            }
-            return rc;
+    ap->nbk = 0;
+    ap->strs.len = 0;
+    ap->epoch = b->epoch;
+    ap->seq = b->seq;
+    rc = slt_buf_append(&ap->strs, b->agent_id.p, b->agent_id.len);
+    ap->agent_len = b->agent_id.len;
+    for (i = 0; rc == 0 && i < b->nseries; i++) {
+        struct slt_apply_part *e = &ap->parts[i];
+        const struct slt_series *s = &b->series[i];
+
+        memset(e, 0, sizeof(*e));
+        e->ap = ap;
+        e->kind = s->kind;
+        e->since = s->since;
+        e->name_off = ap->strs.len;
+        e->name_len = s->name.len;
+        rc = slt_buf_append(&ap->strs, s->name.p, s->name.len);
+        if (rc == 0)
+            rc = build_entry(st, ap, e, s, now_s);
+    }
+    if (rc < 0) {
+        if (rc == SLT_ELIMIT) {
+            ap->status = SLT_ACK_REJECTED;
+            return SLT_EINVAL;
         }
+        return rc;
     }
     ap->sent_ns = uv_hrtime();
     ap->pending = b->nseries;
     for (i = 0; i < b->nseries; i++) {
         register_series(st, &b->series[i]);
-        if (send_part(st, &ap->parts[i], 0) == 0) {
-            sent++;
-        } else {
-            merge(ap, SLT_ACK_RETRY, 0);
-            ap->pending--;
+        if (enqueue(st, &ap->parts[i]) < 0) {
+            size_t j;
+
+            if (i == 0) {
+                ap->pending = 0;
+                return SLT_ENOMEM;
+            }
+            /* entries before i are queued and keep pending above zero */
+            for (j = i; j < b->nseries; j++)
+                entry_done(&ap->parts[j], SLT_ACK_RETRY, 0);
+            return 0;
         }
     }
-    if (sent == 0)
-        return SLT_EREDIS;
     return 0;
 }

@@ -24,6 +24,8 @@
 /* Bounds on what a config may hold. */
 #define MAX_CONFIG_BYTES (1024 * 1024)
 #define MAX_YAML_NODES 100000
+#define MAX_YAML_DEPTH 32
+#define MAX_ANCHORS 256
 #define MAX_ITEMS 1024   /* per list section */
 #define MAX_STR 4096     /* bytes in one string value */
 #define MAX_LIST 1024    /* strings in one list */
@@ -336,24 +338,46 @@ struct ctx {
     int *fmt_lines; /* where each user format was declared */
 };
 
+static int vfail(struct ctx *c, const yaml_mark_t *m, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static int vfail(struct ctx *c, const yaml_mark_t *m, const char *fmt, va_list ap)
+{
+    int len;
+
+    if (!c->errlen)
+        return SLT_ECONFIG;
+    len = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, m ? m->line + 1 : (size_t)1,
+                   m ? m->column + 1 : (size_t)1);
+    if (len > 0 && (size_t)len < c->errlen)
+        vsnprintf(c->err + len, c->errlen - (size_t)len, fmt, ap);
+    return SLT_ECONFIG;
+}
+
+/* "file:line:col: message" at node n (NULL: 1:1); returns SLT_ECONFIG. */
 static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
-    int len;
+    int rc;
 
-    if (!c->errlen)
-        return SLT_ECONFIG;
-    len =
-        snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file, n ? n->start_mark.line + 1 : (size_t)1,
-                 n ? n->start_mark.column + 1 : (size_t)1);
-    if (len > 0 && (size_t)len < c->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(c->err + len, c->errlen - (size_t)len, fmt, ap);
-        va_end(ap);
-    }
-    return SLT_ECONFIG;
+    va_start(ap, fmt);
+    rc = vfail(c, n ? &n->start_mark : NULL, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int fail_at(struct ctx *c, const yaml_mark_t *m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(struct ctx *c, const yaml_mark_t *m, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vfail(c, m, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static int nomem(struct ctx *c)
@@ -547,7 +571,6 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         if ((rc = check_str(c, k, s, n, what)) < 0)
             return rc;
         copy = slt_strndup(s, len);
-
         if (!copy)
             return nomem(c);
         memcpy(&old, dst, sizeof(old));
@@ -562,7 +585,6 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         if ((rc = check_str(c, k, s, n, what)) < 0)
             return rc;
         list = slt_calloc(1, sizeof(char *));
-
         if (!list || !(list[0] = slt_strndup(s, len))) {
             slt_free(list);
             return nomem(c);
@@ -773,6 +795,11 @@ static int load_map(struct ctx *c, const yaml_node_t *n, const char *section, vo
         seen[i] = 1;
         if (!v)
             return fail(c, k, "%s: '%s' has no value", what, sval(k));
+        /* `key:` or `key: ~` keeps the default; a required key needs a value. */
+        if (is_null(v) && (keys[i].flags & SLT_KEY_REQUIRED))
+            return fail(c, k, "%s: '%s' needs a value", what, sval(k));
+        if (is_null(v))
+            continue;
         if ((rc = set_value(c, &keys[i], base, v, what)) < 0)
             return rc;
     }
@@ -864,6 +891,16 @@ static int json_fields(struct ctx *c, const yaml_node_t *n, struct slt_format_sp
     return 0;
 }
 
+static int is_builtin_name(const char *name)
+{
+    const char *const *b;
+
+    for (b = slt_format_builtin_names(); b && *b; b++)
+        if (!strcmp(*b, name))
+            return 1;
+    return 0;
+}
+
 static int load_formats(struct ctx *c, const yaml_node_t *n)
 {
     struct slt_config *cfg = c->cfg;
@@ -880,7 +917,6 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
         const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
         struct fmt_decl d = {0};
         struct slt_format_spec spec = {0};
-        struct slt_format *builtin;
         char what[96], msg[512];
 
         item_what(c, it, "format", i, what, sizeof(what));
@@ -896,8 +932,7 @@ static int load_formats(struct ctx *c, const yaml_node_t *n)
                 goto fail_decl;
             }
         }
-        if (slt_format_builtin(d.name, &builtin) == 0) {
-            slt_format_free(builtin);
+        if (is_builtin_name(d.name)) {
             rc = fail(c, map_get(c, it, "name"), "%s: '%s' is the name of a built-in format", what,
                       d.name);
             goto fail_decl;
@@ -992,8 +1027,10 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
                 break;
             }
         }
-        if (!in->fmt && slt_format_builtin(in->format_name, &in->fmt) < 0) {
+        if (!in->fmt && (rc = slt_format_builtin(in->format_name, &in->fmt)) < 0) {
             in->fmt = NULL;
+            if (rc == SLT_ENOMEM)
+                return nomem(c);
             return fail(c, map_get(c, it, "format"),
                         "%s: unknown format '%s' (built-in formats: %s; or define it under "
                         "formats:)",
@@ -1020,6 +1057,43 @@ static void sort_atoms(struct slt_condmap *map)
             map->atoms[j] = map->atoms[j - 1];
         map->atoms[j] = a;
     }
+}
+
+/* `status: [429, 5xx, '^50[34]$']`: one atom holding the union. */
+static int load_status_list(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v,
+                            struct slt_condmap *map, const struct slt_input *in, const char *what,
+                            int negate)
+{
+    size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start), i;
+    struct slt_atom *a;
+    char msg[512];
+    int rc;
+
+    if (cnt == 0 || cnt > MAX_MAP_ATOMS)
+        return fail(c, v, "%s: a status list needs 1 to %d entries, got %zu", what, MAX_MAP_ATOMS,
+                    cnt);
+    if (++c->natoms > MAX_ATOMS)
+        return fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
+    if (!(a = slt_condmap_add_atom(map)))
+        return nomem(c);
+    a->negate = negate;
+    a->line = (int)k->start_mark.line + 1;
+    a->col = (int)k->start_mark.column + 1;
+    for (i = 0; i < cnt; i++) {
+        const yaml_node_t *it = node(c, v->data.sequence.items.start[i]);
+
+        if (!it || it->type != YAML_SCALAR_NODE || is_null(it) ||
+            it->data.scalar.length > MAX_STR || memchr(sval(it), '\0', it->data.scalar.length))
+            return fail(c, it ? it : v, "%s: entries of a status list must be statuses, got %s",
+                        what, kind_name(it));
+        msg[0] = '\0';
+        rc = slt_atom_status_list_add(a, in->fmt, sval(it), msg, sizeof(msg));
+        if (rc == SLT_ENOMEM)
+            return nomem(c);
+        if (rc < 0)
+            return fail(c, it, "%s: %s", what, msg);
+    }
+    return 0;
 }
 
 static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap *map,
@@ -1052,6 +1126,11 @@ static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap 
                 return fail(c, v ? v : k, "%s: 'not' must be a map of conditions, got %s", what,
                             kind_name(v));
             if ((rc = load_condmap(c, v, map, in, what, stage, 1)) < 0)
+                return rc;
+            continue;
+        }
+        if (!strcmp(name, "status") && v && v->type == YAML_SEQUENCE_NODE) {
+            if ((rc = load_status_list(c, k, v, map, in, what, negate)) < 0)
                 return rc;
             continue;
         }
@@ -1308,6 +1387,69 @@ static int yaml_fail(struct ctx *c, yaml_parser_t *parser)
     return SLT_ECONFIG;
 }
 
+/*
+ * A first pass over libyaml's events that bounds nesting, size and anchors before the
+ * document is built: libyaml's scanner is quadratic in the nesting depth of flow collections
+ * and its loader in the number of anchors, so a hostile 1 MiB file could otherwise take
+ * minutes. The pass stops at the first event past a bound.
+ */
+static int yaml_precheck(struct ctx *c, const char *yaml, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    size_t nev = 0, nanchors = 0;
+    int depth = 0, rc = 0, done = 0;
+
+    if (!yaml_parser_initialize(&parser))
+        return nomem(c);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    while (!done && rc == 0) {
+        const unsigned char *anchor = NULL;
+
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = yaml_fail(c, &parser);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+            anchor = ev.data.sequence_start.anchor;
+            depth++;
+            break;
+        case YAML_MAPPING_START_EVENT:
+            anchor = ev.data.mapping_start.anchor;
+            depth++;
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_SCALAR_EVENT:
+            anchor = ev.data.scalar.anchor;
+            break;
+        case YAML_ALIAS_EVENT:
+            anchor = ev.data.alias.anchor;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = 1;
+            break;
+        default:
+            break;
+        }
+        if (depth > MAX_YAML_DEPTH)
+            rc = fail_at(c, &ev.start_mark, "config is nested too deeply (more than %d levels)",
+                         MAX_YAML_DEPTH);
+        else if (anchor && ++nanchors > MAX_ANCHORS)
+            rc = fail_at(c, &ev.start_mark, "too many anchors and aliases (more than %d)",
+                         MAX_ANCHORS);
+        else if (++nev > MAX_YAML_NODES)
+            rc = fail_at(c, &ev.start_mark, "config is too large (more than %d yaml nodes)",
+                         MAX_YAML_NODES);
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int slt_config_load_string(const char *name, const char *yaml, size_t len, struct slt_config **out,
                            char *err, size_t errlen)
 {
@@ -1325,6 +1467,8 @@ int slt_config_load_string(const char *name, const char *yaml, size_t len, struc
         c.err[0] = '\0';
     if (len > MAX_CONFIG_BYTES)
         return fail(&c, NULL, "config is too large (%zu bytes, max %d)", len, MAX_CONFIG_BYTES);
+    if ((rc = yaml_precheck(&c, yaml, len)) < 0)
+        return rc;
     if (!yaml_parser_initialize(&parser))
         return nomem(&c);
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
@@ -1385,20 +1529,20 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot open config '%s': %s", path, strerror(-rc));
         return rc;
     }
     if (fstat(fd, &st) < 0) {
         rc = -errno;
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot stat config '%s': %s", path, strerror(-rc));
         return rc;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > MAX_CONFIG_BYTES) {
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "%s:1:1: config is %s (max %d bytes)", path,
                      S_ISREG(st.st_mode) ? "too large" : "not a regular file", MAX_CONFIG_BYTES);
         return SLT_ECONFIG;
@@ -1406,7 +1550,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     buf = slt_malloc((size_t)st.st_size + 1);
     if (!buf) {
         close(fd);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "%s: out of memory", path);
         return SLT_ENOMEM;
     }
@@ -1419,7 +1563,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
             rc = -errno;
             close(fd);
             slt_free(buf);
-            if (errlen)
+            if (err && errlen)
                 snprintf(err, errlen, "cannot read config '%s': %s", path, strerror(-rc));
             return rc;
         }
@@ -1430,7 +1574,7 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     close(fd);
     if (got > (size_t)st.st_size) {
         slt_free(buf);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "cannot read config '%s': it changed while being read", path);
         return SLT_ECONFIG;
     }
@@ -1448,8 +1592,14 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
     int has_latency, rc;
 
     *out = NULL;
-    if (!format_name || slt_format_builtin(format_name, &fmt) < 0) {
-        if (errlen)
+    rc = format_name ? slt_format_builtin(format_name, &fmt) : SLT_ENOTFOUND;
+    if (rc == SLT_ENOMEM) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    if (rc < 0) {
+        if (err && errlen)
             snprintf(err, errlen, "unknown format '%s' (built-in formats: %s)",
                      format_name ? format_name : "", builtin_list(names, sizeof(names)));
         return SLT_ENOTFOUND;
@@ -1475,7 +1625,7 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                             (long long)latency_threshold_us);
     if (rc < 0) {
         slt_buf_release(&b);
-        if (errlen)
+        if (err && errlen)
             snprintf(err, errlen, "out of memory");
         return SLT_ENOMEM;
     }

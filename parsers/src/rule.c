@@ -196,16 +196,17 @@ static int compile_regex(struct slt_atom *a, const char *what, const char *patte
         return SLT_ECONFIG;
     }
     /* Without JIT (no JIT support on this CPU) the interpreter is used: slower but correct. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    a->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
     a->re = re;
     return 0;
 }
 
 /* 1 match, 0 no match, -1 limit or other match error. */
-static int run_regex(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
+static int run_regex(const pcre2_code *re, int jit, const char *s, size_t len, pcre2_match_data *md,
                      pcre2_match_context *mc)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc);
+    int rc = jit ? pcre2_jit_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc)
+                 : pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc);
 
     if (rc >= 0)
         return 1;
@@ -246,7 +247,7 @@ int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const 
         }
         for (i = 0; i < 1000; i++) {
             snprintf(s, sizeof(s), "%03d", i);
-            r = run_regex(a->re, s, 3, md, NULL);
+            r = run_regex(a->re, a->jit, s, 3, md, NULL);
             if (r < 0) {
                 pcre2_match_data_free(md);
                 snprintf(err, errlen, "regex for 'status' fails on '%s'", s);
@@ -325,6 +326,60 @@ int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const
     return 0;
 }
 
+int slt_atom_status_list_add(struct slt_atom *a, const struct slt_format *fmt, const char *text,
+                             char *err, size_t errlen)
+{
+    struct slt_atom one;
+    size_t i, n;
+    char *src;
+    int rc, st;
+
+    memset(&one, 0, sizeof(one));
+    if ((rc = slt_atom_init_status(&one, fmt, text, err, errlen)) < 0) {
+        slt_atom_release(&one);
+        return rc;
+    }
+    if (a->kind != SLT_ATOM_STATUS_SET || !a->status_set) {
+        a->kind = SLT_ATOM_STATUS_SET;
+        a->fast = SLT_FAST_STATUS_SET;
+        a->key = SLT_F_STATUS;
+        a->status_set = slt_calloc(1, 125);
+        a->field = slt_strdup("status");
+        a->src = slt_strdup("[]");
+        if (!a->status_set || !a->field || !a->src)
+            goto nomem;
+    }
+    for (st = 0; st < 1000; st++) {
+        int in = one.kind == SLT_ATOM_STATUS_RANGE ? st >= one.lo && st <= one.hi
+                                                   : (one.status_set[st >> 3] >> (st & 7)) & 1;
+        if (in)
+            a->status_set[st >> 3] |= (unsigned char)(1u << (st & 7));
+    }
+    /* src: "[a]" -> "[a, text]" */
+    n = strlen(a->src);
+    src = slt_malloc(n + strlen(text) + 3);
+    if (!src)
+        goto nomem;
+    memcpy(src, a->src, n - 1);
+    i = n - 1;
+    if (n > 2) {
+        src[i++] = ',';
+        src[i++] = ' ';
+    }
+    memcpy(src + i, text, strlen(text));
+    i += strlen(text);
+    src[i++] = ']';
+    src[i] = '\0';
+    slt_free(a->src);
+    a->src = src;
+    slt_atom_release(&one);
+    return 0;
+nomem:
+    slt_atom_release(&one);
+    snprintf(err, errlen, "out of memory");
+    return SLT_ENOMEM;
+}
+
 int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src)
 {
     a->kind = kind;
@@ -360,8 +415,8 @@ static inline int lit_eq(const char *a, const char *b, size_t n)
 }
 
 /* The test without negation: 1 holds, 0 not, -1 rule error. */
-static inline int atom_test(const struct slt_atom *a, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+atom_test(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
     struct slt_str v;
     unsigned d0, d1, d2;
@@ -384,7 +439,7 @@ static inline int atom_test(const struct slt_atom *a, const struct slt_record *r
 
             return (a->status_set[st >> 3] >> (st & 7)) & 1;
         }
-        return run_regex(a->re, v.p, v.len, m->md, m->mc);
+        return a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
     default:
         break;
     }
@@ -401,12 +456,12 @@ static inline int atom_test(const struct slt_atom *a, const struct slt_record *r
     case SLT_FAST_CONTAINS:
         return a->litlen == 0 || memmem(v.p, v.len, a->lit, a->litlen) != NULL;
     default:
-        return run_regex(a->re, v.p, v.len, m->md, m->mc);
+        return run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc);
     }
 }
 
-static inline int atom_eval(const struct slt_atom *a, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
     int r = atom_test(a, rec, m);
 
@@ -422,8 +477,8 @@ int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct
     return atom_eval(a, rec, m);
 }
 
-static inline int map_holds(const struct slt_condmap *map, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+map_holds(const struct slt_condmap *map, const struct slt_record *rec, struct slt_matcher *m)
 {
     const struct slt_atom *a = map->atoms, *end = map->atoms + map->natoms;
 
@@ -433,8 +488,8 @@ static inline int map_holds(const struct slt_condmap *map, const struct slt_reco
     return 1;
 }
 
-static inline int set_holds(const struct slt_condset *cs, const struct slt_record *rec,
-                            struct slt_matcher *m)
+static inline __attribute__((always_inline)) int
+set_holds(const struct slt_condset *cs, const struct slt_record *rec, struct slt_matcher *m)
 {
     const struct slt_condmap *map = cs->maps, *end = cs->maps + cs->nmaps;
 
@@ -587,6 +642,15 @@ static void put_atom(char *buf, size_t len, size_t *pos, const struct slt_atom *
         put(buf, len, pos, "%s ", a->field);
         put_quoted(buf, len, pos, v);
         put(buf, len, pos, " %s '%s'", test ? "matches" : "does not match", a->src);
+        return;
+    case SLT_ATOM_STATUS_SET:
+        if (!rec->field[SLT_F_STATUS].p) {
+            put(buf, len, pos, "status is absent, so it is not in %s", a->src);
+            return;
+        }
+        put(buf, len, pos, "status ");
+        put_quoted(buf, len, pos, rec->field[SLT_F_STATUS]);
+        put(buf, len, pos, " %s %s", test ? "is in" : "is not in", a->src);
         return;
     case SLT_ATOM_STATUS_RANGE:
         if (!rec->field[SLT_F_STATUS].p) {

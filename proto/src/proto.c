@@ -957,6 +957,16 @@ void slt_frame_reader_release(struct slt_frame_reader *fr)
     fr->off = 0;
 }
 
+void slt_frame_reader_set_max(struct slt_frame_reader *fr, uint32_t max_frame)
+{
+    if (max_frame == 0)
+        max_frame = SLT_DEFAULT_MAX_FRAME;
+    fr->max_frame = max_frame;
+    fr->buf.max = (size_t)max_frame + 4 + SLT_FRAME_READ_SLACK;
+    if (fr->buf.max < fr->buf.len)
+        fr->buf.max = fr->buf.len; /* never below what is already held */
+}
+
 size_t slt_frame_reader_pending(const struct slt_frame_reader *fr)
 {
     return fr->buf.len - fr->off;

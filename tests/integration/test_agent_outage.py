@@ -163,6 +163,60 @@ class AgentOutage(H.TestCase):
         finally:
             self.teardown()
 
+    def it_keeps_a_batch_it_cannot_spool_and_retries_it(self):
+        self.setup(spread_s=60)  # a minute per line: about 50 spool bytes per line
+        try:
+            import subprocess
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg)
+            # the spool's segment files may not grow past 64 KiB: appends fail (EFBIG)
+            a.proc = H.Proc(["prlimit", "--fsize=65536:unlimited", H.binary("slitail-agent"), "-c", cfg],
+                            self.tmp.join("agent.log"))
+            for _ in range(10):
+                self.writer.write(500)
+                time.sleep(0.1)
+            H.wait_for(lambda: "cannot spool batch" in a.output(), what="append failure logged")
+            st = H.wait_for(lambda: (lambda s: s if s and s["counters"]["spool_errors"] > 0
+                                     else None)(a.status()), what="spool errors in status")
+            lag = st["inputs"][0]["files"][0]["lag_bytes"]
+            if lag <= 0:
+                raise AssertionError("reading went on while a batch could not be spooled")
+            subprocess.run(["prlimit", "--pid", str(a.proc.p.pid), "--fsize=unlimited"],
+                           check=True)
+            L.wait_exact(self.fake, [self.writer], timeout=30)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_survives_malformed_and_oversized_frames_from_the_aggregator(self):
+        self.setup()
+        try:
+            import struct
+            self.fake.garbage = [
+                b"\x00\x00\x00\x05hello",                        # not msgpack
+                struct.pack(">I", 0xFFFFFFF0) + b"x" * 100,         # 4 GiB announced
+                b"\x00\x00\x00\x00",                             # zero length
+                struct.pack(">I", 3) + b"\x81\xa1t",                # a map cut short
+                P_ack_unknown(),                                    # ACK for nothing sent
+            ]
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            for _ in range(8):
+                self.writer.write(200)
+                time.sleep(0.2)
+            L.wait_exact(self.fake, [self.writer], timeout=40)
+            if self.fake.garbage:
+                raise AssertionError("not every bad frame was sent: %d left"
+                                     % len(self.fake.garbage))
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+
+def P_ack_unknown():
+    import slt_proto as P
+    return P.encode({"t": P.ACK, "epoch": 1, "seq": 999999, "status": P.APPLIED})
+
 
 if __name__ == "__main__":
     AgentOutage().run_all()

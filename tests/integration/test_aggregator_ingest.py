@@ -1,6 +1,8 @@
 """The aggregator applies agents' batches to a real Redis exactly once: concurrent agents,
 duplicates, gaps, crashes of the aggregator and of Redis, bad frames and bad tokens."""
+import os
 import random
+import signal
 import socket
 import struct
 import time
@@ -70,6 +72,41 @@ class Ingest(h.TestCase):
                 h.check_equal(ack["status"], p.DUPLICATE, f"replayed batch {seq}")
             c.close()
             check_truth(self.redis, truth([a.batches]))
+        self.run_case(case)
+
+    def it_counts_once_when_one_agent_sends_the_same_batch_on_two_connections(self):
+        """Both copies usually land in one group commit: the script must see the first
+        advance the mark before it judges the second (and then add only accepted deltas)."""
+        def case():
+            now = minute_now()
+            pairs = []
+            for i in range(20):
+                a = p.ProtoClient("127.0.0.1", self.aggr.port, TOKEN, f"twin{i}", 1)
+                b = p.ProtoClient("127.0.0.1", self.aggr.port, TOKEN, f"twin{i}", 1)
+                a.hello()
+                b.hello()
+                pairs.append((a, b))
+            for seq in (1, 2, 3):
+                raw = {i: p.batch(f"twin{i}", 1, seq, [p.series("tw", [(now, i + 1, 1, 0)]),
+                                                       p.series("tw2", [(now, 1, 0, 0)])])
+                       for i in range(20)}
+                # stopped, so every copy is read in one loop iteration: one group commit
+                os.kill(self.aggr.proc.p.pid, signal.SIGSTOP)
+                for i, (a, b) in enumerate(pairs):
+                    a.send_raw(raw[i])
+                    b.send_raw(raw[i])
+                time.sleep(0.1)
+                os.kill(self.aggr.proc.p.pid, signal.SIGCONT)
+                for i, (a, b) in enumerate(pairs):
+                    got = sorted([a.recv_ack()["status"], b.recv_ack()["status"]])
+                    h.check_equal(got, [p.APPLIED, p.DUPLICATE], f"twin{i} seq {seq}")
+            for a, b in pairs:
+                a.close()
+                b.close()
+            want = {"g": 3 * sum(range(1, 21)), "b": 60}
+            h.check_equal(redis_hash(self.redis, "slt:{s:tw}:tot"), want, "tw tot")
+            h.check_equal(redis_hash(self.redis, f"slt:{{s:tw}}:m:{now}"), want, "tw minute")
+            h.check_equal(redis_hash(self.redis, "slt:{s:tw2}:tot"), {"g": 60}, "tw2 tot")
         self.run_case(case)
 
     def it_refuses_a_gap_and_recovers_from_the_mark(self):
@@ -281,6 +318,66 @@ class Ingest(h.TestCase):
             statuses = [s for a in agents for s in a.statuses]
             print("  statuses:", {p.STATUS_NAMES[k]: statuses.count(k) for k in set(statuses)})
             h.check_equal(p.GAP in statuses, True, "gaps after redis lost writes")
+        self.run_case(case)
+
+    def it_cuts_an_agent_that_does_not_read_its_acks(self):
+        def case():
+            now = minute_now()
+            good = SimAgent(self.aggr.port, "fine", 1,
+                            [[p.series("slow", [(now, 1, 0, 0)])] for _ in range(20)])
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", self.aggr.port))
+            s.sendall(p.hello("deaf", 1, TOKEN))
+            # empty batches are answered without Redis: acks pile up fast
+            blob = b"".join(p.batch("deaf", 1, i, []) for i in range(1, 200001))
+            s.settimeout(0.5)
+            sent = 0
+            t0 = time.time()
+            cut = False
+            while time.time() - t0 < 20:
+                try:
+                    if sent < len(blob):
+                        sent += s.send(blob[sent:sent + 65536])
+                    else:
+                        time.sleep(0.1)
+                except socket.timeout:
+                    pass
+                except OSError:
+                    cut = True
+                    break
+                if "does not read its acks" in self.aggr.log():
+                    cut = True
+                    break
+                if sent > len(blob) // 2:
+                    good.ship(upto=min(20, good.acked + 1))
+            s.close()
+            h.check_equal(cut, True, "deaf agent cut off")
+            good.ship()
+            h.check_equal(redis_hash(self.redis, "slt:{s:slow}:tot"), {"g": 20}, "other agent")
+        self.run_case(case)
+
+    def it_shares_one_redis_between_two_aggregators(self):
+        def case():
+            other = Aggregator(self.tmp, self.redis.url, name="aggr2")
+            try:
+                other.wait_redis()
+                rng = random.Random(6)
+                now = minute_now()
+                agents = [SimAgent(self.aggr.port if i % 2 else other.port, f"two{i}", 1,
+                                   make_batches(rng, ["p", "q"], 40, [now, now - 60]))
+                          for i in range(6)]
+                run_threads([lambda a=a: a.ship(upto=20) for a in agents])
+                # every agent moves to the other aggregator half way
+                for a in agents:
+                    a.close()
+                    a.port = other.port if a.port == self.aggr.port else self.aggr.port
+                run_threads([a.ship for a in agents])
+                check_truth(self.redis, truth([a.batches for a in agents]))
+                h.check_equal(other.term(), 0, "second aggregator exit status")
+            finally:
+                if other.proc.alive():
+                    other.kill9()
         self.run_case(case)
 
 

@@ -171,7 +171,24 @@ class Agent:
     def kill9(self):
         self.proc.kill9()
 
+    def wait_started(self, timeout=10):
+        """Until this process wrote its status (its signal handlers are in place)."""
+        path = os.path.join(self.tmp.join("state"), "status.json")
+        pid = self.proc.p.pid
+
+        def up():
+            if not self.alive():
+                return True
+            try:
+                with open(path) as f:
+                    return json.load(f).get("pid") == pid
+            except (OSError, ValueError):
+                return False
+        H.wait_for(up, timeout=timeout, what="agent started")
+
     def term(self, timeout=15):
+        if self.alive():
+            self.wait_started()
         return self.proc.term(timeout=timeout)
 
     def alive(self):

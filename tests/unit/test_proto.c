@@ -257,6 +257,23 @@ static void test_oversized_length_prefix_is_refused_before_the_body_arrives(void
     slt_frame_reader_release(&fr);
 }
 
+static void test_frame_reader_bound_can_grow_after_authentication(void **state)
+{
+    struct slt_frame_reader fr;
+    const unsigned char hdr[4] = {0x00, 0x00, 0x20, 0x00}; /* 8192 */
+    const char *payload;
+    size_t len;
+
+    (void)state;
+    slt_frame_reader_init(&fr, 4096);
+    assert_int_equal(slt_frame_reader_feed(&fr, hdr, 4), 0);
+    assert_int_equal(slt_frame_reader_next(&fr, &payload, &len), SLT_ELIMIT);
+    slt_frame_reader_set_max(&fr, 1 << 20);
+    assert_int_equal(slt_frame_reader_next(&fr, &payload, &len), 0);
+    assert_int_equal(fr.buf.max, (1u << 20) + 4 + SLT_FRAME_READ_SLACK);
+    slt_frame_reader_release(&fr);
+}
+
 static void test_frame_reader_bounds_buffered_bytes(void **state)
 {
     struct slt_frame_reader fr;
@@ -502,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_frame_reader_reads_in_place),
         cmocka_unit_test(test_oversized_length_prefix_is_refused_before_the_body_arrives),
         cmocka_unit_test(test_frame_reader_bounds_buffered_bytes),
+        cmocka_unit_test(test_frame_reader_bound_can_grow_after_authentication),
         cmocka_unit_test(test_malformed_bodies_are_refused_with_a_reason),
         cmocka_unit_test(test_unknown_keys_are_skipped),
         cmocka_unit_test(test_nesting_past_max_depth_is_refused),

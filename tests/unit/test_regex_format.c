@@ -133,6 +133,25 @@ static void test_time_is_auto_detected_without_a_layout(void **state)
     rx_free(&r);
 }
 
+static void test_repeated_time_text_gives_the_same_time(void **state)
+{
+    struct rx r = {0};
+
+    (void)state;
+    rx_new(&r, "^\\[(?<time>[^\\]]+)\\] (?<status>\\S+)$", NULL, SLT_UNIT_S);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:36.250Z] 200"), SLT_UP_OK);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:36.250Z] 500"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 36));
+    assert_int_equal(r.rec.time_frac_us, 250000);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:37Z] 200"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 37));
+    assert_int_equal(r.rec.time_frac_us, 0);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:3] 200"), SLT_UP_TIME);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:37Z] 200"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 37));
+    rx_free(&r);
+}
+
 static void test_time_layout_is_used_when_given(void **state)
 {
     struct rx r = {0};
@@ -175,6 +194,26 @@ static void test_latency_units(void **state)
         assert_int_equal(rx_parse(&r, "1700000000 fast"), SLT_UP_LATENCY);
         rx_free(&r);
     }
+}
+
+static void test_upstream_and_empty_groups(void **state)
+{
+    struct rx r = {0};
+
+    (void)state;
+    rx_new(&r, "^(?<time>\\d+) (?<status>\\d*) (?<latency>[\\d.]*) (?<upstream_latency>.*)$", NULL,
+           SLT_UNIT_S);
+    assert_int_equal(rx_parse(&r, "1700000000 200 0.5 0.010, 0.020 : 0.005"), SLT_UP_OK);
+    assert_int_equal(r.rec.latency_us, 500000);
+    assert_int_equal(r.rec.upstream_us, 35000);
+    assert_field(&r.rec, SLT_F_UPSTREAM_LATENCY, "0.010, 0.020 : 0.005");
+    /* an empty status or latency group is the same as none */
+    assert_int_equal(rx_parse(&r, "1700000000   -"), SLT_UP_OK);
+    assert_field(&r.rec, SLT_F_STATUS, NULL);
+    assert_int_equal(r.rec.status, 0);
+    assert_int_equal(r.rec.latency_us, -1);
+    assert_int_equal(r.rec.upstream_us, -1);
+    rx_free(&r);
 }
 
 static void test_catastrophic_pattern_hits_the_match_limit_quickly(void **state)
@@ -260,8 +299,10 @@ int main(void)
         cmocka_unit_test(test_named_groups_fill_canonical_fields),
         cmocka_unit_test(test_other_named_groups_get_their_own_keys),
         cmocka_unit_test(test_time_is_auto_detected_without_a_layout),
+        cmocka_unit_test(test_repeated_time_text_gives_the_same_time),
         cmocka_unit_test(test_time_layout_is_used_when_given),
         cmocka_unit_test(test_latency_units),
+        cmocka_unit_test(test_upstream_and_empty_groups),
         cmocka_unit_test(test_catastrophic_pattern_hits_the_match_limit_quickly),
         cmocka_unit_test(test_bad_regex_and_missing_time_are_rejected),
         cmocka_unit_test(test_real_apache_log_through_a_user_regex),

@@ -200,6 +200,26 @@ static void test_status_ranges_classes_and_single_values(void **state)
     teardown(&f);
 }
 
+static void test_a_status_list_holds_for_any_of_its_entries(void **state)
+{
+    struct fixture f = {0};
+
+    (void)state;
+    setup(&f, "inputs: [{name: web, format: nginx_timed}]\n"
+              "slis:\n"
+              "  - {name: s, bad: {status: [429, 5xx, '^40[08]$']}}\n"
+              "  - {name: n, bad: {not: {status: [200-299, 304]}}}\n");
+    assert_string_equal(classify(&f, "s", timed("GET", "/", 429, "0")), "bad");
+    assert_string_equal(f.why, "bad: status '429' is in [429, 5xx, ^40[08]$] (bad[0])");
+    assert_string_equal(classify(&f, "s", timed("GET", "/", 599, "0")), "bad");
+    assert_string_equal(classify(&f, "s", timed("GET", "/", 408, "0")), "bad");
+    assert_string_equal(classify(&f, "s", timed("GET", "/", 404, "0")), "good");
+    assert_string_equal(classify(&f, "n", timed("GET", "/", 304, "0")), "good");
+    assert_string_equal(classify(&f, "n", timed("GET", "/", 301, "0")), "bad");
+    assert_string_equal(f.why, "bad: not: status '301' is not in [200-299, 304] (bad[0])");
+    teardown(&f);
+}
+
 static void test_bad_status_ranges_are_rejected(void **state)
 {
     struct slt_config *cfg = NULL;
@@ -212,6 +232,16 @@ static void test_bad_status_ranges_are_rejected(void **state)
                      SLT_ECONFIG);
     assert_string_equal(err,
                         "r.yaml:2:32: sli 's': bad status range '599-500' (want e.g. 500-599)");
+    {
+        static const char list[] = "inputs: [{name: web, format: nginx_timed}]\n"
+                                   "slis: [{name: s, bad: {status: [500, 599-500]}}]\n";
+
+        assert_int_equal(
+            slt_config_load_string("r.yaml", list, strlen(list), &cfg, err, sizeof(err)),
+            SLT_ECONFIG);
+        assert_string_equal(err,
+                            "r.yaml:2:38: sli 's': bad status range '599-500' (want e.g. 500-599)");
+    }
 }
 
 /* The status bit set must agree with PCRE2 for every status and many patterns. */
@@ -470,7 +500,14 @@ static void test_real_apache_log_counts(void **state)
             unparsed++;
             continue;
         }
-        n[slt_sli_classify(&f.cfg->slis[0], &f.rec, f.m, NULL)]++;
+        {
+            struct slt_decision d;
+            enum slt_class fast = slt_sli_classify(&f.cfg->slis[0], &f.rec, f.m, NULL);
+
+            /* the explained path must agree with the fast one on every real line */
+            assert_int_equal(slt_sli_classify(&f.cfg->slis[0], &f.rec, f.m, &d), fast);
+            n[fast]++;
+        }
     }
     fclose(fp);
     assert_int_equal(total, 10000);
@@ -490,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_latency_under_and_absent_latency),
         cmocka_unit_test(test_list_of_maps_holds_when_any_map_holds),
         cmocka_unit_test(test_status_ranges_classes_and_single_values),
+        cmocka_unit_test(test_a_status_list_holds_for_any_of_its_entries),
         cmocka_unit_test(test_bad_status_ranges_are_rejected),
         cmocka_unit_test(test_status_regex_fast_path_agrees_with_pcre2),
         cmocka_unit_test(test_literal_fast_paths_agree_with_pcre2),

@@ -41,6 +41,7 @@ enum slt_atom_kind {
     SLT_ATOM_STATUS_RANGE,  /* lo <= status <= hi */
     SLT_ATOM_LATENCY_OVER,  /* latency_us > us (a line without latency does not hold) */
     SLT_ATOM_LATENCY_UNDER, /* latency_us < us */
+    SLT_ATOM_STATUS_SET,    /* a 3-digit status in status_set (a list of statuses) */
 };
 
 /*
@@ -74,6 +75,7 @@ struct slt_atom {
     char *lit; /* the unescaped literal of SLT_FAST_PREFIX .. SLT_FAST_CONTAINS */
     size_t litlen;
     unsigned char *status_set; /* regex on status: bit per 000..999, precomputed */
+    int jit;                   /* re is JIT-compiled */
 };
 
 struct slt_condmap {
@@ -132,6 +134,13 @@ int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const 
  */
 int slt_atom_init_status(struct slt_atom *a, const struct slt_format *fmt, const char *text,
                          char *err, size_t errlen);
+/*
+ * Add one entry of a status list (`status: [429, 5xx, '^50[34]$']`) to a: the first call
+ * makes a an SLT_ATOM_STATUS_SET, each call adds the statuses text stands for (as
+ * slt_atom_init_status reads it) to the set. The list holds for a 3-digit status in the set.
+ */
+int slt_atom_status_list_add(struct slt_atom *a, const struct slt_format *fmt, const char *text,
+                             char *err, size_t errlen);
 /* A latency atom: kind is SLT_ATOM_LATENCY_OVER or _UNDER; src is the text as written. */
 int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src);
 /* The longest regex accepted, in bytes. */

@@ -156,6 +156,11 @@ int slt_frame_reader_reserve(struct slt_frame_reader *fr, size_t want, char **p,
 void slt_frame_reader_commit(struct slt_frame_reader *fr, size_t n);
 /* Bytes buffered and not yet consumed. */
 size_t slt_frame_reader_pending(const struct slt_frame_reader *fr);
+/*
+ * Changes the largest frame accepted from here on (e.g. small before authentication, max_frame
+ * after). Bytes already buffered stay; a pending frame over the new bound fails next().
+ */
+void slt_frame_reader_set_max(struct slt_frame_reader *fr, uint32_t max_frame);
 
 /* Name of a message type / ack status for logs ("batch", "gap"), "unknown" otherwise. */
 const char *slt_msg_type_name(int type);

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Aggregator ingest benchmark: a private redis-server (no persistence), slitail-aggregator from
+# $BUILD (default build-rel, a RelWithDebInfo/Release build), and bench/aggr_load.c driving
+# AGENTS simulated agents x BATCHES batches of SERIES SLIs x MINUTES rows. Then redis-benchmark
+# on the same Redis for scale. Results go to stdout; see bench/RESULTS.md.
+set -eu
+BUILD=${BUILD:-build-rel}
+AGENTS=${AGENTS:-1000}
+BATCHES=${BATCHES:-30}
+SERIES=${SERIES:-10}
+MINUTES=${MINUTES:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d /tmp/slt-aggr-bench.XXXXXX)
+cleanup() {
+    [ -n "${AGGR_PID:-}" ] && kill "$AGGR_PID" 2>/dev/null || true
+    [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+cc -O2 -std=c11 -D_GNU_SOURCE "$ROOT/bench/aggr_load.c" -I"$ROOT/proto/include" \
+    -I"$ROOT/common/include" "$ROOT/$BUILD/proto/libslt_proto.a" \
+    "$ROOT/$BUILD/common/libslt_common.a" -luv -o "$TMP/aggr_load"
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+RPORT=$(free_port)
+APORT=$(free_port)
+HPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+    --logfile "$TMP/redis.log" &
+REDIS_PID=$!
+echo bench-token > "$TMP/token"
+cat > "$TMP/aggr.yaml" <<YAML
+aggregator:
+  listen: 127.0.0.1:$APORT
+  http_listen: 127.0.0.1:$HPORT
+  redis: redis://127.0.0.1:$RPORT/0
+  token_file: $TMP/token
+  max_agents: $((AGENTS + 100))
+YAML
+sleep 0.3
+${AGGR_WRAP:-} "$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &
+AGGR_PID=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -qs "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
+ulimit -n 65536 2>/dev/null || true
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+"$TMP/aggr_load" 127.0.0.1 "$APORT" "$TMP/token" "$AGENTS" "$BATCHES" "$SERIES" "$MINUTES" |
+    tee "$TMP/load.out"
+set -- $(grep '^expected' "$TMP/load.out")
+got="g $(redis-cli -p "$RPORT" hget "$2" g) b $(redis-cli -p "$RPORT" hget "$2" b) e $(redis-cli -p "$RPORT" hget "$2" e)"
+if [ "$got" = "$3 $4 $5 $6 $7 $8" ]; then
+    echo "redis $2: $got (exact)"
+else
+    echo "redis $2: $got, MISMATCH" >&2
+    exit 1
+fi
+echo "aggregator cpu (user+sys ticks): $(awk '{print $14+$15}' /proc/$AGGR_PID/stat)," \
+     "rss $(awk '/VmRSS/{print $2" "$3}' /proc/$AGGR_PID/status)"
+redis-cli -p "$RPORT" info commandstats | grep -E 'evalsha|hincrby|hmget|cmdstat_hset' || true
+echo "redis-benchmark on the same server:"
+redis-benchmark -p "$RPORT" -q -n 200000 -c 50 -t ping,hset 2>/dev/null | tr '\r' '\n' | grep -v '^$' | tail -2
