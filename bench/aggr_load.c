@@ -269,6 +269,19 @@ int main(int argc, char **argv)
            (unsigned long long)g.status[0], (unsigned long long)g.status[1],
            (unsigned long long)g.status[2], (unsigned long long)g.status[3],
            (unsigned long long)g.status[4]);
+    {
+        /* what every agent's batches add to the first series, for a check against Redis */
+        uint64_t want[3] = {0, 0, 0}, seq;
+        for (seq = 1; seq <= g.batches; seq++)
+            for (j = 0; j < g.nminutes; j++) {
+                want[0] += 1 + (seq + 0 + j) % 50;
+                want[1] += (seq + j) % 3;
+                want[2] += (seq + 0) % 2;
+            }
+        printf("expected slt:{s:%s}:tot g %llu b %llu e %llu\n", g.names[0],
+               (unsigned long long)(want[0] * g.nagents), (unsigned long long)(want[1] * g.nagents),
+               (unsigned long long)(want[2] * g.nagents));
+    }
     for (i = 0; i < g.nagents; i++)
         slt_frame_reader_release(&g.agents[i].fr);
     free(g.agents);

@@ -43,7 +43,16 @@ AGGR_PID=$!
 for _ in 1 2 3 4 5 6 7 8 9 10; do grep -qs "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
 ulimit -n 65536 2>/dev/null || true
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
-"$TMP/aggr_load" 127.0.0.1 "$APORT" "$TMP/token" "$AGENTS" "$BATCHES" "$SERIES" "$MINUTES"
+"$TMP/aggr_load" 127.0.0.1 "$APORT" "$TMP/token" "$AGENTS" "$BATCHES" "$SERIES" "$MINUTES" |
+    tee "$TMP/load.out"
+set -- $(grep '^expected' "$TMP/load.out")
+got="g $(redis-cli -p "$RPORT" hget "$2" g) b $(redis-cli -p "$RPORT" hget "$2" b) e $(redis-cli -p "$RPORT" hget "$2" e)"
+if [ "$got" = "$3 $4 $5 $6 $7 $8" ]; then
+    echo "redis $2: $got (exact)"
+else
+    echo "redis $2: $got, MISMATCH" >&2
+    exit 1
+fi
 echo "aggregator cpu (user+sys ticks): $(awk '{print $14+$15}' /proc/$AGGR_PID/stat)," \
      "rss $(awk '/VmRSS/{print $2" "$3}' /proc/$AGGR_PID/status)"
 redis-cli -p "$RPORT" info commandstats | grep -E 'evalsha|hincrby|hmget|cmdstat_hset' || true

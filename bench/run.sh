@@ -161,6 +161,10 @@ if peers:
     print("slitail nginx_timed vs mtail: %.0fx, vs goaccess: %.0fx" %
           (ngx_rate / mtail_rate, ngx_rate / ga_rate))
 
+load1 = float(os.environ["LOAD"].split()[0])
+if load1 > int(os.environ["NPROC"]):
+    print("NOTE: the machine is busy (load %.1f on %s cores): wall-clock rates are low; the "
+          "per-cpu-second rates are closer to an idle core" % (load1, os.environ["NPROC"]))
 targets = [("nginx_timed >= 5 M lines/s", ngx_rate >= 5e6),
            ("user PCRE2 >= 2 M lines/s", regex_rate >= 2e6),
            ("alb >= 3 M lines/s", alb_rate >= 3e6),

@@ -50,7 +50,7 @@ struct report {
     struct sli_count *slis; /* one per SLI of the config */
 };
 
-static void usage(FILE *f)
+static void check_usage(FILE *f)
 {
     fprintf(f, "usage: slitail check [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                     [--latency-threshold DURATION] [--json] FILE...\n"
@@ -385,17 +385,17 @@ int slt_cli_check(int argc, char **argv)
             json = 1;
             break;
         case 'h':
-            usage(stdout);
+            check_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            check_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     nfiles = argc - optind;
     if (nfiles <= 0) {
         fprintf(stderr, "slitail check: no FILE given\n");
-        usage(stderr);
+        check_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     if (config && format)

@@ -12,7 +12,7 @@
 #include "explain.h"
 #include "slt/rule.h"
 
-static void usage(FILE *f)
+static void explain_usage(FILE *f)
 {
     fprintf(f, "usage: slitail explain [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                       [--latency-threshold DURATION] [--json] 'LINE'\n"
@@ -295,16 +295,16 @@ int slt_cli_explain(int argc, char **argv)
             json = 1;
             break;
         case 'h':
-            usage(stdout);
+            explain_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            explain_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     if (argc - optind != 1) {
         fprintf(stderr, "slitail explain: give exactly one LINE (quote it)\n");
-        usage(stderr);
+        explain_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     line = argv[optind];

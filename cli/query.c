@@ -40,12 +40,14 @@ static void usage(FILE *f)
 
 /* ---- times -------------------------------------------------------------------------------- */
 
-static int parse_time(const char *s, int64_t now, int64_t *out)
+/* Sets *relative when s is relative to now. */
+static int parse_time(const char *s, int64_t now, int64_t *out, int *relative)
 {
     int64_t us;
     const char *rel = NULL;
     char *end;
 
+    *relative = 1;
     if (strcmp(s, "now") == 0) {
         *out = now;
         return 0;
@@ -60,6 +62,7 @@ static int parse_time(const char *s, int64_t now, int64_t *out)
         *out = now - us / 1000000;
         return 0;
     }
+    *relative = 0;
     errno = 0;
     *out = strtoll(s, &end, 10);
     if (errno || end == s || *end || *out < 0)
@@ -171,6 +174,38 @@ static int dial(const struct server *s, int timeout_s)
 }
 
 /*
+ * Decodes the chunked body p[0..len) in place and NUL-terminates it (the result is never
+ * longer). Trailers are ignored. Returns 0, or -1 when the encoding is broken.
+ */
+static int dechunk(char *p, size_t len)
+{
+    char *in = p, *out = p, *lim = p + len, *end;
+
+    for (;;) {
+        unsigned long long n;
+        char *eol;
+
+        errno = 0;
+        n = strtoull(in, &end, 16);
+        if (errno || end == in || end >= lim)
+            return -1;
+        eol = memmem(end, (size_t)(lim - end), "\r\n", 2); /* skips chunk extensions */
+        if (!eol)
+            return -1;
+        in = eol + 2;
+        if (n == 0)
+            break;
+        if ((unsigned long long)(lim - in) < n + 2 || in[n] != '\r' || in[n + 1] != '\n')
+            return -1;
+        memmove(out, in, n);
+        out += n;
+        in += n + 2;
+    }
+    *out = '\0';
+    return 0;
+}
+
+/*
  * GET target; on success *status and *body (NUL-terminated, caller frees). Returns 0, or -1
  * after printing why.
  */
@@ -234,6 +269,12 @@ static int http_get(const struct server *s, const char *target, int timeout_s, i
 
         if (n < resp.len - off)
             resp.p[off + n] = '\0';
+    } else if (strcasestr(resp.p, "\r\ntransfer-encoding: chunked")) {
+        /* a proxy in front of the API may re-chunk the answer */
+        if (dechunk(resp.p + off, resp.len - 1 - off) < 0) {
+            fprintf(stderr, "slitail query: bad chunked encoding from '%s:%s'\n", s->host, s->port);
+            goto out;
+        }
     }
     *body = slt_strdup(resp.p + off);
     rc = *body ? 0 : -1;
@@ -301,6 +342,7 @@ static void print_slis(json_t *j)
     json_t *arr = json_object_get(j, "slis"), *s;
     char a[32], b[32];
     size_t i;
+    int starred = 0;
 
     printf("window %s .. %s UTC\n\n", fmt_time(jint(j, "from"), a, sizeof(a)),
            fmt_time(jint(j, "to"), b, sizeof(b)));
@@ -312,6 +354,7 @@ static void print_slis(json_t *j)
 
         snprintf(label, sizeof(label), "%s%s", name ? name : "?",
                  json_is_true(json_object_get(s, "configured")) ? "" : " *");
+        starred |= !json_is_true(json_object_get(s, "configured"));
         if (json_object_get(s, "good"))
             print_counts_row(s, label);
         else
@@ -319,7 +362,8 @@ static void print_slis(json_t *j)
     }
     if (json_array_size(arr) == 0)
         printf("(no SLI known yet)\n");
-    printf("\n* seen in Redis but not in the aggregator's config\n");
+    if (starred)
+        printf("\n* seen in Redis but not in the aggregator's config\n");
     if (json_is_true(json_object_get(j, "partial")))
         printf("partial: some buckets are past their retention\n");
 }
@@ -370,9 +414,9 @@ static void print_slos(json_t *j)
                json_number_value(json_object_get(burn, "30m")),
                json_number_value(json_object_get(burn, "1h")),
                json_number_value(json_object_get(burn, "6h")),
-               json_is_true(json_object_get(al, "page"))     ? "PAGE"
-               : json_is_true(json_object_get(al, "ticket")) ? "ticket"
-                                                             : "-");
+               json_is_true(json_object_get(al, "fast_burn"))   ? "FAST BURN"
+               : json_is_true(json_object_get(al, "slow_burn")) ? "SLOW BURN"
+                                                                : "-");
     }
 }
 
@@ -382,7 +426,7 @@ int slt_cli_query(int argc, char **argv)
 {
     const char *server_url = DEFAULT_SERVER, *cmd = NULL, *name = NULL;
     const char *from_s = "-1h", *to_s = "now", *step_s = NULL;
-    int json_out = 0, timeout_s = 10, status = 0, i, rc;
+    int json_out = 0, timeout_s = 10, status = 0, i, rc, from_rel = 0, to_rel = 0;
     struct server srv;
     char target[1024], enc[800], *body = NULL;
     int64_t now = slt_now_ms() / 1000, from, to, step = 0;
@@ -446,9 +490,10 @@ int slt_cli_query(int argc, char **argv)
             fprintf(stderr, "slitail query: counts needs an SLI name\n");
             return 2;
         }
-        if (parse_time(from_s, now, &from) < 0 || parse_time(to_s, now, &to) < 0) {
+        if (parse_time(from_s, now, &from, &from_rel) < 0 ||
+            parse_time(to_s, now, &to, &to_rel) < 0) {
             fprintf(stderr, "slitail query: bad time '%s' (UNIX seconds, now, -1h, now-2d)\n",
-                    parse_time(from_s, now, &from) < 0 ? from_s : to_s);
+                    parse_time(from_s, now, &from, &from_rel) < 0 ? from_s : to_s);
             return 2;
         }
         from = from / 60 * 60;
@@ -463,6 +508,9 @@ int slt_cli_query(int argc, char **argv)
                 return 2;
             }
             step = us / 1000000;
+            /* a relative start snaps to the step, so points fall on :00, :15... */
+            if (from_rel && 86400 % step == 0)
+                from = from / step * step;
         }
         if (pct_encode(name, enc, sizeof(enc)) < 0) {
             fprintf(stderr, "slitail query: SLI name too long\n");

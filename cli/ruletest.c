@@ -34,7 +34,7 @@ struct tfile {
     struct slt_config *cfg;
 };
 
-static void usage(FILE *f)
+static void test_usage(FILE *f)
 {
     fprintf(f, "usage: slitail test [-c CONFIG] [--format NAME] [-v] CASES.yaml...\n"
                "\n"
@@ -502,16 +502,16 @@ int slt_cli_test(int argc, char **argv)
             o.verbose = 1;
             break;
         case 'h':
-            usage(stdout);
+            test_usage(stdout);
             return SLT_EXIT_OK;
         default:
-            usage(stderr);
+            test_usage(stderr);
             return SLT_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         fprintf(stderr, "slitail test: no CASES.yaml given\n");
-        usage(stderr);
+        test_usage(stderr);
         return SLT_EXIT_USAGE;
     }
     for (i = optind; i < argc; i++) {

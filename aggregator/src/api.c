@@ -12,7 +12,6 @@
 #include "api.h"
 
 #include <errno.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -310,6 +309,101 @@ int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err
 /* ------------------------------------------------------------------------------------------ */
 /* Redis connection                                                                            */
 
+/*
+ * hiredis on libuv. hiredis' own adapters/libuv.h calls uv_poll_start for every command
+ * queued, and each call costs epoll_ctl syscalls; this one touches the poll handle only when
+ * the set of events changes (once per batch instead of once per command).
+ */
+struct redis_uv {
+    redisAsyncContext *ac; /* NULL once hiredis is done with us */
+    uv_poll_t poll;
+    int events;
+};
+
+static void on_redis_poll(uv_poll_t *h, int status, int events)
+{
+    struct redis_uv *p = h->data;
+
+    if (status < 0)
+        return;
+    if (p->ac && (events & UV_READABLE))
+        redisAsyncHandleRead(p->ac);
+    if (p->ac && (events & UV_WRITABLE))
+        redisAsyncHandleWrite(p->ac);
+}
+
+static void redis_uv_set(struct redis_uv *p, int events)
+{
+    if (events == p->events)
+        return;
+    p->events = events;
+    if (events)
+        uv_poll_start(&p->poll, events, on_redis_poll);
+    else
+        uv_poll_stop(&p->poll);
+}
+
+static void ev_add_read(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_set(p, p->events | UV_READABLE);
+}
+
+static void ev_del_read(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_set(p, p->events & ~UV_READABLE);
+}
+
+static void ev_add_write(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_set(p, p->events | UV_WRITABLE);
+}
+
+static void ev_del_write(void *d)
+{
+    struct redis_uv *p = d;
+    redis_uv_set(p, p->events & ~UV_WRITABLE);
+}
+
+static void on_redis_uv_closed(uv_handle_t *h)
+{
+    slt_free(h->data);
+}
+
+static void ev_cleanup(void *d)
+{
+    struct redis_uv *p = d;
+
+    p->ac = NULL;
+    uv_close((uv_handle_t *)&p->poll, on_redis_uv_closed);
+}
+
+static int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    struct redis_uv *p;
+
+    if (ac->ev.data)
+        return REDIS_ERR;
+    p = slt_calloc(1, sizeof(*p));
+    if (!p)
+        return REDIS_ERR;
+    if (uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
+        slt_free(p);
+        return REDIS_ERR;
+    }
+    p->poll.data = p;
+    p->ac = ac;
+    ac->ev.data = p;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    return REDIS_OK;
+}
+
 static void redis_connect(struct slt_api *api);
 static void on_redis_timer(uv_timer_t *t);
 
@@ -428,7 +522,7 @@ static void redis_connect(struct slt_api *api)
         return;
     }
     ac->data = api;
-    if (redisLibuvAttach(ac, api->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, api->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         redis_mark_down(api, "cannot attach to the loop");
         redis_schedule(api);
@@ -480,8 +574,8 @@ static void q_answer_error(struct query *q, int status, const char *msg)
 {
     if (status >= 500)
         q->api->query_errors++;
-    if (status == 503 && q->route == SLT_ROUTE_METRICS && !q->answered) {
-        /* Redis could not be read: still show the aggregator's own health */
+    if (status >= 500 && q->route == SLT_ROUTE_METRICS && !q->answered) {
+        /* Redis could not be read (or held garbage): still show the aggregator's own health */
         struct slt_http_req *req = q->req;
 
         q->answered = 1;
@@ -652,27 +746,45 @@ static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
     q_reply_done(q);
 }
 
+/* Decimal digits of v >= 0 at out; returns their count. */
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* Queues HMGET key f0 f1 f2 whose values add into sums[owner]. */
 static int q_hmget(struct query *q, const char *key, size_t klen, const char *const f[3],
                    uint32_t owner)
 {
     /* the command in RESP, formatted here: hiredis' printf-based formatter costs more than
      * everything else a counts query does in the aggregator */
+    static const char head[] = "*5\r\n$5\r\nHMGET\r\n$", sep[] = "\r\n$1\r\n";
     char cmd[SLT_API_MAX_NAME + 160], *p = cmd;
     size_t i;
-    int n;
 
     if (klen > SLT_API_MAX_NAME + 64)
         return SLT_ELIMIT;
-    n = snprintf(p, sizeof(cmd), "*5\r\n$5\r\nHMGET\r\n$%zu\r\n", klen);
-    p += n;
+    memcpy(p, head, sizeof(head) - 1);
+    p += sizeof(head) - 1;
+    p += fmt_u64(p, klen);
+    memcpy(p, "\r\n", 2);
+    p += 2;
     memcpy(p, key, klen);
     p += klen;
     for (i = 0; i < 3; i++) {
         /* field names are one byte ("g", "b", "e" / "l", "u", "o") */
-        memcpy(p, "\r\n$1\r\n", 6);
-        p[6] = f[i][0];
-        p += 7;
+        memcpy(p, sep, sizeof(sep) - 1);
+        p += sizeof(sep) - 1;
+        *p++ = f[i][0];
     }
     memcpy(p, "\r\n", 2);
     p += 2;
@@ -719,6 +831,7 @@ static int q_range(struct query *q, const char *name, int64_t from, int64_t to, 
 {
     struct slt_bucket b[256];
     int64_t now = now_s();
+    size_t nlen = strlen(name);
     long n, i;
 
     n = slt_window_decompose(from, to, b, SLT_ARRAY_SIZE(b));
@@ -735,7 +848,7 @@ static int q_range(struct query *q, const char *name, int64_t from, int64_t to, 
     if (n < 0)
         return (int)n;
     for (i = 0; i < n; i++) {
-        char key[SLT_API_MAX_NAME + 64], suffix[40];
+        char key[SLT_API_MAX_NAME + 64];
         size_t klen;
         int rc;
 
@@ -743,10 +856,17 @@ static int q_range(struct query *q, const char *name, int64_t from, int64_t to, 
             return SLT_ELIMIT;
         if (b[i].start < now - retention_s(q->api, b[i].gran))
             *partial = 1;
-        snprintf(suffix, sizeof(suffix), "%s:%" PRId64, slt_gran_letter(b[i].gran), b[i].start);
-        klen = series_key(key, sizeof(key), 's', name, suffix);
-        if (!klen)
+        /* slt:{s:<name>}:<m|h|d>:<start>, formatted by hand: this runs per bucket */
+        if (nlen + 40 > sizeof(key))
             return SLT_ELIMIT;
+        memcpy(key, "slt:{s:", 7);
+        memcpy(key + 7, name, nlen);
+        klen = 7 + nlen;
+        key[klen++] = '}';
+        key[klen++] = ':';
+        key[klen++] = slt_gran_letter(b[i].gran)[0];
+        key[klen++] = ':';
+        klen += fmt_u64(key + klen, (uint64_t)b[i].start);
         rc = q_hmget(q, key, klen, sli_fields, owner);
         if (rc < 0)
             return rc;
@@ -1081,7 +1201,7 @@ struct slo_eval {
     double attainment;       /* good / (good + bad), NAN when no event */
     double budget_remaining; /* 1 - bad_ratio / (1 - objective), may be negative */
     double burn[NBURN];      /* bad_ratio / (1 - objective) per burn window */
-    int page, ticket;        /* 14.4x over 1h and 5m; 6x over 6h and 30m */
+    int fast, slow;          /* 14.4x over 1h and 5m; 6x over 6h and 30m */
     int has_data;
 };
 
@@ -1159,8 +1279,8 @@ static void slo_evaluate(const struct query *q, size_t i, struct slo_eval *e)
     }
     e->budget_remaining = budget > 0 ? 1.0 - (1.0 - e->attainment) / budget : 0.0;
     /* Google SRE workbook, "multiwindow, multi-burn-rate alerts" */
-    e->page = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
-    e->ticket = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
+    e->fast = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
+    e->slow = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
 }
 
 static void slos_done(struct query *q)
@@ -1197,7 +1317,7 @@ static void slos_done(struct query *q)
             json_object_set_new(burn, burn_window_names[w], json_real(e.burn[w]));
         json_object_set_new(o, "burn_rates", burn);
         json_object_set_new(o, "alerts",
-                            json_pack("{s:b, s:b}", "page", e.page, "ticket", e.ticket));
+                            json_pack("{s:b, s:b}", "fast_burn", e.fast, "slow_burn", e.slow));
         json_array_append_new(arr, o);
     }
     json_object_set_new(j, "to", json_integer(q->slo_now));
@@ -1318,17 +1438,17 @@ static int render_slos(struct slt_buf *b, const struct query *q)
     }
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
-                             "1 when a multiwindow burn-rate alert fires: page (14.4x over 1h "
-                             "and 5m), ticket (6x over 6h and 30m).");
+                             "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
+                             "over 1h and 5m), slow_burn (6x over 6h and 30m); both page.");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
         struct slo_eval e;
 
         slo_evaluate(q, i, &e);
-        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity", "page",
-                             e.page);
+        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert", "fast_burn",
+                             e.fast);
         if (rc == 0)
-            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "severity",
-                                 "ticket", e.ticket);
+            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert",
+                                 "slow_burn", e.slow);
     }
     return rc;
 }

@@ -73,7 +73,7 @@ const char slt_dashboard_html[] =
 "        tr.appendChild(el('td',o.objective+'%'));tr.appendChild(el('td',pct(o.attainment)));\n"
 "        tr.appendChild(el('td',pct(o.error_budget_remaining),o.error_budget_remaining<0?'bad':''));\n"
 "        tr.appendChild(el('td',o.burn_rates['1h'].toFixed(2)));tr.appendChild(el('td',o.burn_rates['6h'].toFixed(2)));\n"
-"        tr.appendChild(el('td',o.alerts.page?'PAGE':o.alerts.ticket?'ticket':'',o.alerts.page||o.alerts.ticket?'bad':''));\n"
+"        tr.appendChild(el('td',o.alerts.fast_burn?'fast burn':o.alerts.slow_burn?'slow burn':'',o.alerts.fast_burn||o.alerts.slow_burn?'bad':''));\n"
 "        t.appendChild(tr);}\n"
 "      box.appendChild(t);\n"
 "    }\n"

@@ -438,6 +438,7 @@ struct slt_http_conn {
     struct slt_http_in *in;
     struct slt_http_req *req; /* with the handler, not answered yet */
     enum conn_state state;
+    int fresh; /* no request answered yet: the header timer runs from accept */
     int keep_alive;
     int closing;
     int open_handles;
@@ -535,6 +536,7 @@ static void on_write(uv_write_t *w, int status)
         return;
     }
     c->state = CONN_WAITING;
+    c->fresh = 0;
     uv_timer_start(&c->timer, on_timer, c->srv->limits.idle_timeout_ms, 0);
     conn_process(c);
 }
@@ -548,6 +550,8 @@ static void conn_send(struct slt_http_conn *c, char *buf, size_t len)
     c->wbuf = buf;
     c->wreq.data = c;
     c->state = CONN_BUSY;
+    /* a client that does not read its answer is closed after the idle timeout */
+    uv_timer_start(&c->timer, on_timer, c->srv->limits.idle_timeout_ms, 0);
     rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
         slt_free(buf);
@@ -596,7 +600,6 @@ static void conn_error(struct slt_http_conn *c, int status)
                             slt_http_reason(status), status);
     c->keep_alive = 0;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    uv_timer_stop(&c->timer);
     buf = build_response(status, "application/json", body, blen,
                          status == 405 ? "Allow: GET, HEAD\r\n" : NULL, 0, 0, &len);
     if (!buf) {
@@ -650,7 +653,9 @@ static void conn_process(struct slt_http_conn *c)
     }
     if (slt_http_in_started(c->in) && c->state == CONN_WAITING) {
         c->state = CONN_READING;
-        uv_timer_start(&c->timer, on_timer, c->srv->limits.header_timeout_ms, 0);
+        /* a fresh connection's header timer has been running since accept */
+        if (!c->fresh)
+            uv_timer_start(&c->timer, on_timer, c->srv->limits.header_timeout_ms, 0);
     }
     /* reading may have been stopped for the previous request; EALREADY is fine */
     (void)uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
@@ -721,6 +726,7 @@ static void on_connection(uv_stream_t *ls, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     c->state = CONN_WAITING;
+    c->fresh = 1;
     uv_timer_start(&c->timer, on_timer, srv->limits.header_timeout_ms, 0);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -5,7 +5,8 @@
  *   - header bytes per request (request line + header lines): max_header_bytes -> 431
  *   - time from accept, or from the first byte of a request, to its last header byte:
  *     header_timeout_ms -> connection closed (slowloris)
- *   - idle time between keep-alive requests: idle_timeout_ms -> connection closed
+ *   - idle time between keep-alive requests, and time to send one answer to a client that
+ *     does not read it: idle_timeout_ms -> connection closed
  *   - open connections: max_conns (further ones are accepted and closed at once)
  *   - request bodies are refused (413), methods other than GET/HEAD get 405
  *

@@ -96,8 +96,11 @@ static void on_linger(uv_timer_t *t)
 {
     struct slt_session *s = t->data;
 
-    /* the peer did not take our last frames in time: cut, unless hiredis still holds us */
-    if (!s->inflight)
+    /* the peer did not take our last frames in time: cut, unless hiredis still holds us
+     * (the apply answers within redis_timeout; look again then) */
+    if (s->inflight)
+        uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
+    else
         finish(s);
 }
 

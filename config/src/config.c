@@ -571,7 +571,6 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         if ((rc = check_str(c, k, s, n, what)) < 0)
             return rc;
         copy = slt_strndup(s, len);
-
         if (!copy)
             return nomem(c);
         memcpy(&old, dst, sizeof(old));
@@ -586,7 +585,6 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
         if ((rc = check_str(c, k, s, n, what)) < 0)
             return rc;
         list = slt_calloc(1, sizeof(char *));
-
         if (!list || !(list[0] = slt_strndup(s, len))) {
             slt_free(list);
             return nomem(c);
@@ -797,6 +795,11 @@ static int load_map(struct ctx *c, const yaml_node_t *n, const char *section, vo
         seen[i] = 1;
         if (!v)
             return fail(c, k, "%s: '%s' has no value", what, sval(k));
+        /* `key:` or `key: ~` keeps the default; a required key needs a value. */
+        if (is_null(v) && (keys[i].flags & SLT_KEY_REQUIRED))
+            return fail(c, k, "%s: '%s' needs a value", what, sval(k));
+        if (is_null(v))
+            continue;
         if ((rc = set_value(c, &keys[i], base, v, what)) < 0)
             return rc;
     }

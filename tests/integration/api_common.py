@@ -22,6 +22,7 @@ slis:
     exclude: {{ status: 4xx }}
 slos:
   - {{ name: checkout-99.9, sli: checkout, objective: 99.9, window: 7d }}
+  - {{ name: checkout-90, sli: checkout, objective: 90, window: 1d }}
 aggregator:
   listen: 127.0.0.1:{ingest}
   http_listen: 127.0.0.1:{http}

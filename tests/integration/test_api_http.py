@@ -115,6 +115,26 @@ class ApiHttp(TestCase):
         status, headers, body = self.agg.get("/metrics", method="HEAD")
         check_equal((status, body), (200, b""), "HEAD")
 
+    def it_reload_adds_an_sli_and_an_slo(self):
+        import signal
+        text = open(self.agg.cfg).read()
+        text = text.replace("slos:\n", "  - name: search\n    input: web\n    bad: { status: 5xx }\n"
+                            "slos:\n  - { name: search-99, sli: search, objective: 99, "
+                            "window: 1d }\n")
+        with open(self.agg.cfg, "w") as f:
+            f.write(text)
+        self.agg.proc.p.send_signal(signal.SIGHUP)
+
+        def reloaded():
+            names = {s["name"]: s for s in self.agg.json("/api/v1/slis")["slis"]}
+            return "search" in names and names["search"]["configured"]
+        wait_for(reloaded, what="SLI 'search' after SIGHUP")
+        slos = [o["name"] for o in self.agg.json("/api/v1/slos")["slos"]]
+        check_equal(sorted(slos), ["checkout-90", "checkout-99.9", "search-99"], "SLOs after reload")
+        f = self.seed.first
+        j = self.agg.json(f"/api/v1/slis/search/counts?from={f}&to={f + 600}")
+        check_equal((j["good"], j["bad"], j["excluded"]), (0, 0, 0), "new SLI has no data yet")
+
     def it_oversize_headers_get_431(self):
         req = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 10000 + b"\r\n\r\n"
         out = raw(self.agg.http, req)

@@ -197,7 +197,8 @@ static void seed(void)
         add(c, "i:web", "tot", 0, lines, lf);
     }
     drain(c);
-    freeReplyObject(redisCommand(c, "SADD slt:series s:checkout i:web s:only-in-redis"));
+    freeReplyObject(redisCommand(c, "SADD slt:series s:checkout i:web s:only-in-redis s:garbled"));
+    freeReplyObject(redisCommand(c, "HSET slt:{s:garbled}:m:%lld g 12abc", (long long)seed_from));
     {
         const char *argv[3] = {"SADD", "slt:series", "s:we\"ird\\na\nme"};
 
@@ -442,6 +443,19 @@ static void test_unknown_sli_is_404_and_redis_only_sli_is_known(void **state)
     json_decref(j);
 }
 
+static void test_a_value_that_is_not_a_counter_is_500(void **state)
+{
+    char target[128];
+    json_t *j;
+
+    (void)state;
+    snprintf(target, sizeof(target), "/api/v1/slis/garbled/counts?from=%lld&to=%lld",
+             (long long)seed_from, (long long)seed_from + 600);
+    j = get_json(target, 500);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "not a counter"));
+    json_decref(j);
+}
+
 static void test_bad_ranges_are_400_with_a_reason(void **state)
 {
     json_t *j;
@@ -490,7 +504,7 @@ static void test_slis_lists_config_and_redis_series_with_window_totals(void **st
     assert_int_equal(to - jint(j, "from"), 3600);
     brute(to - 3600, to, want);
     arr = json_object_get(j, "slis");
-    assert_int_equal(json_array_size(arr), 3);
+    assert_int_equal(json_array_size(arr), 4);
     json_array_foreach(arr, i, s)
     {
         const char *name = json_string_value(json_object_get(s, "name"));
@@ -540,7 +554,7 @@ static void test_metrics_escape_label_values_and_show_totals(void **state)
     assert_non_null(strstr(r.body, "slitail_api_redis_up 1\n"));
     assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"1h\"}"));
     assert_non_null(
-        strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",severity=\"page\"}"));
+        strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"fast_burn\"}"));
     free(r.body);
 }
 
@@ -565,8 +579,8 @@ static void test_slos_report_attainment_and_burn_rates(void **state)
     burn = w1h[0] + w1h[1] ? (double)w1h[1] / (double)(w1h[0] + w1h[1]) / budget : 0;
     assert_float_equal(json_real_value(json_object_get(json_object_get(o, "burn_rates"), "1h")),
                        burn, 1e-6);
-    /* about 2% bad is a 20x burn: the page alert fires when 5m burns as well */
-    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "page")));
+    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "fast_burn")));
+    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "slow_burn")));
     json_decref(j);
 }
 
@@ -641,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_series_points_equal_brute_force_sums),
         cmocka_unit_test(test_unknown_sli_is_404_and_redis_only_sli_is_known),
         cmocka_unit_test(test_bad_ranges_are_400_with_a_reason),
+        cmocka_unit_test(test_a_value_that_is_not_a_counter_is_500),
         cmocka_unit_test(test_old_minutes_are_flagged_partial),
         cmocka_unit_test(test_slis_lists_config_and_redis_series_with_window_totals),
         cmocka_unit_test(test_metrics_escape_label_values_and_show_totals),

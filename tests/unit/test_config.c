@@ -193,6 +193,26 @@ static void test_agent_and_aggregator_sections_set_every_key(void **state)
     slt_config_free(cfg);
 }
 
+static void test_an_empty_value_keeps_the_default(void **state)
+{
+    struct slt_config *cfg = NULL;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(load("agent:\n  flush_interval:\n  token_file: ~\n"
+                          "inputs: [{name: a, format: nginx_timed, paths: ~}]\n"
+                          "slis: [{name: s, match: ~}]\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg->agent.flush_interval_ms, 2000);
+    assert_null(cfg->agent.token_file);
+    assert_int_equal(cfg->inputs[0].npaths, 0);
+    assert_int_equal(cfg->slis[0].match.present, 0);
+    slt_config_free(cfg);
+    assert_rejected("inputs: [{name: a, format: }]\n",
+                    "t.yaml:1:20: input 'a': 'format' needs a value");
+}
+
 static void test_a_single_aggregator_string_is_a_list_of_one(void **state)
 {
     struct slt_config *cfg = NULL;
@@ -642,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_issue_example_loads),
         cmocka_unit_test(test_defaults_are_applied_when_sections_are_absent),
         cmocka_unit_test(test_agent_and_aggregator_sections_set_every_key),
+        cmocka_unit_test(test_an_empty_value_keeps_the_default),
         cmocka_unit_test(test_a_single_aggregator_string_is_a_list_of_one),
         cmocka_unit_test(test_empty_config_loads_with_defaults),
         cmocka_unit_test(test_unknown_input_names_the_value),

@@ -255,6 +255,13 @@ static void live_handler(struct slt_http_req *req, void *data)
         uv_timer_start(&lv->later, on_later, 300, 0);
         return;
     }
+    if (slt_str_eq(req->path, "/big")) {
+        static char big[16 << 20];
+
+        memset(big, 'x', sizeof(big));
+        slt_http_respond(req, 200, "text/plain", big, sizeof(big), NULL);
+        return;
+    }
     slt_http_respond(req, 200, "text/plain", "hello\n", 6, NULL);
 }
 
@@ -397,6 +404,28 @@ static void test_live_slowloris_is_closed_after_header_timeout(void **state)
     live_stop(lv);
 }
 
+static void test_live_header_timer_runs_from_accept(void **state)
+{
+    struct live *lv = live_start();
+    char buf[256];
+    int fd = dial(lv->port), eof = 0;
+    struct timespec t0, t1;
+    long ms;
+
+    (void)state;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    usleep(350000);
+    /* the first byte 350 ms after connecting does not buy another 400 ms (750 ms) */
+    assert_int_equal(write(fd, "G", 1), 1);
+    read_all(fd, buf, sizeof(buf), 2000, &eof);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(eof, 1);
+    assert_true(ms >= 350 && ms < 700);
+    close(fd);
+    live_stop(lv);
+}
+
 static void test_live_client_leaving_mid_request_is_harmless(void **state)
 {
     struct live *lv = live_start();
@@ -436,6 +465,76 @@ static void test_live_connections_over_the_limit_are_closed(void **state)
     live_stop(lv);
 }
 
+static void test_live_client_not_reading_its_answer_is_closed(void **state)
+{
+    struct live *lv = live_start();
+    const char *req = "GET /big HTTP/1.1\r\n\r\n";
+    int fd = dial(lv->port), i;
+    size_t conns = 1;
+
+    (void)state;
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    /* never read: 16 MiB cannot fit the socket buffers; the 1 s idle timeout closes it */
+    for (i = 0; i < 40 && conns > 0; i++) {
+        usleep(100000);
+        conns = slt_http_server_conns(lv->srv);
+    }
+    assert_int_equal(conns, 0);
+    close(fd);
+    live_stop(lv);
+}
+
+static void test_live_server_listens_on_ipv6_loopback(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *srv = NULL;
+    int rc;
+
+    (void)state;
+    uv_loop_init(&loop);
+    rc = slt_http_server_start(&loop, "[::1]:0", NULL, live_handler, NULL, &srv);
+    if (rc == UV_EADDRNOTAVAIL || rc == UV_EAFNOSUPPORT) {
+        uv_loop_close(&loop);
+        skip(); /* no IPv6 here */
+    }
+    assert_int_equal(rc, 0);
+    assert_true(slt_http_server_port(srv) > 0);
+    slt_http_server_stop(srv, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_bad_listen_address_is_refused(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *srv = NULL;
+
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(slt_http_server_start(&loop, "nonsense", NULL, live_handler, NULL, &srv),
+                     SLT_EINVAL);
+    assert_null(srv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_port_in_use_is_an_error_without_leaks(void **state)
+{
+    uv_loop_t loop;
+    struct slt_http_server *a = NULL, *b = NULL;
+    char addr[32];
+
+    (void)state;
+    uv_loop_init(&loop);
+    assert_int_equal(slt_http_server_start(&loop, "127.0.0.1:0", NULL, live_handler, NULL, &a), 0);
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", slt_http_server_port(a));
+    assert_int_equal(slt_http_server_start(&loop, addr, NULL, live_handler, NULL, &b),
+                     UV_EADDRINUSE);
+    assert_null(b);
+    slt_http_server_stop(a, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_live_post_gets_405_with_allow(void **state)
 {
     struct live *lv = live_start();
@@ -468,9 +567,14 @@ int main(void)
         cmocka_unit_test(test_live_keep_alive_serves_two_requests),
         cmocka_unit_test(test_live_oversize_headers_get_431),
         cmocka_unit_test(test_live_slowloris_is_closed_after_header_timeout),
+        cmocka_unit_test(test_live_header_timer_runs_from_accept),
         cmocka_unit_test(test_live_client_leaving_mid_request_is_harmless),
         cmocka_unit_test(test_live_connections_over_the_limit_are_closed),
         cmocka_unit_test(test_live_post_gets_405_with_allow),
+        cmocka_unit_test(test_live_client_not_reading_its_answer_is_closed),
+        cmocka_unit_test(test_live_server_listens_on_ipv6_loopback),
+        cmocka_unit_test(test_bad_listen_address_is_refused),
+        cmocka_unit_test(test_port_in_use_is_an_error_without_leaks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
