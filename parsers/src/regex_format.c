@@ -24,6 +24,16 @@ struct regex_impl {
     char **extra_names; /* names of the non-canonical groups, key SLT_F__COUNT + i */
     size_t nextras;
     char *time_layout; /* NULL: auto */
+    int jit;           /* the pattern is JIT-compiled: use pcre2_jit_match */
+};
+
+/* Per-parser state: match data, and the last time text parsed (lines of one second share it). */
+struct regex_state {
+    pcre2_match_data *md;
+    size_t time_len; /* 0: nothing cached */
+    char time_text[64];
+    int64_t time;
+    int32_t time_frac_us;
 };
 
 static void regex_free(struct slt_format *fmt)
@@ -64,7 +74,7 @@ static struct slt_str regex_get(const struct slt_record *rec, int key)
 
     if (!rec->priv || !rec->line)
         return SLT_STR_NULL;
-    ov = pcre2_get_ovector_pointer((pcre2_match_data *)rec->priv);
+    ov = pcre2_get_ovector_pointer(((const struct regex_state *)rec->priv)->md);
     for (g = 1; g <= ri->ncap; g++) {
         if (ri->group_key[g] == key && ov[2 * g] != PCRE2_UNSET)
             return slt_str_make(rec->line + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
@@ -75,14 +85,26 @@ static struct slt_str regex_get(const struct slt_record *rec, int key)
 static int regex_parser_init(const struct slt_format *fmt, struct slt_parser *p)
 {
     const struct regex_impl *ri = fmt->impl;
+    struct regex_state *st = slt_calloc(1, sizeof(*st));
 
-    p->state = pcre2_match_data_create_from_pattern(ri->re, NULL);
-    return p->state ? 0 : SLT_ENOMEM;
+    if (!st)
+        return SLT_ENOMEM;
+    st->md = pcre2_match_data_create_from_pattern(ri->re, NULL);
+    if (!st->md) {
+        slt_free(st);
+        return SLT_ENOMEM;
+    }
+    p->state = st;
+    return 0;
 }
 
 static void regex_parser_release(struct slt_parser *p)
 {
-    pcre2_match_data_free(p->state);
+    struct regex_state *st = p->state;
+
+    if (st)
+        pcre2_match_data_free(st->md);
+    slt_free(st);
     p->state = NULL;
 }
 
@@ -93,7 +115,7 @@ static int unparsed(struct slt_record *rec, int reason, const char *detail, size
     return reason;
 }
 
-static int parse_time(const struct regex_impl *ri, struct slt_str t, struct slt_record *rec)
+static int parse_time_text(const struct regex_impl *ri, struct slt_str t, struct slt_record *rec)
 {
     if (ri->time_layout)
         return slt_time_parse_layout(ri->time_layout, t.p, t.len, &rec->time, &rec->time_frac_us);
@@ -104,17 +126,41 @@ static int parse_time(const struct regex_impl *ri, struct slt_str t, struct slt_
     return SLT_EPARSE;
 }
 
+/* The time of rec from its text, through a one-entry cache of the last text that parsed. */
+static int parse_time(const struct regex_impl *ri, struct regex_state *st, struct slt_str t,
+                      struct slt_record *rec)
+{
+    if (st->time_len && t.len == st->time_len && memcmp(t.p, st->time_text, t.len) == 0) {
+        rec->time = st->time;
+        rec->time_frac_us = st->time_frac_us;
+        return 0;
+    }
+    if (parse_time_text(ri, t, rec) < 0)
+        return SLT_EPARSE;
+    if (t.len <= sizeof(st->time_text)) {
+        memcpy(st->time_text, t.p, t.len);
+        st->time_len = t.len;
+        st->time = rec->time;
+        st->time_frac_us = rec->time_frac_us;
+    }
+    return 0;
+}
+
 static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const char *line,
                        size_t len, struct slt_record *rec)
 {
     const struct regex_impl *ri = fmt->impl;
-    pcre2_match_data *md = p->state;
+    struct regex_state *rs = p->state;
+    pcre2_match_data *md = rs->md;
     const PCRE2_SIZE *ov;
     struct slt_str *f;
     uint32_t g;
     int rc, st;
 
-    rc = pcre2_match(ri->re, (PCRE2_SPTR)line, len, 0, 0, md, ri->mc);
+    if (ri->jit)
+        rc = pcre2_jit_match(ri->re, (PCRE2_SPTR)line, len, 0, 0, md, ri->mc);
+    else
+        rc = pcre2_match(ri->re, (PCRE2_SPTR)line, len, 0, 0, md, ri->mc);
     if (rc == PCRE2_ERROR_NOMATCH)
         return unparsed(rec, SLT_UP_NO_MATCH, "the line does not match the format's regex", 0);
     if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
@@ -123,7 +169,7 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
     if (rc < 0)
         return unparsed(rec, SLT_UP_SYNTAX, "the format's regex failed on the line", 0);
     ov = pcre2_get_ovector_pointer(md);
-    rec->priv = md;
+    rec->priv = rs;
     for (g = 1; g <= ri->ncap; g++) {
         int key = ri->group_key[g];
 
@@ -141,7 +187,7 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
         slt__split_request(rec, f[SLT_F_REQUEST].p, f[SLT_F_REQUEST].len);
     if (!f[SLT_F_TIME].p || f[SLT_F_TIME].len == 0)
         return unparsed(rec, SLT_UP_TIME, "the time group is empty", 0);
-    if (parse_time(ri, f[SLT_F_TIME], rec) < 0)
+    if (parse_time(ri, rs, f[SLT_F_TIME], rec) < 0)
         return unparsed(rec, SLT_UP_TIME, "the time does not parse",
                         (size_t)(f[SLT_F_TIME].p - line));
     if (f[SLT_F_STATUS].p) {
@@ -273,7 +319,7 @@ int slt__regex_format_new(const struct slt_format_spec *spec, struct slt_format 
         goto fail;
     }
     /* No JIT on this machine is not an error: the interpreter honours the same limits. */
-    (void)pcre2_jit_compile(ri->re, PCRE2_JIT_COMPLETE);
+    ri->jit = pcre2_jit_compile(ri->re, PCRE2_JIT_COMPLETE) == 0;
     ri->mc = pcre2_match_context_create(NULL);
     if (!ri->mc)
         goto nomem;

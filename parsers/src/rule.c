@@ -196,16 +196,17 @@ static int compile_regex(struct slt_atom *a, const char *what, const char *patte
         return SLT_ECONFIG;
     }
     /* Without JIT (no JIT support on this CPU) the interpreter is used: slower but correct. */
-    (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    a->jit = pcre2_jit_compile(re, PCRE2_JIT_COMPLETE) == 0;
     a->re = re;
     return 0;
 }
 
 /* 1 match, 0 no match, -1 limit or other match error. */
-static int run_regex(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
+static int run_regex(const pcre2_code *re, int jit, const char *s, size_t len, pcre2_match_data *md,
                      pcre2_match_context *mc)
 {
-    int rc = pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc);
+    int rc = jit ? pcre2_jit_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc)
+                 : pcre2_match(re, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md, mc);
 
     if (rc >= 0)
         return 1;
@@ -246,7 +247,7 @@ int slt_atom_init_regex(struct slt_atom *a, const struct slt_format *fmt, const 
         }
         for (i = 0; i < 1000; i++) {
             snprintf(s, sizeof(s), "%03d", i);
-            r = run_regex(a->re, s, 3, md, NULL);
+            r = run_regex(a->re, a->jit, s, 3, md, NULL);
             if (r < 0) {
                 pcre2_match_data_free(md);
                 snprintf(err, errlen, "regex for 'status' fails on '%s'", s);
@@ -438,7 +439,7 @@ atom_test(const struct slt_atom *a, const struct slt_record *rec, struct slt_mat
 
             return (a->status_set[st >> 3] >> (st & 7)) & 1;
         }
-        return a->re ? run_regex(a->re, v.p, v.len, m->md, m->mc) : 0;
+        return a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
     default:
         break;
     }
@@ -455,7 +456,7 @@ atom_test(const struct slt_atom *a, const struct slt_record *rec, struct slt_mat
     case SLT_FAST_CONTAINS:
         return a->litlen == 0 || memmem(v.p, v.len, a->lit, a->litlen) != NULL;
     default:
-        return run_regex(a->re, v.p, v.len, m->md, m->mc);
+        return run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc);
     }
 }
 

@@ -133,6 +133,25 @@ static void test_time_is_auto_detected_without_a_layout(void **state)
     rx_free(&r);
 }
 
+static void test_repeated_time_text_gives_the_same_time(void **state)
+{
+    struct rx r = {0};
+
+    (void)state;
+    rx_new(&r, "^\\[(?<time>[^\\]]+)\\] (?<status>\\S+)$", NULL, SLT_UNIT_S);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:36.250Z] 200"), SLT_UP_OK);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:36.250Z] 500"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 36));
+    assert_int_equal(r.rec.time_frac_us, 250000);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:37Z] 200"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 37));
+    assert_int_equal(r.rec.time_frac_us, 0);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:3] 200"), SLT_UP_TIME);
+    assert_int_equal(rx_parse(&r, "[2023-10-10T13:55:37Z] 200"), SLT_UP_OK);
+    assert_int_equal(r.rec.time, slt_time_from_civil(2023, 10, 10, 13, 55, 37));
+    rx_free(&r);
+}
+
 static void test_time_layout_is_used_when_given(void **state)
 {
     struct rx r = {0};
@@ -280,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_named_groups_fill_canonical_fields),
         cmocka_unit_test(test_other_named_groups_get_their_own_keys),
         cmocka_unit_test(test_time_is_auto_detected_without_a_layout),
+        cmocka_unit_test(test_repeated_time_text_gives_the_same_time),
         cmocka_unit_test(test_time_layout_is_used_when_given),
         cmocka_unit_test(test_latency_units),
         cmocka_unit_test(test_upstream_and_empty_groups),

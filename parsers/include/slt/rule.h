@@ -75,6 +75,7 @@ struct slt_atom {
     char *lit; /* the unescaped literal of SLT_FAST_PREFIX .. SLT_FAST_CONTAINS */
     size_t litlen;
     unsigned char *status_set; /* regex on status: bit per 000..999, precomputed */
+    int jit;                   /* re is JIT-compiled */
 };
 
 struct slt_condmap {
