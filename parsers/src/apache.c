@@ -3,7 +3,7 @@
  *   apache_common    "%h %l %u %t \"%r\" %>s %b"
  *   apache_combined  common + " \"%{Referer}i\" \"%{User-Agent}i\""
  *
- * Both share the CLF head with nginx (slt__clf_head in nginx.c), so a %v or %v:%p in front of
+ * Both share the CLF parser with nginx (slt__clf_parse in nginx.c), so a %v or %v:%p in front of
  * %h is read as HOST, and fields after what the format knows (an extra "-" X-Forwarded-For,
  * %D, X-Forwarded-For="...") are ignored. apache_combined accepts a line that stops after %b
  * (a common line in a mixed file): REFERER and USER_AGENT are then absent.
@@ -13,25 +13,15 @@
 static int parse_common(const struct slt_format *fmt, struct slt_parser *p, const char *line,
                         size_t len, struct slt_record *rec)
 {
-    struct slt__builtin_state *st = p->state;
-    size_t pos = 0;
-
     (void)fmt;
-    return slt__clf_head(&st->clf, line, len, rec, &pos);
+    return slt__clf_parse(SLT__CLF_COMMON, p->state, line, len, rec);
 }
 
 static int parse_combined(const struct slt_format *fmt, struct slt_parser *p, const char *line,
                           size_t len, struct slt_record *rec)
 {
-    struct slt__builtin_state *st = p->state;
-    size_t pos = 0;
-    int r;
-
     (void)fmt;
-    if ((r = slt__clf_head(&st->clf, line, len, rec, &pos)) != SLT_UP_OK)
-        return r;
-    slt__clf_referer_ua(line, len, rec, &pos);
-    return SLT_UP_OK;
+    return slt__clf_parse(SLT__CLF_COMBINED, p->state, line, len, rec);
 }
 
 const struct slt_format_ops slt__apache_common_ops = {

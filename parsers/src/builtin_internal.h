@@ -14,6 +14,14 @@
 #include "format_internal.h"
 #include "time_internal.h"
 
+#if defined(__GNUC__)
+#define SLT__LIKELY(x) __builtin_expect(!!(x), 1)
+#define SLT__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SLT__LIKELY(x) (x)
+#define SLT__UNLIKELY(x) (x)
+#endif
+
 /* Per-parser state of every hand-written format. */
 struct slt__builtin_state {
     struct slt__time_cache clf;
@@ -101,6 +109,16 @@ static inline const char *slt__rfind(const char *p, const char *end, char c)
     return NULL;
 }
 
+/* 1 when one of the 8 bytes at p is c. */
+static inline int slt__has_byte8(const char *p, char c)
+{
+    uint64_t x;
+
+    memcpy(&x, p, 8);
+    x ^= UINT64_C(0x0101010101010101) * (unsigned char)c;
+    return ((x - UINT64_C(0x0101010101010101)) & ~x & UINT64_C(0x8080808080808080)) != 0;
+}
+
 /* A 3-digit status ("000".."999"): its value, or -1. */
 static inline int slt__status3(const char *p, size_t len)
 {
@@ -123,6 +141,131 @@ static inline struct slt_str slt__str(const char *p, const char *end)
  * everything between as PATH, so a target with a space in it (ALB "SpaceInUri") stays whole.
  */
 void slt__split_request(struct slt_record *rec, const char *p, size_t len);
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * The 8 bytes at p as a little-endian word (p[0] in the low byte), 0 bytes standing for those
+ * at or past end. Reads only inside [lo, end): near end it reads the 8 bytes before end and
+ * shifts, so lo must be at least 8 bytes before end, or p itself.
+ */
+static inline uint64_t slt__load8(const char *p, const char *end, const char *lo)
+{
+    uint64_t x = 0;
+
+    if (end - p >= 8) {
+        memcpy(&x, p, 8);
+    } else if (p < end) {
+        if (end - lo >= 8) {
+            memcpy(&x, end - 8, 8);
+            x >>= 8 * (8 - (end - p));
+        } else {
+            memcpy(&x, p, (size_t)(end - p));
+        }
+    }
+    return x;
+}
+
+/* How many of the bytes of x, from the low one, are ASCII digits before the first that is not. */
+static inline int slt__digits8(uint64_t x)
+{
+    /* a byte is a digit when its high nibble is 3 and adding 6 leaves it at 3 (no carry
+     * reaches a byte before the first non-digit: only a byte >= 0xfa carries) */
+    uint64_t m = ((x & UINT64_C(0xf0f0f0f0f0f0f0f0)) ^ UINT64_C(0x3030303030303030)) |
+                 (((x + UINT64_C(0x0606060606060606)) & UINT64_C(0xf0f0f0f0f0f0f0f0)) ^
+                  UINT64_C(0x3030303030303030));
+
+    return m ? __builtin_ctzll(m) >> 3 : 8;
+}
+
+/* The number the first n (1..8) ASCII digits of x spell, the low byte the most significant. */
+static inline uint32_t slt__value8(uint64_t x, int n)
+{
+    x = (x & UINT64_C(0x0f0f0f0f0f0f0f0f)) << (8 * (8 - n)); /* leading zeros below */
+    x = (x * 10 + (x >> 8)) & UINT64_C(0x00ff00ff00ff00ff);
+    x = (x * 100 + (x >> 16)) & UINT64_C(0x0000ffff0000ffff);
+    return (uint32_t)(x * 10000 + (x >> 32));
+}
+
+/*
+ * slt__seconds_bytewise, 8 bytes at a time: the same result for the same bytes. lo as for
+ * slt__load8.
+ */
+static inline const char *slt__seconds(const char *p, const char *end, const char *lo, int64_t *us)
+{
+    static const int32_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    uint64_t x = slt__load8(p, end, lo);
+    int n = slt__digits8(x), k;
+    int64_t v;
+
+    if (SLT__UNLIKELY(n == 0 || n == 8))
+        return n ? slt__seconds_bytewise(p, end, us) : NULL;
+    v = (int64_t)(n == 1 ? (x & 0x0f) : slt__value8(x, n)) * 1000000;
+    p += n;
+    if (p < end && *p == '.') {
+        p++;
+        x = slt__load8(p, end, lo);
+        n = slt__digits8(x);
+        k = n < 6 ? n : 6;
+        if (k)
+            v += (int64_t)slt__value8(x, k) * scale[k];
+        p += n;
+        while (n == 8 && p < end && (unsigned)(*p - '0') <= 9)
+            p++;
+    }
+    *us = v;
+    return p;
+}
+
+/* The first byte in [p, end) that is not an ASCII digit, or end. */
+static inline const char *slt__skip_digits(const char *p, const char *end)
+{
+    uint64_t x;
+    int n;
+
+    while (end - p >= 8) {
+        memcpy(&x, p, 8);
+        if ((n = slt__digits8(x)) < 8)
+            return p + n;
+        p += 8;
+    }
+    while (p < end && (unsigned)(*p - '0') <= 9)
+        p++;
+    return p;
+}
+#else
+static inline const char *slt__seconds(const char *p, const char *end, const char *lo, int64_t *us)
+{
+    (void)lo;
+    return slt__seconds_bytewise(p, end, us);
+}
+
+static inline const char *slt__skip_digits(const char *p, const char *end)
+{
+    while (p < end && (unsigned)(*p - '0') <= 9)
+        p++;
+    return p;
+}
+#endif
+
+/*
+ * The CLF-like formats: apache_common (head only), apache_combined and nginx_combined (head,
+ * referer, user agent), nginx_main (+ X-Forwarded-For), nginx_timed (+ request and upstream
+ * times). slt__clf_parse tries a fast path for the default layout first and falls back to the
+ * general path, which slt__clf_parse_general is alone (the reference fuzz_fastpath checks the
+ * fast path against). Both expect rec as slt_parse() hands it over (zeroed, latencies -1).
+ */
+enum slt__clf_variant { SLT__CLF_COMMON, SLT__CLF_COMBINED, SLT__CLF_MAIN, SLT__CLF_TIMED };
+int slt__clf_parse(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
+                   size_t len, struct slt_record *rec);
+int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
+                           size_t len, struct slt_record *rec);
+
+/*
+ * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
+ * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ */
+int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
+                   struct slt_record *rec, int fast);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:
