@@ -1,6 +1,7 @@
 """Shared pieces for integration tests: temp dirs, free ports, a private redis-server,
 starting and killing the project's binaries. Standard library only (plus msgpack where a
 test needs raw frames)."""
+import atexit
 import os
 import shutil
 import signal
@@ -67,6 +68,23 @@ class TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+_live_procs = []
+
+
+def _kill_leftovers():
+    """A failing test must not leave agents, aggregators or redis-servers behind."""
+    for proc in _live_procs:
+        if proc.p.poll() is None:
+            try:
+                proc.p.kill()
+                proc.p.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+
+
+atexit.register(_kill_leftovers)
+
+
 class Proc:
     """A child process whose output goes to a file in the test's temp dir."""
 
@@ -76,6 +94,7 @@ class Proc:
         self.log = open(logpath, "ab")
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                   env=env, start_new_session=True)
+        _live_procs.append(self)
 
     def alive(self):
         return self.p.poll() is None
