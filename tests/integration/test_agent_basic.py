@@ -93,7 +93,15 @@ class AgentBasic(H.TestCase):
             import socket
             st = json.loads(get("/status"))
             H.check_equal(st["agent_id"], "web-1", "agent id")
-            # a client that never sends its request does not hold up the shutdown
+            # a client that never sends its request is dropped after 5 s
+            slow = socket.create_connection(("127.0.0.1", hp))
+            slow.settimeout(9)
+            t0 = time.time()
+            H.check_equal(slow.recv(100), b"", "a silent client is closed")
+            if time.time() - t0 < 3:
+                raise AssertionError("silent client closed too early")
+            slow.close()
+            # and one that is still connected does not hold up the shutdown
             idle = socket.create_connection(("127.0.0.1", hp))
             time.sleep(0.2)
             t0 = time.time()
