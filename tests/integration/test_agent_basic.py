@@ -16,6 +16,7 @@ class AgentBasic(H.TestCase):
         self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
 
     def teardown(self):
+        L.kill_all()
         self.fake.stop()
         self.tmp.cleanup()
 
@@ -168,7 +169,7 @@ class AgentBasic(H.TestCase):
             H.wait_for(lambda: os.path.exists(self.tmp.join("state", "status.json")),
                        what="first agent up")
             b = L.Agent(self.tmp, cfg)
-            b.proc = H.Proc([H.binary("slitail-agent"), "-c", cfg], self.tmp.join("b.log"))
+            b.adopt(H.Proc([H.binary("slitail-agent"), "-c", cfg], self.tmp.join("b.log")))
             H.wait_for(lambda: not b.alive(), what="second agent exit")
             H.check_equal(b.proc.p.returncode, 1, "exit code of the second agent")
             if "another agent is running" not in b.output():
