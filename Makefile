@@ -30,9 +30,12 @@ test: test-plain test-asan
 demo: build
 	./scripts/demo.sh
 
+# Benchmarks against mtail, goaccess and redis-benchmark; figures go to bench/RESULTS.md by hand.
 bench: build
 	./scripts/deps.sh --bench
 	./bench/run.sh
+	./bench/agent_run.sh
+	BUILD=$(BUILD) ./bench/aggr_run.sh
 
 # libFuzzer targets, built with clang (make fuzz FUZZ_SECONDS=60 runs each for that long).
 FUZZ_SECONDS ?= 10
