@@ -1583,12 +1583,24 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     return rc;
 }
 
+/* A duration in the largest unit that writes it whole: 300ms, 2s, 1500us. */
+static const char *duration_text(int64_t us, char *buf, size_t len)
+{
+    if (us % 1000000 == 0)
+        snprintf(buf, len, "%llds", (long long)(us / 1000000));
+    else if (us % 1000 == 0)
+        snprintf(buf, len, "%lldms", (long long)(us / 1000));
+    else
+        snprintf(buf, len, "%lldus", (long long)us);
+    return buf;
+}
+
 int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                        struct slt_config **out, char *err, size_t errlen)
 {
     struct slt_format *fmt;
     struct slt_buf b;
-    char names[256];
+    char names[256], thr[32];
     int has_latency, rc;
 
     *out = NULL;
@@ -1613,16 +1625,16 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                         "slis:\n"
                         "  - name: availability\n"
                         "    input: default\n"
-                        "    exclude: { status: 4xx }\n"
+                        "    exclude: [ { status: 4xx }, { status: '^0' } ]\n"
                         "    bad: { status: 5xx }\n",
                         format_name);
     if (rc == 0 && has_latency && latency_threshold_us > 0)
         rc = slt_buf_printf(&b,
                             "  - name: latency\n"
                             "    input: default\n"
-                            "    exclude: { status: '^[45]' }\n"
-                            "    bad: { latency_over: %lldus }\n",
-                            (long long)latency_threshold_us);
+                            "    exclude: [ { status: '^[045]' }, { status: '101' } ]\n"
+                            "    bad: { latency_over: %s }\n",
+                            duration_text(latency_threshold_us, thr, sizeof(thr)));
     if (rc < 0) {
         slt_buf_release(&b);
         if (err && errlen)
