@@ -116,6 +116,9 @@ struct slt_tail {
     uv_loop_t *loop;
     char **patterns;
     size_t npatterns;
+    /* one history per plain configured path, held for the tailer's life: its POS_MARK is in
+       every set of positions, followed file or not, so a restart is never a first start */
+    struct tail_group **held;
     int read_from_beginning;
     size_t max_line, bufcap;
     int64_t poll_ms, rotate_wait_ms;
@@ -1591,8 +1594,7 @@ static int is_copy_of_restored(const struct cand *x, const struct slt_tail_pos *
 
 /* Opens one candidate at startup and places it. Only running out of memory is an error. */
 static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
-                      int backfill, int restarted, const struct slt_tail_pos *restore,
-                      size_t nrestore)
+                      int backfill, int known)
 {
     struct slt_tail_file *f;
     const struct slt_tail_pos *r = x->r;
@@ -1628,8 +1630,8 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
             file_truncated(f);
             fp_plain(f->fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
         }
-    } else if (active && !t->read_from_beginning &&
-               !(restarted && restore_matches_path(restore, nrestore, x->path))) {
+    } else if (active && !t->read_from_beginning && !known) {
+        /* known: the path was followed at the checkpoint, so this file is new since */
         file_start_at_end(f);
     }
     return 0;
@@ -1770,8 +1772,9 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
                 }
                 after = !after;
             }
-            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after, restarted,
-                            restore, nrestore);
+            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after,
+                            restarted && (none || newer_from < c.n ||
+                                          restore_matches_path(restore, nrestore, groups[i])));
             if (rc < 0)
                 break;
         }
@@ -1801,6 +1804,9 @@ static void tail_free(struct slt_tail *t)
         next = f->next;
         file_free(f);
     }
+    for (i = 0; t->held && i < t->npatterns; i++)
+        group_unref(t, t->held[i]);
+    slt_free(t->held);
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
@@ -1839,6 +1845,20 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
             return SLT_ENOMEM;
         }
         t->npatterns++;
+    }
+    t->held = slt_calloc(opts->npaths, sizeof(*t->held));
+    if (!t->held) {
+        tail_free(t);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; i < t->npatterns; i++) {
+        if (has_glob_chars(t->patterns[i]))
+            continue;
+        t->held[i] = group_ref(t, t->patterns[i]);
+        if (!t->held[i]) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
     }
     t->read_from_beginning = opts->read_from_beginning;
     t->max_line = opts->max_line ? opts->max_line : TAIL_MAX_LINE;

@@ -19,7 +19,8 @@
  * What positions guarantee (the exactly-once contract with the agent's checkpoint):
  *   - One entry per file followed, including rotated files still being drained, backfill files
  *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ); then one
- *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all.
+ *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all. A
+ *     plain configured path always has its mark, so positions are never empty for it.
  *   - offset is just after the last '\n' delivered (inside on_line: including the line being
  *     delivered). A partial line held back is not included: it is read again on restore.
  *     While the rest of an oversize line is skipped, offset is the skip point and POS_SKIP is
@@ -44,9 +45,9 @@
  *   - restore == NULL (first start) with read_from_beginning: every matching file from 0,
  *     after its rotated siblings (plain and .gz), oldest first (by N of name.N[.gz], else by
  *     mtime). This backfill happens only when restore == NULL.
- *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path that a
- *     restored position had is new since the checkpoint and is read from 0; any other file
- *     from 0 with read_from_beginning, else from its end.
+ *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path known at
+ *     the checkpoint (a position or a mark of it) is new since and is read from 0; any other
+ *     file from 0 with read_from_beginning, else from its end.
  *   - read_from_beginning == 0 at first start: from its current end; an unterminated last
  *     line there is skipped up to its '\n' (it was not ours from the start).
  *   - Files that appear after slt_tail_new() (new name, or a new file at a path): from 0.
