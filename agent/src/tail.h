@@ -111,7 +111,7 @@ struct slt_tail_pos {
     uint32_t flags;       /* SLT_TAIL_POS_* */
     char path[SLT_TAIL_PATH_MAX];
 };
-#define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
+#define SLT_TAIL_POS_GZ 1u   /* a gzip file; offset counts decoded bytes */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
 /* offset is inside an oversize line already delivered: on restore, discard through its '\n' */
 #define SLT_TAIL_POS_SKIP 4u
@@ -147,8 +147,8 @@ struct slt_tail_opts {
     size_t npaths;
     int read_from_beginning; /* with no restore position: read existing files (and backfill
                                 rotated siblings, plain and .gz, oldest first) */
-    size_t max_line;
-    int64_t poll_ms; /* stat() fallback interval */
+    size_t max_line;         /* longest line delivered whole; 0: 65536 */
+    int64_t poll_ms;         /* stat() fallback interval; 0: 1000 */
     slt_tail_line_cb on_line;
     void *data;
     int64_t rotate_wait_ms; /* keep a rotated-away file open this long after its last growth,
