@@ -433,9 +433,8 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     f->ino = (uint64_t)st->st_ino;
     f->size = (uint64_t)st->st_size;
     if (gz) {
+        /* the decoder (about 110 KiB) is made when the file is read, not while it waits */
         rc = fp_gz(path, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
-        if (rc == 0)
-            rc = slt_gz_new_fd(fd, &f->gzs);
     } else {
         rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
     }
@@ -924,6 +923,11 @@ static void file_read(struct slt_tail_file *f)
     size_t budget = TAIL_TURN_BYTES;
     long n;
 
+    if (f->gz && !f->gzs && slt_gz_new_fd(f->fd, &f->gzs) < 0) {
+        t->errors++;
+        f->want_read = 0; /* retried at the next event or poll, not in a spin */
+        return;
+    }
     if (!f->buf) {
         f->buf = slt_malloc(t->bufcap);
         if (!f->buf) {
@@ -1608,6 +1612,11 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
     if (r && (r->flags & SLT_TAIL_POS_DONE))
         return 0;
     fd = open_regular(x->path, &st);
+    if (fd == -EMFILE || fd == -ENFILE || fd == -EACCES) {
+        t->errors++;
+        slt_log(SLT_LOG_WARN, "tail", "cannot open '%s': %s", x->path, slt_strerror(fd));
+        return 0;
+    }
     if (fd < 0)
         return 0; /* gone or not a file: nothing to read */
     rc = file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f);
