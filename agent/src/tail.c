@@ -13,6 +13,12 @@
  * Ordering: files of one history (access.log and its rotated siblings) share a `group` and
  * are chained by `pred`, oldest first. A file reads only when every older file in its chain
  * has been drained to its end, so lines come out oldest first across rotations and backfill.
+ *
+ * Each history (struct tail_group) also keeps the identities of its rotated siblings at the
+ * last scan and its newest sibling (checkpointed as a POS_MARK), and the tailer remembers the
+ * last files it closed (graves). With them it tells apart a file rotated away before it was
+ * seen, a closed file that grew again, a copytruncate copy, and, after a restart, the files
+ * that came while the agent was down - each to be read once, from the right offset.
  */
 #include "tail.h"
 
