@@ -1228,9 +1228,9 @@ static int q_queue_slos(struct query *q)
 
     q->slo_now = to;
     for (i = 0; i < q->nslos; i++) {
-        int64_t from = slt_slo_window_start(to, q->slos[i].window_s,
-                                            retention_s(q->api, SLT_GRAN_MINUTE),
-                                            retention_s(q->api, SLT_GRAN_HOUR));
+        int64_t from =
+            slt_slo_window_start(to, q->slos[i].window_s, retention_s(q->api, SLT_GRAN_MINUTE),
+                                 retention_s(q->api, SLT_GRAN_HOUR));
 
         q->slos[i].from = from;
         rc =

@@ -34,13 +34,13 @@ struct slt_slo_sums {
 };
 
 struct slt_slo_eval {
-    int64_t win[3];                  /* counts over the SLO window */
-    int has_data;                    /* good + bad > 0 over the SLO window */
-    double attainment;               /* good / (good + bad); 1 without events */
-    double budget_remaining;         /* 1 - (1 - attainment) / (1 - objective); < 0 when spent */
-    double burn[SLT_SLO_NBURN];      /* bad ratio / (1 - objective); 0 without events */
-    int fast;                        /* burn[1h] >= 14.4 and burn[5m] >= 14.4 */
-    int slow;                        /* burn[6h] >= 6 and burn[30m] >= 6 */
+    int64_t win[3];             /* counts over the SLO window */
+    int has_data;               /* good + bad > 0 over the SLO window */
+    double attainment;          /* good / (good + bad); 1 without events */
+    double budget_remaining;    /* 1 - (1 - attainment) / (1 - objective); < 0 when spent */
+    double burn[SLT_SLO_NBURN]; /* bad ratio / (1 - objective); 0 without events */
+    int fast;                   /* burn[1h] >= 14.4 and burn[5m] >= 14.4 */
+    int slow;                   /* burn[6h] >= 6 and burn[30m] >= 6 */
 };
 
 /*

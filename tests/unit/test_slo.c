@@ -192,9 +192,9 @@ static void test_objective_100_is_rejected_by_the_config(void **state)
     char err[256];
 
     (void)state;
-    assert_int_equal(slt_config_load_string("t.yaml", yaml, sizeof(yaml) - 1, &cfg, err,
-                                            sizeof(err)),
-                     SLT_ECONFIG);
+    assert_int_equal(
+        slt_config_load_string("t.yaml", yaml, sizeof(yaml) - 1, &cfg, err, sizeof(err)),
+        SLT_ECONFIG);
     assert_null(cfg);
     assert_non_null(strstr(err, "'objective' must be between 0 and 100"));
 }

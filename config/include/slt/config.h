@@ -27,14 +27,14 @@ struct slt_slo {
     char *name;
     char *sli;
     size_t sli_idx;
-    double objective;   /* percent, e.g. 99.9 */
-    int64_t window_s;   /* e.g. 28d */
+    double objective; /* percent, e.g. 99.9 */
+    int64_t window_s; /* e.g. 28d */
     int line;
 };
 
 struct slt_agent_conf {
-    char *id;                  /* default: the host name */
-    char **aggregators;        /* host:port, tried in order */
+    char *id;           /* default: the host name */
+    char **aggregators; /* host:port, tried in order */
     size_t naggregators;
     char *token_file;
     char *state_dir;
@@ -48,17 +48,34 @@ struct slt_agent_conf {
 };
 
 struct slt_aggr_conf {
-    char *listen;              /* default 127.0.0.1:7433 */
-    char *http_listen;         /* default 127.0.0.1:7480 */
-    char *redis;               /* default redis://127.0.0.1:6379/0 */
+    char *listen;      /* default 127.0.0.1:7433 */
+    char *http_listen; /* default 127.0.0.1:7480 */
+    char *redis;       /* default redis://127.0.0.1:6379/0 */
     char *token_file;
-    uint32_t max_frame;        /* default 1 MiB */
-    uint32_t max_agents;       /* default 10000 */
+    uint32_t max_frame;         /* default 1 MiB */
+    uint32_t max_agents;        /* default 10000 */
     int64_t minute_retention_s; /* default 2d */
     int64_t hour_retention_s;   /* default 35d */
     int64_t day_retention_s;    /* default 400d */
     int64_t redis_timeout_ms;   /* default 2000 */
     int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
+};
+
+/* A label added to every alert (alerting.labels). */
+struct slt_label {
+    char *name;
+    char *value;
+};
+
+/* alerting: burn-rate alerts sent by the aggregator (docs/ALERTS.md). */
+struct slt_alert_conf {
+    int64_t interval_ms;      /* evaluation period, default 30s */
+    char *alertmanager;       /* http://host[:port][/path]; NULL: off */
+    char *webhook;            /* http://host[:port][/path]; NULL: off */
+    int64_t timeout_ms;       /* per notification, default 5s */
+    char *external_url;       /* generatorURL of alerts; NULL: http://<aggregator.http_listen>/ */
+    struct slt_label *labels; /* added to every alert, sorted by name */
+    size_t nlabels;
 };
 
 struct slt_config {
@@ -73,6 +90,7 @@ struct slt_config {
     size_t nslos;
     struct slt_agent_conf agent;
     struct slt_aggr_conf aggregator;
+    struct slt_alert_conf alerting;
 };
 
 /*
@@ -82,8 +100,8 @@ struct slt_config {
  */
 int slt_config_load_file(const char *path, struct slt_config **out, char *err, size_t errlen);
 /* The same from memory; name is used in messages. */
-int slt_config_load_string(const char *name, const char *yaml, size_t len,
-                           struct slt_config **out, char *err, size_t errlen);
+int slt_config_load_string(const char *name, const char *yaml, size_t len, struct slt_config **out,
+                           char *err, size_t errlen);
 /*
  * The config the CLI uses without -c: one input "default" of format_name, an "availability"
  * SLI (4xx excluded, 5xx bad) and, when the format has latency, a "latency" SLI (4xx/5xx
@@ -96,5 +114,20 @@ void slt_config_free(struct slt_config *cfg);
 /* Index of the input / SLI called name, or -1. */
 int slt_config_input_index(const struct slt_config *cfg, const char *name);
 int slt_config_sli_index(const struct slt_config *cfg, const char *name);
+
+/*
+ * An http:// URL split into host, port and path (with the query), as the config checks it:
+ * no TLS, no user:password@, host of letters, digits, '.', '-', '_' or a [v6] address, port
+ * 1..65535 (default 80), path without spaces, control bytes or '#' (default "/").
+ * Returns 0, or SLT_EINVAL with what is wrong (without the value) in msg.
+ */
+#define SLT_URL_MAX_HOST 256
+#define SLT_URL_MAX_PATH 1024
+struct slt_http_url {
+    char host[SLT_URL_MAX_HOST]; /* without the brackets of a v6 address */
+    int port;
+    char path[SLT_URL_MAX_PATH];
+};
+int slt_http_url_parse(const char *s, struct slt_http_url *u, char *msg, size_t msglen);
 
 #endif
