@@ -285,24 +285,31 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
             slt_buf_printf(b, "\"} %" PRIu64 "\n", v);
         }
     }
-    slt_buf_printf(b, "# HELP slitail_agent_file_offset_bytes next byte to read\n"
-                      "# TYPE slitail_agent_file_offset_bytes gauge\n"
-                      "# HELP slitail_agent_file_lag_bytes bytes written and not yet read\n"
-                      "# TYPE slitail_agent_file_lag_bytes gauge\n"
-                      "# HELP slitail_agent_file_truncations_total truncations seen\n"
-                      "# TYPE slitail_agent_file_truncations_total counter\n");
-    for (k = 0; k < nf; k++) {
-        const struct slt_tail_file_stats *f = &fv[k].st;
-        const char *names[] = {"file_offset_bytes", "file_lag_bytes", "file_truncations_total"};
-        uint64_t vals[] = {f->offset, f->size > f->offset ? f->size - f->offset : 0,
-                           f->truncations};
+    {
+        static const struct {
+            const char *name, *type, *help;
+        } fm[] = {
+            {"file_offset_bytes", "gauge", "next byte to read"},
+            {"file_lag_bytes", "gauge", "bytes written and not yet read"},
+            {"file_lines_total", "counter", "lines read since the agent started"},
+            {"file_truncations_total", "counter", "truncations seen"},
+        };
 
-        for (i = 0; i < 3; i++) {
-            slt_buf_printf(b, "slitail_agent_%s{input=\"", names[i]);
-            prom_label(b, fv[k].in->name);
-            slt_buf_printf(b, "\",path=\"");
-            prom_label(b, f->path);
-            slt_buf_printf(b, "\"} %" PRIu64 "\n", vals[i]);
+        /* one family at a time: Prometheus wants a family's samples together */
+        for (i = 0; i < SLT_ARRAY_SIZE(fm); i++) {
+            slt_buf_printf(b, "# HELP slitail_agent_%s %s\n# TYPE slitail_agent_%s %s\n",
+                           fm[i].name, fm[i].help, fm[i].name, fm[i].type);
+            for (k = 0; k < nf; k++) {
+                const struct slt_tail_file_stats *f = &fv[k].st;
+                uint64_t vals[] = {f->offset, f->size > f->offset ? f->size - f->offset : 0,
+                                   f->lines, f->truncations};
+
+                slt_buf_printf(b, "slitail_agent_%s{input=\"", fm[i].name);
+                prom_label(b, fv[k].in->name);
+                slt_buf_printf(b, "\",path=\"");
+                prom_label(b, f->path);
+                slt_buf_printf(b, "\"} %" PRIu64 "\n", vals[i]);
+            }
         }
     }
 }

@@ -261,18 +261,29 @@ int main(int argc, char **argv)
         slt_log(SLT_LOG_WARN, "aggregator",
                 "no aggregator.token_file: agents are not authenticated");
     uv_loop_init(&m.loop);
+    /* before listening: a SIGTERM right after the port opens must stop us cleanly */
+    uv_signal_init(&m.loop, &m.sighup);
+    uv_signal_init(&m.loop, &m.sigterm);
+    uv_signal_init(&m.loop, &m.sigint);
+    m.sighup.data = m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sighup, on_signal, SIGHUP);
+    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, on_signal, SIGINT);
     rc = slt_store_new(&m.loop, &url, &m.params, &m.stats, &m.store);
     slt_redis_url_release(&url);
     if (rc < 0) {
-        fprintf(stderr, "slitail-aggregator: cannot set up redis: %s\n", slt_strerror(rc));
-        return 1;
-    }
-    rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, err, sizeof(err));
-    if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, "aggregator", "%s", err);
+        slt_log(SLT_LOG_ERROR, "aggregator", "cannot set up redis: %s", slt_strerror(rc));
+        m.store = NULL;
         status = 1;
-    } else {
-        m.server_started = 1;
+    }
+    if (status == 0) {
+        rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, err, sizeof(err));
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "aggregator", "%s", err);
+            status = 1;
+        } else {
+            m.server_started = 1;
+        }
     }
     if (status == 0) {
         rc = slt_api_start(&m.loop, m.cfg, &m.stats, &m.api);
@@ -282,13 +293,6 @@ int main(int argc, char **argv)
             status = 1;
         }
     }
-    uv_signal_init(&m.loop, &m.sighup);
-    uv_signal_init(&m.loop, &m.sigterm);
-    uv_signal_init(&m.loop, &m.sigint);
-    m.sighup.data = m.sigterm.data = m.sigint.data = &m;
-    uv_signal_start(&m.sighup, on_signal, SIGHUP);
-    uv_signal_start(&m.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&m.sigint, on_signal, SIGINT);
     if (status != 0)
         stop(&m, "startup failed");
     else

@@ -142,59 +142,6 @@ static inline struct slt_str slt__str(const char *p, const char *end)
  */
 void slt__split_request(struct slt_record *rec, const char *p, size_t len);
 
-/*
- * Seconds as nginx and ALB write them, "digits[.digits]" with 1..9 integer digits, at p: stores
- * the value in microseconds in *us (fraction digits past the sixth are truncated) and returns
- * the first byte after the number, or NULL when p does not start such a number. The value is
- * the one slt_parse_latency(SLT_UNIT_S) gives for the same bytes; other spellings ("-", "1e-3",
- * 10 or more integer digits) are left to it. A byte at a time; slt__seconds below is faster.
- */
-static inline const char *slt__seconds_bytewise(const char *p, const char *end, int64_t *us)
-{
-    static const int32_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
-    const char *lim, *f;
-    uint64_t ip, d;
-    int64_t fp = 0;
-
-    if (p >= end || (ip = (uint64_t)(unsigned char)*p - '0') > 9)
-        return NULL;
-    lim = end - p > 9 ? p + 9 : end;
-    for (p++; p < lim && (d = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
-        ip = ip * 10 + d;
-    if (p < end && (unsigned)(*p - '0') <= 9)
-        return NULL; /* 10 or more integer digits */
-    if (p < end && *p == '.') {
-        f = ++p;
-        lim = end - p > 6 ? p + 6 : end;
-        while (p < lim && (d = (uint64_t)(unsigned char)*p - '0') <= 9) {
-            fp = fp * 10 + (int64_t)d;
-            p++;
-        }
-        fp *= scale[p - f];
-        while (p < end && (unsigned)(*p - '0') <= 9)
-            p++;
-    }
-    *us = (int64_t)ip * 1000000 + fp;
-    return p;
-}
-
-/*
- * nginx writes times as seconds with exactly three decimals ("%d.%03d"): "0.123" is read in
- * one go, anything else by slt__seconds_bytewise (same result for the same bytes).
- */
-static inline const char *slt__msec(const char *p, const char *end, int64_t *us)
-{
-    unsigned a, b, c, d;
-
-    if (end - p >= 5 && p[1] == '.' && (a = (unsigned)(p[0] - '0')) <= 9 &&
-        (b = (unsigned)(p[2] - '0')) <= 9 && (c = (unsigned)(p[3] - '0')) <= 9 &&
-        (d = (unsigned)(p[4] - '0')) <= 9 && (end - p == 5 || (unsigned)(p[5] - '0') > 9)) {
-        *us = (int64_t)(a * 1000000 + b * 100000 + c * 10000 + d * 1000);
-        return p + 5;
-    }
-    return slt__seconds_bytewise(p, end, us);
-}
-
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /*
  * The 8 bytes at p as a little-endian word (p[0] in the low byte), 0 bytes standing for those
@@ -304,7 +251,7 @@ static inline const char *slt__skip_digits(const char *p, const char *end)
  * The CLF-like formats: apache_common (head only), apache_combined and nginx_combined (head,
  * referer, user agent), nginx_main (+ X-Forwarded-For), nginx_timed (+ request and upstream
  * times). slt__clf_parse tries a fast path for the default layout first and falls back to the
- * general path, which slt__clf_parse_general is alone (the reference fuzz_clf_fast checks the
+ * general path, which slt__clf_parse_general is alone (the reference fuzz_fastpath checks the
  * fast path against). Both expect rec as slt_parse() hands it over (zeroed, latencies -1).
  */
 enum slt__clf_variant { SLT__CLF_COMMON, SLT__CLF_COMBINED, SLT__CLF_MAIN, SLT__CLF_TIMED };
@@ -312,6 +259,13 @@ int slt__clf_parse(enum slt__clf_variant v, struct slt__builtin_state *st, const
                    size_t len, struct slt_record *rec);
 int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,
                            size_t len, struct slt_record *rec);
+
+/*
+ * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
+ * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ */
+int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
+                   struct slt_record *rec, int fast);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:

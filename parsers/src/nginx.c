@@ -188,6 +188,13 @@ size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit,
     int any = 0;
 
     for (;;) {
+        if (unit == SLT_UNIT_S && (e = slt__msec(p, end, &v)) != NULL &&
+            (e == end || *e == ' ' || *e == ',')) {
+            /* the usual "0.123": the word read while scanning it */
+            sum = sum > SLT__LATENCY_MAX_US ? sum : sum + v;
+            any = 1;
+            goto next;
+        }
         for (e = p; e < end && *e != ' ' && *e != ','; e++)
             ;
         if (e - p == 1 && *p == '-') {
@@ -199,6 +206,7 @@ size_t slt__upstream_scan(const char *p, size_t len, enum slt_latency_unit unit,
         } else {
             break;
         }
+    next:
         last = e;
         if (end - e >= 2 && e[0] == ',' && e[1] == ' ')
             p = e + 2;
@@ -271,7 +279,7 @@ static inline const char *fast_quoted(const char *p, const char *end, struct slt
  * with no space in client and user. Each field is found from where the last one ended, numbers
  * are read while scanning, and nothing is searched twice. Returns 1 with rec filled exactly as
  * slt__clf_parse_general fills it, or 0 when the line is not in this shape or does not parse:
- * the general path then decides (and says what is wrong). tests/fuzz/fuzz_clf_fast.c checks
+ * the general path then decides (and says what is wrong). tests/fuzz/fuzz_fastpath.c checks
  * that the two agree on every line.
  */
 static int clf_fast(enum slt__clf_variant v, struct slt__builtin_state *st, const char *line,

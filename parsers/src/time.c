@@ -373,6 +373,9 @@ int slt_parse_latency(const char *s, size_t len, enum slt_latency_unit unit, int
 {
     int scale;
 
+    /* the usual "0.123" seconds: read in one go (same value as the general path) */
+    if (unit == SLT_UNIT_S && slt__msec(s, s + len, out_us) == s + len)
+        return 0;
     if ((len == 1 && s[0] == '-') || (len == 2 && s[0] == '-' && s[1] == '1')) {
         *out_us = -1;
         return 0;
@@ -447,8 +450,12 @@ int slt_time_layout_check(const char *layout, char *err, size_t errlen)
     return 0;
 }
 
-int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t *out,
-                          int32_t *frac_us)
+/*
+ * The layout interpreter. *sec_at is set to the offset in s of the seconds when they are two
+ * digits read by %S or %T (the last such), else -1.
+ */
+static int parse_layout(const char *layout, const char *s, size_t len, int64_t *out,
+                        int32_t *frac_us, int *sec_at)
 {
     int y = 1970, mo = 1, d = 1, h = 0, mi = 0, sec = 0, off = 0, n, have_epoch = 0;
     int64_t epoch = 0, v;
@@ -478,6 +485,8 @@ int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t
         case 'S':
             if ((v = var_digits(s + i, len - i, 2, &used)) < 0)
                 return SLT_EPARSE;
+            if (*l == 'S')
+                *sec_at = used == 2 ? (int)i : -1;
             i += used;
             if (*l == 'm')
                 mo = (int)v;
@@ -498,6 +507,7 @@ int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t
             sec = fixed_digits(s + i + 6, 2);
             if (h < 0 || mi < 0 || sec < 0)
                 return SLT_EPARSE;
+            *sec_at = (int)i + 6;
             i += 8;
             break;
         case 'b': {
@@ -540,6 +550,7 @@ int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t
     if (i != len)
         return SLT_EPARSE;
     if (have_epoch) {
+        *sec_at = -1; /* %S does not count */
         *out = epoch - off;
     } else {
         if (slt__time_civil_check(y, mo, d, h, mi, sec) < 0)
@@ -548,6 +559,67 @@ int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t
     }
     if (frac_us)
         *frac_us = frac;
+    return 0;
+}
+
+/*
+ * The last layout, text and result parsed on this thread. A user format parses the same
+ * timestamp (and the same minute) on many consecutive lines, so a compare replaces the
+ * interpreter; when only the two seconds digits differ the value is base plus the new
+ * seconds (the other fields, hence their checks, are the same). Per thread, so the function
+ * stays safe to call from any thread; bounded, so long layouts or texts are not cached.
+ */
+struct layout_memo {
+    char layout[48];
+    char text[48];
+    size_t len; /* 0: empty */
+    int sec_at; /* offset of the seconds digits in text, -1: none */
+    int64_t value, base;
+    int32_t frac;
+};
+
+static _Thread_local struct layout_memo memo;
+
+int slt_time_parse_layout(const char *layout, const char *s, size_t len, int64_t *out,
+                          int32_t *frac_us)
+{
+    size_t ll = strlen(layout);
+    int32_t frac;
+    int sec_at = -1, sec, r;
+
+    if (memo.len == len && len > 0 && ll < sizeof(memo.layout) &&
+        memcmp(memo.layout, layout, ll + 1) == 0) {
+        if (memcmp(memo.text, s, len) == 0) {
+            *out = memo.value;
+            if (frac_us)
+                *frac_us = memo.frac;
+            return 0;
+        }
+        sec_at = memo.sec_at;
+        if (sec_at >= 0 && memcmp(memo.text, s, (size_t)sec_at) == 0 &&
+            memcmp(memo.text + sec_at + 2, s + sec_at + 2, len - (size_t)sec_at - 2) == 0 &&
+            (unsigned)(s[sec_at] - '0') <= 9 && (unsigned)(s[sec_at + 1] - '0') <= 9 &&
+            (sec = (s[sec_at] - '0') * 10 + (s[sec_at + 1] - '0')) <= 60) {
+            *out = memo.base + sec;
+            if (frac_us)
+                *frac_us = memo.frac;
+            return 0;
+        }
+        sec_at = -1;
+    }
+    if ((r = parse_layout(layout, s, len, out, &frac, &sec_at)) < 0)
+        return r;
+    if (frac_us)
+        *frac_us = frac;
+    if (ll < sizeof(memo.layout) && len < sizeof(memo.text) && len > 0) {
+        memcpy(memo.layout, layout, ll + 1);
+        memcpy(memo.text, s, len);
+        memo.len = len;
+        memo.sec_at = sec_at;
+        memo.value = *out;
+        memo.frac = frac;
+        memo.base = sec_at >= 0 ? *out - ((s[sec_at] - '0') * 10 + (s[sec_at + 1] - '0')) : 0;
+    }
     return 0;
 }
 

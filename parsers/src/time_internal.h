@@ -110,6 +110,59 @@ slow:
     return slt__iso8601_cached_slow(c, s, len, out, frac_us);
 }
 
+/*
+ * Seconds as nginx and ALB write them, "digits[.digits]" with 1..9 integer digits, at p: stores
+ * the value in microseconds in *us (fraction digits past the sixth are truncated) and returns
+ * the first byte after the number, or NULL when p does not start such a number. The value is
+ * the one slt_parse_latency(SLT_UNIT_S) gives for the same bytes; other spellings ("-", "1e-3",
+ * 10 or more integer digits) are left to it. A byte at a time; slt__seconds below is faster.
+ */
+static inline const char *slt__seconds_bytewise(const char *p, const char *end, int64_t *us)
+{
+    static const int32_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    const char *lim, *f;
+    uint64_t ip, d;
+    int64_t fp = 0;
+
+    if (p >= end || (ip = (uint64_t)(unsigned char)*p - '0') > 9)
+        return NULL;
+    lim = end - p > 9 ? p + 9 : end;
+    for (p++; p < lim && (d = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
+        ip = ip * 10 + d;
+    if (p < end && (unsigned)(*p - '0') <= 9)
+        return NULL; /* 10 or more integer digits */
+    if (p < end && *p == '.') {
+        f = ++p;
+        lim = end - p > 6 ? p + 6 : end;
+        while (p < lim && (d = (uint64_t)(unsigned char)*p - '0') <= 9) {
+            fp = fp * 10 + (int64_t)d;
+            p++;
+        }
+        fp *= scale[p - f];
+        while (p < end && (unsigned)(*p - '0') <= 9)
+            p++;
+    }
+    *us = (int64_t)ip * 1000000 + fp;
+    return p;
+}
+
+/*
+ * nginx writes times as seconds with exactly three decimals ("%d.%03d"): "0.123" is read in
+ * one go, anything else by slt__seconds_bytewise (same result for the same bytes).
+ */
+static inline const char *slt__msec(const char *p, const char *end, int64_t *us)
+{
+    unsigned a, b, c, d;
+
+    if (end - p >= 5 && p[1] == '.' && (a = (unsigned)(p[0] - '0')) <= 9 &&
+        (b = (unsigned)(p[2] - '0')) <= 9 && (c = (unsigned)(p[3] - '0')) <= 9 &&
+        (d = (unsigned)(p[4] - '0')) <= 9 && (end - p == 5 || (unsigned)(p[5] - '0') > 9)) {
+        *us = (int64_t)(a * 1000000 + b * 100000 + c * 10000 + d * 1000);
+        return p + 5;
+    }
+    return slt__seconds_bytewise(p, end, us);
+}
+
 /* ISO 8601 when s[4] is '-', CLF when s[2] is '/', else epoch seconds. */
 int slt__time_parse_auto(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 /* "Jan".."Dec" (any case, 3 bytes read): 1..12, or 0. */

@@ -84,6 +84,7 @@ class AgentBasic(H.TestCase):
             metrics = H.wait_for(lambda: (lambda m: m if 'slitail_agent_input_lines_total'
                                           '{input="web"} 250' in m else None)(get("/metrics")),
                                  what="lines in /metrics")
+            check_prometheus_text(metrics)
             for name in ("slitail_agent_spool_bytes", "slitail_agent_connected 1",
                          "slitail_agent_file_lag_bytes", "slitail_agent_backpressure 0"):
                 if name not in metrics:
@@ -182,6 +183,27 @@ class AgentBasic(H.TestCase):
                 raise AssertionError("no clear error: %r" % r.stderr)
         finally:
             self.teardown()
+
+
+def check_prometheus_text(text):
+    """Every sample has a TYPE before it and the samples of a family are together."""
+    typed, done, current = set(), set(), None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if not line or line.startswith("#"):
+            continue
+        name = line.split("{")[0].split(" ")[0]
+        if name not in typed:
+            raise AssertionError("sample before its TYPE: %r" % line)
+        if name != current:
+            if name in done:
+                raise AssertionError("family %s is split: %r" % (name, line))
+            if current:
+                done.add(current)
+            current = name
+        float(line.rsplit(" ", 1)[1])
 
 
 if __name__ == "__main__":

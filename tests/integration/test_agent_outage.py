@@ -188,6 +188,35 @@ class AgentOutage(H.TestCase):
         finally:
             self.teardown()
 
+    def it_survives_malformed_and_oversized_frames_from_the_aggregator(self):
+        self.setup()
+        try:
+            import struct
+            self.fake.garbage = [
+                b"\x00\x00\x00\x05hello",                        # not msgpack
+                struct.pack(">I", 0xFFFFFFF0) + b"x" * 100,         # 4 GiB announced
+                b"\x00\x00\x00\x00",                             # zero length
+                struct.pack(">I", 3) + b"\x81\xa1t",                # a map cut short
+                P_ack_unknown(),                                    # ACK for nothing sent
+            ]
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            for _ in range(8):
+                self.writer.write(200)
+                time.sleep(0.2)
+            L.wait_exact(self.fake, [self.writer], timeout=40)
+            if self.fake.garbage:
+                raise AssertionError("not every bad frame was sent: %d left"
+                                     % len(self.fake.garbage))
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+
+def P_ack_unknown():
+    import slt_proto as P
+    return P.encode({"t": P.ACK, "epoch": 1, "seq": 999999, "status": P.APPLIED})
+
 
 if __name__ == "__main__":
     AgentOutage().run_all()

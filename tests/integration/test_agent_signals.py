@@ -114,6 +114,33 @@ class AgentSignals(H.TestCase):
         finally:
             self.teardown()
 
+    def it_moves_to_a_new_aggregator_on_reload_and_refills_it_from_the_spool(self):
+        self.setup()
+        port2 = H.free_port()
+        fake2 = FakeAggregator(port2, token=L.TOKEN)
+        try:
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            for _ in range(5):
+                self.writer.write(200)
+                time.sleep(0.1)
+            L.wait_exact(self.fake, [self.writer])
+            with open(cfg) as f:
+                text = f.read().replace("127.0.0.1:%d" % self.port, "127.0.0.1:%d" % port2)
+            with open(cfg, "w") as f:
+                f.write(text)
+            a.signal(L.SIGHUP)
+            self.writer.write(300)
+            # the new aggregator knows nothing: it asks for everything from since (GAP) and
+            # gets it from the spool
+            L.wait_exact(fake2, [self.writer])
+            if fake2.stats["gap"] < 1:
+                raise AssertionError("no GAP from the new aggregator: %r" % fake2.stats)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            fake2.stop()
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentSignals().run_all()

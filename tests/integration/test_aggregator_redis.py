@@ -203,6 +203,34 @@ class RedisSide(h.TestCase):
             redis.stop()
             tmp.cleanup()
 
+    def it_answers_an_in_flight_batch_before_shutting_down(self):
+        """SIGTERM while Redis holds an apply: the batch gets RETRY within redis_timeout, then
+        the aggregator exits 0 (every handle closed)."""
+        tmp = h.TempDir()
+        redis = h.Redis(tmp)
+        try:
+            aggr = Aggregator(tmp, redis.url, extra="  redis_timeout: 1s\n")
+            aggr.wait_redis()
+            c = p.ProtoClient("127.0.0.1", aggr.port, TOKEN, "inflight", 1)
+            c.hello()
+            os.kill(redis.proc.p.pid, signal.SIGSTOP)
+            c.send_batch(1, [p.series("fl", [(minute_now(), 1, 0, 0)])])
+            time.sleep(0.2)
+            t0 = time.time()
+            aggr.proc.p.send_signal(signal.SIGTERM)
+            a = c.recv_ack()
+            h.check_equal(a["status"], p.RETRY, "in-flight batch at shutdown")
+            h.check_equal(c.closed(timeout=5), True, "closed after the answer")
+            h.check_equal(aggr.proc.p.wait(timeout=10), 0, "exit status")
+            h.check_equal(time.time() - t0 < 5, True, f"stopped after {time.time() - t0:.1f}s")
+        finally:
+            try:
+                os.kill(redis.proc.p.pid, signal.SIGCONT)
+            except OSError:
+                pass
+            redis.stop()
+            tmp.cleanup()
+
     def it_shuts_down_cleanly_with_agents_connected(self):
         tmp = h.TempDir()
         redis = h.Redis(tmp)

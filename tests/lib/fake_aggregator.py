@@ -8,6 +8,8 @@ batches with the per-series semantics of docs/REDIS.md, in memory. Faults on dem
   lose_last(n)           forget the last n applied batches (Redis lost its last writes):
                          counts and marks go together, so the agent gets GAP and resends
   reject_token           answer ERROR to a HELLO whose token differs from `token`
+  garbage                list of raw byte strings; each new session sends the next one right
+                         after WELCOME (a malformed or oversized frame), then goes on
 
 totals() gives {(kind, name, minute): [v0, v1, v2]} of what was applied.
 """
@@ -33,6 +35,7 @@ class FakeAggregator:
         self.drop_after = None
         self.retry_next = 0
         self.seen_tokens = set()
+        self.garbage = []
         self.conns = []
         self.stopping = False
         self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -151,6 +154,10 @@ class FakeAggregator:
             with self.lock:
                 self.stats["sessions"] += 1
             c.sendall(P.encode({"t": P.WELCOME, "v": 1, "server": "fake"}))
+            with self.lock:
+                junk = self.garbage.pop(0) if self.garbage else None
+            if junk is not None:
+                c.sendall(junk)
             while True:
                 b = P.recv_frame(c)
                 if b.get("t") != P.BATCH:

@@ -1,7 +1,8 @@
 /*
- * The fast paths of the built-in formats give the same record as their general paths:
+ * The fast paths of the built-in formats (CLF: nginx.c clf_fast; ALB: alb.c tokenize_fast)
+ * give the same record as their general paths:
  * over every line of the real logs in SLT_REAL_DATA, over every prefix of the first lines of
- * each file, and over those lines with one byte changed. (tests/fuzz/fuzz_clf_fast.c does the
+ * each file, and over those lines with one byte changed. (tests/fuzz/fuzz_fastpath.c does the
  * same with libFuzzer's inputs.)
  */
 #include <setjmp.h>
@@ -88,6 +89,19 @@ static const char *const extra[] = {
     "1.2.3.4 - - [07/Dec/2016:11:05:07 +0100] \"GET / HTTP/1.1\" 200 1 - \"-\" \"ua\" 0.1 0.1",
     "1.2.3.4 - - [07/Dec/2016:11:05:07 +0100] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua",
     "1.2.3.4 - - [07/Dec/2016:11:05:07 +0100] \"GET / HTTP/1.1\" 200 1 \"-",
+    "http 2026-03-01T00:00:00.730044Z app/web-lb/50dc6c495c0c9188 198.51.100.246:31336 "
+    "10.0.3.157:8080 0.000055 0.016437 0.000076 200 200 218 55862 \"GET "
+    "http://shop.example.com:80/api/cart/91546 HTTP/1.1\" \"Mozilla/5.0 (compatible; "
+    "Googlebot/2.1)\" - - arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/web/"
+    "73e2d6bc24d8a067 \"Root=1-69a38180-2d1aa9ea64d8f3636f1f16f1\" \"shop.example.com\" \"-\" 0 "
+    "2026-03-01T00:00:00.729044Z \"forward\" \"-\" \"-\" \"10.0.3.157:8080\" \"200\" \"-\" \"-\"",
+    "h2 2026-03-01T00:00:01.000001Z app/x/1 1.2.3.4:5 - -1 -1 -1 460 - 0 0 \"GET "
+    "https://[::1]:443/a\\\"b?q HTTP/2.0\" \"u\\\\\" - - - \"-\" \"-\" \"-\" 0 "
+    "2026-03-01T00:00:00Z \"-\" \"-\" \"TargetConnectionError\"",
+    "wss 2026-03-01T00:00:59.5Z app/x/1 1.2.3.4:5 - 12.5 1e-3 0.1234567 101 101 0 0 \"GET "
+    "wss://h/ HTTP/1.1\"  \"ua\"",
+    "https 2026-03-01T00:00:01.000001Z app/x/1 1.2.3.4:5 - 0.1 0.1 0.1 200 200 0 0 \"GET / "
+    "HTTP/1.1\"\"ua\" x",
 };
 
 /* The record as slt_parse() hands it to a format's parse op. */
@@ -100,8 +114,9 @@ static void blank(struct slt_record *rec, const char *line, size_t len)
     rec->len = len;
 }
 
-static const char *const variant_name[] = {"apache_common", "combined", "nginx_main",
-                                           "nginx_timed"};
+static const char *const variant_name[] = {"apache_common", "combined", "nginx_main", "nginx_timed",
+                                           "alb"};
+#define ALB 4
 static long compared;
 
 static void same_record(const char *line, size_t len)
@@ -110,16 +125,21 @@ static void same_record(const char *line, size_t len)
     struct slt_record a, b;
     int v, ra, rb, k;
 
-    for (v = SLT__CLF_COMMON; v <= SLT__CLF_TIMED; v++) {
+    for (v = SLT__CLF_COMMON; v <= ALB; v++) {
         blank(&a, line, len);
         blank(&b, line, len);
-        ra = slt__clf_parse((enum slt__clf_variant)v, &st_fast, line, len, &a);
-        rb = slt__clf_parse_general((enum slt__clf_variant)v, &st_general, line, len, &b);
+        if (v == ALB) {
+            ra = slt__alb_parse(&st_fast, line, len, &a, 1);
+            rb = slt__alb_parse(&st_general, line, len, &b, 0);
+        } else {
+            ra = slt__clf_parse((enum slt__clf_variant)v, &st_fast, line, len, &a);
+            rb = slt__clf_parse_general((enum slt__clf_variant)v, &st_general, line, len, &b);
+        }
         compared++;
         if (ra != rb)
             fail_msg("%s: fast %d general %d: '%.*s'", variant_name[v], ra, rb, (int)len, line);
         if (a.time != b.time || a.status != b.status || a.latency_us != b.latency_us ||
-            a.upstream_us != b.upstream_us)
+            a.upstream_us != b.upstream_us || a.time_frac_us != b.time_frac_us)
             fail_msg("%s: time %lld/%lld status %d/%d latency %lld/%lld upstream %lld/%lld: "
                      "'%.*s'",
                      variant_name[v], (long long)a.time, (long long)b.time, a.status, b.status,
@@ -158,7 +178,7 @@ static void same_record_mutated(const char *line, size_t len)
     test_free(copy);
 }
 
-static void test_clf_fast_path_agrees_with_general_path_on_real_logs(void **state)
+static void test_fast_paths_agree_with_general_path_on_real_logs(void **state)
 {
     static char buf[1 << 17];
     char path[1024];
@@ -189,7 +209,7 @@ static void test_clf_fast_path_agrees_with_general_path_on_real_logs(void **stat
     assert_true(compared > 40000);
 }
 
-static void test_clf_fast_path_agrees_with_general_path_on_odd_lines(void **state)
+static void test_fast_paths_agree_with_general_path_on_odd_lines(void **state)
 {
     size_t i;
 
@@ -201,8 +221,8 @@ static void test_clf_fast_path_agrees_with_general_path_on_odd_lines(void **stat
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clf_fast_path_agrees_with_general_path_on_real_logs),
-        cmocka_unit_test(test_clf_fast_path_agrees_with_general_path_on_odd_lines),
+        cmocka_unit_test(test_fast_paths_agree_with_general_path_on_real_logs),
+        cmocka_unit_test(test_fast_paths_agree_with_general_path_on_odd_lines),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

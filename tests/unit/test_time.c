@@ -186,6 +186,52 @@ static void test_layout_rejects_mismatch(void **state)
     assert_int_equal(slt_time_parse_layout("%Q", S("x"), &t, NULL), SLT_EPARSE);
 }
 
+/* slt_time_parse_layout remembers its last result: each call must still give its own answer. */
+static void test_layout_repeats_give_each_line_its_own_time(void **state)
+{
+    static const char *const clf = "%d/%b/%Y:%H:%M:%S %z";
+    int64_t t = 0, base = slt_time_from_civil(2016, 10, 25, 12, 49, 0);
+    int32_t frac = 7;
+
+    (void)state;
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:33 +0200"), &t, &frac), 0);
+    assert_int_equal(t, base + 33);
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:33 +0200"), &t, &frac), 0);
+    assert_int_equal(t, base + 33);
+    /* another second of the same minute, a leap second, and seconds that are not valid */
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:07 +0200"), &t, &frac), 0);
+    assert_int_equal(t, base + 7);
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:60 +0200"), &t, &frac), 0);
+    assert_int_equal(t, base + 60);
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:61 +0200"), &t, &frac),
+                     SLT_EPARSE);
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:49:7x +0200"), &t, &frac),
+                     SLT_EPARSE);
+    /* the minute and the zone are compared, not assumed */
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:50:07 +0200"), &t, &frac), 0);
+    assert_int_equal(t, base + 67);
+    assert_int_equal(slt_time_parse_layout(clf, S("25/Oct/2016:14:50:07 +0000"), &t, &frac), 0);
+    assert_int_equal(t, base + 67 + 7200);
+    /* the same text under another layout is parsed under that layout */
+    assert_int_equal(slt_time_parse_layout("%d/%b/%Y:%H:%M:%S +0000",
+                                           S("25/Oct/2016:14:50:07 +0000"), &t, &frac),
+                     0);
+    assert_int_equal(slt_time_parse_layout("%d/%b/%Y:%H:%M:%S +0200",
+                                           S("25/Oct/2016:14:50:07 +0000"), &t, &frac),
+                     SLT_EPARSE);
+    /* with %s the seconds digits of %S do not count */
+    assert_int_equal(slt_time_parse_layout("%s %S", S("1700000000 05"), &t, &frac), 0);
+    assert_int_equal(t, 1700000000);
+    assert_int_equal(slt_time_parse_layout("%s %S", S("1700000000 06"), &t, &frac), 0);
+    assert_int_equal(t, 1700000000);
+    /* fractions differ line by line */
+    assert_int_equal(slt_time_parse_layout("%T.%f", S("00:00:01.25"), &t, &frac), 0);
+    assert_int_equal(frac, 250000);
+    assert_int_equal(slt_time_parse_layout("%T.%f", S("00:00:02.5"), &t, &frac), 0);
+    assert_int_equal(frac, 500000);
+    assert_int_equal(t, 2);
+}
+
 static void test_layout_check_names_unknown_directive(void **state)
 {
     char err[256] = "";
@@ -245,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_epoch_float_keeps_microseconds),
         cmocka_unit_test(test_layout_reads_strptime_like_directives),
         cmocka_unit_test(test_layout_rejects_mismatch),
+        cmocka_unit_test(test_layout_repeats_give_each_line_its_own_time),
         cmocka_unit_test(test_layout_check_names_unknown_directive),
         cmocka_unit_test(test_latency_units_dash_and_exponent),
     };

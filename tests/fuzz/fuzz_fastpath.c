@@ -1,9 +1,10 @@
 /*
- * The CLF fast path (parsers/src/nginx.c clf_fast) against the general path it short-cuts:
- * the first byte picks the variant (apache_common, combined, nginx_main, nginx_timed), the
- * rest is one line, parsed once by slt__clf_parse (fast path, general on fallback) and once by
- * slt__clf_parse_general alone. The results must be the same: reason, every field (same bytes
- * of the line), time, status, latencies, and detail and column when unparsed.
+ * The fast paths (parsers/src/nginx.c clf_fast, alb.c tokenize_fast) against the general
+ * paths they short-cut: the first byte picks the variant (apache_common, combined,
+ * nginx_main, nginx_timed, alb), the rest is one line, parsed once with the fast path
+ * (general on fallback) and once by the general path alone. The results must be the same: reason,
+ * every field (same bytes of the line), time, status, latencies, and detail and column when
+ * unparsed.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
-    v = (enum slt__clf_variant)(data[0] % 4);
+    v = (enum slt__clf_variant)(data[0] % 5);
     len = size - 1;
     /* an exact-size heap copy so reads past the end are caught */
     line = malloc(len ? len : 1);
@@ -57,8 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(line, data + 1, len);
     blank(&a, line, len);
     blank(&b, line, len);
-    ra = slt__clf_parse(v, &st_fast, line, len, &a);
-    rb = slt__clf_parse_general(v, &st_general, line, len, &b);
+    if ((int)v == 4) {
+        ra = slt__alb_parse(&st_fast, line, len, &a, 1);
+        rb = slt__alb_parse(&st_general, line, len, &b, 0);
+    } else {
+        ra = slt__clf_parse(v, &st_fast, line, len, &a);
+        rb = slt__clf_parse_general(v, &st_general, line, len, &b);
+    }
     if (ra != rb)
         abort();
     same(&a, &b, ra);
