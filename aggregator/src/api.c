@@ -1316,9 +1316,11 @@ static int render_slos(struct slt_buf *b, const struct query *q)
                                  slt_slo_burn_window_names[w], e.burn[w]);
     }
     if (rc == 0)
-        rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
-                             "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
-                             "over 1h and 5m), slow_burn (6x over 6h and 30m); both page.");
+        rc = slt_prom_header(
+            b, "slitail_slo_alert_firing", "gauge",
+            "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
+            "over 1h and 5m, sent as severity=page), slow_burn (6x over 6h and 30m, "
+            "severity=ticket).");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
         struct slt_slo_eval e;
 
