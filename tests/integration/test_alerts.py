@@ -41,10 +41,13 @@ alerting:
 
 
 class Receiver:
-    """Records every POST as (time, path, parsed JSON body); answers 200."""
+    """Records every POST as (time, path, parsed JSON body); answers 200, except the first
+    fail_hooks POSTs to /hook, which get a 500 and are not recorded."""
 
-    def __init__(self):
+    def __init__(self, fail_hooks=0):
         self.posts = []
+        self.fail_hooks = fail_hooks
+        self.failed = 0
         self.lock = threading.Lock()
         outer = self
 
@@ -53,8 +56,12 @@ class Receiver:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 with outer.lock:
-                    outer.posts.append((time.time(), self.path, json.loads(body)))
-                self.send_response(200)
+                    fail = self.path == "/hook" and outer.failed < outer.fail_hooks
+                    if fail:
+                        outer.failed += 1
+                    else:
+                        outer.posts.append((time.time(), self.path, json.loads(body)))
+                self.send_response(500 if fail else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -88,10 +95,10 @@ def minute_now():
 
 
 class Setup:
-    def __init__(self, am=None):
+    def __init__(self, am=None, fail_hooks=0):
         self.tmp = TempDir("slt-alerts-")
         self.redis = Redis(self.tmp)
-        self.recv = Receiver()
+        self.recv = Receiver(fail_hooks)
         self.http = free_port()
         self.ingest = free_port()
         am = am or f"http://127.0.0.1:{self.recv.port}"
@@ -127,6 +134,14 @@ class Setup:
         _, text = self.get("/metrics")
         m = re.search(r"^" + line_re + r" (\d+)$", text, re.M)
         return int(m.group(1)) if m else None
+
+    def stop_clean(self):
+        """SIGTERM with whatever is in flight: exit 0 and no sanitizer report."""
+        self.client.close()
+        check_equal(self.proc.term(), 0, "aggregator exit code")
+        out = self.proc.output()
+        if "Sanitizer" in out or "runtime error" in out:
+            raise AssertionError("sanitizer report:\n" + out[-3000:])
 
     def close(self):
         self.client.close()
@@ -232,6 +247,7 @@ class Alerts(TestCase):
             slos = json.loads(s.get("/api/v1/slos")[1])
             check_equal(slos["slos"][0]["alerts"], {"fast_burn": False, "slow_burn": False},
                         "/api/v1/slos alerts")
+            s.stop_clean()
         finally:
             s.close()
 
@@ -256,6 +272,7 @@ class Alerts(TestCase):
                 names = sorted((a["labels"]["alertname"], a["labels"]["slo"]) for a in body)
                 check_equal(names, [("SLOSlowBurn", "checkout-99")], f"AM post at {t}")
             check_equal(s.metric("slitail_alerts_firing"), 1, "slitail_alerts_firing")
+            s.stop_clean()
         finally:
             s.close()
 
@@ -283,6 +300,32 @@ class Alerts(TestCase):
                                  'outcome="sent"}'), 0, "alertmanager sent")
             if "alertmanager notification failed" not in s.proc.output():
                 raise AssertionError("no log line about the failed notification")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_a_refused_webhook_document_is_retried_and_a_lost_redis_is_counted(self):
+        s = Setup(fail_hooks=2)
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            # answered 500 twice, then taken: each document arrives once, in order
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                         timeout=20, what="webhook documents after two refusals")
+            check_equal(s.recv.failed, 2, "refused POSTs")
+            check_equal([(x["alert"], x["status"]) for x in s.recv.hooks()],
+                        [("fast_burn", "firing"), ("slow_burn", "firing")], "documents")
+            check_equal(s.metric('slitail_alert_notifications_total{target="webhook",'
+                                 'outcome="failed"}'), 2, "webhook failures")
+            check_equal(d["labels"]["team"], "shop", "team label")
+            # Redis goes away: evaluations fail and are counted, the alerts stay as they were
+            s.redis.kill9()
+            n = s.metric('slitail_alert_evaluations_total{outcome="failed"}')
+            wait_for(lambda: s.metric('slitail_alert_evaluations_total{outcome="failed"}')
+                     >= n + 2, timeout=15, what="two failed evaluations")
+            check_equal(s.metric("slitail_alerts_firing"), 2, "firing while redis is gone")
+            check_equal([x["status"] for x in s.recv.hooks()], ["firing", "firing"],
+                        "no resolve while redis is gone")
+            s.stop_clean()
         finally:
             s.close()
 
