@@ -10,6 +10,7 @@ import calendar
 import http.server
 import json
 import re
+import signal
 import threading
 import time
 import urllib.request
@@ -102,8 +103,8 @@ class Setup:
         self.http = free_port()
         self.ingest = free_port()
         am = am or f"http://127.0.0.1:{self.recv.port}"
-        self.cfg = self.tmp.write("slitail.yaml", CONFIG.format(
-            ingest=self.ingest, http=self.http, redis=self.redis.url, recv=self.recv.port, am=am))
+        self.am = am
+        self.cfg = self.tmp.write("slitail.yaml", self.config())
         self.proc = Proc([binary("slitail-aggregator"), "-c", self.cfg],
                          self.tmp.join("aggregator.log"))
         wait_port(self.http)
@@ -112,6 +113,10 @@ class Setup:
         check_equal(self.client.hello().get("t"), 2, "WELCOME")
         self.seq = 0
         self.since = {}  # series name: the first seq that carried it (docs/PROTOCOL.md)
+
+    def config(self, text=CONFIG):
+        return text.format(ingest=self.ingest, http=self.http, redis=self.redis.url,
+                           recv=self.recv.port, am=self.am)
 
     def get(self, path):
         try:
@@ -325,6 +330,34 @@ class Alerts(TestCase):
             check_equal(s.metric("slitail_alerts_firing"), 2, "firing while redis is gone")
             check_equal([x["status"] for x in s.recv.hooks()], ["firing", "firing"],
                         "no resolve while redis is gone")
+            s.stop_clean()
+        finally:
+            s.close()
+
+
+    def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                     timeout=15, what="checkout alerts firing")
+            # checkout-99 goes away, the labels change
+            text = CONFIG.replace("  - {{name: checkout-99, sli: checkout, objective: 99, "
+                                  "window: 1d}}\n", "").replace("team: shop", "team: payments")
+            s.tmp.write("slitail.yaml", s.config(text))
+            s.proc.p.send_signal(signal.SIGHUP)
+            for alert in ("fast_burn", "slow_burn"):
+                r = wait_for(lambda: find_hook(s.recv, "checkout-99", alert, "resolved"),
+                             timeout=10, what=f"{alert} of the removed SLO resolved")
+                check_equal(r["labels"]["team"], "shop", "labels of the removed SLO")
+            wait_for(lambda: s.metric("slitail_alerts_firing") == 0, timeout=10,
+                     what="nothing firing after the reload")
+            s.send("search", [(minute_now(), 0, 100, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "search-99", "fast_burn", "firing"),
+                         timeout=15, what="search alert after the reload")
+            check_equal(d["labels"]["team"], "payments", "new label")
+            if "config reloaded" not in s.proc.output():
+                raise AssertionError("no reload in the log")
             s.stop_clean()
         finally:
             s.close()
