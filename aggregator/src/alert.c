@@ -94,6 +94,7 @@ struct slt_alert {
     /* notifications */
     struct slt_httpc *am_req;
     struct slt_httpc *wh_req;
+    const char *wh_doc;            /* the queued document wh_req carries; NULL once dropped */
     char *wq[SLT_ALERT_QUEUE_MAX]; /* webhook documents, a ring */
     size_t wq_head, wq_len;
     int wh_failed_this_round; /* stop sending until the next evaluation */
@@ -366,6 +367,8 @@ static void wq_push(struct slt_alert *al, char *doc)
     }
     if (al->wq_len == SLT_ALERT_QUEUE_MAX) {
         /* drop the oldest: the newest says how things are now */
+        if (al->wq[al->wq_head] == al->wh_doc)
+            al->wh_doc = NULL;
         free(al->wq[al->wq_head]);
         al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
         al->wq_len--;
@@ -375,15 +378,30 @@ static void wq_push(struct slt_alert *al, char *doc)
     al->wq_len++;
 }
 
+static void log_failure(const char *target, int status)
+{
+    char why[64];
+
+    if (status > 0)
+        snprintf(why, sizeof(why), "answered %d", status);
+    else
+        snprintf(why, sizeof(why), "%s",
+                 status > -10000 ? uv_strerror(status) : slt_strerror(status));
+    slt_log(SLT_LOG_WARN, COMPONENT, "%s notification failed: %s (retried)", target, why);
+}
+
 static void on_wh_done(int status, void *data)
 {
     struct slt_alert *al = data;
+    const char *doc = al->wh_doc;
 
     al->wh_req = NULL;
+    al->wh_doc = NULL;
     al->nopen--;
     if (status >= 200 && status < 300) {
         al->stats->alert_notifications_sent[SLT_ALERT_TARGET_WEBHOOK]++;
-        if (al->wq_len) {
+        /* pop it, unless the queue dropped it meanwhile (then the head was never sent) */
+        if (doc && al->wq_len && al->wq[al->wq_head] == doc) {
             free(al->wq[al->wq_head]);
             al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
             al->wq_len--;
@@ -391,8 +409,7 @@ static void on_wh_done(int status, void *data)
     } else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
         al->wh_failed_this_round = 1;
-        slt_log(SLT_LOG_WARN, COMPONENT, "webhook notification failed: %s (retried)",
-                status > 0 ? "not a 2xx answer" : slt_strerror(status));
+        log_failure("webhook", status);
     }
     if (al->stopping)
         alert_maybe_stopped(al);
@@ -417,6 +434,7 @@ static void wh_kick(struct slt_alert *al)
         al->wh_failed_this_round = 1;
         return;
     }
+    al->wh_doc = doc;
     al->nopen++;
 }
 
@@ -432,8 +450,7 @@ static void on_am_done(int status, void *data)
         al->stats->alert_notifications_sent[SLT_ALERT_TARGET_ALERTMANAGER]++;
     else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
-        slt_log(SLT_LOG_WARN, COMPONENT, "alertmanager notification failed: %s (retried)",
-                status > 0 ? "not a 2xx answer" : slt_strerror(status));
+        log_failure("alertmanager", status);
     }
     for (i = 0; i < al->conf->nslos; i++) {
         for (k = 0; k < NKINDS; k++) {
@@ -917,6 +934,16 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
     }
     al->conf = c;
     conf_free(old);
+    if (!c->has_wh) {
+        /* no webhook any more: what waited for it is dropped */
+        al->wh_doc = NULL;
+        while (al->wq_len) {
+            free(al->wq[al->wq_head]);
+            al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
+            al->wq_len--;
+            al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_WEBHOOK]++;
+        }
+    }
     if (al->eval_active)
         al->eval_stale = 1; /* its sums follow the old list of SLOs */
     /* a request in flight lost its resolve_sending marks above: those resolves go again */
