@@ -49,6 +49,8 @@ class Receiver:
         self.posts = []
         self.fail_hooks = fail_hooks
         self.failed = 0
+        self.am_status = 200  # what Alertmanager answers (its refused POSTs are not recorded)
+        self.am_refused = 0
         self.lock = threading.Lock()
         outer = self
 
@@ -60,6 +62,9 @@ class Receiver:
                     fail = self.path == "/hook" and outer.failed < outer.fail_hooks
                     if fail:
                         outer.failed += 1
+                    elif self.path == "/api/v2/alerts" and outer.am_status != 200:
+                        fail = True
+                        outer.am_refused += 1
                     else:
                         outer.posts.append((time.time(), self.path, json.loads(body)))
                 self.send_response(500 if fail else 200)
@@ -334,6 +339,38 @@ class Alerts(TestCase):
         finally:
             s.close()
 
+
+    def it_a_resolve_alertmanager_refused_is_sent_again(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: am_alerts(s.recv, "SLOFastBurn", "checkout-99"), timeout=15,
+                     what="SLOFastBurn at Alertmanager")
+            s.recv.am_status = 500
+            s.send("checkout", [(minute_now(), 1000000, 0, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "resolved"),
+                     timeout=15, what="resolved (webhook)")
+            n = s.recv.am_refused
+            wait_for(lambda: s.recv.am_refused >= n + 2, timeout=10,
+                     what="two refused Alertmanager posts")
+            s.recv.am_status = 200
+            t_ok = time.time()
+
+            def resolved():
+                for t, a in am_alerts(s.recv, "SLOFastBurn", "checkout-99"):
+                    if t >= t_ok and rfc3339(a["endsAt"]) <= t:
+                        return a
+                return None
+
+            a = wait_for(resolved, timeout=10, what="the resolve, once Alertmanager answers")
+            r = find_hook(s.recv, "checkout-99", "fast_burn", "resolved")
+            check_equal(a["endsAt"], r["endsAt"], "endsAt is when it resolved, not when sent")
+            if not (s.metric('slitail_alert_notifications_total{target="alertmanager",'
+                             'outcome="failed"}') or 0) >= 2:
+                raise AssertionError("alertmanager failures not counted")
+            s.stop_clean()
+        finally:
+            s.close()
 
     def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
         s = Setup()
