@@ -13,6 +13,12 @@
  * Ordering: files of one history (access.log and its rotated siblings) share a `group` and
  * are chained by `pred`, oldest first. A file reads only when every older file in its chain
  * has been drained to its end, so lines come out oldest first across rotations and backfill.
+ *
+ * Each history (struct tail_group) also keeps the identities of its rotated siblings at the
+ * last scan and its newest sibling (checkpointed as a POS_MARK), and the tailer remembers the
+ * last files it closed (graves). With them it tells apart a file rotated away before it was
+ * seen, a closed file that grew again, a copytruncate copy, and, after a restart, the files
+ * that came while the agent was down - each to be read once, from the right offset.
  */
 #include "tail.h"
 
@@ -116,6 +122,9 @@ struct slt_tail {
     uv_loop_t *loop;
     char **patterns;
     size_t npatterns;
+    /* one history per plain configured path, held for the tailer's life: its POS_MARK is in
+       every set of positions, followed file or not, so a restart is never a first start */
+    struct tail_group **held;
     int read_from_beginning;
     size_t max_line, bufcap;
     int64_t poll_ms, rotate_wait_ms;
@@ -430,9 +439,8 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     f->ino = (uint64_t)st->st_ino;
     f->size = (uint64_t)st->st_size;
     if (gz) {
+        /* the decoder (about 110 KiB) is made when the file is read, not while it waits */
         rc = fp_gz(path, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
-        if (rc == 0)
-            rc = slt_gz_new_fd(fd, &f->gzs);
     } else {
         rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
     }
@@ -921,6 +929,11 @@ static void file_read(struct slt_tail_file *f)
     size_t budget = TAIL_TURN_BYTES;
     long n;
 
+    if (f->gz && !f->gzs && slt_gz_new_fd(f->fd, &f->gzs) < 0) {
+        t->errors++;
+        f->want_read = 0; /* retried at the next event or poll, not in a spin */
+        return;
+    }
     if (!f->buf) {
         f->buf = slt_malloc(t->bufcap);
         if (!f->buf) {
@@ -1591,8 +1604,7 @@ static int is_copy_of_restored(const struct cand *x, const struct slt_tail_pos *
 
 /* Opens one candidate at startup and places it. Only running out of memory is an error. */
 static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
-                      int backfill, int restarted, const struct slt_tail_pos *restore,
-                      size_t nrestore)
+                      int backfill, int known)
 {
     struct slt_tail_file *f;
     const struct slt_tail_pos *r = x->r;
@@ -1606,6 +1618,11 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
     if (r && (r->flags & SLT_TAIL_POS_DONE))
         return 0;
     fd = open_regular(x->path, &st);
+    if (fd == -EMFILE || fd == -ENFILE || fd == -EACCES) {
+        t->errors++;
+        slt_log(SLT_LOG_WARN, "tail", "cannot open '%s': %s", x->path, slt_strerror(fd));
+        return 0;
+    }
     if (fd < 0)
         return 0; /* gone or not a file: nothing to read */
     rc = file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f);
@@ -1628,8 +1645,8 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
             file_truncated(f);
             fp_plain(f->fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
         }
-    } else if (active && !t->read_from_beginning &&
-               !(restarted && restore_matches_path(restore, nrestore, x->path))) {
+    } else if (active && !t->read_from_beginning && !known) {
+        /* known: the path was followed at the checkpoint, so this file is new since */
         file_start_at_end(f);
     }
     return 0;
@@ -1770,8 +1787,9 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
                 }
                 after = !after;
             }
-            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after, restarted,
-                            restore, nrestore);
+            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after,
+                            restarted && (none || newer_from < c.n ||
+                                          restore_matches_path(restore, nrestore, groups[i])));
             if (rc < 0)
                 break;
         }
@@ -1801,6 +1819,9 @@ static void tail_free(struct slt_tail *t)
         next = f->next;
         file_free(f);
     }
+    for (i = 0; t->held && i < t->npatterns; i++)
+        group_unref(t, t->held[i]);
+    slt_free(t->held);
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
@@ -1839,6 +1860,20 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
             return SLT_ENOMEM;
         }
         t->npatterns++;
+    }
+    t->held = slt_calloc(opts->npaths, sizeof(*t->held));
+    if (!t->held) {
+        tail_free(t);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; i < t->npatterns; i++) {
+        if (has_glob_chars(t->patterns[i]))
+            continue;
+        t->held[i] = group_ref(t, t->patterns[i]);
+        if (!t->held[i]) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
     }
     t->read_from_beginning = opts->read_from_beginning;
     t->max_line = opts->max_line ? opts->max_line : TAIL_MAX_LINE;

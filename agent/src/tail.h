@@ -19,7 +19,8 @@
  * What positions guarantee (the exactly-once contract with the agent's checkpoint):
  *   - One entry per file followed, including rotated files still being drained, backfill files
  *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ); then one
- *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all.
+ *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all. A
+ *     plain configured path always has its mark, so positions are never empty for it.
  *   - offset is just after the last '\n' delivered (inside on_line: including the line being
  *     delivered). A partial line held back is not included: it is read again on restore.
  *     While the rest of an oversize line is skipped, offset is the skip point and POS_SKIP is
@@ -44,9 +45,9 @@
  *   - restore == NULL (first start) with read_from_beginning: every matching file from 0,
  *     after its rotated siblings (plain and .gz), oldest first (by N of name.N[.gz], else by
  *     mtime). This backfill happens only when restore == NULL.
- *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path that a
- *     restored position had is new since the checkpoint and is read from 0; any other file
- *     from 0 with read_from_beginning, else from its end.
+ *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path known at
+ *     the checkpoint (a position or a mark of it) is new since and is read from 0; any other
+ *     file from 0 with read_from_beginning, else from its end.
  *   - read_from_beginning == 0 at first start: from its current end; an unterminated last
  *     line there is skipped up to its '\n' (it was not ours from the start).
  *   - Files that appear after slt_tail_new() (new name, or a new file at a path): from 0.
@@ -110,7 +111,7 @@ struct slt_tail_pos {
     uint32_t flags;       /* SLT_TAIL_POS_* */
     char path[SLT_TAIL_PATH_MAX];
 };
-#define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
+#define SLT_TAIL_POS_GZ 1u   /* a gzip file; offset counts decoded bytes */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
 /* offset is inside an oversize line already delivered: on restore, discard through its '\n' */
 #define SLT_TAIL_POS_SKIP 4u
@@ -146,8 +147,8 @@ struct slt_tail_opts {
     size_t npaths;
     int read_from_beginning; /* with no restore position: read existing files (and backfill
                                 rotated siblings, plain and .gz, oldest first) */
-    size_t max_line;
-    int64_t poll_ms; /* stat() fallback interval */
+    size_t max_line;         /* longest line delivered whole; 0: 65536 */
+    int64_t poll_ms;         /* stat() fallback interval; 0: 1000 */
     slt_tail_line_cb on_line;
     void *data;
     int64_t rotate_wait_ms; /* keep a rotated-away file open this long after its last growth,

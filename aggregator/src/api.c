@@ -24,6 +24,8 @@
 #include "http.h"
 #include "metrics_prom.h"
 #include "redis_url.h"
+#include "redis_uv.h"
+#include "slo.h"
 #include "slt/config.h"
 #include "window.h"
 
@@ -77,11 +79,9 @@ struct query {
     int64_t slo_now;
 };
 
-/* Burn-rate windows of an SLO (besides its own window), in seconds. */
-static const int64_t burn_windows[] = {300, 1800, 3600, 21600};
-static const char *const burn_window_names[] = {"5m", "30m", "1h", "6h"};
-#define NBURN 4
-#define SLO_SLOTS (1 + NBURN) /* the SLO window, then the burn windows */
+/* The sums of an SLO: its window, then the burn windows (slo.h). */
+#define NBURN SLT_SLO_NBURN
+#define SLO_SLOTS (1 + NBURN)
 
 struct slo_copy {
     char *name;
@@ -309,101 +309,6 @@ int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err
 /* ------------------------------------------------------------------------------------------ */
 /* Redis connection                                                                            */
 
-/*
- * hiredis on libuv. hiredis' own adapters/libuv.h calls uv_poll_start for every command
- * queued, and each call costs epoll_ctl syscalls; this one touches the poll handle only when
- * the set of events changes (once per batch instead of once per command).
- */
-struct redis_uv {
-    redisAsyncContext *ac; /* NULL once hiredis is done with us */
-    uv_poll_t poll;
-    int events;
-};
-
-static void on_redis_poll(uv_poll_t *h, int status, int events)
-{
-    struct redis_uv *p = h->data;
-
-    if (status < 0)
-        return;
-    if (p->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(p->ac);
-    if (p->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(p->ac);
-}
-
-static void redis_uv_set(struct redis_uv *p, int events)
-{
-    if (events == p->events)
-        return;
-    p->events = events;
-    if (events)
-        uv_poll_start(&p->poll, events, on_redis_poll);
-    else
-        uv_poll_stop(&p->poll);
-}
-
-static void ev_add_read(void *d)
-{
-    struct redis_uv *p = d;
-    redis_uv_set(p, p->events | UV_READABLE);
-}
-
-static void ev_del_read(void *d)
-{
-    struct redis_uv *p = d;
-    redis_uv_set(p, p->events & ~UV_READABLE);
-}
-
-static void ev_add_write(void *d)
-{
-    struct redis_uv *p = d;
-    redis_uv_set(p, p->events | UV_WRITABLE);
-}
-
-static void ev_del_write(void *d)
-{
-    struct redis_uv *p = d;
-    redis_uv_set(p, p->events & ~UV_WRITABLE);
-}
-
-static void on_redis_uv_closed(uv_handle_t *h)
-{
-    slt_free(h->data);
-}
-
-static void ev_cleanup(void *d)
-{
-    struct redis_uv *p = d;
-
-    p->ac = NULL;
-    uv_close((uv_handle_t *)&p->poll, on_redis_uv_closed);
-}
-
-static int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
-{
-    struct redis_uv *p;
-
-    if (ac->ev.data)
-        return REDIS_ERR;
-    p = slt_calloc(1, sizeof(*p));
-    if (!p)
-        return REDIS_ERR;
-    if (uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
-        slt_free(p);
-        return REDIS_ERR;
-    }
-    p->poll.data = p;
-    p->ac = ac;
-    ac->ev.data = p;
-    ac->ev.addRead = ev_add_read;
-    ac->ev.delRead = ev_del_read;
-    ac->ev.addWrite = ev_add_write;
-    ac->ev.delWrite = ev_del_write;
-    ac->ev.cleanup = ev_cleanup;
-    return REDIS_OK;
-}
-
 static void redis_connect(struct slt_api *api);
 static void on_redis_timer(uv_timer_t *t);
 
@@ -522,7 +427,7 @@ static void redis_connect(struct slt_api *api)
         return;
     }
     ac->data = api;
-    if (redis_uv_attach(ac, api->loop) != REDIS_OK) {
+    if (slt_redis_uv_attach(ac, api->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         redis_mark_down(api, "cannot attach to the loop");
         redis_schedule(api);
@@ -1196,15 +1101,6 @@ static void handle_slis(struct slt_api *api, struct slt_http_req *req)
 
 /* ---- SLOs: attainment, error budget and multiwindow burn-rate alerts ---------------------- */
 
-struct slo_eval {
-    int64_t win[3];          /* counts over the SLO window */
-    double attainment;       /* good / (good + bad), NAN when no event */
-    double budget_remaining; /* 1 - bad_ratio / (1 - objective), may be negative */
-    double burn[NBURN];      /* bad_ratio / (1 - objective) per burn window */
-    int fast, slow;          /* 14.4x over 1h and 5m; 6x over 6h and 30m */
-    int has_data;
-};
-
 static int q_copy_slos(struct query *q)
 {
     const struct slt_config *cfg = q->api->cfg;
@@ -1232,28 +1128,21 @@ static int q_copy_slos(struct query *q)
 /* Queues the SLO windows; sums from q->slo_base must be allocated. */
 static int q_queue_slos(struct query *q)
 {
-    int64_t to = (now_s() / 60 + 1) * 60; /* through the current minute */
+    int64_t to = slt_slo_now_end(now_s());
     size_t i, w;
     int rc, partial = 0;
 
     q->slo_now = to;
     for (i = 0; i < q->nslos; i++) {
-        int64_t win = (q->slos[i].window_s + 59) / 60 * 60;
-        int64_t from = to - win > 0 ? to - win : 0;
+        int64_t from =
+            slt_slo_window_start(to, q->slos[i].window_s, retention_s(q->api, SLT_GRAN_MINUTE),
+                                 retention_s(q->api, SLT_GRAN_HOUR));
 
-        /*
-         * A window longer than minute retention would lose the expired minutes at its start;
-         * start it at the hour (or, past hour retention, the day) before instead.
-         */
-        if (win > retention_s(q->api, SLT_GRAN_HOUR))
-            from = from / 86400 * 86400;
-        else if (win > retention_s(q->api, SLT_GRAN_MINUTE))
-            from = from / 3600 * 3600;
         q->slos[i].from = from;
         rc =
             q_range(q, q->slos[i].sli, from, to, (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
         for (w = 0; rc == 0 && w < NBURN; w++)
-            rc = q_range(q, q->slos[i].sli, to - burn_windows[w], to,
+            rc = q_range(q, q->slos[i].sli, to - slt_slo_burn_windows[w], to,
                          (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
         if (rc < 0)
             return rc;
@@ -1261,26 +1150,16 @@ static int q_queue_slos(struct query *q)
     return 0;
 }
 
-static void slo_evaluate(const struct query *q, size_t i, struct slo_eval *e)
+static void slo_evaluate(const struct query *q, size_t i, struct slt_slo_eval *e)
 {
     const int64_t(*s)[3] = (const int64_t(*)[3])q->sums + q->slo_base + i * SLO_SLOTS;
-    double budget = 1.0 - q->slos[i].objective / 100.0;
+    struct slt_slo_sums sums;
     size_t w;
 
-    memset(e, 0, sizeof(*e));
-    memcpy(e->win, s[0], sizeof(e->win));
-    e->has_data = s[0][0] + s[0][1] > 0;
-    e->attainment = e->has_data ? (double)s[0][0] / (double)(s[0][0] + s[0][1]) : 1.0;
-    for (w = 0; w < NBURN; w++) {
-        int64_t n = s[1 + w][0] + s[1 + w][1];
-        double bad_ratio = n > 0 ? (double)s[1 + w][1] / (double)n : 0.0;
-
-        e->burn[w] = budget > 0 ? bad_ratio / budget : 0.0;
-    }
-    e->budget_remaining = budget > 0 ? 1.0 - (1.0 - e->attainment) / budget : 0.0;
-    /* Google SRE workbook, "multiwindow, multi-burn-rate alerts" */
-    e->fast = e->burn[2] >= 14.4 && e->burn[0] >= 14.4;
-    e->slow = e->burn[3] >= 6.0 && e->burn[1] >= 6.0;
+    memcpy(sums.win, s[0], sizeof(sums.win));
+    for (w = 0; w < NBURN; w++)
+        memcpy(sums.burn[w], s[1 + w], sizeof(sums.burn[w]));
+    slt_slo_evaluate(q->slos[i].objective, &sums, e);
 }
 
 static void slos_done(struct query *q)
@@ -1295,7 +1174,7 @@ static void slos_done(struct query *q)
         return;
     }
     for (i = 0; i < q->nslos; i++) {
-        struct slo_eval e;
+        struct slt_slo_eval e;
         json_t *o, *burn;
 
         slo_evaluate(q, i, &e);
@@ -1314,7 +1193,7 @@ static void slos_done(struct query *q)
         json_object_set_new(o, "attainment", json_real(e.attainment));
         json_object_set_new(o, "error_budget_remaining", json_real(e.budget_remaining));
         for (w = 0; w < NBURN; w++)
-            json_object_set_new(burn, burn_window_names[w], json_real(e.burn[w]));
+            json_object_set_new(burn, slt_slo_burn_window_names[w], json_real(e.burn[w]));
         json_object_set_new(o, "burn_rates", burn);
         json_object_set_new(o, "alerts",
                             json_pack("{s:b, s:b}", "fast_burn", e.fast, "slow_burn", e.slow));
@@ -1409,7 +1288,7 @@ static int render_slos(struct slt_buf *b, const struct query *q)
         rc = slt_prom_header(b, "slitail_slo_attainment_ratio", "gauge",
                              "good / (good + bad) over the SLO window (1 without events).");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slo_eval e;
+        struct slt_slo_eval e;
 
         slo_evaluate(q, i, &e);
         rc = prom_gauge_line(b, "slitail_slo_attainment_ratio", q->slos[i].name, NULL, NULL,
@@ -1419,7 +1298,7 @@ static int render_slos(struct slt_buf *b, const struct query *q)
         rc = slt_prom_header(b, "slitail_slo_error_budget_remaining_ratio", "gauge",
                              "Error budget left over the SLO window (negative when spent).");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slo_eval e;
+        struct slt_slo_eval e;
 
         slo_evaluate(q, i, &e);
         rc = prom_gauge_line(b, "slitail_slo_error_budget_remaining_ratio", q->slos[i].name, NULL,
@@ -1429,19 +1308,21 @@ static int render_slos(struct slt_buf *b, const struct query *q)
         rc = slt_prom_header(b, "slitail_slo_burn_rate", "gauge",
                              "Error-budget burn rate over the last 5m, 30m, 1h and 6h.");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slo_eval e;
+        struct slt_slo_eval e;
 
         slo_evaluate(q, i, &e);
         for (w = 0; rc == 0 && w < NBURN; w++)
             rc = prom_gauge_line(b, "slitail_slo_burn_rate", q->slos[i].name, "window",
-                                 burn_window_names[w], e.burn[w]);
+                                 slt_slo_burn_window_names[w], e.burn[w]);
     }
     if (rc == 0)
-        rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
-                             "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
-                             "over 1h and 5m), slow_burn (6x over 6h and 30m); both page.");
+        rc = slt_prom_header(
+            b, "slitail_slo_alert_firing", "gauge",
+            "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
+            "over 1h and 5m, sent as severity=page), slow_burn (6x over 6h and 30m, "
+            "severity=ticket).");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slo_eval e;
+        struct slt_slo_eval e;
 
         slo_evaluate(q, i, &e);
         rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert", "fast_burn",

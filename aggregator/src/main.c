@@ -16,6 +16,7 @@
 #include "slt/config.h"
 
 #include "aggr.h"
+#include "alert.h"
 #include "api.h"
 
 #define TOKEN_MAX 4096
@@ -148,12 +149,42 @@ static void on_server_stopped(struct slt_server *srv)
         on_api_stopped(m);
 }
 
+/* ---- burn-rate alerts (alert.h): started after the API, reloaded with it, stopped first ---- */
+static struct slt_alert *alerts;
+
+static int alerts_start(struct aggr_main *m)
+{
+    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, &alerts);
+
+    if (rc < 0)
+        slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
+    return rc < 0 ? 1 : 0;
+}
+
+static void alerts_reload(const struct slt_config *cfg)
+{
+    int rc = slt_alert_set_config(alerts, cfg);
+
+    if (rc < 0)
+        slt_log(SLT_LOG_ERROR, "aggregator", "alerting keeps its old settings: %s",
+                slt_strerror(rc));
+}
+
+static void alerts_stop(void)
+{
+    /* its handles close on their own; uv_run returns once they have */
+    slt_alert_stop(alerts, NULL, NULL);
+    alerts = NULL;
+}
+/* ---- end of burn-rate alerts ---- */
+
 static void stop(struct aggr_main *m, const char *why)
 {
     if (m->stopping)
         return;
     m->stopping = 1;
     slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
+    alerts_stop();
     if (m->server_started)
         slt_server_stop(&m->server, on_server_stopped);
     else
@@ -190,6 +221,7 @@ static void reload(struct aggr_main *m)
     m->params = p;
     slt_store_set_params(m->store, &m->params);
     slt_api_set_config(m->api, cfg);
+    alerts_reload(cfg);
     slt_config_free(m->cfg);
     m->cfg = cfg;
     slt_log(SLT_LOG_INFO, "aggregator", "config reloaded from '%s'", m->config_path);
@@ -293,6 +325,8 @@ int main(int argc, char **argv)
             status = 1;
         }
     }
+    if (status == 0)
+        status = alerts_start(&m);
     if (status != 0)
         stop(&m, "startup failed");
     else

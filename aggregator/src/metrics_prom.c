@@ -106,6 +106,28 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                        "\nslitail_aggregator_redis_latency_seconds_sum %.9g\n"
                        "slitail_aggregator_redis_latency_seconds_count %" PRIu64 "\n",
                        st->redis_latency_count, st->redis_latency_sum, st->redis_latency_count));
+    TRY(counter(b, "slitail_alerts_firing", "gauge",
+                "Burn-rate alerts firing after the last evaluation.", st->alerts_firing));
+    TRY(slt_prom_header(b, "slitail_alert_evaluations_total", "counter",
+                        "Alert evaluations, by outcome (failed: Redis could not be read)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_alert_evaluations_total{outcome=\"ok\"} %" PRIu64 "\n"
+                       "slitail_alert_evaluations_total{outcome=\"failed\"} %" PRIu64 "\n",
+                       st->alert_evaluations, st->alert_eval_failures));
+    TRY(slt_prom_header(b, "slitail_alert_notifications_total", "counter",
+                        "Alert notifications by target and outcome (sent: answered 2xx; "
+                        "failed: retried at the next evaluation; dropped: queue full)."));
+    for (i = 0; i < 2; i++) {
+        static const char *targets[] = {"alertmanager", "webhook"};
+
+        TRY(slt_buf_printf(
+            b,
+            "slitail_alert_notifications_total{target=\"%s\",outcome=\"sent\"} %" PRIu64 "\n"
+            "slitail_alert_notifications_total{target=\"%s\",outcome=\"failed\"} %" PRIu64 "\n"
+            "slitail_alert_notifications_total{target=\"%s\",outcome=\"dropped\"} %" PRIu64 "\n",
+            targets[i], st->alert_notifications_sent[i], targets[i],
+            st->alert_notifications_failed[i], targets[i], st->alert_notifications_dropped[i]));
+    }
 #undef TRY
     return rc;
 }

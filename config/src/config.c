@@ -52,6 +52,16 @@ struct sli_decl {
     const yaml_node_t *match, *exclude, *bad;
 };
 
+/* What the alerting section holds until its labels are checked. */
+struct alert_decl {
+    struct slt_alert_conf conf;
+    const yaml_node_t *labels;
+};
+
+#define MAX_LABELS 32
+#define MAX_LABEL_NAME 128
+#define MAX_LABEL_VALUE 1024
+
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define AGENT(f) FIELD(struct slt_agent_conf, f)
 #define AGGR(f) FIELD(struct slt_aggr_conf, f)
@@ -59,6 +69,7 @@ struct sli_decl {
 #define FMT(f) FIELD(struct fmt_decl, f)
 #define SLI(f) FIELD(struct sli_decl, f)
 #define SLO(f) FIELD(struct slt_slo, f)
+#define ALERT(f) FIELD(struct alert_decl, conf.f)
 #define MS 1000
 #define SEC 1000000
 #define DAY_S 86400
@@ -118,6 +129,21 @@ static int check_redis(const char *s, char *msg, size_t msglen)
         return 0;
     snprintf(msg, msglen, "must start with redis:// or unix://%s",
              strncmp(s, "rediss://", 9) ? "" : " (TLS is not supported)");
+    return SLT_EINVAL;
+}
+
+static int check_http_url(const char *s, char *msg, size_t msglen)
+{
+    struct slt_http_url u;
+
+    return slt_http_url_parse(s, &u, msg, msglen);
+}
+
+static int check_link(const char *s, char *msg, size_t msglen)
+{
+    if (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8))
+        return 0;
+    snprintf(msg, msglen, "must start with http:// or https://");
     return SLT_EINVAL;
 }
 
@@ -237,6 +263,29 @@ static const struct slt__config_key keys[] = {
     {.section = "aggregator", .name = "default_window", .type = SLT_KT_DUR, AGGR(default_window_s),
      .unit_us = SEC, .lo = 60, .hi = 400LL * DAY_S, .def = "1h",
      .help = "window of the totals in /api/v1/slis when none is asked"},
+    /* alerting: */
+    {.section = "alerting", .name = "interval", .type = SLT_KT_DUR, ALERT(interval_ms),
+     .unit_us = MS, .lo = 1000, .hi = 3600 * 1000, .def = "30s",
+     .help = "how often every SLO is evaluated and firing alerts are sent again"},
+    {.section = "alerting", .name = "alertmanager", .type = SLT_KT_STR, ALERT(alertmanager),
+     .check = check_http_url,
+     .help = "http://host[:port][/path] of Alertmanager; alerts are POSTed to "
+             "{url}/api/v2/alerts (absent: off; no TLS)"},
+    {.section = "alerting", .name = "webhook", .type = SLT_KT_STR, ALERT(webhook),
+     .check = check_http_url,
+     .help = "http://host[:port][/path] that gets a JSON document per state change "
+             "(absent: off; no TLS)"},
+    {.section = "alerting", .name = "labels", .type = SLT_KT_MAP, FIELD(struct alert_decl, labels),
+     .help = "map of label names to strings added to every alert; at most 32, names like "
+             "`[a-zA-Z_][a-zA-Z0-9_]*`, not alertname, slo, sli or severity"},
+    {.section = "alerting", .name = "timeout", .type = SLT_KT_DUR, ALERT(timeout_ms),
+     .unit_us = MS, .lo = 100, .hi = 60 * 1000, .def = "5s",
+     .help = "a notification not answered in this time failed (it is retried at the next "
+             "evaluation)"},
+    {.section = "alerting", .name = "external_url", .type = SLT_KT_STR, ALERT(external_url),
+     .check = check_link,
+     .help = "the dashboard's URL as users reach it, used as generatorURL (absent: "
+             "http://<aggregator.http_listen>/)"},
 };
 /* clang-format on */
 
@@ -1318,10 +1367,98 @@ static int load_slos(struct ctx *c, const yaml_node_t *n)
     return 0;
 }
 
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct slt_label *)a)->name, ((const struct slt_label *)b)->name);
+}
+
+static int label_name_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > MAX_LABEL_NAME || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static int load_labels(struct ctx *c, const yaml_node_t *n, struct slt_alert_conf *a)
+{
+    static const char *const reserved[] = {"alertname", "slo", "sli", "severity"};
+    const yaml_node_pair_t *p;
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), i;
+
+    if (cnt > MAX_LABELS)
+        return fail(c, n, "alerting: 'labels' has too many entries (%zu, max %d)", cnt, MAX_LABELS);
+    if (cnt == 0)
+        return 0;
+    a->labels = slt_calloc(cnt, sizeof(*a->labels));
+    if (!a->labels)
+        return nomem(c);
+    for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+        struct slt_label *l;
+
+        if (!k || k->type != YAML_SCALAR_NODE || !label_name_ok(sval(k), k->data.scalar.length))
+            return fail(c, k,
+                        "alerting: label names must be letters, digits and '_' (not first), at "
+                        "most %d bytes",
+                        MAX_LABEL_NAME);
+        for (i = 0; i < SLT_ARRAY_SIZE(reserved); i++)
+            if (!strcmp(sval(k), reserved[i]))
+                return fail(c, k, "alerting: label '%s' is set by slitail and cannot be configured",
+                            sval(k));
+        for (i = 0; i < a->nlabels; i++)
+            if (!strcmp(a->labels[i].name, sval(k)))
+                return fail(c, k, "alerting: duplicate label '%s'", sval(k));
+        if (!v || v->type != YAML_SCALAR_NODE || is_null(v))
+            return fail(c, v ? v : k, "alerting: label '%s' must be a string, got %s", sval(k),
+                        kind_name(v));
+        if (v->data.scalar.length > MAX_LABEL_VALUE || memchr(sval(v), '\0', v->data.scalar.length))
+            return fail(c, v, "alerting: label '%s' is longer than %d bytes or holds a NUL byte",
+                        sval(k), MAX_LABEL_VALUE);
+        l = &a->labels[a->nlabels];
+        l->name = slt_strdup(sval(k));
+        l->value = slt_strndup(sval(v), v->data.scalar.length);
+        if (l->name && l->value) {
+            a->nlabels++;
+        } else {
+            slt_free(l->name);
+            slt_free(l->value);
+            return nomem(c);
+        }
+    }
+    qsort(a->labels, a->nlabels, sizeof(*a->labels), label_cmp);
+    return 0;
+}
+
+static int load_alerting(struct ctx *c, const yaml_node_t *n)
+{
+    struct alert_decl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    if ((rc = apply_defaults(c, "alerting", &d)) < 0)
+        return rc;
+    if (n && !is_null(n))
+        rc = load_map(c, n, "alerting", &d, "alerting");
+    /* the config owns whatever was set, even on failure, so slt_config_free releases it */
+    c->cfg->alerting = d.conf;
+    if (rc == 0 && d.labels)
+        rc = load_labels(c, d.labels, &c->cfg->alerting);
+    return rc;
+}
+
 static int load_root(struct ctx *c, const yaml_node_t *root)
 {
-    static const char *const sections[] = {"formats", "inputs", "slis",
-                                           "slos",    "agent",  "aggregator"};
+    static const char *const sections[] = {"formats", "inputs",     "slis",    "slos",
+                                           "agent",   "aggregator", "alerting"};
     const yaml_node_t *sec[SLT_ARRAY_SIZE(sections)] = {0};
     const yaml_node_pair_t *p;
     size_t i;
@@ -1344,7 +1481,7 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
             if (i == SLT_ARRAY_SIZE(sections))
                 return fail(c, k,
                             "unknown key '%s' at top level (sections are formats, inputs, "
-                            "slis, slos, agent, aggregator)",
+                            "slis, slos, agent, aggregator, alerting)",
                             sval(k));
             if (sec[i])
                 return fail(c, k, "duplicate section '%s'", sval(k));
@@ -1356,6 +1493,8 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
         return rc;
     if (sec[5] && !is_null(sec[5]) &&
         (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+        return rc;
+    if ((rc = load_alerting(c, sec[6])) < 0)
         return rc;
     /* slos are checked against the aggregator's retention, so they come last. */
     if ((rc = load_formats(c, sec[0])) < 0 || (rc = load_inputs(c, sec[1])) < 0 ||
@@ -1692,6 +1831,14 @@ void slt_config_free(struct slt_config *cfg)
     slt_free(cfg->aggregator.http_listen);
     slt_free(cfg->aggregator.redis);
     slt_free(cfg->aggregator.token_file);
+    slt_free(cfg->alerting.alertmanager);
+    slt_free(cfg->alerting.webhook);
+    slt_free(cfg->alerting.external_url);
+    for (i = 0; i < cfg->alerting.nlabels; i++) {
+        slt_free(cfg->alerting.labels[i].name);
+        slt_free(cfg->alerting.labels[i].value);
+    }
+    slt_free(cfg->alerting.labels);
     slt_free(cfg->path);
     slt_free(cfg);
 }

@@ -265,7 +265,7 @@ static void test_unknown_key_in_agent_and_top_level(void **state)
                     "t.yaml:3:3: unknown key 'port' in aggregator");
     assert_rejected("slis: []\nsli: []\n",
                     "t.yaml:2:1: unknown key 'sli' at top level (sections are formats, inputs, "
-                    "slis, slos, agent, aggregator)");
+                    "slis, slos, agent, aggregator, alerting)");
 }
 
 static void test_bad_format_regex_gives_pcre2_offset(void **state)
@@ -431,6 +431,105 @@ static void test_addresses_are_checked(void **state)
                     "is not supported)");
 }
 
+static void test_alerting_is_off_by_default(void **state)
+{
+    struct slt_config *cfg = NULL;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(load("alerting:\n", &cfg, err, sizeof(err)), 0);
+    assert_null(cfg->alerting.alertmanager);
+    assert_null(cfg->alerting.webhook);
+    assert_null(cfg->alerting.external_url);
+    assert_int_equal(cfg->alerting.interval_ms, 30000);
+    assert_int_equal(cfg->alerting.timeout_ms, 5000);
+    assert_int_equal(cfg->alerting.nlabels, 0);
+    slt_config_free(cfg);
+}
+
+static void test_alerting_sets_every_key_and_sorts_labels(void **state)
+{
+    struct slt_config *cfg = NULL;
+    char err[512] = "";
+
+    (void)state;
+    assert_int_equal(load("alerting:\n"
+                          "  interval: 1s\n"
+                          "  alertmanager: http://127.0.0.1:9093\n"
+                          "  webhook: http://hooks.example:8080/hook?x=1\n"
+                          "  labels: { team: shop, env: prod }\n"
+                          "  timeout: 250ms\n"
+                          "  external_url: https://slo.example/\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg->alerting.interval_ms, 1000);
+    assert_int_equal(cfg->alerting.timeout_ms, 250);
+    assert_string_equal(cfg->alerting.alertmanager, "http://127.0.0.1:9093");
+    assert_string_equal(cfg->alerting.webhook, "http://hooks.example:8080/hook?x=1");
+    assert_string_equal(cfg->alerting.external_url, "https://slo.example/");
+    assert_int_equal(cfg->alerting.nlabels, 2);
+    assert_string_equal(cfg->alerting.labels[0].name, "env");
+    assert_string_equal(cfg->alerting.labels[0].value, "prod");
+    assert_string_equal(cfg->alerting.labels[1].name, "team");
+    assert_string_equal(cfg->alerting.labels[1].value, "shop");
+    slt_config_free(cfg);
+}
+
+static void test_alerting_urls_and_labels_are_checked(void **state)
+{
+    (void)state;
+    assert_rejected("alerting:\n  alertmanager: https://am:9093\n",
+                    "t.yaml:2:17: alerting: 'alertmanager' must be an http:// URL (TLS is not "
+                    "supported), got 'https://am:9093'");
+    assert_rejected("alerting:\n  webhook: http://h:0/x\n",
+                    "t.yaml:2:12: alerting: 'webhook' has a bad port (want 1 to 65535), got "
+                    "'http://h:0/x'");
+    assert_rejected("alerting:\n  webhook: 'http:///x'\n",
+                    "t.yaml:2:12: alerting: 'webhook' has no host, got 'http:///x'");
+    assert_rejected("alerting:\n  webhook: 'http://u:p@h/x'\n",
+                    "t.yaml:2:12: alerting: 'webhook' must not hold user:password@ (not "
+                    "supported), got 'http://u:p@h/x'");
+    assert_rejected("alerting:\n  webhook: 'http://h/a b'\n",
+                    "t.yaml:2:12: alerting: 'webhook' has a space, control byte or '#' in the "
+                    "path, got 'http://h/a b'");
+    assert_rejected("alerting:\n  webhook: 'h:80'\n",
+                    "t.yaml:2:12: alerting: 'webhook' must be an http:// URL like "
+                    "http://host:port/path, got 'h:80'");
+    assert_rejected("alerting:\n  interval: 10ms\n",
+                    "t.yaml:2:13: alerting: 'interval' must be between 1s and 1h, got '10ms'");
+    assert_rejected("alerting:\n  labels: { severity: low }\n",
+                    "t.yaml:2:13: alerting: label 'severity' is set by slitail and cannot be "
+                    "configured");
+    assert_rejected("alerting:\n  labels: { 9team: x }\n",
+                    "t.yaml:2:13: alerting: label names must be letters, digits and '_' (not "
+                    "first), at most 128 bytes");
+    assert_rejected("alerting:\n  labels: { team: [a] }\n",
+                    "t.yaml:2:19: alerting: label 'team' must be a string, got a list");
+    assert_rejected("alerting:\n  labels: [team]\n",
+                    "t.yaml:2:11: alerting: 'labels' must be a map, got a list");
+    assert_rejected("alerting:\n  pager: x\n", "t.yaml:2:3: unknown key 'pager' in alerting");
+}
+
+static void test_http_url_parse_splits_host_port_and_path(void **state)
+{
+    struct slt_http_url u;
+    char msg[128];
+
+    (void)state;
+    assert_int_equal(slt_http_url_parse("http://am", &u, msg, sizeof(msg)), 0);
+    assert_string_equal(u.host, "am");
+    assert_int_equal(u.port, 80);
+    assert_string_equal(u.path, "/");
+    assert_int_equal(slt_http_url_parse("http://[::1]:9093/a/b?c=d", &u, msg, sizeof(msg)), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 9093);
+    assert_string_equal(u.path, "/a/b?c=d");
+    assert_int_equal(slt_http_url_parse("http://h:65536/", &u, msg, sizeof(msg)), SLT_EINVAL);
+    assert_int_equal(slt_http_url_parse("http://h:/", &u, msg, sizeof(msg)), SLT_EINVAL);
+    assert_int_equal(slt_http_url_parse("http://[zz]/", &u, msg, sizeof(msg)), SLT_EINVAL);
+    assert_int_equal(slt_http_url_parse("http://h!x/", &u, msg, sizeof(msg)), SLT_EINVAL);
+}
+
 static void test_slo_window_must_fit_the_day_retention(void **state)
 {
     (void)state;
@@ -577,7 +676,9 @@ static void test_alloc_failures_never_crash(void **state)
         "  - {name: t, input: r, match: {not: {t: x}}, exclude: {status: 4xx}}\n"
         "slos: [{name: o, sli: t, objective: 99}]\n"
         "agent: {id: a, aggregators: ['h:1', 'h:2'], status_listen: ':0'}\n"
-        "aggregator: {token_file: /t}\n";
+        "aggregator: {token_file: /t}\n"
+        "alerting: {alertmanager: 'http://am:9093', webhook: 'http://h/x', labels: {team: shop, "
+        "env: prod}, external_url: 'https://slo.example'}\n";
     const char *const texts[] = {example, other};
     struct slt_config *cfg;
     char err[512];
@@ -677,6 +778,10 @@ int main(void)
         cmocka_unit_test(test_latency_on_a_format_without_latency_is_rejected),
         cmocka_unit_test(test_bad_durations_and_sizes_are_rejected),
         cmocka_unit_test(test_objective_must_be_strictly_between_0_and_100),
+        cmocka_unit_test(test_alerting_is_off_by_default),
+        cmocka_unit_test(test_alerting_sets_every_key_and_sorts_labels),
+        cmocka_unit_test(test_alerting_urls_and_labels_are_checked),
+        cmocka_unit_test(test_http_url_parse_splits_host_port_and_path),
         cmocka_unit_test(test_addresses_are_checked),
         cmocka_unit_test(test_slo_window_must_fit_the_day_retention),
         cmocka_unit_test(test_missing_required_key_points_at_the_entry),

@@ -49,6 +49,9 @@ static void test_aggregator_stats_render_every_family_once(void **state)
     st.redis_latency_bucket[11] = 4;
     st.redis_latency_count = 4;
     st.redis_latency_sum = 0.5;
+    st.alerts_firing = 2;
+    st.alert_notifications_sent[SLT_ALERT_TARGET_ALERTMANAGER] = 9;
+    st.alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK] = 4;
     slt_buf_init(&b, 1 << 20);
     assert_int_equal(slt_prom_aggr_stats(&b, &st), 0);
     assert_int_equal(slt_buf_append(&b, "", 1), 0);
@@ -62,6 +65,11 @@ static void test_aggregator_stats_render_every_family_once(void **state)
     assert_non_null(
         strstr(b.p, "slitail_aggregator_redis_latency_seconds_bucket{le=\"+Inf\"} 4\n"));
     assert_non_null(strstr(b.p, "slitail_aggregator_redis_latency_seconds_count 4\n"));
+    assert_non_null(strstr(b.p, "slitail_alerts_firing 2\n"));
+    assert_non_null(strstr(
+        b.p, "slitail_alert_notifications_total{target=\"alertmanager\",outcome=\"sent\"} 9\n"));
+    assert_non_null(strstr(
+        b.p, "slitail_alert_notifications_total{target=\"webhook\",outcome=\"failed\"} 4\n"));
     /* one TYPE line per family */
     {
         const char *p = b.p;

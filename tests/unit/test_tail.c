@@ -1348,6 +1348,37 @@ static void it_counts_every_line_once_across_crashes_and_rotations(void **state)
     ctx_release(&c);
 }
 
+static void it_restarts_as_a_restart_when_no_file_was_followed(void **state)
+{
+    struct ctx c;
+    struct slt_tail_pos *pos;
+    char p1[600];
+    size_t npos;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(p1, sizeof(p1), "%s.1", c.path);
+    append_lines(p1, "o", 0, 10); /* history only: the live file does not exist yet */
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, 10, 5000);
+    run_until_files(&c, 0, 5000);
+    assert_int_equal(files_followed(c.t), 0);
+    npos = take_positions(&c, &pos);
+    assert_int_equal(npos, 1); /* the path's mark: positions are never empty */
+    assert_int_equal(pos[0].flags & SLT_TAIL_POS_MARK, SLT_TAIL_POS_MARK);
+    tail_stop(&c);
+    append_lines(c.path, "n", 0, 5); /* created while down */
+    reset_got(&c);
+    /* not a first start: no backfill again; the new file is read whole even from the end */
+    tail_start(&c, NULL, 0, pos, npos, 0);
+    run_until(&c, 5, 5000);
+    run_for(&c, 100);
+    assert_int_equal(c.n, 5);
+    assert_lines(&c, 0, "n", 0, 5);
+    free(pos);
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1369,6 +1400,7 @@ int main(void)
         cmocka_unit_test(it_resumes_a_partial_line_and_an_oversize_skip_exactly),
         cmocka_unit_test(it_does_not_confuse_a_reused_inode_or_a_copy),
         cmocka_unit_test(it_backfills_rotated_files_oldest_first_exactly_once),
+        cmocka_unit_test(it_restarts_as_a_restart_when_no_file_was_followed),
         cmocka_unit_test(it_resumes_a_backfill_interrupted_inside_a_gz),
         cmocka_unit_test(it_finds_a_rotated_file_compressed_while_down),
         cmocka_unit_test(it_counts_a_corrupt_gz_as_an_error_and_moves_on),

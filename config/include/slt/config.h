@@ -61,6 +61,23 @@ struct slt_aggr_conf {
     int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
 };
 
+/* A label added to every alert (alerting.labels). */
+struct slt_label {
+    char *name;
+    char *value;
+};
+
+/* alerting: burn-rate alerts sent by the aggregator (docs/ALERTS.md). */
+struct slt_alert_conf {
+    int64_t interval_ms;      /* evaluation period, default 30s */
+    char *alertmanager;       /* http://host[:port][/path]; NULL: off */
+    char *webhook;            /* http://host[:port][/path]; NULL: off */
+    int64_t timeout_ms;       /* per notification, default 5s */
+    char *external_url;       /* generatorURL of alerts; NULL: http://<aggregator.http_listen>/ */
+    struct slt_label *labels; /* added to every alert, sorted by name */
+    size_t nlabels;
+};
+
 struct slt_config {
     char *path;
     struct slt_format **formats; /* user formats, owned */
@@ -73,6 +90,7 @@ struct slt_config {
     size_t nslos;
     struct slt_agent_conf agent;
     struct slt_aggr_conf aggregator;
+    struct slt_alert_conf alerting;
 };
 
 /*
@@ -96,5 +114,20 @@ void slt_config_free(struct slt_config *cfg);
 /* Index of the input / SLI called name, or -1. */
 int slt_config_input_index(const struct slt_config *cfg, const char *name);
 int slt_config_sli_index(const struct slt_config *cfg, const char *name);
+
+/*
+ * An http:// URL split into host, port and path (with the query), as the config checks it:
+ * no TLS, no user:password@, host of letters, digits, '.', '-', '_' or a [v6] address, port
+ * 1..65535 (default 80), path without spaces, control bytes or '#' (default "/").
+ * Returns 0, or SLT_EINVAL with what is wrong (without the value) in msg.
+ */
+#define SLT_URL_MAX_HOST 256
+#define SLT_URL_MAX_PATH 1024
+struct slt_http_url {
+    char host[SLT_URL_MAX_HOST]; /* without the brackets of a v6 address */
+    int port;
+    char path[SLT_URL_MAX_PATH];
+};
+int slt_http_url_parse(const char *s, struct slt_http_url *u, char *msg, size_t msglen);
 
 #endif

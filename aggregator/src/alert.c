@@ -1,0 +1,980 @@
+/*
+ * Burn-rate alerts to Alertmanager and a webhook; see alert.h and docs/ALERTS.md.
+ *
+ * One evaluation at a time: it connects to Redis, pipelines an HMGET per bucket of every SLO
+ * window (replies come back in order, so reply i adds into sums[owner[i]]), and ends when the
+ * last reply arrived or its timer fired. The timer frees the connection, which makes hiredis
+ * run every pending callback with a NULL reply, so an evaluation never outlives
+ * aggregator.redis_timeout. Then the states change, Alertmanager gets every firing alert and
+ * the unsent resolves, and the webhook queue is sent, one document after the other.
+ */
+#include "alert.h"
+
+#include <errno.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "httpc.h"
+#include "redis_url.h"
+#include "redis_uv.h"
+#include "slo.h"
+#include "slt/config.h"
+#include "window.h"
+
+#define COMPONENT "alert"
+#define SLOTS (1 + SLT_SLO_NBURN) /* the SLO window, then the burn windows */
+#define MAX_BUCKETS 1024          /* of one window: 400 days need at most 564 */
+
+enum { KIND_FAST = 0, KIND_SLOW = 1, NKINDS = 2 };
+static const char *const kind_alertname[NKINDS] = {"SLOFastBurn", "SLOSlowBurn"};
+static const char *const kind_name[NKINDS] = {"fast_burn", "slow_burn"};
+static const char *const kind_severity[NKINDS] = {"page", "ticket"};
+
+struct alert_state {
+    int firing;
+    int64_t since;       /* when it started firing (startsAt) */
+    int resolve_pending; /* resolved, Alertmanager has not taken the resolve yet */
+    int resolve_sending; /* that resolve is in the request in flight */
+    int64_t resolved_at; /* endsAt of the resolve */
+};
+
+struct alert_slo {
+    char *name;
+    char *sli;
+    double objective;
+    int64_t window_s;
+    struct slt_slo_eval last; /* the evaluation that last changed or confirmed a state */
+    struct alert_state st[NKINDS];
+};
+
+/* Everything taken from the config, replaced whole by a reload. */
+struct alert_conf {
+    int64_t interval_ms;
+    int64_t timeout_ms;
+    int64_t redis_timeout_ms;
+    int64_t minute_retention_s;
+    int64_t hour_retention_s;
+    int has_am, has_wh;
+    struct slt_http_url am, wh;
+    char *generator_url;
+    struct slt_label *labels;
+    size_t nlabels;
+    struct slt_redis_url redis;
+    struct alert_slo *slos;
+    size_t nslos;
+};
+
+struct slt_alert {
+    uv_loop_t *loop;
+    struct slt_aggr_stats *stats;
+    struct alert_conf *conf;
+    uv_timer_t tick;
+
+    /* the evaluation in flight */
+    redisAsyncContext *ac;
+    uv_timer_t eval_timer;
+    int eval_active;
+    int eval_stale; /* the config changed meanwhile: its sums no longer match */
+    int eval_failed;
+    size_t pending;
+    size_t reply_idx;
+    uint32_t *owner;
+    size_t nslots, cap_slots;
+    int64_t (*sums)[3];
+    struct slt_bucket *bk;
+    int redis_logged_down;
+
+    /* notifications */
+    struct slt_httpc *am_req;
+    struct slt_httpc *wh_req;
+    const char *wh_doc;            /* the queued document wh_req carries; NULL once dropped */
+    char *wq[SLT_ALERT_QUEUE_MAX]; /* webhook documents, a ring */
+    size_t wq_head, wq_len;
+    int wh_failed_this_round; /* stop sending until the next evaluation */
+
+    int stopping;
+    int nopen; /* handles and requests not finished */
+    void (*on_stopped)(void *data);
+    void *stopped_data;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Config                                                                                      */
+
+static void slos_free(struct alert_slo *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; s && i < n; i++) {
+        slt_free(s[i].name);
+        slt_free(s[i].sli);
+    }
+    slt_free(s);
+}
+
+static void conf_free(struct alert_conf *c)
+{
+    size_t i;
+
+    if (!c)
+        return;
+    slt_free(c->generator_url);
+    for (i = 0; i < c->nlabels; i++) {
+        slt_free(c->labels[i].name);
+        slt_free(c->labels[i].value);
+    }
+    slt_free(c->labels);
+    slt_redis_url_release(&c->redis);
+    slos_free(c->slos, c->nslos);
+    slt_free(c);
+}
+
+static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
+{
+    const struct slt_alert_conf *ac = &cfg->alerting;
+    const struct slt_aggr_conf *ag = &cfg->aggregator;
+    struct alert_conf *c = slt_calloc(1, sizeof(*c));
+    char err[256], url[600];
+    size_t i;
+    int rc = 0;
+
+    if (!c)
+        return SLT_ENOMEM;
+    c->interval_ms = ac->interval_ms > 0 ? ac->interval_ms : 30000;
+    c->timeout_ms = ac->timeout_ms > 0 ? ac->timeout_ms : 5000;
+    c->redis_timeout_ms = ag->redis_timeout_ms > 0 ? ag->redis_timeout_ms : 2000;
+    c->minute_retention_s = ag->minute_retention_s > 0 ? ag->minute_retention_s : 2 * 86400;
+    c->hour_retention_s = ag->hour_retention_s > 0 ? ag->hour_retention_s : 35 * 86400;
+    if (ac->alertmanager) {
+        c->has_am = 1;
+        rc = slt_http_url_parse(ac->alertmanager, &c->am, err, sizeof(err));
+        if (rc == 0) {
+            /* POST {url}/api/v2/alerts */
+            size_t n = strlen(c->am.path);
+
+            while (n > 0 && c->am.path[n - 1] == '/')
+                c->am.path[--n] = '\0';
+            if (n + sizeof("/api/v2/alerts") > sizeof(c->am.path))
+                rc = SLT_ECONFIG;
+            else
+                memcpy(c->am.path + n, "/api/v2/alerts", sizeof("/api/v2/alerts"));
+        }
+    }
+    if (rc == 0 && ac->webhook) {
+        c->has_wh = 1;
+        rc = slt_http_url_parse(ac->webhook, &c->wh, err, sizeof(err));
+    }
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "bad receiver url: %s", err);
+        conf_free(c);
+        return SLT_ECONFIG;
+    }
+    if (ac->external_url) {
+        snprintf(url, sizeof(url), "%s", ac->external_url);
+    } else {
+        const char *l = ag->http_listen ? ag->http_listen : "127.0.0.1:7480";
+
+        snprintf(url, sizeof(url), "http://%s%s/", l[0] == ':' ? "localhost" : "", l);
+    }
+    c->generator_url = slt_strdup(url);
+    if (!c->generator_url)
+        goto nomem;
+    if (ac->nlabels) {
+        c->labels = slt_calloc(ac->nlabels, sizeof(*c->labels));
+        if (!c->labels)
+            goto nomem;
+        for (i = 0; i < ac->nlabels; i++, c->nlabels++) {
+            c->labels[i].name = slt_strdup(ac->labels[i].name);
+            c->labels[i].value = slt_strdup(ac->labels[i].value);
+            if (!c->labels[i].name || !c->labels[i].value) {
+                c->nlabels++;
+                goto nomem;
+            }
+        }
+    }
+    rc = slt_redis_url_parse(ag->redis ? ag->redis : "redis://127.0.0.1:6379/0", &c->redis, err,
+                             sizeof(err));
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address: %s", err);
+        conf_free(c);
+        return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+    }
+    if (cfg->nslos) {
+        c->slos = slt_calloc(cfg->nslos, sizeof(*c->slos));
+        if (!c->slos)
+            goto nomem;
+        for (i = 0; i < cfg->nslos; i++, c->nslos++) {
+            const struct slt_slo *o = &cfg->slos[i];
+            struct alert_slo *s = &c->slos[i];
+
+            s->name = slt_strdup(o->name ? o->name : "");
+            s->sli = slt_strdup(o->sli ? o->sli : "");
+            s->objective = o->objective;
+            s->window_s = o->window_s > 0 ? o->window_s : 28 * 86400;
+            if (!s->name || !s->sli) {
+                c->nslos++;
+                goto nomem;
+            }
+        }
+    }
+    *out = c;
+    return 0;
+nomem:
+    conf_free(c);
+    return SLT_ENOMEM;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Documents                                                                                   */
+
+static void rfc3339(int64_t t, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void fmt_window(int64_t s, char *buf, size_t len)
+{
+    if (s % 86400 == 0)
+        snprintf(buf, len, "%" PRId64 "d", s / 86400);
+    else if (s % 3600 == 0)
+        snprintf(buf, len, "%" PRId64 "h", s / 3600);
+    else if (s % 60 == 0)
+        snprintf(buf, len, "%" PRId64 "m", s / 60);
+    else
+        snprintf(buf, len, "%" PRId64 "s", s);
+}
+
+static json_t *labels_json(const struct alert_conf *c, const struct alert_slo *s, int kind)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "alertname", kind_alertname[kind], "slo", s->name,
+                          "sli", s->sli, "severity", kind_severity[kind]);
+    size_t i;
+
+    for (i = 0; j && i < c->nlabels; i++)
+        json_object_set_new(j, c->labels[i].name, json_string(c->labels[i].value));
+    return j;
+}
+
+static json_t *annotations_json(const struct alert_slo *s, int kind)
+{
+    const struct slt_slo_eval *e = &s->last;
+    const double *b = e->burn;
+    char summary[512], desc[1024], win[32];
+
+    fmt_window(s->window_s, win, sizeof(win));
+    if (kind == KIND_FAST)
+        snprintf(summary, sizeof(summary),
+                 "SLO %s burns its error budget fast: %.1fx over 1h and %.1fx over 5m "
+                 "(alerts at %.1fx)",
+                 s->name, b[SLT_SLO_BURN_1H], b[SLT_SLO_BURN_5M], SLT_SLO_FAST_BURN);
+    else
+        snprintf(summary, sizeof(summary),
+                 "SLO %s burns its error budget: %.1fx over 6h and %.1fx over 30m (alerts at "
+                 "%.1fx)",
+                 s->name, b[SLT_SLO_BURN_6H], b[SLT_SLO_BURN_30M], SLT_SLO_SLOW_BURN);
+    snprintf(desc, sizeof(desc),
+             "SLI %s: burn rates 5m %.2fx, 30m %.2fx, 1h %.2fx, 6h %.2fx. Error budget left "
+             "%.1f%% of the %s window (attainment %.4f%%, objective %g%%).",
+             s->sli, b[0], b[1], b[2], b[3], e->budget_remaining * 100.0, win,
+             e->attainment * 100.0, s->objective);
+    return json_pack("{s:s, s:s}", "summary", summary, "description", desc);
+}
+
+/* One alert as Alertmanager API v2 wants it (postableAlert). */
+static json_t *am_alert_json(const struct alert_conf *c, const struct alert_slo *s, int kind,
+                             int64_t ends)
+{
+    char starts_s[32], ends_s[32];
+
+    rfc3339(s->st[kind].since, starts_s, sizeof(starts_s));
+    rfc3339(ends, ends_s, sizeof(ends_s));
+    return json_pack("{s:o, s:o, s:s, s:s, s:s}", "labels", labels_json(c, s, kind), "annotations",
+                     annotations_json(s, kind), "startsAt", starts_s, "endsAt", ends_s,
+                     "generatorURL", c->generator_url);
+}
+
+/* FNV-1a 64 of the labels as sorted compact JSON: the same alert has the same print. */
+static void fingerprint(json_t *labels, char out[17])
+{
+    char *s = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    uint64_t h = 14695981039346656037ULL;
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)(s ? s : ""); *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    free(s);
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+/* The webhook document of a state change; a new string (free with free()) or NULL. */
+static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, int kind,
+                         int firing, int64_t now)
+{
+    const struct slt_slo_eval *e = &s->last;
+    json_t *labels = labels_json(c, s, kind), *burn = json_object(), *j;
+    char starts_s[32], ends_s[32], fp[17];
+    size_t w;
+    char *out;
+
+    if (!labels || !burn) {
+        json_decref(labels);
+        json_decref(burn);
+        return NULL;
+    }
+    fingerprint(labels, fp);
+    for (w = 0; w < SLT_SLO_NBURN; w++)
+        json_object_set_new(burn, slt_slo_burn_window_names[w], json_real(e->burn[w]));
+    rfc3339(s->st[kind].since, starts_s, sizeof(starts_s));
+    rfc3339(now, ends_s, sizeof(ends_s));
+    j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:f, s:I, s:f, "
+                  "s:f, s:o}}",
+                  "version", "1", "status", firing ? "firing" : "resolved", "alert",
+                  kind_name[kind], "labels", labels, "annotations", annotations_json(s, kind),
+                  "startsAt", starts_s, "endsAt", firing ? json_null() : json_string(ends_s),
+                  "generatorURL", c->generator_url, "fingerprint", fp, "slo", "name", s->name,
+                  "sli", s->sli, "objective", s->objective, "window_seconds",
+                  (json_int_t)s->window_s, "attainment", e->attainment, "error_budget_remaining",
+                  e->budget_remaining, "burn_rates", burn);
+    if (!j)
+        return NULL;
+    out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    json_decref(j);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sending                                                                                     */
+
+static void alert_maybe_stopped(struct slt_alert *al);
+static void wh_kick(struct slt_alert *al);
+
+static void wq_push(struct slt_alert *al, char *doc)
+{
+    if (!doc) {
+        al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_WEBHOOK]++;
+        return;
+    }
+    if (al->wq_len == SLT_ALERT_QUEUE_MAX) {
+        /* drop the oldest: the newest says how things are now */
+        if (al->wq[al->wq_head] == al->wh_doc)
+            al->wh_doc = NULL;
+        free(al->wq[al->wq_head]);
+        al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
+        al->wq_len--;
+        al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_WEBHOOK]++;
+    }
+    al->wq[(al->wq_head + al->wq_len) % SLT_ALERT_QUEUE_MAX] = doc;
+    al->wq_len++;
+}
+
+static void log_failure(const char *target, int status)
+{
+    char why[64];
+
+    if (status > 0)
+        snprintf(why, sizeof(why), "answered %d", status);
+    else
+        snprintf(why, sizeof(why), "%s",
+                 status > -10000 ? uv_strerror(status) : slt_strerror(status));
+    slt_log(SLT_LOG_WARN, COMPONENT, "%s notification failed: %s (retried)", target, why);
+}
+
+static void on_wh_done(int status, void *data)
+{
+    struct slt_alert *al = data;
+    const char *doc = al->wh_doc;
+
+    al->wh_req = NULL;
+    al->wh_doc = NULL;
+    al->nopen--;
+    if (status >= 200 && status < 300) {
+        al->stats->alert_notifications_sent[SLT_ALERT_TARGET_WEBHOOK]++;
+        /* pop it, unless the queue dropped it meanwhile (then the head was never sent) */
+        if (doc && al->wq_len && al->wq[al->wq_head] == doc) {
+            free(al->wq[al->wq_head]);
+            al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
+            al->wq_len--;
+        }
+    } else if (status != UV_ECANCELED) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
+        al->wh_failed_this_round = 1;
+        log_failure("webhook", status);
+    }
+    if (al->stopping)
+        alert_maybe_stopped(al);
+    else
+        wh_kick(al);
+}
+
+/* Sends the oldest queued document, unless one is in flight or this round failed. */
+static void wh_kick(struct slt_alert *al)
+{
+    const struct alert_conf *c = al->conf;
+    const char *doc;
+    int rc;
+
+    if (al->stopping || al->wh_req || !al->wq_len || al->wh_failed_this_round || !c->has_wh)
+        return;
+    doc = al->wq[al->wq_head];
+    rc = slt_httpc_post(al->loop, &c->wh, "application/json", doc, strlen(doc), c->timeout_ms,
+                        on_wh_done, al, &al->wh_req);
+    if (rc < 0) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
+        al->wh_failed_this_round = 1;
+        return;
+    }
+    al->wh_doc = doc;
+    al->nopen++;
+}
+
+static void on_am_done(int status, void *data)
+{
+    struct slt_alert *al = data;
+    int ok = status >= 200 && status < 300;
+    size_t i, k;
+
+    al->am_req = NULL;
+    al->nopen--;
+    if (ok)
+        al->stats->alert_notifications_sent[SLT_ALERT_TARGET_ALERTMANAGER]++;
+    else if (status != UV_ECANCELED) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
+        log_failure("alertmanager", status);
+    }
+    for (i = 0; i < al->conf->nslos; i++) {
+        for (k = 0; k < NKINDS; k++) {
+            struct alert_state *st = &al->conf->slos[i].st[k];
+
+            if (st->resolve_sending && ok)
+                st->resolve_pending = 0;
+            st->resolve_sending = 0;
+        }
+    }
+    if (al->stopping)
+        alert_maybe_stopped(al);
+}
+
+/* Posts every firing alert and every resolve Alertmanager has not taken yet. */
+static void am_send(struct slt_alert *al, int64_t now)
+{
+    const struct alert_conf *c = al->conf;
+    int64_t ends = now + 4 * ((c->interval_ms + 999) / 1000);
+    json_t *arr;
+    size_t i, k;
+    char *body;
+    int rc;
+
+    if (!c->has_am || al->am_req || al->stopping)
+        return;
+    arr = json_array();
+    for (i = 0; arr && i < c->nslos; i++) {
+        for (k = 0; k < NKINDS; k++) {
+            struct alert_state *st = &c->slos[i].st[k];
+
+            if (st->firing)
+                json_array_append_new(arr, am_alert_json(c, &c->slos[i], (int)k, ends));
+            else if (st->resolve_pending)
+                json_array_append_new(arr, am_alert_json(c, &c->slos[i], (int)k, st->resolved_at));
+        }
+    }
+    if (!arr || json_array_size(arr) == 0) {
+        json_decref(arr);
+        return;
+    }
+    body = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    json_decref(arr);
+    if (!body) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
+        return;
+    }
+    rc = slt_httpc_post(al->loop, &c->am, "application/json", body, strlen(body), c->timeout_ms,
+                        on_am_done, al, &al->am_req);
+    free(body);
+    if (rc < 0) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
+        return;
+    }
+    al->nopen++;
+    for (i = 0; i < c->nslos; i++)
+        for (k = 0; k < NKINDS; k++)
+            if (!c->slos[i].st[k].firing && c->slos[i].st[k].resolve_pending)
+                c->slos[i].st[k].resolve_sending = 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Evaluation                                                                                  */
+
+static void eval_release(struct slt_alert *al)
+{
+    slt_free(al->owner);
+    slt_free(al->sums);
+    al->owner = NULL;
+    al->sums = NULL;
+    al->nslots = al->cap_slots = 0;
+    al->pending = al->reply_idx = 0;
+}
+
+/* Applies a finished evaluation to the states and sends what changed. */
+static void eval_apply(struct slt_alert *al, int64_t now)
+{
+    struct alert_conf *c = al->conf;
+    uint64_t firing = 0;
+    size_t i, k, w;
+
+    for (i = 0; i < c->nslos; i++) {
+        struct alert_slo *s = &c->slos[i];
+        const int64_t(*sm)[3] = (const int64_t(*)[3])al->sums + i * SLOTS;
+        struct slt_slo_sums sums;
+        struct slt_slo_eval e;
+
+        memcpy(sums.win, sm[0], sizeof(sums.win));
+        for (w = 0; w < SLT_SLO_NBURN; w++)
+            memcpy(sums.burn[w], sm[1 + w], sizeof(sums.burn[w]));
+        slt_slo_evaluate(s->objective, &sums, &e);
+        s->last = e;
+        for (k = 0; k < NKINDS; k++) {
+            struct alert_state *st = &s->st[k];
+            int now_firing = k == KIND_FAST ? e.fast : e.slow;
+
+            if (now_firing && !st->firing) {
+                st->firing = 1;
+                st->since = now;
+                st->resolve_pending = 0;
+                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->name, kind_name[k]);
+                if (c->has_wh)
+                    wq_push(al, webhook_doc(c, s, (int)k, 1, now));
+            } else if (!now_firing && st->firing) {
+                st->firing = 0;
+                st->resolve_pending = c->has_am;
+                st->resolved_at = now;
+                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->name, kind_name[k]);
+                if (c->has_wh)
+                    wq_push(al, webhook_doc(c, s, (int)k, 0, now));
+            }
+            firing += (uint64_t)st->firing;
+        }
+    }
+    al->stats->alerts_firing = firing;
+}
+
+static void eval_finish(struct slt_alert *al)
+{
+    redisAsyncContext *ac = al->ac;
+    int64_t now = slt_now_ms() / 1000;
+
+    al->ac = NULL;
+    if (ac)
+        redisAsyncFree(ac); /* deferred by hiredis when called from its callback */
+    uv_timer_stop(&al->eval_timer);
+    al->eval_active = 0;
+    if (al->stopping) {
+        eval_release(al);
+        alert_maybe_stopped(al);
+        return;
+    }
+    if (al->eval_failed) {
+        al->stats->alert_eval_failures++;
+        if (!al->redis_logged_down)
+            slt_log(SLT_LOG_WARN, COMPONENT,
+                    "cannot read the SLOs from redis; alerts keep their state until it answers");
+        al->redis_logged_down = 1;
+    } else if (!al->eval_stale) {
+        al->stats->alert_evaluations++;
+        if (al->redis_logged_down)
+            slt_log(SLT_LOG_INFO, COMPONENT, "reading the SLOs from redis again");
+        al->redis_logged_down = 0;
+        eval_apply(al, now);
+        am_send(al, now);
+    }
+    eval_release(al);
+    al->wh_failed_this_round = 0;
+    wh_kick(al);
+}
+
+static void eval_reply_done(struct slt_alert *al)
+{
+    if (--al->pending == 0)
+        eval_finish(al);
+}
+
+static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct slt_alert *al = privdata;
+    redisReply *reply = r;
+
+    (void)ac;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        al->eval_failed = 1;
+    eval_reply_done(al);
+}
+
+static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct slt_alert *al = privdata;
+    redisReply *reply = r;
+    size_t idx = al->reply_idx++, i;
+
+    (void)ac;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || idx >= al->nslots) {
+        al->eval_failed = 1;
+    } else {
+        for (i = 0; i < 3; i++) {
+            redisReply *e = reply->element[i];
+            char *end;
+            long long v;
+
+            if (e->type == REDIS_REPLY_NIL)
+                continue;
+            errno = 0;
+            v = e->type == REDIS_REPLY_STRING ? strtoll(e->str, &end, 10) : 0;
+            if (e->type != REDIS_REPLY_STRING || errno || end == e->str || *end) {
+                al->eval_failed = 1;
+                continue;
+            }
+            al->sums[al->owner[idx]][i] += v;
+        }
+    }
+    eval_reply_done(al);
+}
+
+static void on_eval_timeout(uv_timer_t *t)
+{
+    struct slt_alert *al = t->data;
+    redisAsyncContext *ac = al->ac;
+
+    al->eval_failed = 1;
+    al->ac = NULL;
+    if (ac)
+        redisAsyncFree(ac); /* every pending callback runs now with a NULL reply */
+}
+
+static void on_redis_connect(const redisAsyncContext *ac, int status)
+{
+    struct slt_alert *al = ac->data;
+
+    if (status != REDIS_OK && al->ac == ac) {
+        al->eval_failed = 1;
+        al->ac = NULL; /* hiredis frees it and flushes the callbacks with NULL */
+    }
+}
+
+static void on_redis_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct slt_alert *al = ac->data;
+
+    (void)status;
+    if (al->ac == ac)
+        al->ac = NULL;
+}
+
+static int eval_command(struct slt_alert *al, redisCallbackFn *fn, int argc, const char **argv,
+                        const size_t *lens)
+{
+    if (!al->ac || redisAsyncCommandArgv(al->ac, fn, al, argc, argv, lens) != REDIS_OK)
+        return SLT_EREDIS;
+    al->pending++;
+    return 0;
+}
+
+/* Queues HMGET of every bucket of [from, to) of sli, adding into sums[owner]. */
+static int eval_range(struct slt_alert *al, const char *sli, int64_t from, int64_t to,
+                      uint32_t owner)
+{
+    long n, i;
+
+    n = slt_window_decompose(from, to, al->bk, MAX_BUCKETS);
+    if (n < 0)
+        return (int)n;
+    for (i = 0; i < n; i++) {
+        char key[600];
+        const char *argv[5] = {"HMGET", key, "g", "b", "e"};
+        size_t lens[5] = {5, 0, 1, 1, 1};
+        int kl, rc;
+
+        if (al->nslots >= SLT_ALERT_MAX_KEYS)
+            return SLT_ELIMIT;
+        kl = snprintf(key, sizeof(key), "slt:{s:%s}:%s:%" PRId64, sli,
+                      slt_gran_letter(al->bk[i].gran), al->bk[i].start);
+        if (kl < 0 || (size_t)kl >= sizeof(key))
+            return SLT_ELIMIT;
+        lens[1] = (size_t)kl;
+        if (al->nslots == al->cap_slots) {
+            size_t cap = al->cap_slots ? al->cap_slots * 2 : 256;
+            uint32_t *o = slt_realloc(al->owner, cap * sizeof(*o));
+
+            if (!o)
+                return SLT_ENOMEM;
+            al->owner = o;
+            al->cap_slots = cap;
+        }
+        rc = eval_command(al, on_hmget, 5, argv, lens);
+        if (rc < 0)
+            return rc;
+        al->owner[al->nslots++] = owner;
+    }
+    return 0;
+}
+
+static int eval_queue(struct slt_alert *al)
+{
+    const struct alert_conf *c = al->conf;
+    const struct slt_redis_url *u = &c->redis;
+    int64_t to = slt_slo_now_end(slt_now_ms() / 1000);
+    size_t i, w;
+    int rc = 0;
+
+    if (u->password) {
+        const char *argv[] = {"AUTH", u->user ? u->user : u->password, u->password};
+        size_t lens[] = {4, strlen(argv[1]), strlen(u->password)};
+
+        rc = eval_command(al, on_setup_reply, u->user ? 3 : 2, argv, lens);
+    }
+    if (rc == 0 && u->db) {
+        char db[16];
+        const char *argv[] = {"SELECT", db};
+        size_t lens[] = {6, 0};
+
+        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", u->db);
+        rc = eval_command(al, on_setup_reply, 2, argv, lens);
+    }
+    for (i = 0; rc == 0 && i < c->nslos; i++) {
+        const struct alert_slo *s = &c->slos[i];
+        int64_t from =
+            slt_slo_window_start(to, s->window_s, c->minute_retention_s, c->hour_retention_s);
+
+        rc = eval_range(al, s->sli, from, to, (uint32_t)(i * SLOTS));
+        for (w = 0; rc == 0 && w < SLT_SLO_NBURN; w++)
+            rc = eval_range(al, s->sli, to - slt_slo_burn_windows[w], to,
+                            (uint32_t)(i * SLOTS + 1 + w));
+    }
+    return rc;
+}
+
+static void eval_start(struct slt_alert *al)
+{
+    const struct alert_conf *c = al->conf;
+    redisAsyncContext *ac;
+    int rc;
+
+    if (al->eval_active || al->stopping)
+        return; /* the previous one is still waiting for Redis (bounded by its timer) */
+    if (c->nslos == 0) {
+        al->stats->alert_evaluations++;
+        al->stats->alerts_firing = 0;
+        al->wh_failed_this_round = 0;
+        wh_kick(al);
+        return;
+    }
+    al->eval_failed = 0;
+    al->eval_stale = 0;
+    al->sums = slt_calloc(c->nslos ? c->nslos * SLOTS : 1, sizeof(*al->sums));
+    if (!al->sums) {
+        al->stats->alert_eval_failures++;
+        return;
+    }
+    ac = c->redis.path ? redisAsyncConnectUnix(c->redis.path)
+                       : redisAsyncConnect(c->redis.host, c->redis.port);
+    if (!ac || ac->err || slt_redis_uv_attach(ac, al->loop) != REDIS_OK) {
+        if (ac)
+            redisAsyncFree(ac);
+        eval_release(al);
+        al->stats->alert_eval_failures++;
+        return;
+    }
+    ac->data = al;
+    redisAsyncSetConnectCallback(ac, on_redis_connect);
+    redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
+    al->ac = ac;
+    al->eval_active = 1;
+    uv_timer_start(&al->eval_timer, on_eval_timeout, (uint64_t)c->redis_timeout_ms, 0);
+    rc = eval_queue(al);
+    if (rc < 0) {
+        if (rc != SLT_EREDIS)
+            slt_log(SLT_LOG_ERROR, COMPONENT, "cannot evaluate the SLOs: %s", slt_strerror(rc));
+        al->eval_failed = 1;
+        if (al->ac) {
+            /* flush what was queued: its callbacks run now with NULL */
+            al->ac = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+    if (al->pending == 0 && al->eval_active)
+        eval_finish(al);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    eval_start(t->data);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lifecycle                                                                                   */
+
+static void alert_free(struct slt_alert *al)
+{
+    while (al->wq_len) {
+        free(al->wq[al->wq_head]);
+        al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
+        al->wq_len--;
+    }
+    conf_free(al->conf);
+    slt_free(al->bk);
+    slt_free(al);
+}
+
+static void alert_maybe_stopped(struct slt_alert *al)
+{
+    void (*cb)(void *);
+    void *d;
+
+    if (!al->stopping || al->nopen || al->eval_active)
+        return;
+    cb = al->on_stopped;
+    d = al->stopped_data;
+    alert_free(al);
+    if (cb)
+        cb(d);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct slt_alert *al = h->data;
+
+    al->nopen--;
+    alert_maybe_stopped(al);
+}
+
+static void describe(const struct alert_conf *c)
+{
+    char am[SLT_URL_MAX_HOST + 16], wh[SLT_URL_MAX_HOST + 16];
+
+    snprintf(am, sizeof(am), "%s:%d", c->am.host, c->am.port);
+    snprintf(wh, sizeof(wh), "%s:%d", c->wh.host, c->wh.port);
+    slt_log(SLT_LOG_INFO, COMPONENT,
+            "%zu slo(s) evaluated every %" PRId64 " ms; alertmanager %s, webhook %s", c->nslos,
+            c->interval_ms, c->has_am ? am : "off", c->has_wh ? wh : "off");
+}
+
+int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
+                    struct slt_aggr_stats *stats, struct slt_alert **out)
+{
+    struct slt_alert *al = slt_calloc(1, sizeof(*al));
+    int rc;
+
+    if (!al)
+        return SLT_ENOMEM;
+    al->bk = slt_calloc(MAX_BUCKETS, sizeof(*al->bk));
+    if (!al->bk) {
+        slt_free(al);
+        return SLT_ENOMEM;
+    }
+    rc = conf_new(cfg, &al->conf);
+    if (rc < 0) {
+        slt_free(al->bk);
+        slt_free(al);
+        return rc;
+    }
+    al->loop = loop;
+    al->stats = stats;
+    uv_timer_init(loop, &al->tick);
+    al->tick.data = al;
+    uv_timer_init(loop, &al->eval_timer);
+    al->eval_timer.data = al;
+    al->nopen = 2;
+    uv_timer_start(&al->tick, on_tick, (uint64_t)al->conf->interval_ms,
+                   (uint64_t)al->conf->interval_ms);
+    describe(al->conf);
+    *out = al;
+    return 0;
+}
+
+int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
+{
+    struct alert_conf *c, *old;
+    size_t i, j, k;
+    int64_t now = slt_now_ms() / 1000;
+    int rc;
+
+    if (!al)
+        return 0;
+    rc = conf_new(cfg, &c);
+    if (rc < 0)
+        return rc;
+    old = al->conf;
+    /* carry the states over by name; resolve what is gone */
+    for (i = 0; i < old->nslos; i++) {
+        struct alert_slo *o = &old->slos[i];
+
+        for (j = 0; j < c->nslos; j++)
+            if (!strcmp(c->slos[j].name, o->name))
+                break;
+        if (j < c->nslos) {
+            c->slos[j].last = o->last;
+            memcpy(c->slos[j].st, o->st, sizeof(o->st));
+            for (k = 0; k < NKINDS; k++)
+                c->slos[j].st[k].resolve_sending = 0;
+            continue;
+        }
+        for (k = 0; k < NKINDS; k++) {
+            if (o->st[k].firing && old->has_wh)
+                wq_push(al, webhook_doc(old, o, (int)k, 0, now));
+            /* Alertmanager ends it by itself when its endsAt (4 intervals) passes */
+        }
+    }
+    al->conf = c;
+    conf_free(old);
+    if (!c->has_wh) {
+        /* no webhook any more: what waited for it is dropped */
+        al->wh_doc = NULL;
+        while (al->wq_len) {
+            free(al->wq[al->wq_head]);
+            al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
+            al->wq_len--;
+            al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_WEBHOOK]++;
+        }
+    }
+    if (al->eval_active)
+        al->eval_stale = 1; /* its sums follow the old list of SLOs */
+    /* a request in flight lost its resolve_sending marks above: those resolves go again */
+    uv_timer_start(&al->tick, on_tick, (uint64_t)c->interval_ms, (uint64_t)c->interval_ms);
+    describe(c);
+    return 0;
+}
+
+void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data)
+{
+    redisAsyncContext *ac;
+
+    if (!al) {
+        if (on_stopped)
+            on_stopped(data);
+        return;
+    }
+    al->stopping = 1;
+    al->on_stopped = on_stopped;
+    al->stopped_data = data;
+    uv_timer_stop(&al->tick);
+    ac = al->ac;
+    al->ac = NULL;
+    if (ac)
+        redisAsyncFree(ac); /* the evaluation ends now, its callbacks see NULL */
+    if (al->eval_active && al->pending == 0)
+        eval_finish(al);
+    if (al->am_req)
+        slt_httpc_cancel(al->am_req);
+    if (al->wh_req)
+        slt_httpc_cancel(al->wh_req);
+    uv_close((uv_handle_t *)&al->tick, on_timer_closed);
+    uv_close((uv_handle_t *)&al->eval_timer, on_timer_closed);
+}

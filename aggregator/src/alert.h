@@ -1,0 +1,49 @@
+/*
+ * Burn-rate alert delivery. Every alerting.interval the module reads the sums of every SLO
+ * from Redis (a connection of its own per evaluation, timed by aggregator.redis_timeout),
+ * evaluates them with slo.c and notifies:
+ *   Alertmanager   every firing alert at every evaluation (POST {url}/api/v2/alerts, endsAt
+ *                  now + 4 intervals) and each resolve once (endsAt = when it resolved),
+ *                  until a 2xx answer takes it;
+ *   a webhook      one JSON document per state change (firing, resolved), from a bounded
+ *                  queue, oldest first; a failed one is retried at the next evaluation.
+ * Nothing here blocks ingest: it only runs libuv callbacks. docs/ALERTS.md is the reference.
+ *
+ * Calling sequence (main.c):
+ *   slt_alert_start(loop, cfg, stats, &al)   first evaluation after one interval
+ *   slt_alert_set_config(al, cfg)            after a reload; copies what it needs
+ *   slt_alert_stop(al, on_stopped, data)     cancels what is in flight; on_stopped runs last
+ */
+#ifndef SLT_ALERT_H
+#define SLT_ALERT_H
+
+#include <stddef.h>
+
+#include "stats.h"
+
+struct uv_loop_s;
+struct slt_config;
+struct slt_alert;
+
+/* Webhook documents waiting to be sent, at most; past it the oldest is dropped (counted). */
+#define SLT_ALERT_QUEUE_MAX 256
+/* HMGET commands one evaluation may send (every bucket of every SLO window). */
+#define SLT_ALERT_MAX_KEYS 500000
+
+/*
+ * Starts the evaluation timer. cfg is copied (it may be freed after the call). Returns 0, or
+ * SLT_ENOMEM / SLT_ECONFIG (a Redis or receiver address the config loader let through but
+ * that does not parse; not expected).
+ */
+int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
+                    struct slt_aggr_stats *stats, struct slt_alert **out);
+/*
+ * Takes the SLOs, receivers, labels and intervals of a reloaded config. Alert states carry
+ * over by SLO name; an SLO that is gone while firing is resolved. Returns 0, or SLT_ENOMEM /
+ * SLT_ECONFIG and the old settings stay.
+ */
+int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg);
+/* Stops and frees al; on_stopped(data) runs once every handle is closed. al may be NULL. */
+void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data);
+
+#endif

@@ -1,0 +1,404 @@
+"""Burn-rate alerts end to end: counts sent over the wire protocol to a real
+slitail-aggregator on a private redis-server, and a small HTTP server playing Alertmanager
+(POST /api/v2/alerts) and the webhook (POST /hook) that records what it gets.
+
+Burn windows end at the current minute, so the data places the bad events: a burst now fires
+fast_burn (and slow_burn); a flood of good events now resolves both; a burst 20 minutes ago is
+a slow burn but not a fast one (the last 5 minutes are clean); a burst 2 hours ago is neither
+(only the 6h window sees it)."""
+import calendar
+import http.server
+import json
+import re
+import signal
+import threading
+import time
+import urllib.request
+
+from slt_harness import (Proc, Redis, TempDir, TestCase, binary, check_equal, free_port,
+                         wait_for, wait_port)
+from slt_proto import APPLIED, ProtoClient, series
+
+CONFIG = """
+inputs: [{{name: web, format: nginx_combined}}]
+slis:
+  - {{name: checkout, input: web, bad: {{status: 5xx}}}}
+  - {{name: search, input: web, bad: {{status: 5xx}}}}
+slos:
+  - {{name: checkout-99, sli: checkout, objective: 99, window: 1d}}
+  - {{name: search-99, sli: search, objective: 99, window: 1d}}
+aggregator:
+  listen: 127.0.0.1:{ingest}
+  http_listen: 127.0.0.1:{http}
+  redis: {redis}
+  redis_timeout: 1s
+alerting:
+  interval: 1s
+  alertmanager: {am}
+  webhook: http://127.0.0.1:{recv}/hook
+  labels: {{team: shop}}
+  timeout: 2s
+"""
+
+
+class Receiver:
+    """Records every POST as (time, path, parsed JSON body); answers 200, except the first
+    fail_hooks POSTs to /hook, which get a 500 and are not recorded."""
+
+    def __init__(self, fail_hooks=0):
+        self.posts = []
+        self.fail_hooks = fail_hooks
+        self.failed = 0
+        self.am_status = 200  # what Alertmanager answers (its refused POSTs are not recorded)
+        self.am_refused = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with outer.lock:
+                    fail = self.path == "/hook" and outer.failed < outer.fail_hooks
+                    if fail:
+                        outer.failed += 1
+                    elif self.path == "/api/v2/alerts" and outer.am_status != 200:
+                        fail = True
+                        outer.am_refused += 1
+                    else:
+                        outer.posts.append((time.time(), self.path, json.loads(body)))
+                self.send_response(500 if fail else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def hooks(self):
+        with self.lock:
+            return [b for (_, p, b) in self.posts if p == "/hook"]
+
+    def am_posts(self):
+        with self.lock:
+            return [(t, b) for (t, p, b) in self.posts if p == "/api/v2/alerts"]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def rfc3339(s):
+    return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def minute_now():
+    return int(time.time()) // 60 * 60
+
+
+class Setup:
+    def __init__(self, am=None, fail_hooks=0):
+        self.tmp = TempDir("slt-alerts-")
+        self.redis = Redis(self.tmp)
+        self.recv = Receiver(fail_hooks)
+        self.http = free_port()
+        self.ingest = free_port()
+        am = am or f"http://127.0.0.1:{self.recv.port}"
+        self.am = am
+        self.cfg = self.tmp.write("slitail.yaml", self.config())
+        self.proc = Proc([binary("slitail-aggregator"), "-c", self.cfg],
+                         self.tmp.join("aggregator.log"))
+        wait_port(self.http)
+        wait_for(lambda: self.get("/readyz")[0] == 200, what="/readyz 200")
+        self.client = ProtoClient("127.0.0.1", self.ingest, "", "agent-1", 1)
+        check_equal(self.client.hello().get("t"), 2, "WELCOME")
+        self.seq = 0
+        self.since = {}  # series name: the first seq that carried it (docs/PROTOCOL.md)
+
+    def config(self, text=CONFIG):
+        return text.format(ingest=self.ingest, http=self.http, redis=self.redis.url,
+                           recv=self.recv.port, am=self.am)
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+        except OSError:
+            return 0, ""
+
+    def send(self, name, rows):
+        """rows: (minute, good, bad, excluded); waits for APPLIED."""
+        self.seq += 1
+        since = self.since.setdefault(name, self.seq)
+        self.client.send_batch(self.seq, [series(name, rows, since=since)])
+        ack = self.client.recv_ack()
+        check_equal(ack["status"], APPLIED, f"ack of batch {self.seq} ({ack!r})")
+
+    def metric(self, line_re):
+        _, text = self.get("/metrics")
+        m = re.search(r"^" + line_re + r" (\d+)$", text, re.M)
+        return int(m.group(1)) if m else None
+
+    def stop_clean(self):
+        """SIGTERM with whatever is in flight: exit 0 and no sanitizer report."""
+        self.client.close()
+        check_equal(self.proc.term(), 0, "aggregator exit code")
+        out = self.proc.output()
+        if "Sanitizer" in out or "runtime error" in out:
+            raise AssertionError("sanitizer report:\n" + out[-3000:])
+
+    def close(self):
+        self.client.close()
+        self.proc.term()
+        self.recv.stop()
+        self.redis.stop()
+        self.tmp.cleanup()
+
+
+def find_hook(recv, slo, alert, status):
+    for d in recv.hooks():
+        if d["labels"]["slo"] == slo and d["alert"] == alert and d["status"] == status:
+            return d
+    return None
+
+
+def am_alerts(recv, alertname, slo):
+    """[(post time, alert)] for every Alertmanager post holding that alert."""
+    out = []
+    for t, body in recv.am_posts():
+        for a in body:
+            if a["labels"]["alertname"] == alertname and a["labels"]["slo"] == slo:
+                out.append((t, a))
+    return out
+
+
+class Alerts(TestCase):
+    def it_fast_burn_fires_to_both_receivers_then_resolves(self):
+        s = Setup()
+        try:
+            # 90% bad now: 90x the budget of a 99% SLO over every window
+            s.send("checkout", [(minute_now(), 10, 90, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                         timeout=15, what="webhook fast_burn firing")
+            check_equal(d["labels"], {"alertname": "SLOFastBurn", "slo": "checkout-99",
+                                      "sli": "checkout", "severity": "page", "team": "shop"},
+                        "webhook labels")
+            check_equal(d["endsAt"], None, "endsAt of a firing document")
+            check_equal(d["generatorURL"], f"http://127.0.0.1:{s.http}/", "generatorURL")
+            check_equal(d["slo"]["objective"], 99.0, "objective")
+            if not d["slo"]["burn_rates"]["5m"] > 14.4 or not d["slo"]["burn_rates"]["1h"] > 14.4:
+                raise AssertionError(f"burn rates {d['slo']['burn_rates']!r}")
+            if "checkout-99" not in d["annotations"]["summary"]:
+                raise AssertionError(f"summary {d['annotations']['summary']!r}")
+            check_equal(len(d["fingerprint"]), 16, "fingerprint length")
+            # the slow burn fires too, as a ticket
+            d2 = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                          timeout=10, what="webhook slow_burn firing")
+            check_equal(d2["labels"]["severity"], "ticket", "slow_burn severity")
+            check_equal(d2["labels"]["alertname"], "SLOSlowBurn", "slow_burn alertname")
+            # Alertmanager gets the firing alert again at every evaluation
+            wait_for(lambda: len(am_alerts(s.recv, "SLOFastBurn", "checkout-99")) >= 3,
+                     timeout=15, what="three Alertmanager posts of SLOFastBurn")
+            t, a = am_alerts(s.recv, "SLOFastBurn", "checkout-99")[-1]
+            check_equal(a["labels"], d["labels"], "Alertmanager labels")
+            check_equal(a["generatorURL"], f"http://127.0.0.1:{s.http}/", "AM generatorURL")
+            ends = rfc3339(a["endsAt"])
+            if not t + 2 <= ends <= t + 6:
+                raise AssertionError(f"endsAt {a['endsAt']} not 4 intervals after {t}")
+            if rfc3339(a["startsAt"]) > t:
+                raise AssertionError(f"startsAt {a['startsAt']} after the post at {t}")
+            check_equal(s.metric("slitail_alerts_firing"), 2, "slitail_alerts_firing")
+            # no search alert: its SLI has no events
+            check_equal(find_hook(s.recv, "search-99", "fast_burn", "firing"), None,
+                        "search alert")
+
+            # a flood of good events: 90 bad in 100100 is 0.09x
+            s.send("checkout", [(minute_now(), 100000, 0, 0)])
+            r = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "resolved"),
+                         timeout=15, what="webhook fast_burn resolved")
+            check_equal(r["labels"], d["labels"], "resolved labels")
+            check_equal(r["fingerprint"], d["fingerprint"], "resolved fingerprint")
+            check_equal(r["startsAt"], d["startsAt"], "resolved startsAt")
+            if r["endsAt"] is None:
+                raise AssertionError("a resolved document without endsAt")
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "resolved"),
+                     timeout=10, what="webhook slow_burn resolved")
+
+            def am_resolved():
+                for t2, a2 in am_alerts(s.recv, "SLOFastBurn", "checkout-99"):
+                    if rfc3339(a2["endsAt"]) <= t2 + 1:
+                        return a2
+                return None
+
+            wait_for(am_resolved, timeout=10, what="Alertmanager resolve")
+            wait_for(lambda: s.metric("slitail_alerts_firing") == 0, timeout=5,
+                     what="slitail_alerts_firing 0")
+            # one document per state change: exactly one firing and one resolved for each
+            for alert in ("fast_burn", "slow_burn"):
+                for status in ("firing", "resolved"):
+                    n = sum(1 for x in s.recv.hooks()
+                            if x["alert"] == alert and x["status"] == status)
+                    check_equal(n, 1, f"{alert} {status} documents")
+            # the resolve is sent once: once Alertmanager took it, the alert is not sent again
+            n = len(am_alerts(s.recv, "SLOFastBurn", "checkout-99"))
+            time.sleep(2.5)
+            check_equal(len(am_alerts(s.recv, "SLOFastBurn", "checkout-99")), n,
+                        "Alertmanager posts after the resolve")
+            if not s.metric('slitail_alert_notifications_total{target="webhook",outcome="sent"}') >= 4:
+                raise AssertionError("webhook sent counter")
+            check_equal(s.metric('slitail_alert_notifications_total{target="alertmanager",'
+                                 'outcome="failed"}'), 0, "alertmanager failures")
+            slos = json.loads(s.get("/api/v1/slos")[1])
+            check_equal(slos["slos"][0]["alerts"], {"fast_burn": False, "slow_burn": False},
+                        "/api/v1/slos alerts")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_a_burst_20_minutes_ago_is_a_slow_burn_and_2_hours_ago_is_none(self):
+        s = Setup()
+        try:
+            now = minute_now()
+            s.send("checkout", [(now - 20 * 60, 10, 90, 0)])
+            s.send("search", [(now - 120 * 60, 10, 90, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                         timeout=15, what="webhook slow_burn firing")
+            check_equal(d["labels"]["severity"], "ticket", "severity")
+            check_equal(d["slo"]["burn_rates"]["5m"], 0.0, "5m burn rate")
+            # let a few more evaluations pass: neither a fast burn nor the old burst alerts
+            n = s.metric('slitail_alert_evaluations_total{outcome="ok"}')
+            wait_for(lambda: s.metric('slitail_alert_evaluations_total{outcome="ok"}') >= n + 3,
+                     timeout=10, what="three more evaluations")
+            others = [(x["labels"]["slo"], x["alert"]) for x in s.recv.hooks()
+                      if (x["labels"]["slo"], x["alert"]) != ("checkout-99", "slow_burn")]
+            check_equal(others, [], "other alerts")
+            for t, body in s.recv.am_posts():
+                names = sorted((a["labels"]["alertname"], a["labels"]["slo"]) for a in body)
+                check_equal(names, [("SLOSlowBurn", "checkout-99")], f"AM post at {t}")
+            check_equal(s.metric("slitail_alerts_firing"), 1, "slitail_alerts_firing")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_an_unreachable_alertmanager_is_counted_and_ingest_goes_on(self):
+        dead = free_port()  # nothing listens there
+        s = Setup(am=f"http://127.0.0.1:{dead}")
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: (s.metric('slitail_alert_notifications_total{target='
+                                       '"alertmanager",outcome="failed"}') or 0) >= 3,
+                     timeout=15, what="three failed Alertmanager notifications")
+            # the webhook is another target: it still gets its document
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                     timeout=10, what="webhook fast_burn firing")
+            # ingest answers at once meanwhile, and every count lands
+            t0 = time.time()
+            for i in range(50):
+                s.send("search", [(minute_now() - 600, 1, 0, 0)])
+            elapsed = time.time() - t0
+            if elapsed > 5:
+                raise AssertionError(f"50 batches took {elapsed:.1f}s")
+            got = s.redis.cli("HGET", "slt:{s:search}:tot", "g")
+            check_equal(got, "50", "search good total in redis")
+            check_equal(s.metric('slitail_alert_notifications_total{target="alertmanager",'
+                                 'outcome="sent"}'), 0, "alertmanager sent")
+            if "alertmanager notification failed" not in s.proc.output():
+                raise AssertionError("no log line about the failed notification")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_a_refused_webhook_document_is_retried_and_a_lost_redis_is_counted(self):
+        s = Setup(fail_hooks=2)
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            # answered 500 twice, then taken: each document arrives once, in order
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                         timeout=20, what="webhook documents after two refusals")
+            check_equal(s.recv.failed, 2, "refused POSTs")
+            check_equal([(x["alert"], x["status"]) for x in s.recv.hooks()],
+                        [("fast_burn", "firing"), ("slow_burn", "firing")], "documents")
+            check_equal(s.metric('slitail_alert_notifications_total{target="webhook",'
+                                 'outcome="failed"}'), 2, "webhook failures")
+            check_equal(d["labels"]["team"], "shop", "team label")
+            # Redis goes away: evaluations fail and are counted, the alerts stay as they were
+            s.redis.kill9()
+            n = s.metric('slitail_alert_evaluations_total{outcome="failed"}')
+            wait_for(lambda: s.metric('slitail_alert_evaluations_total{outcome="failed"}')
+                     >= n + 2, timeout=15, what="two failed evaluations")
+            check_equal(s.metric("slitail_alerts_firing"), 2, "firing while redis is gone")
+            check_equal([x["status"] for x in s.recv.hooks()], ["firing", "firing"],
+                        "no resolve while redis is gone")
+            s.stop_clean()
+        finally:
+            s.close()
+
+
+    def it_a_resolve_alertmanager_refused_is_sent_again(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: am_alerts(s.recv, "SLOFastBurn", "checkout-99"), timeout=15,
+                     what="SLOFastBurn at Alertmanager")
+            s.recv.am_status = 500
+            s.send("checkout", [(minute_now(), 1000000, 0, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "resolved"),
+                     timeout=15, what="resolved (webhook)")
+            n = s.recv.am_refused
+            wait_for(lambda: s.recv.am_refused >= n + 2, timeout=10,
+                     what="two refused Alertmanager posts")
+            s.recv.am_status = 200
+            t_ok = time.time()
+
+            def resolved():
+                for t, a in am_alerts(s.recv, "SLOFastBurn", "checkout-99"):
+                    if t >= t_ok and rfc3339(a["endsAt"]) <= t:
+                        return a
+                return None
+
+            a = wait_for(resolved, timeout=10, what="the resolve, once Alertmanager answers")
+            r = find_hook(s.recv, "checkout-99", "fast_burn", "resolved")
+            check_equal(a["endsAt"], r["endsAt"], "endsAt is when it resolved, not when sent")
+            if not (s.metric('slitail_alert_notifications_total{target="alertmanager",'
+                             'outcome="failed"}') or 0) >= 2:
+                raise AssertionError("alertmanager failures not counted")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+                     timeout=15, what="checkout alerts firing")
+            # checkout-99 goes away, the labels change
+            text = CONFIG.replace("  - {{name: checkout-99, sli: checkout, objective: 99, "
+                                  "window: 1d}}\n", "").replace("team: shop", "team: payments")
+            s.tmp.write("slitail.yaml", s.config(text))
+            s.proc.p.send_signal(signal.SIGHUP)
+            for alert in ("fast_burn", "slow_burn"):
+                r = wait_for(lambda: find_hook(s.recv, "checkout-99", alert, "resolved"),
+                             timeout=10, what=f"{alert} of the removed SLO resolved")
+                check_equal(r["labels"]["team"], "shop", "labels of the removed SLO")
+            wait_for(lambda: s.metric("slitail_alerts_firing") == 0, timeout=10,
+                     what="nothing firing after the reload")
+            s.send("search", [(minute_now(), 0, 100, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "search-99", "fast_burn", "firing"),
+                         timeout=15, what="search alert after the reload")
+            check_equal(d["labels"]["team"], "payments", "new label")
+            if "config reloaded" not in s.proc.output():
+                raise AssertionError("no reload in the log")
+            s.stop_clean()
+        finally:
+            s.close()
+
+
+if __name__ == "__main__":
+    Alerts().run_all()
