@@ -365,7 +365,7 @@ int slt_cli_check(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *format = NULL, *input = NULL;
-    int64_t threshold_us = 300000;
+    int64_t threshold_us = 0; /* 0: not given, 300ms without -c */
     int json = 0, c, rc = SLT_EXIT_OK, nfiles, i;
     struct slt_config *cfg = NULL;
     struct report *reports = NULL, total;
