@@ -226,6 +226,10 @@ int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_rec
     if (i == len)
         return unparsed(rec, SLT_UP_EMPTY, "empty line", 0);
     r = p->fmt->ops->parse(p->fmt, p, line, len, rec);
+    /* Minutes are non-negative everywhere downstream (protocol, Redis keys), so the CLI and
+     * the agent must agree that an event before 1970 has no usable time. */
+    if (r == SLT_UP_OK && rec->time < 0)
+        return unparsed(rec, SLT_UP_TIME, "event time before 1970", 0);
     if (r != SLT_UP_OK && !rec->detail)
         rec->detail = slt_unparsed_name(r);
     return r;
