@@ -372,6 +372,42 @@ class Alerts(TestCase):
         finally:
             s.close()
 
+    def it_two_aggregators_on_one_redis_send_the_same_alert(self):
+        s = Setup()
+        other = None
+        try:
+            # a second aggregator on the same Redis and receivers, other ports
+            http2, ingest2 = free_port(), free_port()
+            cfg2 = s.tmp.write("other.yaml", CONFIG.format(
+                ingest=ingest2, http=http2, redis=s.redis.url, recv=s.recv.port, am=s.am))
+            other = Proc([binary("slitail-aggregator"), "-c", cfg2], s.tmp.join("other.log"))
+            wait_port(http2)
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+
+            def both():
+                docs = [d for d in s.recv.hooks()
+                        if d["alert"] == "fast_burn" and d["status"] == "firing"]
+                return docs if len(docs) == 2 else None
+
+            docs = wait_for(both, timeout=15, what="a firing document from each aggregator")
+            check_equal(docs[0]["fingerprint"], docs[1]["fingerprint"], "fingerprints")
+            check_equal(docs[0]["labels"], docs[1]["labels"], "labels")
+            if docs[0]["generatorURL"] == docs[1]["generatorURL"]:
+                raise AssertionError("both documents name the same generator")
+            # Alertmanager gets the same labels from both (it deduplicates them)
+            wait_for(lambda: len({a["generatorURL"] for _, a in
+                                  am_alerts(s.recv, "SLOFastBurn", "checkout-99")}) == 2,
+                     timeout=10, what="SLOFastBurn from both aggregators")
+            check_equal(len({json.dumps(a["labels"], sort_keys=True) for _, a in
+                             am_alerts(s.recv, "SLOFastBurn", "checkout-99")}), 1,
+                        "distinct label sets at Alertmanager")
+            check_equal(other.term(), 0, "second aggregator exit code")
+            s.stop_clean()
+        finally:
+            if other:
+                other.term()
+            s.close()
+
     def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
         s = Setup()
         try:
