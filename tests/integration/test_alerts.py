@@ -92,6 +92,33 @@ class Receiver:
         self.server.server_close()
 
 
+class Silent:
+    """A TCP server that accepts connections, reads and never answers (a stalled peer)."""
+
+    def __init__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
 def rfc3339(s):
     return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
 
@@ -101,7 +128,7 @@ def minute_now():
 
 
 class Setup:
-    def __init__(self, am=None, fail_hooks=0):
+    def __init__(self, am=None, fail_hooks=0, text=CONFIG):
         self.tmp = TempDir("slt-alerts-")
         self.redis = Redis(self.tmp)
         self.recv = Receiver(fail_hooks)
@@ -109,7 +136,7 @@ class Setup:
         self.ingest = free_port()
         am = am or f"http://127.0.0.1:{self.recv.port}"
         self.am = am
-        self.cfg = self.tmp.write("slitail.yaml", self.config())
+        self.cfg = self.tmp.write("slitail.yaml", self.config(text))
         self.proc = Proc([binary("slitail-aggregator"), "-c", self.cfg],
                          self.tmp.join("aggregator.log"))
         wait_port(self.http)
@@ -407,6 +434,63 @@ class Alerts(TestCase):
             if other:
                 other.term()
             s.close()
+
+    def it_a_stalled_redis_fails_evaluations_in_time_and_sigterm_is_prompt(self):
+        stalled = Silent()
+        tmp = TempDir("slt-alerts-stalled-")
+        recv = Receiver()
+        http, ingest = free_port(), free_port()
+        cfg = tmp.write("slitail.yaml", CONFIG.format(
+            ingest=ingest, http=http, redis=f"redis://127.0.0.1:{stalled.port}/0",
+            recv=recv.port, am=f"http://127.0.0.1:{stalled.port}"))
+        proc = Proc([binary("slitail-aggregator"), "-c", cfg], tmp.join("aggregator.log"))
+        try:
+            wait_port(http)
+
+            def failed():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics",
+                                                timeout=10) as r:
+                        text = r.read().decode()
+                except OSError:
+                    return 0
+                m = re.search(r'^slitail_alert_evaluations_total\{outcome="failed"\} (\d+)$',
+                              text, re.M)
+                return int(m.group(1)) if m else 0
+
+            # redis_timeout is 1s: each evaluation gives up after it
+            wait_for(lambda: failed() >= 3, timeout=15, what="three failed evaluations")
+            t0 = time.time()
+            check_equal(proc.term(), 0, "exit code")
+            if time.time() - t0 > 5:
+                raise AssertionError(f"SIGTERM took {time.time() - t0:.1f}s")
+            out = proc.output()
+            if "Sanitizer" in out or "runtime error" in out:
+                raise AssertionError("sanitizer report:\n" + out[-3000:])
+            check_equal(recv.hooks(), [], "documents without data")
+        finally:
+            proc.term()
+            recv.stop()
+            stalled.close()
+            tmp.cleanup()
+
+    def it_sigterm_with_a_notification_in_flight_exits_at_once(self):
+        stalled = Silent()
+        # Alertmanager never answers, and the notification timeout is long
+        s = Setup(am=f"http://127.0.0.1:{stalled.port}",
+                  text=CONFIG.replace("timeout: 2s", "timeout: 30s"))
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                     timeout=15, what="firing (the webhook still works)")
+            wait_for(lambda: stalled.conns, timeout=5, what="a POST to the stalled Alertmanager")
+            t0 = time.time()
+            s.stop_clean()  # the POST in flight is cancelled, not waited for
+            if time.time() - t0 > 5:
+                raise AssertionError(f"SIGTERM took {time.time() - t0:.1f}s")
+        finally:
+            s.close()
+            stalled.close()
 
     def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
         s = Setup()
