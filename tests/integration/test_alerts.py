@@ -399,7 +399,7 @@ class Alerts(TestCase):
         finally:
             s.close()
 
-    def it_two_aggregators_on_one_redis_send_the_same_alert(self):
+    def it_two_aggregators_on_one_redis_send_each_state_change_once(self):
         s = Setup()
         other = None
         try:
@@ -410,29 +410,64 @@ class Alerts(TestCase):
             other = Proc([binary("slitail-aggregator"), "-c", cfg2], s.tmp.join("other.log"))
             wait_port(http2)
             s.send("checkout", [(minute_now(), 0, 100, 0)])
-
-            def both():
-                docs = [d for d in s.recv.hooks()
-                        if d["alert"] == "fast_burn" and d["status"] == "firing"]
-                return docs if len(docs) == 2 else None
-
-            docs = wait_for(both, timeout=15, what="a firing document from each aggregator")
-            check_equal(docs[0]["fingerprint"], docs[1]["fingerprint"], "fingerprints")
-            check_equal(docs[0]["labels"], docs[1]["labels"], "labels")
-            if docs[0]["generatorURL"] == docs[1]["generatorURL"]:
-                raise AssertionError("both documents name the same generator")
-            # Alertmanager gets the same labels from both (it deduplicates them)
+            # Alertmanager gets the alert from both, with the same labels (it deduplicates)
             wait_for(lambda: len({a["generatorURL"] for _, a in
                                   am_alerts(s.recv, "SLOFastBurn", "checkout-99")}) == 2,
-                     timeout=10, what="SLOFastBurn from both aggregators")
+                     timeout=15, what="SLOFastBurn from both aggregators")
             check_equal(len({json.dumps(a["labels"], sort_keys=True) for _, a in
                              am_alerts(s.recv, "SLOFastBurn", "checkout-99")}), 1,
                         "distinct label sets at Alertmanager")
+            # the webhook gets each state change once: the shared state in Redis decides
+            s.send("checkout", [(minute_now(), 1000000, 0, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "resolved"),
+                     timeout=15, what="resolved")
+            time.sleep(2.5)  # both have evaluated the change by now
+            got = sorted((d["alert"], d["status"]) for d in s.recv.hooks())
+            check_equal(got, [("fast_burn", "firing"), ("fast_burn", "resolved"),
+                              ("slow_burn", "firing"), ("slow_burn", "resolved")],
+                        "webhook documents from two aggregators")
+            fp = find_hook(s.recv, "checkout-99", "fast_burn", "firing")["fingerprint"]
+            check_equal(s.redis.cli("GET", f"slt:alert:{fp}"), "resolved", "shared state")
+            ttl = int(s.redis.raw("TTL", f"slt:alert:{fp}").strip())
+            if not 0 < ttl <= 30 * 86400:
+                raise AssertionError(f"TTL of the shared state: {ttl}")
             check_equal(other.term(), 0, "second aggregator exit code")
             s.stop_clean()
         finally:
             if other:
                 other.term()
+            s.close()
+
+    def it_a_restart_sends_no_duplicate_but_a_long_outage_sends_again(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                         timeout=15, what="firing")
+            key = f"slt:alert:{d['fingerprint']}"
+            check_equal(s.redis.cli("GET", key), "firing", "shared state")
+            ttl = int(s.redis.raw("TTL", key).strip())
+            if not 0 < ttl <= 14:  # 4 intervals + 10 s, refreshed while firing
+                raise AssertionError(f"TTL of a firing state: {ttl}")
+            s.client.close()
+            check_equal(s.proc.term(), 0, "exit code")
+            # a restart: the new process sees the alert start, the shared state says it was sent
+            s.proc = Proc([binary("slitail-aggregator"), "-c", s.cfg], s.tmp.join("aggr2.log"))
+            wait_port(s.http)
+            wait_for(lambda: (s.metric('slitail_alert_evaluations_total{outcome="ok"}') or 0)
+                     >= 3, timeout=15, what="three evaluations after the restart")
+            check_equal(s.metric("slitail_alerts_firing"), 2, "firing after the restart")
+            firing = [x["alert"] for x in s.recv.hooks() if x["status"] == "firing"]
+            check_equal(sorted(firing), ["fast_burn", "slow_burn"], "documents after a restart")
+            # no aggregator for longer than the firing state lives: it is sent again
+            check_equal(s.proc.term(), 0, "exit code")
+            wait_for(lambda: s.redis.cli("EXISTS", key) == "(integer) 0", timeout=20,
+                     what="the shared state expired")
+            s.proc = Proc([binary("slitail-aggregator"), "-c", s.cfg], s.tmp.join("aggr3.log"))
+            wait_for(lambda: len([x for x in s.recv.hooks() if x["alert"] == "fast_burn"]) == 2,
+                     timeout=15, what="fast_burn sent again")
+            s.stop_clean()
+        finally:
             s.close()
 
     def it_a_stalled_redis_fails_evaluations_in_time_and_sigterm_is_prompt(self):
