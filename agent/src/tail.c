@@ -59,11 +59,12 @@ enum tail_state {
 struct slt_tail_file {
     struct slt_tail *t;
     struct slt_tail_file *next;
-    struct slt_tail_file *pred; /* next older file of the same history, or NULL */
-    char *path;                 /* where it was last seen */
-    char *name;                 /* its name in its directory, through symlinks (for events) */
-    char *group;                /* the configured path whose history this is */
-    struct tail_group *g;       /* the same, with its sibling snapshot */
+    struct slt_tail_file *pred;  /* next older file of the same history, or NULL */
+    struct slt_tail_file *hnext; /* same bucket of the name hash */
+    char *path;                  /* where it was last seen */
+    char *name;                  /* its name in its directory, through symlinks (for events) */
+    char *group;                 /* the configured path whose history this is */
+    struct tail_group *g;        /* the same, with its sibling snapshot */
     int fd;
     int gz;
     struct slt_gz *gzs;
@@ -133,6 +134,10 @@ struct slt_tail {
 
     struct slt_tail_file *files;
     size_t nfiles;
+    /* files by name, so a write event wakes its file without walking them all */
+    struct slt_tail_file **hbuckets;
+    size_t hmask;
+    int hdirty;
     struct tail_group *groups;
     /* the last directory listed; valid during one scan, so N paths in one directory cost
        one readdir per scan, not N */
@@ -367,6 +372,7 @@ static void file_set_path(struct slt_tail_file *f, const char *path)
     slt_free(f->path);
     f->path = p;
     f->watched = 0;
+    f->t->hdirty = 1;
     if (real_dir_base(path, &dir, &base) == 0) {
         slt_free(f->name);
         f->name = base;
@@ -1054,6 +1060,7 @@ static void reap(struct slt_tail *t)
         }
         *pp = f->next;
         t->nfiles--;
+        t->hdirty = 1;
         file_free(f);
     }
 }
@@ -1409,6 +1416,42 @@ static void scan(struct slt_tail *t)
 
 /* ---- watching ---- */
 
+static size_t name_hash(const char *s)
+{
+    return (size_t)fnv1a(s, strlen(s));
+}
+
+/* Rebuilds the name hash after files came, went or were renamed; 0, or -1 without memory. */
+static int names_index(struct slt_tail *t)
+{
+    struct slt_tail_file *f;
+    size_t n = 16;
+
+    if (!t->hdirty && t->hbuckets)
+        return 0;
+    while (n < 2 * t->nfiles)
+        n *= 2;
+    if (n - 1 != t->hmask || !t->hbuckets) {
+        struct slt_tail_file **b = slt_calloc(n, sizeof(*b));
+
+        if (!b)
+            return -1;
+        slt_free(t->hbuckets);
+        t->hbuckets = b;
+        t->hmask = n - 1;
+    } else {
+        memset(t->hbuckets, 0, n * sizeof(*t->hbuckets));
+    }
+    for (f = t->files; f; f = f->next) {
+        size_t i = name_hash(f->name) & t->hmask;
+
+        f->hnext = t->hbuckets[i];
+        t->hbuckets[i] = f;
+    }
+    t->hdirty = 0;
+    return 0;
+}
+
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     struct tail_watch *w = h->data;
@@ -1420,10 +1463,15 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
     if (events & UV_RENAME)
         t->need_scan = 1;
     /* a write names its file: wake only that one (the poll covers anything missed) */
-    for (f = t->files; f; f = f->next)
-        if (f->fd >= 0 && !f->gz &&
-            ((events & UV_RENAME) || !filename || strcmp(filename, f->name) == 0))
-            f->want_read = 1;
+    if (!(events & UV_RENAME) && filename && names_index(t) == 0) {
+        for (f = t->hbuckets[name_hash(filename) & t->hmask]; f; f = f->hnext)
+            if (f->fd >= 0 && !f->gz && strcmp(filename, f->name) == 0)
+                f->want_read = 1;
+    } else {
+        for (f = t->files; f; f = f->next)
+            if (f->fd >= 0 && !f->gz)
+                f->want_read = 1;
+    }
     kick(t);
 }
 
@@ -1819,6 +1867,7 @@ static void tail_free(struct slt_tail *t)
         next = f->next;
         file_free(f);
     }
+    slt_free(t->hbuckets);
     for (i = 0; t->held && i < t->npatterns; i++)
         group_unref(t, t->held[i]);
     slt_free(t->held);

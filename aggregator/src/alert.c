@@ -71,6 +71,28 @@ struct alert_conf {
     size_t nslos;
 };
 
+/* A webhook document of a state change, before the shared state says whether to send it. */
+struct pending_doc {
+    char *doc; /* json_dumps, free() */
+    char key[64];
+    const char *state; /* "firing" or "resolved" */
+};
+
+/*
+ * The state of each alert shared in Redis (docs/ALERTS.md), so that of several aggregators
+ * only the first to see a state change sends its webhook document. "cas": set the state,
+ * 1 when this call changed it (send), 0 when it already was (another aggregator sent it).
+ * "refresh": an alert still firing keeps its key alive. A firing key lives a few intervals
+ * past the last refresh, so an alert that resolved while no aggregator ran fires again.
+ */
+static const char cas_script[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if ARGV[3] == 'refresh' then "
+    "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if cur == ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
+#define RESOLVED_TTL_S (30 * 86400)
+
 struct slt_alert {
     uv_loop_t *loop;
     struct slt_aggr_stats *stats;
@@ -90,6 +112,10 @@ struct slt_alert {
     int64_t (*sums)[3];
     struct slt_bucket *bk;
     int redis_logged_down;
+    /* phase 2: webhook documents of this evaluation's state changes, waiting for their CAS */
+    int cas_phase;
+    struct pending_doc *docs;
+    size_t ndocs, cap_docs, docs_idx;
 
     /* notifications */
     struct slt_httpc *am_req;
@@ -317,13 +343,16 @@ static void fingerprint(json_t *labels, char out[17])
     snprintf(out, 17, "%016" PRIx64, h);
 }
 
-/* The webhook document of a state change; a new string (free with free()) or NULL. */
+/*
+ * The webhook document of a state change; a new string (free with free()) or NULL. Its
+ * fingerprint goes to fp.
+ */
 static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, int kind,
-                         int firing, int64_t now)
+                         int firing, int64_t now, char fp[17])
 {
     const struct slt_slo_eval *e = &s->last;
     json_t *labels = labels_json(c, s, kind), *burn = json_object(), *j;
-    char starts_s[32], ends_s[32], fp[17];
+    char starts_s[32], ends_s[32];
     size_t w;
     char *out;
 
@@ -525,12 +554,53 @@ static void eval_release(struct slt_alert *al)
     al->pending = al->reply_idx = 0;
 }
 
+/* Keeps the document of a state change until its compare-and-set answered. */
+static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state)
+{
+    struct pending_doc *d;
+
+    if (!doc) {
+        al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_WEBHOOK]++;
+        return;
+    }
+    if (al->ndocs == al->cap_docs) {
+        size_t cap = al->cap_docs ? al->cap_docs * 2 : 8;
+
+        d = slt_realloc(al->docs, cap * sizeof(*d));
+        if (!d) {
+            wq_push(al, doc); /* send it without asking: a duplicate beats a loss */
+            return;
+        }
+        al->docs = d;
+        al->cap_docs = cap;
+    }
+    d = &al->docs[al->ndocs++];
+    d->doc = doc;
+    d->state = state;
+    snprintf(d->key, sizeof(d->key), "slt:alert:%s", fp);
+}
+
+/* Queues every document that was not given a 0 by its compare-and-set. */
+static void docs_flush(struct slt_alert *al)
+{
+    size_t i;
+
+    for (i = 0; i < al->ndocs; i++)
+        if (al->docs[i].doc)
+            wq_push(al, al->docs[i].doc);
+    slt_free(al->docs);
+    al->docs = NULL;
+    al->ndocs = al->cap_docs = al->docs_idx = 0;
+}
+
 /* Applies a finished evaluation to the states and sends what changed. */
 static void eval_apply(struct slt_alert *al, int64_t now)
 {
     struct alert_conf *c = al->conf;
     uint64_t firing = 0;
     size_t i, k, w;
+
+    char fp[17];
 
     for (i = 0; i < c->nslos; i++) {
         struct alert_slo *s = &c->slos[i];
@@ -553,14 +623,14 @@ static void eval_apply(struct slt_alert *al, int64_t now)
                 st->resolve_pending = 0;
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->name, kind_name[k]);
                 if (c->has_wh)
-                    wq_push(al, webhook_doc(c, s, (int)k, 1, now));
+                    doc_add(al, webhook_doc(c, s, (int)k, 1, now, fp), fp, "firing");
             } else if (!now_firing && st->firing) {
                 st->firing = 0;
                 st->resolve_pending = c->has_am;
                 st->resolved_at = now;
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->name, kind_name[k]);
                 if (c->has_wh)
-                    wq_push(al, webhook_doc(c, s, (int)k, 0, now));
+                    doc_add(al, webhook_doc(c, s, (int)k, 0, now, fp), fp, "resolved");
             }
             firing += (uint64_t)st->firing;
         }
@@ -568,19 +638,60 @@ static void eval_apply(struct slt_alert *al, int64_t now)
     al->stats->alerts_firing = firing;
 }
 
-static void eval_finish(struct slt_alert *al)
+static void on_cas(redisAsyncContext *ac, void *r, void *privdata);
+
+/* Ends the evaluation: closes its connection, queues the documents, sends the queue. */
+static void eval_end(struct slt_alert *al)
 {
     redisAsyncContext *ac = al->ac;
-    int64_t now = slt_now_ms() / 1000;
 
     al->ac = NULL;
     if (ac)
         redisAsyncFree(ac); /* deferred by hiredis when called from its callback */
     uv_timer_stop(&al->eval_timer);
     al->eval_active = 0;
+    al->cas_phase = 0;
+    docs_flush(al);
+    eval_release(al);
     if (al->stopping) {
-        eval_release(al);
         alert_maybe_stopped(al);
+        return;
+    }
+    al->wh_failed_this_round = 0;
+    wh_kick(al);
+}
+
+/* Queues one call of cas_script; the TTL follows the state. */
+static int cas_command(struct slt_alert *al, const char *key, const char *state, const char *mode)
+{
+    int64_t ttl =
+        !strcmp(state, "firing") ? 4 * ((al->conf->interval_ms + 999) / 1000) + 10 : RESOLVED_TTL_S;
+    char ttls[24];
+    const char *argv[] = {"EVAL", cas_script, "1", key, state, ttls, mode};
+    size_t lens[7], j;
+
+    snprintf(ttls, sizeof(ttls), "%" PRId64, ttl);
+    for (j = 0; j < 7; j++)
+        lens[j] = strlen(argv[j]);
+    if (!al->ac || redisAsyncCommandArgv(al->ac, on_cas, al, 7, argv, lens) != REDIS_OK)
+        return SLT_EREDIS;
+    al->pending++;
+    return 0;
+}
+
+/*
+ * Every sum is in: change the states and post to Alertmanager. Webhook documents of state
+ * changes first go through a compare-and-set of the alert's state shared in Redis, on the
+ * same connection and under the same timer, so that of several aggregators only the first to
+ * see a change sends it; an alert still firing refreshes its shared state.
+ */
+static void eval_finish(struct slt_alert *al)
+{
+    int64_t now = slt_now_ms() / 1000;
+    size_t i, k;
+
+    if (al->stopping) {
+        eval_end(al);
         return;
     }
     if (al->eval_failed) {
@@ -597,9 +708,49 @@ static void eval_finish(struct slt_alert *al)
         eval_apply(al, now);
         am_send(al, now);
     }
-    eval_release(al);
-    al->wh_failed_this_round = 0;
-    wh_kick(al);
+    for (i = 0; al->ac && i < al->ndocs; i++)
+        if (cas_command(al, al->docs[i].key, al->docs[i].state, "cas") < 0)
+            break;
+    /* after the documents (on_cas tells them apart by the reply's index) */
+    for (i = 0; al->ac && al->conf->has_wh && !al->eval_failed && i < al->conf->nslos; i++) {
+        for (k = 0; k < NKINDS; k++) {
+            char key[64], fp[17];
+            json_t *labels;
+
+            if (!al->conf->slos[i].st[k].firing)
+                continue;
+            labels = labels_json(al->conf, &al->conf->slos[i], (int)k);
+            fingerprint(labels, fp);
+            json_decref(labels);
+            snprintf(key, sizeof(key), "slt:alert:%s", fp);
+            if (cas_command(al, key, "firing", "refresh") < 0)
+                break;
+        }
+    }
+    if (al->pending) {
+        al->cas_phase = 1; /* on_cas ends it */
+        return;
+    }
+    eval_end(al);
+}
+
+static void on_cas(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct slt_alert *al = privdata;
+    redisReply *reply = r;
+    size_t idx = al->docs_idx++;
+
+    (void)ac;
+    if (idx < al->ndocs && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
+        /* another aggregator sent this state change already */
+        slt_log(SLT_LOG_DEBUG, COMPONENT, "%s: %s sent by another aggregator", al->docs[idx].key,
+                al->docs[idx].state);
+        free(al->docs[idx].doc);
+        al->docs[idx].doc = NULL;
+    }
+    /* anything else (an error, no answer): send it, a duplicate beats a loss */
+    if (--al->pending == 0)
+        eval_end(al);
 }
 
 static void eval_reply_done(struct slt_alert *al)
@@ -902,6 +1053,7 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
 int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
 {
     struct alert_conf *c, *old;
+    char fp[17];
     size_t i, j, k;
     int64_t now = slt_now_ms() / 1000;
     int rc;
@@ -928,7 +1080,7 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
         }
         for (k = 0; k < NKINDS; k++) {
             if (o->st[k].firing && old->has_wh)
-                wq_push(al, webhook_doc(old, o, (int)k, 0, now));
+                wq_push(al, webhook_doc(old, o, (int)k, 0, now, fp));
             /* Alertmanager ends it by itself when its endsAt (4 intervals) passes */
         }
     }

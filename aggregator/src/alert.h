@@ -6,7 +6,9 @@
  *                  now + 4 intervals) and each resolve once (endsAt = when it resolved),
  *                  until a 2xx answer takes it;
  *   a webhook      one JSON document per state change (firing, resolved), from a bounded
- *                  queue, oldest first; a failed one is retried at the next evaluation.
+ *                  queue, oldest first; a failed one is retried at the next evaluation. A
+ *                  compare-and-set of the alert's state in Redis (slt:alert:<fingerprint>)
+ *                  makes one aggregator of several send each change.
  * Nothing here blocks ingest: it only runs libuv callbacks. docs/ALERTS.md is the reference.
  *
  * Calling sequence (main.c):

@@ -92,6 +92,33 @@ class Receiver:
         self.server.server_close()
 
 
+class Silent:
+    """A TCP server that accepts connections, reads and never answers (a stalled peer)."""
+
+    def __init__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
 def rfc3339(s):
     return calendar.timegm(time.strptime(s, "%Y-%m-%dT%H:%M:%SZ"))
 
@@ -101,7 +128,7 @@ def minute_now():
 
 
 class Setup:
-    def __init__(self, am=None, fail_hooks=0):
+    def __init__(self, am=None, fail_hooks=0, text=CONFIG):
         self.tmp = TempDir("slt-alerts-")
         self.redis = Redis(self.tmp)
         self.recv = Receiver(fail_hooks)
@@ -109,7 +136,7 @@ class Setup:
         self.ingest = free_port()
         am = am or f"http://127.0.0.1:{self.recv.port}"
         self.am = am
-        self.cfg = self.tmp.write("slitail.yaml", self.config())
+        self.cfg = self.tmp.write("slitail.yaml", self.config(text))
         self.proc = Proc([binary("slitail-aggregator"), "-c", self.cfg],
                          self.tmp.join("aggregator.log"))
         wait_port(self.http)
@@ -371,6 +398,134 @@ class Alerts(TestCase):
             s.stop_clean()
         finally:
             s.close()
+
+    def it_two_aggregators_on_one_redis_send_each_state_change_once(self):
+        s = Setup()
+        other = None
+        try:
+            # a second aggregator on the same Redis and receivers, other ports
+            http2, ingest2 = free_port(), free_port()
+            cfg2 = s.tmp.write("other.yaml", CONFIG.format(
+                ingest=ingest2, http=http2, redis=s.redis.url, recv=s.recv.port, am=s.am))
+            other = Proc([binary("slitail-aggregator"), "-c", cfg2], s.tmp.join("other.log"))
+            wait_port(http2)
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            # Alertmanager gets the alert from both, with the same labels (it deduplicates)
+            wait_for(lambda: len({a["generatorURL"] for _, a in
+                                  am_alerts(s.recv, "SLOFastBurn", "checkout-99")}) == 2,
+                     timeout=15, what="SLOFastBurn from both aggregators")
+            check_equal(len({json.dumps(a["labels"], sort_keys=True) for _, a in
+                             am_alerts(s.recv, "SLOFastBurn", "checkout-99")}), 1,
+                        "distinct label sets at Alertmanager")
+            # the webhook gets each state change once: the shared state in Redis decides
+            s.send("checkout", [(minute_now(), 1000000, 0, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "resolved"),
+                     timeout=15, what="resolved")
+            time.sleep(2.5)  # both have evaluated the change by now
+            got = sorted((d["alert"], d["status"]) for d in s.recv.hooks())
+            check_equal(got, [("fast_burn", "firing"), ("fast_burn", "resolved"),
+                              ("slow_burn", "firing"), ("slow_burn", "resolved")],
+                        "webhook documents from two aggregators")
+            fp = find_hook(s.recv, "checkout-99", "fast_burn", "firing")["fingerprint"]
+            check_equal(s.redis.cli("GET", f"slt:alert:{fp}"), "resolved", "shared state")
+            ttl = int(s.redis.raw("TTL", f"slt:alert:{fp}").strip())
+            if not 0 < ttl <= 30 * 86400:
+                raise AssertionError(f"TTL of the shared state: {ttl}")
+            check_equal(other.term(), 0, "second aggregator exit code")
+            s.stop_clean()
+        finally:
+            if other:
+                other.term()
+            s.close()
+
+    def it_a_restart_sends_no_duplicate_but_a_long_outage_sends_again(self):
+        s = Setup()
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                         timeout=15, what="firing")
+            key = f"slt:alert:{d['fingerprint']}"
+            check_equal(s.redis.cli("GET", key), "firing", "shared state")
+            ttl = int(s.redis.raw("TTL", key).strip())
+            if not 0 < ttl <= 14:  # 4 intervals + 10 s, refreshed while firing
+                raise AssertionError(f"TTL of a firing state: {ttl}")
+            s.client.close()
+            check_equal(s.proc.term(), 0, "exit code")
+            # a restart: the new process sees the alert start, the shared state says it was sent
+            s.proc = Proc([binary("slitail-aggregator"), "-c", s.cfg], s.tmp.join("aggr2.log"))
+            wait_port(s.http)
+            wait_for(lambda: (s.metric('slitail_alert_evaluations_total{outcome="ok"}') or 0)
+                     >= 3, timeout=15, what="three evaluations after the restart")
+            check_equal(s.metric("slitail_alerts_firing"), 2, "firing after the restart")
+            firing = [x["alert"] for x in s.recv.hooks() if x["status"] == "firing"]
+            check_equal(sorted(firing), ["fast_burn", "slow_burn"], "documents after a restart")
+            # no aggregator for longer than the firing state lives: it is sent again
+            check_equal(s.proc.term(), 0, "exit code")
+            wait_for(lambda: s.redis.cli("EXISTS", key) == "(integer) 0", timeout=20,
+                     what="the shared state expired")
+            s.proc = Proc([binary("slitail-aggregator"), "-c", s.cfg], s.tmp.join("aggr3.log"))
+            wait_for(lambda: len([x for x in s.recv.hooks() if x["alert"] == "fast_burn"]) == 2,
+                     timeout=15, what="fast_burn sent again")
+            s.stop_clean()
+        finally:
+            s.close()
+
+    def it_a_stalled_redis_fails_evaluations_in_time_and_sigterm_is_prompt(self):
+        stalled = Silent()
+        tmp = TempDir("slt-alerts-stalled-")
+        recv = Receiver()
+        http, ingest = free_port(), free_port()
+        cfg = tmp.write("slitail.yaml", CONFIG.format(
+            ingest=ingest, http=http, redis=f"redis://127.0.0.1:{stalled.port}/0",
+            recv=recv.port, am=f"http://127.0.0.1:{stalled.port}"))
+        proc = Proc([binary("slitail-aggregator"), "-c", cfg], tmp.join("aggregator.log"))
+        try:
+            wait_port(http)
+
+            def failed():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics",
+                                                timeout=10) as r:
+                        text = r.read().decode()
+                except OSError:
+                    return 0
+                m = re.search(r'^slitail_alert_evaluations_total\{outcome="failed"\} (\d+)$',
+                              text, re.M)
+                return int(m.group(1)) if m else 0
+
+            # redis_timeout is 1s: each evaluation gives up after it
+            wait_for(lambda: failed() >= 3, timeout=15, what="three failed evaluations")
+            t0 = time.time()
+            check_equal(proc.term(), 0, "exit code")
+            if time.time() - t0 > 5:
+                raise AssertionError(f"SIGTERM took {time.time() - t0:.1f}s")
+            out = proc.output()
+            if "Sanitizer" in out or "runtime error" in out:
+                raise AssertionError("sanitizer report:\n" + out[-3000:])
+            check_equal(recv.hooks(), [], "documents without data")
+        finally:
+            proc.term()
+            recv.stop()
+            stalled.close()
+            tmp.cleanup()
+
+    def it_sigterm_with_a_notification_in_flight_exits_at_once(self):
+        stalled = Silent()
+        # Alertmanager never answers, and the notification timeout is long
+        s = Setup(am=f"http://127.0.0.1:{stalled.port}",
+                  text=CONFIG.replace("timeout: 2s", "timeout: 30s"))
+        try:
+            s.send("checkout", [(minute_now(), 0, 100, 0)])
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+                     timeout=15, what="firing (the webhook still works)")
+            wait_for(lambda: stalled.conns, timeout=5, what="a POST to the stalled Alertmanager")
+            t0 = time.time()
+            s.stop_clean()  # the POST in flight is cancelled, not waited for
+            if time.time() - t0 > 5:
+                raise AssertionError(f"SIGTERM took {time.time() - t0:.1f}s")
+        finally:
+            s.close()
+            stalled.close()
 
     def it_a_reload_resolves_a_removed_slo_and_takes_new_labels(self):
         s = Setup()

@@ -1379,6 +1379,49 @@ static void it_restarts_as_a_restart_when_no_file_was_followed(void **state)
     ctx_release(&c);
 }
 
+static void on_tick(uv_timer_t *h)
+{
+    (void)h;
+}
+
+static void it_wakes_the_written_file_through_inotify_alone(void **state)
+{
+    struct ctx c;
+    uv_timer_t tick;
+    const char *paths[1];
+    struct slt_tail_opts o;
+    char pattern[600], p[700];
+    int k;
+
+    (void)state;
+    ctx_init(&c);
+    snprintf(pattern, sizeof(pattern), "%s/*.log", c.dir);
+    for (k = 0; k < 100; k++) {
+        snprintf(p, sizeof(p), "%s/site%03d.log", c.dir, k);
+        append_lines(p, "h", 0, 1);
+    }
+    paths[0] = pattern;
+    memset(&o, 0, sizeof(o));
+    o.paths = paths;
+    o.npaths = 1;
+    o.poll_ms = 60000; /* no poll within the test: only a write event can wake a file */
+    o.on_line = on_line;
+    o.data = &c;
+    assert_int_equal(slt_tail_new(&c.loop, &o, NULL, 0, &c.t), 0);
+    /* the loop must not sleep until the poll: a tick makes the 2 s bound below real */
+    assert_int_equal(uv_timer_init(&c.loop, &tick), 0);
+    assert_int_equal(uv_timer_start(&tick, on_tick, 10, 10), 0);
+    run_for(&c, 30);
+    for (k = 0; k < 100; k += 33) {
+        snprintf(p, sizeof(p), "%s/site%03d.log", c.dir, k);
+        append_lines(p, "w", k, k + 1);
+    }
+    run_until(&c, 4, 2000);
+    assert_int_equal(c.n, 4);
+    uv_close((uv_handle_t *)&tick, NULL);
+    ctx_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1410,6 +1453,7 @@ int main(void)
         cmocka_unit_test(it_backfills_real_logs_exactly),
         cmocka_unit_test(it_counts_every_line_once_across_crashes_and_rotations),
         cmocka_unit_test(it_follows_many_files_of_one_glob),
+        cmocka_unit_test(it_wakes_the_written_file_through_inotify_alone),
         cmocka_unit_test(it_follows_a_symlinked_log_through_rotation),
         cmocka_unit_test(it_returns_fds_to_baseline_after_rotations_and_close),
         cmocka_unit_test(it_fails_cleanly_when_memory_runs_out_at_start),
