@@ -79,22 +79,37 @@ static const char *tail_components(const char *path, size_t n)
  * matches the end of it, as many components as the pattern has: "access.log*" matches any
  * directory's access.log.1.gz, "examples/logs/access.log*" a file in any .../examples/logs/.
  */
+static int pattern_matches(const char *pat, const char *file, const char *abs)
+{
+    size_t slashes = 0;
+    const char *c;
+
+    if (fnmatch(pat, file, FNM_PATHNAME) == 0 || (abs && fnmatch(pat, abs, FNM_PATHNAME) == 0))
+        return 1;
+    if (pat[0] == '/')
+        return 0;
+    for (c = pat; *c; c++)
+        slashes += *c == '/';
+    return fnmatch(pat, tail_components(file, slashes), FNM_PATHNAME) == 0 ||
+           (abs && fnmatch(pat, tail_components(abs, slashes), FNM_PATHNAME) == 0);
+}
+
+/*
+ * A file belongs to an input when one of its paths matches it, or matches it once the
+ * rotation suffix is taken off: access.log.1, access.log.2.gz and access.log-20261122 belong
+ * with access.log, as the agent's backfill reads them.
+ */
 static int input_matches(const struct slt_input *in, const char *file, const char *abs)
 {
+    char rotated[PATH_MAX + 8];
     size_t i;
 
     for (i = 0; i < in->npaths; i++) {
-        const char *pat = in->paths[i], *c;
-        size_t slashes = 0;
-
-        if (fnmatch(pat, file, FNM_PATHNAME) == 0 || (abs && fnmatch(pat, abs, FNM_PATHNAME) == 0))
+        if (pattern_matches(in->paths[i], file, abs))
             return 1;
-        if (pat[0] == '/')
-            continue;
-        for (c = pat; *c; c++)
-            slashes += *c == '/';
-        if (fnmatch(pat, tail_components(file, slashes), FNM_PATHNAME) == 0 ||
-            (abs && fnmatch(pat, tail_components(abs, slashes), FNM_PATHNAME) == 0))
+        if ((size_t)snprintf(rotated, sizeof(rotated), "%s[.-]*", in->paths[i]) <
+                sizeof(rotated) &&
+            pattern_matches(rotated, file, abs))
             return 1;
     }
     return 0;
