@@ -593,13 +593,12 @@ static void docs_flush(struct slt_alert *al)
     al->ndocs = al->cap_docs = al->docs_idx = 0;
 }
 
-/* Applies a finished evaluation to the states and sends what changed. */
+/* Applies a finished evaluation to the states; keeps the webhook documents of what changed. */
 static void eval_apply(struct slt_alert *al, int64_t now)
 {
     struct alert_conf *c = al->conf;
     uint64_t firing = 0;
     size_t i, k, w;
-
     char fp[17];
 
     for (i = 0; i < c->nslos; i++) {
