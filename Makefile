@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-plain test-asan demo bench fuzz clean format
+.PHONY: all deps build test test-plain test-asan demo bench fuzz clean format install
 
 all: build
 
@@ -30,9 +30,12 @@ test: test-plain test-asan
 demo: build
 	./scripts/demo.sh
 
+# Benchmarks against mtail, goaccess and redis-benchmark; figures go to bench/RESULTS.md by hand.
 bench: build
 	./scripts/deps.sh --bench
 	./bench/run.sh
+	./bench/agent_run.sh
+	BUILD=$(BUILD) ./bench/aggr_run.sh
 
 # libFuzzer targets, built with clang (make fuzz FUZZ_SECONDS=60 runs each for that long).
 FUZZ_SECONDS ?= 10
@@ -41,6 +44,11 @@ fuzz:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSLT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Installs under PREFIX (default /usr, where examples/systemd/slitail-agent.service looks).
+PREFIX ?= /usr
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -105,18 +105,27 @@ static void note_unparsed(struct report *r, uint64_t line, int reason, const cha
     }
 }
 
-/* The hot loop: one file through one parser and the SLIs of its input. */
-static int check_file(struct report *r, const struct slt_config *cfg, const struct slt_input *in,
-                      const size_t *sli_idx, size_t nsli, struct slt_parser *p,
-                      struct slt_matcher *m)
+/* One SLI of the file's input, with its counters, as the hot loop wants them. */
+struct hot_sli {
+    const struct slt_sli *sli;
+    struct sli_count *c;
+};
+
+/*
+ * The hot loop: one file through one parser and the SLIs of its input. Counters live in locals
+ * while it runs (the compiler cannot keep fields of r in registers across the calls).
+ */
+static int check_file(struct report *r, const struct slt_input *in, const struct hot_sli *hot,
+                      size_t nsli, struct slt_parser *p, struct slt_matcher *m)
 {
     struct slt_lreader lr;
     struct slt_str line;
     struct slt_record rec;
-    int rc;
+    uint64_t lines = 0, parsed = 0;
+    int64_t first = r->first, last = r->last;
+    int have_time = r->have_time, rc;
     size_t k;
 
-    (void)cfg;
     rc = slt_lreader_open(&lr, r->path, in->max_line ? in->max_line : SLT_DEFAULT_MAX_LINE);
     if (rc < 0)
         return rc;
@@ -124,7 +133,7 @@ static int check_file(struct report *r, const struct slt_config *cfg, const stru
         int64_t minute;
         int up;
 
-        r->lines++;
+        lines++;
         if (rc == SLT_LR_OVERSIZE) {
             note_unparsed(r, lr.lineno, SLT_UP_OVERSIZE, "longer than max_line", 0);
             continue;
@@ -136,27 +145,31 @@ static int check_file(struct report *r, const struct slt_config *cfg, const stru
             note_unparsed(r, lr.lineno, up, rec.detail, rec.column);
             continue;
         }
-        r->parsed++;
+        parsed++;
         r->classes[(unsigned)rec.status / 100 % 10]++;
-        if (!r->have_time) {
-            r->first = r->last = rec.time;
-            r->have_time = 1;
-        } else if (rec.time < r->first) {
-            r->first = rec.time;
-        } else if (rec.time > r->last) {
-            r->last = rec.time;
+        if (!have_time) {
+            first = last = rec.time;
+            have_time = 1;
+        } else if (rec.time < first) {
+            first = rec.time;
+        } else if (rec.time > last) {
+            last = rec.time;
         }
         minute = slt_minute_of(rec.time);
         slt_minset_add(&r->minutes, minute);
         for (k = 0; k < nsli; k++) {
-            struct sli_count *c = &r->slis[sli_idx[k]];
-            enum slt_class cls = slt_sli_classify(&cfg->slis[sli_idx[k]], &rec, m, NULL);
+            enum slt_class cls = slt_sli_classify(hot[k].sli, &rec, m, NULL);
             if ((unsigned)cls < SLT_CLASS_COUNTED) {
-                c->n[cls]++;
-                slt_minset_add(&c->minutes, minute);
+                hot[k].c->n[cls]++;
+                slt_minset_add(&hot[k].c->minutes, minute);
             }
         }
     }
+    r->lines += lines;
+    r->parsed += parsed;
+    r->first = first;
+    r->last = last;
+    r->have_time = have_time;
     if (rc == 0 && lr.truncated) {
         r->error = "truncated gzip file (unexpected end of file)";
         rc = SLT_ECORRUPT;
@@ -352,11 +365,11 @@ int slt_cli_check(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *format = NULL, *input = NULL;
-    int64_t threshold_us = 300000;
+    int64_t threshold_us = 0; /* 0: not given, 300ms without -c */
     int json = 0, c, rc = SLT_EXIT_OK, nfiles, i;
     struct slt_config *cfg = NULL;
     struct report *reports = NULL, total;
-    size_t *sli_idx = NULL;
+    struct hot_sli *hot = NULL;
     struct slt_matcher *m = NULL;
     json_t *root = NULL, *files = NULL;
 
@@ -405,9 +418,9 @@ int slt_cli_check(int argc, char **argv)
         return SLT_EXIT_USAGE;
 
     reports = slt_calloc((size_t)nfiles, sizeof(*reports));
-    sli_idx = slt_calloc(cfg->nslis ? cfg->nslis : 1, sizeof(*sli_idx));
+    hot = slt_calloc(cfg->nslis ? cfg->nslis : 1, sizeof(*hot));
     m = slt_matcher_new();
-    if (!reports || !sli_idx || !m || report_init(&total, cfg->nslis) < 0) {
+    if (!reports || !hot || !m || report_init(&total, cfg->nslis) < 0) {
         fprintf(stderr, "slitail check: out of memory\n");
         rc = SLT_EXIT_USAGE;
         goto out;
@@ -440,7 +453,9 @@ int slt_cli_check(int argc, char **argv)
 
         for (k = 0; k < cfg->nslis; k++) {
             if (strcmp(cfg->slis[k].input, in->name) == 0) {
-                sli_idx[nsli++] = k;
+                hot[nsli].sli = &cfg->slis[k];
+                hot[nsli].c = &r->slis[k];
+                nsli++;
                 r->uses[k] = 1;
             }
         }
@@ -451,7 +466,7 @@ int slt_cli_check(int argc, char **argv)
             goto out;
         }
         rule_errors = slt_matcher_rule_errors(m);
-        err = check_file(r, cfg, in, sli_idx, nsli, p, m);
+        err = check_file(r, in, hot, nsli, p, m);
         r->rule_errors = slt_matcher_rule_errors(m) - rule_errors;
         slt_parser_free(p);
         if (err < 0) {
@@ -495,7 +510,7 @@ out:
         slt_free(reports);
         report_release(&total, cfg->nslis);
     }
-    slt_free(sli_idx);
+    slt_free(hot);
     slt_matcher_free(m);
     slt_config_free(cfg);
     return rc;

@@ -27,6 +27,7 @@ int slt_cli_test(int argc, char **argv);
  * with latency_threshold_us). Returns 0, or prints the error to stderr and returns
  * SLT_EXIT_USAGE.
  */
+#define SLT_CLI_DEFAULT_LATENCY_US 300000 /* --latency-threshold without -c */
 int slt__cli_load_config(const char *path, const char *format, int64_t latency_threshold_us,
                          struct slt_config **out);
 

@@ -25,6 +25,11 @@ int slt__cli_load_config(const char *path, const char *format, int64_t latency_t
     int rc;
 
     *out = NULL;
+    if (path && latency_threshold_us > 0)
+        fprintf(stderr, "slitail: --latency-threshold is ignored with -c (the config's SLIs "
+                        "say latency_over themselves)\n");
+    if (latency_threshold_us <= 0)
+        latency_threshold_us = SLT_CLI_DEFAULT_LATENCY_US;
     if (path) {
         rc = slt_config_load_file(path, out, err, sizeof(err));
         if (rc < 0) {

@@ -263,7 +263,7 @@ int slt_cli_explain(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *format = NULL, *input = NULL;
-    int64_t threshold_us = 300000;
+    int64_t threshold_us = 0; /* 0: not given, 300ms without -c */
     int json = 0, c, rc, in;
     struct slt_config *cfg = NULL;
     struct slt_matcher *m = NULL;

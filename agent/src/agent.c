@@ -405,9 +405,6 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
         r = SLT_UP_OVERSIZE;
     else
         r = slt_parse(in->parser, line, len, &rec);
-    /* the protocol carries non-negative minutes only */
-    if (r == SLT_UP_OK && rec.time < 0)
-        r = SLT_UP_TIME;
     if (r != SLT_UP_OK) {
         /* no event time: the line counts in the minute it was read */
         minute = slt_minute_of(a->now_s);

@@ -15,6 +15,7 @@
 #define MAX_FILES 256 /* files listed per input */
 #define HTTP_MAX_REQ 4096
 #define HTTP_MAX_CLIENTS 16
+#define HTTP_CLIENT_MS 5000
 
 static const char *conn_name(enum slt_conn_state st)
 {
@@ -365,14 +366,16 @@ struct http_client;
 struct slt_status_http {
     struct slt_agent *a;
     uv_tcp_t server;
+    uv_timer_t reaper;           /* closes clients that are too slow */
     struct http_client *clients; /* open ones, closed with the server */
     int nclients;
     int closing;
-    int open; /* handles not yet closed: server + clients */
+    int open; /* handles not yet closed: server, reaper, clients */
 };
 
 struct http_client {
     uv_tcp_t tcp;
+    uint64_t accepted_ms; /* uv_now() */
     struct slt_status_http *h;
     struct http_client *next, **pprev;
     char req[HTTP_MAX_REQ];
@@ -506,6 +509,7 @@ static void on_http_conn(uv_stream_t *server, int status)
     uv_tcp_init(h->a->loop, &c->tcp);
     c->tcp.data = c;
     c->h = h;
+    c->accepted_ms = uv_now(h->a->loop);
     c->next = h->clients;
     if (h->clients)
         h->clients->pprev = &c->next;
@@ -518,6 +522,18 @@ static void on_http_conn(uv_stream_t *server, int status)
         return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, on_http_alloc, on_http_read);
+}
+
+/* A client gets HTTP_CLIENT_MS to send its request and take the answer. */
+static void on_reap(uv_timer_t *t)
+{
+    struct slt_status_http *h = t->data;
+    uint64_t now = uv_now(h->a->loop);
+    struct http_client *c;
+
+    for (c = h->clients; c; c = c->next)
+        if (now - c->accepted_ms > HTTP_CLIENT_MS)
+            client_close(c);
 }
 
 static void on_server_closed(uv_handle_t *hd)
@@ -573,14 +589,17 @@ int slt_status_http_start(struct slt_agent *a, const char *listen, struct slt_st
         return SLT_ENOMEM;
     h->a = a;
     uv_tcp_init(a->loop, &h->server);
-    h->server.data = h;
-    h->open = 1;
+    uv_timer_init(a->loop, &h->reaper);
+    h->server.data = h->reaper.data = h;
+    h->open = 2;
     if ((rc = uv_tcp_bind(&h->server, (struct sockaddr *)&ss, 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)&h->server, 16, on_http_conn)) < 0) {
         h->closing = 1;
         uv_close((uv_handle_t *)&h->server, on_server_closed);
+        uv_close((uv_handle_t *)&h->reaper, on_server_closed);
         return rc;
     }
+    uv_timer_start(&h->reaper, on_reap, 1000, 1000);
     *out = h;
     return 0;
 }
@@ -595,6 +614,7 @@ void slt_status_http_close(struct slt_status_http *h)
     for (c = h->clients; c; c = c->next)
         client_close(c);
     uv_close((uv_handle_t *)&h->server, on_server_closed);
+    uv_close((uv_handle_t *)&h->reaper, on_server_closed);
 }
 
 int slt_status_http_open(const struct slt_status_http *h)

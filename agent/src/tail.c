@@ -13,6 +13,12 @@
  * Ordering: files of one history (access.log and its rotated siblings) share a `group` and
  * are chained by `pred`, oldest first. A file reads only when every older file in its chain
  * has been drained to its end, so lines come out oldest first across rotations and backfill.
+ *
+ * Each history (struct tail_group) also keeps the identities of its rotated siblings at the
+ * last scan and its newest sibling (checkpointed as a POS_MARK), and the tailer remembers the
+ * last files it closed (graves). With them it tells apart a file rotated away before it was
+ * seen, a closed file that grew again, a copytruncate copy, and, after a restart, the files
+ * that came while the agent was down - each to be read once, from the right offset.
  */
 #include "tail.h"
 
@@ -97,6 +103,12 @@ struct tail_group {
     size_t nsib;
     int valid;   /* sib was taken */
     int rotated; /* a rotation of this path was seen in this scan */
+    /* the newest sibling at the last scan, checkpointed as a POS_MARK: after a restart,
+       siblings newer than it came while we were down */
+    int mark_valid, mark_none, mark_gz;
+    uint64_t mark_dev, mark_ino, mark_size, mark_fp;
+    uint32_t mark_fp_len;
+    char *mark_path;
 };
 
 struct tail_watch {
@@ -110,6 +122,9 @@ struct slt_tail {
     uv_loop_t *loop;
     char **patterns;
     size_t npatterns;
+    /* one history per plain configured path, held for the tailer's life: its POS_MARK is in
+       every set of positions, followed file or not, so a restart is never a first start */
+    struct tail_group **held;
     int read_from_beginning;
     size_t max_line, bufcap;
     int64_t poll_ms, rotate_wait_ms;
@@ -307,6 +322,7 @@ static void group_unref(struct slt_tail *t, struct tail_group *g)
         }
     }
     slt_free(g->sib);
+    slt_free(g->mark_path);
     slt_free(g->path);
     slt_free(g);
 }
@@ -423,9 +439,8 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     f->ino = (uint64_t)st->st_ino;
     f->size = (uint64_t)st->st_size;
     if (gz) {
+        /* the decoder (about 110 KiB) is made when the file is read, not while it waits */
         rc = fp_gz(path, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
-        if (rc == 0)
-            rc = slt_gz_new_fd(fd, &f->gzs);
     } else {
         rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
     }
@@ -493,6 +508,7 @@ struct cand {
     long num; /* access.log.N or access.log.N.gz: N; else -1 */
     int gz;
     const struct slt_tail_pos *r; /* matched restore position */
+    int mark;                     /* the newest sibling at the checkpoint (a POS_MARK) */
 };
 
 struct cands {
@@ -778,6 +794,8 @@ out:
 
 static void file_truncated(struct slt_tail_file *f)
 {
+    /* the copy may not be recognizable (or not complete yet): look for new siblings too */
+    f->g->rotated = 1;
     f->truncations++;
     f->t->truncations++;
     slt_log(SLT_LOG_INFO, "tail", "'%s' was truncated at %llu; reading it from the start", f->path,
@@ -911,6 +929,11 @@ static void file_read(struct slt_tail_file *f)
     size_t budget = TAIL_TURN_BYTES;
     long n;
 
+    if (f->gz && !f->gzs && slt_gz_new_fd(f->fd, &f->gzs) < 0) {
+        t->errors++;
+        f->want_read = 0; /* retried at the next event or poll, not in a spin */
+        return;
+    }
     if (!f->buf) {
         f->buf = slt_malloc(t->bufcap);
         if (!f->buf) {
@@ -960,6 +983,23 @@ static void file_read(struct slt_tail_file *f)
             }
             file_at_end(f);
             return;
+        }
+        if (!f->gz && f->fp_len > 0) {
+            uint64_t fp = 0;
+            uint32_t got = 0;
+
+            /*
+             * Checked after the read, before delivering: if the first bytes are no longer ours,
+             * the file was truncated and written again (copytruncate) before or while we read,
+             * and what we read is the middle of other lines. One 256-byte pread per chunk.
+             */
+            if (fp_plain(f->fd, f->fp_len, &fp, &got) == 0 && (got != f->fp_len || fp != f->fp)) {
+                t->dc_valid = 0;
+                file_truncated(f);
+                if (!may_read(f))
+                    return; /* its copy goes first */
+                continue;
+            }
         }
         f->eof_since_ms = 0;
         f->read_off += (uint64_t)n;
@@ -1135,6 +1175,18 @@ static struct slt_tail_file *active_of(struct slt_tail *t, struct tail_group *g)
     return active;
 }
 
+/*
+ * The file at g's path has not shown us a byte yet: a copytruncate now would leave its lines
+ * only in a copy we cannot recognize (we have no first bytes to compare). Any new sibling is
+ * then taken for such a copy.
+ */
+static int unread_active(struct slt_tail *t, struct tail_group *g)
+{
+    struct slt_tail_file *f = active_of(t, g);
+
+    return f && f->offset == 0 && f->read_off == 0 && f->fp_len == 0;
+}
+
 /* Follows sibling x again from `from`, before the file at the path. */
 static void adopt(struct slt_tail *t, struct tail_group *g, const struct cand *x, uint64_t from,
                   int skipping, const char *why)
@@ -1173,9 +1225,10 @@ static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands
 }
 
 /*
- * After a rotation of g's path: siblings that were not there at the previous scan, that we do
- * not follow and that are no copy of what we follow lived at the path between two scans (the
- * file was rotated again before we looked). Read them from 0, before the new file at the path.
+ * After a rotation or truncation of g's path (or while its file is unread): siblings that were
+ * not there at the previous scan, that we do not follow and that are no copy of what we follow
+ * lived at the path between two scans (rotated again before we looked), or are a copy of bytes
+ * we never saw. Read them from 0, before the file at the path.
  */
 static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
 {
@@ -1198,6 +1251,49 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
     }
 }
 
+/* Remembers the newest sibling (or that there is none), for positions. */
+static void group_mark(struct tail_group *g, const struct cands *cur)
+{
+    const struct cand *x;
+    uint64_t fp = 0;
+    uint32_t got = 0;
+    char *p;
+    int fd, rc;
+
+    if (cur->n == 0) {
+        g->mark_valid = g->mark_none = 1;
+        return;
+    }
+    x = &cur->v[cur->n - 1];
+    if (g->mark_valid && !g->mark_none && g->mark_dev == x->dev && g->mark_ino == x->ino &&
+        g->mark_size == x->size && strcmp(g->mark_path, x->path) == 0)
+        return;
+    if (x->gz) {
+        rc = fp_gz(x->path, SLT_TAIL_FP_BYTES, &fp, &got);
+    } else {
+        fd = open(x->path, O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? -errno : fp_plain(fd, SLT_TAIL_FP_BYTES, &fp, &got);
+        if (fd >= 0)
+            close(fd);
+    }
+    p = slt_strdup(x->path);
+    if (rc < 0 || !p) {
+        slt_free(p);
+        g->mark_valid = 0;
+        return;
+    }
+    slt_free(g->mark_path);
+    g->mark_path = p;
+    g->mark_dev = x->dev;
+    g->mark_ino = x->ino;
+    g->mark_size = x->size;
+    g->mark_fp = fp;
+    g->mark_fp_len = got;
+    g->mark_gz = x->gz;
+    g->mark_none = 0;
+    g->mark_valid = 1;
+}
+
 /* Takes each history's sibling snapshot (after adopting files rotated between scans). */
 static void groups_update(struct slt_tail *t)
 {
@@ -1214,8 +1310,9 @@ static void groups_update(struct slt_tail *t)
             continue;
         }
         resume_graves(t, g, &cur);
-        if (g->valid && g->rotated)
+        if (g->valid && (g->rotated || unread_active(t, g)))
             adopt_intermediates(t, g, &cur);
+        group_mark(g, &cur);
         g->rotated = 0;
         v = slt_realloc(g->sib, (cur.n ? cur.n : 1) * sizeof(*v));
         if (!v) {
@@ -1393,10 +1490,12 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
     size_t i, k;
     int m;
 
+    /* marks only say where a history stood; they are matched in match_marks() */
     /* first: same inode and same first bytes: the file itself */
     for (k = 0; k < nrestore; k++) {
         for (i = 0; i < c->n && !used[k]; i++) {
-            if (c->v[i].r || c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
+            if (c->v[i].r || c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino ||
+                (restore[k].flags & SLT_TAIL_POS_MARK))
                 continue;
             if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz)
                 continue;
@@ -1435,7 +1534,8 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
      */
     for (k = 0; k < nrestore; k++) {
         for (i = 0; i < c->n && !used[k]; i++) {
-            if (c->v[i].r || c->v[i].gz || (restore[k].flags & SLT_TAIL_POS_GZ) ||
+            if (c->v[i].r || c->v[i].gz ||
+                (restore[k].flags & (SLT_TAIL_POS_GZ | SLT_TAIL_POS_MARK)) ||
                 c->v[i].dev != restore[k].dev || c->v[i].ino != restore[k].ino)
                 continue;
             c->v[i].r = &restore[k];
@@ -1445,10 +1545,66 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
     return 0;
 }
 
+/*
+ * Finds the marks (newest sibling at the checkpoint) among the candidates: by inode and first
+ * bytes, or, compressed since, by decoded first bytes. *none is set when the checkpoint saw no
+ * sibling of this path at all.
+ */
+static int match_marks(struct cands *c, const char *group, const struct slt_tail_pos *restore,
+                       size_t nrestore, int *none)
+{
+    size_t i, k;
+    int m;
+
+    *none = 0;
+    for (k = 0; k < nrestore; k++) {
+        const struct slt_tail_pos *r = &restore[k];
+
+        if (!(r->flags & SLT_TAIL_POS_MARK))
+            continue;
+        if (r->ino == 0 && r->dev == 0) {
+            if (strncmp(r->path, group, sizeof(r->path)) == 0)
+                *none = 1;
+            continue;
+        }
+        for (i = 0; i < c->n; i++) {
+            int same_inode = c->v[i].dev == r->dev && c->v[i].ino == r->ino &&
+                             c->v[i].gz == ((r->flags & SLT_TAIL_POS_GZ) != 0);
+
+            if (!same_inode && !(c->v[i].gz && r->fp_len > 0))
+                continue;
+            m = cand_fp_check(&c->v[i], r);
+            if (m < 0)
+                return m;
+            if (m) {
+                c->v[i].mark = 1;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Does x hold the first bytes of a restored file (a copy of it)? 1, 0 or SLT_ENOMEM. */
+static int is_copy_of_restored(const struct cand *x, const struct slt_tail_pos *restore,
+                               size_t nrestore)
+{
+    size_t k;
+    int m;
+
+    for (k = 0; k < nrestore; k++) {
+        if (restore[k].fp_len == 0 || (restore[k].flags & SLT_TAIL_POS_MARK))
+            continue;
+        m = cand_fp_check(x, &restore[k]);
+        if (m != 0)
+            return m;
+    }
+    return 0;
+}
+
 /* Opens one candidate at startup and places it. Only running out of memory is an error. */
 static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int active,
-                      int backfill, int restarted, const struct slt_tail_pos *restore,
-                      size_t nrestore)
+                      int backfill, int known)
 {
     struct slt_tail_file *f;
     const struct slt_tail_pos *r = x->r;
@@ -1462,6 +1618,11 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
     if (r && (r->flags & SLT_TAIL_POS_DONE))
         return 0;
     fd = open_regular(x->path, &st);
+    if (fd == -EMFILE || fd == -ENFILE || fd == -EACCES) {
+        t->errors++;
+        slt_log(SLT_LOG_WARN, "tail", "cannot open '%s': %s", x->path, slt_strerror(fd));
+        return 0;
+    }
     if (fd < 0)
         return 0; /* gone or not a file: nothing to read */
     rc = file_add(t, fd, &st, x->path, group, x->gz, active ? F_ACTIVE : F_ROTATED, NULL, &f);
@@ -1484,8 +1645,8 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
             file_truncated(f);
             fp_plain(f->fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
         }
-    } else if (active && !t->read_from_beginning &&
-               !(restarted && restore_matches_path(restore, nrestore, x->path))) {
+    } else if (active && !t->read_from_beginning && !known) {
+        /* known: the path was followed at the checkpoint, so this file is new since */
         file_start_at_end(f);
     }
     return 0;
@@ -1560,7 +1721,9 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
     for (i = 0; i < ngroups; i++) {
         struct cands c = {0};
         struct stat st;
-        size_t active_at;
+        size_t active_at, newer_from;
+        struct slt_tail_pos live;
+        int none;
 
         rc = list_siblings(t, groups[i], &c);
         if (rc == 0 && stat(groups[i], &st) == 0 && S_ISREG(st.st_mode))
@@ -1581,11 +1744,52 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
             cands_release(&c);
             goto out;
         }
+        /*
+         * A file that was at the path at the checkpoint and is a rotated sibling now: every
+         * sibling newer than it that no position describes came after the checkpoint (it was
+         * created, written and rotated while we were down). Read those from 0.
+         */
+        rc = match_marks(&c, groups[i], restore, nrestore, &none);
+        if (rc < 0) {
+            cands_release(&c);
+            goto out;
+        }
+        newer_from = none ? 0 : c.n;
+        /* the first bytes of the file at the path now: a sibling that has them is a copy */
+        memset(&live, 0, sizeof(live));
+        if (active_at < c.n && c.v[active_at].size > 0) {
+            int lfd = open(c.v[active_at].path, O_RDONLY | O_CLOEXEC);
+
+            if (lfd >= 0) {
+                if (fp_plain(lfd, SLT_TAIL_FP_BYTES, &live.fingerprint, &live.fp_len) < 0)
+                    live.fp_len = 0;
+                close(lfd);
+            }
+        }
+        for (j = 0; j < active_at; j++)
+            if (c.v[j].mark ||
+                (c.v[j].r && strncmp(c.v[j].r->path, groups[i], sizeof(c.v[j].r->path)) == 0))
+                newer_from = j + 1;
         for (j = 0; j < c.n; j++) {
+            int after = 0;
+
             if (j < active_at && c.v[j].num == -2)
                 continue;
-            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill, restarted, restore,
-                            nrestore);
+            if (restarted && j >= newer_from && j < active_at && !c.v[j].r) {
+                /* came while we were down, unless it is a copy of a restored file (the
+                   copytruncate search reads that one from the right offset) */
+                after = is_copy_of_restored(&c.v[j], restore, nrestore);
+                if (after == 0 && live.fp_len > 0)
+                    after = cand_fp_check(&c.v[j], &live);
+                if (after < 0) {
+                    rc = after;
+                    break;
+                }
+                after = !after;
+            }
+            rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after,
+                            restarted && (none || newer_from < c.n ||
+                                          restore_matches_path(restore, nrestore, groups[i])));
             if (rc < 0)
                 break;
         }
@@ -1595,7 +1799,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
     }
     for (k = 0; k < nrestore; k++)
         if (!used[k] && !(restore[k].flags & SLT_TAIL_POS_DONE))
-            slt_log(SLT_LOG_INFO, "tail", "checkpointed file '%s' is gone", restore[k].path);
+            slt_log(SLT_LOG_INFO, "tail", "checkpointed file '%.256s' is gone", restore[k].path);
 out:
     for (i = 0; i < ngroups; i++)
         slt_free(groups[i]);
@@ -1615,6 +1819,9 @@ static void tail_free(struct slt_tail *t)
         next = f->next;
         file_free(f);
     }
+    for (i = 0; t->held && i < t->npatterns; i++)
+        group_unref(t, t->held[i]);
+    slt_free(t->held);
     for (i = 0; i < t->npatterns; i++)
         slt_free(t->patterns[i]);
     slt_free(t->patterns);
@@ -1653,6 +1860,20 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
             return SLT_ENOMEM;
         }
         t->npatterns++;
+    }
+    t->held = slt_calloc(opts->npaths, sizeof(*t->held));
+    if (!t->held) {
+        tail_free(t);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; i < t->npatterns; i++) {
+        if (has_glob_chars(t->patterns[i]))
+            continue;
+        t->held[i] = group_ref(t, t->patterns[i]);
+        if (!t->held[i]) {
+            tail_free(t);
+            return SLT_ENOMEM;
+        }
     }
     t->read_from_beginning = opts->read_from_beginning;
     t->max_line = opts->max_line ? opts->max_line : TAIL_MAX_LINE;
@@ -1734,6 +1955,7 @@ void slt_tail_resume(struct slt_tail *t)
 size_t slt_tail_positions(struct slt_tail *t, struct slt_tail_pos *out, size_t max)
 {
     struct slt_tail_file *f;
+    struct tail_group *g;
     size_t n = 0;
 
     for (f = t->files; f; f = f->next) {
@@ -1749,6 +1971,27 @@ size_t slt_tail_positions(struct slt_tail *t, struct slt_tail_pos *out, size_t m
             p->flags = (f->gz ? SLT_TAIL_POS_GZ : 0) | (f->skipping ? SLT_TAIL_POS_SKIP : 0) |
                        (f->state == F_DONE ? SLT_TAIL_POS_DONE : 0);
             snprintf(p->path, sizeof(p->path), "%s", f->path);
+        }
+        n++;
+    }
+    for (g = t->groups; g; g = g->next) {
+        if (!g->mark_valid)
+            continue;
+        if (n < max) {
+            struct slt_tail_pos *p = &out[n];
+
+            memset(p, 0, sizeof(*p));
+            p->flags = SLT_TAIL_POS_DONE | SLT_TAIL_POS_MARK;
+            if (g->mark_none) {
+                snprintf(p->path, sizeof(p->path), "%s", g->path);
+            } else {
+                p->dev = g->mark_dev;
+                p->ino = g->mark_ino;
+                p->fingerprint = g->mark_fp;
+                p->fp_len = g->mark_fp_len;
+                p->flags |= g->mark_gz ? SLT_TAIL_POS_GZ : 0;
+                snprintf(p->path, sizeof(p->path), "%s", g->mark_path);
+            }
         }
         n++;
     }

@@ -18,7 +18,9 @@
  *
  * What positions guarantee (the exactly-once contract with the agent's checkpoint):
  *   - One entry per file followed, including rotated files still being drained, backfill files
- *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ).
+ *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ); then one
+ *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all. A
+ *     plain configured path always has its mark, so positions are never empty for it.
  *   - offset is just after the last '\n' delivered (inside on_line: including the line being
  *     delivered). A partial line held back is not included: it is read again on restore.
  *     While the rest of an oversize line is skipped, offset is the skip point and POS_SKIP is
@@ -32,7 +34,10 @@
  *     decoded first bytes and skipped to its offset; a file copytruncated while down is read
  *     from its copy (a sibling with the same first bytes, at least offset long) and then from
  *     0; a same-inode file with other first bytes (reused inode, truncated and rewritten) is
- *     read from 0 and counted as a truncation.
+ *     read from 0 and counted as a truncation. Siblings newer than the POS_MARK (or than a file
+ *     that was at the path and is rotated now) that no position describes were created while
+ *     the agent was down and are read from 0 (plain or .gz), unless they are a copy of a
+ *     restored file or of the file now at the path (same first bytes).
  *   - Files fully read are dropped from positions (rotated and deleted ones after
  *     rotate_wait); until then they may appear once with POS_DONE, which a restore skips.
  *
@@ -40,9 +45,9 @@
  *   - restore == NULL (first start) with read_from_beginning: every matching file from 0,
  *     after its rotated siblings (plain and .gz), oldest first (by N of name.N[.gz], else by
  *     mtime). This backfill happens only when restore == NULL.
- *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path that a
- *     restored position had is new since the checkpoint and is read from 0; any other file
- *     from 0 with read_from_beginning, else from its end.
+ *   - restore != NULL (a restart; nrestore may be 0): no backfill. A file at a path known at
+ *     the checkpoint (a position or a mark of it) is new since and is read from 0; any other
+ *     file from 0 with read_from_beginning, else from its end.
  *   - read_from_beginning == 0 at first start: from its current end; an unterminated last
  *     line there is skipped up to its '\n' (it was not ours from the start).
  *   - Files that appear after slt_tail_new() (new name, or a new file at a path): from 0.
@@ -77,7 +82,8 @@
  * Limits: a .gz is only read for backfill, restore or as a copytruncate copy, never followed
  * (patterns that match .gz files skip them). A final line with no '\n' in a rotated, deleted or
  * .gz file is never delivered. A file that lived at the path for less than one scan and was
- * then moved out of the directory (olddir) or deleted is lost; a sibling that appears at a
+ * then moved out of the directory (olddir), deleted or compressed before the next scan is
+ * lost (logrotate rotating twice within poll_ms while the agent runs); a sibling that appears at a
  * rotation by other means (an admin's cp of an old rotated file) is taken for such a file and
  * read. Files created while the agent is down at a path no position had (a new vhost log)
  * start at their end unless read_from_beginning. When the directory part of a pattern has
@@ -105,10 +111,16 @@ struct slt_tail_pos {
     uint32_t flags;       /* SLT_TAIL_POS_* */
     char path[SLT_TAIL_PATH_MAX];
 };
-#define SLT_TAIL_POS_GZ 1u   /* a gzip file read for backfill */
+#define SLT_TAIL_POS_GZ 1u   /* a gzip file; offset counts decoded bytes */
 #define SLT_TAIL_POS_DONE 2u /* fully read and no longer written (rotated away or backfilled) */
 /* offset is inside an oversize line already delivered: on restore, discard through its '\n' */
 #define SLT_TAIL_POS_SKIP 4u
+/*
+ * Not a file to read: the newest rotated sibling of a path when the positions were taken
+ * (dev = ino = 0: there was none). On restore, siblings newer than it that no position
+ * describes came while the agent was down and are read from 0. Always with POS_DONE.
+ */
+#define SLT_TAIL_POS_MARK 8u
 
 /* Per-file figures for status output. */
 struct slt_tail_file_stats {
@@ -135,8 +147,8 @@ struct slt_tail_opts {
     size_t npaths;
     int read_from_beginning; /* with no restore position: read existing files (and backfill
                                 rotated siblings, plain and .gz, oldest first) */
-    size_t max_line;
-    int64_t poll_ms; /* stat() fallback interval */
+    size_t max_line;         /* longest line delivered whole; 0: 65536 */
+    int64_t poll_ms;         /* stat() fallback interval; 0: 1000 */
     slt_tail_line_cb on_line;
     void *data;
     int64_t rotate_wait_ms; /* keep a rotated-away file open this long after its last growth,

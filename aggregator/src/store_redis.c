@@ -126,6 +126,7 @@ static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
 #define PING_EVERY_MS 1000
 #define SERIES_CACHE_SLOTS (1u << 17)
 #define SERIES_CACHE_MAX (SERIES_CACHE_SLOTS / 2)
+#define SERIES_CACHE_TTL_NS (60ULL * 1000000000ULL)
 #define ARGS_MAX ((size_t)256 << 20)
 /* epochs and seqs are compared as Lua numbers (doubles): keep them exact */
 #define LUA_INT_MAX ((uint64_t)1 << 53)
@@ -297,9 +298,12 @@ struct slt_store {
     uv_idle_t idle;
     int flush_armed;
     int open_handles;
-    /* series already added to slt:series on this connection */
+    /* series already added to slt:series on this connection, forgotten every
+     * SERIES_CACHE_TTL_NS so a Redis that lost the set (FLUSHALL, failover behind a proxy)
+     * gets it back without a reconnect */
     char **cache;
     size_t ncache;
+    uint64_t cache_born_ns;
     unsigned int seed;
 };
 
@@ -337,6 +341,7 @@ static void cache_clear(struct slt_store *st)
         st->cache[i] = NULL;
     }
     st->ncache = 0;
+    st->cache_born_ns = slt_mono_ns();
 }
 
 static void lost(struct slt_store *st)
@@ -1301,12 +1306,18 @@ static void on_sadd(redisAsyncContext *ac, void *r, void *priv)
         st->stats->redis_errors++;
 }
 
-/* SADD slt:series once per series and connection (the set is not part of the apply). */
+/*
+ * SADD slt:series once per series and connection, and again every minute (the set is not
+ * part of the apply, so it is not restored by the resends that restore lost counts).
+ */
 static void register_series(struct slt_store *st, const struct slt_series *s)
 {
     char member[1100];
     uint32_t h = 2166136261u;
     size_t i, n, slot;
+
+    if (slt_mono_ns() - st->cache_born_ns > SERIES_CACHE_TTL_NS)
+        cache_clear(st);
 
     n = (size_t)snprintf(member, sizeof(member), "%c:%.*s", s->kind == SLT_SERIES_SLI ? 's' : 'i',
                          (int)s->name.len, s->name.p);

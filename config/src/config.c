@@ -217,10 +217,10 @@ static const struct slt__config_key keys[] = {
      .help = "how often counts are shipped"},
     {.section = "agent", .name = "spool_max", .type = SLT_KT_SIZE, AGENT(spool_max_bytes),
      .lo = MIB, .hi = 1024LL * 1024 * MIB, .def = "256MiB",
-     .help = "disk spool for unacknowledged frames; past it the oldest are dropped"},
+     .help = "disk spool for batches; when full the agent stops reading (never drops counts)"},
     {.section = "agent", .name = "spool_retention", .type = SLT_KT_DUR, AGENT(spool_retention_s),
      .unit_us = SEC, .lo = 1, .hi = 30 * DAY_S, .def = "10m",
-     .help = "spooled frames older than this are dropped"},
+     .help = "acknowledged batches are kept this long for resends; unacknowledged ones are never dropped"},
     {.section = "agent", .name = "minutes_kept", .type = SLT_KT_UINT, AGENT(minutes_kept), .lo = 1,
      .hi = 100000, .def = "1440", .help = "open minutes kept in memory per SLI"},
     {.section = "agent", .name = "status_listen", .type = SLT_KT_STR, AGENT(status_listen),
@@ -1722,12 +1722,24 @@ int slt_config_load_file(const char *path, struct slt_config **out, char *err, s
     return rc;
 }
 
+/* A duration in the largest unit that writes it whole: 300ms, 2s, 1500us. */
+static const char *duration_text(int64_t us, char *buf, size_t len)
+{
+    if (us % 1000000 == 0)
+        snprintf(buf, len, "%llds", (long long)(us / 1000000));
+    else if (us % 1000 == 0)
+        snprintf(buf, len, "%lldms", (long long)(us / 1000));
+    else
+        snprintf(buf, len, "%lldus", (long long)us);
+    return buf;
+}
+
 int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                        struct slt_config **out, char *err, size_t errlen)
 {
     struct slt_format *fmt;
     struct slt_buf b;
-    char names[256];
+    char names[256], thr[32];
     int has_latency, rc;
 
     *out = NULL;
@@ -1752,16 +1764,16 @@ int slt_config_default(const char *format_name, int64_t latency_threshold_us,
                         "slis:\n"
                         "  - name: availability\n"
                         "    input: default\n"
-                        "    exclude: { status: 4xx }\n"
+                        "    exclude: [ { status: 4xx }, { status: '^0' } ]\n"
                         "    bad: { status: 5xx }\n",
                         format_name);
     if (rc == 0 && has_latency && latency_threshold_us > 0)
         rc = slt_buf_printf(&b,
                             "  - name: latency\n"
                             "    input: default\n"
-                            "    exclude: { status: '^[45]' }\n"
-                            "    bad: { latency_over: %lldus }\n",
-                            (long long)latency_threshold_us);
+                            "    exclude: [ { status: '^[045]' }, { status: '101' } ]\n"
+                            "    bad: { latency_over: %s }\n",
+                            duration_text(latency_threshold_us, thr, sizeof(thr)));
     if (rc < 0) {
         slt_buf_release(&b);
         if (err && errlen)

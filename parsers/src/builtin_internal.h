@@ -52,14 +52,32 @@ static inline const char *slt__find(const char *p, const char *end, char c)
 {
 #if defined(__SSE2__)
     const __m128i pat = _mm_set1_epi8(c);
-    int m;
+    unsigned m;
 
-    while (end - p >= 16) {
-        m = _mm_movemask_epi8(
+    if (end - p >= 16) {
+        /* the first 16 bytes alone (most fields are short), then 32 at a time */
+        m = (unsigned)_mm_movemask_epi8(
             _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), pat));
         if (m)
-            return p + __builtin_ctz((unsigned)m);
+            return p + __builtin_ctz(m);
         p += 16;
+        while (end - p >= 32) {
+            m = (unsigned)_mm_movemask_epi8(
+                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), pat)) |
+                (unsigned)_mm_movemask_epi8(
+                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), pat))
+                    << 16;
+            if (m)
+                return p + __builtin_ctz(m);
+            p += 32;
+        }
+        if (end - p >= 16) {
+            m = (unsigned)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), pat));
+            if (m)
+                return p + __builtin_ctz(m);
+            p += 16;
+        }
     }
 #elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);

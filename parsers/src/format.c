@@ -179,12 +179,39 @@ static int unparsed(struct slt_record *rec, int reason, const char *detail, size
     return reason;
 }
 
+/*
+ * memset(rec, 0, sizeof(*rec)) as 23 plain 16-byte stores: for this size GCC emits `rep stos`,
+ * whose start-up costs more than the stores (a loop of 20 M calls under load: 14.5 ns for
+ * rep stos, 5 ns unrolled), on every line. More instructions in callgrind, fewer cycles.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UNROLL_ALL _Pragma("GCC unroll 32")
+#else
+#define UNROLL_ALL
+#endif
+
+static inline void zero_record(struct slt_record *rec)
+{
+#if defined(__SSE2__)
+    char *b = (char *)rec;
+    size_t i;
+
+    UNROLL_ALL
+    for (i = 0; i + 16 <= sizeof(*rec); i += 16)
+        _mm_storeu_si128((__m128i *)(void *)(b + i), _mm_setzero_si128());
+    if (i < sizeof(*rec))
+        memset(b + i, 0, sizeof(*rec) - i);
+#else
+    memset(rec, 0, sizeof(*rec));
+#endif
+}
+
 int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_record *rec)
 {
     size_t i;
     int r;
 
-    memset(rec, 0, sizeof(*rec));
+    zero_record(rec);
     rec->latency_us = -1;
     rec->upstream_us = -1;
     rec->fmt = p->fmt;
@@ -199,6 +226,10 @@ int slt_parse(struct slt_parser *p, const char *line, size_t len, struct slt_rec
     if (i == len)
         return unparsed(rec, SLT_UP_EMPTY, "empty line", 0);
     r = p->fmt->ops->parse(p->fmt, p, line, len, rec);
+    /* Minutes are non-negative everywhere downstream (protocol, Redis keys), so the CLI and
+     * the agent must agree that an event before 1970 has no usable time. */
+    if (r == SLT_UP_OK && rec->time < 0)
+        return unparsed(rec, SLT_UP_TIME, "event time before 1970", 0);
     if (r != SLT_UP_OK && !rec->detail)
         rec->detail = slt_unparsed_name(r);
     return r;

@@ -263,7 +263,7 @@ int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *s
 }
 
 /* ' "' at p: the quoted field after it into *f, and the byte after its closing quote. */
-static inline const char *fast_quoted(const char *p, const char *end, struct slt_str *f)
+static SLT__ALWAYS_INLINE const char *fast_quoted(const char *p, const char *end, struct slt_str *f)
 {
     const char *e;
 

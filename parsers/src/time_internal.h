@@ -15,6 +15,14 @@
  */
 #define SLT__LATENCY_MAX_US INT64_C(1000000000000000)
 
+#if defined(__GNUC__)
+#define SLT__ALWAYS_INLINE __attribute__((always_inline)) inline
+#define SLT__NOINLINE __attribute__((noinline))
+#else
+#define SLT__ALWAYS_INLINE inline
+#define SLT__NOINLINE
+#endif
+
 /*
  * The last timestamp text and its value. Busy logs repeat the same second on many consecutive
  * lines, and the same minute on many more, so a compare or two replaces the parse: when only
@@ -150,7 +158,7 @@ static inline const char *slt__seconds_bytewise(const char *p, const char *end, 
  * nginx writes times as seconds with exactly three decimals ("%d.%03d"): "0.123" is read in
  * one go, anything else by slt__seconds_bytewise (same result for the same bytes).
  */
-static inline const char *slt__msec(const char *p, const char *end, int64_t *us)
+static SLT__ALWAYS_INLINE const char *slt__msec(const char *p, const char *end, int64_t *us)
 {
     unsigned a, b, c, d;
 

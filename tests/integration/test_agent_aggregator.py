@@ -31,6 +31,7 @@ class AgentWithAggregator(H.TestCase):
         H.wait_port(self.port)
 
     def teardown(self):
+        L.kill_all()
         if self.aggr:
             self.aggr.kill9()
         self.redis.stop()

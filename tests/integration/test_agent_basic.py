@@ -16,6 +16,7 @@ class AgentBasic(H.TestCase):
         self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
 
     def teardown(self):
+        L.kill_all()
         self.fake.stop()
         self.tmp.cleanup()
 
@@ -93,7 +94,15 @@ class AgentBasic(H.TestCase):
             import socket
             st = json.loads(get("/status"))
             H.check_equal(st["agent_id"], "web-1", "agent id")
-            # a client that never sends its request does not hold up the shutdown
+            # a client that never sends its request is dropped after 5 s
+            slow = socket.create_connection(("127.0.0.1", hp))
+            slow.settimeout(9)
+            t0 = time.time()
+            H.check_equal(slow.recv(100), b"", "a silent client is closed")
+            if time.time() - t0 < 3:
+                raise AssertionError("silent client closed too early")
+            slow.close()
+            # and one that is still connected does not hold up the shutdown
             idle = socket.create_connection(("127.0.0.1", hp))
             time.sleep(0.2)
             t0 = time.time()
@@ -160,7 +169,7 @@ class AgentBasic(H.TestCase):
             H.wait_for(lambda: os.path.exists(self.tmp.join("state", "status.json")),
                        what="first agent up")
             b = L.Agent(self.tmp, cfg)
-            b.proc = H.Proc([H.binary("slitail-agent"), "-c", cfg], self.tmp.join("b.log"))
+            b.adopt(H.Proc([H.binary("slitail-agent"), "-c", cfg], self.tmp.join("b.log")))
             H.wait_for(lambda: not b.alive(), what="second agent exit")
             H.check_equal(b.proc.p.returncode, 1, "exit code of the second agent")
             if "another agent is running" not in b.output():

@@ -19,6 +19,7 @@ class AgentCrash(H.TestCase):
         self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
 
     def teardown(self):
+        L.kill_all()
         self.fake.stop()
         self.tmp.cleanup()
 

@@ -17,6 +17,7 @@ class AgentOutage(H.TestCase):
         self.writer = L.LogWriter(self.tmp.join("logs", "access.log"), spread_s=spread_s)
 
     def teardown(self):
+        L.kill_all()
         self.fake.stop()
         self.tmp.cleanup()
 
@@ -170,8 +171,8 @@ class AgentOutage(H.TestCase):
             cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
             a = L.Agent(self.tmp, cfg)
             # the spool's segment files may not grow past 64 KiB: appends fail (EFBIG)
-            a.proc = H.Proc(["prlimit", "--fsize=65536:unlimited", H.binary("slitail-agent"), "-c", cfg],
-                            self.tmp.join("agent.log"))
+            a.adopt(H.Proc(["prlimit", "--fsize=65536:unlimited", H.binary("slitail-agent"),
+                            "-c", cfg], self.tmp.join("agent.log")))
             for _ in range(10):
                 self.writer.write(500)
                 time.sleep(0.1)

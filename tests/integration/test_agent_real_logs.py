@@ -59,6 +59,7 @@ class AgentRealLogs(H.TestCase):
             H.check_equal(sums(fake), want, "availability (good, bad, excluded), input")
             H.check_equal(a.term(), 0, "exit code")
         finally:
+            L.kill_all()
             fake.stop()
             tmp.cleanup()
 

@@ -22,6 +22,7 @@ class AgentSignals(H.TestCase):
         self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
 
     def teardown(self):
+        L.kill_all()
         self.fake.stop()
         self.tmp.cleanup()
 

@@ -155,6 +155,17 @@ def agent_config(tmp, port, log_paths, extra_agent="", read_from="beginning",
     return tmp.write("agent.yaml", text)
 
 
+_STARTED = []  # every agent process a test started: kill_all() ends what is left
+
+
+def kill_all():
+    """kill -9 every agent process still running (a failed test leaves no process behind)."""
+    while _STARTED:
+        p = _STARTED.pop()
+        if p.alive():
+            p.kill9()
+
+
 class Agent:
     def __init__(self, tmp, config):
         self.tmp = tmp
@@ -166,6 +177,13 @@ class Agent:
         self.starts += 1
         self.proc = H.Proc([H.binary("slitail-agent"), "-c", self.config],
                            self.tmp.join("agent.log"))
+        _STARTED.append(self.proc)
+        return self
+
+    def adopt(self, proc):
+        """Use a process started another way (prlimit ...) as this agent."""
+        self.proc = proc
+        _STARTED.append(proc)
         return self
 
     def kill9(self):

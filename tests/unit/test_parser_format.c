@@ -74,6 +74,18 @@ static void test_trailing_cr_is_ignored(void **state)
     assert_int_equal(rec.len, strlen(LINE));
 }
 
+static void test_event_before_1970_has_no_usable_time(void **state)
+{
+    struct slt_record rec;
+    const char *line =
+        "1.2.3.4 - - [31/Dec/1969:23:59:59 +0000] \"GET / HTTP/1.1\" 500 1 \"-\" \"c\"";
+
+    (void)state;
+    use("nginx_combined");
+    assert_int_equal(parse(line, &rec), SLT_UP_TIME);
+    assert_string_equal(rec.detail, "event time before 1970");
+}
+
 static void test_line_longer_than_max_line_is_oversize(void **state)
 {
     struct slt_format *f;
@@ -223,6 +235,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_builtin_name_constructs),
+        cmocka_unit_test(test_event_before_1970_has_no_usable_time),
         cmocka_unit_test(test_unknown_builtin_is_not_found),
         cmocka_unit_test_teardown(test_only_timed_alb_and_json_carry_latency, teardown),
         cmocka_unit_test_teardown(test_empty_and_blank_lines_are_empty, teardown),
