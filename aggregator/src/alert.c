@@ -5,8 +5,10 @@
  * window (replies come back in order, so reply i adds into sums[owner[i]]), and ends when the
  * last reply arrived or its timer fired. The timer frees the connection, which makes hiredis
  * run every pending callback with a NULL reply, so an evaluation never outlives
- * aggregator.redis_timeout. Then the states change, Alertmanager gets every firing alert and
- * the unsent resolves, and the webhook queue is sent, one document after the other.
+ * aggregator.redis_timeout. Then the states change and Alertmanager gets every firing alert
+ * and the unsent resolves. The documents of state changes go through a compare-and-set of the
+ * alert's state in Redis on the same connection (so several aggregators send each once), then
+ * into the webhook queue, which is sent one document after the other.
  */
 #include "alert.h"
 
@@ -593,13 +595,12 @@ static void docs_flush(struct slt_alert *al)
     al->ndocs = al->cap_docs = al->docs_idx = 0;
 }
 
-/* Applies a finished evaluation to the states and sends what changed. */
+/* Applies a finished evaluation to the states; keeps the webhook documents of what changed. */
 static void eval_apply(struct slt_alert *al, int64_t now)
 {
     struct alert_conf *c = al->conf;
     uint64_t firing = 0;
     size_t i, k, w;
-
     char fp[17];
 
     for (i = 0; i < c->nslos; i++) {

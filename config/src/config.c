@@ -269,11 +269,11 @@ static const struct slt__config_key keys[] = {
      .help = "how often every SLO is evaluated and firing alerts are sent again"},
     {.section = "alerting", .name = "alertmanager", .type = SLT_KT_STR, ALERT(alertmanager),
      .check = check_http_url,
-     .help = "http://host[:port][/path] of Alertmanager; alerts are POSTed to "
-             "{url}/api/v2/alerts (absent: off; no TLS)"},
+     .help = "`http://host[:port][/path]` of Alertmanager; alerts are POSTed to "
+             "`{url}/api/v2/alerts` (absent: off; no TLS)"},
     {.section = "alerting", .name = "webhook", .type = SLT_KT_STR, ALERT(webhook),
      .check = check_http_url,
-     .help = "http://host[:port][/path] that gets a JSON document per state change "
+     .help = "`http://host[:port][/path]` that gets a JSON document per state change "
              "(absent: off; no TLS)"},
     {.section = "alerting", .name = "labels", .type = SLT_KT_MAP, FIELD(struct alert_decl, labels),
      .help = "map of label names to strings added to every alert; at most 32, names like "
@@ -285,7 +285,7 @@ static const struct slt__config_key keys[] = {
     {.section = "alerting", .name = "external_url", .type = SLT_KT_STR, ALERT(external_url),
      .check = check_link,
      .help = "the dashboard's URL as users reach it, used as generatorURL (absent: "
-             "http://<aggregator.http_listen>/)"},
+             "`http://<aggregator.http_listen>/`)"},
 };
 /* clang-format on */
 
