@@ -207,18 +207,6 @@ uint64_t slt_state_since(const struct slt_state *st, uint32_t kind, const char *
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 int slt_ckpt_write(const char *dir, const void *p, size_t n)
 {
     char path[PATH_MAX], tmp[PATH_MAX], prev[PATH_MAX];
@@ -251,7 +239,7 @@ int slt_ckpt_write(const char *dir, const void *p, size_t n)
         rc = -errno;
         goto out;
     }
-    rc = fsync_dir(dir);
+    rc = slt_fsync_dir(dir);
 out:
     close(fd);
     return rc;

@@ -24,18 +24,6 @@ static void seg_path(const struct slt_spool *sp, uint64_t id, char *out, size_t 
     snprintf(out, len, "%s/%020" PRIu64 ".seg", sp->dir, id);
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) < 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 static int add_seg(struct slt_spool *sp, uint64_t id, uint64_t bytes)
 {
     if (sp->nsegs == sp->segcap) {
@@ -296,7 +284,7 @@ static int open_segment(struct slt_spool *sp)
     if (sp->fd < 0)
         return -errno;
     /* the new name must survive a crash as surely as the records written into it */
-    if ((rc = fsync_dir(sp->dir)) < 0 || (rc = add_seg(sp, sp->next_id, 0)) < 0) {
+    if ((rc = slt_fsync_dir(sp->dir)) < 0 || (rc = add_seg(sp, sp->next_id, 0)) < 0) {
         close(sp->fd);
         sp->fd = -1;
         unlink(path);
@@ -521,6 +509,6 @@ size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_m
     sp->head += nrecs;
     if (sp->head == sp->nrecs)
         sp->head = sp->nrecs = 0;
-    fsync_dir(sp->dir);
+    slt_fsync_dir(sp->dir);
     return nrecs;
 }

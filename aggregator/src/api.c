@@ -651,21 +651,6 @@ static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
     q_reply_done(q);
 }
 
-/* Decimal digits of v >= 0 at out; returns their count. */
-static size_t fmt_u64(char *out, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* Queues HMGET key f0 f1 f2 whose values add into sums[owner]. */
 static int q_hmget(struct query *q, const char *key, size_t klen, const char *const f[3],
                    uint32_t owner)
@@ -680,7 +665,7 @@ static int q_hmget(struct query *q, const char *key, size_t klen, const char *co
         return SLT_ELIMIT;
     memcpy(p, head, sizeof(head) - 1);
     p += sizeof(head) - 1;
-    p += fmt_u64(p, klen);
+    p += slt_fmt_u64(p, klen);
     memcpy(p, "\r\n", 2);
     p += 2;
     memcpy(p, key, klen);
@@ -771,7 +756,7 @@ static int q_range(struct query *q, const char *name, int64_t from, int64_t to, 
         key[klen++] = ':';
         key[klen++] = slt_gran_letter(b[i].gran)[0];
         key[klen++] = ':';
-        klen += fmt_u64(key + klen, (uint64_t)b[i].start);
+        klen += slt_fmt_u64(key + klen, (uint64_t)b[i].start);
         rc = q_hmget(q, key, klen, sli_fields, owner);
         if (rc < 0)
             return rc;

@@ -639,28 +639,13 @@ void slt_apply_release(struct slt_apply *ap)
     ap->nparts = ap->capparts = ap->nbk = ap->capbk = 0;
 }
 
-/* Decimal digits of v into buf (at least 21 bytes), returns the length. */
-static size_t fmt_u64(char *buf, uint64_t v)
-{
-    char tmp[24];
-    size_t n = 0, i;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 static size_t fmt_i64(char *buf, int64_t v)
 {
     if (v < 0) {
         buf[0] = '-';
-        return 1 + fmt_u64(buf + 1, (uint64_t)0 - (uint64_t)v);
+        return 1 + slt_fmt_u64(buf + 1, (uint64_t)0 - (uint64_t)v);
     }
-    return fmt_u64(buf, (uint64_t)v);
+    return slt_fmt_u64(buf, (uint64_t)v);
 }
 
 static int call_arg(struct call *c, const char *p, size_t n)
@@ -692,7 +677,7 @@ static int call_arg(struct call *c, const char *p, size_t n)
 static int call_u64(struct call *c, uint64_t v)
 {
     char b[24];
-    return call_arg(c, b, fmt_u64(b, v));
+    return call_arg(c, b, slt_fmt_u64(b, v));
 }
 
 static int call_i64(struct call *c, int64_t v)
@@ -1124,14 +1109,14 @@ static int call_build(struct call *c, const struct group *g)
             rc = call_u64(c, e->since);
         if (rc == 0) {
             char mark[48];
-            size_t n = fmt_u64(mark, ap->epoch);
+            size_t n = slt_fmt_u64(mark, ap->epoch);
 
             mark[n++] = ':';
-            n += fmt_u64(mark + n, ap->seq - 1);
+            n += slt_fmt_u64(mark + n, ap->seq - 1);
             rc = call_arg(c, mark, n);
             if (rc == 0) {
-                n -= fmt_u64(num, ap->seq - 1);
-                n += fmt_u64(mark + n, ap->seq);
+                n -= slt_fmt_u64(num, ap->seq - 1);
+                n += slt_fmt_u64(mark + n, ap->seq);
                 rc = call_arg(c, mark, n);
             }
         }
@@ -1144,7 +1129,7 @@ static int call_build(struct call *c, const struct group *g)
             uint64_t vals[4] = {b->kidx, b->v[0], b->v[1], b->v[2]};
 
             for (k = 0; rc == 0 && k < 4; k++) {
-                size_t n = fmt_u64(num + 1, vals[k]);
+                size_t n = slt_fmt_u64(num + 1, vals[k]);
                 num[0] = k ? ':' : ',';
                 if (j == 0 && k == 0)
                     rc = slt_buf_append(&c->args, num + 1, n);

@@ -106,6 +106,11 @@ int slt_parse_duration_us(const char *s, size_t len, int64_t default_unit_us, in
 /* "64MiB", "10MB", "4096", "1GiB", "512KiB" into bytes. */
 int slt_parse_size(const char *s, size_t len, uint64_t *out);
 
+/* Decimal digits of v at out (room for 20), no NUL; returns how many. */
+size_t slt_fmt_u64(char *out, uint64_t v);
+/* fsync(2) a directory, so a rename or create in it is durable; 0 or -errno. */
+int slt_fsync_dir(const char *dir);
+
 /* write(2) until done or error; returns 0 or -errno. */
 int slt_write_all(int fd, const void *p, size_t n);
 /* Wall clock in ms and a monotonic clock in ns. */
