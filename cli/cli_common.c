@@ -107,8 +107,7 @@ static int input_matches(const struct slt_input *in, const char *file, const cha
     for (i = 0; i < in->npaths; i++) {
         if (pattern_matches(in->paths[i], file, abs))
             return 1;
-        if ((size_t)snprintf(rotated, sizeof(rotated), "%s[.-]*", in->paths[i]) <
-                sizeof(rotated) &&
+        if ((size_t)snprintf(rotated, sizeof(rotated), "%s[.-]*", in->paths[i]) < sizeof(rotated) &&
             pattern_matches(rotated, file, abs))
             return 1;
     }

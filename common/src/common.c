@@ -204,8 +204,8 @@ int slt_parse_duration_us(const char *s, size_t len, int64_t default_unit_us, in
         const char *name;
         int64_t us;
     } units[] = {
-        {"us", 1},          {"µs", 1},           {"ms", 1000},          {"s", 1000000},
-        {"m", 60000000LL},  {"h", 3600000000LL}, {"d", 86400000000LL}, {"w", 604800000000LL},
+        {"us", 1},         {"µs", 1},           {"ms", 1000},         {"s", 1000000},
+        {"m", 60000000LL}, {"h", 3600000000LL}, {"d", 86400000000LL}, {"w", 604800000000LL},
     };
     int64_t whole = 0, unit = 0;
     double frac = 0, scale = 0.1;
@@ -254,9 +254,9 @@ int slt_parse_size(const char *s, size_t len, uint64_t *out)
         const char *name;
         uint64_t mult;
     } units[] = {
-        {"", 1},         {"B", 1},           {"KB", 1000},       {"KiB", 1024},
-        {"MB", 1000000}, {"MiB", 1048576},   {"GB", 1000000000}, {"GiB", 1073741824},
-        {"K", 1024},     {"M", 1048576},     {"G", 1073741824},
+        {"", 1},         {"B", 1},         {"KB", 1000},       {"KiB", 1024},
+        {"MB", 1000000}, {"MiB", 1048576}, {"GB", 1000000000}, {"GiB", 1073741824},
+        {"K", 1024},     {"M", 1048576},   {"G", 1073741824},
     };
     uint64_t n = 0;
     size_t i = 0, j, ulen;

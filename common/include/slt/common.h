@@ -71,7 +71,7 @@ enum slt_log_level {
     SLT_LOG_DEBUG = 3,
 };
 extern int slt_log_level;
-#define slt_log(level, component, ...)                                                            \
+#define slt_log(level, component, ...)                                                             \
     do {                                                                                           \
         if ((level) <= slt_log_level)                                                              \
             slt__log((level), (component), __VA_ARGS__);                                           \

@@ -27,14 +27,14 @@ struct slt_slo {
     char *name;
     char *sli;
     size_t sli_idx;
-    double objective;   /* percent, e.g. 99.9 */
-    int64_t window_s;   /* e.g. 28d */
+    double objective; /* percent, e.g. 99.9 */
+    int64_t window_s; /* e.g. 28d */
     int line;
 };
 
 struct slt_agent_conf {
-    char *id;                  /* default: the host name */
-    char **aggregators;        /* host:port, tried in order */
+    char *id;           /* default: the host name */
+    char **aggregators; /* host:port, tried in order */
     size_t naggregators;
     char *token_file;
     char *state_dir;
@@ -48,12 +48,12 @@ struct slt_agent_conf {
 };
 
 struct slt_aggr_conf {
-    char *listen;              /* default 127.0.0.1:7433 */
-    char *http_listen;         /* default 127.0.0.1:7480 */
-    char *redis;               /* default redis://127.0.0.1:6379/0 */
+    char *listen;      /* default 127.0.0.1:7433 */
+    char *http_listen; /* default 127.0.0.1:7480 */
+    char *redis;       /* default redis://127.0.0.1:6379/0 */
     char *token_file;
-    uint32_t max_frame;        /* default 1 MiB */
-    uint32_t max_agents;       /* default 10000 */
+    uint32_t max_frame;         /* default 1 MiB */
+    uint32_t max_agents;        /* default 10000 */
     int64_t minute_retention_s; /* default 2d */
     int64_t hour_retention_s;   /* default 35d */
     int64_t day_retention_s;    /* default 400d */
@@ -100,8 +100,8 @@ struct slt_config {
  */
 int slt_config_load_file(const char *path, struct slt_config **out, char *err, size_t errlen);
 /* The same from memory; name is used in messages. */
-int slt_config_load_string(const char *name, const char *yaml, size_t len,
-                           struct slt_config **out, char *err, size_t errlen);
+int slt_config_load_string(const char *name, const char *yaml, size_t len, struct slt_config **out,
+                           char *err, size_t errlen);
 /*
  * The config the CLI uses without -c: one input "default" of format_name, an "availability"
  * SLI (4xx excluded, 5xx bad) and, when the format has latency, a "latency" SLI (4xx/5xx

@@ -20,16 +20,16 @@
 
 /* Canonical fields. User formats map named groups with these names onto them. */
 enum slt_field {
-    SLT_F_TIME = 0,         /* raw timestamp text */
-    SLT_F_STATUS,           /* response status as sent to the client (ALB: elb_status_code) */
-    SLT_F_LATENCY,          /* request time as logged (nginx $request_time, ALB sum of timings) */
+    SLT_F_TIME = 0, /* raw timestamp text */
+    SLT_F_STATUS,   /* response status as sent to the client (ALB: elb_status_code) */
+    SLT_F_LATENCY,  /* request time as logged (nginx $request_time, ALB sum of timings) */
     SLT_F_METHOD,
-    SLT_F_PATH,             /* request target as logged (with query string) */
-    SLT_F_PROTOCOL,         /* HTTP/1.1, HTTP/2.0 ... */
-    SLT_F_HOST,             /* virtual host / domain when the format has one */
-    SLT_F_CLIENT,           /* remote address (may be a list, IPv6, unix:) */
-    SLT_F_USER,             /* remote user */
-    SLT_F_BYTES,            /* body bytes sent */
+    SLT_F_PATH,     /* request target as logged (with query string) */
+    SLT_F_PROTOCOL, /* HTTP/1.1, HTTP/2.0 ... */
+    SLT_F_HOST,     /* virtual host / domain when the format has one */
+    SLT_F_CLIENT,   /* remote address (may be a list, IPv6, unix:) */
+    SLT_F_USER,     /* remote user */
+    SLT_F_BYTES,    /* body bytes sent */
     SLT_F_REFERER,
     SLT_F_USER_AGENT,
     SLT_F_UPSTREAM_LATENCY, /* nginx $upstream_response_time as logged ("0.010, 0.020 : 0.005") */
@@ -66,11 +66,11 @@ const char *slt_unparsed_name(int reason);
 
 /* The canonical record. Slices point into the line passed to slt_parse(). */
 struct slt_record {
-    int64_t time;        /* event time, UTC seconds since the epoch */
-    int32_t time_frac_us; /* sub-second part when the log has one, else 0 */
-    int status;          /* 0..999 */
-    int64_t latency_us;  /* -1 when the format or line has none ("-", -1 timings) */
-    int64_t upstream_us; /* sum of the upstream times, -1 when none */
+    int64_t time;                       /* event time, UTC seconds since the epoch */
+    int32_t time_frac_us;               /* sub-second part when the log has one, else 0 */
+    int status;                         /* 0..999 */
+    int64_t latency_us;                 /* -1 when the format or line has none ("-", -1 timings) */
+    int64_t upstream_us;                /* sum of the upstream times, -1 when none */
     struct slt_str field[SLT_F__COUNT]; /* raw text; .p == NULL when absent */
 
     /* When unparsed: a static string saying what was wrong, and the 0-based column. */

@@ -67,8 +67,8 @@ struct slt_msg_welcome {
 struct slt_msg_batch {
     struct slt_str agent_id;
     uint64_t epoch;
-    uint64_t seq;        /* 1, 2, 3 ... within an epoch */
-    int64_t created_ms;  /* when the agent closed the batch */
+    uint64_t seq;              /* 1, 2, 3 ... within an epoch */
+    int64_t created_ms;        /* when the agent closed the batch */
     struct slt_series *series; /* every series the agent has, rows may be empty */
     size_t nseries;
 };
@@ -106,10 +106,10 @@ struct slt_msg {
 
 /* Bounds enforced while decoding; anything over them makes the frame malformed. */
 struct slt_proto_limits {
-    uint32_t max_series;  /* default 4096 */
-    uint32_t max_rows;    /* per series, default 100000 */
-    uint32_t max_str;     /* any string, default 1024 */
-    uint32_t max_depth;   /* default 8 */
+    uint32_t max_series; /* default 4096 */
+    uint32_t max_rows;   /* per series, default 100000 */
+    uint32_t max_str;    /* any string, default 1024 */
+    uint32_t max_depth;  /* default 8 */
 };
 void slt_proto_limits_default(struct slt_proto_limits *l);
 
