@@ -443,6 +443,9 @@ int slt_cli_check(int argc, char **argv)
         r->input = cfg->inputs[in].name;
         r->format = slt_format_name(cfg->inputs[in].fmt);
     }
+    /* status-only stages as tables; without them (out of memory) the atoms are run */
+    for (i = 0; i < (int)cfg->nslis; i++)
+        (void)slt_sli_prepare(&cfg->slis[i]);
     for (i = 0; i < nfiles; i++) {
         struct report *r = &reports[i];
         const struct slt_input *in = &cfg->inputs[slt_config_input_index(cfg, r->input)];

@@ -55,6 +55,11 @@ static const char *classify(struct fixture *f, const char *sli, const char *line
     cls = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, &d);
     fast = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, NULL);
     assert_int_equal(cls, fast);
+    /* slt_sli_prepare's status tables give the same class */
+    if (!f->cfg->slis[idx].prep)
+        assert_int_equal(slt_sli_prepare(&f->cfg->slis[idx]), 0);
+    fast = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, NULL);
+    assert_int_equal(cls, fast);
     slt_decision_format(&d, &f->rec, f->why, sizeof(f->why));
     return slt_class_name(cls);
 }
@@ -292,15 +297,34 @@ static void test_literal_fast_paths_agree_with_pcre2(void **state)
         const char *pat;
         int fast;
     } pats[] = {
-        {"^/api", SLT_FAST_PREFIX},     {"^/api$", SLT_FAST_EXACT},   {"\\.php$", SLT_FAST_SUFFIX},
-        {"/api", SLT_FAST_CONTAINS},    {"a\\.b", SLT_FAST_CONTAINS}, {"^$", SLT_FAST_EXACT},
-        {"x\\$", SLT_FAST_CONTAINS},    {"^\\^", SLT_FAST_PREFIX},    {"\\\\$", SLT_FAST_SUFFIX},
-        {"^a.b", SLT_FAST_NONE},        {"(?i)^/api", SLT_FAST_NONE}, {"", SLT_FAST_CONTAINS},
-        {"^/a-b_c~d", SLT_FAST_PREFIX}, {"^\\d", SLT_FAST_NONE},
+        {"^/api", SLT_FAST_PREFIX},
+        {"^/api$", SLT_FAST_EXACT},
+        {"\\.php$", SLT_FAST_SUFFIX},
+        {"/api", SLT_FAST_CONTAINS},
+        {"a\\.b", SLT_FAST_CONTAINS},
+        {"^$", SLT_FAST_EXACT},
+        {"x\\$", SLT_FAST_CONTAINS},
+        {"^\\^", SLT_FAST_PREFIX},
+        {"\\\\$", SLT_FAST_SUFFIX},
+        {"^a.b", SLT_FAST_NONE},
+        {"(?i)^/api", SLT_FAST_NONE},
+        {"", SLT_FAST_CONTAINS},
+        {"^/a-b_c~d", SLT_FAST_PREFIX},
+        {"^\\d", SLT_FAST_NONE},
+        {"^(/api|a\\.b|x\\$)$", SLT_FAST_ALT_EXACT},
+        {"^(?:/ap|\\^)", SLT_FAST_ALT_PREFIX},
+        {"^(/api|)$", SLT_FAST_ALT_EXACT},
+        {"^(a\\|b|\\\\)$", SLT_FAST_ALT_EXACT},
+        {"^(/api|a.b)$", SLT_FAST_NONE},
+        {"^(/api|x)y$", SLT_FAST_NONE},
+        {"^(?i:/api|x)$", SLT_FAST_NONE},
+        {"^(/api|x\\))$", SLT_FAST_ALT_EXACT},
+        {"^(/api|(x))$", SLT_FAST_NONE},
+        {"(/api|x)$", SLT_FAST_NONE},
     };
-    static const char *const paths[] = {"/api", "/api/", "/ap",   "/apix",     "",
-                                        "/API", "x/api", "a.php", "a.b",       "axb",
-                                        "x$",   "^x",    "\\",    "/a-b_c~d/e"};
+    static const char *const paths[] = {
+        "/api", "/api/", "/ap", "/apix", "",   "/API",       "x/api", "a.php",
+        "a.b",  "axb",   "x$",  "^x",    "\\", "/a-b_c~d/e", "a|b",   "/api/checkout/12345678"};
     char yaml[256];
     size_t i, j;
 
@@ -437,10 +461,10 @@ static void test_catastrophic_regex_is_a_rule_error_not_a_hang(void **state)
     t0 = slt_mono_ns();
     assert_string_equal(classify(&f, "s", timed("GET", path, 200, "0")), "good");
     assert_true(slt_mono_ns() - t0 < 2000000000ULL);
-    /* classify() runs the rules twice: with and without an explanation. */
-    assert_int_equal(slt_matcher_rule_errors(f.m), 2);
+    /* classify() runs the rules three times: with an explanation, without, and prepared. */
+    assert_int_equal(slt_matcher_rule_errors(f.m), 3);
     assert_string_equal(classify(&f, "s", timed("GET", "/aaa", 200, "0")), "bad");
-    assert_int_equal(slt_matcher_rule_errors(f.m), 2);
+    assert_int_equal(slt_matcher_rule_errors(f.m), 3);
     teardown(&f);
 }
 

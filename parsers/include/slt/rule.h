@@ -58,6 +58,9 @@ enum slt_fast {
     SLT_FAST_STATUS_RANGE, /* the SLT_ATOM_ kinds that are not regexes */
     SLT_FAST_LATENCY_OVER,
     SLT_FAST_LATENCY_UNDER,
+    SLT_FAST_ALT_EXACT,  /* ^(a|b|c)$ or ^(?:a|b|c)$ of plain literals: lit holds the
+                            alternatives, each as a length byte and its bytes */
+    SLT_FAST_ALT_PREFIX, /* ^(a|b|c) or ^(?:a|b|c): the same, as prefixes */
 };
 
 struct slt_atom {
@@ -95,7 +98,8 @@ struct slt_sli {
     size_t input_idx;             /* index into the config's inputs */
     const struct slt_format *fmt; /* borrowed from the input */
     struct slt_condset match, exclude, bad;
-    int line; /* where it was declared */
+    int line;   /* where it was declared */
+    void *prep; /* private: slt_sli_prepare's tables (NULL: none); freed by slt_sli_release */
 };
 
 /* What decided a classification, for `slitail explain`. */
@@ -155,6 +159,15 @@ int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec
                      struct slt_matcher *m);
 int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
                      struct slt_matcher *m);
+
+/*
+ * Optional, once after the SLI's conditions are complete and before classifying: precomputes
+ * per stage (match, exclude, bad) whose atoms all test the status a table of the 1000
+ * three-digit statuses, so slt_sli_classify(..., NULL) does one lookup instead of the atoms.
+ * Results are the same with or without it. SLT_ENOMEM (and nothing changed) when out of
+ * memory. Changing the conditions afterwards needs another call.
+ */
+int slt_sli_prepare(struct slt_sli *sli);
 
 /* Classify rec for sli; why may be NULL (the fast path). Returns the class. */
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
