@@ -764,23 +764,45 @@ static inline __attribute__((always_inline)) int stage_holds(const struct sli_pr
     return set_holds(cs, rec, m);
 }
 
-static enum slt_class classify_prepared(const struct slt_sli *sli, const struct slt_record *rec,
-                                        struct slt_matcher *m)
+/* *st: the status from status3, read on first use (-2: not yet). */
+static inline __attribute__((always_inline)) enum slt_class
+classify_prepared(const struct slt_sli *sli, const struct slt_record *rec, struct slt_matcher *m,
+                  int *st)
 {
     const struct sli_prep *pp = sli->prep;
-    int st;
 
     /* the status is read after the match stage: most SLIs do not match most lines */
-    if (sli->match.present &&
-        !(pp->mode[0] == STAGE_TABLE ? stage_holds(pp, 0, status3(rec), &sli->match, rec, m)
-                                     : set_holds(&sli->match, rec, m)))
-        return SLT_NOMATCH;
-    st = status3(rec);
-    if (sli->exclude.present && stage_holds(pp, 1, st, &sli->exclude, rec, m))
+    if (sli->match.present) {
+        int holds;
+
+        if (pp->mode[0] == STAGE_TABLE) {
+            if (*st == -2)
+                *st = status3(rec);
+            holds = stage_holds(pp, 0, *st, &sli->match, rec, m);
+        } else {
+            holds = set_holds(&sli->match, rec, m);
+        }
+        if (!holds)
+            return SLT_NOMATCH;
+    }
+    if (*st == -2)
+        *st = status3(rec);
+    if (sli->exclude.present && stage_holds(pp, 1, *st, &sli->exclude, rec, m))
         return SLT_EXCLUDED;
-    if (sli->bad.present && stage_holds(pp, 2, st, &sli->bad, rec, m))
+    if (sli->bad.present && stage_holds(pp, 2, *st, &sli->bad, rec, m))
         return SLT_BAD;
     return SLT_GOOD;
+}
+
+void slt_slis_classify(const struct slt_sli *const *slis, size_t n, const struct slt_record *rec,
+                       struct slt_matcher *m, unsigned char *cls)
+{
+    int st = -2;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        cls[i] = (unsigned char)(slis[i]->prep ? classify_prepared(slis[i], rec, m, &st)
+                                               : classify_fast(slis[i], rec, m));
 }
 
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
@@ -789,8 +811,11 @@ enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_reco
     const struct slt_atom *failed = NULL;
     long i;
 
-    if (!why)
-        return sli->prep ? classify_prepared(sli, rec, m) : classify_fast(sli, rec, m);
+    if (!why) {
+        int st = -2;
+
+        return sli->prep ? classify_prepared(sli, rec, m, &st) : classify_fast(sli, rec, m);
+    }
     if (sli->match.present && set_explain(&sli->match, rec, m, &failed) < 0) {
         decide(why, SLT_NOMATCH, "match", &sli->match, 0, failed);
         return SLT_NOMATCH;

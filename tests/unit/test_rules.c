@@ -60,6 +60,13 @@ static const char *classify(struct fixture *f, const char *sli, const char *line
         assert_int_equal(slt_sli_prepare(&f->cfg->slis[idx]), 0);
     fast = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, NULL);
     assert_int_equal(cls, fast);
+    {
+        const struct slt_sli *one = &f->cfg->slis[idx];
+        unsigned char c = 0xff;
+
+        slt_slis_classify(&one, 1, &f->rec, f->m, &c);
+        assert_int_equal(cls, c);
+    }
     slt_decision_format(&d, &f->rec, f->why, sizeof(f->why));
     return slt_class_name(cls);
 }
@@ -461,10 +468,10 @@ static void test_catastrophic_regex_is_a_rule_error_not_a_hang(void **state)
     t0 = slt_mono_ns();
     assert_string_equal(classify(&f, "s", timed("GET", path, 200, "0")), "good");
     assert_true(slt_mono_ns() - t0 < 2000000000ULL);
-    /* classify() runs the rules three times: with an explanation, without, and prepared. */
-    assert_int_equal(slt_matcher_rule_errors(f.m), 3);
+    /* classify() runs the rules 4 times: with an explanation, without, prepared, batched. */
+    assert_int_equal(slt_matcher_rule_errors(f.m), 4);
     assert_string_equal(classify(&f, "s", timed("GET", "/aaa", 200, "0")), "bad");
-    assert_int_equal(slt_matcher_rule_errors(f.m), 3);
+    assert_int_equal(slt_matcher_rule_errors(f.m), 4);
     teardown(&f);
 }
 

@@ -173,6 +173,13 @@ int slt_sli_prepare(struct slt_sli *sli);
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
                                 struct slt_matcher *m, struct slt_decision *why);
 
+/*
+ * The hot loop's form: cls[i] = slt_sli_classify(slis[i], rec, m, NULL) for i < n, in one
+ * call per line (what the SLIs share, such as the status, is read once).
+ */
+void slt_slis_classify(const struct slt_sli *const *slis, size_t n, const struct slt_record *rec,
+                       struct slt_matcher *m, unsigned char *cls);
+
 /* A one-line human explanation of a decision, e.g. "bad: status '503' matches '^5'". */
 void slt_decision_format(const struct slt_decision *d, const struct slt_record *rec, char *buf,
                          size_t len);
