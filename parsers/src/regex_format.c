@@ -19,8 +19,13 @@
 struct regex_impl {
     pcre2_code *re;
     pcre2_match_context *mc;
-    uint32_t ncap;      /* capture groups */
-    int *group_key;     /* [ncap + 1]: the field key of each group, -1 for unnamed */
+    uint32_t ncap;  /* capture groups */
+    int *group_key; /* [ncap + 1]: the field key of each group, -1 for unnamed */
+    struct canon_group {
+        uint32_t g; /* a group named like a canonical field, in group order */
+        int key;    /* < SLT_F__COUNT */
+    } * canon;
+    size_t ncanon;
     char **extra_names; /* names of the non-canonical groups, key SLT_F__COUNT + i */
     size_t nextras;
     char *time_layout; /* NULL: auto */
@@ -46,6 +51,7 @@ static void regex_free(struct slt_format *fmt)
     pcre2_code_free(ri->re);
     pcre2_match_context_free(ri->mc);
     slt_free(ri->group_key);
+    slt_free(ri->canon);
     for (i = 0; i < ri->nextras; i++)
         slt_free(ri->extra_names[i]);
     slt_free(ri->extra_names);
@@ -154,7 +160,7 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
     pcre2_match_data *md = rs->md;
     const PCRE2_SIZE *ov;
     struct slt_str *f;
-    uint32_t g;
+    const struct canon_group *cg, *cg_end;
     int rc, st;
 
     if (ri->jit)
@@ -170,14 +176,16 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
         return unparsed(rec, SLT_UP_SYNTAX, "the format's regex failed on the line", 0);
     ov = pcre2_get_ovector_pointer(md);
     rec->priv = rs;
-    for (g = 1; g <= ri->ncap; g++) {
-        int key = ri->group_key[g];
-
-        if (key < 0 || key >= SLT_F__COUNT || ov[2 * g] == PCRE2_UNSET || rec->field[key].p)
-            continue;
-        rec->field[key] = slt_str_make(line + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
-    }
     f = rec->field;
+    /* the first set group of each canonical name fills the field */
+    for (cg = ri->canon, cg_end = ri->canon + ri->ncanon; cg < cg_end; cg++) {
+        PCRE2_SIZE a = ov[2 * cg->g], b = ov[2 * cg->g + 1];
+
+        if (a == PCRE2_UNSET || f[cg->key].p)
+            continue;
+        f[cg->key].p = line + a;
+        f[cg->key].len = b - a;
+    }
     /* An empty time, status or latency is the same as none. */
     if (f[SLT_F_STATUS].p && f[SLT_F_STATUS].len == 0)
         f[SLT_F_STATUS] = SLT_STR_NULL;
@@ -269,6 +277,16 @@ static int map_groups(struct slt_format *fmt, struct regex_impl *ri, const char 
             fmt->has_latency = 1;
         if (g <= ri->ncap)
             ri->group_key[g] = key;
+    }
+    ri->canon = slt_malloc((ri->ncap + 1) * sizeof(*ri->canon));
+    if (!ri->canon)
+        return SLT_ENOMEM;
+    for (i = 1; i <= ri->ncap; i++) {
+        if (ri->group_key[i] >= 0 && ri->group_key[i] < SLT_F__COUNT) {
+            ri->canon[ri->ncanon].g = i;
+            ri->canon[ri->ncanon].key = ri->group_key[i];
+            ri->ncanon++;
+        }
     }
     if (!has_time) {
         snprintf(err, errlen, "format '%s': the regex has no named group 'time' (?<time>...)",
