@@ -682,13 +682,19 @@ static enum slt_class classify_fast(const struct slt_sli *sli, const struct slt_
 }
 
 /*
- * slt_sli_prepare's tables: for each stage (match, exclude, bad) whose atoms all test the
- * status, bit st of tab[stage] says whether the stage holds for the 3-digit status st.
+ * slt_sli_prepare's plan, per stage (match, exclude, bad): absent; a table of the 1000
+ * three-digit statuses when every atom tests the status (bit st: the stage holds for status
+ * st); the atoms of its only map; or its maps.
  */
-enum { STAGE_ATOMS = 0, STAGE_TABLE = 1 };
+enum { STAGE_ABSENT = 0, STAGE_TABLE, STAGE_ONE_MAP, STAGE_MAPS };
+struct stage {
+    int mode;
+    const struct slt_atom *atoms, *atoms_end; /* STAGE_ONE_MAP */
+    const struct slt_condset *cs;             /* the set (and the fallback of STAGE_TABLE) */
+    unsigned char tab[125];                   /* STAGE_TABLE */
+};
 struct sli_prep {
-    unsigned char mode[3]; /* STAGE_ATOMS or STAGE_TABLE */
-    unsigned char tab[3][125];
+    struct stage stage[3];
 };
 
 static int status_only(const struct slt_condset *cs)
@@ -717,9 +723,23 @@ int slt_sli_prepare(struct slt_sli *sli)
         return SLT_ENOMEM;
     memset(&rec, 0, sizeof(rec));
     for (k = 0; k < 3; k++) {
-        if (!sets[k]->present || !status_only(sets[k]))
+        struct stage *sg = &pp->stage[k];
+
+        sg->cs = sets[k];
+        if (!sets[k]->present) {
+            sg->mode = STAGE_ABSENT;
             continue;
-        pp->mode[k] = STAGE_TABLE;
+        }
+        if (sets[k]->nmaps == 1) {
+            sg->mode = STAGE_ONE_MAP;
+            sg->atoms = sets[k]->maps[0].atoms;
+            sg->atoms_end = sets[k]->maps[0].atoms + sets[k]->maps[0].natoms;
+        } else {
+            sg->mode = STAGE_MAPS;
+        }
+        if (!sets[k]->nmaps || !status_only(sets[k]))
+            continue;
+        sg->mode = STAGE_TABLE;
         for (st = 0; st < 1000; st++) {
             /* status atoms read only the status text and value; no regex runs (3 digits) */
             txt[0] = (char)('0' + st / 100);
@@ -729,7 +749,7 @@ int slt_sli_prepare(struct slt_sli *sli)
             rec.status = st;
             rec.latency_us = -1;
             if (set_holds(sets[k], &rec, NULL))
-                pp->tab[k][st >> 3] |= (unsigned char)(1u << (st & 7));
+                sg->tab[st >> 3] |= (unsigned char)(1u << (st & 7));
         }
     }
     slt_free(sli->prep);
@@ -754,42 +774,40 @@ static inline int status3(const struct slt_record *rec)
     return (int)st == rec->status ? (int)st : -1;
 }
 
-static inline __attribute__((always_inline)) int stage_holds(const struct sli_prep *pp, int k,
-                                                             int st, const struct slt_condset *cs,
-                                                             const struct slt_record *rec,
-                                                             struct slt_matcher *m)
+/* Whether a present stage holds; *st: the status from status3, read on first use (-2). */
+static inline __attribute__((always_inline)) int
+stage_holds(const struct stage *sg, int *st, const struct slt_record *rec, struct slt_matcher *m)
 {
-    if (pp->mode[k] == STAGE_TABLE && st >= 0)
-        return (pp->tab[k][st >> 3] >> (st & 7)) & 1;
-    return set_holds(cs, rec, m);
+    const struct slt_atom *a;
+
+    switch (sg->mode) {
+    case STAGE_TABLE:
+        if (*st == -2)
+            *st = status3(rec);
+        if (*st >= 0)
+            return (sg->tab[*st >> 3] >> (*st & 7)) & 1;
+        return set_holds(sg->cs, rec, m);
+    case STAGE_ONE_MAP:
+        for (a = sg->atoms; a < sg->atoms_end; a++)
+            if (!atom_eval(a, rec, m))
+                return 0;
+        return 1;
+    default:
+        return set_holds(sg->cs, rec, m);
+    }
 }
 
-/* *st: the status from status3, read on first use (-2: not yet). */
 static inline __attribute__((always_inline)) enum slt_class
 classify_prepared(const struct slt_sli *sli, const struct slt_record *rec, struct slt_matcher *m,
                   int *st)
 {
-    const struct sli_prep *pp = sli->prep;
+    const struct stage *sg = ((const struct sli_prep *)sli->prep)->stage;
 
-    /* the status is read after the match stage: most SLIs do not match most lines */
-    if (sli->match.present) {
-        int holds;
-
-        if (pp->mode[0] == STAGE_TABLE) {
-            if (*st == -2)
-                *st = status3(rec);
-            holds = stage_holds(pp, 0, *st, &sli->match, rec, m);
-        } else {
-            holds = set_holds(&sli->match, rec, m);
-        }
-        if (!holds)
-            return SLT_NOMATCH;
-    }
-    if (*st == -2)
-        *st = status3(rec);
-    if (sli->exclude.present && stage_holds(pp, 1, *st, &sli->exclude, rec, m))
+    if (sg[0].mode != STAGE_ABSENT && !stage_holds(&sg[0], st, rec, m))
+        return SLT_NOMATCH;
+    if (sg[1].mode != STAGE_ABSENT && stage_holds(&sg[1], st, rec, m))
         return SLT_EXCLUDED;
-    if (sli->bad.present && stage_holds(pp, 2, *st, &sli->bad, rec, m))
+    if (sg[2].mode != STAGE_ABSENT && stage_holds(&sg[2], st, rec, m))
         return SLT_BAD;
     return SLT_GOOD;
 }
