@@ -2,10 +2,13 @@
  * SLI rules: atoms (a regex on a field, a status range, a latency threshold), maps of atoms
  * (all hold) and sets of maps (any holds), and the classification of a record.
  *
- * Regexes are compiled and JIT-compiled once at load. Two fast paths avoid PCRE2 on the hot
+ * Regexes are compiled and JIT-compiled once at load. Fast paths avoid PCRE2 on the hot
  * path: a regex on `status` is run at load on all 1000 three-digit statuses and kept as a
- * bit set, and a pattern that is a plain literal (maybe anchored with ^ and/or $, with
- * escaped punctuation) becomes a comparison. Each atom's `fast` names the one test to run.
+ * bit set; a pattern that is a plain literal (maybe anchored with ^ and/or $, with escaped
+ * punctuation) becomes a comparison, and an anchored alternation of such literals
+ * (^(a|b|c)$, ^(?:a|b)) a short list of comparisons. Each atom's `fast` names the one test
+ * to run. slt_sli_prepare adds a per-SLI plan: a stage whose atoms all test the status becomes
+ * one lookup in a 1000-bit table, a one-map stage a plain loop over its atoms.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
