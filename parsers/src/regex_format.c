@@ -22,8 +22,9 @@ struct regex_impl {
     uint32_t ncap;  /* capture groups */
     int *group_key; /* [ncap + 1]: the field key of each group, -1 for unnamed */
     struct canon_group {
-        uint32_t g; /* a group named like a canonical field, in group order */
-        int key;    /* < SLT_F__COUNT */
+        uint32_t ovi; /* 2 * the number of a group named like a canonical field */
+        uint32_t dup; /* an earlier group has the same name: fill only if it did not */
+        size_t key;   /* < SLT_F__COUNT */
     } * canon;
     size_t ncanon;
     char **extra_names; /* names of the non-canonical groups, key SLT_F__COUNT + i */
@@ -179,12 +180,13 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
     f = rec->field;
     /* the first set group of each canonical name fills the field */
     for (cg = ri->canon, cg_end = ri->canon + ri->ncanon; cg < cg_end; cg++) {
-        PCRE2_SIZE a = ov[2 * cg->g], b = ov[2 * cg->g + 1];
+        PCRE2_SIZE a = ov[cg->ovi];
+        struct slt_str *fk = f + cg->key;
 
-        if (a == PCRE2_UNSET || f[cg->key].p)
+        if (a == PCRE2_UNSET || (cg->dup && fk->p))
             continue;
-        f[cg->key].p = line + a;
-        f[cg->key].len = b - a;
+        fk->p = line + a;
+        fk->len = ov[cg->ovi + 1] - a;
     }
     /* An empty time, status or latency is the same as none. */
     if (f[SLT_F_STATUS].p && f[SLT_F_STATUS].len == 0)
@@ -282,11 +284,18 @@ static int map_groups(struct slt_format *fmt, struct regex_impl *ri, const char 
     if (!ri->canon)
         return SLT_ENOMEM;
     for (i = 1; i <= ri->ncap; i++) {
-        if (ri->group_key[i] >= 0 && ri->group_key[i] < SLT_F__COUNT) {
-            ri->canon[ri->ncanon].g = i;
-            ri->canon[ri->ncanon].key = ri->group_key[i];
-            ri->ncanon++;
-        }
+        int key = ri->group_key[i];
+        size_t j;
+
+        if (key < 0 || key >= (int)SLT_F__COUNT)
+            continue;
+        ri->canon[ri->ncanon].ovi = 2 * i;
+        ri->canon[ri->ncanon].key = (size_t)key;
+        ri->canon[ri->ncanon].dup = 0;
+        for (j = 0; j < ri->ncanon; j++)
+            if (ri->canon[j].key == (size_t)key)
+                ri->canon[ri->ncanon].dup = 1;
+        ri->ncanon++;
     }
     if (!has_time) {
         snprintf(err, errlen, "format '%s': the regex has no named group 'time' (?<time>...)",
