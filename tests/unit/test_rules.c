@@ -475,6 +475,50 @@ static void test_catastrophic_regex_is_a_rule_error_not_a_hang(void **state)
     teardown(&f);
 }
 
+/* Every shape of stage slt_sli_prepare plans: absent, status table, one map, several maps. */
+static void test_prepared_plans_classify_like_the_atoms(void **state)
+{
+    static const struct {
+        const char *method, *path;
+        int status;
+        const char *rt, *want[3];
+    } cases[] = {
+        {"GET", "/a", 200, "0.100", {"good", "good", "nomatch"}},
+        {"GET", "/a", 404, "0.100", {"excluded", "excluded", "nomatch"}},
+        {"GET", "/a", 101, "0.100", {"good", "excluded", "nomatch"}},
+        {"POST", "/a", 503, "0.100", {"bad", "bad", "bad"}},
+        {"GET", "/a", 200, "2.000", {"bad", "good", "nomatch"}},
+        {"PUT", "/b", 302, "0.100", {"good", "good", "good"}},
+    };
+    struct fixture f = {0};
+    size_t i, j;
+
+    (void)state;
+    setup(&f, "inputs: [{name: web, format: nginx_timed}]\n"
+              "slis:\n"
+              "  - name: maps\n"
+              "    match: {}\n"
+              "    exclude: [{status: 4xx}, {not: {status: '^[0-4]'}, latency_over: 5s}]\n"
+              "    bad: [{status: '^5'}, {latency_over: 1s}]\n"
+              "  - name: tables\n"
+              "    exclude: [{status: 4xx}, {status: [101, '^3(0[4-9]|1)']}]\n"
+              "    bad: {not: {status: '^[1-4]'}}\n"
+              "  - name: one-map\n"
+              "    match: {method: '^(POST|PUT)$', path: '^(?:/a|/b)'}\n"
+              "    bad: {status: 5xx, latency_over: 10ms}\n");
+    for (i = 0; i < SLT_ARRAY_SIZE(cases); i++) {
+        static const char *const names[] = {"maps", "tables", "one-map"};
+
+        for (j = 0; j < 3; j++) {
+            const char *got = classify(
+                &f, names[j], timed(cases[i].method, cases[i].path, cases[i].status, cases[i].rt));
+            if (strcmp(got, cases[i].want[j]))
+                fail_msg("case %zu, SLI %s: %s, want %s", i, names[j], got, cases[i].want[j]);
+        }
+    }
+    teardown(&f);
+}
+
 static void test_empty_map_always_holds(void **state)
 {
     struct fixture f = {0};
@@ -567,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_regex_on_a_named_capture_of_a_user_format),
         cmocka_unit_test(test_json_user_format_and_a_condition_on_a_dotted_path),
         cmocka_unit_test(test_catastrophic_regex_is_a_rule_error_not_a_hang),
+        cmocka_unit_test(test_prepared_plans_classify_like_the_atoms),
         cmocka_unit_test(test_empty_map_always_holds),
         cmocka_unit_test(test_explanation_escapes_and_cuts_long_values),
         cmocka_unit_test(test_real_apache_log_counts),
