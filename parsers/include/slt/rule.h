@@ -99,7 +99,7 @@ struct slt_sli {
     const struct slt_format *fmt; /* borrowed from the input */
     struct slt_condset match, exclude, bad;
     int line;   /* where it was declared */
-    void *prep; /* private: slt_sli_prepare's tables (NULL: none); freed by slt_sli_release */
+    void *prep; /* private: slt_sli_prepare's plan (NULL: none); freed by slt_sli_release */
 };
 
 /* What decided a classification, for `slitail explain`. */
@@ -161,11 +161,13 @@ int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
                      struct slt_matcher *m);
 
 /*
- * Optional, once after the SLI's conditions are complete and before classifying: precomputes
- * per stage (match, exclude, bad) whose atoms all test the status a table of the 1000
- * three-digit statuses, so slt_sli_classify(..., NULL) does one lookup instead of the atoms.
- * Results are the same with or without it. SLT_ENOMEM (and nothing changed) when out of
- * memory. Changing the conditions afterwards needs another call.
+ * Optional, once after the SLI's conditions are complete and before classifying: a plan per
+ * stage (match, exclude, bad) for slt_sli_classify(..., NULL) and slt_slis_classify: a stage
+ * whose atoms all test the status becomes one lookup in a table of the 1000 three-digit
+ * statuses, a stage of one map a plain loop over its atoms. Results are the same with or
+ * without it. SLT_ENOMEM (and nothing changed) when out of memory. The plan points into sli:
+ * moving or copying the struct, or changing its conditions, afterwards needs another call
+ * (on the copy: slt_sli_release frees the plan, so only one of two copies may keep it).
  */
 int slt_sli_prepare(struct slt_sli *sli);
 
