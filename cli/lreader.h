@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "slt/common.h"
 
@@ -45,5 +46,29 @@ struct slt_lreader {
 int slt_lreader_open(struct slt_lreader *r, const char *path, size_t max_line);
 int slt_lreader_next(struct slt_lreader *r, struct slt_str *line);
 void slt_lreader_close(struct slt_lreader *r);
+
+/*
+ * slt_lreader_next for the hot loop: a whole line already in the buffer is returned here, the
+ * rest (refills, oversize records, the last line) by slt_lreader_next.
+ */
+static inline int slt_lreader_next_fast(struct slt_lreader *r, struct slt_str *line)
+{
+    if (!r->skipping) {
+        char *start = r->buf + r->pos;
+        char *nl = memchr(start, '\n', r->end - r->pos);
+
+        if (nl && (size_t)(nl - start) <= r->max_line) {
+            size_t len = (size_t)(nl - start);
+
+            r->pos += len + 1;
+            r->bytes += len + 1;
+            r->lineno++;
+            line->p = start;
+            line->len = len;
+            return SLT_LR_LINE;
+        }
+    }
+    return slt_lreader_next(r, line);
+}
 
 #endif

@@ -19,8 +19,14 @@
 struct regex_impl {
     pcre2_code *re;
     pcre2_match_context *mc;
-    uint32_t ncap;      /* capture groups */
-    int *group_key;     /* [ncap + 1]: the field key of each group, -1 for unnamed */
+    uint32_t ncap;  /* capture groups */
+    int *group_key; /* [ncap + 1]: the field key of each group, -1 for unnamed */
+    struct canon_group {
+        uint32_t ovi; /* 2 * the number of a group named like a canonical field */
+        uint32_t dup; /* an earlier group has the same name: fill only if it did not */
+        size_t key;   /* < SLT_F__COUNT */
+    } * canon;
+    size_t ncanon;
     char **extra_names; /* names of the non-canonical groups, key SLT_F__COUNT + i */
     size_t nextras;
     char *time_layout; /* NULL: auto */
@@ -46,6 +52,7 @@ static void regex_free(struct slt_format *fmt)
     pcre2_code_free(ri->re);
     pcre2_match_context_free(ri->mc);
     slt_free(ri->group_key);
+    slt_free(ri->canon);
     for (i = 0; i < ri->nextras; i++)
         slt_free(ri->extra_names[i]);
     slt_free(ri->extra_names);
@@ -154,7 +161,7 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
     pcre2_match_data *md = rs->md;
     const PCRE2_SIZE *ov;
     struct slt_str *f;
-    uint32_t g;
+    const struct canon_group *cg, *cg_end;
     int rc, st;
 
     if (ri->jit)
@@ -170,14 +177,17 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
         return unparsed(rec, SLT_UP_SYNTAX, "the format's regex failed on the line", 0);
     ov = pcre2_get_ovector_pointer(md);
     rec->priv = rs;
-    for (g = 1; g <= ri->ncap; g++) {
-        int key = ri->group_key[g];
-
-        if (key < 0 || key >= SLT_F__COUNT || ov[2 * g] == PCRE2_UNSET || rec->field[key].p)
-            continue;
-        rec->field[key] = slt_str_make(line + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
-    }
     f = rec->field;
+    /* the first set group of each canonical name fills the field */
+    for (cg = ri->canon, cg_end = ri->canon + ri->ncanon; cg < cg_end; cg++) {
+        PCRE2_SIZE a = ov[cg->ovi];
+        struct slt_str *fk = f + cg->key;
+
+        if (a == PCRE2_UNSET || (cg->dup && fk->p))
+            continue;
+        fk->p = line + a;
+        fk->len = ov[cg->ovi + 1] - a;
+    }
     /* An empty time, status or latency is the same as none. */
     if (f[SLT_F_STATUS].p && f[SLT_F_STATUS].len == 0)
         f[SLT_F_STATUS] = SLT_STR_NULL;
@@ -269,6 +279,23 @@ static int map_groups(struct slt_format *fmt, struct regex_impl *ri, const char 
             fmt->has_latency = 1;
         if (g <= ri->ncap)
             ri->group_key[g] = key;
+    }
+    ri->canon = slt_malloc((ri->ncap + 1) * sizeof(*ri->canon));
+    if (!ri->canon)
+        return SLT_ENOMEM;
+    for (i = 1; i <= ri->ncap; i++) {
+        int key = ri->group_key[i];
+        size_t j;
+
+        if (key < 0 || key >= (int)SLT_F__COUNT)
+            continue;
+        ri->canon[ri->ncanon].ovi = 2 * i;
+        ri->canon[ri->ncanon].key = (size_t)key;
+        ri->canon[ri->ncanon].dup = 0;
+        for (j = 0; j < ri->ncanon; j++)
+            if (ri->canon[j].key == (size_t)key)
+                ri->canon[ri->ncanon].dup = 1;
+        ri->ncanon++;
     }
     if (!has_time) {
         snprintf(err, errlen, "format '%s': the regex has no named group 'time' (?<time>...)",

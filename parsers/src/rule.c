@@ -2,10 +2,13 @@
  * SLI rules: atoms (a regex on a field, a status range, a latency threshold), maps of atoms
  * (all hold) and sets of maps (any holds), and the classification of a record.
  *
- * Regexes are compiled and JIT-compiled once at load. Two fast paths avoid PCRE2 on the hot
+ * Regexes are compiled and JIT-compiled once at load. Fast paths avoid PCRE2 on the hot
  * path: a regex on `status` is run at load on all 1000 three-digit statuses and kept as a
- * bit set, and a pattern that is a plain literal (maybe anchored with ^ and/or $, with
- * escaped punctuation) becomes a comparison. Each atom's `fast` names the one test to run.
+ * bit set; a pattern that is a plain literal (maybe anchored with ^ and/or $, with escaped
+ * punctuation) becomes a comparison, and an anchored alternation of such literals
+ * (^(a|b|c)$, ^(?:a|b)) a short list of comparisons. Each atom's `fast` names the one test
+ * to run. slt_sli_prepare adds a per-SLI plan: a stage whose atoms all test the status becomes
+ * one lookup in a 1000-bit table, a one-map stage a plain loop over its atoms.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -126,7 +129,70 @@ void slt_sli_release(struct slt_sli *sli)
     slt_condset_release(&sli->match);
     slt_condset_release(&sli->exclude);
     slt_condset_release(&sli->bad);
+    slt_free(sli->prep);
     memset(sli, 0, sizeof(*sli));
+}
+
+/*
+ * One literal character of a pattern at pat[*i] (i < end): an escaped punctuation character
+ * ("\.") or a character without special meaning. Advances *i past it; -1 when it is not one.
+ */
+static int lit_char(const char *pat, size_t *i, size_t end)
+{
+    unsigned char ch = (unsigned char)pat[*i];
+
+    if (ch == '\\') {
+        if (*i + 1 >= end)
+            return -1;
+        ch = (unsigned char)pat[++*i];
+        if (!strchr("\\^$.|?*+()[]{}/-#:'\"<>=!@%&,;~`", ch) || ch == '\0')
+            return -1;
+    } else if (strchr("^$.|?*+()[]{}", ch) || ch < 0x20 || ch >= 0x80) {
+        return -1;
+    }
+    ++*i;
+    return ch;
+}
+
+/*
+ * "^(a|b|c)$" or "^(?:a|b|c)$" (FAST_ALT_EXACT), the same without '$' (FAST_ALT_PREFIX), where
+ * a, b, c are plain literals of at most 255 bytes. Writes each alternative to lit as a length
+ * byte and its bytes (at most len bytes in all) and returns the kind, or FAST_NONE.
+ */
+static int alternation_kind(const char *pat, size_t len, char *lit, size_t *litlen)
+{
+    size_t i, n = 0, start;
+    int ch;
+
+    if (len >= 4 && memcmp(pat, "^(?:", 4) == 0)
+        i = 4;
+    else if (len >= 2 && memcmp(pat, "^(", 2) == 0)
+        i = 2;
+    else
+        return SLT_FAST_NONE;
+    start = n++;
+    while (i < len) {
+        if (pat[i] == '|' || pat[i] == ')') {
+            if (n - start - 1 > 255)
+                return SLT_FAST_NONE;
+            lit[start] = (char)(unsigned char)(n - start - 1);
+            if (pat[i] == ')') {
+                *litlen = n;
+                if (i + 1 == len)
+                    return SLT_FAST_ALT_PREFIX;
+                if (i + 2 == len && pat[i + 1] == '$')
+                    return SLT_FAST_ALT_EXACT;
+                return SLT_FAST_NONE;
+            }
+            i++;
+            start = n++;
+            continue;
+        }
+        if ((ch = lit_char(pat, &i, len)) < 0)
+            return SLT_FAST_NONE;
+        lit[n++] = (char)ch;
+    }
+    return SLT_FAST_NONE; /* no ')' */
 }
 
 /*
@@ -137,7 +203,7 @@ void slt_sli_release(struct slt_sli *sli)
 static int literal_kind(const char *pat, size_t len, char *lit, size_t *litlen)
 {
     size_t i = 0, n = 0, end = len;
-    int start = 0, dollar = 0;
+    int start = 0, dollar = 0, ch;
 
     if (len && pat[0] == '^') {
         start = 1;
@@ -153,18 +219,9 @@ static int literal_kind(const char *pat, size_t len, char *lit, size_t *litlen)
             end--;
         }
     }
-    for (; i < end; i++) {
-        unsigned char ch = (unsigned char)pat[i];
-
-        if (ch == '\\') {
-            if (i + 1 >= end)
-                return SLT_FAST_NONE;
-            ch = (unsigned char)pat[++i];
-            if (!strchr("\\^$.|?*+()[]{}/-#:'\"<>=!@%&,;~`", ch) || ch == '\0')
-                return SLT_FAST_NONE;
-        } else if (strchr("^$.|?*+()[]{}", ch) || ch < 0x20 || ch >= 0x80) {
-            return SLT_FAST_NONE;
-        }
+    while (i < end) {
+        if ((ch = lit_char(pat, &i, end)) < 0)
+            return alternation_kind(pat, len, lit, litlen);
         lit[n++] = (char)ch;
     }
     *litlen = n;
@@ -395,81 +452,151 @@ int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t u
 
 static inline struct slt_str field_of(const struct slt_record *rec, int key)
 {
-    if (key >= 0 && key < SLT_F__COUNT)
+    if ((unsigned)key < SLT_F__COUNT)
         return rec->field[key];
     return slt_record_get(rec, key);
 }
 
-static inline int lit_eq(const char *a, const char *b, size_t n)
+static inline uint64_t ld64(const char *p)
 {
-    /* Most literals are short: a byte loop beats the call to memcmp. */
-    if (n <= 16) {
-        size_t i;
+    uint64_t v;
 
-        for (i = 0; i < n; i++)
-            if (a[i] != b[i])
-                return 0;
-        return 1;
-    }
-    return memcmp(a, b, n) == 0;
+    memcpy(&v, p, 8);
+    return v;
 }
 
-/* The test without negation: 1 holds, 0 not, -1 rule error. */
+static inline uint32_t ld32(const char *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t ld16(const char *p)
+{
+    uint16_t v;
+
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* a[0..n) == b[0..n): word compares, the last one overlapping; reads nothing past n. */
+static inline int lit_eq(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        size_t i;
+
+        for (i = 0; i + 8 < n; i += 8)
+            if (ld64(a + i) != ld64(b + i))
+                return 0;
+        return ld64(a + n - 8) == ld64(b + n - 8);
+    }
+    if (n >= 4)
+        return ld32(a) == ld32(b) && ld32(a + n - 4) == ld32(b + n - 4);
+    if (n >= 2)
+        return ld16(a) == ld16(b) && ld16(a + n - 2) == ld16(b + n - 2);
+    return n == 0 || a[0] == b[0];
+}
+
+/* v equals (exact) or starts with (!exact) one of the alternatives of SLT_FAST_ALT_*. */
+static inline int alt_test(struct slt_str v, const char *lit, size_t litlen, int exact)
+{
+    const char *p = lit, *end = lit + litlen;
+
+    while (p < end) {
+        size_t n = (unsigned char)*p++;
+
+        if ((exact ? v.len == n : v.len >= n) && lit_eq(v.p, p, n))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* A rule error (a regex limit hit) counts on the matcher and the atom does not hold. */
+static int rule_error(struct slt_matcher *m)
+{
+    m->rule_errors++;
+    return 0;
+}
+
+/*
+ * 1 when the atom (with its negation) holds. One dispatch per atom: each case reads what it
+ * needs from the record and folds the negation in.
+ */
 static inline __attribute__((always_inline)) int
-atom_test(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
+atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
 {
     struct slt_str v;
     unsigned d0, d1, d2;
+    int r;
 
     switch (a->fast) {
     case SLT_FAST_STATUS_RANGE:
-        return rec->field[SLT_F_STATUS].p && rec->status >= a->lo && rec->status <= a->hi;
+        r = rec->field[SLT_F_STATUS].p != NULL &&
+            (unsigned)(rec->status - a->lo) <= (unsigned)(a->hi - a->lo);
+        break;
     case SLT_FAST_LATENCY_OVER:
-        return rec->latency_us >= 0 && rec->latency_us > a->us;
+        r = rec->latency_us >= 0 && rec->latency_us > a->us;
+        break;
     case SLT_FAST_LATENCY_UNDER:
-        return rec->latency_us >= 0 && rec->latency_us < a->us;
+        r = rec->latency_us >= 0 && rec->latency_us < a->us;
+        break;
     case SLT_FAST_STATUS_SET:
         v = rec->field[SLT_F_STATUS];
-        if (!v.p)
-            return 0;
+        if (!v.p) {
+            r = 0;
+            break;
+        }
         d0 = (unsigned)(unsigned char)v.p[0] - '0';
         if (v.len == 3 && d0 < 10 && (d1 = (unsigned)(unsigned char)v.p[1] - '0') < 10 &&
             (d2 = (unsigned)(unsigned char)v.p[2] - '0') < 10) {
             unsigned st = d0 * 100 + d1 * 10 + d2;
 
-            return (a->status_set[st >> 3] >> (st & 7)) & 1;
+            r = (a->status_set[st >> 3] >> (st & 7)) & 1;
+            break;
         }
-        return a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
+        r = a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
+        if (r < 0)
+            return rule_error(m);
+        break;
+    case SLT_FAST_PREFIX:
+        v = field_of(rec, a->key);
+        r = v.p && v.len >= a->litlen && lit_eq(v.p, a->lit, a->litlen);
+        break;
+    case SLT_FAST_EXACT:
+        v = field_of(rec, a->key);
+        r = v.p && v.len == a->litlen && lit_eq(v.p, a->lit, a->litlen);
+        break;
+    case SLT_FAST_SUFFIX:
+        v = field_of(rec, a->key);
+        r = v.p && v.len >= a->litlen && lit_eq(v.p + v.len - a->litlen, a->lit, a->litlen);
+        break;
+    case SLT_FAST_CONTAINS:
+        v = field_of(rec, a->key);
+        r = v.p && (a->litlen == 0 || memmem(v.p, v.len, a->lit, a->litlen) != NULL);
+        break;
+    case SLT_FAST_ALT_EXACT:
+        v = field_of(rec, a->key);
+        r = v.p && alt_test(v, a->lit, a->litlen, 1);
+        break;
+    case SLT_FAST_ALT_PREFIX:
+        v = field_of(rec, a->key);
+        r = v.p && alt_test(v, a->lit, a->litlen, 0);
+        break;
     default:
+        v = field_of(rec, a->key);
+        if (!v.p) {
+            r = 0;
+            break;
+        }
+        r = run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc);
+        if (r < 0)
+            return rule_error(m);
         break;
     }
-    v = field_of(rec, a->key);
-    if (!v.p)
-        return 0;
-    switch (a->fast) {
-    case SLT_FAST_PREFIX:
-        return v.len >= a->litlen && lit_eq(v.p, a->lit, a->litlen);
-    case SLT_FAST_EXACT:
-        return v.len == a->litlen && lit_eq(v.p, a->lit, a->litlen);
-    case SLT_FAST_SUFFIX:
-        return v.len >= a->litlen && lit_eq(v.p + v.len - a->litlen, a->lit, a->litlen);
-    case SLT_FAST_CONTAINS:
-        return a->litlen == 0 || memmem(v.p, v.len, a->lit, a->litlen) != NULL;
-    default:
-        return run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc);
-    }
-}
-
-static inline __attribute__((always_inline)) int
-atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
-{
-    int r = atom_test(a, rec, m);
-
-    if (r < 0) {
-        m->rule_errors++;
-        return 0;
-    }
-    return a->negate ? !r : r;
+    return r ^ (a->negate != 0);
 }
 
 int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m)
@@ -557,14 +684,159 @@ static enum slt_class classify_fast(const struct slt_sli *sli, const struct slt_
     return SLT_GOOD;
 }
 
+/*
+ * slt_sli_prepare's plan, per stage (match, exclude, bad): absent; a table of the 1000
+ * three-digit statuses when every atom tests the status (bit st: the stage holds for status
+ * st); the atoms of its only map; or its maps.
+ */
+enum { STAGE_ABSENT = 0, STAGE_TABLE, STAGE_ONE_MAP, STAGE_MAPS };
+struct stage {
+    int mode;
+    const struct slt_atom *atoms, *atoms_end; /* STAGE_ONE_MAP */
+    const struct slt_condset *cs;             /* the set (and the fallback of STAGE_TABLE) */
+    unsigned char tab[125];                   /* STAGE_TABLE */
+};
+struct sli_prep {
+    struct stage stage[3];
+};
+
+static int status_only(const struct slt_condset *cs)
+{
+    size_t i, j;
+
+    for (i = 0; i < cs->nmaps; i++)
+        for (j = 0; j < cs->maps[i].natoms; j++) {
+            int f = cs->maps[i].atoms[j].fast;
+
+            if (f != SLT_FAST_STATUS_RANGE && f != SLT_FAST_STATUS_SET)
+                return 0;
+        }
+    return 1;
+}
+
+int slt_sli_prepare(struct slt_sli *sli)
+{
+    const struct slt_condset *sets[3] = {&sli->match, &sli->exclude, &sli->bad};
+    struct sli_prep *pp = slt_calloc(1, sizeof(*pp));
+    struct slt_record rec;
+    char txt[4];
+    int k, st;
+
+    if (!pp)
+        return SLT_ENOMEM;
+    memset(&rec, 0, sizeof(rec));
+    for (k = 0; k < 3; k++) {
+        struct stage *sg = &pp->stage[k];
+
+        sg->cs = sets[k];
+        if (!sets[k]->present) {
+            sg->mode = STAGE_ABSENT;
+            continue;
+        }
+        if (sets[k]->nmaps == 1) {
+            sg->mode = STAGE_ONE_MAP;
+            sg->atoms = sets[k]->maps[0].atoms;
+            sg->atoms_end = sets[k]->maps[0].atoms + sets[k]->maps[0].natoms;
+        } else {
+            sg->mode = STAGE_MAPS;
+        }
+        if (!sets[k]->nmaps || !status_only(sets[k]))
+            continue;
+        sg->mode = STAGE_TABLE;
+        for (st = 0; st < 1000; st++) {
+            /* status atoms read only the status text and value; no regex runs (3 digits) */
+            txt[0] = (char)('0' + st / 100);
+            txt[1] = (char)('0' + st / 10 % 10);
+            txt[2] = (char)('0' + st % 10);
+            rec.field[SLT_F_STATUS] = slt_str_make(txt, 3);
+            rec.status = st;
+            rec.latency_us = -1;
+            if (set_holds(sets[k], &rec, NULL))
+                sg->tab[st >> 3] |= (unsigned char)(1u << (st & 7));
+        }
+    }
+    slt_free(sli->prep);
+    sli->prep = pp;
+    return 0;
+}
+
+/* The 3-digit status of rec (text and value agree), or -1. */
+static inline int status3(const struct slt_record *rec)
+{
+    struct slt_str v = rec->field[SLT_F_STATUS];
+    unsigned d0, d1, d2, st;
+
+    if (!v.p || v.len != 3)
+        return -1;
+    d0 = (unsigned)(unsigned char)v.p[0] - '0';
+    d1 = (unsigned)(unsigned char)v.p[1] - '0';
+    d2 = (unsigned)(unsigned char)v.p[2] - '0';
+    if (d0 > 9 || d1 > 9 || d2 > 9)
+        return -1;
+    st = d0 * 100 + d1 * 10 + d2;
+    return (int)st == rec->status ? (int)st : -1;
+}
+
+/* Whether a present stage holds; *st: the status from status3, read on first use (-2). */
+static inline __attribute__((always_inline)) int
+stage_holds(const struct stage *sg, int *st, const struct slt_record *rec, struct slt_matcher *m)
+{
+    const struct slt_atom *a;
+
+    switch (sg->mode) {
+    case STAGE_TABLE:
+        if (*st == -2)
+            *st = status3(rec);
+        if (*st >= 0)
+            return (sg->tab[*st >> 3] >> (*st & 7)) & 1;
+        return set_holds(sg->cs, rec, m);
+    case STAGE_ONE_MAP:
+        for (a = sg->atoms; a < sg->atoms_end; a++)
+            if (!atom_eval(a, rec, m))
+                return 0;
+        return 1;
+    default:
+        return set_holds(sg->cs, rec, m);
+    }
+}
+
+static inline __attribute__((always_inline)) enum slt_class
+classify_prepared(const struct slt_sli *sli, const struct slt_record *rec, struct slt_matcher *m,
+                  int *st)
+{
+    const struct stage *sg = ((const struct sli_prep *)sli->prep)->stage;
+
+    if (sg[0].mode != STAGE_ABSENT && !stage_holds(&sg[0], st, rec, m))
+        return SLT_NOMATCH;
+    if (sg[1].mode != STAGE_ABSENT && stage_holds(&sg[1], st, rec, m))
+        return SLT_EXCLUDED;
+    if (sg[2].mode != STAGE_ABSENT && stage_holds(&sg[2], st, rec, m))
+        return SLT_BAD;
+    return SLT_GOOD;
+}
+
+void slt_slis_classify(const struct slt_sli *const *slis, size_t n, const struct slt_record *rec,
+                       struct slt_matcher *m, unsigned char *cls)
+{
+    int st = -2;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        cls[i] = (unsigned char)(slis[i]->prep ? classify_prepared(slis[i], rec, m, &st)
+                                               : classify_fast(slis[i], rec, m));
+}
+
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
                                 struct slt_matcher *m, struct slt_decision *why)
 {
     const struct slt_atom *failed = NULL;
     long i;
 
-    if (!why)
-        return classify_fast(sli, rec, m);
+    if (!why) {
+        int st = -2;
+
+        return sli->prep ? classify_prepared(sli, rec, m, &st) : classify_fast(sli, rec, m);
+    }
     if (sli->match.present && set_explain(&sli->match, rec, m, &failed) < 0) {
         decide(why, SLT_NOMATCH, "match", &sli->match, 0, failed);
         return SLT_NOMATCH;

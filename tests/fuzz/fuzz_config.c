@@ -1,9 +1,12 @@
 /*
  * Fuzz target: bytes as a config. Whatever loads is then used: every SLI classifies a few
  * lines of each built-in shape and explains the result, so compiled rules get exercised too.
+ * The SLIs are prepared (slt_sli_prepare): the fast and batched classes, which use the
+ * prepared tables, must equal the explained one, which runs every atom.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "slt/config.h"
@@ -30,6 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (slt_config_load_string("fuzz.yaml", (const char *)data, size, &cfg, err, sizeof(err)))
         return 0;
     m = slt_matcher_new();
+    for (k = 0; k < cfg->nslis; k++)
+        (void)slt_sli_prepare(&cfg->slis[k]);
     for (i = 0; m && i < cfg->ninputs; i++) {
         struct slt_parser *p = slt_parser_new(cfg->inputs[i].fmt, cfg->inputs[i].max_line);
 
@@ -40,11 +45,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 continue;
             for (k = 0; k < cfg->nslis; k++) {
                 struct slt_decision d;
+                const struct slt_sli *one = &cfg->slis[k];
+                unsigned char batch = 0xff;
+                enum slt_class cls, fast;
 
                 if (cfg->slis[k].input_idx != i)
                     continue;
-                slt_sli_classify(&cfg->slis[k], &rec, m, &d);
+                cls = slt_sli_classify(&cfg->slis[k], &rec, m, &d);
                 slt_decision_format(&d, &rec, why, sizeof(why));
+                fast = slt_sli_classify(&cfg->slis[k], &rec, m, NULL);
+                slt_slis_classify(&one, 1, &rec, m, &batch);
+                if (fast != cls || batch != (unsigned char)cls)
+                    abort();
             }
         }
         slt_parser_free(p);

@@ -55,6 +55,18 @@ static const char *classify(struct fixture *f, const char *sli, const char *line
     cls = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, &d);
     fast = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, NULL);
     assert_int_equal(cls, fast);
+    /* slt_sli_prepare's status tables give the same class */
+    if (!f->cfg->slis[idx].prep)
+        assert_int_equal(slt_sli_prepare(&f->cfg->slis[idx]), 0);
+    fast = slt_sli_classify(&f->cfg->slis[idx], &f->rec, f->m, NULL);
+    assert_int_equal(cls, fast);
+    {
+        const struct slt_sli *one = &f->cfg->slis[idx];
+        unsigned char c = 0xff;
+
+        slt_slis_classify(&one, 1, &f->rec, f->m, &c);
+        assert_int_equal(cls, c);
+    }
     slt_decision_format(&d, &f->rec, f->why, sizeof(f->why));
     return slt_class_name(cls);
 }
@@ -292,15 +304,34 @@ static void test_literal_fast_paths_agree_with_pcre2(void **state)
         const char *pat;
         int fast;
     } pats[] = {
-        {"^/api", SLT_FAST_PREFIX},     {"^/api$", SLT_FAST_EXACT},   {"\\.php$", SLT_FAST_SUFFIX},
-        {"/api", SLT_FAST_CONTAINS},    {"a\\.b", SLT_FAST_CONTAINS}, {"^$", SLT_FAST_EXACT},
-        {"x\\$", SLT_FAST_CONTAINS},    {"^\\^", SLT_FAST_PREFIX},    {"\\\\$", SLT_FAST_SUFFIX},
-        {"^a.b", SLT_FAST_NONE},        {"(?i)^/api", SLT_FAST_NONE}, {"", SLT_FAST_CONTAINS},
-        {"^/a-b_c~d", SLT_FAST_PREFIX}, {"^\\d", SLT_FAST_NONE},
+        {"^/api", SLT_FAST_PREFIX},
+        {"^/api$", SLT_FAST_EXACT},
+        {"\\.php$", SLT_FAST_SUFFIX},
+        {"/api", SLT_FAST_CONTAINS},
+        {"a\\.b", SLT_FAST_CONTAINS},
+        {"^$", SLT_FAST_EXACT},
+        {"x\\$", SLT_FAST_CONTAINS},
+        {"^\\^", SLT_FAST_PREFIX},
+        {"\\\\$", SLT_FAST_SUFFIX},
+        {"^a.b", SLT_FAST_NONE},
+        {"(?i)^/api", SLT_FAST_NONE},
+        {"", SLT_FAST_CONTAINS},
+        {"^/a-b_c~d", SLT_FAST_PREFIX},
+        {"^\\d", SLT_FAST_NONE},
+        {"^(/api|a\\.b|x\\$)$", SLT_FAST_ALT_EXACT},
+        {"^(?:/ap|\\^)", SLT_FAST_ALT_PREFIX},
+        {"^(/api|)$", SLT_FAST_ALT_EXACT},
+        {"^(a\\|b|\\\\)$", SLT_FAST_ALT_EXACT},
+        {"^(/api|a.b)$", SLT_FAST_NONE},
+        {"^(/api|x)y$", SLT_FAST_NONE},
+        {"^(?i:/api|x)$", SLT_FAST_NONE},
+        {"^(/api|x\\))$", SLT_FAST_ALT_EXACT},
+        {"^(/api|(x))$", SLT_FAST_NONE},
+        {"(/api|x)$", SLT_FAST_NONE},
     };
-    static const char *const paths[] = {"/api", "/api/", "/ap",   "/apix",     "",
-                                        "/API", "x/api", "a.php", "a.b",       "axb",
-                                        "x$",   "^x",    "\\",    "/a-b_c~d/e"};
+    static const char *const paths[] = {
+        "/api", "/api/", "/ap", "/apix", "",   "/API",       "x/api", "a.php",
+        "a.b",  "axb",   "x$",  "^x",    "\\", "/a-b_c~d/e", "a|b",   "/api/checkout/12345678"};
     char yaml[256];
     size_t i, j;
 
@@ -437,10 +468,54 @@ static void test_catastrophic_regex_is_a_rule_error_not_a_hang(void **state)
     t0 = slt_mono_ns();
     assert_string_equal(classify(&f, "s", timed("GET", path, 200, "0")), "good");
     assert_true(slt_mono_ns() - t0 < 2000000000ULL);
-    /* classify() runs the rules twice: with and without an explanation. */
-    assert_int_equal(slt_matcher_rule_errors(f.m), 2);
+    /* classify() runs the rules 4 times: with an explanation, without, prepared, batched. */
+    assert_int_equal(slt_matcher_rule_errors(f.m), 4);
     assert_string_equal(classify(&f, "s", timed("GET", "/aaa", 200, "0")), "bad");
-    assert_int_equal(slt_matcher_rule_errors(f.m), 2);
+    assert_int_equal(slt_matcher_rule_errors(f.m), 4);
+    teardown(&f);
+}
+
+/* Every shape of stage slt_sli_prepare plans: absent, status table, one map, several maps. */
+static void test_prepared_plans_classify_like_the_atoms(void **state)
+{
+    static const struct {
+        const char *method, *path;
+        int status;
+        const char *rt, *want[3];
+    } cases[] = {
+        {"GET", "/a", 200, "0.100", {"good", "good", "nomatch"}},
+        {"GET", "/a", 404, "0.100", {"excluded", "excluded", "nomatch"}},
+        {"GET", "/a", 101, "0.100", {"good", "excluded", "nomatch"}},
+        {"POST", "/a", 503, "0.100", {"bad", "bad", "bad"}},
+        {"GET", "/a", 200, "2.000", {"bad", "good", "nomatch"}},
+        {"PUT", "/b", 302, "0.100", {"good", "good", "good"}},
+    };
+    struct fixture f = {0};
+    size_t i, j;
+
+    (void)state;
+    setup(&f, "inputs: [{name: web, format: nginx_timed}]\n"
+              "slis:\n"
+              "  - name: maps\n"
+              "    match: {}\n"
+              "    exclude: [{status: 4xx}, {not: {status: '^[0-4]'}, latency_over: 5s}]\n"
+              "    bad: [{status: '^5'}, {latency_over: 1s}]\n"
+              "  - name: tables\n"
+              "    exclude: [{status: 4xx}, {status: [101, '^3(0[4-9]|1)']}]\n"
+              "    bad: {not: {status: '^[1-4]'}}\n"
+              "  - name: one-map\n"
+              "    match: {method: '^(POST|PUT)$', path: '^(?:/a|/b)'}\n"
+              "    bad: {status: 5xx, latency_over: 10ms}\n");
+    for (i = 0; i < SLT_ARRAY_SIZE(cases); i++) {
+        static const char *const names[] = {"maps", "tables", "one-map"};
+
+        for (j = 0; j < 3; j++) {
+            const char *got = classify(
+                &f, names[j], timed(cases[i].method, cases[i].path, cases[i].status, cases[i].rt));
+            if (strcmp(got, cases[i].want[j]))
+                fail_msg("case %zu, SLI %s: %s, want %s", i, names[j], got, cases[i].want[j]);
+        }
+    }
     teardown(&f);
 }
 
@@ -536,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_regex_on_a_named_capture_of_a_user_format),
         cmocka_unit_test(test_json_user_format_and_a_condition_on_a_dotted_path),
         cmocka_unit_test(test_catastrophic_regex_is_a_rule_error_not_a_hang),
+        cmocka_unit_test(test_prepared_plans_classify_like_the_atoms),
         cmocka_unit_test(test_empty_map_always_holds),
         cmocka_unit_test(test_explanation_escapes_and_cuts_long_values),
         cmocka_unit_test(test_real_apache_log_counts),

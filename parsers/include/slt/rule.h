@@ -58,6 +58,9 @@ enum slt_fast {
     SLT_FAST_STATUS_RANGE, /* the SLT_ATOM_ kinds that are not regexes */
     SLT_FAST_LATENCY_OVER,
     SLT_FAST_LATENCY_UNDER,
+    SLT_FAST_ALT_EXACT,  /* ^(a|b|c)$ or ^(?:a|b|c)$ of plain literals: lit holds the
+                            alternatives, each as a length byte and its bytes */
+    SLT_FAST_ALT_PREFIX, /* ^(a|b|c) or ^(?:a|b|c): the same, as prefixes */
 };
 
 struct slt_atom {
@@ -95,7 +98,8 @@ struct slt_sli {
     size_t input_idx;             /* index into the config's inputs */
     const struct slt_format *fmt; /* borrowed from the input */
     struct slt_condset match, exclude, bad;
-    int line; /* where it was declared */
+    int line;   /* where it was declared */
+    void *prep; /* private: slt_sli_prepare's plan (NULL: none); freed by slt_sli_release */
 };
 
 /* What decided a classification, for `slitail explain`. */
@@ -156,9 +160,27 @@ int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec
 int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
                      struct slt_matcher *m);
 
+/*
+ * Optional, once after the SLI's conditions are complete and before classifying: a plan per
+ * stage (match, exclude, bad) for slt_sli_classify(..., NULL) and slt_slis_classify: a stage
+ * whose atoms all test the status becomes one lookup in a table of the 1000 three-digit
+ * statuses, a stage of one map a plain loop over its atoms. Results are the same with or
+ * without it. SLT_ENOMEM (and nothing changed) when out of memory. The plan points into sli:
+ * moving or copying the struct, or changing its conditions, afterwards needs another call
+ * (on the copy: slt_sli_release frees the plan, so only one of two copies may keep it).
+ */
+int slt_sli_prepare(struct slt_sli *sli);
+
 /* Classify rec for sli; why may be NULL (the fast path). Returns the class. */
 enum slt_class slt_sli_classify(const struct slt_sli *sli, const struct slt_record *rec,
                                 struct slt_matcher *m, struct slt_decision *why);
+
+/*
+ * The hot loop's form: cls[i] = slt_sli_classify(slis[i], rec, m, NULL) for i < n, in one
+ * call per line (what the SLIs share, such as the status, is read once).
+ */
+void slt_slis_classify(const struct slt_sli *const *slis, size_t n, const struct slt_record *rec,
+                       struct slt_matcher *m, unsigned char *cls);
 
 /* A one-line human explanation of a decision, e.g. "bad: status '503' matches '^5'". */
 void slt_decision_format(const struct slt_decision *d, const struct slt_record *rec, char *buf,
