@@ -238,6 +238,7 @@ static void input_release(struct slt_agent_input *in)
     slt_free(in->name);
     slt_free(in->slis);
     slt_free(in->sli_cfg);
+    slt_free(in->line_cls);
     memset(in, 0, sizeof(*in));
 }
 
@@ -257,7 +258,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
             n++;
     in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
     in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
-    if (!in->name || !in->parser || !in->slis || !in->sli_cfg)
+    in->line_cls = slt_calloc(n ? n : 1, sizeof(*in->line_cls));
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls)
         return SLT_ENOMEM;
     for (k = 0; k < cfg->nslis; k++) {
         if (cfg->slis[k].input_idx != idx)
@@ -423,12 +425,13 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
         minute = slt_minute_of(rec.time);
         in->last_event_s = rec.time;
         full |= count(a, in->series, minute, 0);
+        slt_slis_classify(in->sli_cfg, in->nslis, &rec, a->matcher, in->line_cls);
         for (k = 0; k < in->nslis; k++) {
-            enum slt_class c = slt_sli_classify(in->sli_cfg[k], &rec, a->matcher, NULL);
+            unsigned c = in->line_cls[k];
 
-            if ((int)c < SLT_CLASS_COUNTED) {
+            if (c < SLT_CLASS_COUNTED) {
                 in->cls[c]++;
-                full |= count(a, in->slis[k], minute, (unsigned)c);
+                full |= count(a, in->slis[k], minute, c);
             }
         }
     }

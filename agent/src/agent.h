@@ -40,6 +40,7 @@ struct slt_agent_input {
     uint32_t series; /* its INPUT series */
     uint32_t *slis;  /* SLT series of the SLIs over this input */
     const struct slt_sli **sli_cfg;
+    unsigned char *line_cls; /* per SLI, the class of the line being counted */
     size_t nslis;
     int closing; /* lines delivered after this are ignored (re-read from the positions) */
     /* totals since start, for status */

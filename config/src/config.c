@@ -1643,6 +1643,10 @@ int slt_config_load_string(const char *name, const char *yaml, size_t len, struc
     rc = load_root(&c, yaml_document_get_root_node(&doc));
     if (rc == 0 && !(c.cfg->path = slt_strdup(c.file)))
         rc = nomem(&c);
+    /* The SLI array does not move from here on, so every user gets the classification plans
+     * (slt_sli_prepare) without asking; a plan that cannot be built only costs speed. */
+    for (size_t i = 0; rc == 0 && i < c.cfg->nslis; i++)
+        (void)slt_sli_prepare(&c.cfg->slis[i]);
 out:
     if (loaded)
         yaml_document_delete(&doc);
