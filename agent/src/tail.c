@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -49,6 +50,9 @@
 #define TAIL_GRAVES 64u              /* closed files remembered (identity and offset) */
 #define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
 #define TAIL_SCAN_TRIES 50           /* startup scans redone when files moved during one */
+/* a sibling new since the last listing is taken for a file rotated between two scans only if
+   it changed after that listing, less this much (file times lag the clock by a tick) */
+#define TAIL_LISTED_SLACK_NS 100000000LL
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -103,8 +107,9 @@ struct tail_group {
         int64_t mtime_ns; /* a reused inode is a new file: its mtime differs */
     } * sib;
     size_t nsib;
-    int valid;   /* sib was taken */
-    int rotated; /* a rotation of this path was seen in this scan */
+    int64_t sib_ns; /* wall clock just before sib was listed */
+    int valid;      /* sib was taken */
+    int rotated;    /* a rotation of this path was seen in this scan */
     /* the newest sibling at the last scan, checkpointed as a POS_MARK: after a restart,
        siblings newer than it came while we were down */
     int mark_valid, mark_none, mark_gz;
@@ -269,6 +274,15 @@ static int fp_gz_fd(int fd, uint32_t want, uint64_t *fp, uint32_t *got)
     *fp = fnv1a(b, have);
     *got = (uint32_t)have;
     return 0;
+}
+
+/* CLOCK_REALTIME in ns: the clock of file times. */
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static struct slt_tail_file *find_by_id(struct slt_tail *t, uint64_t dev, uint64_t ino)
@@ -1284,6 +1298,13 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
                 break;
         if (k < g->nsib)
             continue; /* was there, unchanged */
+        /*
+         * Not listed last time, yet unchanged since: it was there under another name and the
+         * listing missed it (a rotation renamed it while the names were read and stat'ed). A
+         * file that was at the path after that listing was written after it.
+         */
+        if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS)
+            continue;
         if (grave_of(t, x) || is_copy_of_followed(t, x))
             continue; /* ours, read and closed; or a copy of one we follow */
         adopt(t, g, x, 0, 0, "was rotated before it was seen");
@@ -1346,6 +1367,7 @@ static void groups_update(struct slt_tail *t)
     for (g = t->groups; g; g = g->next) {
         struct cands cur = {0};
         struct tail_id *v;
+        int64_t listed_ns = wall_ns();
 
         if (list_siblings(t, g->path, &cur) < 0) {
             cands_release(&cur);
@@ -1377,6 +1399,7 @@ static void groups_update(struct slt_tail *t)
                 n++;
             }
             g->nsib = n;
+            g->sib_ns = listed_ns;
             g->valid = 1;
         }
         cands_release(&cur);
