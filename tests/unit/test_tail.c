@@ -987,6 +987,39 @@ static void it_reads_nothing_again_when_names_shift_during_a_restart(void **stat
     ctx_release(&c);
 }
 
+/*
+ * copytruncate of a file not one line of which was read yet (paused from the start): the copy,
+ * already listed by an earlier scan, is read from 0 before the file starts again.
+ */
+static void it_reads_the_copy_of_a_file_truncated_before_any_line_was_read(void **state)
+{
+    struct ctx c;
+    char cmd[4096];
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "c", 0, 30);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    slt_tail_pause(c.t);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    run_for(&c, 100); /* scans while paused: the copy is in the sibling snapshot */
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    append_lines(c.path, "n", 0, 5);
+    run_for(&c, 100); /* the truncation is seen while paused */
+    assert_int_equal(c.n, 0);
+    slt_tail_resume(c.t);
+    run_until(&c, 35, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 35);
+    assert_lines(&c, 0, "c", 0, 30);
+    assert_lines(&c, 30, "n", 0, 5);
+    ctx_release(&c);
+}
+
 static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
 {
     struct ctx c;
@@ -1527,6 +1560,7 @@ int main(void)
         cmocka_unit_test(it_rotates_under_a_concurrent_writer_without_loss_or_duplicate),
         cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
         cmocka_unit_test(it_reads_nothing_again_when_names_shift_during_a_restart),
+        cmocka_unit_test(it_reads_the_copy_of_a_file_truncated_before_any_line_was_read),
         cmocka_unit_test(it_reads_late_writes_to_a_closed_rotated_file_once),
         cmocka_unit_test(it_copytruncate_loses_no_line),
         cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
