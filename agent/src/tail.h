@@ -103,6 +103,9 @@
  * that lived at the path between two scans only if it was modified after that listing (less
  * 100 ms): one the listing missed (renamed while it ran) is not read again; a file renamed
  * onto the path without being written and rotated away before we looked is not read.
+ * A copytruncate copy still being written when the truncation is seen (shorter than offset)
+ * is not taken for the copy: its lines may then be missed, or read from 0 if it looks new at
+ * a later scan (seen with rotations every few ms right after a restart).
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H
