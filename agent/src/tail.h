@@ -105,7 +105,7 @@
  * onto the path without being written and rotated away before we looked is not read.
  * A copytruncate copy still being written when the truncation is seen (shorter than offset)
  * is not taken for the copy: its lines may then be missed, or read from 0 if it looks new at
- * a later scan (seen with rotations every few ms right after a restart).
+ * a later scan.
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H

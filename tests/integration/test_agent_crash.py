@@ -151,13 +151,12 @@ class AgentCrash(H.TestCase):
     # The start-scan race that read rotated files again (counts 2-3x too high) is fixed in
     # agent/src/tail.c; what still fails, in about 4 runs of 5: whole files of 200-600 lines
     # are not counted (an under-count of 0.3-1.5%), and rarely one is counted twice. Not
-    # diagnosed to the end. It is not the start scan giving up (it never needed more than 5 of
-    # its 50 tries in these runs). A suspect, seen in the slower stress runs too: a
-    # copytruncate a few ms after a restart, while the copy is still being written. find_copy
-    # wants a copy at least `offset` long, so an incomplete one is passed over; the copy is
-    # then either in the sibling snapshot already (never read: under-count) or looks new
-    # later and is read from 0 (over-count). Rotating this fast is far from real use; rename
-    # to it_... once it passes reliably.
+    # diagnosed. It is not the start scan giving up (it never needed more than 5 of its 50
+    # tries in these runs), and every truncation found its copy. In the rarer failures of
+    # the same kill loop at 0.1 s rotations, the file lost or counted twice was the
+    # copytruncate copy of a truncation a few ms after a restart (tail.h: a copy still being
+    # written is not recognized), unconfirmed. Rotating this fast is far from real use;
+    # rename to it_... once it passes reliably.
     def pending_it_loses_nothing_under_rotations_every_few_milliseconds(self):
         self.setup()
         try:
