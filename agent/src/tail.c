@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -48,6 +49,10 @@
 #define TAIL_MAX_DIRENTS 65536u      /* names read from one directory when listing siblings */
 #define TAIL_GRAVES 64u              /* closed files remembered (identity and offset) */
 #define TAIL_MAX_ROTATE_NUM 1000000L /* access.log.N: larger N is a date (dateext), not N */
+#define TAIL_SCAN_TRIES 50           /* startup scans redone when files moved during one */
+/* a sibling new since the last listing is taken for a file rotated between two scans only if
+   it changed after that listing, less this much (file times lag the clock by a tick) */
+#define TAIL_LISTED_SLACK_NS 100000000LL
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -102,8 +107,9 @@ struct tail_group {
         int64_t mtime_ns; /* a reused inode is a new file: its mtime differs */
     } * sib;
     size_t nsib;
-    int valid;   /* sib was taken */
-    int rotated; /* a rotation of this path was seen in this scan */
+    int64_t sib_ns; /* wall clock just before sib was listed */
+    int valid;      /* sib was taken */
+    int rotated;    /* a rotation of this path was seen in this scan */
     /* the newest sibling at the last scan, checkpointed as a POS_MARK: after a restart,
        siblings newer than it came while we were down */
     int mark_valid, mark_none, mark_gz;
@@ -163,6 +169,10 @@ struct slt_tail {
         int skipping;
     } graves[TAIL_GRAVES];
     size_t ngraves, grave_next;
+    /* a listed sibling was no longer at its name when opened (a rotation renamed files while
+       we looked): the startup scan is redone, a history's snapshot is not taken */
+    int moved;
+    int scan_retry; /* initial_scan: return -EAGAIN when moved, to be called again */
 };
 
 /* ---- small helpers ---- */
@@ -240,33 +250,39 @@ static int fp_plain(int fd, uint32_t want, uint64_t *fp, uint32_t *got)
     return 0;
 }
 
-/* Fingerprint of the first `want` decoded bytes of a .gz file. */
-static int fp_gz(const char *path, uint32_t want, uint64_t *fp, uint32_t *got)
+/* Fingerprint of the first `want` decoded bytes of a .gz file open as fd (not closed; its
+   offset is left anywhere). */
+static int fp_gz_fd(int fd, uint32_t want, uint64_t *fp, uint32_t *got)
 {
     char b[SLT_TAIL_FP_BYTES];
     struct slt_gz *g;
     size_t have = 0;
     long n = 0;
-    int fd, rc;
+    int rc;
 
     if (want > sizeof(b))
         want = sizeof(b);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (lseek(fd, 0, SEEK_SET) < 0)
         return -errno;
     rc = slt_gz_new_fd(fd, &g);
-    if (rc < 0) {
-        close(fd);
+    if (rc < 0)
         return rc;
-    }
     while (have < want && (n = slt_gz_read(g, b + have, want - have)) > 0)
         have += (size_t)n;
     slt_gz_free(g);
-    close(fd);
     /* a corrupt file still has an identity for what decoded */
     *fp = fnv1a(b, have);
     *got = (uint32_t)have;
     return 0;
+}
+
+/* CLOCK_REALTIME in ns: the clock of file times. */
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static struct slt_tail_file *find_by_id(struct slt_tail *t, uint64_t dev, uint64_t ino)
@@ -445,8 +461,11 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
     f->ino = (uint64_t)st->st_ino;
     f->size = (uint64_t)st->st_size;
     if (gz) {
-        /* the decoder (about 110 KiB) is made when the file is read, not while it waits */
-        rc = fp_gz(path, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
+        /* the decoder (about 110 KiB) is made when the file is read, not while it waits;
+           fingerprinted from fd, not by name (another file may be at the name by now) */
+        rc = fp_gz_fd(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
+        if (rc == 0 && lseek(fd, 0, SEEK_SET) < 0)
+            rc = -errno;
     } else {
         rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &f->fp, &f->fp_len);
     }
@@ -515,6 +534,7 @@ struct cand {
     int gz;
     const struct slt_tail_pos *r; /* matched restore position */
     int mark;                     /* the newest sibling at the checkpoint (a POS_MARK) */
+    int moved;                    /* another file was at its name when it was opened */
 };
 
 struct cands {
@@ -714,34 +734,56 @@ out:
 }
 
 /*
- * Does this candidate hold the restore position's first bytes? 1 or 0; SLT_ENOMEM when that
- * cannot be known (a file that cannot be read simply does not match).
+ * Opens a listed candidate by name. A rotation may have renamed another file onto its name
+ * since it was listed (access.log.N -> access.log.N+1): the fd is checked to be the listed
+ * (dev, ino), else -EAGAIN, with c->moved and t->moved set (the startup scan is redone; a
+ * history leaves c out of its snapshot, to look at it again at the next scan).
  */
-static int cand_fp_check(const struct cand *c, const struct slt_tail_pos *r)
+static int cand_open(struct slt_tail *t, struct cand *c, struct stat *st)
 {
+    int fd = open_regular(c->path, st);
+
+    if (fd < 0)
+        return fd;
+    if ((uint64_t)st->st_dev != c->dev || (uint64_t)st->st_ino != c->ino) {
+        c->moved = 1;
+        t->moved = 1;
+        close(fd);
+        return -EAGAIN;
+    }
+    return fd;
+}
+
+/*
+ * Does this candidate hold the restore position's first bytes? 1 or 0; SLT_ENOMEM when that
+ * cannot be known. A file that cannot be read, or that is no longer at its name (t->moved is
+ * then set), does not match: its name is never fingerprinted for it.
+ */
+static int cand_fp_check(struct slt_tail *t, struct cand *c, const struct slt_tail_pos *r)
+{
+    struct stat st;
     uint64_t fp = 0;
     uint32_t got = 0;
     int fd, rc;
 
     if (r->fp_len == 0)
         return 1;
-    if (c->gz) {
-        rc = fp_gz(c->path, r->fp_len, &fp, &got);
-    } else {
-        fd = open(c->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return 0;
+    fd = cand_open(t, c, &st);
+    if (fd < 0)
+        return 0;
+    if (c->gz)
+        rc = fp_gz_fd(fd, r->fp_len, &fp, &got);
+    else
         rc = fp_plain(fd, r->fp_len, &fp, &got);
-        close(fd);
-    }
+    close(fd);
     if (rc == SLT_ENOMEM)
         return rc;
     return rc == 0 && got == r->fp_len && fp == r->fingerprint;
 }
 
-static int cand_fp_matches(const struct cand *c, const struct slt_tail_pos *r)
+static int cand_fp_matches(struct slt_tail *t, struct cand *c, const struct slt_tail_pos *r)
 {
-    return cand_fp_check(c, r) == 1;
+    return cand_fp_check(t, c, r) == 1;
 }
 
 /* ---- truncation ---- */
@@ -761,7 +803,7 @@ static void find_copy(struct slt_tail_file *f)
     size_t i;
     int gz;
 
-    if (f->fp_len == 0 || f->offset == 0 || f->gz)
+    if (f->fp_len == 0 || f->gz)
         return;
     memset(&want, 0, sizeof(want));
     want.fingerprint = f->fp;
@@ -776,9 +818,11 @@ static void find_copy(struct slt_tail_file *f)
 
             /* the decoded size of a .gz is unknown without decoding it: not checked */
             if (x->gz != gz || (!gz && x->size < f->offset) || find_by_id(t, x->dev, x->ino) ||
-                !cand_fp_matches(x, &want))
+                !cand_fp_matches(t, x, &want))
                 continue;
-            fd = open_regular(x->path, &st);
+            /* the file listed, not another renamed onto its name since (the next scan's
+               intermediates search looks again) */
+            fd = cand_open(t, x, &st);
             if (fd < 0)
                 continue;
             if (file_add(t, fd, &st, x->path, f->group, gz, F_ROTATED, f, &c) == 0) {
@@ -1135,7 +1179,7 @@ static void file_moved(struct slt_tail_file *f)
 static void watch_dir(struct slt_tail *t, const char *dir);
 
 /* Is x a copy of a file we follow (same first bytes)? Then it is not a new history file. */
-static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
+static int is_copy_of_followed(struct slt_tail *t, struct cand *x)
 {
     struct slt_tail_file *f;
     struct slt_tail_pos want;
@@ -1146,14 +1190,14 @@ static int is_copy_of_followed(struct slt_tail *t, const struct cand *x)
             continue;
         want.fingerprint = f->fp;
         want.fp_len = f->fp_len;
-        if (cand_fp_matches(x, &want))
+        if (cand_fp_matches(t, x, &want))
             return 1;
     }
     return 0;
 }
 
 /* The grave of a closed file that x is (same inode, same first bytes), or NULL. */
-static struct tail_grave *grave_of(struct slt_tail *t, const struct cand *x)
+static struct tail_grave *grave_of(struct slt_tail *t, struct cand *x)
 {
     size_t k;
 
@@ -1165,7 +1209,7 @@ static struct tail_grave *grave_of(struct slt_tail *t, const struct cand *x)
         memset(&want, 0, sizeof(want));
         want.fingerprint = t->graves[k].fp;
         want.fp_len = t->graves[k].fp_len;
-        if (cand_fp_matches(x, &want))
+        if (cand_fp_matches(t, x, &want))
             return &t->graves[k];
     }
     return NULL;
@@ -1195,12 +1239,14 @@ static int unread_active(struct slt_tail *t, struct tail_group *g)
 }
 
 /* Follows sibling x again from `from`, before the file at the path. */
-static void adopt(struct slt_tail *t, struct tail_group *g, const struct cand *x, uint64_t from,
+static void adopt(struct slt_tail *t, struct tail_group *g, struct cand *x, uint64_t from,
                   int skipping, const char *why)
 {
     struct slt_tail_file *nf;
     struct stat st;
-    int fd = open_regular(x->path, &st);
+    /* another file at its name now is not this one from `from`: groups_update keeps the old
+       snapshot, so the next scan looks again */
+    int fd = cand_open(t, x, &st);
 
     if (fd < 0)
         return;
@@ -1252,6 +1298,13 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
                 break;
         if (k < g->nsib)
             continue; /* was there, unchanged */
+        /*
+         * Not listed last time, yet unchanged since: it was there under another name and the
+         * listing missed it (a rotation renamed it while the names were read and stat'ed). A
+         * file that was at the path after that listing was written after it.
+         */
+        if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS)
+            continue;
         if (grave_of(t, x) || is_copy_of_followed(t, x))
             continue; /* ours, read and closed; or a copy of one we follow */
         adopt(t, g, x, 0, 0, "was rotated before it was seen");
@@ -1259,9 +1312,10 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
 }
 
 /* Remembers the newest sibling (or that there is none), for positions. */
-static void group_mark(struct tail_group *g, const struct cands *cur)
+static void group_mark(struct slt_tail *t, struct tail_group *g, struct cands *cur)
 {
-    const struct cand *x;
+    struct cand *x;
+    struct stat st;
     uint64_t fp = 0;
     uint32_t got = 0;
     char *p;
@@ -1275,14 +1329,17 @@ static void group_mark(struct tail_group *g, const struct cands *cur)
     if (g->mark_valid && !g->mark_none && g->mark_dev == x->dev && g->mark_ino == x->ino &&
         g->mark_size == x->size && strcmp(g->mark_path, x->path) == 0)
         return;
-    if (x->gz) {
-        rc = fp_gz(x->path, SLT_TAIL_FP_BYTES, &fp, &got);
-    } else {
-        fd = open(x->path, O_RDONLY | O_CLOEXEC);
-        rc = fd < 0 ? -errno : fp_plain(fd, SLT_TAIL_FP_BYTES, &fp, &got);
-        if (fd >= 0)
-            close(fd);
-    }
+    fd = cand_open(t, x, &st);
+    if (fd == -EAGAIN)
+        return; /* renamed while we looked: the old mark stays until the next scan */
+    if (fd < 0)
+        rc = fd;
+    else if (x->gz)
+        rc = fp_gz_fd(fd, SLT_TAIL_FP_BYTES, &fp, &got);
+    else
+        rc = fp_plain(fd, SLT_TAIL_FP_BYTES, &fp, &got);
+    if (fd >= 0)
+        close(fd);
     p = slt_strdup(x->path);
     if (rc < 0 || !p) {
         slt_free(p);
@@ -1310,28 +1367,39 @@ static void groups_update(struct slt_tail *t)
     for (g = t->groups; g; g = g->next) {
         struct cands cur = {0};
         struct tail_id *v;
+        int64_t listed_ns = wall_ns();
 
         if (list_siblings(t, g->path, &cur) < 0) {
             cands_release(&cur);
             g->valid = 0;
             continue;
         }
+        t->moved = 0;
         resume_graves(t, g, &cur);
         if (g->valid && (g->rotated || unread_active(t, g)))
             adopt_intermediates(t, g, &cur);
-        group_mark(g, &cur);
-        g->rotated = 0;
+        group_mark(t, g, &cur);
+        /* a sibling that was renamed while we looked at it was not judged: it stays out of
+           the snapshot and the next scan looks at it again as new */
+        g->rotated = t->moved;
+        t->moved = 0;
         v = slt_realloc(g->sib, (cur.n ? cur.n : 1) * sizeof(*v));
         if (!v) {
             g->valid = 0;
         } else {
+            size_t n = 0;
+
             g->sib = v;
             for (i = 0; i < cur.n; i++) {
-                v[i].dev = cur.v[i].dev;
-                v[i].ino = cur.v[i].ino;
-                v[i].mtime_ns = cur.v[i].mtime_ns;
+                if (cur.v[i].moved)
+                    continue;
+                v[n].dev = cur.v[i].dev;
+                v[n].ino = cur.v[i].ino;
+                v[n].mtime_ns = cur.v[i].mtime_ns;
+                n++;
             }
-            g->nsib = cur.n;
+            g->nsib = n;
+            g->sib_ns = listed_ns;
             g->valid = 1;
         }
         cands_release(&cur);
@@ -1532,8 +1600,8 @@ static int restore_matches_path(const struct slt_tail_pos *restore, size_t nrest
 }
 
 /* Match restore positions to candidates by (dev, ino); then unmatched ones by fingerprint. */
-static int match_restore(struct cands *c, const struct slt_tail_pos *restore, size_t nrestore,
-                         unsigned char *used)
+static int match_restore(struct slt_tail *t, struct cands *c, const struct slt_tail_pos *restore,
+                         size_t nrestore, unsigned char *used)
 {
     size_t i, k;
     int m;
@@ -1547,7 +1615,7 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
                 continue;
             if (((restore[k].flags & SLT_TAIL_POS_GZ) != 0) != c->v[i].gz)
                 continue;
-            m = cand_fp_check(&c->v[i], &restore[k]);
+            m = cand_fp_check(t, &c->v[i], &restore[k]);
             if (m < 0)
                 return m;
             if (!m)
@@ -1566,7 +1634,7 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
         for (i = 0; i < c->n; i++) {
             if (c->v[i].r || !c->v[i].gz)
                 continue;
-            m = cand_fp_check(&c->v[i], &restore[k]);
+            m = cand_fp_check(t, &c->v[i], &restore[k]);
             if (m < 0)
                 return m;
             if (!m)
@@ -1598,8 +1666,8 @@ static int match_restore(struct cands *c, const struct slt_tail_pos *restore, si
  * bytes, or, compressed since, by decoded first bytes. *none is set when the checkpoint saw no
  * sibling of this path at all.
  */
-static int match_marks(struct cands *c, const char *group, const struct slt_tail_pos *restore,
-                       size_t nrestore, int *none)
+static int match_marks(struct slt_tail *t, struct cands *c, const char *group,
+                       const struct slt_tail_pos *restore, size_t nrestore, int *none)
 {
     size_t i, k;
     int m;
@@ -1621,7 +1689,7 @@ static int match_marks(struct cands *c, const char *group, const struct slt_tail
 
             if (!same_inode && !(c->v[i].gz && r->fp_len > 0))
                 continue;
-            m = cand_fp_check(&c->v[i], r);
+            m = cand_fp_check(t, &c->v[i], r);
             if (m < 0)
                 return m;
             if (m) {
@@ -1634,8 +1702,8 @@ static int match_marks(struct cands *c, const char *group, const struct slt_tail
 }
 
 /* Does x hold the first bytes of a restored file (a copy of it)? 1, 0 or SLT_ENOMEM. */
-static int is_copy_of_restored(const struct cand *x, const struct slt_tail_pos *restore,
-                               size_t nrestore)
+static int is_copy_of_restored(struct slt_tail *t, struct cand *x,
+                               const struct slt_tail_pos *restore, size_t nrestore)
 {
     size_t k;
     int m;
@@ -1643,7 +1711,7 @@ static int is_copy_of_restored(const struct cand *x, const struct slt_tail_pos *
     for (k = 0; k < nrestore; k++) {
         if (restore[k].fp_len == 0 || (restore[k].flags & SLT_TAIL_POS_MARK))
             continue;
-        m = cand_fp_check(x, &restore[k]);
+        m = cand_fp_check(t, x, &restore[k]);
         if (m != 0)
             return m;
     }
@@ -1665,7 +1733,8 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
         return 0;
     if (r && (r->flags & SLT_TAIL_POS_DONE))
         return 0;
-    fd = open_regular(x->path, &st);
+    /* the file listed, or none: x->r was matched to it, not to what is at its name now */
+    fd = cand_open(t, x, &st);
     if (fd == -EMFILE || fd == -ENFILE || fd == -EACCES) {
         t->errors++;
         slt_log(SLT_LOG_WARN, "tail", "cannot open '%s': %s", x->path, slt_strerror(fd));
@@ -1680,7 +1749,13 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
         int same = 1;
 
         if (x->dev == r->dev && x->ino == r->ino && !x->gz) {
-            same = cand_fp_matches(x, r) && f->size >= r->offset;
+            uint64_t fp = 0;
+            uint32_t got = 0;
+
+            /* from the fd we follow, never by name again */
+            same = f->size >= r->offset &&
+                   (r->fp_len == 0 || (fp_plain(f->fd, r->fp_len, &fp, &got) == 0 &&
+                                       got == r->fp_len && fp == r->fingerprint));
         }
         if (same) {
             file_resume(f, r);
@@ -1697,6 +1772,43 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
         /* known: the path was followed at the checkpoint, so this file is new since */
         file_start_at_end(f);
     }
+    return 0;
+}
+
+/*
+ * Is the directory still as c listed it (the same names with the same identities, the file at
+ * the path included)? A listing reads names, then stats them one by one: a rotation during
+ * it, or while its files were opened, leaves it out of step with the files. Sets t->moved
+ * when not. Only running out of memory is an error.
+ */
+static int cands_still(struct slt_tail *t, const char *path, const struct cands *c)
+{
+    struct cands now = {0};
+    struct stat st;
+    size_t i, j;
+    int rc;
+
+    t->dc_valid = 0; /* read the directory again */
+    rc = list_siblings(t, path, &now);
+    if (rc == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        rc = cands_push(&now, path, &st);
+    if (rc < 0) {
+        cands_release(&now);
+        return rc;
+    }
+    if (now.n != c->n) {
+        t->moved = 1;
+    } else {
+        for (i = 0; i < now.n && !t->moved; i++) {
+            for (j = 0; j < c->n; j++)
+                if (c->v[j].dev == now.v[i].dev && c->v[j].ino == now.v[i].ino &&
+                    strcmp(c->v[j].path, now.v[i].path) == 0)
+                    break;
+            if (j == c->n)
+                t->moved = 1;
+        }
+    }
+    cands_release(&now);
     return 0;
 }
 
@@ -1787,7 +1899,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
                 if (fnmatch(t->patterns[k], c.v[j].path, FNM_PATHNAME) == 0 && !c.v[j].gz)
                     c.v[j].num = -2;
         }
-        rc = match_restore(&c, restore, nrestore, used);
+        rc = match_restore(t, &c, restore, nrestore, used);
         if (rc < 0) {
             cands_release(&c);
             goto out;
@@ -1797,7 +1909,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
          * sibling newer than it that no position describes came after the checkpoint (it was
          * created, written and rotated while we were down). Read those from 0.
          */
-        rc = match_marks(&c, groups[i], restore, nrestore, &none);
+        rc = match_marks(t, &c, groups[i], restore, nrestore, &none);
         if (rc < 0) {
             cands_release(&c);
             goto out;
@@ -1806,7 +1918,7 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
         /* the first bytes of the file at the path now: a sibling that has them is a copy */
         memset(&live, 0, sizeof(live));
         if (active_at < c.n && c.v[active_at].size > 0) {
-            int lfd = open(c.v[active_at].path, O_RDONLY | O_CLOEXEC);
+            int lfd = cand_open(t, &c.v[active_at], &st);
 
             if (lfd >= 0) {
                 if (fp_plain(lfd, SLT_TAIL_FP_BYTES, &live.fingerprint, &live.fp_len) < 0)
@@ -1826,9 +1938,9 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
             if (restarted && j >= newer_from && j < active_at && !c.v[j].r) {
                 /* came while we were down, unless it is a copy of a restored file (the
                    copytruncate search reads that one from the right offset) */
-                after = is_copy_of_restored(&c.v[j], restore, nrestore);
+                after = is_copy_of_restored(t, &c.v[j], restore, nrestore);
                 if (after == 0 && live.fp_len > 0)
-                    after = cand_fp_check(&c.v[j], &live);
+                    after = cand_fp_check(t, &c.v[j], &live);
                 if (after < 0) {
                     rc = after;
                     break;
@@ -1841,9 +1953,17 @@ static int initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, 
             if (rc < 0)
                 break;
         }
+        if (rc == 0 && t->scan_retry && !t->moved)
+            rc = cands_still(t, groups[i], &c);
         cands_release(&c);
         if (rc < 0)
             goto out;
+        if (t->moved && t->scan_retry)
+            break; /* redone from the start: the rest would be dropped */
+    }
+    if (t->moved && t->scan_retry) {
+        rc = -EAGAIN; /* files were renamed while we matched them: the caller starts over */
+        goto out;
     }
     for (k = 0; k < nrestore; k++)
         if (!used[k] && !(restore[k].flags & SLT_TAIL_POS_DONE))
@@ -1884,7 +2004,7 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     struct slt_tail *t;
     struct slt_tail_file *f;
     size_t i;
-    int rc;
+    int rc, tries;
 
     if (!loop || !opts || !opts->on_line || !opts->paths || opts->npaths == 0 ||
         (nrestore && !restore))
@@ -1932,22 +2052,49 @@ int slt_tail_new(struct uv_loop_s *loop, const struct slt_tail_opts *opts,
     t->on_line = opts->on_line;
     t->data = opts->data;
 
-    if (nrestore) {
-        /* a checkpoint is input: its paths may lack their NUL */
-        struct slt_tail_pos *copy = slt_malloc(nrestore * sizeof(*copy));
+    /*
+     * Candidates are listed by name, then opened: a rotation that renames files meanwhile
+     * (access.log.N -> access.log.N+1) puts another file at a listed name, and a restored
+     * position would be applied to it (an old file read again from 0). Nothing is read before
+     * the scan ends, so a scan that saw a file move is dropped and done again; the last try
+     * keeps what it found (a moved file is then skipped, never taken for another).
+     */
+    for (tries = 0;; tries++) {
+        t->moved = 0;
+        t->scan_retry = tries < TAIL_SCAN_TRIES - 1;
+        if (nrestore) {
+            /* a checkpoint is input: its paths may lack their NUL */
+            struct slt_tail_pos *copy = slt_malloc(nrestore * sizeof(*copy));
 
-        if (!copy) {
-            tail_free(t);
-            return SLT_ENOMEM;
+            if (!copy) {
+                tail_free(t);
+                return SLT_ENOMEM;
+            }
+            memcpy(copy, restore, nrestore * sizeof(*copy));
+            for (i = 0; i < nrestore; i++)
+                copy[i].path[sizeof(copy[i].path) - 1] = '\0';
+            rc = initial_scan(t, copy, nrestore, 1);
+            slt_free(copy);
+        } else {
+            rc = initial_scan(t, NULL, 0, restore != NULL);
         }
-        memcpy(copy, restore, nrestore * sizeof(*copy));
-        for (i = 0; i < nrestore; i++)
-            copy[i].path[sizeof(copy[i].path) - 1] = '\0';
-        rc = initial_scan(t, copy, nrestore, 1);
-        slt_free(copy);
-    } else {
-        rc = initial_scan(t, NULL, 0, restore != NULL);
+        if (rc != -EAGAIN)
+            break;
+        while (t->files) {
+            f = t->files;
+            t->files = f->next;
+            file_free(f);
+        }
+        t->nfiles = 0;
+        t->hdirty = 1;
+        t->truncations = t->errors = 0;
+        t->limit_logged = 0;
     }
+    if (tries > 0)
+        slt_log(t->moved ? SLT_LOG_WARN : SLT_LOG_INFO, "tail",
+                "files were renamed while the tail started: scanned %d times%s", tries + 1,
+                t->moved ? "; a file renamed during the last scan may have been skipped" : "");
+    t->moved = 0;
     if (rc < 0) {
         tail_free(t);
         return rc;

@@ -90,6 +90,22 @@
  * wildcards, new directories are found by the poll only (the directories of files found are
  * watched). A sibling listing reads names only: unrelated files named like access.log.bak
  * are rotated siblings too (read by backfill).
+ *
+ * Rotations while the tailer looks: siblings are listed by name (readdir, then stat), then
+ * opened by name. Every fd opened for a listed file is checked (fstat) to be the listed
+ * (dev, ino), and fingerprints are taken from that fd, so a name that a rotation gave to the
+ * next-older file (access.log.N -> .N+1) in between is never taken for the listed file. At
+ * start, nothing is read before the scan is done: a scan during which a file moved, or after
+ * which the directory lists differently, is dropped and done again, at most 50 times; if the
+ * names never hold still that long, the last scan is kept and a file renamed during it may
+ * be skipped (an under-count; logged as a warning). While running, a moved sibling is judged
+ * again at the next scan. A sibling that is new since the last listing is taken for a file
+ * that lived at the path between two scans only if it was modified after that listing (less
+ * 100 ms): one the listing missed (renamed while it ran) is not read again; a file renamed
+ * onto the path without being written and rotated away before we looked is not read.
+ * A copytruncate copy still being written when the truncation is seen (shorter than offset)
+ * is not taken for the copy: its lines may then be missed, or read from 0 if it looks new at
+ * a later scan.
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H

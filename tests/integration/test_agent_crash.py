@@ -147,10 +147,16 @@ class AgentCrash(H.TestCase):
         finally:
             self.teardown()
 
-    # Not collected yet: rotations every few milliseconds (hundreds of shifted siblings) make
-    # the tailer skip whole files even without kills, and with kill -9 also re-read some (over-
-    # count). Rotating that fast is far from real use, but it is a tailer matter
-    # (agent/src/tail.c); rename to it_... once that is fixed.
+    # Not collected yet: rotations every few milliseconds (hundreds of shifted siblings).
+    # The start-scan race that read rotated files again (counts 2-3x too high) is fixed in
+    # agent/src/tail.c; what still fails, in about 4 runs of 5: whole files of 200-600 lines
+    # are not counted (an under-count of 0.3-1.5%), and rarely one is counted twice. Not
+    # diagnosed. It is not the start scan giving up (it never needed more than 5 of its 50
+    # tries in these runs), and every truncation found its copy. In the rarer failures of
+    # the same kill loop at 0.1 s rotations, the file lost or counted twice was the
+    # copytruncate copy of a truncation a few ms after a restart (tail.h: a copy still being
+    # written is not recognized), unconfirmed. Rotating this fast is far from real use;
+    # rename to it_... once it passes reliably.
     def pending_it_loses_nothing_under_rotations_every_few_milliseconds(self):
         self.setup()
         try:
@@ -228,10 +234,7 @@ class AgentCrash(H.TestCase):
         finally:
             self.teardown()
 
-    # Not collected yet (the runner runs test_* and it_* only): two rename rotations while the
-    # agent is down lose the middle file (access.log.1), which the restored tail never opens.
-    # A tailer matter (agent/src/tail.c restore); rename to it_... once that is fixed.
-    def pending_it_drains_every_file_of_two_rotations_while_stopped(self):
+    def it_drains_every_file_of_two_rotations_while_stopped(self):
         self.setup()
         try:
             self.writer.write(500)

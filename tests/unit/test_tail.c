@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -893,6 +894,132 @@ static void it_recovers_a_copytruncate_done_while_down(void **state)
     ctx_release(&c);
 }
 
+/* logrotate's shift of access.log.N -> .N+1 in a thread, as fast as it can, no new lines. */
+struct shifter {
+    const char *path;
+    int nrot;          /* access.log.1 .. .nrot exist */
+    int max_shifts;    /* bound on the files made (each shift adds an empty access.log) */
+    atomic_int run;    /* shift while set */
+    atomic_int stop;   /* leave the thread */
+    atomic_int shifts; /* done so far */
+};
+
+static void *shifter_main(void *arg)
+{
+    struct shifter *s = arg;
+    char from[700], to[700];
+    int k, fd;
+
+    while (!atomic_load(&s->stop)) {
+        if (!atomic_load(&s->run) || atomic_load(&s->shifts) >= s->max_shifts) {
+            usleep(200);
+            continue;
+        }
+        for (k = s->nrot; k >= 1; k--) {
+            snprintf(from, sizeof(from), "%s.%d", s->path, k);
+            snprintf(to, sizeof(to), "%s.%d", s->path, k + 1);
+            assert_int_equal(rename(from, to), 0);
+        }
+        snprintf(to, sizeof(to), "%s.1", s->path);
+        assert_int_equal(rename(s->path, to), 0);
+        fd = open(s->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        s->nrot++;
+        atomic_fetch_add(&s->shifts, 1);
+    }
+    return NULL;
+}
+
+/*
+ * The startup scan lists siblings by name and then opens them: a rotation in between puts the
+ * next-older file at each listed name. Every file is read; then the tailer is restarted from
+ * its positions again and again while another thread keeps shifting the names and writes no
+ * line: nothing may be read again.
+ */
+static void it_reads_nothing_again_when_names_shift_during_a_restart(void **state)
+{
+    struct shifter s;
+    struct slt_tail_pos *pos;
+    struct ctx c;
+    pthread_t th;
+    char p[700];
+    size_t npos;
+    int k, round, total = 0;
+
+    (void)state;
+    ctx_init(&c);
+    memset(&s, 0, sizeof(s));
+    s.path = c.path;
+    s.nrot = 40;
+    s.max_shifts = 200; /* at most 241 siblings: under the 512 looked at per path */
+    for (k = s.nrot; k >= 1; k--) {
+        char tag[16];
+
+        snprintf(p, sizeof(p), "%s.%d", c.path, k);
+        snprintf(tag, sizeof(tag), "r%d", k);
+        append_lines(p, tag, 0, 20);
+        total += 20;
+    }
+    append_lines(c.path, "a", 0, 20);
+    total += 20;
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    run_until(&c, (size_t)total, 10000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, total);
+    assert_int_equal(pthread_create(&th, NULL, shifter_main, &s), 0);
+    for (round = 0; round < 12 && atomic_load(&s.shifts) < s.max_shifts; round++) {
+        npos = take_positions(&c, &pos);
+        tail_stop(&c);
+        atomic_store(&s.run, 1);
+        usleep(500); /* shifting when the scan starts */
+        tail_start(&c, NULL, 1, pos, npos, 0);
+        atomic_store(&s.run, 0);
+        free(pos);
+        run_for(&c, 150);
+        assert_int_equal(c.n, total);
+    }
+    atomic_store(&s.stop, 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    run_for(&c, 150);
+    assert_int_equal(c.n, total);
+    assert_true(atomic_load(&s.shifts) > 0);
+    ctx_release(&c);
+}
+
+/*
+ * copytruncate of a file not one line of which was read yet (paused from the start): the copy,
+ * already listed by an earlier scan, is read from 0 before the file starts again.
+ */
+static void it_reads_the_copy_of_a_file_truncated_before_any_line_was_read(void **state)
+{
+    struct ctx c;
+    char cmd[4096];
+    int fd;
+
+    (void)state;
+    ctx_init(&c);
+    append_lines(c.path, "c", 0, 30);
+    tail_start(&c, NULL, 1, NULL, 0, 0);
+    slt_tail_pause(c.t);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s.1'", c.path, c.path);
+    assert_int_equal(system(cmd), 0);
+    run_for(&c, 100); /* scans while paused: the copy is in the sibling snapshot */
+    fd = open(c.path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    close(fd);
+    append_lines(c.path, "n", 0, 5);
+    run_for(&c, 100); /* the truncation is seen while paused */
+    assert_int_equal(c.n, 0);
+    slt_tail_resume(c.t);
+    run_until(&c, 35, 5000);
+    run_for(&c, 200);
+    assert_int_equal(c.n, 35);
+    assert_lines(&c, 0, "c", 0, 30);
+    assert_lines(&c, 30, "n", 0, 5);
+    ctx_release(&c);
+}
+
 static void it_reads_a_file_rotated_away_before_it_was_seen(void **state)
 {
     struct ctx c;
@@ -1432,6 +1559,8 @@ int main(void)
         cmocka_unit_test(it_follows_rename_rotation_without_loss_or_duplicate),
         cmocka_unit_test(it_rotates_under_a_concurrent_writer_without_loss_or_duplicate),
         cmocka_unit_test(it_reads_a_file_rotated_away_before_it_was_seen),
+        cmocka_unit_test(it_reads_nothing_again_when_names_shift_during_a_restart),
+        cmocka_unit_test(it_reads_the_copy_of_a_file_truncated_before_any_line_was_read),
         cmocka_unit_test(it_reads_late_writes_to_a_closed_rotated_file_once),
         cmocka_unit_test(it_copytruncate_loses_no_line),
         cmocka_unit_test(it_recovers_a_copytruncate_done_while_down),
