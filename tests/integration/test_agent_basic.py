@@ -4,21 +4,10 @@ import time
 
 import agent_testlib as L
 import slt_harness as H
-from fake_aggregator import FakeAggregator
 
 
-class AgentBasic(H.TestCase):
-    def setup(self):
-        self.tmp = H.TempDir("slt-agent-")
-        self.port = H.free_port()
-        self.fake = FakeAggregator(self.port, token=L.TOKEN)
-        os.makedirs(self.tmp.join("logs"))
-        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
-
-    def teardown(self):
-        L.kill_all()
-        self.fake.stop()
-        self.tmp.cleanup()
+class AgentBasic(L.AgentCase):
+    prefix = "slt-agent-"
 
     def it_ships_exact_counts_of_an_existing_and_a_growing_file(self):
         self.setup()

@@ -7,21 +7,10 @@ import time
 
 import agent_testlib as L
 import slt_harness as H
-from fake_aggregator import FakeAggregator
 
 
-class AgentCrash(H.TestCase):
-    def setup(self):
-        self.tmp = H.TempDir("slt-agent-crash-")
-        self.port = H.free_port()
-        self.fake = FakeAggregator(self.port, token=L.TOKEN)
-        os.makedirs(self.tmp.join("logs"))
-        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
-
-    def teardown(self):
-        L.kill_all()
-        self.fake.stop()
-        self.tmp.cleanup()
+class AgentCrash(L.AgentCase):
+    prefix = "slt-agent-crash-"
 
     def it_counts_every_line_once_across_many_kill9_with_rotations(self):
         self.setup()

@@ -1,5 +1,4 @@
 """SIGTERM flushes and exits 0 promptly; SIGHUP reloads, and a bad new config keeps the old one."""
-import os
 import time
 
 import agent_testlib as L
@@ -13,18 +12,8 @@ EXTRA_SLI = """  - name: static
 """
 
 
-class AgentSignals(H.TestCase):
-    def setup(self):
-        self.tmp = H.TempDir("slt-agent-sig-")
-        self.port = H.free_port()
-        self.fake = FakeAggregator(self.port, token=L.TOKEN)
-        os.makedirs(self.tmp.join("logs"))
-        self.writer = L.LogWriter(self.tmp.join("logs", "access.log"))
-
-    def teardown(self):
-        L.kill_all()
-        self.fake.stop()
-        self.tmp.cleanup()
+class AgentSignals(L.AgentCase):
+    prefix = "slt-agent-sig-"
 
     def it_flushes_and_exits_0_promptly_on_sigterm(self):
         self.setup()

@@ -282,3 +282,24 @@ def wait_exact(fake, writers, timeout=30.0):
 
 SIGTERM = signal.SIGTERM
 SIGHUP = signal.SIGHUP
+
+
+class AgentCase(H.TestCase):
+    """An agent test against the fake aggregator: a temp dir, a free port, a log writer at
+    logs/access.log. Each test calls setup() and, in a finally, teardown()."""
+
+    prefix = "slt-agent-"
+
+    def setup(self):
+        from fake_aggregator import FakeAggregator
+
+        self.tmp = H.TempDir(self.prefix)
+        self.port = H.free_port()
+        self.fake = FakeAggregator(self.port, token=TOKEN)
+        os.makedirs(self.tmp.join("logs"))
+        self.writer = LogWriter(self.tmp.join("logs", "access.log"))
+
+    def teardown(self):
+        kill_all()
+        self.fake.stop()
+        self.tmp.cleanup()
