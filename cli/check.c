@@ -374,18 +374,8 @@ static void print_report(const struct report *r, const struct slt_config *cfg, i
 
 int slt_cli_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"format", required_argument, NULL, 'f'},
-        {"input", required_argument, NULL, 'i'},
-        {"latency-threshold", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *format = NULL, *input = NULL;
-    int64_t threshold_us = 0; /* 0: not given, 300ms without -c */
-    int json = 0, c, rc = SLT_EXIT_OK, nfiles, i;
+    struct slt_cli_opts opt;
+    int rc = SLT_EXIT_OK, nfiles, i;
     struct slt_config *cfg = NULL;
     struct report *reports = NULL, total;
     struct hot_sli *hot = NULL;
@@ -393,47 +383,19 @@ int slt_cli_check(int argc, char **argv)
     json_t *root = NULL, *files = NULL;
 
     memset(&total, 0, sizeof(total));
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:i:l:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'i':
-            input = optarg;
-            break;
-        case 'l':
-            if (slt_parse_duration_us(optarg, strlen(optarg), 0, &threshold_us) < 0 ||
-                threshold_us <= 0) {
-                fprintf(stderr, "slitail check: bad --latency-threshold '%s' (e.g. 300ms)\n",
-                        optarg);
-                return SLT_EXIT_USAGE;
-            }
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            check_usage(stdout);
-            return SLT_EXIT_OK;
-        default:
-            check_usage(stderr);
-            return SLT_EXIT_USAGE;
-        }
-    }
+    if ((rc = slt__cli_parse_opts(argc, argv, "check", check_usage, &opt)) >= 0)
+        return rc;
+    rc = SLT_EXIT_OK;
     nfiles = argc - optind;
     if (nfiles <= 0) {
         fprintf(stderr, "slitail check: no FILE given\n");
         check_usage(stderr);
         return SLT_EXIT_USAGE;
     }
-    if (config && format)
+    if (opt.config && opt.format)
         fprintf(stderr, "slitail check: --format is ignored with -c (the config names "
                         "each input's format)\n");
-    if (slt__cli_load_config(config, format, threshold_us, &cfg) != 0)
+    if (slt__cli_load_config(opt.config, opt.format, opt.threshold_us, &cfg) != 0)
         return SLT_EXIT_USAGE;
 
     reports = slt_calloc((size_t)nfiles, sizeof(*reports));
@@ -454,7 +416,7 @@ int slt_cli_check(int argc, char **argv)
             goto out;
         }
         r->path = argv[optind + i];
-        in = slt__cli_pick_input(cfg, input, r->path);
+        in = slt__cli_pick_input(cfg, opt.input, r->path);
         if (in < 0) {
             rc = SLT_EXIT_USAGE;
             goto out;
@@ -505,7 +467,7 @@ int slt_cli_check(int argc, char **argv)
             slt_minset_release(&r->slis[k].minutes);
     }
 
-    if (json) {
+    if (opt.json) {
         root = json_object();
         files = json_array();
         for (i = 0; i < nfiles; i++)

@@ -2,6 +2,9 @@
 #ifndef SLT_CLI_H
 #define SLT_CLI_H
 
+#include <stdint.h>
+#include <stdio.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +30,20 @@ int slt_cli_test(int argc, char **argv);
  * with latency_threshold_us). Returns 0, or prints the error to stderr and returns
  * SLT_EXIT_USAGE.
  */
+/* The options check and explain share. */
+struct slt_cli_opts {
+    const char *config, *format, *input;
+    int64_t threshold_us; /* 0: not given, SLT_CLI_DEFAULT_LATENCY_US without -c */
+    int json;
+};
+
+/*
+ * Parse -c -f -i -l -j -h for subcommand name (e.g. "check"); usage prints its help. Returns
+ * -1 to go on (optind is at the first operand), or the exit code to return now.
+ */
+int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(FILE *f),
+                        struct slt_cli_opts *o);
+
 #define SLT_CLI_DEFAULT_LATENCY_US 300000 /* --latency-threshold without -c */
 int slt__cli_load_config(const char *path, const char *format, int64_t latency_threshold_us,
                          struct slt_config **out);

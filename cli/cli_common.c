@@ -1,5 +1,6 @@
 /* Pieces shared by check, explain and test: the config, the input of a file, times. */
 #include <fnmatch.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,4 +182,53 @@ void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len)
     else
         snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(FILE *f),
+                        struct slt_cli_opts *o)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"input", required_argument, NULL, 'i'},
+        {"latency-threshold", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:f:i:l:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'f':
+            o->format = optarg;
+            break;
+        case 'i':
+            o->input = optarg;
+            break;
+        case 'l':
+            if (slt_parse_duration_us(optarg, strlen(optarg), 0, &o->threshold_us) < 0 ||
+                o->threshold_us <= 0) {
+                fprintf(stderr, "slitail %s: bad --latency-threshold '%s' (e.g. 300ms)\n", name,
+                        optarg);
+                return SLT_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return SLT_EXIT_OK;
+        default:
+            usage(stderr);
+            return SLT_EXIT_USAGE;
+        }
+    }
+    return -1;
 }

@@ -253,55 +253,17 @@ static json_t *explain_json(const struct slt_config *cfg, const struct slt_expla
 
 int slt_cli_explain(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"format", required_argument, NULL, 'f'},
-        {"input", required_argument, NULL, 'i'},
-        {"latency-threshold", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *format = NULL, *input = NULL;
-    int64_t threshold_us = 0; /* 0: not given, 300ms without -c */
-    int json = 0, c, rc, in;
+    struct slt_cli_opts opt;
+    int rc, in;
     struct slt_config *cfg = NULL;
     struct slt_matcher *m = NULL;
     struct slt_explained ex;
     char *line = NULL, *stdin_line = NULL;
     size_t len, cap = 0;
 
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:i:l:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'f':
-            format = optarg;
-            break;
-        case 'i':
-            input = optarg;
-            break;
-        case 'l':
-            if (slt_parse_duration_us(optarg, strlen(optarg), 0, &threshold_us) < 0 ||
-                threshold_us <= 0) {
-                fprintf(stderr, "slitail explain: bad --latency-threshold '%s' (e.g. 300ms)\n",
-                        optarg);
-                return SLT_EXIT_USAGE;
-            }
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            explain_usage(stdout);
-            return SLT_EXIT_OK;
-        default:
-            explain_usage(stderr);
-            return SLT_EXIT_USAGE;
-        }
-    }
+    if ((rc = slt__cli_parse_opts(argc, argv, "explain", explain_usage, &opt)) >= 0)
+        return rc;
+    rc = SLT_EXIT_OK;
     if (argc - optind != 1) {
         fprintf(stderr, "slitail explain: give exactly one LINE (quote it)\n");
         explain_usage(stderr);
@@ -320,12 +282,12 @@ int slt_cli_explain(int argc, char **argv)
     len = strlen(line);
     if (len > 0 && line[len - 1] == '\n')
         len--;
-    if (slt__cli_load_config(config, format, threshold_us, &cfg) != 0) {
+    if (slt__cli_load_config(opt.config, opt.format, opt.threshold_us, &cfg) != 0) {
         free(stdin_line);
         return SLT_EXIT_USAGE;
     }
     rc = SLT_EXIT_USAGE;
-    in = slt__cli_pick_input(cfg, input, NULL);
+    in = slt__cli_pick_input(cfg, opt.input, NULL);
     if (in < 0)
         goto out;
     m = slt_matcher_new();
@@ -333,7 +295,7 @@ int slt_cli_explain(int argc, char **argv)
         fprintf(stderr, "slitail explain: out of memory\n");
         goto out;
     }
-    if (json) {
+    if (opt.json) {
         json_t *o = explain_json(cfg, &ex, m);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
         printf("\n");
