@@ -232,6 +232,10 @@ static const struct slt__config_key keys[] = {
     {.section = "agent", .name = "ack_timeout", .type = SLT_KT_DUR, AGENT(ack_timeout_ms),
      .unit_us = MS, .lo = 0, .hi = 600 * 1000, .def = "5s",
      .help = "how long SIGTERM waits for acknowledgements"},
+    {.section = "agent", .name = "unmatched_after", .type = SLT_KT_DUR, AGENT(unmatched_after_ms),
+     .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "5m",
+     .help = "an input whose paths have matched no file this long is reported in /metrics "
+             "(slitail_agent_input_unmatched)"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
      .def = "127.0.0.1:7433", .check = check_listen,
