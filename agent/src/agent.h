@@ -128,14 +128,10 @@ struct slt_agent {
 
 #define SLT_AGENT_MAX_UNPARSED_FILES 1024
 
-/* FNV-1a of a path: keys per-file figures in the status. */
+/* FNV-1a 64 of a path: keys per-file figures in the status (in memory only, never persisted). */
 static inline uint64_t slt_path_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return slt_fnv1a64(s ? s : "", s ? strlen(s) : 0);
 }
 
 struct slt_file_rate {

@@ -336,11 +336,8 @@ static json_t *am_alert_json(const struct alert_conf *c, const struct alert_slo 
 static void fingerprint(json_t *labels, char out[17])
 {
     char *s = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
-    uint64_t h = 14695981039346656037ULL;
-    const unsigned char *p;
+    uint64_t h = slt_fnv1a64(s ? s : "", s ? strlen(s) : 0);
 
-    for (p = (const unsigned char *)(s ? s : ""); *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
     free(s);
     snprintf(out, 17, "%016" PRIx64, h);
 }
