@@ -2,11 +2,9 @@
 #ifndef SLT_CLI_H
 #define SLT_CLI_H
 
-#include <stdint.h>
-#include <stdio.h>
-
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "slt/config.h"
 
@@ -24,12 +22,6 @@ int slt_cli_check(int argc, char **argv);
 int slt_cli_explain(int argc, char **argv);
 int slt_cli_test(int argc, char **argv);
 
-/*
- * The config a subcommand works with: the file given with -c, or without one the default
- * config of --format (an "availability" SLI and, when the format has latency, a "latency" SLI
- * with latency_threshold_us). Returns 0, or prints the error to stderr and returns
- * SLT_EXIT_USAGE.
- */
 /* The options check and explain share. */
 struct slt_cli_opts {
     const char *config, *format, *input;
@@ -45,6 +37,12 @@ int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(F
                         struct slt_cli_opts *o);
 
 #define SLT_CLI_DEFAULT_LATENCY_US 300000 /* --latency-threshold without -c */
+/*
+ * The config a subcommand works with: the file given with -c, or without one the default
+ * config of --format (an "availability" SLI and, when the format has latency, a "latency" SLI
+ * with latency_threshold_us). Returns 0, or prints the error to stderr and returns
+ * SLT_EXIT_USAGE.
+ */
 int slt__cli_load_config(const char *path, const char *format, int64_t latency_threshold_us,
                          struct slt_config **out);
 
