@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "slt/conn.h"
 #include "slt/proto.h"
 
 #include "redis_url.h"
@@ -42,6 +43,12 @@ struct slt_aggr_params {
 
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
+/*
+ * A batch whose epoch is this far ahead of the aggregator's clock (ms) is REJECTED (invalid):
+ * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
+ */
+#define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
+
 /* ---- store ----------------------------------------------------------------------------------
  * One Redis connection for applies. Each series of a batch becomes an entry; entries of one
  * series that arrive in the same loop iteration share one EVALSHA. ap->done runs once every
@@ -57,6 +64,8 @@ struct slt_apply {
     /* outcome, valid in done() */
     enum slt_ack_status status;
     uint64_t resend_from;
+    uint32_t reason; /* with REJECTED: enum slt_reject_reason */
+    uint64_t mark;   /* with SLT_REJECT_STALE_EPOCH: the largest epoch stored for the agent */
     /* internal */
     struct slt_store *st;
     uint64_t epoch, seq;
@@ -99,7 +108,7 @@ struct slt_session;
 
 struct slt_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    struct slt_listener *listener;
     int listening;
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
@@ -123,7 +132,8 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
 
 /* session.c, used by server.c */
-int slt__session_accept(struct slt_server *srv);
+/* Takes c (closes it on failure). */
+int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
 /* Stop reading; close once the in-flight apply (if any) answered. */
 void slt__session_drain(struct slt_session *s);
 void slt__session_close(struct slt_session *s, const char *reason);
