@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "slt/conn.h"
 #include "slt/proto.h"
 
 #include "redis_url.h"
@@ -43,12 +44,18 @@ struct slt_aggr_params {
 
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
+/*
+ * A batch whose epoch is this far ahead of the aggregator's clock (ms) is REJECTED (invalid):
+ * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
+ */
+#define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
+
 /* ---- server and sessions -------------------------------------------------------------------- */
 struct slt_session;
 
 struct slt_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    struct slt_listener *listener;
     int listening;
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
@@ -72,7 +79,8 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
 
 /* session.c, used by server.c */
-int slt__session_accept(struct slt_server *srv);
+/* Takes c (closes it on failure). */
+int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
 /* Stop reading; close once the in-flight apply (if any) answered. */
 void slt__session_drain(struct slt_session *s);
 void slt__session_close(struct slt_session *s, const char *reason);

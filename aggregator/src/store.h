@@ -72,6 +72,8 @@ struct slt_apply {
     /* outcome, valid in done() */
     enum slt_ack_status status;
     uint64_t resend_from;
+    uint32_t reason; /* with REJECTED: enum slt_reject_reason */
+    uint64_t mark;   /* with SLT_REJECT_STALE_EPOCH: the largest epoch stored for the agent */
     /* internal */
     struct slt_store *st;
     uint64_t epoch, seq;
