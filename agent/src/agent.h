@@ -109,6 +109,7 @@ struct slt_agent {
     /* metrics */
     uint64_t batches, early_closes, backpressure_events, spool_errors;
     uint64_t abandoned; /* the shipper counts acknowledgements (slt_ship_counters) */
+    uint64_t given_up;  /* batches not carried into a new epoch (the shipper counts REJECTED) */
     uint64_t reloads, reload_failures;
     int64_t started_ms;
     /* status rates */
@@ -141,7 +142,8 @@ int slt_agent_exit_code(const struct slt_agent *a);
 
 /* internal, shared by agent.c and report.c */
 int slt__agent_close_batch(struct slt_agent *a);
-void slt__agent_new_epoch(struct slt_agent *a, const char *why);
+/* A new epoch above max(epoch, above), carrying the spooled batches (see agent.c). */
+void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why);
 int slt__agent_checkpoint(struct slt_agent *a);
 void slt__agent_stop(struct slt_agent *a);
 

@@ -48,14 +48,17 @@ struct slt_ship_hooks {
     void (*acked)(void *data, uint64_t epoch, uint64_t seq);
     /* after each acknowledgement was handled (the spool's unacked count changed) */
     void (*after_ack)(void *data);
-    /* the aggregator lost batches that are no longer spooled: start a new epoch */
-    void (*new_epoch)(void *data, const char *why);
+    /* start a new epoch above max(epoch, above), carrying the spooled batches (unacked_only:
+     * only those not acknowledged) -- agent.c's slt__agent_new_epoch */
+    void (*new_epoch)(void *data, uint64_t above, int unacked_only, const char *why);
 };
 
 struct slt_ship_counters {
     uint64_t acked;              /* APPLIED */
     uint64_t duplicates;         /* DUPLICATE */
-    uint64_t rejected;           /* REJECTED (dropped) */
+    uint64_t rejected;           /* REJECTED answers */
+    uint64_t stale_epochs;       /* REJECTED for a stale epoch: moved to a larger one */
+    uint64_t given_up;           /* REJECTED and dropped for good */
     uint64_t retries;            /* RETRY */
     uint64_t gaps;               /* GAP */
     uint64_t unrecoverable_gaps; /* GAPs whose batches were gone: new epoch */

@@ -43,6 +43,12 @@ struct slt_aggr_params {
 
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
+/*
+ * A batch whose epoch is this far ahead of the aggregator's clock (ms) is REJECTED (invalid):
+ * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
+ */
+#define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
+
 /* ---- store ----------------------------------------------------------------------------------
  * One Redis connection for applies. Each series of a batch becomes an entry; entries of one
  * series that arrive in the same loop iteration share one EVALSHA. ap->done runs once every
@@ -58,6 +64,8 @@ struct slt_apply {
     /* outcome, valid in done() */
     enum slt_ack_status status;
     uint64_t resend_from;
+    uint32_t reason; /* with REJECTED: enum slt_reject_reason */
+    uint64_t mark;   /* with SLT_REJECT_STALE_EPOCH: the largest epoch stored for the agent */
     /* internal */
     struct slt_store *st;
     uint64_t epoch, seq;

@@ -314,7 +314,8 @@ static json_t *annotations_json(const struct alert_slo *s, int kind)
     snprintf(desc, sizeof(desc),
              "SLI %s: burn rates 5m %.2fx, 30m %.2fx, 1h %.2fx, 6h %.2fx. Error budget left "
              "%.1f%% of the %s window (attainment %.4f%%, objective %g%%).",
-             s->sli, b[0], b[1], b[2], b[3], e->budget_remaining * 100.0, win,
+             s->sli, b[SLT_SLO_BURN_5M], b[SLT_SLO_BURN_30M], b[SLT_SLO_BURN_1H],
+             b[SLT_SLO_BURN_6H], e->budget_remaining * 100.0, win,
              e->attainment * 100.0, s->objective);
     return json_pack("{s:s, s:s}", "summary", summary, "description", desc);
 }
@@ -904,8 +905,10 @@ static int eval_queue(struct slt_alert *al)
 
         rc = eval_range(al, s->sli, from, to, (uint32_t)(i * SLOTS));
         for (w = 0; rc == 0 && w < SLT_SLO_NBURN; w++)
-            rc = eval_range(al, s->sli, to - slt_slo_burn_windows[w], to,
-                            (uint32_t)(i * SLOTS + 1 + w));
+            rc = eval_range(al, s->sli,
+                            slt_slo_window_start(to, slt_slo_burn_windows[w],
+                                                 c->minute_retention_s, c->hour_retention_s),
+                            to, (uint32_t)(i * SLOTS + 1 + w));
     }
     return rc;
 }

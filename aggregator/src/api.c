@@ -1127,8 +1127,11 @@ static int q_queue_slos(struct query *q)
         rc =
             q_range(q, q->slos[i].sli, from, to, (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
         for (w = 0; rc == 0 && w < NBURN; w++)
-            rc = q_range(q, q->slos[i].sli, to - slt_slo_burn_windows[w], to,
-                         (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
+            rc = q_range(q, q->slos[i].sli,
+                         slt_slo_window_start(to, slt_slo_burn_windows[w],
+                                              retention_s(q->api, SLT_GRAN_MINUTE),
+                                              retention_s(q->api, SLT_GRAN_HOUR)),
+                         to, (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
         if (rc < 0)
             return rc;
     }
@@ -1291,7 +1294,7 @@ static int render_slos(struct slt_buf *b, const struct query *q)
     }
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_burn_rate", "gauge",
-                             "Error-budget burn rate over the last 5m, 30m, 1h and 6h.");
+                             "Error-budget burn rate over the last 5m, 30m, 1h, 2h, 6h, 1d and 3d.");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
         struct slt_slo_eval e;
 

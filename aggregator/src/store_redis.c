@@ -140,7 +140,7 @@ static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
  * deltas as "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not
  * accepted. The applied answer's n is not used.
  * Returns 2n integers, per entry {status, n}: {0, 0} applied, {1, mark} duplicate,
- * {2, resend_from} gap, {3, mark} rejected (stale epoch).
+ * {2, resend_from} gap, {3, e0} rejected (stale epoch; e0 the epoch of the stored mark).
  */
 const char slt_store_apply_script[] =
     "local nk, n = #KEYS, tonumber(ARGV[4])\n"
@@ -164,7 +164,7 @@ const char slt_store_apply_script[] =
     "      local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
     "      e0 = tonumber(e0) s0 = tonumber(s0)\n"
     "      if e0 then\n"
-    "        if E < e0 then st, v = 3, s0\n"
+    "        if E < e0 then st, v = 3, e0\n"
     "        elseif E == e0 then\n"
     "          if S <= s0 then st, v = 1, s0\n"
     "          elseif s0 + 1 > nxt then nxt = s0 + 1 end\n"
@@ -888,6 +888,10 @@ static void entry_done(struct slt_apply_part *e, enum slt_ack_status s, uint64_t
     }
     if (s == SLT_ACK_GAP && (ap->status != SLT_ACK_GAP || n < ap->resend_from))
         ap->resend_from = n;
+    if (s == SLT_ACK_REJECTED && n > ap->mark) {
+        ap->reason = SLT_REJECT_STALE_EPOCH; /* the script rejects only stale epochs */
+        ap->mark = n;
+    }
     if (rank(s) > rank(ap->status))
         ap->status = s;
     if (--ap->pending == 0) {
@@ -942,7 +946,7 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
                 entry_done(c->ents[i], SLT_ACK_GAP, n > 0 ? (uint64_t)n : 1);
                 break;
             case 3:
-                entry_done(c->ents[i], SLT_ACK_REJECTED, 0);
+                entry_done(c->ents[i], SLT_ACK_REJECTED, n > 0 ? (uint64_t)n : 1);
                 break;
             default:
                 st->stats->redis_errors++;
@@ -1332,9 +1336,12 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
     ap->st = st;
     ap->status = SLT_ACK_DUPLICATE;
     ap->resend_from = 0;
+    ap->reason = 0;
+    ap->mark = 0;
     rc = check_batch(b, &why);
     if (rc == SLT_EINVAL) {
         ap->status = SLT_ACK_REJECTED;
+        ap->reason = SLT_REJECT_INVALID;
         slt_log(SLT_LOG_WARN, "ingest", "batch %llu of agent '%.*s' rejected: %s",
                 (unsigned long long)b->seq, (int)b->agent_id.len, b->agent_id.p, why);
         return rc;
@@ -1374,6 +1381,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
     if (rc < 0) {
         if (rc == SLT_ELIMIT) {
             ap->status = SLT_ACK_REJECTED;
+            ap->reason = SLT_REJECT_INVALID;
             return SLT_EINVAL;
         }
         return rc;
