@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "agent.h"
+#include "slt/conn.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define ACK_TIMEOUT_MS 30000
@@ -20,16 +21,10 @@
 #define BACKOFF_MAX_MS 10000
 #define HOLD_MIN_MS 200
 #define HOLD_MAX_MS 5000
+#define LUA_INT_MAX ((uint64_t)1 << 53) /* epochs at or over it are refused by aggregators */
 
-struct conn {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    struct slt_ship *s; /* NULL once abandoned */
-};
-
+/* A frame being written: the connection holds it until its write callback. */
 struct wreq {
-    uv_write_t req;
-    struct conn *c;
     size_t len;
     char data[];
 };
@@ -47,7 +42,7 @@ struct inflight {
 struct slt_ship {
     struct slt_agent *a;
     enum slt_conn_state state;
-    struct conn *c;
+    struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
     uv_timer_t hold;  /* RETRY: wait before resending */
     struct slt_frame_reader fr;
@@ -85,22 +80,18 @@ static void maybe_free(struct slt_ship *s)
     }
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_closed(struct slt_conn *c)
 {
-    struct conn *c = h->data;
-    struct slt_ship *s = c->s;
+    struct slt_ship *s = slt_conn_data(c);
 
-    slt_free(c);
-    if (s) {
-        s->refs--;
-        maybe_free(s);
-    }
+    s->refs--;
+    maybe_free(s);
 }
 
 static void drop_conn(struct slt_ship *s)
 {
     if (s->c) {
-        uv_close((uv_handle_t *)&s->c->tcp, on_conn_closed);
+        slt_conn_close(s->c, on_conn_closed);
         s->c = NULL;
     }
     s->ifn = s->ifh = 0;
@@ -166,30 +157,27 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-static void on_write(uv_write_t *req, int status)
+static void on_write(struct slt_conn *c, int status, void *arg)
 {
-    struct wreq *w = (struct wreq *)req;
-    struct conn *c = w->c;
+    struct slt_ship *s = slt_conn_data(c);
 
-    slt_free(w);
-    if (status < 0 && c->s && c->s->c == c)
-        fail(c->s, "write failed", status);
+    slt_free(arg);
+    if (status < 0 && s->c == c)
+        fail(s, status == SLT_EPROTO ? slt_conn_error(c) : "write failed",
+             status == SLT_EPROTO ? 0 : status);
 }
 
 static int write_frame(struct slt_ship *s, const char *p, size_t len)
 {
     struct wreq *w;
-    uv_buf_t b;
     int rc;
 
     w = slt_malloc(sizeof(*w) + len);
     if (!w)
         return SLT_ENOMEM;
-    w->c = s->c;
     w->len = len;
     memcpy(w->data, p, len);
-    b = uv_buf_init(w->data, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&s->c->tcp, &b, 1, on_write);
+    rc = slt_conn_write(s->c, w->data, len, on_write, w);
     if (rc < 0) {
         slt_free(w);
         return rc;
@@ -306,9 +294,33 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         break;
     case SLT_ACK_REJECTED:
         a->rejected++;
+        if (ack->reason == SLT_REJECT_STALE_EPOCH && ack->epoch == a->epoch) {
+            if (ack->mark + 1 < LUA_INT_MAX) {
+                /* nothing of the rejected batch was stored: move above the stored epoch
+                 * and send again everything not acknowledged */
+                char why[160];
+
+                a->stale_epochs++;
+                snprintf(why, sizeof(why),
+                         "the aggregator holds epoch %" PRIu64 " for agent id '%s' (state lost, "
+                         "clock set back, or another host with this id)",
+                         ack->mark, a->agent_id);
+                slt__agent_new_epoch(a, ack->mark, 1, why);
+                slt_ship_reconnect(s);
+                return;
+            }
+            slt_log(SLT_LOG_ERROR, "ship",
+                    "the aggregator holds epoch %" PRIu64 " for agent id '%s', the largest "
+                    "there is: remove it (docs/REDIS.md, 'What grows') or use another agent.id",
+                    ack->mark, a->agent_id);
+        }
+        a->given_up++;
         slt_log(SLT_LOG_ERROR, "ship",
-                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator; it is dropped",
-                ack->epoch, ack->seq);
+                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator (%s); it is given up",
+                ack->epoch, ack->seq,
+                ack->reason == SLT_REJECT_STALE_EPOCH ? "stale epoch"
+                : ack->reason == SLT_REJECT_INVALID   ? "content it cannot store"
+                                                      : "no reason given");
         if (idx >= 0)
             slt_spool_set_acked(sp, (size_t)idx, 1);
         break;
@@ -341,8 +353,9 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         idx = slt_spool_find(sp, ack->epoch, from);
         if (idx < 0) {
             a->unrecoverable_gaps++;
-            slt__agent_new_epoch(a, "aggregator lost batches that are no longer spooled "
-                                    "(older than spool_retention)");
+            slt__agent_new_epoch(a, 0, 0,
+                                 "aggregator lost batches that are no longer spooled "
+                                 "(older than spool_retention)");
             slt_ship_reconnect(s);
             return;
         }
@@ -409,41 +422,38 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_alloc(struct slt_conn *c, size_t suggested, char **p, size_t *room)
 {
-    struct conn *c = h->data;
-    char *p = NULL;
-    size_t avail = 0;
+    struct slt_ship *s = slt_conn_data(c);
 
-    buf->base = NULL;
-    buf->len = 0;
-    if (!c->s || c->s->c != c)
+    *p = NULL;
+    *room = 0;
+    if (s->c != c)
         return;
-    if (slt_frame_reader_reserve(&c->s->fr, suggested, &p, &avail) == 0) {
-        buf->base = p;
-        buf->len = avail;
+    if (slt_frame_reader_reserve(&s->fr, suggested, p, room) < 0) {
+        *p = NULL;
+        *room = 0;
     }
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct slt_conn *c, long nread)
 {
-    struct conn *c = st->data;
-    struct slt_ship *s = c->s;
+    struct slt_ship *s = slt_conn_data(c);
     const char *payload;
     size_t len;
     uint64_t gen;
     int r;
 
-    (void)buf;
-    if (!s || s->c != c)
+    if (s->c != c)
         return;
     if (nread < 0) {
-        fail(s, nread == UV_EOF ? "connection closed by the aggregator" : "read failed",
-             nread == UV_EOF ? 0 : (int)nread);
+        if (nread == SLT_EPROTO)
+            fail(s, slt_conn_error(c), 0);
+        else
+            fail(s, nread == UV_EOF ? "connection closed by the aggregator" : "read failed",
+                 nread == UV_EOF ? 0 : (int)nread);
         return;
     }
-    if (nread == 0)
-        return;
     slt_frame_reader_commit(&s->fr, (size_t)nread);
     gen = s->gen;
     while ((r = slt_frame_reader_next(&s->fr, &payload, &len)) == 1) {
@@ -465,23 +475,24 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         fail(s, "oversized frame from the aggregator", r);
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_connect(struct slt_conn *c, int status)
 {
-    struct conn *c = req->data;
-    struct slt_ship *s = c->s;
+    struct slt_ship *s = slt_conn_data(c);
     struct slt_agent *a;
     struct slt_msg m;
     int rc;
 
-    if (!s || s->c != c)
+    if (s->c != c)
         return;
     a = s->a;
     if (status < 0) {
-        fail(s, "cannot connect", status);
+        if (status == SLT_EPROTO)
+            fail(s, slt_conn_error(c), 0);
+        else
+            fail(s, "cannot connect", status);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
+    if ((rc = slt_conn_read_start(c, on_alloc, on_read)) < 0) {
         fail(s, "cannot read", rc);
         return;
     }
@@ -508,7 +519,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct gai *g = (struct gai *)req;
     struct slt_ship *s = g->s;
-    struct conn *c;
+    struct slt_conn *c;
     int rc;
 
     s->refs--;
@@ -524,22 +535,14 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         fail(s, "cannot resolve", status);
         return;
     }
-    c = slt_calloc(1, sizeof(*c));
-    if (!c) {
-        uv_freeaddrinfo(res);
-        fail(s, "cannot connect", SLT_ENOMEM);
+    rc = slt_conn_connect(s->a->loop, res->ai_addr, NULL, NULL, on_connect, s, &c);
+    uv_freeaddrinfo(res);
+    if (rc < 0) {
+        fail(s, "cannot connect", rc);
         return;
     }
-    uv_tcp_init(s->a->loop, &c->tcp);
-    c->tcp.data = c;
-    c->creq.data = c;
-    c->s = s;
     s->c = c;
     s->refs++;
-    rc = uv_tcp_connect(&c->creq, &c->tcp, res->ai_addr, on_connect);
-    uv_freeaddrinfo(res);
-    if (rc < 0)
-        fail(s, "cannot connect", rc);
 }
 
 /* "host:port" or "[v6]:port" into host and port. */

@@ -177,16 +177,10 @@ struct slt_tail {
 
 /* ---- small helpers ---- */
 
+/* The fingerprint is persisted in checkpoints: it must stay FNV-1a 64 with the standard basis. */
 static uint64_t fnv1a(const void *p, size_t n)
 {
-    const unsigned char *c = p;
-    uint64_t h = 14695981039346656037ULL;
-
-    while (n--) {
-        h ^= *c++;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return slt_fnv1a64(p, n);
 }
 
 static int has_suffix(const char *s, const char *suf)

@@ -1,4 +1,4 @@
-/* What a format implementation provides. Private to parsers/ (and config/, which links it). */
+/* What a format implementation provides. Private to parsers/. */
 #ifndef SLT_FORMAT_INTERNAL_H
 #define SLT_FORMAT_INTERNAL_H
 

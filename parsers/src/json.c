@@ -514,7 +514,10 @@ static int json_parse(const struct slt_format *fmt, struct slt_parser *p, const 
     f = rec->field[SLT_F_STATUS];
     if (!f.p)
         return fail(rec, SLT_UP_NOT_ACCESS, "no status: not an access log entry", 0);
-    if ((status = slt__status3(f.p, f.len)) < 0)
+    /* Caddy writes "status": 0 when no response was written: the 000 of other logs */
+    if (f.len == 1 && f.p[0] == '0')
+        status = 0;
+    else if ((status = slt__status3(f.p, f.len)) < 0)
         return fail(rec, SLT_UP_STATUS, "status is not 3 digits", (size_t)(f.p - line));
     rec->status = status;
 
