@@ -18,6 +18,7 @@
 #define REC_HDR 12
 #define REC_BODY_FIXED 32 /* epoch, seq, created, frame length, (state length after frame) */
 #define REC_MAX (64u << 20)
+#define SEG_ID_MAX ((uint64_t)1 << 62) /* ids count up from 1: never reached */
 
 static void seg_path(const struct slt_spool *sp, uint64_t id, char *out, size_t len)
 {
@@ -227,9 +228,15 @@ int slt_spool_open(const char *dir, uint64_t max_bytes, uint64_t seg_max, struct
 
         if (n != 24 || strcmp(e->d_name + 20, ".seg") != 0)
             continue;
-        v = strtoull(e->d_name, &end, 10);
-        if (end != e->d_name + 20)
+        /* ours are 20 digits below SEG_ID_MAX; strtoull alone would take "-1", " 1" or a value
+           past 2^64 (ERANGE), and the segment would then be opened under another name */
+        errno = 0;
+        v = strspn(e->d_name, "0123456789") == 20 ? strtoull(e->d_name, &end, 10) : 0;
+        if (v == 0 || errno || v > SEG_ID_MAX) {
+            slt_log(SLT_LOG_WARN, "spool", "ignoring '%s/%s': not a spool segment name", dir,
+                    e->d_name);
             continue;
+        }
         if (nids == capids) {
             size_t nc = capids ? capids * 2 : 16;
             uint64_t *n2 = slt_realloc(ids, nc * sizeof(*n2));

@@ -203,10 +203,42 @@ static void test_full_spool_prunes_acked_records_early(void **state)
     slt_spool_free(sp);
 }
 
+/* A name that only looks like a segment's (past 2^64, signed, spaced) is ignored, not opened. */
+static void test_foreign_segment_names_are_ignored(void **state)
+{
+    static const char *names[] = {"99999999999999999999.seg", "-0000000000000000001.seg",
+                                  " 0000000000000000001.seg", "+0000000000000000001.seg",
+                                  "00000000000000000000.seg"};
+    struct slt_spool *sp;
+    char path[400];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(slt_spool_open(tmpdir, 1 << 20, 4096, &sp), 0);
+    append_n(sp, 1, 1, 3, 1000);
+    slt_spool_free(sp);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("not a segment", f);
+        fclose(f);
+    }
+    assert_int_equal(slt_spool_open(tmpdir, 1 << 20, 4096, &sp), 0);
+    assert_int_equal(slt_spool_count(sp), 3);
+    check_frame(sp, 2, 3);
+    append_n(sp, 1, 4, 1, 1000);
+    assert_int_equal(slt_spool_count(sp), 4);
+    slt_spool_free(sp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records_survive_reopen_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_segment_names_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_record_is_truncated_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_record_ends_the_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_unacked_and_recent_records, setup,
