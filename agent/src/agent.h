@@ -104,6 +104,9 @@ struct slt_agent {
     struct slt_ship *ship;
     struct slt_status_http *http;
 
+    int disk_full;      /* the last write under state_dir failed with ENOSPC or EDQUOT */
+    int reserve_held;   /* state_dir/reserve is in place */
+    int64_t reserve_try_ms;
     int paused_full;    /* backpressure: the spool is full */
     int paused_pending; /* a batch is waiting to be spooled */
     int paused_close;   /* an early batch close is scheduled */
@@ -113,7 +116,7 @@ struct slt_agent {
     int handles_open;
 
     /* metrics */
-    uint64_t batches, early_closes, backpressure_events, spool_errors;
+    uint64_t batches, early_closes, backpressure_events, spool_errors, disk_full_events;
     uint64_t acked, duplicates, rejected, retries, gaps, unrecoverable_gaps, abandoned;
     uint64_t stale_epochs; /* REJECTED for a stale epoch: moved to a larger one */
     uint64_t given_up;     /* batches dropped for good: rejected as invalid, not carried over */

@@ -445,8 +445,8 @@ int slt_spool_read_state(struct slt_spool *sp, size_t i, struct slt_buf *out)
 }
 
 /* Walks the segments from the oldest; calls del for each one to delete. Returns how many. */
-static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms, int doit,
-                         size_t *nrecs_out)
+static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                         unsigned flags, int doit, size_t *nrecs_out)
 {
     size_t s, ri = sp->head, nseg = 0, nrecs = 0;
     uint64_t bytes = sp->bytes;
@@ -468,7 +468,10 @@ static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention
         /* an empty active segment is about to receive a record: leave it */
         if (rj == ri && sp->fd >= 0 && seg->id == sp->active_id)
             break;
-        if (!(rj == ri || newest <= now_ms - retention_ms || bytes > sp->max_bytes / 2))
+        if ((flags & SLT_SPOOL_PRUNE_KEEP_LAST) && rj == sp->nrecs && rj > ri)
+            break;
+        if (!(rj == ri || newest <= now_ms - retention_ms || bytes > sp->max_bytes / 2 ||
+              (flags & SLT_SPOOL_PRUNE_EARLY)))
             break;
         if (doit && rj > ri && !(newest <= now_ms - retention_ms))
             sp->pruned_early += rj - ri;
@@ -482,17 +485,19 @@ static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention
     return nseg;
 }
 
-size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms)
+size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                          unsigned flags)
 {
-    return prune_walk((struct slt_spool *)sp, now_ms, retention_ms, 0, NULL);
+    return prune_walk((struct slt_spool *)sp, now_ms, retention_ms, flags, 0, NULL);
 }
 
-size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms)
+size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                       unsigned flags)
 {
     char path[PATH_MAX];
     size_t nrecs = 0, nseg, s;
 
-    nseg = prune_walk(sp, now_ms, retention_ms, 1, &nrecs);
+    nseg = prune_walk(sp, now_ms, retention_ms, flags, 1, &nrecs);
     if (!nseg)
         return 0;
     for (s = 0; s < nseg; s++) {
