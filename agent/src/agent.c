@@ -760,12 +760,15 @@ static int reencode(struct since_map *m, uint64_t epoch, uint64_t seq, const cha
 }
 
 /*
- * The aggregator lost batches we no longer have: their counts are gone. Start a new epoch (the
- * aggregator accepts a new epoch from its `since`) and copy every batch of the old epoch that
- * is still spooled into it, in order, so that only the pruned ones are lost: the aggregator's
- * mark is below all of them, so it holds none of them.
+ * Starts a new epoch larger than both the current one and `above` (the aggregator accepts a
+ * new epoch from its `since`) and copies the batches of the old epoch that are still spooled
+ * into it, in order (all of them, or only the unacknowledged ones with unacked_only):
+ *  - the aggregator lost batches we no longer have (unrecoverable GAP): its mark is below every
+ *    spooled batch, so it holds none of them, and only the pruned ones are lost;
+ *  - a larger epoch is stored for our id (REJECTED, stale epoch): what was acknowledged is
+ *    stored, the rest was rejected and is sent again in the new epoch.
  */
-void slt__agent_new_epoch(struct slt_agent *a, const char *why)
+void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why)
 {
     uint64_t now = (uint64_t)slt_now_ms(), old = a->epoch, oldseq = a->seq, nep, seq = 0;
     struct since_map m;
@@ -775,6 +778,8 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
     int rc;
 
     nep = now > old ? now : old + 1;
+    if (above >= nep)
+        nep = above + 1;
     m.a = a;
     m.since = slt_calloc(a->nseries ? a->nseries : 1, sizeof(*m.since));
     slt_buf_init(&fr, SIZE_MAX);
@@ -784,7 +789,7 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
     for (i = 0; i < n; i++) {
         struct slt_spool_rec *r = slt_spool_at(a->spool, i);
 
-        if (r->epoch != old || !m.since)
+        if (r->epoch != old || !m.since || (unacked_only && r->acked))
             continue;
         fr.len = stb.len = nf.len = ns.len = 0;
         rc = slt_spool_read_frame(a->spool, i, &fr);
@@ -827,10 +832,13 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
         }
     }
     a->abandoned += lost;
+    a->given_up += lost;
     slt_log(SLT_LOG_ERROR, "agent",
             "%s: starting epoch %" PRIu64 " after %" PRIu64 ":%" PRIu64 "; %zu spooled batches "
-            "carried over, the counts of the batches no longer spooled are lost%s",
-            why, nep, old, oldseq, copied, lost ? " (and some could not be carried)" : "");
+            "carried over%s%s",
+            why, nep, old, oldseq, copied,
+            unacked_only ? "" : ", the counts of the batches no longer spooled are lost",
+            lost ? " (and some could not be carried)" : "");
     a->epoch = nep;
     a->seq = seq;
     for (i = 0; i < a->nseries; i++)

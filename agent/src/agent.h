@@ -115,6 +115,8 @@ struct slt_agent {
     /* metrics */
     uint64_t batches, early_closes, backpressure_events, spool_errors;
     uint64_t acked, duplicates, rejected, retries, gaps, unrecoverable_gaps, abandoned;
+    uint64_t stale_epochs; /* REJECTED for a stale epoch: moved to a larger one */
+    uint64_t given_up;     /* batches dropped for good: rejected as invalid, not carried over */
     uint64_t reloads, reload_failures;
     int64_t started_ms;
     /* status rates */
@@ -147,7 +149,8 @@ int slt_agent_exit_code(const struct slt_agent *a);
 
 /* internal, shared by agent.c, ship.c and status.c */
 int slt__agent_close_batch(struct slt_agent *a);
-void slt__agent_new_epoch(struct slt_agent *a, const char *why);
+/* A new epoch above max(epoch, above), carrying the spooled batches (see agent.c). */
+void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why);
 void slt__agent_on_acked(struct slt_agent *a);
 int slt__agent_checkpoint(struct slt_agent *a);
 void slt__agent_stop(struct slt_agent *a);

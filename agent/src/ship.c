@@ -21,6 +21,7 @@
 #define BACKOFF_MAX_MS 10000
 #define HOLD_MIN_MS 200
 #define HOLD_MAX_MS 5000
+#define LUA_INT_MAX ((uint64_t)1 << 53) /* epochs at or over it are refused by aggregators */
 
 /* A frame being written: the connection holds it until its write callback. */
 struct wreq {
@@ -293,9 +294,33 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         break;
     case SLT_ACK_REJECTED:
         a->rejected++;
+        if (ack->reason == SLT_REJECT_STALE_EPOCH && ack->epoch == a->epoch) {
+            if (ack->mark + 1 < LUA_INT_MAX) {
+                /* nothing of the rejected batch was stored: move above the stored epoch
+                 * and send again everything not acknowledged */
+                char why[160];
+
+                a->stale_epochs++;
+                snprintf(why, sizeof(why),
+                         "the aggregator holds epoch %" PRIu64 " for agent id '%s' (state lost, "
+                         "clock set back, or another host with this id)",
+                         ack->mark, a->agent_id);
+                slt__agent_new_epoch(a, ack->mark, 1, why);
+                slt_ship_reconnect(s);
+                return;
+            }
+            slt_log(SLT_LOG_ERROR, "ship",
+                    "the aggregator holds epoch %" PRIu64 " for agent id '%s', the largest "
+                    "there is: remove it (docs/REDIS.md, 'What grows') or use another agent.id",
+                    ack->mark, a->agent_id);
+        }
+        a->given_up++;
         slt_log(SLT_LOG_ERROR, "ship",
-                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator; it is dropped",
-                ack->epoch, ack->seq);
+                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator (%s); it is given up",
+                ack->epoch, ack->seq,
+                ack->reason == SLT_REJECT_STALE_EPOCH ? "stale epoch"
+                : ack->reason == SLT_REJECT_INVALID   ? "content it cannot store"
+                                                      : "no reason given");
         if (idx >= 0)
             slt_spool_set_acked(sp, (size_t)idx, 1);
         break;
@@ -328,8 +353,9 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         idx = slt_spool_find(sp, ack->epoch, from);
         if (idx < 0) {
             a->unrecoverable_gaps++;
-            slt__agent_new_epoch(a, "aggregator lost batches that are no longer spooled "
-                                    "(older than spool_retention)");
+            slt__agent_new_epoch(a, 0, 0,
+                                 "aggregator lost batches that are no longer spooled "
+                                 "(older than spool_retention)");
             slt_ship_reconnect(s);
             return;
         }

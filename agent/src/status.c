@@ -178,10 +178,12 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                    ", \"acked\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"rejected\": %" PRIu64
                    ", \"retries\": %" PRIu64 ", \"gaps\": %" PRIu64
                    ", \"unrecoverable_gaps\": %" PRIu64 ", \"abandoned\": %" PRIu64
+                   ", \"stale_epochs\": %" PRIu64 ", \"given_up\": %" PRIu64
                    ", \"spool_errors\": %" PRIu64 ", \"backpressure_events\": %" PRIu64
                    ", \"reloads\": %" PRIu64 ", \"reload_failures\": %" PRIu64 "},\n",
                    a->batches, a->early_closes, a->acked, a->duplicates, a->rejected, a->retries,
-                   a->gaps, a->unrecoverable_gaps, a->abandoned, a->spool_errors,
+                   a->gaps, a->unrecoverable_gaps, a->abandoned, a->stale_epochs, a->given_up,
+                   a->spool_errors,
                    a->backpressure_events, a->reloads, a->reload_failures);
     slt_buf_printf(b, "  \"inputs\": [");
     for (i = 0; i < a->ninputs; i++) {
@@ -262,7 +264,12 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
     prom(b, "batches_total", "counter", "batches closed", a->batches);
     prom(b, "acked_total", "counter", "batches applied by the aggregator", a->acked);
     prom(b, "duplicates_total", "counter", "batches the aggregator already had", a->duplicates);
-    prom(b, "rejected_total", "counter", "batches rejected and dropped", a->rejected);
+    prom(b, "rejected_total", "counter", "REJECTED answers", a->rejected);
+    prom(b, "stale_epochs_total", "counter",
+         "REJECTED for a stale epoch: moved to a larger epoch and resent", a->stale_epochs);
+    prom(b, "batches_given_up_total", "counter",
+         "batches dropped for good (rejected as invalid, or not carried into a new epoch)",
+         a->given_up);
     prom(b, "retries_total", "counter", "RETRY answers", a->retries);
     prom(b, "gaps_total", "counter", "GAP answers", a->gaps);
     prom(b, "unrecoverable_gaps_total", "counter",

@@ -31,6 +31,7 @@ struct slt_session {
     char *agent;
     size_t agent_len;
     int authed;
+    unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     int reading;
     int inflight;
     uint64_t inflight_epoch, inflight_seq;
@@ -219,7 +220,8 @@ static void send_error(struct slt_session *s, const char *msg)
 }
 
 static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
-                     enum slt_ack_status status, uint64_t resend_from)
+                     enum slt_ack_status status, uint64_t resend_from, uint32_t reason,
+                     uint64_t mark)
 {
     struct slt_aggr_stats *st = s->srv->stats;
     struct slt_msg m;
@@ -236,6 +238,17 @@ static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
         break;
     case SLT_ACK_REJECTED:
         st->batches_rejected++;
+        if (reason == SLT_REJECT_STALE_EPOCH) {
+            st->batches_rejected_stale++;
+            if (s->stale_logged++ == 0)
+                slt_log(SLT_LOG_WARN, "ingest",
+                        "agent '%s' sends epoch %llu but epoch %llu is stored for it: rejected "
+                        "(it should start a larger epoch; an agent that does not is an old one "
+                        "or another host with the same agent id)",
+                        s->agent, (unsigned long long)epoch, (unsigned long long)mark);
+        } else {
+            st->batches_rejected_invalid++;
+        }
         break;
     case SLT_ACK_RETRY:
         st->batches_retry++;
@@ -249,6 +262,8 @@ static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
     m.u.ack.seq = seq;
     m.u.ack.status = status;
     m.u.ack.resend_from = status == SLT_ACK_GAP ? resend_from : 0;
+    m.u.ack.reason = status == SLT_ACK_REJECTED ? (reason ? reason : SLT_REJECT_INVALID) : 0;
+    m.u.ack.mark = m.u.ack.reason == SLT_REJECT_STALE_EPOCH ? mark : 0;
     send_msg(s, &m);
 }
 
@@ -269,7 +284,8 @@ static void on_apply_done(struct slt_apply *ap)
 
     s->inflight = 0;
     uv_timer_stop(&s->apply_timer);
-    send_ack(s, s->inflight_epoch, s->inflight_seq, ap->status, ap->resend_from);
+    send_ack(s, s->inflight_epoch, s->inflight_seq, ap->status, ap->resend_from, ap->reason,
+             ap->mark);
     if (s->closing) {
         maybe_finish(s);
         return;
@@ -372,7 +388,17 @@ static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
     }
     s->srv->stats->batches_received++;
     if (b->nseries == 0) {
-        send_ack(s, b->epoch, b->seq, SLT_ACK_APPLIED, 0); /* nothing to store */
+        send_ack(s, b->epoch, b->seq, SLT_ACK_APPLIED, 0, 0, 0); /* nothing to store */
+        return;
+    }
+    if (b->epoch > (uint64_t)(slt_now_ms() + SLT_EPOCH_AHEAD_MAX_MS)) {
+        /* stored, it would lock the agent id out: no later epoch could pass it (2^53) */
+        if (s->epoch_logged++ == 0)
+            slt_log(SLT_LOG_WARN, "ingest",
+                    "agent '%s' from %s: epoch %llu is more than a year ahead of this clock: "
+                    "batches rejected",
+                    s->agent, s->peer, (unsigned long long)b->epoch);
+        send_ack(s, b->epoch, b->seq, SLT_ACK_REJECTED, 0, SLT_REJECT_INVALID, 0);
         return;
     }
     s->ap.done = on_apply_done;
@@ -386,7 +412,8 @@ static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
                        (uint64_t)s->srv->params->redis_timeout_ms, 0);
         return;
     }
-    send_ack(s, b->epoch, b->seq, rc == SLT_EINVAL ? SLT_ACK_REJECTED : SLT_ACK_RETRY, 0);
+    send_ack(s, b->epoch, b->seq, rc == SLT_EINVAL ? SLT_ACK_REJECTED : SLT_ACK_RETRY, 0,
+             s->ap.reason, 0);
 }
 
 /* Handles buffered frames until one starts an apply, the buffer is empty, or we close. */

@@ -286,12 +286,16 @@ enum key {
     K_NAME,
     K_SINCE,
     K_ROWS,
+    K_REASON,
+    K_MARK,
+    K_INSTANCE,
     K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
     "t",      "v",      "agent",       "epoch", "token", "server", "seq",   "created",
     "series", "status", "resend_from", "msg",   "k",     "n",      "since", "rows",
+    "reason", "mark",   "instance",
 };
 
 static enum key lookup_key(struct slt_str s)
@@ -529,13 +533,15 @@ static int decode(struct cur *c, struct slt_msg *m)
             return rc;
         k = lookup_key(ks);
         if (k != K_UNKNOWN && (need & (1u << k)) == 0 && k != K_CREATED && k != K_SERVER &&
-            k != K_RESEND)
+            k != K_RESEND && k != K_REASON && k != K_MARK && k != K_INSTANCE)
             k = K_UNKNOWN; /* not a key of this type: skip it */
         if (k == K_CREATED && m->type != SLT_MSG_BATCH)
             k = K_UNKNOWN;
         if (k == K_SERVER && m->type != SLT_MSG_WELCOME)
             k = K_UNKNOWN;
-        if (k == K_RESEND && m->type != SLT_MSG_ACK)
+        if ((k == K_RESEND || k == K_REASON || k == K_MARK) && m->type != SLT_MSG_ACK)
+            k = K_UNKNOWN;
+        if (k == K_INSTANCE && m->type != SLT_MSG_HELLO)
             k = K_UNKNOWN;
         if (k != K_UNKNOWN) {
             if (seen & (1u << k))
@@ -562,6 +568,11 @@ static int decode(struct cur *c, struct slt_msg *m)
                 break;
             case K_TOKEN:
                 rc = rd_str(c, "token", &h->token);
+                break;
+            case K_INSTANCE:
+                rc = rd_str(c, "instance", &h->instance);
+                if (rc == 0 && h->instance.len > 0)
+                    rc = check_name(c, "instance", h->instance);
                 break;
             default:
                 rc = skip(c, c->lim->max_depth - 1);
@@ -624,6 +635,16 @@ static int decode(struct cur *c, struct slt_msg *m)
                 break;
             case K_RESEND:
                 rc = rd_uint(c, "resend_from", &a->resend_from);
+                break;
+            case K_REASON:
+                rc = rd_uint(c, "reason", &u);
+                /* an unknown reason is kept as "invalid": newer aggregators may add some */
+                a->reason = u == SLT_REJECT_STALE_EPOCH ? SLT_REJECT_STALE_EPOCH
+                            : u == 0                    ? 0
+                                                        : SLT_REJECT_INVALID;
+                break;
+            case K_MARK:
+                rc = rd_uint(c, "mark", &a->mark);
                 break;
             default:
                 rc = skip(c, c->lim->max_depth - 1);
@@ -873,7 +894,7 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
     put(&e, "\0\0\0\0", 4);
     switch (m->type) {
     case SLT_MSG_HELLO:
-        put_hdr(&e, 1, 5);
+        put_hdr(&e, 1, m->u.hello.instance.len ? 6 : 5);
         put_key(&e, K_T);
         put_uint(&e, SLT_MSG_HELLO);
         put_key(&e, K_V);
@@ -884,6 +905,10 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         put_uint(&e, m->u.hello.epoch);
         put_key(&e, K_TOKEN);
         put_slice(&e, m->u.hello.token);
+        if (m->u.hello.instance.len) {
+            put_key(&e, K_INSTANCE);
+            put_slice(&e, m->u.hello.instance);
+        }
         break;
     case SLT_MSG_WELCOME:
         put_hdr(&e, 1, 3);
@@ -901,7 +926,7 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         put_batch(&e, &m->u.batch);
         break;
     case SLT_MSG_ACK:
-        put_hdr(&e, 1, 5);
+        put_hdr(&e, 1, m->u.ack.status == SLT_ACK_REJECTED ? 7 : 5);
         put_key(&e, K_T);
         put_uint(&e, SLT_MSG_ACK);
         put_key(&e, K_EPOCH);
@@ -912,6 +937,12 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         put_uint(&e, (uint64_t)m->u.ack.status);
         put_key(&e, K_RESEND);
         put_uint(&e, m->u.ack.resend_from);
+        if (m->u.ack.status == SLT_ACK_REJECTED) {
+            put_key(&e, K_REASON);
+            put_uint(&e, m->u.ack.reason);
+            put_key(&e, K_MARK);
+            put_uint(&e, m->u.ack.mark);
+        }
         break;
     case SLT_MSG_ERROR:
         put_hdr(&e, 1, 2);
