@@ -188,10 +188,9 @@ int slt_format_has_header(const struct slt_format *fmt)
     return fmt->ops->stream != NULL;
 }
 
-void slt_parser_stream(struct slt_parser *p, uint64_t id)
+int slt_parser_stream(struct slt_parser *p, uint64_t id)
 {
-    if (p->fmt->ops->stream)
-        p->fmt->ops->stream(p, id);
+    return p->fmt->ops->stream ? p->fmt->ops->stream(p, id) : 0;
 }
 
 int slt_parser_stream_has_header(const struct slt_parser *p)

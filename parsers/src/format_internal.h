@@ -20,7 +20,7 @@ struct slt_format_ops {
     int (*init)(struct slt_format *fmt);
     /* Formats whose lines depend on earlier ones (w3c): select the stream (slt_parser_stream)
      * and say whether its header was seen. NULL for every other format. */
-    void (*stream)(struct slt_parser *p, uint64_t id);
+    int (*stream)(struct slt_parser *p, uint64_t id); /* 1: new stream */
     int (*has_header)(const struct slt_parser *p);
 };
 

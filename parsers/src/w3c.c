@@ -180,7 +180,8 @@ static void layout_default(const struct w3c_impl *wi, struct w3c_layout *lay)
 
 /* ---- streams ---- */
 
-static void stream_select(struct w3c_state *st, const struct w3c_impl *wi, uint64_t id)
+/* Makes stream id current; 1 when it is new (or was forgotten). */
+static int stream_select(struct w3c_state *st, const struct w3c_impl *wi, uint64_t id)
 {
     struct w3c_stream *s;
     size_t i, lru = 0;
@@ -188,13 +189,13 @@ static void stream_select(struct w3c_state *st, const struct w3c_impl *wi, uint6
     st->clock++;
     if (st->n && st->streams[st->cur].id == id) {
         st->streams[st->cur].used = st->clock;
-        return;
+        return 0;
     }
     for (i = 0; i < st->n; i++) {
         if (st->streams[i].id == id) {
             st->cur = i;
             st->streams[i].used = st->clock;
-            return;
+            return 0;
         }
         if (st->streams[i].used < st->streams[lru].used)
             lru = i;
@@ -218,15 +219,16 @@ static void stream_select(struct w3c_state *st, const struct w3c_impl *wi, uint6
     s->used = st->clock;
     layout_default(wi, &s->lay);
     st->cur = i;
+    return 1;
 }
 
-static void w3c_stream(struct slt_parser *p, uint64_t id)
+static int w3c_stream(struct slt_parser *p, uint64_t id)
 {
     struct w3c_state *st = p->state;
 
     if (st->n && st->streams[st->cur].id == id)
-        return;
-    stream_select(st, p->fmt->impl, id);
+        return 0;
+    return stream_select(st, p->fmt->impl, id);
 }
 
 static int w3c_has_header(const struct slt_parser *p)
@@ -243,7 +245,7 @@ static int w3c_parser_init(const struct slt_format *fmt, struct slt_parser *p)
     if (!st)
         return SLT_ENOMEM;
     p->state = st;
-    stream_select(st, fmt->impl, 0);
+    (void)stream_select(st, fmt->impl, 0);
     if (!st->n) {
         slt_free(st);
         p->state = NULL;

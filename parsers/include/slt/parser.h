@@ -147,10 +147,10 @@ struct slt_str slt_record_get(const struct slt_record *rec, int key);
  * A stream that has seen no `#Fields:` line yet reads lines with the format's default columns.
  * At most SLT_PARSER_MAX_STREAMS streams are kept per parser; past that the least recently
  * used is forgotten (its next lines read with the defaults until its next header). For every
- * other format the call does nothing.
+ * other format the call does nothing and returns 0.
  */
 #define SLT_PARSER_MAX_STREAMS 1024
-void slt_parser_stream(struct slt_parser *p, uint64_t id);
+int slt_parser_stream(struct slt_parser *p, uint64_t id); /* 1: a stream not seen before */
 /* 1 when lines of fmt depend on a header line earlier in their stream (w3c, cloudfront). */
 int slt_format_has_header(const struct slt_format *fmt);
 /* 0 when fmt has headers and p's current stream has not seen one; else 1. */
