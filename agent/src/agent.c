@@ -254,6 +254,7 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->a = a;
     in->name = slt_strdup(ci->name);
     in->parser = slt_parser_new(ci->fmt, ci->max_line);
+    in->has_header = slt_format_has_header(ci->fmt);
     in->series = (uint32_t)find_series(a, SLT_SERIES_INPUT, ci->name);
     for (k = 0; k < cfg->nslis; k++)
         if (cfg->slis[k].input_idx == idx)
@@ -391,6 +392,81 @@ static void count_unparsed_file(struct slt_agent *a, struct slt_tail_file *file)
     a->nunparsed_by_file++;
 }
 
+/*
+ * w3c / cloudfront: the columns of a line come from the last '#Fields:' line before it in the
+ * same file, which the parser keeps per stream (one per tailed file). A file first seen in the
+ * middle (a restart from a checkpoint, read_from: end) has its header behind us: read back
+ * from where reading starts, at most W3C_LOOKBACK bytes, for the last '#Fields:' line and the
+ * '#' lines of its block, and give them to the parser. Plain files only (a .gz is read from
+ * its start); without a header found, the format's default columns apply.
+ */
+#define W3C_LOOKBACK (64u << 20)
+#define W3C_CHUNK (64u << 10)
+
+static void recover_header(struct slt_agent_input *in, const char *path, uint64_t start)
+{
+    char *buf = NULL;
+    uint64_t pos = start, lo = start > W3C_LOOKBACK ? start - W3C_LOOKBACK : 0;
+    size_t n, i, blk, e;
+    ssize_t r;
+    int fd;
+
+    if (!path || (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0))
+        return;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    buf = slt_malloc(W3C_CHUNK + 1);
+    while (buf && pos > lo) {
+        /* the chunk before pos, overlapping the next one by a header line's worth */
+        uint64_t from = pos - lo > W3C_CHUNK ? pos - W3C_CHUNK : lo;
+
+        n = (size_t)(pos - from);
+        r = pread(fd, buf, n, (off_t)from);
+        if (r != (ssize_t)n)
+            break;
+        for (i = n; i-- > 0;) {
+            struct slt_record rec;
+
+            if (buf[i] != '#' || (i > 0 && buf[i - 1] != '\n') || (i == 0 && from != 0) ||
+                n - i < 8 || strncasecmp(buf + i, "#Fields:", 8) != 0)
+                continue;
+            /* the header block: the '#' lines right before it, then this one */
+            for (blk = i; blk > 0;) {
+                size_t b = blk - 1;
+                while (b > 0 && buf[b - 1] != '\n')
+                    b--;
+                if (buf[b] != '#' || (b == 0 && from != 0))
+                    break;
+                blk = b;
+            }
+            for (e = blk; e < n;) {
+                size_t l = e;
+                while (l < n && buf[l] != '\n')
+                    l++;
+                if (l == n)
+                    break; /* the #Fields: line runs past the chunk: not complete */
+                (void)slt_parse(in->parser, buf + e, l - e, &rec);
+                if (e == i)
+                    break;
+                e = l + 1;
+            }
+            slt_log(SLT_LOG_INFO, "agent",
+                    "input '%s': '%s' read from offset %" PRIu64 " with the #Fields: line at "
+                    "offset %" PRIu64,
+                    in->name, path, start, from + i);
+            goto out;
+        }
+        if (from == lo)
+            break;
+        pos = from + 256; /* keep a little overlap for a line cut at the chunk edge */
+        if (pos >= start)
+            break;
+    }
+out:
+    slt_free(buf);
+    close(fd);
+}
+
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset)
 {
@@ -405,6 +481,10 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
     if (in->closing || a->stopped)
         return;
     in->lines++;
+    /* per-file header state (w3c, cloudfront); a file first met mid-way gets its header */
+    if (in->has_header && slt_parser_stream(in->parser, (uint64_t)(uintptr_t)file) &&
+        end_offset > len + 1)
+        recover_header(in, file ? slt_tail_file_path(file) : NULL, end_offset - len - 1);
     if (flags & SLT_TAIL_OVERSIZE)
         r = SLT_UP_OVERSIZE;
     else

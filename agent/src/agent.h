@@ -46,6 +46,7 @@ struct slt_agent_input {
     unsigned char *line_cls; /* per SLI, the class of the line being counted */
     size_t nslis;
     int closing; /* lines delivered after this are ignored (re-read from the positions) */
+    int has_header; /* the format keeps a header per file (w3c, cloudfront): one stream each */
     /* totals since start, for status */
     uint64_t lines, unparsed, oversize;
     uint64_t reasons[SLT_UP__COUNT];
