@@ -187,17 +187,19 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                    slt_spool_count(sp), sp->bytes, sp->unacked, sp->unacked_bytes, sp->max_bytes,
                    sp->repaired_bytes, sp->pruned_early);
     slt_buf_printf(b, "  \"backpressure\": %s,\n", a->paused_full ? "true" : "false");
+    slt_buf_printf(b, "  \"disk_full\": %s,\n", a->disk_full ? "true" : "false");
     slt_buf_printf(b,
                    "  \"counters\": {\"batches\": %" PRIu64 ", \"early_closes\": %" PRIu64
                    ", \"acked\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"rejected\": %" PRIu64
                    ", \"retries\": %" PRIu64 ", \"gaps\": %" PRIu64
                    ", \"unrecoverable_gaps\": %" PRIu64 ", \"abandoned\": %" PRIu64
                    ", \"stale_epochs\": %" PRIu64 ", \"given_up\": %" PRIu64
+                   ", \"disk_full_events\": %" PRIu64
                    ", \"spool_errors\": %" PRIu64 ", \"backpressure_events\": %" PRIu64
                    ", \"reloads\": %" PRIu64 ", \"reload_failures\": %" PRIu64 "},\n",
                    a->batches, a->early_closes, sc->acked, sc->duplicates, sc->rejected,
                    sc->retries, sc->gaps, sc->unrecoverable_gaps, a->abandoned, sc->stale_epochs,
-                   sc->given_up + a->given_up, a->spool_errors,
+                   sc->given_up + a->given_up, a->disk_full_events, a->spool_errors,
                    a->backpressure_events, a->reloads, a->reload_failures);
     slt_buf_printf(b, "  \"inputs\": [");
     for (i = 0; i < a->ninputs; i++) {
@@ -283,6 +285,8 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
     prom(b, "spool_bytes", "gauge", "bytes in the spool", sp->bytes);
     prom(b, "spool_unacked_batches", "gauge", "batches not yet acknowledged", sp->unacked);
     prom(b, "spool_max_bytes", "gauge", "spool bound", sp->max_bytes);
+    prom(b, "disk_full", "gauge", "1 while writes under state_dir fail with ENOSPC or EDQUOT",
+         (uint64_t)a->disk_full);
     prom(b, "backpressure", "gauge", "1 while reading is paused because the spool is full",
          (uint64_t)a->paused_full);
     prom(b, "last_acked_seq", "gauge", "last acknowledged batch seq", a->last_acked_seq);

@@ -171,7 +171,7 @@ static const struct slt__config_key keys[] = {
     {.section = "formats", .name = "time_layout", .type = SLT_KT_STR, FMT(time_layout),
      .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
     {.section = "formats", .name = "latency_unit", .type = SLT_KT_ENUM, FMT(latency_unit),
-     .choices = "s|ms|us", .def = "s", .help = "unit of a bare number in the latency group"},
+     .choices = "s|ms|us|ns", .def = "s", .help = "unit of a bare number in the latency group"},
     {.section = "formats", .name = "match_limit", .type = SLT_KT_UINT, FMT(match_limit), .lo = 1,
      .hi = 100000000, .def = "100000",
      .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
