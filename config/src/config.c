@@ -184,7 +184,7 @@ static const struct slt__config_key keys[] = {
     {.section = "formats", .name = "time_layout", .type = SLT_KT_STR, FMT(time_layout),
      .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
     {.section = "formats", .name = "latency_unit", .type = SLT_KT_ENUM, FMT(latency_unit),
-     .choices = "s|ms|us", .def = "s", .help = "unit of a bare number in the latency group"},
+     .choices = "s|ms|us|ns", .def = "s", .help = "unit of a bare number in the latency group"},
     {.section = "formats", .name = "match_limit", .type = SLT_KT_UINT, FMT(match_limit), .lo = 1,
      .hi = 100000000, .def = "100000",
      .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
@@ -292,6 +292,10 @@ static const struct slt__config_key keys[] = {
     {.section = "agent", .name = "ack_timeout", .type = SLT_KT_DUR, AGENT(ack_timeout_ms),
      .unit_us = MS, .lo = 0, .hi = 600 * 1000, .def = "5s",
      .help = "how long SIGTERM waits for acknowledgements"},
+    {.section = "agent", .name = "unmatched_after", .type = SLT_KT_DUR, AGENT(unmatched_after_ms),
+     .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "5m",
+     .help = "an input whose paths have matched no file this long is reported in /metrics "
+             "(slitail_agent_input_unmatched)"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
      .def = "127.0.0.1:7433", .check = check_listen,

@@ -81,6 +81,7 @@ struct slt_agent_conf {
     char *status_listen;       /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
     int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
     int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
+    int64_t unmatched_after_ms; /* an input matching no file this long shows in /metrics */
 };
 
 struct slt_aggr_conf {
