@@ -10,7 +10,7 @@
 
 #define LEASE_TTL_MS 30000
 #define LEASE_RENEW_MS 10000
-#define LEASE_TIMEOUT_MS 2000
+#define LEASE_TIMEOUT_MS 0 /* the store's own (aggregator.redis_timeout) */
 
 enum lease_state {
     L_NONE = 0, /* not checked for the current epoch */
@@ -64,7 +64,8 @@ int slt_lease_new(uv_loop_t *loop, struct slt_store *store, const char *agent,
         slt_free(l);
         return SLT_ENOMEM;
     }
-    memcpy(l->value, instance.p, instance.len);
+    if (instance.len)
+        memcpy(l->value, instance.p, instance.len);
     l->value[instance.len] = '\n';
     memcpy(l->value + instance.len + 1, desc, dn + 1);
     slt_store_req_init(&l->rq);
@@ -144,6 +145,17 @@ int slt_lease_check(struct slt_lease *l, uint64_t epoch)
 
     if (l->state == L_OK && l->epoch == epoch)
         return 1;
+    if (l->value[0] == '\n') {
+        /* no instance: nothing to wait for; the stored epoch is raised on the side */
+        if (!l->asking && !(l->state == L_ASKING && l->epoch == epoch)) {
+            l->rq.done = on_answer;
+            if (send_op(l, SLT_LEASE_ACQUIRE, epoch) == 0) {
+                l->state = L_ASKING;
+                l->epoch = epoch;
+            }
+        }
+        return 1;
+    }
     if (l->state == L_ASKING)
         return 0;
     if (l->asking) {

@@ -16,8 +16,9 @@
  * With an instance (the agent's HELLO `instance`) the lease is taken for 30 s and renewed
  * every 10 s while the session lives; a new session of the same instance takes it over (the
  * old one, a connection the aggregator has not seen die, is then closed at its next renewal).
- * Without one (older agents, tests) nothing is held or refused; the stored epoch is still
- * raised, so an agent that has an instance moves above what such a session stored.
+ * Without one (older agents, tests) nothing is held, refused or waited for (check returns 1 at
+ * once, cb only reports); the stored epoch is still raised on the side, so an agent that has
+ * an instance moves above what such a session stored.
  */
 #ifndef SLT_LEASE_H
 #define SLT_LEASE_H

@@ -52,6 +52,9 @@ static void process(struct slt_session *s);
 static void maybe_finish(struct slt_session *s);
 static void read_start(struct slt_session *s);
 static void on_lease(void *data, int result, uint64_t epoch, const char *holder);
+static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
+                     enum slt_ack_status status, uint64_t resend_from, uint32_t reason,
+                     uint64_t mark);
 
 static void session_handle_gone(struct slt_session *s)
 {
@@ -133,6 +136,12 @@ void slt__session_close(struct slt_session *s, const char *reason)
     s->closing = 1;
     slt_lease_free(s->lease);
     s->lease = NULL;
+    if (s->lease_wait) {
+        /* the batch waiting for its lease check was not applied */
+        s->lease_wait = 0;
+        s->srv->stats->batches_received++;
+        send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_RETRY, 0, 0, 0);
+    }
     stop_reading(s);
     if (s->authed) {
         s->srv->stats->connected_agents--;
