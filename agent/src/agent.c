@@ -18,10 +18,13 @@
 #include "slt/rule.h"
 
 #define CKPT_EVERY_MS 5000
+#define RESERVE_BYTES (256 * 1024) /* state_dir/reserve: room for a checkpoint on a full disk */
+#define RESERVE_RETRY_MS 2000
 
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
 
@@ -239,6 +242,7 @@ static void input_release(struct slt_agent_input *in)
     slt_free(in->slis);
     slt_free(in->sli_cfg);
     slt_free(in->line_cls);
+    slt_paths_release(&in->paths);
     memset(in, 0, sizeof(*in));
 }
 
@@ -260,7 +264,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
     in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
     in->line_cls = slt_calloc(n ? n : 1, sizeof(*in->line_cls));
-    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls)
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls ||
+        slt_paths_init(&in->paths, ci->npaths) < 0)
         return SLT_ENOMEM;
     for (k = 0; k < cfg->nslis; k++) {
         if (cfg->slis[k].input_idx != idx)
@@ -556,6 +561,73 @@ static uint64_t compute_acked(struct slt_agent *a)
     return a->seq - (a->has_pending ? 1 : 0);
 }
 
+/* ---- a full disk under state_dir ---- */
+
+static int is_disk_full(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT;
+}
+
+/* A write under state_dir failed (rc < 0) or succeeded (rc == 0): the disk_full condition. */
+static void note_disk(struct slt_agent *a, int rc, const char *what)
+{
+    if (rc < 0 && is_disk_full(rc) && !a->disk_full) {
+        a->disk_full = 1;
+        a->disk_full_events++;
+        slt_log(SLT_LOG_ERROR, "agent",
+                "'%s' is full (%s: %s): acknowledged batches are pruned now, reading is paused "
+                "until a batch can be spooled again",
+                a->state_dir, what, slt_strerror(rc));
+    } else if (rc == 0 && a->disk_full) {
+        a->disk_full = 0;
+        slt_log(SLT_LOG_INFO, "agent", "'%s' has room again (%s): reading", a->state_dir, what);
+    }
+}
+
+/*
+ * state_dir/reserve holds RESERVE_BYTES set aside at start. Pruning deletes the newest spool
+ * record only after the checkpoint holds its state; on a full disk the reserve is given back so
+ * that the checkpoint can be written, and made again once there is room.
+ */
+static void reserve_make(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd, rc;
+
+    a->reserve_try_ms = slt_now_ms();
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_size >= RESERVE_BYTES &&
+        (uint64_t)st.st_blocks * 512 >= RESERVE_BYTES) {
+        a->reserve_held = 1;
+        close(fd);
+        return;
+    }
+    rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = errno;
+    close(fd);
+    if (rc != 0) {
+        unlink(path);
+        return;
+    }
+    a->reserve_held = 1;
+}
+
+static void reserve_release(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    if (unlink(path) < 0 && errno != ENOENT)
+        slt_log(SLT_LOG_WARN, "agent", "cannot delete '%s': %s", path, strerror(errno));
+    a->reserve_held = 0;
+    a->reserve_try_ms = slt_now_ms();
+}
+
 static int spool_pending(struct slt_agent *a)
 {
     struct slt_state st;
@@ -564,6 +636,7 @@ static int spool_pending(struct slt_agent *a)
     rc =
         slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created, a->pending_frame.p,
                          a->pending_frame.len, a->pending_state.p, a->pending_state.len);
+    note_disk(a, rc, "spool");
     if (rc < 0) {
         if (!a->paused_pending)
             slt_log(SLT_LOG_ERROR, "agent",
@@ -687,8 +760,10 @@ int slt__agent_checkpoint(struct slt_agent *a)
         rc = slt_ckpt_write(a->state_dir, b.p, b.len);
     slt_buf_release(&b);
     if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
-                slt_strerror(rc));
+        if (!is_disk_full(rc) || !a->disk_full)
+            slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
+                    slt_strerror(rc));
+        note_disk(a, rc, "checkpoint");
         return rc;
     }
     a->ckpt_acked = a->last.acked_seq;
@@ -760,13 +835,26 @@ static void maintain_spool(struct slt_agent *a)
     int64_t now = slt_now_ms();
     int64_t retention = a->cfg->agent.spool_retention_s * 1000;
 
-    if (slt_spool_prunable(a->spool, now, retention) > 0) {
-        if (slt__agent_checkpoint(a) == 0)
-            slt_spool_prune(a->spool, now, retention);
+    /* on a full disk, the resend window after acknowledgement is a luxury */
+    unsigned flags = a->disk_full ? SLT_SPOOL_PRUNE_EARLY : 0;
+    int rc;
+
+    if (slt_spool_prunable(a->spool, now, retention, flags) > 0) {
+        rc = slt__agent_checkpoint(a);
+        if (rc < 0 && is_disk_full(rc) && a->reserve_held) {
+            slt_log(SLT_LOG_WARN, "agent", "giving back the space reserved in '%s/reserve'",
+                    a->state_dir);
+            reserve_release(a);
+            rc = slt__agent_checkpoint(a);
+        }
+        /* without a checkpoint the newest record is the state: its segment stays */
+        slt_spool_prune(a->spool, now, retention, flags | (rc < 0 ? SLT_SPOOL_PRUNE_KEEP_LAST : 0));
     } else if (now - a->last_ckpt_ms >= CKPT_EVERY_MS && compute_acked(a) != a->ckpt_acked) {
         slt__agent_checkpoint(a);
     }
     check_backpressure(a);
+    if (!a->reserve_held && !a->disk_full && now - a->reserve_try_ms >= RESERVE_RETRY_MS)
+        reserve_make(a);
 }
 
 /* since of (kind, name) in the new epoch, assigned at the first re-encoded batch carrying it */
@@ -965,6 +1053,7 @@ static void on_tick(uv_timer_t *t)
         return;
     checkpoint_positions(a);
     maintain_spool(a);
+    check_paths(a, 0);
     slt_status_write(a);
 }
 
@@ -1139,10 +1228,22 @@ static int make_inputs(struct slt_agent *a, struct slt_config *cfg, const struct
     return 0;
 }
 
+/* Paths and globs that match no file: logged as warnings with warn (start, SIGHUP). */
+static void check_paths(struct slt_agent *a, int warn)
+{
+    int64_t now = slt_now_ms();
+    size_t i;
+
+    for (i = 0; i < a->ninputs; i++)
+        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn,
+                        now);
+}
+
 static void start_inputs(struct slt_agent *a, const struct slt_state *st)
 {
     size_t i;
 
+    check_paths(a, 1);
     for (i = 0; i < a->ninputs; i++)
         input_start(a, &a->inputs[i], &a->cfg->inputs[i],
                     st ? slt_state_input(st, a->inputs[i].name) : NULL);
@@ -1218,6 +1319,7 @@ static void reload(struct slt_agent *a)
             memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
             memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
             nin[j].last_event_s = oin[k].last_event_s;
+            nin[j].paths.none_since_ms = oin[k].paths.none_since_ms;
         }
     }
     close_inputs(a, oin, oldn, ocfg);
@@ -1499,6 +1601,7 @@ int slt_agent_start(struct slt_agent *a)
     };
     int rc;
 
+    reserve_make(a);
     uv_timer_init(a->loop, &a->flush_timer);
     uv_timer_init(a->loop, &a->tick_timer);
     uv_timer_init(a->loop, &a->close_timer);
