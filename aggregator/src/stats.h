@@ -47,6 +47,11 @@ struct slt_aggr_stats {
     uint64_t preauth_refused;      /* connections refused: too many not yet authenticated */
     uint64_t preauth_connections;  /* gauge: connections that have not sent HELLO yet */
     uint64_t api_auth_failures;    /* HTTP requests refused 401 (no or wrong bearer token) */
+    /* added by the store on a Redis Cluster (store_redis.c) */
+    uint64_t redis_moved;             /* MOVED redirections followed */
+    uint64_t redis_ask;               /* ASK redirections followed */
+    uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */
+    uint64_t redis_cluster_refreshes; /* slot maps read (CLUSTER SLOTS) */
 };
 
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */
