@@ -70,6 +70,14 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     for (i = 0; i < SLT_ARRAY_SIZE(outcomes); i++)
         TRY(slt_buf_printf(b, "slitail_aggregator_batches_total{outcome=\"%s\"} %" PRIu64 "\n",
                            outcomes[i], batches[i]));
+    TRY(slt_prom_header(b, "slitail_aggregator_batches_rejected_total", "counter",
+                        "Batches answered REJECTED, by reason (stale_epoch: the agent should "
+                        "move to a larger epoch and resend; invalid: the agent gives it up)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_batches_rejected_total{reason=\"stale_epoch\"} %" PRIu64
+                       "\nslitail_aggregator_batches_rejected_total{reason=\"invalid\"} %" PRIu64
+                       "\n",
+                       st->batches_rejected_stale, st->batches_rejected_invalid));
     TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
                 "Counter rows applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",

@@ -67,33 +67,26 @@ const char *slt_strerror(int err)
     switch (err) {
     case 0:
         return "success";
-    case SLT_EINVAL:
-        return "invalid value";
-    case SLT_ELIMIT:
-        return "limit reached";
-    case SLT_EPARSE:
-        return "does not parse";
-    case SLT_ECONFIG:
-        return "config rejected";
-    case SLT_EPROTO:
-        return "protocol error";
-    case SLT_EAUTH:
-        return "authentication failed";
-    case SLT_ENOTFOUND:
-        return "not found";
-    case SLT_ECORRUPT:
-        return "data corrupt";
-    case SLT_EREDIS:
-        return "redis error";
-    case SLT_ETIMEDOUT:
-        return "timed out";
-    case SLT_ENOMEM:
-        return "out of memory";
+#define SLT_ERR_CASE(name, text)                                                                   \
+    case SLT_##name:                                                                               \
+        return text;
+        SLT_ERRNO_MAP(SLT_ERR_CASE)
+#undef SLT_ERR_CASE
     default:
         if (err < 0 && err > -4096)
             return strerror(-err);
         return "unknown error";
     }
+}
+
+uint64_t slt_fnv1a64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037ULL;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
 }
 
 int slt_log_level = SLT_LOG_INFO;

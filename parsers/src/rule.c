@@ -557,6 +557,11 @@ atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_mat
             r = (a->status_set[st >> 3] >> (st & 7)) & 1;
             break;
         }
+        if (v.len == 1 && d0 == 0 && rec->status == 0) {
+            /* "status": 0 (Caddy, Envoy): tested as 000 */
+            r = a->status_set[0] & 1;
+            break;
+        }
         r = a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
         if (r < 0)
             return rule_error(m);
@@ -766,6 +771,8 @@ static inline int status3(const struct slt_record *rec)
     struct slt_str v = rec->field[SLT_F_STATUS];
     unsigned d0, d1, d2, st;
 
+    if (v.p && v.len == 1 && v.p[0] == '0' && rec->status == 0)
+        return 0; /* "status": 0 (Caddy, Envoy): no response, the 000 of other logs */
     if (!v.p || v.len != 3)
         return -1;
     d0 = (unsigned)(unsigned char)v.p[0] - '0';

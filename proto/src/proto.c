@@ -73,12 +73,16 @@ enum key {
     K_NAME,
     K_SINCE,
     K_ROWS,
+    K_REASON,
+    K_MARK,
+    K_INSTANCE,
     K_COUNT
 };
 
 static const char *const key_names[K_COUNT] = {
     "t",      "v",      "agent",       "epoch", "token", "server", "seq",   "created",
     "series", "status", "resend_from", "msg",   "k",     "n",      "since", "rows",
+    "reason", "mark",   "instance",
 };
 
 static enum key lookup_key(const char *p, size_t len)
@@ -87,10 +91,11 @@ static enum key lookup_key(const char *p, size_t len)
     static const unsigned char by_len[][5] = {
         [1] = {K_T + 1, K_V + 1, K_KIND + 1, K_NAME + 1},
         [3] = {K_SEQ + 1, K_MSG + 1},
-        [4] = {K_ROWS + 1},
+        [4] = {K_ROWS + 1, K_MARK + 1},
         [5] = {K_AGENT + 1, K_EPOCH + 1, K_TOKEN + 1, K_SINCE + 1},
-        [6] = {K_SERVER + 1, K_SERIES + 1, K_STATUS + 1},
+        [6] = {K_SERVER + 1, K_SERIES + 1, K_STATUS + 1, K_REASON + 1},
         [7] = {K_CREATED + 1},
+        [8] = {K_INSTANCE + 1},
         [11] = {K_RESEND + 1},
     };
     const unsigned char *k;
@@ -557,12 +562,14 @@ static unsigned required_keys(int type)
 static unsigned optional_keys(int type)
 {
     switch (type) {
+    case SLT_MSG_HELLO:
+        return 1u << K_INSTANCE;
     case SLT_MSG_WELCOME:
         return 1u << K_SERVER;
     case SLT_MSG_BATCH:
         return 1u << K_CREATED;
     case SLT_MSG_ACK:
-        return 1u << K_RESEND;
+        return 1u << K_RESEND | 1u << K_REASON | 1u << K_MARK;
     default:
         return 0;
     }
@@ -594,6 +601,12 @@ static int ob_field(struct cur *c, struct slt_msg *m, enum key k, const msgpack_
             return ob_name(c, v, "agent", &h->agent_id);
         if (k == K_EPOCH)
             return ob_uint(c, v, "epoch", &h->epoch);
+        if (k == K_INSTANCE) {
+            rc = ob_str(c, v, "instance", &h->instance);
+            if (rc == 0 && h->instance.len > 0)
+                rc = check_name(c, "instance", h->instance);
+            return rc;
+        }
         return ob_str(c, v, "token", &h->token);
     }
     case SLT_MSG_WELCOME:
@@ -631,6 +644,15 @@ static int ob_field(struct cur *c, struct slt_msg *m, enum key k, const msgpack_
                 rc = fail(c, "'status': unknown ack status %llu", (unsigned long long)u);
             a->status = (enum slt_ack_status)u;
             return rc;
+        case K_REASON:
+            rc = ob_uint(c, v, "reason", &u);
+            /* an unknown reason is kept as "invalid": newer aggregators may add some */
+            a->reason = u == SLT_REJECT_STALE_EPOCH ? SLT_REJECT_STALE_EPOCH
+                        : u == 0                    ? 0
+                                                    : SLT_REJECT_INVALID;
+            return rc;
+        case K_MARK:
+            return ob_uint(c, v, "mark", &a->mark);
         default:
             return ob_uint(c, v, "resend_from", &a->resend_from);
         }
@@ -836,6 +858,21 @@ static void put_array(msgpack_packer *pk, struct enc *e, size_t n)
     msgpack_pack_array(pk, n);
 }
 
+/* One row: an array header and four integers of at most 9 bytes each. */
+struct row_buf {
+    uint8_t b[1 + 4 * 9];
+    size_t len;
+};
+
+static int row_write(void *data, const char *buf, size_t len)
+{
+    struct row_buf *rb = data;
+
+    memcpy(rb->b + rb->len, buf, len); /* cannot overflow: see the size of b */
+    rb->len += len;
+    return 0;
+}
+
 static void put_batch(msgpack_packer *pk, struct enc *e, const struct slt_msg_batch *b)
 {
     size_t i, j;
@@ -862,14 +899,20 @@ static void put_batch(msgpack_packer *pk, struct enc *e, const struct slt_msg_ba
         msgpack_pack_uint64(pk, s->since);
         put_key(pk, e, K_ROWS);
         put_array(pk, e, s->nrows);
+        /* the bulk of a frame: each row is packed into a local buffer and appended once */
         for (j = 0; j < s->nrows && e->rc == 0; j++) {
             const struct slt_count_row *r = &s->rows[j];
+            struct row_buf rb;
+            msgpack_packer rp;
 
-            msgpack_pack_array(pk, 4);
-            msgpack_pack_int64(pk, r->minute);
-            msgpack_pack_uint64(pk, r->v[0]);
-            msgpack_pack_uint64(pk, r->v[1]);
-            msgpack_pack_uint64(pk, r->v[2]);
+            rb.len = 0;
+            msgpack_packer_init(&rp, &rb, row_write);
+            msgpack_pack_array(&rp, 4);
+            msgpack_pack_int64(&rp, r->minute);
+            msgpack_pack_uint64(&rp, r->v[0]);
+            msgpack_pack_uint64(&rp, r->v[1]);
+            msgpack_pack_uint64(&rp, r->v[2]);
+            enc_write(e, (const char *)rb.b, rb.len);
         }
     }
 }
@@ -885,7 +928,7 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
     enc_write(&e, "\0\0\0\0", 4);
     switch (m->type) {
     case SLT_MSG_HELLO:
-        msgpack_pack_map(&pk, 5);
+        msgpack_pack_map(&pk, m->u.hello.instance.len ? 6 : 5);
         put_key(&pk, &e, K_T);
         msgpack_pack_uint64(&pk, SLT_MSG_HELLO);
         put_key(&pk, &e, K_V);
@@ -896,6 +939,10 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         msgpack_pack_uint64(&pk, m->u.hello.epoch);
         put_key(&pk, &e, K_TOKEN);
         put_slice(&pk, &e, m->u.hello.token);
+        if (m->u.hello.instance.len) {
+            put_key(&pk, &e, K_INSTANCE);
+            put_slice(&pk, &e, m->u.hello.instance);
+        }
         break;
     case SLT_MSG_WELCOME:
         msgpack_pack_map(&pk, 3);
@@ -913,7 +960,7 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         put_batch(&pk, &e, &m->u.batch);
         break;
     case SLT_MSG_ACK:
-        msgpack_pack_map(&pk, 5);
+        msgpack_pack_map(&pk, m->u.ack.status == SLT_ACK_REJECTED ? 7 : 5);
         put_key(&pk, &e, K_T);
         msgpack_pack_uint64(&pk, SLT_MSG_ACK);
         put_key(&pk, &e, K_EPOCH);
@@ -924,6 +971,12 @@ int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
         msgpack_pack_uint64(&pk, (uint64_t)m->u.ack.status);
         put_key(&pk, &e, K_RESEND);
         msgpack_pack_uint64(&pk, m->u.ack.resend_from);
+        if (m->u.ack.status == SLT_ACK_REJECTED) {
+            put_key(&pk, &e, K_REASON);
+            msgpack_pack_uint64(&pk, m->u.ack.reason);
+            put_key(&pk, &e, K_MARK);
+            msgpack_pack_uint64(&pk, m->u.ack.mark);
+        }
         break;
     case SLT_MSG_ERROR:
         msgpack_pack_map(&pk, 2);

@@ -1,11 +1,31 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
 #include "slt/common.h"
+
+/* Vectors from the FNV reference (draft-eastlake-fnv): "" is the offset basis, "a" and "foobar". */
+static void test_fnv1a64_matches_the_reference_vectors(void **state)
+{
+    (void)state;
+    assert_true(slt_fnv1a64("", 0) == 14695981039346656037ULL);
+    assert_true(slt_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(slt_fnv1a64("foobar", 6) == 0x85944171f73967e8ULL);
+}
+
+static void test_error_codes_have_their_texts(void **state)
+{
+    (void)state;
+    assert_string_equal(slt_strerror(SLT_EINVAL), "invalid value");
+    assert_string_equal(slt_strerror(SLT_ENOMEM), "out of memory");
+    assert_int_equal(SLT_EINVAL, -10001);
+    assert_string_equal(slt_strerror(-ENOENT), strerror(ENOENT));
+}
 
 static void test_durations_parse_with_units(void **state)
 {
@@ -87,6 +107,8 @@ static void test_ct_equal_compares_length_and_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fnv1a64_matches_the_reference_vectors),
+        cmocka_unit_test(test_error_codes_have_their_texts),
         cmocka_unit_test(test_durations_parse_with_units),
         cmocka_unit_test(test_bare_duration_needs_a_default_unit),
         cmocka_unit_test(test_sizes_parse_binary_and_decimal),

@@ -35,21 +35,31 @@ static inline int slt_str_eq(struct slt_str s, const char *c)
  * Error codes. Functions that can fail return 0 or a negative code: -errno for system
  * errors, one of these for our own. slt_strerror() names either.
  */
+/* name, text: the one list of our own codes, in the spirit of libuv's UV_ERRNO_MAP. */
+#define SLT_ERRNO_MAP(XX)                                                                          \
+    XX(EINVAL, "invalid value")           /* bad argument or value */                          \
+    XX(ELIMIT, "limit reached")           /* a configured bound was reached */                 \
+    XX(EPARSE, "does not parse")          /* input does not parse */                           \
+    XX(ECONFIG, "config rejected")        /* config rejected */                                \
+    XX(EPROTO, "protocol error")          /* protocol violation */                             \
+    XX(EAUTH, "authentication failed")    /* authentication failed */                          \
+    XX(ENOTFOUND, "not found")            /* no such name */                                   \
+    XX(ECORRUPT, "data corrupt")          /* on-disk data failed its check */                  \
+    XX(EREDIS, "redis error")             /* Redis error or unavailable */                     \
+    XX(ETIMEDOUT, "timed out")            /* an operation ran out of time */                   \
+    XX(ENOMEM, "out of memory")           /* allocation failed */
+
 enum slt_err {
-    SLT_EINVAL = -10001, /* bad argument or value */
-    SLT_ELIMIT,          /* a configured bound was reached */
-    SLT_EPARSE,          /* input does not parse */
-    SLT_ECONFIG,         /* config rejected */
-    SLT_EPROTO,          /* protocol violation */
-    SLT_EAUTH,           /* authentication failed */
-    SLT_ENOTFOUND,       /* no such name */
-    SLT_ECORRUPT,        /* on-disk data failed its check */
-    SLT_EREDIS,          /* Redis error or unavailable */
-    SLT_ETIMEDOUT,       /* an operation ran out of time */
-    SLT_ENOMEM,          /* allocation failed */
+    SLT__EFIRST = -10002,
+#define SLT_ERR_ENUM(name, text) SLT_##name,
+    SLT_ERRNO_MAP(SLT_ERR_ENUM)
+#undef SLT_ERR_ENUM
 };
 
 const char *slt_strerror(int err);
+
+/* FNV-1a 64 (offset basis 14695981039346656037) of n bytes; the one copy in the tree. */
+uint64_t slt_fnv1a64(const void *p, size_t n);
 
 /*
  * All allocation goes through these so tests can make one fail. slt_free(NULL) does nothing.

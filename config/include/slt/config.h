@@ -23,6 +23,34 @@ struct slt_input {
     int line;
 };
 
+/* A label added to alerts (alerting.labels, slos[].labels). */
+struct slt_label {
+    char *name;
+    char *value;
+};
+
+/* Severity of an alert tier (slos[].alerts[].severity). */
+enum slt_severity {
+    SLT_SEVERITY_PAGE = 0,
+    SLT_SEVERITY_TICKET = 1,
+};
+
+/*
+ * One alert tier of an SLO (slos[].alerts, docs/ALERTS.md): it fires when the burn rate over
+ * both its long and its short window is at or above threshold, the rate that spends
+ * budget_percent of the error budget in the long window.
+ */
+struct slt_slo_tier {
+    char *name;
+    int64_t long_s, short_s;
+    double budget_percent; /* of the whole error budget, e.g. 2 */
+    int severity;          /* enum slt_severity */
+    double threshold;      /* derived: budget_percent/100 * window / long */
+    int unreachable;       /* derived: threshold * (1 - objective) > 1, it can never fire */
+};
+
+#define SLT_SLO_MAX_TIERS 8
+
 struct slt_slo {
     char *name;
     char *sli;
@@ -30,6 +58,14 @@ struct slt_slo {
     double objective; /* percent, e.g. 99.9 */
     int64_t window_s; /* e.g. 28d */
     int line;
+    struct slt_slo_tier *tiers; /* sorted by long window; default the four workbook tiers */
+    size_t ntiers;
+    double policy_healthy;      /* percent of budget left above which it is healthy (70) */
+    double policy_endangered;   /* below which it is endangered (30) */
+    uint64_t min_events;        /* a tier fires only with this many events in its long window */
+    struct slt_label *labels;   /* added to this SLO's alerts, sorted by name */
+    size_t nlabels;
+    char *dedup_key;            /* incident key; default the SLO name */
 };
 
 struct slt_agent_conf {
@@ -61,12 +97,6 @@ struct slt_aggr_conf {
     int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
 };
 
-/* A label added to every alert (alerting.labels). */
-struct slt_label {
-    char *name;
-    char *value;
-};
-
 /* alerting: burn-rate alerts sent by the aggregator (docs/ALERTS.md). */
 struct slt_alert_conf {
     int64_t interval_ms;      /* evaluation period, default 30s */
@@ -76,6 +106,8 @@ struct slt_alert_conf {
     char *external_url;       /* generatorURL of alerts; NULL: http://<aggregator.http_listen>/ */
     struct slt_label *labels; /* added to every alert, sorted by name */
     size_t nlabels;
+    char *pagerduty_routing_key_file; /* alerting.pagerduty; NULL: no PagerDuty */
+    char *pagerduty_url;              /* Events API v2 endpoint */
 };
 
 struct slt_config {
