@@ -24,6 +24,7 @@
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
 
@@ -241,6 +242,7 @@ static void input_release(struct slt_agent_input *in)
     slt_free(in->slis);
     slt_free(in->sli_cfg);
     slt_free(in->line_cls);
+    slt_paths_release(&in->paths);
     memset(in, 0, sizeof(*in));
 }
 
@@ -262,7 +264,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
     in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
     in->line_cls = slt_calloc(n ? n : 1, sizeof(*in->line_cls));
-    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls)
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls ||
+        slt_paths_init(&in->paths, ci->npaths) < 0)
         return SLT_ENOMEM;
     for (k = 0; k < cfg->nslis; k++) {
         if (cfg->slis[k].input_idx != idx)
@@ -1050,6 +1053,7 @@ static void on_tick(uv_timer_t *t)
         return;
     checkpoint_positions(a);
     maintain_spool(a);
+    check_paths(a, 0);
     slt_status_write(a);
 }
 
@@ -1224,10 +1228,22 @@ static int make_inputs(struct slt_agent *a, struct slt_config *cfg, const struct
     return 0;
 }
 
+/* Paths and globs that match no file: logged as warnings with warn (start, SIGHUP). */
+static void check_paths(struct slt_agent *a, int warn)
+{
+    int64_t now = slt_now_ms();
+    size_t i;
+
+    for (i = 0; i < a->ninputs; i++)
+        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn,
+                        now);
+}
+
 static void start_inputs(struct slt_agent *a, const struct slt_state *st)
 {
     size_t i;
 
+    check_paths(a, 1);
     for (i = 0; i < a->ninputs; i++)
         input_start(a, &a->inputs[i], &a->cfg->inputs[i],
                     st ? slt_state_input(st, a->inputs[i].name) : NULL);
@@ -1303,6 +1319,7 @@ static void reload(struct slt_agent *a)
             memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
             memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
             nin[j].last_event_s = oin[k].last_event_s;
+            nin[j].paths.none_since_ms = oin[k].paths.none_since_ms;
         }
     }
     close_inputs(a, oin, oldn, ocfg);

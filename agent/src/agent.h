@@ -23,6 +23,7 @@
 
 #include "ckpt.h"
 #include "count.h"
+#include "paths.h"
 #include "slt/config.h"
 #include "ship.h"
 #include "slt/proto.h"
@@ -52,6 +53,7 @@ struct slt_agent_input {
     uint64_t reasons[SLT_UP__COUNT];
     uint64_t cls[SLT_CLASS_COUNTED];
     int64_t last_event_s;
+    struct slt_paths paths; /* which of its paths match no file (paths.h) */
 };
 
 struct slt_agent_series {

@@ -150,6 +150,14 @@ static const struct slt_ship_counters *ship_counters(const struct slt_agent *a)
     return a->ship ? slt_ship_counters(a->ship) : &no_counters;
 }
 
+/* Seconds no path of the input has matched a file; 0 when some does. */
+static int64_t unmatched_s(const struct slt_agent_input *in)
+{
+    int64_t ms = slt_paths_none_for_ms(&in->paths, slt_now_ms());
+
+    return ms < 0 ? 0 : ms / 1000;
+}
+
 static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view *fv, size_t nf)
 {
     const struct slt_ship_counters *sc = ship_counters(a);
@@ -213,7 +221,17 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            in->reasons[r]);
             first = 0;
         }
-        slt_buf_printf(b, "},\n     \"files\": [");
+        slt_buf_printf(b, "},\n     \"unmatched_paths\": [");
+        first = 1;
+        for (k = 0; k < in->paths.npaths && k < a->cfg->inputs[i].npaths; k++) {
+            if (!in->paths.unmatched[k])
+                continue;
+            slt_buf_printf(b, "%s", first ? "" : ", ");
+            json_str(b, a->cfg->inputs[i].paths[k]);
+            first = 0;
+        }
+        slt_buf_printf(b, "], \"unmatched_seconds\": %" PRId64 ",\n     \"files\": [",
+                       unmatched_s(in));
         first = 1;
         for (k = 0; k < nf; k++) {
             const struct slt_tail_file_stats *f = &fv[k].st;
@@ -306,6 +324,24 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
             prom_label(b, in->name);
             slt_buf_printf(b, "\"} %" PRIu64 "\n", v);
         }
+    }
+    slt_buf_printf(b, "# HELP slitail_agent_input_unmatched_paths paths and globs of the input "
+                      "that match no file\n"
+                      "# TYPE slitail_agent_input_unmatched_paths gauge\n");
+    for (i = 0; i < a->ninputs; i++) {
+        slt_buf_printf(b, "slitail_agent_input_unmatched_paths{input=\"");
+        prom_label(b, a->inputs[i].name);
+        slt_buf_printf(b, "\"} %zu\n", a->inputs[i].paths.nunmatched);
+    }
+    slt_buf_printf(b, "# HELP slitail_agent_input_unmatched 1 when no path of the input has "
+                      "matched a file for agent.unmatched_after\n"
+                      "# TYPE slitail_agent_input_unmatched gauge\n");
+    for (i = 0; i < a->ninputs; i++) {
+        int64_t ms = slt_paths_none_for_ms(&a->inputs[i].paths, slt_now_ms());
+
+        slt_buf_printf(b, "slitail_agent_input_unmatched{input=\"");
+        prom_label(b, a->inputs[i].name);
+        slt_buf_printf(b, "\"} %d\n", ms >= 0 && ms >= a->cfg->agent.unmatched_after_ms);
     }
     {
         static const struct {
