@@ -89,6 +89,8 @@ struct slt_aggr_conf {
     char *listen;      /* default 127.0.0.1:7433 */
     char *http_listen; /* default 127.0.0.1:7480 */
     char *redis;       /* default redis://127.0.0.1:6379/0 */
+    char **redis_cluster; /* seed nodes of a Redis Cluster; none: one Redis at redis */
+    size_t nredis_cluster;
     char *token_file;
     uint32_t max_frame;         /* default 1 MiB */
     uint32_t max_agents;        /* default 10000 */
