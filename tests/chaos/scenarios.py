@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import agent_testlib as L
 import slt_harness as H
 import slt_proto as P
-from chaoslib import Env, ScenarioFailed, TOKEN, XFAIL_WAIT, scale
+from chaoslib import LAST, Env, ScenarioFailed, TOKEN, XFAIL_WAIT, scale  # noqa
 
 SCENARIOS = []
 SANITIZED = "asan" in os.path.abspath(H.BIN) or os.environ.get("CHAOS_SANITIZED") == "1"
@@ -34,7 +34,8 @@ AGENT_RSS_LIMIT_MIB = 10.0
 
 
 def check_agent_rss(env, figs):
-    if figs["rss_agent_mib"] > AGENT_RSS_LIMIT_MIB:
+    """The agent's bound during a stall (issue 11); not with sanitizers (shadow memory)."""
+    if not SANITIZED and figs["rss_agent_mib"] > AGENT_RSS_LIMIT_MIB:
         raise ScenarioFailed("agent peak RSS %.1f MiB > %.0f MiB"
                              % (figs["rss_agent_mib"], AGENT_RSS_LIMIT_MIB))
 
@@ -456,10 +457,10 @@ def alert_receiver():
             "alerting:\n  interval: 1s\n  timeout: 1s\n"
             "  alertmanager: http://127.0.0.1:%d\n  webhook: http://127.0.0.1:%d/hook\n"
             % (recv.port, recv.port))
-    # 20 lines per tick at 0.1 s log seconds each: log time runs 2x real time, ending near now
+    # 200 lines/s, 100 per log second: log time runs 2x real time and ends about now
     phase = scale(15, 4)
-    env = Env("alerts", extra_yaml=yaml, spread_s=0.1, hours_back=0)
-    env.writer.base_t = int(time.time()) - int(8 * phase * 2) - 120
+    env = Env("alerts", extra_yaml=yaml, spread_s=0.01, hours_back=0)
+    env.writer.base_t = int(time.time()) - 2 * 4 * phase - 60
     try:
         env.start()
         for mode in ("down", "slow", "500"):
