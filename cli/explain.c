@@ -296,8 +296,9 @@ static int read_file_lines(const char *path, uint64_t n, char **out)
     }
     slt_lreader_close(&lr);
     if (!found) {
-        fprintf(stderr, n ? "slitail explain: '%s' has fewer than %llu lines\n"
-                          : "slitail explain: '%s' has no line to explain\n",
+        fprintf(stderr,
+                n ? "slitail explain: '%s' has fewer than %llu lines\n"
+                  : "slitail explain: '%s' has no line to explain\n",
                 path, (unsigned long long)n);
         slt_buf_release(&b);
         return SLT_EXIT_USAGE;
