@@ -12,6 +12,7 @@
 #define SLT_EXIT_OK 0
 #define SLT_EXIT_FAIL 1  /* check: a file could not be read; test: a case failed */
 #define SLT_EXIT_USAGE 2 /* bad arguments, config or case file */
+#define SLT_EXIT_UNPARSED 3 /* check: more than --max-unparsed of an input's lines unparsed */
 
 /* `slitail query ...`: wraps the aggregator's HTTP API (cli/query.c). argv[0] is "query". */
 int slt_cli_query(int argc, char **argv);
@@ -27,11 +28,21 @@ struct slt_cli_opts {
     const char *config, *format, *input;
     int64_t threshold_us; /* 0: not given, SLT_CLI_DEFAULT_LATENCY_US without -c */
     int json;
+    /* check only */
+    double max_unparsed; /* fraction 0..1 (default SLT_CLI_DEFAULT_MAX_UNPARSED); > 1: off */
+    int jobs;            /* threads, 1..SLT_CLI_MAX_JOBS (default 1) */
+    /* explain only */
+    const char *file; /* --file: explain a line of this file */
+    uint64_t line_no; /* --line: which one (1-based; 0: the first that is not a header) */
 };
 
+#define SLT_CLI_DEFAULT_MAX_UNPARSED 0.10
+#define SLT_CLI_MAX_JOBS 64
+
 /*
- * Parse -c -f -i -l -j -h for subcommand name (e.g. "check"); usage prints its help. Returns
- * -1 to go on (optind is at the first operand), or the exit code to return now.
+ * Parse -c -f -i -l -h --json (and, for check, -j/--jobs and --max-unparsed; for explain,
+ * --file and --line) for subcommand name ("check" or "explain"); usage prints its help.
+ * Returns -1 to go on (optind is at the first operand), or the exit code to return now.
  */
 int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(FILE *f),
                         struct slt_cli_opts *o);
@@ -52,6 +63,12 @@ int slt__cli_load_config(const char *path, const char *format, int64_t latency_t
  * after printing why to stderr. file may be NULL (explain: a line has no file).
  */
 int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const char *file);
+
+/*
+ * 1 when file is "-" or exists (or cannot be looked at for another reason); else prints
+ * "slitail CMD: no such file 'FILE'" (CMD may be NULL) to stderr and returns 0.
+ */
+int slt__cli_file_exists(const char *file, const char *cmd);
 
 /* Prints the built-in format names, comma separated, to f. */
 void slt__cli_print_formats(void *f);

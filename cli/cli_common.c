@@ -1,10 +1,12 @@
 /* Pieces shared by check, explain and test: the config, the input of a file, times. */
+#include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -115,6 +117,16 @@ static int input_matches(const struct slt_input *in, const char *file, const cha
     return 0;
 }
 
+int slt__cli_file_exists(const char *file, const char *cmd)
+{
+    struct stat st;
+
+    if (strcmp(file, "-") == 0 || stat(file, &st) == 0 || errno != ENOENT)
+        return 1;
+    fprintf(stderr, "slitail%s%s: no such file '%s'\n", cmd ? " " : "", cmd ? cmd : "", file);
+    return 0;
+}
+
 int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const char *file)
 {
     char abs[PATH_MAX];
@@ -140,6 +152,8 @@ int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const ch
         return -1;
     }
     if (file) {
+        if (!slt__cli_file_exists(file, NULL))
+            return -1;
         if (strcmp(file, "-") != 0 && realpath(file, abs))
             absp = abs;
         for (i = 0; i < cfg->ninputs; i++) {
@@ -184,23 +198,67 @@ void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len)
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* "10%", "0.5%", "100%" or a fraction "0.1": into *out (0..1, or > 1 for "off"). */
+static int parse_percent(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || errno || v < 0 || v != v)
+        return -1;
+    if (*end == '%') {
+        end++;
+        v /= 100.0;
+    } else if (v > 1) {
+        return -1; /* a bare number must be a fraction; percentages say so */
+    }
+    if (*end)
+        return -1;
+    /* 100% disables the check: no share of unparsed lines can exceed it */
+    *out = v >= 1.0 ? 2.0 : v;
+    return 0;
+}
+
 int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(FILE *f),
                         struct slt_cli_opts *o)
 {
+    enum { OPT_MAX_UNPARSED = 256, OPT_FILE, OPT_LINE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
         {"input", required_argument, NULL, 'i'},
         {"latency-threshold", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},
+        {"json", no_argument, NULL, 'J'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"max-unparsed", required_argument, NULL, OPT_MAX_UNPARSED},
+        {"file", required_argument, NULL, OPT_FILE},
+        {"line", required_argument, NULL, OPT_LINE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int is_check = strcmp(name, "check") == 0, c;
+    char *end;
+    long v;
+    unsigned long long u;
 
     memset(o, 0, sizeof(*o));
+    o->max_unparsed = SLT_CLI_DEFAULT_MAX_UNPARSED;
+    o->jobs = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:f:i:l:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, is_check ? "c:f:i:l:j:h" : "c:f:i:l:h", opts, NULL)) !=
+           -1) {
+        if (!is_check && (c == 'j' || c == OPT_MAX_UNPARSED)) {
+            fprintf(stderr, "slitail %s: --jobs and --max-unparsed are options of check\n", name);
+            usage(stderr);
+            return SLT_EXIT_USAGE;
+        }
+        if (is_check && (c == OPT_FILE || c == OPT_LINE)) {
+            fprintf(stderr, "slitail %s: --file and --line are options of explain\n", name);
+            usage(stderr);
+            return SLT_EXIT_USAGE;
+        }
         switch (c) {
         case 'c':
             o->config = optarg;
@@ -219,8 +277,40 @@ int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(F
                 return SLT_EXIT_USAGE;
             }
             break;
-        case 'j':
+        case 'J':
             o->json = 1;
+            break;
+        case 'j':
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < 1 || v > SLT_CLI_MAX_JOBS) {
+                fprintf(stderr, "slitail %s: bad --jobs '%s' (1 to %d threads)\n", name, optarg,
+                        SLT_CLI_MAX_JOBS);
+                return SLT_EXIT_USAGE;
+            }
+            o->jobs = (int)v;
+            break;
+        case OPT_MAX_UNPARSED:
+            if (parse_percent(optarg, &o->max_unparsed) < 0) {
+                fprintf(stderr,
+                        "slitail %s: bad --max-unparsed '%s' (a percentage such as 10%% or "
+                        "0.5%%; 100%% disables the check)\n",
+                        name, optarg);
+                return SLT_EXIT_USAGE;
+            }
+            break;
+        case OPT_FILE:
+            o->file = optarg;
+            break;
+        case OPT_LINE:
+            errno = 0;
+            u = strtoull(optarg, &end, 10);
+            if (end == optarg || *end || errno || u < 1 || optarg[0] == '-') {
+                fprintf(stderr, "slitail %s: bad --line '%s' (a line number from 1)\n", name,
+                        optarg);
+                return SLT_EXIT_USAGE;
+            }
+            o->line_no = u;
             break;
         case 'h':
             usage(stdout);

@@ -10,15 +10,21 @@
 
 #include "cli.h"
 #include "explain.h"
+#include "lreader.h"
 #include "slt/rule.h"
 
 static void explain_usage(FILE *f)
 {
     fprintf(f, "usage: slitail explain [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                       [--latency-threshold DURATION] [--json] 'LINE'\n"
+               "       slitail explain [OPTIONS] --file FILE [--line N]   (or FILE as LINE: a\n"
+               "                                  path starting with /, ./ or ../)\n"
                "\n"
-               "Parses LINE ('-' reads one line from standard input) and prints the fields it\n"
-               "captured and, for each SLI, its class and the condition that decided it.\n"
+               "Parses LINE ('-' reads one line from standard input), or line N of FILE (default:\n"
+               "the first that is not empty or a '#' header), and prints the fields it captured\n"
+               "and, for each SLI, its class and the condition that decided it. Lines before the\n"
+               "last of a multi-line LINE, and before line N of FILE, are read first, for formats\n"
+               "whose header says what the fields are (w3c, cloudfront).\n"
                "Exit status: 0 when the line parsed, 1 when it did not, 2 on bad arguments or\n"
                "a config that does not load.\n");
 }
@@ -97,12 +103,19 @@ int slt__explain_line(const struct slt_config *cfg, int input, const char *line,
 {
     const struct slt_input *in = &cfg->inputs[input];
     struct slt_parser *p;
+    const char *nl;
 
     memset(ex, 0, sizeof(*ex));
     ex->input = input;
     p = slt_parser_new(in->fmt, in->max_line);
     if (!p)
         return SLT_ENOMEM;
+    /* lines before the last one only set the parser's state (a W3C #Fields: header) */
+    while ((nl = memchr(line, '\n', len)) != NULL) {
+        (void)slt_parse(p, line, (size_t)(nl - line), &ex->rec);
+        len -= (size_t)(nl + 1 - line);
+        line = nl + 1;
+    }
     ex->up = slt_parse(p, line, len, &ex->rec);
     if (ex->up < 0 || ex->up >= SLT_UP__COUNT)
         ex->up = SLT_UP_SYNTAX;
@@ -251,6 +264,65 @@ static json_t *explain_json(const struct slt_config *cfg, const struct slt_expla
     return o;
 }
 
+/* 1 for "/...", "./..." or "../..." with no space or tab in it. */
+static int looks_like_path(const char *s)
+{
+    if (!(s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0))
+        return 0;
+    return strpbrk(s, " \t\n") == NULL;
+}
+
+/*
+ * --file: the text from the file's first line through line n (1-based; 0: the first line that
+ * is not empty and does not start with '#'), '\n'-separated, in *out (malloc'd). Only the
+ * lines starting with '#' before it are kept (headers), so memory stays bounded by them.
+ */
+static int read_file_lines(const char *path, uint64_t n, char **out)
+{
+    struct slt_lreader lr;
+    struct slt_str line;
+    struct slt_buf b;
+    int rc, found = 0;
+
+    rc = slt_lreader_open(&lr, path, SLT_DEFAULT_MAX_LINE);
+    if (rc < 0) {
+        fprintf(stderr, "slitail explain: cannot read '%s': %s\n", path, slt_strerror(rc));
+        return SLT_EXIT_USAGE;
+    }
+    slt_buf_init(&b, 64 * 1024 * 1024);
+    while ((rc = slt_lreader_next(&lr, &line)) > 0) {
+        int header = line.len > 0 && line.p[0] == '#', blank = line.len == 0;
+
+        if (rc == SLT_LR_OVERSIZE)
+            line.len = 0;
+        if (n ? lr.lineno == n : (!header && !blank && rc == SLT_LR_LINE)) {
+            slt_buf_append(&b, line.p, line.len);
+            found = 1;
+            break;
+        }
+        if (header && slt_buf_append(&b, line.p, line.len) == 0)
+            slt_buf_append(&b, "\n", 1);
+    }
+    slt_lreader_close(&lr);
+    if (!found) {
+        fprintf(stderr,
+                n ? "slitail explain: '%s' has fewer than %llu lines\n"
+                  : "slitail explain: '%s' has no line to explain\n",
+                path, (unsigned long long)n);
+        slt_buf_release(&b);
+        return SLT_EXIT_USAGE;
+    }
+    *out = malloc(b.len + 1);
+    if (!*out) {
+        slt_buf_release(&b);
+        return SLT_EXIT_USAGE;
+    }
+    memcpy(*out, b.p, b.len);
+    (*out)[b.len] = '\0';
+    slt_buf_release(&b);
+    return 0;
+}
+
 int slt_cli_explain(int argc, char **argv)
 {
     struct slt_cli_opts opt;
@@ -264,13 +336,30 @@ int slt_cli_explain(int argc, char **argv)
     if ((rc = slt__cli_parse_opts(argc, argv, "explain", explain_usage, &opt)) >= 0)
         return rc;
     rc = SLT_EXIT_OK;
-    if (argc - optind != 1) {
-        fprintf(stderr, "slitail explain: give exactly one LINE (quote it)\n");
+    if (opt.line_no && !opt.file) {
+        fprintf(stderr, "slitail explain: --line needs --file\n");
+        return SLT_EXIT_USAGE;
+    }
+    if (argc - optind != (opt.file ? 0 : 1)) {
+        fprintf(stderr, opt.file ? "slitail explain: give --file FILE or a LINE, not both\n"
+                                 : "slitail explain: give exactly one LINE (quote it)\n");
         explain_usage(stderr);
         return SLT_EXIT_USAGE;
     }
-    line = argv[optind];
-    if (strcmp(line, "-") == 0) {
+    /* a LINE that is a path ('/var/log/x.log', './x.log': no log line looks like that) is taken
+     * for --file: the user meant the file, and a missing one is "no such file" */
+    if (!opt.file && looks_like_path(argv[optind]))
+        opt.file = argv[optind];
+    if (opt.file) {
+        if (!slt__cli_file_exists(opt.file, "explain"))
+            return SLT_EXIT_USAGE;
+        if ((rc = read_file_lines(opt.file, opt.line_no, &stdin_line)) != 0)
+            return rc;
+        line = stdin_line;
+    } else {
+        line = argv[optind];
+    }
+    if (!opt.file && strcmp(line, "-") == 0) {
         ssize_t n = getline(&stdin_line, &cap, stdin);
         if (n < 0) {
             fprintf(stderr, "slitail explain: no line on standard input\n");
@@ -287,7 +376,7 @@ int slt_cli_explain(int argc, char **argv)
         return SLT_EXIT_USAGE;
     }
     rc = SLT_EXIT_USAGE;
-    in = slt__cli_pick_input(cfg, opt.input, NULL);
+    in = slt__cli_pick_input(cfg, opt.input, opt.file);
     if (in < 0)
         goto out;
     m = slt_matcher_new();

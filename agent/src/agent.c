@@ -16,12 +16,17 @@
 
 #include "slt/parser.h"
 #include "slt/rule.h"
+#include "slt/tls.h"
 
 #define CKPT_EVERY_MS 5000
+#define RESERVE_BYTES (256 * 1024) /* state_dir/reserve: room for a checkpoint on a full disk */
+#define RESERVE_RETRY_MS 2000
 
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void reload_status(struct slt_agent *a);
+static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
 
@@ -101,6 +106,12 @@ static void update_pause(struct slt_agent *a)
             slt_tail_pause(a->inputs[i].tail);
         else
             slt_tail_resume(a->inputs[i].tail);
+        if (a->inputs[i].arrive) {
+            if (want)
+                slt_arrive_pause(a->inputs[i].arrive);
+            else
+                slt_arrive_resume(a->inputs[i].arrive);
+        }
     }
 }
 
@@ -239,6 +250,7 @@ static void input_release(struct slt_agent_input *in)
     slt_free(in->slis);
     slt_free(in->sli_cfg);
     slt_free(in->line_cls);
+    slt_paths_release(&in->paths);
     memset(in, 0, sizeof(*in));
 }
 
@@ -252,6 +264,7 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->a = a;
     in->name = slt_strdup(ci->name);
     in->parser = slt_parser_new(ci->fmt, ci->max_line);
+    in->has_header = slt_format_has_header(ci->fmt);
     in->series = (uint32_t)find_series(a, SLT_SERIES_INPUT, ci->name);
     for (k = 0; k < cfg->nslis; k++)
         if (cfg->slis[k].input_idx == idx)
@@ -259,7 +272,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
     in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
     in->line_cls = slt_calloc(n ? n : 1, sizeof(*in->line_cls));
-    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls)
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls ||
+        slt_paths_init(&in->paths, ci->npaths) < 0)
         return SLT_ENOMEM;
     for (k = 0; k < cfg->nslis; k++) {
         if (cfg->slis[k].input_idx != idx)
@@ -275,6 +289,8 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
                        const struct slt_state_input *restore)
 {
     struct slt_tail_opts o;
+    struct slt_tail_pos *tpos;
+    size_t k, ntpos = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -285,8 +301,16 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     o.poll_ms = a->cfg->agent.poll_interval_ms;
     o.on_line = on_line;
     o.data = in;
-    rc = slt_tail_new(a->loop, &o, restore ? restore->pos : NULL, restore ? restore->npos : 0,
+    /* the tailer gets its own positions; .gz arrivals (SLT_POS_OBJECT) theirs */
+    tpos = restore && restore->npos ? slt_malloc(restore->npos * sizeof(*tpos)) : NULL;
+    if (restore && restore->npos && !tpos)
+        return SLT_ENOMEM;
+    for (k = 0; restore && k < restore->npos; k++)
+        if (!(restore->pos[k].flags & SLT_POS_OBJECT))
+            tpos[ntpos++] = restore->pos[k];
+    rc = slt_tail_new(a->loop, &o, restore ? (tpos ? tpos : restore->pos) : NULL, ntpos,
                       &in->tail);
+    slt_free(tpos);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start tailing: %s", ci->name,
                 slt_strerror(rc));
@@ -295,6 +319,30 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     }
     if (a->tails_paused)
         slt_tail_pause(in->tail);
+    if (slt_arrive_wanted((const char *const *)ci->paths, ci->npaths)) {
+        struct slt_arrive_opts ao;
+
+        memset(&ao, 0, sizeof(ao));
+        ao.input = ci->name;
+        ao.paths = (const char *const *)ci->paths;
+        ao.npaths = ci->npaths;
+        ao.read_from_beginning = ci->read_from_beginning;
+        ao.max_line = o.max_line;
+        ao.poll_ms = o.poll_ms;
+        ao.settle_ms = ci->gz_settle_ms;
+        ao.on_line = on_line;
+        ao.data = in;
+        rc = slt_arrive_new(a->loop, &ao, restore ? restore->pos : NULL,
+                            restore ? restore->npos : 0, &in->arrive);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading .gz files: %s",
+                    ci->name, slt_strerror(rc));
+            in->arrive = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_arrive_pause(in->arrive);
+    }
     return 0;
 }
 
@@ -328,15 +376,22 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
             continue;
         }
         for (;;) {
+            size_t m = 0;
+
             v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
             if (!v[i].pos)
                 goto nomem;
             n = slt_tail_positions(in->tail, v[i].pos, cap);
-            if (n <= cap)
+            if (in->arrive)
+                m = slt_arrive_positions(in->arrive, n <= cap ? v[i].pos + n : NULL,
+                                         n <= cap ? cap - n : 0);
+            if (n + m <= cap) {
+                n += m;
                 break;
+            }
             slt_free(v[i].pos);
             v[i].pos = NULL;
-            cap = n;
+            cap = n + m;
         }
         v[i].npos = n;
     }
@@ -389,6 +444,81 @@ static void count_unparsed_file(struct slt_agent *a, struct slt_tail_file *file)
     a->nunparsed_by_file++;
 }
 
+/*
+ * w3c / cloudfront: the columns of a line come from the last '#Fields:' line before it in the
+ * same file, which the parser keeps per stream (one per tailed file). A file first seen in the
+ * middle (a restart from a checkpoint, read_from: end) has its header behind us: read back
+ * from where reading starts, at most W3C_LOOKBACK bytes, for the last '#Fields:' line and the
+ * '#' lines of its block, and give them to the parser. Plain files only (a .gz is read from
+ * its start); without a header found, the format's default columns apply.
+ */
+#define W3C_LOOKBACK (64u << 20)
+#define W3C_CHUNK (64u << 10)
+
+static void recover_header(struct slt_agent_input *in, const char *path, uint64_t start)
+{
+    char *buf = NULL;
+    uint64_t pos = start, lo = start > W3C_LOOKBACK ? start - W3C_LOOKBACK : 0;
+    size_t n, i, blk, e;
+    ssize_t r;
+    int fd;
+
+    if (!path || (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0))
+        return;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    buf = slt_malloc(W3C_CHUNK + 1);
+    while (buf && pos > lo) {
+        /* the chunk before pos, overlapping the next one by a header line's worth */
+        uint64_t from = pos - lo > W3C_CHUNK ? pos - W3C_CHUNK : lo;
+
+        n = (size_t)(pos - from);
+        r = pread(fd, buf, n, (off_t)from);
+        if (r != (ssize_t)n)
+            break;
+        for (i = n; i-- > 0;) {
+            struct slt_record rec;
+
+            if (buf[i] != '#' || (i > 0 && buf[i - 1] != '\n') || (i == 0 && from != 0) ||
+                n - i < 8 || strncasecmp(buf + i, "#Fields:", 8) != 0)
+                continue;
+            /* the header block: the '#' lines right before it, then this one */
+            for (blk = i; blk > 0;) {
+                size_t b = blk - 1;
+                while (b > 0 && buf[b - 1] != '\n')
+                    b--;
+                if (buf[b] != '#' || (b == 0 && from != 0))
+                    break;
+                blk = b;
+            }
+            for (e = blk; e < n;) {
+                size_t l = e;
+                while (l < n && buf[l] != '\n')
+                    l++;
+                if (l == n)
+                    break; /* the #Fields: line runs past the chunk: not complete */
+                (void)slt_parse(in->parser, buf + e, l - e, &rec);
+                if (e == i)
+                    break;
+                e = l + 1;
+            }
+            slt_log(SLT_LOG_INFO, "agent",
+                    "input '%s': '%s' read from offset %" PRIu64 " with the #Fields: line at "
+                    "offset %" PRIu64,
+                    in->name, path, start, from + i);
+            goto out;
+        }
+        if (from == lo)
+            break;
+        pos = from + 256; /* keep a little overlap for a line cut at the chunk edge */
+        if (pos >= start)
+            break;
+    }
+out:
+    slt_free(buf);
+    close(fd);
+}
+
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset)
 {
@@ -403,6 +533,10 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
     if (in->closing || a->stopped)
         return;
     in->lines++;
+    /* per-file header state (w3c, cloudfront); a file first met mid-way gets its header */
+    if (in->has_header && slt_parser_stream(in->parser, (uint64_t)(uintptr_t)file) &&
+        end_offset > len + 1)
+        recover_header(in, file ? slt_tail_file_path(file) : NULL, end_offset - len - 1);
     if (flags & SLT_TAIL_OVERSIZE)
         r = SLT_UP_OVERSIZE;
     else
@@ -476,6 +610,73 @@ static uint64_t compute_acked(struct slt_agent *a)
     return a->seq - (a->has_pending ? 1 : 0);
 }
 
+/* ---- a full disk under state_dir ---- */
+
+static int is_disk_full(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT;
+}
+
+/* A write under state_dir failed (rc < 0) or succeeded (rc == 0): the disk_full condition. */
+static void note_disk(struct slt_agent *a, int rc, const char *what)
+{
+    if (rc < 0 && is_disk_full(rc) && !a->disk_full) {
+        a->disk_full = 1;
+        a->disk_full_events++;
+        slt_log(SLT_LOG_ERROR, "agent",
+                "'%s' is full (%s: %s): acknowledged batches are pruned now, reading is paused "
+                "until a batch can be spooled again",
+                a->state_dir, what, slt_strerror(rc));
+    } else if (rc == 0 && a->disk_full) {
+        a->disk_full = 0;
+        slt_log(SLT_LOG_INFO, "agent", "'%s' has room again (%s): reading", a->state_dir, what);
+    }
+}
+
+/*
+ * state_dir/reserve holds RESERVE_BYTES set aside at start. Pruning deletes the newest spool
+ * record only after the checkpoint holds its state; on a full disk the reserve is given back so
+ * that the checkpoint can be written, and made again once there is room.
+ */
+static void reserve_make(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd, rc;
+
+    a->reserve_try_ms = slt_now_ms();
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_size >= RESERVE_BYTES &&
+        (uint64_t)st.st_blocks * 512 >= RESERVE_BYTES) {
+        a->reserve_held = 1;
+        close(fd);
+        return;
+    }
+    rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = errno;
+    close(fd);
+    if (rc != 0) {
+        unlink(path);
+        return;
+    }
+    a->reserve_held = 1;
+}
+
+static void reserve_release(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    if (unlink(path) < 0 && errno != ENOENT)
+        slt_log(SLT_LOG_WARN, "agent", "cannot delete '%s': %s", path, strerror(errno));
+    a->reserve_held = 0;
+    a->reserve_try_ms = slt_now_ms();
+}
+
 static int spool_pending(struct slt_agent *a)
 {
     struct slt_state st;
@@ -484,6 +685,7 @@ static int spool_pending(struct slt_agent *a)
     rc =
         slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created, a->pending_frame.p,
                          a->pending_frame.len, a->pending_state.p, a->pending_state.len);
+    note_disk(a, rc, "spool");
     if (rc < 0) {
         if (!a->paused_pending)
             slt_log(SLT_LOG_ERROR, "agent",
@@ -607,8 +809,10 @@ int slt__agent_checkpoint(struct slt_agent *a)
         rc = slt_ckpt_write(a->state_dir, b.p, b.len);
     slt_buf_release(&b);
     if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
-                slt_strerror(rc));
+        if (!is_disk_full(rc) || !a->disk_full)
+            slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
+                    slt_strerror(rc));
+        note_disk(a, rc, "checkpoint");
         return rc;
     }
     a->ckpt_acked = a->last.acked_seq;
@@ -680,13 +884,26 @@ static void maintain_spool(struct slt_agent *a)
     int64_t now = slt_now_ms();
     int64_t retention = a->cfg->agent.spool_retention_s * 1000;
 
-    if (slt_spool_prunable(a->spool, now, retention) > 0) {
-        if (slt__agent_checkpoint(a) == 0)
-            slt_spool_prune(a->spool, now, retention);
+    /* on a full disk, the resend window after acknowledgement is a luxury */
+    unsigned flags = a->disk_full ? SLT_SPOOL_PRUNE_EARLY : 0;
+    int rc;
+
+    if (slt_spool_prunable(a->spool, now, retention, flags) > 0) {
+        rc = slt__agent_checkpoint(a);
+        if (rc < 0 && is_disk_full(rc) && a->reserve_held) {
+            slt_log(SLT_LOG_WARN, "agent", "giving back the space reserved in '%s/reserve'",
+                    a->state_dir);
+            reserve_release(a);
+            rc = slt__agent_checkpoint(a);
+        }
+        /* without a checkpoint the newest record is the state: its segment stays */
+        slt_spool_prune(a->spool, now, retention, flags | (rc < 0 ? SLT_SPOOL_PRUNE_KEEP_LAST : 0));
     } else if (now - a->last_ckpt_ms >= CKPT_EVERY_MS && compute_acked(a) != a->ckpt_acked) {
         slt__agent_checkpoint(a);
     }
     check_backpressure(a);
+    if (!a->reserve_held && !a->disk_full && now - a->reserve_try_ms >= RESERVE_RETRY_MS)
+        reserve_make(a);
 }
 
 /* since of (kind, name) in the new epoch, assigned at the first re-encoded batch carrying it */
@@ -760,12 +977,15 @@ static int reencode(struct since_map *m, uint64_t epoch, uint64_t seq, const cha
 }
 
 /*
- * The aggregator lost batches we no longer have: their counts are gone. Start a new epoch (the
- * aggregator accepts a new epoch from its `since`) and copy every batch of the old epoch that
- * is still spooled into it, in order, so that only the pruned ones are lost: the aggregator's
- * mark is below all of them, so it holds none of them.
+ * Starts a new epoch larger than both the current one and `above` (the aggregator accepts a
+ * new epoch from its `since`) and copies the batches of the old epoch that are still spooled
+ * into it, in order (all of them, or only the unacknowledged ones with unacked_only):
+ *  - the aggregator lost batches we no longer have (unrecoverable GAP): its mark is below every
+ *    spooled batch, so it holds none of them, and only the pruned ones are lost;
+ *  - a larger epoch is stored for our id (REJECTED, stale epoch): what was acknowledged is
+ *    stored, the rest was rejected and is sent again in the new epoch.
  */
-void slt__agent_new_epoch(struct slt_agent *a, const char *why)
+void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why)
 {
     uint64_t now = (uint64_t)slt_now_ms(), old = a->epoch, oldseq = a->seq, nep, seq = 0;
     struct since_map m;
@@ -775,6 +995,8 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
     int rc;
 
     nep = now > old ? now : old + 1;
+    if (above >= nep)
+        nep = above + 1;
     m.a = a;
     m.since = slt_calloc(a->nseries ? a->nseries : 1, sizeof(*m.since));
     slt_buf_init(&fr, SIZE_MAX);
@@ -784,7 +1006,7 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
     for (i = 0; i < n; i++) {
         struct slt_spool_rec *r = slt_spool_at(a->spool, i);
 
-        if (r->epoch != old || !m.since)
+        if (r->epoch != old || !m.since || (unacked_only && r->acked))
             continue;
         fr.len = stb.len = nf.len = ns.len = 0;
         rc = slt_spool_read_frame(a->spool, i, &fr);
@@ -827,10 +1049,13 @@ void slt__agent_new_epoch(struct slt_agent *a, const char *why)
         }
     }
     a->abandoned += lost;
+    a->given_up += lost;
     slt_log(SLT_LOG_ERROR, "agent",
             "%s: starting epoch %" PRIu64 " after %" PRIu64 ":%" PRIu64 "; %zu spooled batches "
-            "carried over, the counts of the batches no longer spooled are lost%s",
-            why, nep, old, oldseq, copied, lost ? " (and some could not be carried)" : "");
+            "carried over%s%s",
+            why, nep, old, oldseq, copied,
+            unacked_only ? "" : ", the counts of the batches no longer spooled are lost",
+            lost ? " (and some could not be carried)" : "");
     a->epoch = nep;
     a->seq = seq;
     for (i = 0; i < a->nseries; i++)
@@ -877,6 +1102,7 @@ static void on_tick(uv_timer_t *t)
         return;
     checkpoint_positions(a);
     maintain_spool(a);
+    check_paths(a, 0);
     slt_status_write(a);
 }
 
@@ -886,7 +1112,7 @@ static uint64_t tick_ms(const struct slt_agent *a)
                                                   : 1000;
 }
 
-void slt__agent_on_acked(struct slt_agent *a)
+static void on_acked_all(struct slt_agent *a)
 {
     if (a->stopping && !a->stopped && a->spool->unacked == 0 && !a->has_pending)
         finish(a);
@@ -985,6 +1211,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             slt_tail_close(inputs[i].tail, on_old_tail_closed, o);
             inputs[i].tail = NULL;
         }
+        if (inputs[i].arrive) {
+            o->open++;
+            slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
+            inputs[i].arrive = NULL;
+        }
     }
     on_old_tail_closed(o);
 }
@@ -1051,10 +1282,22 @@ static int make_inputs(struct slt_agent *a, struct slt_config *cfg, const struct
     return 0;
 }
 
+/* Paths and globs that match no file: logged as warnings with warn (start, SIGHUP). */
+static void check_paths(struct slt_agent *a, int warn)
+{
+    int64_t now = slt_now_ms();
+    size_t i;
+
+    for (i = 0; i < a->ninputs; i++)
+        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn,
+                        now);
+}
+
 static void start_inputs(struct slt_agent *a, const struct slt_state *st)
 {
     size_t i;
 
+    check_paths(a, 1);
     for (i = 0; i < a->ninputs; i++)
         input_start(a, &a->inputs[i], &a->cfg->inputs[i],
                     st ? slt_state_input(st, a->inputs[i].name) : NULL);
@@ -1130,6 +1373,7 @@ static void reload(struct slt_agent *a)
             memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
             memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
             nin[j].last_event_s = oin[k].last_event_s;
+            nin[j].paths.none_since_ms = oin[k].paths.none_since_ms;
         }
     }
     close_inputs(a, oin, oldn, ocfg);
@@ -1146,6 +1390,9 @@ static void reload(struct slt_agent *a)
     uv_timer_set_repeat(&a->tick_timer, tick_ms(a));
     if (a->spool)
         a->spool->max_bytes = ncfg->agent.spool_max_bytes;
+    if (a->ship)
+        slt_ship_reload_tls(a->ship);
+    reload_status(a);
     if (reconnect && a->ship)
         slt_ship_reconnect(a->ship);
     a->reloads++;
@@ -1359,10 +1606,132 @@ fail:
     return rc;
 }
 
-int slt_agent_start(struct slt_agent *a)
+/* ---- what the shipper sees of the agent (ship.h) ---- */
+
+static uint64_t ship_epoch(void *data)
+{
+    return ((struct slt_agent *)data)->epoch;
+}
+
+static const struct slt_agent_conf *ship_conf(void *data)
+{
+    return &((struct slt_agent *)data)->cfg->agent;
+}
+
+static const char *ship_token(void *data)
+{
+    return ((struct slt_agent *)data)->token;
+}
+
+static void ship_acked(void *data, uint64_t epoch, uint64_t seq)
+{
+    struct slt_agent *a = data;
+
+    if (epoch == a->epoch && seq > a->last_acked_seq)
+        a->last_acked_seq = seq;
+}
+
+static void ship_after_ack(void *data)
+{
+    on_acked_all(data);
+}
+
+static void ship_new_epoch(void *data, uint64_t above, int unacked_only, const char *why)
+{
+    slt__agent_new_epoch(data, above, unacked_only, why);
+}
+
+/* agent.status_tls's files (NULL when plain HTTP). */
+static const struct slt_tls_opts *status_tls(const struct slt_agent_conf *ac,
+                                             struct slt_tls_opts *o)
+{
+    if (!ac->status_tls.enabled)
+        return NULL;
+    o->cert_file = ac->status_tls.cert_file;
+    o->key_file = ac->status_tls.key_file;
+    o->ca_file = NULL;
+    return o;
+}
+
+/* Reads agent.status_token_file (NULL *tok when not set). */
+static int status_token(const struct slt_agent_conf *ac, char **tok)
 {
     int rc;
 
+    *tok = NULL;
+    if (!ac->status_token_file)
+        return 0;
+    if ((rc = read_token(ac->status_token_file, tok)) < 0)
+        return rc;
+    if (!**tok) {
+        slt_free(*tok);
+        *tok = NULL;
+        return SLT_EINVAL;
+    }
+    return 0;
+}
+
+static int start_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot read status_token_file '%s': %s",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return rc;
+    }
+    rc = slt_status_http_start(a->loop, ac->status_listen, status_tls(ac, &o), tok,
+                               slt_status_render, a, &a->http);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+    return rc;
+}
+
+static void reload_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if (!a->http)
+        return;
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "reload: cannot read status_token_file '%s': %s; keeping the token in use",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return;
+    }
+    slt_status_http_reload(a->http, status_tls(ac, &o), tok);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+}
+
+int slt_agent_start(struct slt_agent *a)
+{
+    const struct slt_ship_hooks hooks = {
+        .data = a,
+        .loop = a->loop,
+        .spool = a->spool,
+        .agent_id = a->agent_id,
+        .max_frame = SLT_AGENT_MAX_FRAME,
+        .epoch = ship_epoch,
+        .conf = ship_conf,
+        .token = ship_token,
+        .acked = ship_acked,
+        .after_ack = ship_after_ack,
+        .new_epoch = ship_new_epoch,
+    };
+    int rc;
+
+    reserve_make(a);
     uv_timer_init(a->loop, &a->flush_timer);
     uv_timer_init(a->loop, &a->tick_timer);
     uv_timer_init(a->loop, &a->close_timer);
@@ -1380,12 +1749,11 @@ int slt_agent_start(struct slt_agent *a)
     uv_timer_start(&a->flush_timer, on_flush, (uint64_t)a->cfg->agent.flush_interval_ms,
                    (uint64_t)a->cfg->agent.flush_interval_ms);
     uv_timer_start(&a->tick_timer, on_tick, tick_ms(a), tick_ms(a));
-    if ((rc = slt_ship_new(a, &a->ship)) < 0) {
+    if ((rc = slt_ship_new(&hooks, &a->ship)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
         return rc;
     }
-    if (a->cfg->agent.status_listen &&
-        (rc = slt_status_http_start(a, a->cfg->agent.status_listen, &a->http)) < 0) {
+    if (a->cfg->agent.status_listen && (rc = start_status(a)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot serve status on '%s': %s",
                 a->cfg->agent.status_listen, slt_strerror(rc));
         return rc;

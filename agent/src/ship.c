@@ -3,15 +3,22 @@
  *
  * One TCP connection at a time. Addresses are tried in order; after the last one fails the
  * next round starts after a capped exponential backoff with jitter. A session is HELLO (with
- * the token) -> WELCOME, then up to SLT_AGENT_WINDOW batches in flight, read back from the
+ * the token) -> WELCOME, then up to SLT_SHIP_WINDOW batches in flight, read back from the
  * spool byte for byte, oldest unacknowledged first. Every (re)connection resends from the oldest
  * unacknowledged batch; the aggregator answers DUPLICATE for what it already has.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <uv.h>
 
-#include "agent.h"
+#include "ship.h"
+#include "slt/config.h"
+#include "slt/conn.h"
+#include "slt/proto.h"
+#include "slt/tls.h"
+#include "spool.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define ACK_TIMEOUT_MS 30000
@@ -20,16 +27,10 @@
 #define BACKOFF_MAX_MS 10000
 #define HOLD_MIN_MS 200
 #define HOLD_MAX_MS 5000
+#define LUA_INT_MAX ((uint64_t)1 << 53) /* epochs at or over it are refused by aggregators */
 
-struct conn {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    struct slt_ship *s; /* NULL once abandoned */
-};
-
+/* A frame being written: the connection holds it until its write callback. */
 struct wreq {
-    uv_write_t req;
-    struct conn *c;
     size_t len;
     char data[];
 };
@@ -45,9 +46,14 @@ struct inflight {
 };
 
 struct slt_ship {
-    struct slt_agent *a;
+    struct slt_ship_hooks h;
+    struct slt_ship_counters n;
+    struct slt_tls *tls;  /* agent.tls; NULL: plain TCP */
+    char host[256];       /* of the address being tried: the default TLS server name */
+    char *alloc_at;       /* where the last read went (to recognise a TLS answer) */
+    int got_bytes;        /* on this connection */
     enum slt_conn_state state;
-    struct conn *c;
+    struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
     uv_timer_t hold;  /* RETRY: wait before resending */
     struct slt_frame_reader fr;
@@ -58,12 +64,11 @@ struct slt_ship {
     char addr[300];
     char last_err[256];
     uint64_t cur_epoch, cur_seq; /* next batch to send is the first unacked one >= this */
-    struct inflight ring[SLT_AGENT_WINDOW];
+    struct inflight ring[SLT_SHIP_WINDOW];
     size_t ifh, ifn;
     uint64_t rgen; /* bumped on every rewind; answers to older sends do not rewind again */
     int holding;
     int64_t last_ack_ms;
-    uint64_t connects, failures;
     int closing, refs;
     struct slt_buf wbuf;
 };
@@ -79,35 +84,32 @@ static int64_t now_ms(void)
 static void maybe_free(struct slt_ship *s)
 {
     if (s->closing && s->refs == 0) {
+        slt_tls_free(s->tls);
         slt_frame_reader_release(&s->fr);
         slt_buf_release(&s->wbuf);
         slt_free(s);
     }
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_conn_closed(struct slt_conn *c)
 {
-    struct conn *c = h->data;
-    struct slt_ship *s = c->s;
+    struct slt_ship *s = slt_conn_data(c);
 
-    slt_free(c);
-    if (s) {
-        s->refs--;
-        maybe_free(s);
-    }
+    s->refs--;
+    maybe_free(s);
 }
 
 static void drop_conn(struct slt_ship *s)
 {
     if (s->c) {
-        uv_close((uv_handle_t *)&s->c->tcp, on_conn_closed);
+        slt_conn_close(s->c, on_conn_closed);
         s->c = NULL;
     }
     s->ifn = s->ifh = 0;
     s->holding = 0;
     uv_timer_stop(&s->hold);
     slt_frame_reader_release(&s->fr);
-    slt_frame_reader_init(&s->fr, SLT_AGENT_MAX_FRAME);
+    slt_frame_reader_init(&s->fr, s->h.max_frame);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -126,13 +128,13 @@ static void fail(struct slt_ship *s, const char *why, int err)
     else
         slt_log(SLT_LOG_DEBUG, "ship", "aggregator %s: %s", s->addr, msg);
     snprintf(s->last_err, sizeof(s->last_err), "%s", msg);
-    s->failures++;
+    s->n.failures++;
     drop_conn(s);
     s->state = SLT_CONN_DOWN;
     s->gen++;
     if (s->closing)
         return;
-    if (++s->addr_idx < s->a->cfg->agent.naggregators) {
+    if (++s->addr_idx < s->h.conf(s->h.data)->naggregators) {
         delay = 0;
     } else {
         s->addr_idx = 0;
@@ -166,30 +168,27 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-static void on_write(uv_write_t *req, int status)
+static void on_write(struct slt_conn *c, int status, void *arg)
 {
-    struct wreq *w = (struct wreq *)req;
-    struct conn *c = w->c;
+    struct slt_ship *s = slt_conn_data(c);
 
-    slt_free(w);
-    if (status < 0 && c->s && c->s->c == c)
-        fail(c->s, "write failed", status);
+    slt_free(arg);
+    if (status < 0 && s->c == c)
+        fail(s, status == SLT_EPROTO ? slt_conn_error(c) : "write failed",
+             status == SLT_EPROTO ? 0 : status);
 }
 
 static int write_frame(struct slt_ship *s, const char *p, size_t len)
 {
     struct wreq *w;
-    uv_buf_t b;
     int rc;
 
     w = slt_malloc(sizeof(*w) + len);
     if (!w)
         return SLT_ENOMEM;
-    w->c = s->c;
     w->len = len;
     memcpy(w->data, p, len);
-    b = uv_buf_init(w->data, (unsigned)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&s->c->tcp, &b, 1, on_write);
+    rc = slt_conn_write(s->c, w->data, len, on_write, w);
     if (rc < 0) {
         slt_free(w);
         return rc;
@@ -216,7 +215,8 @@ static size_t lower_bound(struct slt_spool *sp, uint64_t epoch, uint64_t seq)
 
 static void pump(struct slt_ship *s)
 {
-    struct slt_spool *sp = s->a->spool;
+    struct slt_spool *sp = s->h.spool;
+    uint64_t epoch = s->h.epoch(s->h.data);
     size_t i, n;
     int rc;
 
@@ -224,11 +224,11 @@ static void pump(struct slt_ship *s)
         return;
     n = slt_spool_count(sp);
     i = lower_bound(sp, s->cur_epoch, s->cur_seq);
-    while (s->ifn < SLT_AGENT_WINDOW && i < n) {
+    while (s->ifn < SLT_SHIP_WINDOW && i < n) {
         struct slt_spool_rec *r = slt_spool_at(sp, i);
         struct inflight *f;
 
-        if (r->acked || r->epoch != s->a->epoch) {
+        if (r->acked || r->epoch != epoch) {
             i++;
             continue;
         }
@@ -245,7 +245,7 @@ static void pump(struct slt_ship *s)
         }
         if (s->ifn == 0)
             s->last_ack_ms = now_ms();
-        f = &s->ring[(s->ifh + s->ifn) % SLT_AGENT_WINDOW];
+        f = &s->ring[(s->ifh + s->ifn) % SLT_SHIP_WINDOW];
         f->epoch = r->epoch;
         f->seq = r->seq;
         f->rgen = s->rgen;
@@ -275,8 +275,8 @@ static void on_hold(uv_timer_t *t)
 
 static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
 {
-    struct slt_agent *a = s->a;
-    struct slt_spool *sp = a->spool;
+    struct slt_spool *sp = s->h.spool;
+    uint64_t epoch = s->h.epoch(s->h.data);
     struct inflight f;
     uint64_t from;
     long idx;
@@ -287,7 +287,7 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         return;
     }
     f = s->ring[s->ifh];
-    s->ifh = (s->ifh + 1) % SLT_AGENT_WINDOW;
+    s->ifh = (s->ifh + 1) % SLT_SHIP_WINDOW;
     s->ifn--;
     s->last_ack_ms = now_ms();
     idx = slt_spool_find(sp, ack->epoch, ack->seq);
@@ -295,28 +295,52 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
     case SLT_ACK_APPLIED:
     case SLT_ACK_DUPLICATE:
         if (ack->status == SLT_ACK_APPLIED)
-            a->acked++;
+            s->n.acked++;
         else
-            a->duplicates++;
+            s->n.duplicates++;
         if (idx >= 0)
             slt_spool_set_acked(sp, (size_t)idx, 1);
-        if (ack->epoch == a->epoch && ack->seq > a->last_acked_seq)
-            a->last_acked_seq = ack->seq;
+        if (ack->epoch == epoch)
+            s->h.acked(s->h.data, ack->epoch, ack->seq);
         s->hold_ms = HOLD_MIN_MS;
         break;
     case SLT_ACK_REJECTED:
-        a->rejected++;
+        s->n.rejected++;
+        if (ack->reason == SLT_REJECT_STALE_EPOCH && ack->epoch == epoch) {
+            if (ack->mark + 1 < LUA_INT_MAX) {
+                /* nothing of the rejected batch was stored: move above the stored epoch
+                 * and send again everything not acknowledged */
+                char why[160];
+
+                s->n.stale_epochs++;
+                snprintf(why, sizeof(why),
+                         "the aggregator holds epoch %" PRIu64 " for agent id '%s' (state lost, "
+                         "clock set back, or another host with this id)",
+                         ack->mark, s->h.agent_id);
+                s->h.new_epoch(s->h.data, ack->mark, 1, why);
+                slt_ship_reconnect(s);
+                return;
+            }
+            slt_log(SLT_LOG_ERROR, "ship",
+                    "the aggregator holds epoch %" PRIu64 " for agent id '%s', the largest "
+                    "there is: remove it (docs/REDIS.md, 'What grows') or use another agent.id",
+                    ack->mark, s->h.agent_id);
+        }
+        s->n.given_up++;
         slt_log(SLT_LOG_ERROR, "ship",
-                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator; it is dropped",
-                ack->epoch, ack->seq);
+                "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator (%s); it is given up",
+                ack->epoch, ack->seq,
+                ack->reason == SLT_REJECT_STALE_EPOCH ? "stale epoch"
+                : ack->reason == SLT_REJECT_INVALID   ? "content it cannot store"
+                                                      : "no reason given");
         if (idx >= 0)
             slt_spool_set_acked(sp, (size_t)idx, 1);
         break;
     case SLT_ACK_RETRY:
-        a->retries++;
+        s->n.retries++;
         if (f.rgen != s->rgen)
             break;
-        if (a->retries == 1 || s->hold_ms >= HOLD_MAX_MS)
+        if (s->n.retries == 1 || s->hold_ms >= HOLD_MAX_MS)
             slt_log(SLT_LOG_WARN, "ship", "aggregator asks to retry batch %" PRIu64 " later",
                     ack->seq);
         rewind_to(s, ack->epoch, ack->seq);
@@ -327,8 +351,8 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
             s->hold_ms = HOLD_MAX_MS;
         break;
     case SLT_ACK_GAP:
-        a->gaps++;
-        if (f.rgen != s->rgen || ack->epoch != a->epoch)
+        s->n.gaps++;
+        if (f.rgen != s->rgen || ack->epoch != epoch)
             break;
         from = ack->resend_from;
         if (from > ack->seq || from == 0) {
@@ -340,9 +364,10 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         }
         idx = slt_spool_find(sp, ack->epoch, from);
         if (idx < 0) {
-            a->unrecoverable_gaps++;
-            slt__agent_new_epoch(a, "aggregator lost batches that are no longer spooled "
-                                    "(older than spool_retention)");
+            s->n.unrecoverable_gaps++;
+            s->h.new_epoch(s->h.data, 0, 0,
+                           "aggregator lost batches that are no longer spooled "
+                           "(older than spool_retention)");
             slt_ship_reconnect(s);
             return;
         }
@@ -359,7 +384,7 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         fail(s, "unknown acknowledgement status", SLT_EPROTO);
         return;
     }
-    slt__agent_on_acked(a);
+    s->h.after_ack(s->h.data);
     if (!s->closing)
         pump(s);
 }
@@ -373,12 +398,12 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
             return;
         }
         s->state = SLT_CONN_UP;
-        s->connects++;
+        s->n.connects++;
         s->backoff_ms = BACKOFF_MIN_MS;
         s->hold_ms = HOLD_MIN_MS;
         s->last_err[0] = '\0';
         slt_log(SLT_LOG_INFO, "ship", "connected to aggregator %s (%" PRIu64 " to resend)", s->addr,
-                s->a->spool->unacked);
+                s->h.spool->unacked);
         s->cur_epoch = s->cur_seq = 0;
         s->rgen++;
         uv_timer_start(&s->timer, on_timer, WATCHDOG_MS, WATCHDOG_MS);
@@ -409,41 +434,54 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
     }
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_alloc(struct slt_conn *c, size_t suggested, char **p, size_t *room)
 {
-    struct conn *c = h->data;
-    char *p = NULL;
-    size_t avail = 0;
+    struct slt_ship *s = slt_conn_data(c);
 
-    buf->base = NULL;
-    buf->len = 0;
-    if (!c->s || c->s->c != c)
+    *p = NULL;
+    *room = 0;
+    if (s->c != c)
         return;
-    if (slt_frame_reader_reserve(&c->s->fr, suggested, &p, &avail) == 0) {
-        buf->base = p;
-        buf->len = avail;
+    if (slt_frame_reader_reserve(&s->fr, suggested, p, room) < 0) {
+        *p = NULL;
+        *room = 0;
     }
+    s->alloc_at = *p;
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct slt_conn *c, long nread)
 {
-    struct conn *c = st->data;
-    struct slt_ship *s = c->s;
+    struct slt_ship *s = slt_conn_data(c);
     const char *payload;
     size_t len;
     uint64_t gen;
     int r;
 
-    (void)buf;
-    if (!s || s->c != c)
+    if (s->c != c)
         return;
+    if (nread == SLT_EPROTO)
+        s->n.tls_failures++;
     if (nread < 0) {
-        fail(s, nread == UV_EOF ? "connection closed by the aggregator" : "read failed",
-             nread == UV_EOF ? 0 : (int)nread);
+        if (nread == SLT_EPROTO)
+            fail(s, slt_conn_error(c), 0);
+        else
+            fail(s,
+                 nread != UV_EOF ? "read failed"
+                 : s->state == SLT_CONN_HELLO && !s->tls && !s->got_bytes
+                     ? "connection closed by the aggregator before WELCOME (a TLS listener? "
+                       "see agent.tls)"
+                     : "connection closed by the aggregator",
+                 nread == UV_EOF ? 0 : (int)nread);
         return;
     }
-    if (nread == 0)
+    if (!s->got_bytes && !s->tls && nread >= 2 && s->alloc_at &&
+        (s->alloc_at[0] == 0x15 || s->alloc_at[0] == 0x16) && s->alloc_at[1] == 0x03) {
+        /* a TLS record (an alert for our HELLO) where a frame should be */
+        s->n.tls_failures++;
+        fail(s, "the aggregator speaks TLS: set agent.tls", 0);
         return;
+    }
+    s->got_bytes = 1;
     slt_frame_reader_commit(&s->fr, (size_t)nread);
     gen = s->gen;
     while ((r = slt_frame_reader_next(&s->fr, &payload, &len)) == 1) {
@@ -465,32 +503,36 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         fail(s, "oversized frame from the aggregator", r);
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_connect(struct slt_conn *c, int status)
 {
-    struct conn *c = req->data;
-    struct slt_ship *s = c->s;
-    struct slt_agent *a;
+    struct slt_ship *s = slt_conn_data(c);
+    const char *token;
     struct slt_msg m;
     int rc;
 
-    if (!s || s->c != c)
+    if (s->c != c)
         return;
-    a = s->a;
     if (status < 0) {
-        fail(s, "cannot connect", status);
+        if (status == SLT_EPROTO) {
+            s->n.tls_failures++;
+            fail(s, slt_conn_error(c), 0);
+        } else {
+            fail(s, "cannot connect", status);
+        }
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    if ((rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
+    s->got_bytes = 0;
+    if ((rc = slt_conn_read_start(c, on_alloc, on_read)) < 0) {
         fail(s, "cannot read", rc);
         return;
     }
     memset(&m, 0, sizeof(m));
     m.type = SLT_MSG_HELLO;
     m.u.hello.version = SLT_PROTO_VERSION;
-    m.u.hello.agent_id = slt_str_make(a->agent_id, strlen(a->agent_id));
-    m.u.hello.epoch = a->epoch;
-    m.u.hello.token = slt_str_make(a->token, strlen(a->token));
+    token = s->h.token(s->h.data);
+    m.u.hello.agent_id = slt_str_make(s->h.agent_id, strlen(s->h.agent_id));
+    m.u.hello.epoch = s->h.epoch(s->h.data);
+    m.u.hello.token = slt_str_make(token, strlen(token));
     s->wbuf.len = 0;
     rc = slt_msg_encode(&m, &s->wbuf);
     if (rc == 0)
@@ -508,7 +550,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct gai *g = (struct gai *)req;
     struct slt_ship *s = g->s;
-    struct conn *c;
+    struct slt_conn *c;
     int rc;
 
     s->refs--;
@@ -524,22 +566,19 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         fail(s, "cannot resolve", status);
         return;
     }
-    c = slt_calloc(1, sizeof(*c));
-    if (!c) {
-        uv_freeaddrinfo(res);
-        fail(s, "cannot connect", SLT_ENOMEM);
+    {
+        const struct slt_agent_conf *ac = s->h.conf(s->h.data);
+        const char *name = ac->tls.server_name ? ac->tls.server_name : s->host;
+
+        rc = slt_conn_connect(s->h.loop, res->ai_addr, s->tls, name, on_connect, s, &c);
+    }
+    uv_freeaddrinfo(res);
+    if (rc < 0) {
+        fail(s, "cannot connect", rc);
         return;
     }
-    uv_tcp_init(s->a->loop, &c->tcp);
-    c->tcp.data = c;
-    c->creq.data = c;
-    c->s = s;
     s->c = c;
     s->refs++;
-    rc = uv_tcp_connect(&c->creq, &c->tcp, res->ai_addr, on_connect);
-    uv_freeaddrinfo(res);
-    if (rc < 0)
-        fail(s, "cannot connect", rc);
 }
 
 /* "host:port" or "[v6]:port" into host and port. */
@@ -576,7 +615,7 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port, siz
 
 static void connect_next(struct slt_ship *s)
 {
-    const struct slt_agent_conf *ac = &s->a->cfg->agent;
+    const struct slt_agent_conf *ac = s->h.conf(s->h.data);
     struct addrinfo hints;
     char host[256], port[16];
     struct gai *g;
@@ -598,6 +637,7 @@ static void connect_next(struct slt_ship *s)
         fail(s, "bad address (want host:port)", 0);
         return;
     }
+    snprintf(s->host, sizeof(s->host), "%s", host);
     g = slt_calloc(1, sizeof(*g));
     if (!g) {
         fail(s, "cannot resolve", SLT_ENOMEM);
@@ -609,7 +649,7 @@ static void connect_next(struct slt_ship *s)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     s->refs++;
-    rc = uv_getaddrinfo(s->a->loop, &g->req, on_resolved, host, port, &hints);
+    rc = uv_getaddrinfo(s->h.loop, &g->req, on_resolved, host, port, &hints);
     if (rc < 0) {
         s->refs--;
         slt_free(g);
@@ -625,20 +665,40 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
-int slt_ship_new(struct slt_agent *a, struct slt_ship **out)
+static void tls_opts(const struct slt_agent_conf *ac, struct slt_tls_opts *o)
+{
+    o->cert_file = ac->tls.cert_file;
+    o->key_file = ac->tls.key_file;
+    o->ca_file = ac->tls.ca_file;
+}
+
+int slt_ship_new(const struct slt_ship_hooks *hooks, struct slt_ship **out)
 {
     struct slt_ship *s = slt_calloc(1, sizeof(*s));
+    const struct slt_agent_conf *ac = hooks->conf(hooks->data);
+    char err[512];
+    int rc;
 
     if (!s)
         return SLT_ENOMEM;
-    s->a = a;
+    if (ac->tls.enabled) {
+        struct slt_tls_opts o;
+
+        tls_opts(ac, &o);
+        if ((rc = slt_tls_new(SLT_TLS_CLIENT, &o, "agent", &s->tls, err, sizeof(err))) < 0) {
+            slt_log(SLT_LOG_ERROR, "ship", "agent.tls: %s", err);
+            slt_free(s);
+            return rc;
+        }
+    }
+    s->h = *hooks;
     s->backoff_ms = BACKOFF_MIN_MS;
     s->hold_ms = HOLD_MIN_MS;
     slt_proto_limits_default(&s->limits);
-    slt_frame_reader_init(&s->fr, SLT_AGENT_MAX_FRAME);
-    slt_buf_init(&s->wbuf, (size_t)SLT_AGENT_MAX_FRAME + 4);
-    uv_timer_init(a->loop, &s->timer);
-    uv_timer_init(a->loop, &s->hold);
+    slt_frame_reader_init(&s->fr, s->h.max_frame);
+    slt_buf_init(&s->wbuf, s->h.max_frame + 4);
+    uv_timer_init(s->h.loop, &s->timer);
+    uv_timer_init(s->h.loop, &s->hold);
     s->timer.data = s->hold.data = s;
     s->refs = 2;
     srandom((unsigned)(slt_mono_ns() ^ (uint64_t)getpid()));
@@ -664,6 +724,25 @@ void slt_ship_reconnect(struct slt_ship *s)
     uv_timer_start(&s->timer, on_timer, 0, 0);
 }
 
+void slt_ship_reload_tls(struct slt_ship *s)
+{
+    const struct slt_agent_conf *ac = s->h.conf(s->h.data);
+    struct slt_tls_opts o;
+    char err[512];
+
+    if (s->closing)
+        return;
+    if (!ac->tls.enabled != !s->tls) {
+        slt_log(SLT_LOG_WARN, "ship", "turning agent.tls on or off takes effect at the next start");
+        return;
+    }
+    if (!s->tls)
+        return;
+    tls_opts(ac, &o);
+    if (slt_tls_reload(s->tls, &o, err, sizeof(err)) < 0)
+        slt_log(SLT_LOG_ERROR, "ship", "agent.tls: %s; keeping the certificates in use", err);
+}
+
 void slt_ship_close(struct slt_ship *s)
 {
     if (s->closing)
@@ -686,14 +765,9 @@ const char *slt_ship_address(const struct slt_ship *s)
     return s->addr;
 }
 
-uint64_t slt_ship_connects(const struct slt_ship *s)
+const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s)
 {
-    return s->connects;
-}
-
-uint64_t slt_ship_failures(const struct slt_ship *s)
-{
-    return s->failures;
+    return &s->n;
 }
 
 int slt_ship_handles_open(const struct slt_ship *s)

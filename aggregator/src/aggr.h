@@ -1,9 +1,9 @@
 /*
- * The aggregator's ingest side: the agent listener (server.c), one session per connection
- * (session.c) and the Redis store that applies batches exactly once (store_redis.c).
+ * The aggregator's ingest side: the agent listener (server.c) and one session per connection
+ * (session.c); batches go to the store (store.h) that applies them exactly once.
  *
  * Calling sequence (main.c):
- *   slt_store_new(loop, &url, &params, stats, &store)   connects, reconnects with backoff
+ *   slt_store_new(loop, &conf, &params, stats, &store)  connects, reconnects with backoff
  *   slt_server_start(&srv, loop, &params, store, stats) listens on params.listen
  *   on SIGHUP:  slt_server_set_params / slt_store_set_params with the new values
  *   on SIGTERM: slt_server_stop(&srv, cb)     stops accepting, lets in-flight applies finish
@@ -18,10 +18,12 @@
 
 #include <uv.h>
 
+#include "slt/conn.h"
 #include "slt/proto.h"
 
 #include "redis_url.h"
 #include "stats.h"
+#include "store.h"
 
 /* Everything the ingest side reads from the config, copied so a reload can swap it. */
 struct slt_aggr_params {
@@ -42,64 +44,26 @@ struct slt_aggr_params {
 
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
-/* ---- store ----------------------------------------------------------------------------------
- * One Redis connection for applies. Each series of a batch becomes an entry; entries of one
- * series that arrive in the same loop iteration share one EVALSHA. ap->done runs once every
- * entry has its answer, or once the connection failed.
- */
-struct slt_store;
-struct slt_apply_part;
-struct slt_store_bucket;
-
-struct slt_apply {
-    void (*done)(struct slt_apply *ap); /* runs exactly once per successful slt_store_apply */
-    void *data;
-    /* outcome, valid in done() */
-    enum slt_ack_status status;
-    uint64_t resend_from;
-    /* internal */
-    struct slt_store *st;
-    uint64_t epoch, seq;
-    struct slt_apply_part *parts;
-    size_t nparts, capparts;
-    size_t pending;
-    uint64_t sent_ns;
-    struct slt_buf strs; /* agent id and series names, copied */
-    size_t agent_len;    /* the agent id is at strs.p[0] */
-    struct slt_store_bucket *bk;
-    size_t nbk, capbk;
-};
-
-int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
-                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
-                  struct slt_store **out);
-/* Copies the retention and timeout values. */
-void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *params);
-/* 1 when connected, authenticated and the script is loaded. */
-int slt_store_ready(const struct slt_store *st);
-void slt_apply_init(struct slt_apply *ap);
-void slt_apply_release(struct slt_apply *ap);
 /*
- * Starts applying batch b at wall time now_s. Returns 0 and later calls ap->done, or returns
- * SLT_EREDIS (not connected), SLT_EINVAL (the batch cannot be applied: ap->status holds
- * SLT_ACK_REJECTED) or SLT_ENOMEM, and done is never called. b may be freed after the call.
+ * Reads a token file (aggregator.token_file, api_token_file): at most 4096 bytes, trailing
+ * whitespace (the newline) is not part of it, empty is an error. Returns 0 and a copy in *out
+ * (the caller frees it), or a negative code with a message in err.
  */
-int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
-                    int64_t now_s);
-/* Drops the connection (timeout, protocol error): pending applies end with SLT_ACK_RETRY. */
-void slt_store_reset(struct slt_store *st, const char *reason);
-/* Closes the connection and every handle; pending applies end with SLT_ACK_RETRY. */
-void slt_store_free(struct slt_store *st);
+int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
 
-/* The apply script and the key of one series, exposed for tests. */
-extern const char slt_store_apply_script[];
+/*
+ * A batch whose epoch is this far ahead of the aggregator's clock (ms) is REJECTED (invalid):
+ * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
+ */
+#define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
 
 /* ---- server and sessions -------------------------------------------------------------------- */
 struct slt_session;
 
 struct slt_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    struct slt_listener *listener;
+    struct slt_tls *tls; /* borrowed (main); NULL: plain TCP */
     int listening;
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
@@ -112,9 +76,10 @@ struct slt_server {
     int stop_timer_open;
 };
 
+/* tls (borrowed, may be NULL) must outlive the server. */
 int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
-                     struct slt_store *store, struct slt_aggr_stats *stats, char *err,
-                     size_t errlen);
+                     struct slt_store *store, struct slt_aggr_stats *stats, struct slt_tls *tls,
+                     char *err, size_t errlen);
 /*
  * Stops accepting, drains every session (in-flight applies answer first, bounded by the apply
  * timeout) and closes its own handles; on_stopped runs last. The params struct may be updated
@@ -123,7 +88,8 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
 
 /* session.c, used by server.c */
-int slt__session_accept(struct slt_server *srv);
+/* Takes c (closes it on failure). */
+int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
 /* Stop reading; close once the in-flight apply (if any) answered. */
 void slt__session_drain(struct slt_session *s);
 void slt__session_close(struct slt_session *s, const char *reason);

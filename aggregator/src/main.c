@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "slt/config.h"
+#include "slt/tls.h"
 
 #include "aggr.h"
 #include "alert.h"
 #include "api.h"
 
-#define TOKEN_MAX 4096
 
 struct aggr_main {
     uv_loop_t loop;
@@ -29,6 +29,7 @@ struct aggr_main {
     struct slt_aggr_stats stats;
     struct slt_store *store;
     struct slt_server server;
+    struct slt_tls *tls; /* aggregator.tls on listen; NULL: plain TCP */
     int server_started;
     struct slt_api *api;
     uv_signal_t sighup, sigterm, sigint;
@@ -43,49 +44,89 @@ static void usage(FILE *f)
                "  -v, --verbose       log every batch (debug)\n");
 }
 
-/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
-static int read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+/* The TLS options of aggregator.tls. */
+static void ingest_tls_opts(const struct slt_config *cfg, struct slt_tls_opts *o)
 {
-    char buf[TOKEN_MAX + 1];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    o->cert_file = cfg->aggregator.tls.cert_file;
+    o->key_file = cfg->aggregator.tls.key_file;
+    o->ca_file = cfg->aggregator.tls.client_ca_file;
+}
 
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
-        return -errno;
-    }
-    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
-        len += (size_t)n;
-        if (len == sizeof(buf))
-            break;
-    }
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
-        return SLT_EINVAL;
-    }
-    if (len > TOKEN_MAX) {
-        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
-        return SLT_EINVAL;
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
-        len--;
-    if (len == 0) {
-        snprintf(err, errlen, "token file '%s' is empty", path);
-        return SLT_EINVAL;
-    }
-    *out = slt_strndup(buf, len);
-    if (!*out)
+/* Loads aggregator.tls (NULL *out when absent); err says what failed. */
+static int ingest_tls_new(const struct slt_config *cfg, struct slt_tls **out, char *err,
+                          size_t errlen)
+{
+    struct slt_tls_opts o;
+    char why[400];
+    int rc;
+
+    *out = NULL;
+    if (!cfg->aggregator.tls.enabled)
+        return 0;
+    ingest_tls_opts(cfg, &o);
+    rc = slt_tls_new(SLT_TLS_SERVER, &o, "ingest", out, why, sizeof(why));
+    if (rc < 0)
+        snprintf(err, errlen, "%s: aggregator.tls: %s", cfg->path, why);
+    return rc;
+}
+
+/* Where the store lives: aggregator.redis, or the seeds of aggregator.redis_cluster. */
+struct store_addr {
+    struct slt_redis_url url;
+    struct slt_redis_url *seeds;
+    size_t nseeds;
+};
+
+static void store_addr_release(struct store_addr *sa)
+{
+    size_t i;
+
+    slt_redis_url_release(&sa->url);
+    for (i = 0; i < sa->nseeds; i++)
+        slt_redis_url_release(&sa->seeds[i]);
+    slt_free(sa->seeds);
+    memset(sa, 0, sizeof(*sa));
+}
+
+static int store_addr_parse(const struct slt_aggr_conf *a, struct store_addr *sa, char *err,
+                            size_t errlen)
+{
+    char url[600], why[300];
+    size_t i;
+    int rc;
+
+    memset(sa, 0, sizeof(*sa));
+    rc = slt_redis_url_parse(a->redis, &sa->url, err, errlen);
+    if (rc < 0 || !a->nredis_cluster)
+        return rc;
+    sa->seeds = slt_calloc(a->nredis_cluster, sizeof(*sa->seeds));
+    if (!sa->seeds) {
+        store_addr_release(sa);
         return SLT_ENOMEM;
-    *outlen = len;
+    }
+    for (i = 0; i < a->nredis_cluster; i++) {
+        const char *s = a->redis_cluster[i];
+
+        snprintf(url, sizeof(url), "%s%s", strncmp(s, "redis://", 8) ? "redis://" : "", s);
+        rc = slt_redis_url_parse(url, &sa->seeds[i], why, sizeof(why));
+        if (rc == 0 && (sa->seeds[i].path || sa->seeds[i].db)) {
+            slt_redis_url_release(&sa->seeds[i]);
+            snprintf(why, sizeof(why), "a cluster seed is host:port (no socket, no db)");
+            rc = SLT_EINVAL;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "aggregator.redis_cluster[%zu]: %s", i, why);
+            store_addr_release(sa);
+            return rc;
+        }
+        sa->nseeds++;
+    }
     return 0;
 }
 
 /* Everything the ingest side needs from cfg, checked; p is filled only on success. */
 static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
-                       struct slt_redis_url *url, char *err, size_t errlen)
+                       struct store_addr *url, char *err, size_t errlen)
 {
     const struct slt_aggr_conf *a = &cfg->aggregator;
     char host[64] = "aggregator";
@@ -96,13 +137,13 @@ static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
         snprintf(err, errlen, "%s: aggregator.listen is too long", cfg->path);
         return SLT_ECONFIG;
     }
-    rc = slt_redis_url_parse(a->redis, url, err, errlen);
+    rc = store_addr_parse(a, url, err, errlen);
     if (rc < 0)
         return rc;
     if (a->token_file) {
-        rc = read_token(a->token_file, &p->token, &p->token_len, err, errlen);
+        rc = slt_aggr_read_token(a->token_file, &p->token, &p->token_len, err, errlen);
         if (rc < 0) {
-            slt_redis_url_release(url);
+            store_addr_release(url);
             return rc;
         }
     }
@@ -131,6 +172,9 @@ static void on_api_stopped(void *data)
 {
     struct aggr_main *m = data;
 
+    /* last: the API and alerting read through the store; what is still in flight ends now */
+    slt_store_free(m->store);
+    m->store = NULL;
     uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
@@ -141,8 +185,6 @@ static void on_server_stopped(struct slt_server *srv)
     struct aggr_main *m = (struct aggr_main *)((char *)srv - offsetof(struct aggr_main, server));
 
     slt_log(SLT_LOG_INFO, "aggregator", "every session closed");
-    slt_store_free(m->store);
-    m->store = NULL;
     if (m->api)
         slt_api_stop(m->api, on_api_stopped, m);
     else
@@ -154,7 +196,7 @@ static struct slt_alert *alerts;
 
 static int alerts_start(struct aggr_main *m)
 {
-    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, &alerts);
+    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, m->store, &alerts);
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
@@ -195,8 +237,10 @@ static void reload(struct aggr_main *m)
 {
     struct slt_config *cfg = NULL;
     struct slt_aggr_params p;
-    struct slt_redis_url url;
+    struct store_addr url;
     char err[512];
+    size_t i;
+    int same;
     int rc;
 
     rc = slt_config_load_file(m->config_path, &cfg, err, sizeof(err));
@@ -210,8 +254,25 @@ static void reload(struct aggr_main *m)
         slt_config_free(cfg);
         return;
     }
-    slt_redis_url_release(&url);
-    if (strcmp(p.listen, m->params.listen) != 0 ||
+    store_addr_release(&url);
+    same = cfg->aggregator.nredis_cluster == m->cfg->aggregator.nredis_cluster;
+    for (i = 0; same && i < cfg->aggregator.nredis_cluster; i++)
+        same = !strcmp(cfg->aggregator.redis_cluster[i], m->cfg->aggregator.redis_cluster[i]);
+    if (!cfg->aggregator.tls.enabled != !m->tls) {
+        slt_log(SLT_LOG_WARN, "aggregator",
+                "turning aggregator.tls on or off takes effect only after a restart");
+    } else if (m->tls) {
+        struct slt_tls_opts o;
+
+        /* rotation: new connections get the new certificate; a bad one keeps the old */
+        ingest_tls_opts(cfg, &o);
+        if (slt_tls_reload(m->tls, &o, err, sizeof(err)) < 0)
+            slt_log(SLT_LOG_ERROR, "aggregator",
+                    "aggregator.tls: %s; keeping the certificate in use", err);
+        else
+            slt_log(SLT_LOG_INFO, "aggregator", "aggregator.tls: certificates reloaded");
+    }
+    if (strcmp(p.listen, m->params.listen) != 0 || !same ||
         strcmp(cfg->aggregator.redis, m->cfg->aggregator.redis) != 0)
         slt_log(SLT_LOG_WARN, "aggregator",
                 "listen and redis changes take effect only after a restart");
@@ -242,7 +303,7 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
     struct aggr_main m;
-    struct slt_redis_url url;
+    struct store_addr url;
     char err[512], desc[300];
     int check = 0, i, rc, status = 0;
 
@@ -278,12 +339,24 @@ int main(int argc, char **argv)
         slt_config_free(m.cfg);
         return 2;
     }
+    rc = ingest_tls_new(m.cfg, &m.tls, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slitail-aggregator: %s\n", err);
+        store_addr_release(&url);
+        slt_aggr_params_release(&m.params);
+        slt_config_free(m.cfg);
+        return 2;
+    }
     if (check) {
-        slt_redis_url_describe(&url, desc, sizeof(desc));
+        slt_tls_free(m.tls);
+        if (url.nseeds)
+            snprintf(desc, sizeof(desc), "cluster (%zu seed(s))", url.nseeds);
+        else
+            slt_redis_url_describe(&url.url, desc, sizeof(desc));
         printf("config '%s' ok: listen %s, http %s, redis %s, %s\n", m.config_path, m.params.listen,
                m.cfg->aggregator.http_listen, desc,
                m.params.token ? "token set" : "no token (agents not authenticated)");
-        slt_redis_url_release(&url);
+        store_addr_release(&url);
         slt_aggr_params_release(&m.params);
         slt_config_free(m.cfg);
         return 0;
@@ -301,15 +374,20 @@ int main(int argc, char **argv)
     uv_signal_start(&m.sighup, on_signal, SIGHUP);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_start(&m.sigint, on_signal, SIGINT);
-    rc = slt_store_new(&m.loop, &url, &m.params, &m.stats, &m.store);
-    slt_redis_url_release(&url);
+    {
+        struct slt_store_conf sc = {&url.url, url.seeds, url.nseeds};
+
+        rc = slt_store_new(&m.loop, &sc, &m.params, &m.stats, &m.store);
+    }
+    store_addr_release(&url);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot set up redis: %s", slt_strerror(rc));
         m.store = NULL;
         status = 1;
     }
     if (status == 0) {
-        rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, err, sizeof(err));
+        rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, m.tls, err,
+                              sizeof(err));
         if (rc < 0) {
             slt_log(SLT_LOG_ERROR, "aggregator", "%s", err);
             status = 1;
@@ -318,7 +396,8 @@ int main(int argc, char **argv)
         }
     }
     if (status == 0) {
-        rc = slt_api_start(&m.loop, m.cfg, &m.stats, &m.api);
+        rc = slt_api_start(&m.loop, m.cfg, &m.stats, m.store, &m.api);
+        slt_api_set_ingest_tls(m.api, m.tls);
         if (rc < 0) {
             slt_log(SLT_LOG_ERROR, "aggregator", "cannot start the HTTP API on '%s': %s",
                     m.cfg->aggregator.http_listen, slt_strerror(rc));
@@ -338,6 +417,7 @@ int main(int argc, char **argv)
         status = status ? status : 1;
     }
     slt_aggr_params_release(&m.params);
+    slt_tls_free(m.tls);
     slt_config_free(m.cfg);
     slt_log(SLT_LOG_INFO, "aggregator", "stopped");
     return status;

@@ -70,6 +70,14 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     for (i = 0; i < SLT_ARRAY_SIZE(outcomes); i++)
         TRY(slt_buf_printf(b, "slitail_aggregator_batches_total{outcome=\"%s\"} %" PRIu64 "\n",
                            outcomes[i], batches[i]));
+    TRY(slt_prom_header(b, "slitail_aggregator_batches_rejected_total", "counter",
+                        "Batches answered REJECTED, by reason (stale_epoch: the agent should "
+                        "move to a larger epoch and resend; invalid: the agent gives it up)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_batches_rejected_total{reason=\"stale_epoch\"} %" PRIu64
+                       "\nslitail_aggregator_batches_rejected_total{reason=\"invalid\"} %" PRIu64
+                       "\n",
+                       st->batches_rejected_stale, st->batches_rejected_invalid));
     TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
                 "Counter rows applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
@@ -86,6 +94,21 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(counter(b, "slitail_aggregator_sessions_timed_out_total", "counter",
                 "Agent sessions closed for sending no HELLO in time or idling too long.",
                 st->sessions_timed_out));
+    TRY(counter(b, "slitail_aggregator_cert_name_mismatches_total", "counter",
+                "Agents refused: HELLO's agent id is not a name of their client certificate.",
+                st->cert_name_mismatches));
+    TRY(counter(b, "slitail_aggregator_auth_throttled_total", "counter",
+                "Agent connections refused because their address failed authentication too "
+                "often.",
+                st->auth_throttled));
+    TRY(counter(b, "slitail_aggregator_preauth_refused_total", "counter",
+                "Agent connections refused over the cap of connections not yet authenticated.",
+                st->preauth_refused));
+    TRY(counter(b, "slitail_aggregator_preauth_connections", "gauge",
+                "Agent connections that have not authenticated yet.", st->preauth_connections));
+    TRY(counter(b, "slitail_api_auth_failures_total", "counter",
+                "HTTP requests refused with 401 (no or wrong bearer token).",
+                st->api_auth_failures));
     TRY(counter(b, "slitail_aggregator_redis_up", "gauge",
                 "1 when the ingest Redis connection is up.", st->redis_connected));
     TRY(counter(b, "slitail_aggregator_redis_reconnects_total", "counter",
@@ -94,6 +117,32 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_errors));
     TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
                 "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(counter(b, "slitail_aggregator_redis_may_evict", "gauge",
+                "1 when a Redis the store uses runs without maxmemory-policy noeviction.",
+                st->redis_may_evict));
+    TRY(slt_prom_header(b, "slitail_aggregator_batches_invalid_total", "counter",
+                        "Batches (or, for counter_limit, series of a batch) the store refused as "
+                        "invalid before writing, by reason."));
+    {
+        static const char *const why[4] = {"other", "row_minute", "counts", "counter_limit"};
+
+        for (i = 0; i < 4; i++)
+            TRY(slt_buf_printf(b, "slitail_aggregator_batches_invalid_total{reason=\"%s\"} %" PRIu64
+                                  "\n",
+                               why[i], st->batches_invalid[i]));
+    }
+    TRY(slt_prom_header(b, "slitail_aggregator_redis_redirects_total", "counter",
+                        "Redis Cluster redirections followed, by kind (moved: the slot map "
+                        "changed; ask: a slot being migrated)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_redis_redirects_total{kind=\"moved\"} %" PRIu64 "\n"
+                       "slitail_aggregator_redis_redirects_total{kind=\"ask\"} %" PRIu64 "\n",
+                       st->redis_moved, st->redis_ask));
+    TRY(counter(b, "slitail_aggregator_redis_cluster_waits_total", "counter",
+                "Redis Cluster commands sent again after TRYAGAIN, CLUSTERDOWN or LOADING.",
+                st->redis_tryagain));
+    TRY(counter(b, "slitail_aggregator_redis_cluster_slot_map_reads_total", "counter",
+                "Redis Cluster slot maps read (CLUSTER SLOTS).", st->redis_cluster_refreshes));
     TRY(slt_prom_header(b, "slitail_aggregator_redis_latency_seconds", "histogram",
                         "Round-trip time of Redis applies."));
     for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {

@@ -1,10 +1,15 @@
 /* The agent listener: accepts connections and hands each to a session (session.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggr.h"
+#include "slt/tls.h"
 
+#define TOKEN_MAX 4096
 #define STOP_GRACE_MS 3000 /* on top of redis_timeout: the longest an apply can still take */
 
 void slt_aggr_params_release(struct slt_aggr_params *p)
@@ -14,72 +19,60 @@ void slt_aggr_params_release(struct slt_aggr_params *p)
     p->token_len = 0;
 }
 
-/* "host:port" or "[v6]:port" into a socket address. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, char *err, size_t errlen)
+/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
+int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-    char host[256];
-    const char *colon;
-    long port;
-    char *end;
-    size_t hlen;
+    char buf[TOKEN_MAX + 1];
+    ssize_t n;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':') {
-            snprintf(err, errlen, "listen address '%s': want [v6addr]:port", s);
-            return SLT_EINVAL;
-        }
-        hlen = (size_t)(rb - s - 1);
-        if (hlen >= sizeof(host))
-            hlen = sizeof(host) - 1;
-        memcpy(host, s + 1, hlen);
-        colon = rb + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon) {
-            snprintf(err, errlen, "listen address '%s': want host:port", s);
-            return SLT_EINVAL;
-        }
-        hlen = (size_t)(colon - s);
-        if (hlen >= sizeof(host))
-            hlen = sizeof(host) - 1;
-        memcpy(host, s, hlen);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
+        return -errno;
     }
-    host[hlen] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535 || end == colon + 1) {
-        snprintf(err, errlen, "listen address '%s': bad port", s);
+    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+        len += (size_t)n;
+        if (len == sizeof(buf))
+            break;
+    }
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
         return SLT_EINVAL;
     }
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "127.0.0.1");
-    if (uv_ip4_addr(host[0] ? host : "0.0.0.0", (int)port, (struct sockaddr_in *)ss) == 0)
-        return 0;
-    if (uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0)
-        return 0;
-    snprintf(err, errlen, "listen address '%s': '%s' is not an IP address", s, host);
-    return SLT_EINVAL;
+    if (len > TOKEN_MAX) {
+        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
+        return SLT_EINVAL;
+    }
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                   buf[len - 1] == '\t'))
+        len--;
+    if (len == 0) {
+        snprintf(err, errlen, "token file '%s' is empty", path);
+        return SLT_EINVAL;
+    }
+    *out = slt_strndup(buf, len);
+    if (!*out)
+        return SLT_ENOMEM;
+    *outlen = len;
+    return 0;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_connection(struct slt_listener *l, struct slt_conn *c)
 {
-    struct slt_server *srv = server->data;
+    struct slt_server *srv = slt_listener_data(l);
     int rc;
 
-    if (status < 0) {
-        slt_log(SLT_LOG_WARN, "ingest", "accept failed: %s", uv_strerror(status));
-        return;
-    }
-    rc = slt__session_accept(srv);
+    rc = slt__session_accept(srv, c);
     if (rc < 0)
         slt_log(SLT_LOG_WARN, "ingest", "cannot accept a connection: %s", slt_strerror(rc));
 }
 
 int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
-                     struct slt_store *store, struct slt_aggr_stats *stats, char *err,
-                     size_t errlen)
+                     struct slt_store *store, struct slt_aggr_stats *stats, struct slt_tls *tls,
+                     char *err, size_t errlen)
 {
-    struct sockaddr_storage ss;
     int rc;
 
     memset(srv, 0, sizeof(*srv));
@@ -87,22 +80,16 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
     srv->params = params;
     srv->store = store;
     srv->stats = stats;
-    rc = parse_listen(params->listen, &ss, err, errlen);
+    srv->tls = tls;
+    rc = slt_listener_start(loop, params->listen, tls, on_connection, srv, &srv->listener, err,
+                            errlen);
     if (rc < 0)
         return rc;
-    uv_tcp_init(loop, &srv->listener);
-    srv->listener.data = srv;
     srv->listening = 1;
-    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&ss, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot listen on '%s': %s", params->listen, uv_strerror(rc));
-        uv_close((uv_handle_t *)&srv->listener, NULL);
-        srv->listening = 0;
-        return rc;
-    }
-    slt_log(SLT_LOG_INFO, "ingest", "listening for agents on %s", params->listen);
+    slt_log(SLT_LOG_INFO, "ingest", "listening for agents on %s%s", params->listen,
+            !tls                                ? ""
+            : slt_tls_requires_client_cert(tls) ? " (TLS, client certificates required)"
+                                                : " (TLS)");
     return 0;
 }
 
@@ -131,9 +118,9 @@ void slt__server_session_gone(struct slt_server *srv, struct slt_session *s)
     check_stopped(srv);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(void *data)
 {
-    struct slt_server *srv = h->data;
+    struct slt_server *srv = data;
 
     srv->listening = 0;
     check_stopped(srv);
@@ -160,8 +147,10 @@ void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_serve
     srv->stop_timer_open = 1;
     uv_timer_start(&srv->stop_timer, on_stop_deadline,
                    (uint64_t)srv->params->redis_timeout_ms + STOP_GRACE_MS, 0);
-    if (srv->listening && !uv_is_closing((uv_handle_t *)&srv->listener))
-        uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    if (srv->listening && srv->listener) {
+        slt_listener_close(srv->listener, on_listener_closed, srv);
+        srv->listener = NULL;
+    }
     for (s = srv->sessions; s; s = next) {
         next = slt__session_next(s);
         slt__session_drain(s);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aggr.h"
+#include "slt/tls.h"
 
 #define READ_CHUNK (16 * 1024)
 /* Before HELLO only a HELLO may come: no reason to buffer a megabyte for a stranger. */
@@ -21,7 +22,7 @@
 struct slt_session {
     struct slt_server *srv;
     struct slt_session *prev, *next;
-    uv_tcp_t tcp;
+    struct slt_conn *conn;
     uv_timer_t timer;       /* HELLO deadline, then idle timeout, then close linger */
     uv_timer_t apply_timer; /* the in-flight apply's deadline */
     int open_handles;
@@ -31,6 +32,7 @@ struct slt_session {
     char *agent;
     size_t agent_len;
     int authed;
+    unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     int reading;
     int inflight;
     uint64_t inflight_epoch, inflight_seq;
@@ -39,7 +41,6 @@ struct slt_session {
     struct slt_apply ap;
     struct slt_buf out;  /* encoded frames not yet handed to libuv */
     struct slt_buf wbuf; /* frames being written */
-    uv_write_t wreq;
     int writing;
 };
 
@@ -47,10 +48,8 @@ static void process(struct slt_session *s);
 static void maybe_finish(struct slt_session *s);
 static void read_start(struct slt_session *s);
 
-static void on_handle_closed(uv_handle_t *h)
+static void session_handle_gone(struct slt_session *s)
 {
-    struct slt_session *s = h->data;
-
     if (--s->open_handles > 0)
         return;
     slt_frame_reader_release(&s->fr);
@@ -68,6 +67,16 @@ static void on_handle_closed(uv_handle_t *h)
     slt_free(s);
 }
 
+static void on_handle_closed(uv_handle_t *h)
+{
+    session_handle_gone(h->data);
+}
+
+static void on_conn_closed(struct slt_conn *c)
+{
+    session_handle_gone(slt_conn_data(c));
+}
+
 struct slt_session *slt__session_next(struct slt_session *s)
 {
     return s->next;
@@ -81,7 +90,7 @@ static void finish(struct slt_session *s)
     s->handles_closed = 1;
     uv_timer_stop(&s->timer);
     uv_timer_stop(&s->apply_timer);
-    uv_close((uv_handle_t *)&s->tcp, on_handle_closed);
+    slt_conn_close(s->conn, on_conn_closed);
     uv_close((uv_handle_t *)&s->timer, on_handle_closed);
     uv_close((uv_handle_t *)&s->apply_timer, on_handle_closed);
 }
@@ -107,7 +116,7 @@ static void on_linger(uv_timer_t *t)
 static void stop_reading(struct slt_session *s)
 {
     if (s->reading) {
-        uv_read_stop((uv_stream_t *)&s->tcp);
+        slt_conn_read_stop(s->conn);
         s->reading = 0;
     }
 }
@@ -135,41 +144,22 @@ void slt__session_drain(struct slt_session *s)
     slt__session_close(s, "aggregator shutting down");
 }
 
-static void on_write(uv_write_t *req, int status);
+static void on_write(struct slt_conn *c, int status, void *arg);
 
-/* Hands queued frames to libuv: try a direct write first, queue the rest. */
+/* Hands queued frames to the connection: out becomes the buffer being written. */
 static void flush(struct slt_session *s)
 {
-    uv_buf_t b;
+    struct slt_buf tmp;
     int n;
 
     if (s->writing || s->out.len == 0 || s->handles_closed)
         return;
-    b = uv_buf_init(s->out.p, (unsigned int)s->out.len);
-    n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-    if (n == (int)s->out.len) {
-        s->out.len = 0;
-        maybe_finish(s);
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        s->out.len = 0;
-        slt__session_close(s, uv_strerror(n));
-        maybe_finish(s);
-        return;
-    }
-    if (n > 0)
-        slt_buf_consume(&s->out, (size_t)n);
     /* swap: out becomes the buffer being written, wbuf (empty) takes new frames */
-    {
-        struct slt_buf tmp = s->wbuf;
-        s->wbuf = s->out;
-        s->out = tmp;
-        s->out.len = 0;
-    }
-    b = uv_buf_init(s->wbuf.p, (unsigned int)s->wbuf.len);
-    s->wreq.data = s;
-    n = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &b, 1, on_write);
+    tmp = s->wbuf;
+    s->wbuf = s->out;
+    s->out = tmp;
+    s->out.len = 0;
+    n = slt_conn_write(s->conn, s->wbuf.p, s->wbuf.len, on_write, s);
     if (n < 0) {
         s->wbuf.len = 0;
         slt__session_close(s, uv_strerror(n));
@@ -179,16 +169,16 @@ static void flush(struct slt_session *s)
     s->writing = 1;
 }
 
-static void on_write(uv_write_t *req, int status)
+static void on_write(struct slt_conn *c, int status, void *arg)
 {
-    struct slt_session *s = req->data;
+    struct slt_session *s = arg;
 
     s->writing = 0;
     s->wbuf.len = 0;
     if (status < 0) {
         s->out.len = 0;
         if (status != UV_ECANCELED)
-            slt__session_close(s, uv_strerror(status));
+            slt__session_close(s, status == SLT_EPROTO ? slt_conn_error(c) : uv_strerror(status));
         maybe_finish(s);
         return;
     }
@@ -231,7 +221,8 @@ static void send_error(struct slt_session *s, const char *msg)
 }
 
 static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
-                     enum slt_ack_status status, uint64_t resend_from)
+                     enum slt_ack_status status, uint64_t resend_from, uint32_t reason,
+                     uint64_t mark)
 {
     struct slt_aggr_stats *st = s->srv->stats;
     struct slt_msg m;
@@ -248,6 +239,17 @@ static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
         break;
     case SLT_ACK_REJECTED:
         st->batches_rejected++;
+        if (reason == SLT_REJECT_STALE_EPOCH) {
+            st->batches_rejected_stale++;
+            if (s->stale_logged++ == 0)
+                slt_log(SLT_LOG_WARN, "ingest",
+                        "agent '%s' sends epoch %llu but epoch %llu is stored for it: rejected "
+                        "(it should start a larger epoch; an agent that does not is an old one "
+                        "or another host with the same agent id)",
+                        s->agent, (unsigned long long)epoch, (unsigned long long)mark);
+        } else {
+            st->batches_rejected_invalid++;
+        }
         break;
     case SLT_ACK_RETRY:
         st->batches_retry++;
@@ -261,6 +263,8 @@ static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
     m.u.ack.seq = seq;
     m.u.ack.status = status;
     m.u.ack.resend_from = status == SLT_ACK_GAP ? resend_from : 0;
+    m.u.ack.reason = status == SLT_ACK_REJECTED ? (reason ? reason : SLT_REJECT_INVALID) : 0;
+    m.u.ack.mark = m.u.ack.reason == SLT_REJECT_STALE_EPOCH ? mark : 0;
     send_msg(s, &m);
 }
 
@@ -281,7 +285,8 @@ static void on_apply_done(struct slt_apply *ap)
 
     s->inflight = 0;
     uv_timer_stop(&s->apply_timer);
-    send_ack(s, s->inflight_epoch, s->inflight_seq, ap->status, ap->resend_from);
+    send_ack(s, s->inflight_epoch, s->inflight_seq, ap->status, ap->resend_from, ap->reason,
+             ap->mark);
     if (s->closing) {
         maybe_finish(s);
         return;
@@ -356,6 +361,18 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
         slt__session_close(s, "authentication failed");
         return;
     }
+    if (slt_tls_requires_client_cert(s->srv->tls) &&
+        !slt_conn_peer_cert_has_name(s->conn, h->agent_id.p, h->agent_id.len)) {
+        /* one agent must never advance another agent's sequence */
+        s->srv->stats->cert_name_mismatches++;
+        slt_log(SLT_LOG_WARN, "ingest",
+                "agent id '%.*s' from %s is neither the subject CN nor a DNS name of its client "
+                "certificate: refused",
+                (int)h->agent_id.len, h->agent_id.p, s->peer);
+        send_error(s, "agent id does not match the client certificate");
+        slt__session_close(s, "agent id does not match the client certificate");
+        return;
+    }
     s->agent = slt_strndup(h->agent_id.p, h->agent_id.len);
     if (!s->agent) {
         slt__session_close(s, "out of memory");
@@ -384,7 +401,17 @@ static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
     }
     s->srv->stats->batches_received++;
     if (b->nseries == 0) {
-        send_ack(s, b->epoch, b->seq, SLT_ACK_APPLIED, 0); /* nothing to store */
+        send_ack(s, b->epoch, b->seq, SLT_ACK_APPLIED, 0, 0, 0); /* nothing to store */
+        return;
+    }
+    if (b->epoch > (uint64_t)(slt_now_ms() + SLT_EPOCH_AHEAD_MAX_MS)) {
+        /* stored, it would lock the agent id out: no later epoch could pass it (2^53) */
+        if (s->epoch_logged++ == 0)
+            slt_log(SLT_LOG_WARN, "ingest",
+                    "agent '%s' from %s: epoch %llu is more than a year ahead of this clock: "
+                    "batches rejected",
+                    s->agent, s->peer, (unsigned long long)b->epoch);
+        send_ack(s, b->epoch, b->seq, SLT_ACK_REJECTED, 0, SLT_REJECT_INVALID, 0);
         return;
     }
     s->ap.done = on_apply_done;
@@ -398,7 +425,8 @@ static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
                        (uint64_t)s->srv->params->redis_timeout_ms, 0);
         return;
     }
-    send_ack(s, b->epoch, b->seq, rc == SLT_EINVAL ? SLT_ACK_REJECTED : SLT_ACK_RETRY, 0);
+    send_ack(s, b->epoch, b->seq, rc == SLT_EINVAL ? SLT_ACK_REJECTED : SLT_ACK_RETRY, 0,
+             s->ap.reason, 0);
 }
 
 /* Handles buffered frames until one starts an apply, the buffer is empty, or we close. */
@@ -453,42 +481,42 @@ static void process(struct slt_session *s)
         read_start(s);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void on_alloc(struct slt_conn *c, size_t suggested, char **p, size_t *room)
 {
-    struct slt_session *s = h->data;
-    size_t avail = 0;
-    char *p = NULL;
+    struct slt_session *s = slt_conn_data(c);
 
     (void)suggested;
-    if (slt_frame_reader_reserve(&s->fr, READ_CHUNK, &p, &avail) < 0) {
-        *buf = uv_buf_init(NULL, 0); /* read_cb gets UV_ENOBUFS */
-        return;
+    if (slt_frame_reader_reserve(&s->fr, READ_CHUNK, p, room) < 0) {
+        *p = NULL; /* read_cb gets UV_ENOBUFS */
+        *room = 0;
     }
-    *buf = uv_buf_init(p, (unsigned int)avail);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct slt_conn *c, long nread)
 {
-    struct slt_session *s = stream->data;
+    struct slt_session *s = slt_conn_data(c);
 
-    (void)buf;
     if (nread == UV_ENOBUFS) {
         protocol_error(s, "frame length over max_frame");
+        return;
+    }
+    if (nread == SLT_EPROTO) {
+        /* TLS: a plaintext client, an unknown CA, an expired or missing certificate */
+        slt_log(SLT_LOG_WARN, "ingest", "%s: %s", s->peer, slt_conn_error(c));
+        slt__session_close(s, slt_conn_error(c));
         return;
     }
     if (nread < 0) {
         slt__session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
         return;
     }
-    if (nread == 0)
-        return;
     slt_frame_reader_commit(&s->fr, (size_t)nread);
     process(s);
 }
 
 static void read_start(struct slt_session *s)
 {
-    int rc = uv_read_start((uv_stream_t *)&s->tcp, on_alloc, on_read);
+    int rc = slt_conn_read_start(s->conn, on_alloc, on_read);
 
     if (rc < 0) {
         slt__session_close(s, uv_strerror(rc));
@@ -497,26 +525,27 @@ static void read_start(struct slt_session *s)
     s->reading = 1;
 }
 
-int slt__session_accept(struct slt_server *srv)
+int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
 {
     struct slt_session *s = slt_calloc(1, sizeof(*s));
-    struct sockaddr_storage ss;
-    int rc, namelen = sizeof(ss);
 
-    if (!s)
+    if (!s) {
+        slt_conn_close(c, NULL);
         return SLT_ENOMEM;
+    }
     s->srv = srv;
-    uv_tcp_init(srv->loop, &s->tcp);
+    s->conn = c;
+    slt_conn_set_data(c, s);
     uv_timer_init(srv->loop, &s->timer);
     uv_timer_init(srv->loop, &s->apply_timer);
-    s->tcp.data = s->timer.data = s->apply_timer.data = s;
+    s->timer.data = s->apply_timer.data = s;
     s->open_handles = 3;
     slt_frame_reader_init(&s->fr, PREAUTH_MAX_FRAME);
     slt_proto_limits_default(&s->limits);
     slt_apply_init(&s->ap);
     slt_buf_init(&s->out, srv->params->write_queue_max);
     slt_buf_init(&s->wbuf, srv->params->write_queue_max);
-    snprintf(s->peer, sizeof(s->peer), "?");
+    snprintf(s->peer, sizeof(s->peer), "%s", slt_conn_peer(c));
     /* linked before anything can fail, so on_handle_closed can unlink it */
     s->next = srv->sessions;
     if (srv->sessions)
@@ -524,25 +553,6 @@ int slt__session_accept(struct slt_server *srv)
     srv->sessions = s;
     srv->nsessions++;
     srv->stats->connections_total++;
-    rc = uv_accept((uv_stream_t *)&srv->listener, (uv_stream_t *)&s->tcp);
-    if (rc < 0) {
-        s->closing = 1;
-        finish(s);
-        return rc;
-    }
-    if (uv_tcp_getpeername(&s->tcp, (struct sockaddr *)&ss, &namelen) == 0) {
-        char ip[48] = "?";
-        if (ss.ss_family == AF_INET6) {
-            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-            snprintf(s->peer, sizeof(s->peer), "[%s]:%d", ip,
-                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-        } else {
-            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-            snprintf(s->peer, sizeof(s->peer), "%s:%d", ip,
-                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
-        }
-    }
-    uv_tcp_nodelay(&s->tcp, 1);
     if (srv->nsessions > srv->params->max_agents || srv->stopping) {
         srv->stats->connections_refused++;
         slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", s->peer,

@@ -14,6 +14,8 @@ struct slt_aggr_stats {
     uint64_t batches_duplicate;
     uint64_t batches_gap;
     uint64_t batches_rejected;
+    uint64_t batches_rejected_stale;   /* of which: a larger epoch is stored for the agent */
+    uint64_t batches_rejected_invalid; /* of which: content that cannot be stored */
     uint64_t batches_retry;   /* refused because Redis was down or slow */
     uint64_t counter_updates; /* rows applied */
     uint64_t late_rows;       /* rows older than minute retention (went to hour/day only) */
@@ -39,7 +41,27 @@ struct slt_aggr_stats {
     uint64_t alert_notifications_sent[2];    /* answered 2xx */
     uint64_t alert_notifications_failed[2];  /* refused, not 2xx, unreachable or timed out */
     uint64_t alert_notifications_dropped[2]; /* never sent: the queue was full */
+    /* added by the transport and authentication (net) */
+    uint64_t cert_name_mismatches; /* HELLO's agent id is not a name of the client certificate */
+    uint64_t auth_throttled;       /* connections refused: their address failed auth too often */
+    uint64_t preauth_refused;      /* connections refused: too many not yet authenticated */
+    uint64_t preauth_connections;  /* gauge: connections that have not sent HELLO yet */
+    uint64_t api_auth_failures;    /* HTTP requests refused 401 (no or wrong bearer token) */
+    /* added by the store on a Redis Cluster (store_redis.c) */
+    uint64_t redis_moved;             /* MOVED redirections followed */
+    uint64_t redis_ask;               /* ASK redirections followed */
+    uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */
+    uint64_t redis_cluster_refreshes; /* slot maps read (CLUSTER SLOTS) */
+    uint64_t redis_may_evict;         /* gauge: a Redis runs without maxmemory-policy noeviction */
+    /* batches or entries refused as invalid by the store, by SLT_INVALID_* */
+    uint64_t batches_invalid[4];
 };
+
+/* Why the store refused a batch as invalid (index of batches_invalid; docs/REDIS.md). */
+#define SLT_INVALID_OTHER 0         /* epoch/seq over 2^53, since after seq, a series twice */
+#define SLT_INVALID_ROW_MINUTE 1    /* a row minute more than a day ahead */
+#define SLT_INVALID_COUNTS 2        /* a count, or a series' sum in one batch, over 2^53 */
+#define SLT_INVALID_COUNTER_LIMIT 3 /* a stored counter would pass 9.2e18 (its entry only) */
 
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */
 #define SLT_ALERT_TARGET_ALERTMANAGER 0

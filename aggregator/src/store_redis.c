@@ -1,129 +1,39 @@
 /*
- * Exactly-once apply of batches into Redis (docs/REDIS.md).
+ * The store on Redis (store.h, docs/REDIS.md): the Redis key schema, the scripts, the
+ * exactly-once apply of batches and the reads of the API and alerting.
  *
- * One hiredis async connection on the libuv loop. Each series of a batch is one entry for the
- * series' hash tag. Entries that arrive in one loop iteration are grouped by tag, and each group
- * becomes one EVALSHA (group commit): the script checks and advances every agent's high-water
- * mark of that series in order and adds the counters of the entries it accepts, in one atomic
- * step, so marks and counts are lost or kept together. Calls are pipelined; per agent, order
- * holds because a session has at most one batch in flight.
+ * Two connections (redis_conn.c): "ingest" for applies and "query" for reads, so a slow read
+ * never delays an apply. Each series of a batch is one entry for the series' hash tag.
+ * Entries that arrive in one loop iteration are grouped by tag, and each group becomes one
+ * EVALSHA (group commit): the script checks and advances every agent's high-water mark of that
+ * series in order and adds the counters of the entries it accepts, in one atomic step, so marks
+ * and counts are lost or kept together. Calls are pipelined; per agent, order holds because a
+ * session has at most one batch in flight.
  *
- * hiredis 0.14 has no timeouts: a tick timer watches the handshake and a PING heartbeat, and
- * sessions time their own applies and call slt_store_reset() when one is late. Dropping the
- * connection makes hiredis call every pending callback with a NULL reply, which ends each
- * pending apply with RETRY. Reconnects back off exponentially (100 ms .. 5 s, with jitter).
+ * hiredis 0.14 has no timeouts: redis_conn.c watches the handshake and a PING heartbeat,
+ * sessions time their own applies and call slt_store_reset() when one is late, and every read
+ * has a deadline checked by the store's tick. Dropping a connection makes hiredis call every
+ * pending callback with a NULL reply, which ends each pending apply with RETRY and each read
+ * with SLT_EREDIS.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include "slt/arith.h"
 
 #include "aggr.h"
+#include "cluster.h"
+#include "redis_conn.h"
+#include "store.h"
+#include "window.h"
 
-/*
- * hiredis <-> libuv glue. Ours rather than hiredis's adapters/libuv.h because that one drops
- * poll errors on the floor: a refused connect shows up as POLLERR, libuv reports it as a
- * status, and hiredis would never hear of it. Here an error lets hiredis look at the socket.
- */
-struct uvev {
-    redisAsyncContext *ac;
-    uv_poll_t poll;
-    int events;
-};
-
-static void uvev_on_poll(uv_poll_t *h, int status, int events)
-{
-    struct uvev *e = h->data;
-
-    if (status < 0) {
-        /* connecting: the write handler checks SO_ERROR; connected: the read sees the error */
-        if (e->ac)
-            redisAsyncHandleWrite(e->ac);
-        if (e->ac)
-            redisAsyncHandleRead(e->ac);
-        return;
-    }
-    if (e->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(e->ac);
-    if (e->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(e->ac);
-}
-
-static void uvev_update(struct uvev *e, int add, int ev)
-{
-    if (add)
-        e->events |= ev;
-    else
-        e->events &= ~ev;
-    if (e->events)
-        uv_poll_start(&e->poll, e->events, uvev_on_poll);
-    else
-        uv_poll_stop(&e->poll);
-}
-
-static void uvev_add_read(void *d)
-{
-    uvev_update(d, 1, UV_READABLE);
-}
-
-static void uvev_del_read(void *d)
-{
-    uvev_update(d, 0, UV_READABLE);
-}
-
-static void uvev_add_write(void *d)
-{
-    uvev_update(d, 1, UV_WRITABLE);
-}
-
-static void uvev_del_write(void *d)
-{
-    uvev_update(d, 0, UV_WRITABLE);
-}
-
-static void uvev_on_closed(uv_handle_t *h)
-{
-    slt_free(h->data);
-}
-
-static void uvev_cleanup(void *d)
-{
-    struct uvev *e = d;
-
-    e->ac = NULL;
-    uv_close((uv_handle_t *)&e->poll, uvev_on_closed);
-}
-
-static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
-{
-    struct uvev *e;
-
-    if (ac->ev.data)
-        return SLT_EINVAL;
-    e = slt_calloc(1, sizeof(*e));
-    if (!e)
-        return SLT_ENOMEM;
-    if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
-        slt_free(e);
-        return SLT_EINVAL;
-    }
-    e->ac = ac;
-    e->poll.data = e;
-    ac->ev.data = e;
-    ac->ev.addRead = uvev_add_read;
-    ac->ev.delRead = uvev_del_read;
-    ac->ev.addWrite = uvev_add_write;
-    ac->ev.delWrite = uvev_del_write;
-    ac->ev.cleanup = uvev_cleanup;
-    return 0;
-}
-
-#define TICK_MS 100
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define PING_EVERY_MS 1000
+#define TICK_MS 50
 #define SERIES_CACHE_SLOTS (1u << 17)
 #define SERIES_CACHE_MAX (SERIES_CACHE_SLOTS / 2)
 #define SERIES_CACHE_TTL_NS (60ULL * 1000000000ULL)
@@ -138,15 +48,34 @@ static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
  * entries of seven values: agent, epoch, seq, since, the mark that makes this entry the next
  * one ("epoch:seq-1", the fast path: no parsing), the new mark ("epoch:seq") and the entry's own
  * deltas as "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not
- * accepted. The applied answer's n is not used.
+ * accepted or the counters are near their limit. The applied answer's n is not used.
  * Returns 2n integers, per entry {status, n}: {0, 0} applied, {1, mark} duplicate,
- * {2, resend_from} gap, {3, mark} rejected (stale epoch).
+ * {2, resend_from} gap, {3, e0} rejected (stale epoch; e0 the epoch of the stored mark),
+ * {4, 0} rejected (a counter would reach 9.2e18, or holds something that is not a number).
+ *
+ * Validate, then write: every check (marks, and counters that stay below 9.2e18 < 2^63 - 1,
+ * with room for the rounding of Lua's doubles) runs before the first write, so a call writes
+ * everything it accepted or nothing, and no HINCRBY can fail half-way. Deltas reach HINCRBY
+ * as the decimal strings the aggregator wrote (exact), never as sums of Lua numbers.
  */
 const char slt_store_apply_script[] =
     "local nk, n = #KEYS, tonumber(ARGV[4])\n"
     "local p0 = 5 + (nk - 1) * 4\n"
+    "local LIMIT = 9.2e18\n"
+    "local f = {ARGV[1], ARGV[2], ARGV[3]}\n"
     "local ids, cur, out, sets, ok = {}, {}, {}, {}, {}\n"
-    "local all = true\n"
+    "local all, safe, val, fresh, wrote = true, true, {}, {}, {}\n"
+    "for k = 2, nk do\n"
+    "  local q = 5 + (k - 2) * 4\n"
+    "  local v = redis.call('HMGET', KEYS[k], f[1], f[2], f[3])\n"
+    "  local c = {0, 0, 0}\n"
+    "  fresh[k] = not (v[1] or v[2] or v[3])\n"
+    "  for j = 1, 3 do\n"
+    "    if v[j] then c[j] = tonumber(v[j]) or LIMIT end\n"
+    "    if ARGV[q + j] ~= '0' and c[j] + tonumber(ARGV[q + j]) >= LIMIT then safe = false end\n"
+    "  end\n"
+    "  val[k] = c\n"
+    "end\n"
     "for i = 1, n do ids[i] = ARGV[p0 + (i - 1) * 7] end\n"
     "local marks = redis.call('HMGET', KEYS[1], unpack(ids))\n"
     "for i = 1, n do\n"
@@ -164,7 +93,7 @@ const char slt_store_apply_script[] =
     "      local e0, s0 = string.match(m, '^(%d+):(%d+)$')\n"
     "      e0 = tonumber(e0) s0 = tonumber(s0)\n"
     "      if e0 then\n"
-    "        if E < e0 then st, v = 3, s0\n"
+    "        if E < e0 then st, v = 3, e0\n"
     "        elseif E == e0 then\n"
     "          if S <= s0 then st, v = 1, s0\n"
     "          elseif s0 + 1 > nxt then nxt = s0 + 1 end\n"
@@ -172,6 +101,24 @@ const char slt_store_apply_script[] =
     "      end\n"
     "    end\n"
     "    if st == 0 and S ~= nxt then st, v = 2, nxt end\n"
+    "  end\n"
+    "  if st == 0 and not safe then\n"
+    "    local d = {}\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "      d[#d + 1] = {tonumber(k), tonumber(a), tonumber(b), tonumber(c)}\n"
+    "    end\n"
+    "    for _, x in ipairs(d) do\n"
+    "      local c = val[x[1]]\n"
+    "      for j = 1, 3 do\n"
+    "        if x[j + 1] > 0 and c[j] + x[j + 1] >= LIMIT then st, v = 4, 0 end\n"
+    "      end\n"
+    "    end\n"
+    "    if st == 0 then\n"
+    "      for _, x in ipairs(d) do\n"
+    "        local c = val[x[1]]\n"
+    "        for j = 1, 3 do c[j] = c[j] + x[j + 1] end\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
     "  if st == 0 then\n"
     "    cur[A] = ARGV[p + 5]\n"
@@ -184,42 +131,46 @@ const char slt_store_apply_script[] =
     "  out[2 * i - 1] = st\n"
     "  out[2 * i] = v\n"
     "end\n"
-    "local acc = {}\n"
-    "if not all then\n"
-    "  for _, p in ipairs(ok) do\n"
-    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
-    "      k = tonumber(k)\n"
-    "      local t = acc[k]\n"
-    "      if not t then t = {0, 0, 0} acc[k] = t end\n"
-    "      t[1] = t[1] + tonumber(a)\n"
-    "      t[2] = t[2] + tonumber(b)\n"
-    "      t[3] = t[3] + tonumber(c)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local f = {ARGV[1], ARGV[2], ARGV[3]}\n"
-    "for k = 2, nk do\n"
-    "  local q = 5 + (k - 2) * 4\n"
-    "  local d\n"
-    "  if all then\n"
-    "    d = {ARGV[q + 1], ARGV[q + 2], ARGV[q + 3]}\n"
-    "  elseif acc[k] then\n"
-    "    local t = acc[k]\n"
-    "    d = {string.format('%d', t[1]), string.format('%d', t[2]), string.format('%d', t[3])}\n"
-    "  end\n"
-    "  if d then\n"
-    "    local fresh = false\n"
+    "if all then\n"
+    "  for k = 2, nk do\n"
+    "    local q = 5 + (k - 2) * 4\n"
     "    for j = 1, 3 do\n"
-    "      if d[j] ~= '0' then\n"
-    "        if redis.call('HINCRBY', KEYS[k], f[j], d[j]) == tonumber(d[j]) then fresh = true "
-    "end\n"
+    "      if ARGV[q + j] ~= '0' then\n"
+    "        redis.call('HINCRBY', KEYS[k], f[j], ARGV[q + j]) wrote[k] = true\n"
     "      end\n"
     "    end\n"
-    "    if fresh and ARGV[q] ~= '0' then redis.call('EXPIREAT', KEYS[k], ARGV[q]) end\n"
     "  end\n"
+    "else\n"
+    "  for _, p in ipairs(ok) do\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "      local d = {a, b, c}\n"
+    "      k = tonumber(k)\n"
+    "      for j = 1, 3 do\n"
+    "        if d[j] ~= '0' then redis.call('HINCRBY', KEYS[k], f[j], d[j]) wrote[k] = true end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for k = 2, nk do\n"
+    "  local e = ARGV[5 + (k - 2) * 4]\n"
+    "  if wrote[k] and fresh[k] and e ~= '0' then redis.call('EXPIREAT', KEYS[k], e) end\n"
     "end\n"
     "if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end\n"
     "return out\n";
+
+/*
+ * The state of each alert shared by the aggregators (docs/ALERTS.md), so that of several
+ * aggregators only the first to see a state change sends its webhook document. KEYS[1] =
+ * slt:alert:<fingerprint>; ARGV = state, ttl seconds, "cas" or "refresh". "cas": set the
+ * state, 1 when this call changed it (send), 0 when it already was (another aggregator sent
+ * it). "refresh": an alert still firing keeps its key alive.
+ */
+const char slt_store_cas_script[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if ARGV[3] == 'refresh' then "
+    "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if cur == ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
 /* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
 struct slt_store_bucket {
@@ -252,9 +203,16 @@ struct group {
     size_t n;
 };
 
+struct node;
+
 /* One EVALSHA in flight. */
 struct call {
     struct slt_store *st;
+    struct node *node; /* where it goes next; NULL: route by the slot map */
+    const char *name;  /* the series (the group's copy, owned here) */
+    size_t name_len;
+    struct call *park_next;
+    int parked, redirects, asking;
     struct slt_apply_part **ents;
     size_t n;
     int kind;
@@ -267,23 +225,55 @@ struct call {
 #define GROUP_HASH 1024
 #define MAX_ENTRIES_PER_CALL 200
 
+
+/*
+ * A Redis server the store talks to, with its two connections: the one of aggregator.redis,
+ * or every master of a cluster the store learned (the seeds first). Nodes are never freed
+ * before the store (a node that left keeps reconnecting with backoff, idle); at most
+ * MAX_NODES are known.
+ */
+struct node {
+    struct slt_store *st;
+    struct slt_rconn ingest; /* applies and series registration */
+    struct slt_rconn query;  /* reads of the API and alerting, CLUSTER SLOTS */
+    int nopen;               /* connections not closed yet */
+    int idx;
+    int may_evict; /* maxmemory-policy is not noeviction */
+    char host[SLT_CLUSTER_MAX_HOST];
+    int port;
+    char addr[SLT_CLUSTER_MAX_HOST + 16]; /* "host:port" for logs */
+};
+
+#define MAX_NODES 128
+#define PARK_TICKS_MAX 40            /* 2 s of ticks: a command waiting for a node or slot */
+#define REDIRECTS_MAX 5              /* MOVED/ASK followed per command before giving up */
+#define REFRESH_MIN_NS 200000000ull  /* 200 ms between two CLUSTER SLOTS */
+#define REFRESH_EVERY_NS 5000000000ull /* and one every 5 s anyway */
+
+struct call;
+struct rcmd;
+
 struct slt_store {
     uv_loop_t *loop;
-    struct slt_redis_url url;
     char desc[300];
     struct slt_aggr_stats *stats;
     int64_t mret, hret, dret, timeout_ms;
-    redisAsyncContext *ac;
-    int ready;
-    char sha[48];
-    uint64_t hs_start_ns;
-    uint64_t ping_sent_ns;
-    int ping_outstanding;
-    uint64_t backoff_ms;
-    uint64_t failures;        /* connect failures in a row; logged at 1, 2, 4, 8, ... */
-    uint64_t reconnect_at_ns; /* 0: no reconnect scheduled */
+    struct node **nodes;
+    size_t nnodes;
+    char apply_sha[41], cas_sha[41];
     uv_timer_t tick;
     int freeing;
+    /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
+    int cluster;
+    int16_t *slots;
+    int map_complete;
+    char *user, *password;
+    int refresh_inflight, refresh_wanted;
+    uint64_t refresh_last_ns;
+    size_t refresh_next; /* the node asked next (round robin) */
+    /* commands waiting for a node to come up, a slot to settle (TRYAGAIN) or an ASK target */
+    struct call *parked_calls;
+    struct rcmd *parked_reads;
     /* scratch argv for one command */
     const char **argv;
     size_t *argvlen;
@@ -298,36 +288,603 @@ struct slt_store {
     uv_idle_t idle;
     int flush_armed;
     int open_handles;
-    /* series already added to slt:series on this connection, forgotten every
-     * SERIES_CACHE_TTL_NS so a Redis that lost the set (FLUSHALL, failover behind a proxy)
-     * gets it back without a reconnect */
+    /* series already added to slt:series, forgotten every SERIES_CACHE_TTL_NS (and when the
+     * ingest connection comes back) so a Redis that lost the set (FLUSHALL, failover behind a
+     * proxy) gets it back */
     char **cache;
     size_t ncache;
     uint64_t cache_born_ns;
-    unsigned int seed;
+    /* reads in flight, oldest first (their deadlines are checked by the tick) */
+    struct slt_store_op *ops_head, *ops_tail;
+    size_t nops;
+    int ops_due; /* some have nothing to ask and wait for on_check */
+    /* counters of the query connections */
+    uint64_t q_reconnects, q_errors, q_timeouts, q_deadlines;
 };
 
-static void store_connect(struct slt_store *st);
-static void fail_queued(struct slt_store *st);
+/* ---- key schema: every Redis key name of slitail is spelled in this file ------------------- */
 
-static uint64_t ms_to_ns(int64_t ms)
+#define KEY_SERIES "slt:series"
+#define KEY_ALERT_PREFIX "slt:alert:"
+
+/* "slt:{s:name}:" or "slt:{i:name}:" (the hash tag of a series), returns its length or 0. */
+static size_t series_prefix(char *out, size_t max, int kind, const char *name, size_t nlen)
 {
-    return (uint64_t)ms * 1000000u;
+    if (nlen + 9 > max)
+        return 0;
+    memcpy(out, "slt:{", 5);
+    out[5] = kind == SLT_SERIES_SLI ? 's' : 'i';
+    out[6] = ':';
+    memcpy(out + 7, name, nlen);
+    out[7 + nlen] = '}';
+    out[8 + nlen] = ':';
+    return nlen + 9;
 }
 
-static void schedule_reconnect(struct slt_store *st)
+/* The member of slt:series for a series: "s:name" / "i:name". */
+static size_t series_member(char *out, size_t max, int kind, const char *name, size_t nlen)
 {
-    uint64_t d = st->backoff_ms, jitter;
+    if (nlen + 2 > max)
+        return 0;
+    out[0] = kind == SLT_SERIES_SLI ? 's' : 'i';
+    out[1] = ':';
+    memcpy(out + 2, name, nlen);
+    return nlen + 2;
+}
 
+/* ---- nodes and routing ---------------------------------------------------------------------- */
+
+static void cache_clear(struct slt_store *st);
+static void want_refresh(struct slt_store *st);
+
+/* The node that owns a key: the one server, or the master of the key's slot (NULL: unknown). */
+static struct node *node_for_key(struct slt_store *st, const char *key, size_t klen)
+{
+    int idx;
+
+    if (!st->cluster)
+        return st->nnodes ? st->nodes[0] : NULL;
+    idx = st->slots[slt_cluster_keyslot(key, klen)];
+    return idx >= 0 ? st->nodes[idx] : NULL;
+}
+
+/* The node that owns every key of a series (its hash tag). */
+static struct node *node_for_series(struct slt_store *st, int kind, const char *name,
+                                    size_t nlen)
+{
+    char prefix[SLT_STORE_MAX_NAME + 16];
+    size_t n = series_prefix(prefix, sizeof(prefix), kind, name,
+                             nlen < SLT_STORE_MAX_NAME ? nlen : SLT_STORE_MAX_NAME);
+
+    return node_for_key(st, prefix, n);
+}
+
+/* 1 when every node that owns slots has its connection of the given kind up. */
+static int nodes_up(const struct slt_store *st, int query)
+{
+    unsigned char owns[MAX_NODES];
+    size_t i;
+
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    if (!st->cluster)
+        return slt_rconn_up(query ? &st->nodes[0]->query : &st->nodes[0]->ingest);
+    if (!st->map_complete)
+        return 0;
+    memset(owns, 0, sizeof(owns));
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        owns[st->slots[i]] = 1;
+    for (i = 0; i < st->nnodes; i++)
+        if (owns[i] && !slt_rconn_up(query ? &st->nodes[i]->query : &st->nodes[i]->ingest))
+            return 0;
+    return 1;
+}
+
+/*
+ * CONFIG GET maxmemory-policy: anything but noeviction lets Redis evict buckets and marks
+ * under memory pressure (the API forgets SLIs, marks vanish). Warned, and shown in /metrics;
+ * a server that refuses CONFIG (renamed on managed services) is noted at debug level.
+ */
+static void on_policy(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct node *n = priv;
+    redisReply *reply = r;
+    const char *policy;
+
+    (void)ac;
+    if (!reply || n->st->freeing)
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        slt_log(SLT_LOG_DEBUG, "redis", "cannot read maxmemory-policy of '%s'", n->addr);
+        return;
+    }
+    policy = reply->element[1]->str;
+    n->may_evict = strcmp(policy, "noeviction") != 0;
+    if (n->may_evict)
+        slt_log(SLT_LOG_WARN, "redis",
+                "'%s' runs with maxmemory-policy '%s': under memory pressure it evicts "
+                "slitail's buckets and marks; set 'maxmemory-policy noeviction' (docs/REDIS.md)",
+                n->st->cluster ? n->addr : n->st->desc, policy);
+    n->st->stats->redis_may_evict = 0;
+    for (size_t i = 0; i < n->st->nnodes; i++)
+        n->st->stats->redis_may_evict |= (uint64_t)n->st->nodes[i]->may_evict;
+}
+
+static void on_ingest_up(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+    struct slt_store *st = n->st;
+    const char *argv[3] = {"SCRIPT", "LOAD", slt_store_apply_script};
+    size_t lens[3] = {6, 4, strlen(slt_store_apply_script)};
+
+    /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
+     * anyway: a SCRIPT FLUSH can come at any time) */
+    slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    {
+        const char *cg[3] = {"CONFIG", "GET", "maxmemory-policy"};
+        size_t cl[3] = {6, 3, 16};
+
+        slt_rconn_command(c, on_policy, n, 3, cg, cl);
+    }
+    cache_clear(st);
+    st->stats->redis_connected = nodes_up(st, 0);
+    if (st->cluster)
+        slt_log(SLT_LOG_INFO, "redis", "connected to cluster node '%s'", n->addr);
+    else
+        slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
+}
+
+static void on_ingest_down(struct slt_rconn *c, int was_up)
+{
+    struct node *n = c->data;
+
+    (void)was_up;
+    n->st->stats->redis_connected = nodes_up(n->st, 0);
+    if (n->st->cluster && !n->st->freeing)
+        want_refresh(n->st); /* a master that fails: its replica takes its slots */
+}
+
+static void on_query_up(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+
+    if (n->st->cluster && (!n->st->map_complete || n->st->refresh_wanted))
+        want_refresh(n->st);
+}
+
+static void park_drop_calls(struct slt_store *st);
+
+void slt_store_reset(struct slt_store *st, const char *reason)
+{
+    size_t i;
+
+    for (i = 0; i < st->nnodes; i++)
+        slt_rconn_drop(&st->nodes[i]->ingest, reason);
+    park_drop_calls(st);
+}
+
+int slt_store_ready(const struct slt_store *st)
+{
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    /* a cluster takes applies once the slot map is known; a node that is down answers RETRY
+     * for its own slots only */
+    return st->cluster ? st->map_complete : slt_rconn_up(&st->nodes[0]->ingest);
+}
+
+static int query_ready(const struct slt_store *st)
+{
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    return st->cluster ? st->map_complete : slt_rconn_up(&st->nodes[0]->query);
+}
+
+void slt_store_health(const struct slt_store *st, struct slt_store_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->ingest_up = nodes_up(st, 0);
+    h->query_up = nodes_up(st, 1);
+    h->query_timeouts = st->q_deadlines;
+    h->query_reconnects = st->q_reconnects;
+}
+
+/* The SHA1 of a script in hex, as EVALSHA wants it. */
+static void script_sha(const char *script, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    if (!EVP_Digest(script, strlen(script), md, &n, EVP_sha1(), NULL) || n != 20)
+        SLT_BUG("SHA1 of a script failed");
+    for (i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Opens both connections of a node (path: a unix socket, only without a cluster). */
+static int node_open(struct slt_store *st, struct node *n, const char *path, int db)
+{
+    struct slt_rconn_opts o;
+    char name[400];
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    n->st = st;
+    o.host = path ? NULL : n->host;
+    o.port = n->port;
+    o.path = path;
+    o.user = st->user;
+    o.password = st->password;
+    o.db = db;
+    o.timeout_ms = st->timeout_ms;
+    o.name = st->cluster ? n->addr : st->desc;
+    o.quiet = 1; /* "connected to" is logged by on_ingest_up, failures by the connection */
+    o.stats.reconnects = &st->stats->redis_reconnects;
+    o.stats.errors = &st->stats->redis_errors;
+    o.stats.timeouts = &st->stats->redis_timeouts;
+    rc = slt_rconn_init(&n->ingest, st->loop, &o);
+    if (rc < 0)
+        return rc;
+    n->ingest.data = n;
+    n->ingest.on_up = on_ingest_up;
+    n->ingest.on_down = on_ingest_down;
+    n->nopen++;
+    snprintf(name, sizeof(name), "%s (queries)", o.name);
+    o.name = name;
+    o.quiet = 2; /* the ingest connection already says when this server is down */
+    o.stats.reconnects = &st->q_reconnects;
+    o.stats.errors = &st->q_errors;
+    o.stats.timeouts = &st->q_timeouts;
+    rc = slt_rconn_init(&n->query, st->loop, &o);
+    if (rc < 0)
+        return rc;
+    n->query.data = n;
+    n->query.on_up = on_query_up;
+    n->nopen++;
+    return 0;
+}
+
+/* Adds a node (its connections start now). NULL when MAX_NODES are known or no memory. */
+static struct node *node_add(struct slt_store *st, const char *host, int port, const char *path,
+                             int db)
+{
+    struct node *n;
+
+    if (st->nnodes >= MAX_NODES || strlen(host) >= sizeof(n->host))
+        return NULL;
+    n = slt_calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    snprintf(n->host, sizeof(n->host), "%s", host);
+    n->port = port;
+    snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    n->idx = (int)st->nnodes;
+    st->nodes[st->nnodes++] = n;
+    if (node_open(st, n, path, db) < 0 && n->nopen == 0) {
+        /* nothing opened: forget it (a half-open node is closed with the store) */
+        st->nnodes--;
+        slt_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* The node at host:port, added when new (NULL: over MAX_NODES or no memory). */
+static struct node *node_get(struct slt_store *st, const char *host, int port)
+{
+    size_t i;
+
+    for (i = 0; i < st->nnodes; i++)
+        if (st->nodes[i]->port == port && strcmp(st->nodes[i]->host, host) == 0)
+            return st->nodes[i];
+    return node_add(st, host, port, NULL, 0);
+}
+
+/* ---- the cluster's slot map ---- */
+
+static int reply_int(const redisReply *r, long long *v)
+{
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *v = r->integer;
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * A CLUSTER SLOTS reply from node n: [[start, end, [host, port, id, ...], replicas...], ...].
+ * Takes the masters; the map becomes complete when every slot has one.
+ */
+static void on_cluster_slots(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct node *from = priv;
+    struct slt_store *st = from->st;
+    redisReply *reply = r;
+    size_t i, covered = 0;
+    long long a, b, port;
+    int16_t *slots;
+
+    (void)ac;
+    st->refresh_inflight = 0;
+    st->refresh_last_ns = uv_hrtime();
     if (st->freeing)
         return;
-    /* +-25% jitter so many aggregators do not reconnect in step */
-    jitter = d / 2 ? (uint64_t)rand_r(&st->seed) % (d / 2) : 0;
-    d = d - d / 4 + jitter;
-    st->reconnect_at_ns = uv_hrtime() + ms_to_ns((int64_t)d);
-    st->backoff_ms *= 2;
-    if (st->backoff_ms > BACKOFF_MAX_MS)
-        st->backoff_ms = BACKOFF_MAX_MS;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            slt_log(SLT_LOG_WARN, "redis", "CLUSTER SLOTS on '%s' failed: %.200s", from->addr,
+                    reply->str);
+        st->refresh_wanted = 1; /* ask another node next tick */
+        return;
+    }
+    slots = slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*slots));
+    if (!slots)
+        return;
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        slots[i] = -1;
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i], *m;
+        const char *host;
+        struct node *n;
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || reply_int(e->element[0], &a) ||
+            reply_int(e->element[1], &b) || a < 0 || b < a || b >= SLT_CLUSTER_SLOTS)
+            continue;
+        m = e->element[2];
+        if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+            m->element[0]->type != REDIS_REPLY_STRING || reply_int(m->element[1], &port) ||
+            port < 1 || port > 65535)
+            continue;
+        host = m->element[0]->str;
+        if (!host[0])
+            host = from->host; /* "": the host we asked */
+        else if (!strcmp(host, "?"))
+            continue; /* an endpoint the node does not know */
+        n = node_get(st, host, (int)port);
+        if (!n)
+            continue;
+        for (; a <= b; a++)
+            slots[a] = (int16_t)n->idx;
+    }
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        covered += slots[i] >= 0;
+    if (covered == 0) {
+        slt_free(slots);
+        st->refresh_wanted = 1;
+        return;
+    }
+    memcpy(st->slots, slots, SLT_CLUSTER_SLOTS * sizeof(*slots));
+    slt_free(slots);
+    st->stats->redis_cluster_refreshes++;
+    if (covered == SLT_CLUSTER_SLOTS && !st->map_complete)
+        slt_log(SLT_LOG_INFO, "redis", "cluster slot map complete (%zu nodes known)", st->nnodes);
+    else if (covered < SLT_CLUSTER_SLOTS && st->map_complete)
+        slt_log(SLT_LOG_WARN, "redis", "cluster: %zu of %d slots have no master",
+                SLT_CLUSTER_SLOTS - covered, SLT_CLUSTER_SLOTS);
+    st->map_complete = covered == SLT_CLUSTER_SLOTS;
+    st->refresh_wanted = !st->map_complete;
+    st->stats->redis_connected = nodes_up(st, 0);
+}
+
+/* Sends CLUSTER SLOTS to the next node whose query connection is up. */
+static void refresh_map(struct slt_store *st)
+{
+    const char *argv[2] = {"CLUSTER", "SLOTS"};
+    size_t lens[2] = {7, 5}, k;
+
+    if (st->refresh_inflight || st->freeing)
+        return;
+    for (k = 0; k < st->nnodes; k++) {
+        struct node *n = st->nodes[(st->refresh_next + k) % st->nnodes];
+
+        if (!slt_rconn_up(&n->query))
+            continue;
+        if (slt_rconn_command(&n->query, on_cluster_slots, n, 2, argv, lens) == 0) {
+            st->refresh_next = (size_t)n->idx + 1;
+            st->refresh_inflight = 1;
+            st->refresh_wanted = 0;
+            return;
+        }
+    }
+}
+
+static void want_refresh(struct slt_store *st)
+{
+    st->refresh_wanted = 1;
+    if (uv_hrtime() - st->refresh_last_ns >= REFRESH_MIN_NS)
+        refresh_map(st);
+}
+
+/* From the tick: keeps the map fresh while something is off, and every 5 s anyway. */
+static void refresh_tick(struct slt_store *st)
+{
+    uint64_t now = uv_hrtime();
+
+    if (!st->cluster || st->refresh_inflight)
+        return;
+    if (!st->map_complete || !nodes_up(st, 0))
+        st->refresh_wanted = 1;
+    if ((st->refresh_wanted && now - st->refresh_last_ns >= REFRESH_MIN_NS) ||
+        now - st->refresh_last_ns >= REFRESH_EVERY_NS)
+        refresh_map(st);
+}
+
+/*
+ * A redirection of a command sent to node from: MOVED updates the map (and asks for a fresh
+ * one); both give the node to send to next, or NULL.
+ */
+static struct node *follow_redirect(struct slt_store *st, struct node *from,
+                                    const struct slt_cluster_redirect *rd)
+{
+    struct node *to;
+
+    if (!st->cluster)
+        return NULL;
+    to = node_get(st, rd->host[0] ? rd->host : from->host, rd->port);
+    if (!to)
+        return NULL;
+    if (rd->kind == SLT_CLUSTER_MOVED) {
+        st->stats->redis_moved++;
+        st->slots[rd->slot] = (int16_t)to->idx;
+        want_refresh(st);
+    } else {
+        st->stats->redis_ask++;
+    }
+    return to;
+}
+
+/* ---- lifecycle ---- */
+
+static void on_tick(uv_timer_t *t);
+extern const char slt_store_cas_script[];
+
+static int dup_str(char **dst, const char *src)
+{
+    *dst = src ? slt_strdup(src) : NULL;
+    return src && !*dst ? SLT_ENOMEM : 0;
+}
+
+int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
+                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
+                  struct slt_store **out)
+{
+    const struct slt_redis_url *auth = conf->nseeds ? &conf->seeds[0] : conf->url;
+    struct slt_store *st = slt_calloc(1, sizeof(*st));
+    size_t i;
+    int rc = 0;
+
+    if (!st)
+        return SLT_ENOMEM;
+    st->loop = loop;
+    st->stats = stats;
+    st->cluster = conf->nseeds > 0;
+    st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
+    st->nodes = slt_calloc(MAX_NODES, sizeof(*st->nodes));
+    st->slots = st->cluster ? slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*st->slots)) : NULL;
+    for (i = 0; i < conf->nseeds && !auth->password; i++)
+        if (conf->seeds[i].password)
+            auth = &conf->seeds[i];
+    if (!st->cache || !st->nodes || (st->cluster && !st->slots) ||
+        dup_str(&st->user, auth->user) < 0 || dup_str(&st->password, auth->password) < 0) {
+        slt_free(st->cache);
+        slt_free(st->nodes);
+        slt_free(st->slots);
+        slt_free(st->user);
+        slt_free(st->password);
+        slt_free(st);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; st->cluster && i < SLT_CLUSTER_SLOTS; i++)
+        st->slots[i] = -1;
+    if (st->cluster)
+        snprintf(st->desc, sizeof(st->desc), "cluster of %zu seed(s)", conf->nseeds);
+    else
+        slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
+    script_sha(slt_store_apply_script, st->apply_sha);
+    script_sha(slt_store_cas_script, st->cas_sha);
+    slt_store_set_params(st, params);
+    uv_timer_init(loop, &st->tick);
+    uv_check_init(loop, &st->check);
+    uv_idle_init(loop, &st->idle);
+    st->tick.data = st->check.data = st->idle.data = st;
+    st->open_handles = 3;
+    uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
+    stats->redis_connected = 0;
+    if (!st->cluster) {
+        if (!node_add(st, conf->url->host ? conf->url->host : "", conf->url->port,
+                      conf->url->path, conf->url->db))
+            rc = SLT_ENOMEM;
+    }
+    for (i = 0; rc == 0 && i < conf->nseeds; i++)
+        if (!node_get(st, conf->seeds[i].host, conf->seeds[i].port))
+            rc = SLT_ENOMEM;
+    if (rc < 0) {
+        slt_store_free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
+{
+    st->mret = p->minute_retention_s;
+    st->hret = p->hour_retention_s;
+    st->dret = p->day_retention_s;
+    st->timeout_ms = p->redis_timeout_ms > 0 ? p->redis_timeout_ms : 2000;
+}
+
+static void store_maybe_freed(struct slt_store *st)
+{
+    size_t i;
+
+    if (st->open_handles > 0)
+        return;
+    for (i = 0; i < st->nnodes; i++)
+        if (st->nodes[i]->nopen > 0)
+            return;
+    for (i = 0; i < st->nnodes; i++)
+        slt_free(st->nodes[i]);
+    cache_clear(st);
+    slt_free(st->cache);
+    slt_free(st->nodes);
+    slt_free(st->slots);
+    slt_free(st->user);
+    slt_free(st->password);
+    slt_free(st->argv);
+    slt_free(st->argvlen);
+    slt_free(st->rows);
+    slt_free(st);
+}
+
+static void on_store_handle_closed(uv_handle_t *h)
+{
+    struct slt_store *st = h->data;
+
+    st->open_handles--;
+    store_maybe_freed(st);
+}
+
+static void on_conn_closed(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+
+    n->nopen--;
+    store_maybe_freed(n->st);
+}
+
+static void fail_queued(struct slt_store *st);
+static void abort_ops(struct slt_store *st);
+static void answer_due(struct slt_store *st);
+static void park_drop_reads(struct slt_store *st);
+
+void slt_store_free(struct slt_store *st)
+{
+    size_t i;
+
+    if (!st)
+        return;
+    st->freeing = 1;
+    st->stats->redis_connected = 0;
+    /* pending applies end with RETRY and reads with SLT_EREDIS, now */
+    for (i = 0; i < st->nnodes; i++) {
+        struct node *n = st->nodes[i];
+
+        n->ingest.data = n->query.data = n; /* also for a connection whose init failed */
+        if (n->ingest.name)
+            slt_rconn_close(&n->ingest, on_conn_closed);
+        if (n->query.name)
+            slt_rconn_close(&n->query, on_conn_closed);
+    }
+    park_drop_calls(st);
+    park_drop_reads(st);
+    fail_queued(st);
+    abort_ops(st);
+    uv_timer_stop(&st->tick);
+    uv_check_stop(&st->check);
+    uv_idle_stop(&st->idle);
+    uv_close((uv_handle_t *)&st->tick, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->check, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->idle, on_store_handle_closed);
 }
 
 static void cache_clear(struct slt_store *st)
@@ -343,285 +900,6 @@ static void cache_clear(struct slt_store *st)
     st->ncache = 0;
     st->cache_born_ns = slt_mono_ns();
 }
-
-static void lost(struct slt_store *st)
-{
-    st->ac = NULL;
-    st->ready = 0;
-    st->ping_outstanding = 0;
-    st->stats->redis_connected = 0;
-    schedule_reconnect(st);
-}
-
-static void drop(struct slt_store *st, const char *reason, int quiet)
-{
-    redisAsyncContext *ac = st->ac;
-
-    if (!ac)
-        return;
-    if (!st->freeing && !quiet)
-        slt_log(SLT_LOG_WARN, "redis", "dropping connection to '%s': %s", st->desc, reason);
-    lost(st);
-    /* runs every pending callback with a NULL reply (now, or after the current callback) */
-    redisAsyncFree(ac);
-    fail_queued(st);
-}
-
-void slt_store_reset(struct slt_store *st, const char *reason)
-{
-    drop(st, reason, 0);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct slt_store *st = ac->data;
-
-    if (status == REDIS_OK || st->ac != ac)
-        return;
-    st->stats->redis_errors++;
-    st->failures++;
-    if ((st->failures & (st->failures - 1)) == 0)
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s (attempt %llu)", st->desc,
-                ac->errstr[0] ? ac->errstr : "connection failed", (unsigned long long)st->failures);
-    /* hiredis frees the context after this callback */
-    lost(st);
-    fail_queued(st);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct slt_store *st = ac->data;
-
-    (void)status;
-    if (st->ac != ac)
-        return; /* we dropped it ourselves */
-    st->stats->redis_errors++;
-    slt_log(SLT_LOG_WARN, "redis", "lost connection to '%s': %s", st->desc,
-            ac->errstr[0] ? ac->errstr : "closed by peer");
-    lost(st);
-    fail_queued(st);
-}
-
-static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-    redisReply *reply = r;
-
-    if (!reply || st->ac != ac)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char msg[300];
-
-        st->stats->redis_errors++;
-        st->failures++;
-        snprintf(msg, sizeof(msg), "%s failed: %.200s (attempt %llu)", (const char *)priv,
-                 reply->str, (unsigned long long)st->failures);
-        /* a wrong password fails every attempt: log 1, 2, 4, 8, ... */
-        drop(st, msg, (st->failures & (st->failures - 1)) != 0);
-    }
-}
-
-static void on_script(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-    redisReply *reply = r;
-
-    (void)priv;
-    if (!reply || st->ac != ac)
-        return;
-    if (reply->type != REDIS_REPLY_STRING || reply->len >= sizeof(st->sha)) {
-        st->stats->redis_errors++;
-        slt_store_reset(st, reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                             : "SCRIPT LOAD: unexpected reply");
-        return;
-    }
-    if (!st->ready) {
-        memcpy(st->sha, reply->str, reply->len);
-        st->sha[reply->len] = '\0';
-        st->ready = 1;
-        st->backoff_ms = BACKOFF_MIN_MS;
-        st->failures = 0;
-        st->stats->redis_connected = 1;
-        cache_clear(st);
-        slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
-    }
-}
-
-static void on_ping(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-
-    (void)priv;
-    if (!r || st->ac != ac)
-        return;
-    st->ping_outstanding = 0;
-}
-
-static void store_connect(struct slt_store *st)
-{
-    redisAsyncContext *ac;
-    char db[16];
-
-    st->reconnect_at_ns = 0;
-    if (st->url.path)
-        ac = redisAsyncConnectUnix(st->url.path);
-    else
-        ac = redisAsyncConnect(st->url.host, st->url.port);
-    if (!ac) {
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': out of memory", st->desc);
-        schedule_reconnect(st);
-        return;
-    }
-    if (ac->err) {
-        st->stats->redis_errors++;
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s", st->desc, ac->errstr);
-        redisAsyncFree(ac);
-        schedule_reconnect(st);
-        return;
-    }
-    ac->data = st;
-    if (uvev_attach(ac, st->loop) < 0) {
-        slt_log(SLT_LOG_WARN, "redis", "cannot watch the connection to '%s'", st->desc);
-        redisAsyncFree(ac);
-        schedule_reconnect(st);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    st->ac = ac;
-    st->ready = 0;
-    st->hs_start_ns = uv_hrtime();
-    st->stats->redis_reconnects++;
-    /* hiredis queues these until the socket is connected; replies come back in order */
-    if (st->url.password) {
-        if (st->url.user)
-            redisAsyncCommand(ac, on_handshake, "AUTH", "AUTH %s %s", st->url.user,
-                              st->url.password);
-        else
-            redisAsyncCommand(ac, on_handshake, "AUTH", "AUTH %s", st->url.password);
-    }
-    if (st->url.db) {
-        snprintf(db, sizeof(db), "%d", st->url.db);
-        redisAsyncCommand(ac, on_handshake, "SELECT", "SELECT %s", db);
-    }
-    redisAsyncCommand(ac, on_script, NULL, "SCRIPT LOAD %s", slt_store_apply_script);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-    struct slt_store *st = t->data;
-    uint64_t now = uv_hrtime();
-
-    if (!st->ac) {
-        if (st->reconnect_at_ns && now >= st->reconnect_at_ns)
-            store_connect(st);
-        return;
-    }
-    if (!st->ready) {
-        if (now - st->hs_start_ns > ms_to_ns(st->timeout_ms)) {
-            st->stats->redis_timeouts++;
-            slt_store_reset(st, "connect and handshake timed out");
-        }
-        return;
-    }
-    if (st->ping_outstanding) {
-        if (now - st->ping_sent_ns > ms_to_ns(st->timeout_ms)) {
-            st->stats->redis_timeouts++;
-            slt_store_reset(st, "PING timed out");
-        }
-    } else if (now - st->ping_sent_ns > ms_to_ns(PING_EVERY_MS)) {
-        if (redisAsyncCommand(st->ac, on_ping, NULL, "PING") == REDIS_OK) {
-            st->ping_outstanding = 1;
-            st->ping_sent_ns = now;
-        }
-    }
-}
-
-int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
-                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
-                  struct slt_store **out)
-{
-    struct slt_store *st = slt_calloc(1, sizeof(*st));
-
-    if (!st)
-        return SLT_ENOMEM;
-    st->loop = loop;
-    st->stats = stats;
-    st->url.host = url->host ? slt_strdup(url->host) : NULL;
-    st->url.path = url->path ? slt_strdup(url->path) : NULL;
-    st->url.user = url->user ? slt_strdup(url->user) : NULL;
-    st->url.password = url->password ? slt_strdup(url->password) : NULL;
-    st->url.port = url->port;
-    st->url.db = url->db;
-    st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
-    if ((url->host && !st->url.host) || (url->path && !st->url.path) ||
-        (url->user && !st->url.user) || (url->password && !st->url.password) || !st->cache) {
-        slt_redis_url_release(&st->url);
-        slt_free(st->cache);
-        slt_free(st);
-        return SLT_ENOMEM;
-    }
-    slt_redis_url_describe(&st->url, st->desc, sizeof(st->desc));
-    st->seed = (unsigned int)uv_hrtime();
-    st->backoff_ms = BACKOFF_MIN_MS;
-    slt_store_set_params(st, params);
-    uv_timer_init(loop, &st->tick);
-    uv_check_init(loop, &st->check);
-    uv_idle_init(loop, &st->idle);
-    st->tick.data = st->check.data = st->idle.data = st;
-    st->open_handles = 3;
-    uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
-    stats->redis_connected = 0;
-    store_connect(st);
-    *out = st;
-    return 0;
-}
-
-void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
-{
-    st->mret = p->minute_retention_s;
-    st->hret = p->hour_retention_s;
-    st->dret = p->day_retention_s;
-    st->timeout_ms = p->redis_timeout_ms;
-}
-
-int slt_store_ready(const struct slt_store *st)
-{
-    return st->ready;
-}
-
-static void on_store_handle_closed(uv_handle_t *h)
-{
-    struct slt_store *st = h->data;
-
-    if (--st->open_handles > 0)
-        return;
-    cache_clear(st);
-    slt_free(st->cache);
-    slt_free(st->argv);
-    slt_free(st->argvlen);
-    slt_free(st->rows);
-    slt_redis_url_release(&st->url);
-    slt_free(st);
-}
-
-void slt_store_free(struct slt_store *st)
-{
-    if (!st)
-        return;
-    st->freeing = 1;
-    slt_store_reset(st, "shutting down");
-    st->stats->redis_connected = 0;
-    fail_queued(st);
-    uv_timer_stop(&st->tick);
-    uv_check_stop(&st->check);
-    uv_idle_stop(&st->idle);
-    uv_close((uv_handle_t *)&st->tick, on_store_handle_closed);
-    uv_close((uv_handle_t *)&st->check, on_store_handle_closed);
-    uv_close((uv_handle_t *)&st->idle, on_store_handle_closed);
-}
-
-/* ---- applies ---- */
 
 void slt_apply_init(struct slt_apply *ap)
 {
@@ -692,6 +970,7 @@ static void call_free(struct call *c)
     slt_free(c->off);
     slt_free(c->len);
     slt_free(c->ents);
+    slt_free((char *)c->name);
     slt_free(c);
 }
 
@@ -717,21 +996,46 @@ static int cmp_series(const void *a, const void *b)
     return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
 }
 
-/* SLT_EINVAL with a reason when the batch can never be applied. */
-static int check_batch(const struct slt_msg_batch *b, const char **why)
+/*
+ * SLT_EINVAL with a reason (text and SLT_INVALID_*) when the batch can never be applied:
+ * validate before the first write. Row minutes are >= 0 and multiples of 60 (the decoder
+ * checks) and at most SLT_STORE_AHEAD_MAX_S after now; each count and each series' sum of a
+ * count over the batch are at most 2^53, so the sums of up to MAX_ENTRIES_PER_CALL entries
+ * (< 2^61) are exact in uint64 and int64, and Lua compares them exactly.
+ */
+static int check_batch(const struct slt_msg_batch *b, int64_t now, const char **why,
+                       int *reason)
 {
     const struct slt_series **idx;
-    size_t i;
-    int rc = 0;
+    size_t i, r;
+    int j, rc = 0;
 
+    *reason = SLT_INVALID_OTHER;
     if (b->epoch >= LUA_INT_MAX || b->seq >= LUA_INT_MAX) {
         *why = "epoch or seq over 2^53";
         return SLT_EINVAL;
     }
     for (i = 0; i < b->nseries; i++) {
-        if (b->series[i].since > b->seq) {
+        const struct slt_series *s = &b->series[i];
+        uint64_t sum[3] = {0, 0, 0};
+
+        if (s->since > b->seq) {
             *why = "a series 'since' is after the batch seq";
             return SLT_EINVAL;
+        }
+        for (r = 0; r < s->nrows; r++) {
+            if (s->rows[r].minute < 0 || s->rows[r].minute > now + SLT_STORE_AHEAD_MAX_S) {
+                *why = "a row minute before 1970 or more than a day ahead of the aggregator";
+                *reason = SLT_INVALID_ROW_MINUTE;
+                return SLT_EINVAL;
+            }
+            for (j = 0; j < 3; j++) {
+                if (slt_add_u64(sum[j], s->rows[r].v[j], &sum[j]) < 0 || sum[j] > LUA_INT_MAX) {
+                    *why = "a series counts more than 2^53 in one batch";
+                    *reason = SLT_INVALID_COUNTS;
+                    return SLT_EINVAL;
+                }
+            }
         }
     }
     if (b->nseries < 2)
@@ -753,13 +1057,17 @@ static int check_batch(const struct slt_msg_batch *b, const char **why)
     return rc;
 }
 
-static void add_sat(uint64_t acc[3], const uint64_t v[3])
+/*
+ * acc += v. Exact by construction: check_batch bounds a series' sum in a batch by 2^53 and a
+ * call holds at most MAX_ENTRIES_PER_CALL entries, so no sum passes 2^61.
+ */
+static void add_counts(uint64_t acc[3], const uint64_t v[3])
 {
     int j;
 
-    /* the script sums in doubles: keep every delta exact (2^53) */
     for (j = 0; j < 3; j++)
-        acc[j] = acc[j] + v[j] > LUA_INT_MAX ? LUA_INT_MAX : acc[j] + v[j];
+        if (slt_add_u64(acc[j], v[j], &acc[j]) < 0)
+            SLT_BUG("a counter sum the batch checks should have refused");
 }
 
 static int push_bucket(struct slt_apply *ap, const struct slt_store_bucket *b)
@@ -811,7 +1119,7 @@ static int build_entry(struct slt_store *st, struct slt_apply *ap, struct slt_ap
     memset(&bk, 0, sizeof(bk));
     bk.c = 't';
     for (r = 0; r < s->nrows; r++)
-        add_sat(bk.v, st->rows[r].v);
+        add_counts(bk.v, st->rows[r].v);
     rc = push_bucket(ap, &bk);
     for (k = 0; rc == 0 && k < 3; k++) {
         r = 0;
@@ -821,10 +1129,13 @@ static int build_entry(struct slt_store *st, struct slt_apply *ap, struct slt_ap
             memset(&bk, 0, sizeof(bk));
             bk.c = res[k].c;
             bk.start = st->rows[r].minute - st->rows[r].minute % res[k].res;
-            bk.exp = bk.start + res[k].res + ret[k];
+            /* start <= now + 1 day and retention <= 4000 days: checked all the same */
+            if (slt_add_i64(bk.start, res[k].res, &bk.exp) < 0 ||
+                slt_add_i64(bk.exp, ret[k], &bk.exp) < 0)
+                return SLT_ELIMIT;
             while (r < s->nrows &&
                    st->rows[r].minute - st->rows[r].minute % res[k].res == bk.start) {
-                add_sat(bk.v, st->rows[r].v);
+                add_counts(bk.v, st->rows[r].v);
                 r++;
                 n++;
             }
@@ -888,6 +1199,10 @@ static void entry_done(struct slt_apply_part *e, enum slt_ack_status s, uint64_t
     }
     if (s == SLT_ACK_GAP && (ap->status != SLT_ACK_GAP || n < ap->resend_from))
         ap->resend_from = n;
+    if (s == SLT_ACK_REJECTED && n > 0 && n > ap->mark) {
+        ap->reason = SLT_REJECT_STALE_EPOCH; /* the script rejects only stale epochs */
+        ap->mark = n;
+    }
     if (rank(s) > rank(ap->status))
         ap->status = s;
     if (--ap->pending == 0) {
@@ -906,6 +1221,100 @@ static void call_fail(struct call *c)
 
 static int call_send(struct slt_store *st, struct call *c, int eval);
 
+/* Parks a call: it is sent again from the tick (a node coming up, a slot that settles). */
+static void call_park(struct slt_store *st, struct call *c)
+{
+    if (++c->parked > PARK_TICKS_MAX || st->freeing) {
+        st->stats->redis_errors++;
+        call_fail(c);
+        call_free(c);
+        return;
+    }
+    c->park_next = st->parked_calls;
+    st->parked_calls = c;
+}
+
+/* Sends c to its node, or parks it when the node is not up (yet). */
+static void call_go(struct slt_store *st, struct call *c)
+{
+    int rc;
+
+    if (!c->node)
+        c->node = node_for_series(st, c->kind, c->name, c->name_len);
+    rc = c->node ? call_send(st, c, c->retried) : SLT_EREDIS;
+    if (rc == 0)
+        return;
+    if (rc == SLT_EREDIS && st->cluster) {
+        if (!c->node)
+            want_refresh(st);
+        call_park(st, c);
+        return;
+    }
+    st->stats->redis_errors++;
+    call_fail(c);
+    call_free(c);
+}
+
+static void park_retry_calls(struct slt_store *st)
+{
+    struct call *c = st->parked_calls, *next;
+
+    st->parked_calls = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        c->park_next = NULL;
+        if (!c->asking)
+            c->node = NULL; /* route again: the map may have changed */
+        call_go(st, c);
+    }
+}
+
+/* The store was reset or freed: parked calls end with RETRY. */
+static void park_drop_calls(struct slt_store *st)
+{
+    struct call *c = st->parked_calls, *next;
+
+    st->parked_calls = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        call_fail(c);
+        call_free(c);
+    }
+}
+
+/*
+ * An error reply that can be waited out or followed in a cluster: MOVED and ASK (sent on to
+ * the node named), TRYAGAIN (a slot being migrated: sent again on the next tick),
+ * CLUSTERDOWN and LOADING (parked until the cluster is whole again). 1 when it took c.
+ */
+static int call_cluster_error(struct slt_store *st, struct call *c, const redisReply *reply)
+{
+    struct slt_cluster_redirect rd;
+
+    if (!st->cluster)
+        return 0;
+    if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
+        struct node *to = ++c->redirects <= REDIRECTS_MAX ? follow_redirect(st, c->node, &rd) : NULL;
+
+        if (!to)
+            return 0;
+        c->node = to;
+        c->asking = rd.kind == SLT_CLUSTER_ASK;
+        call_go(st, c);
+        return 1;
+    }
+    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+        strncmp(reply->str, "LOADING", 7) == 0) {
+        st->stats->redis_tryagain++;
+        c->asking = 0;
+        if (reply->str[0] == 'C')
+            want_refresh(st);
+        call_park(st, c);
+        return 1;
+    }
+    return 0;
+}
+
 static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     struct call *c = priv;
@@ -914,14 +1323,21 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
     size_t i;
 
     if (!reply) {
+        /* the connection went away: whether the script ran is unknown, and an agent's resend
+         * is answered DUPLICATE if it did (the marks travel with the counts) */
+        if (st->cluster && !st->freeing)
+            want_refresh(st);
         call_fail(c);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && st->ac == ac) {
+        if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->node->ingest.ac == ac) {
             /* script cache flushed: send the body once with EVAL, which caches it again */
             c->retried = 1;
-            if (call_send(st, c, 1) == 0)
-                return;
+            c->asking = 0;
+            call_go(st, c);
+            return;
         }
+        if (call_cluster_error(st, c, reply))
+            return;
         st->stats->redis_errors++;
         slt_log(SLT_LOG_WARN, "redis", "apply failed: %.200s", reply->str);
         call_fail(c);
@@ -942,6 +1358,13 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
                 entry_done(c->ents[i], SLT_ACK_GAP, n > 0 ? (uint64_t)n : 1);
                 break;
             case 3:
+                entry_done(c->ents[i], SLT_ACK_REJECTED, n > 0 ? (uint64_t)n : 1);
+                break;
+            case 4:
+                /* a counter would pass its limit: nothing of this entry was written */
+                st->stats->batches_invalid[SLT_INVALID_COUNTER_LIMIT]++;
+                if (c->ents[i]->ap->reason != SLT_REJECT_STALE_EPOCH)
+                    c->ents[i]->ap->reason = SLT_REJECT_INVALID;
                 entry_done(c->ents[i], SLT_ACK_REJECTED, 0);
                 break;
             default:
@@ -961,7 +1384,7 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
 {
     size_t argc = c->nargs + 2, i;
 
-    if (!st->ac)
+    if (!slt_rconn_up(&c->node->ingest))
         return SLT_EREDIS;
     if (argc > st->argcap) {
         const char **a = slt_realloc(st->argv, argc * sizeof(*a));
@@ -976,18 +1399,24 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
         st->argvlen = l;
         st->argcap = argc;
     }
+    if (c->asking) {
+        /* ASK: this command only, on the node importing the slot, right after ASKING */
+        const char *asking[1] = {"ASKING"};
+        size_t alen[1] = {6};
+
+        if (slt_rconn_command(&c->node->ingest, NULL, NULL, 1, asking, alen) < 0)
+            return SLT_EREDIS;
+    }
     st->argv[0] = eval ? "EVAL" : "EVALSHA";
     st->argvlen[0] = strlen(st->argv[0]);
-    st->argv[1] = eval ? slt_store_apply_script : st->sha;
+    st->argv[1] = eval ? slt_store_apply_script : st->apply_sha;
     st->argvlen[1] = strlen(st->argv[1]);
     for (i = 0; i < c->nargs; i++) {
         st->argv[2 + i] = c->args.p + c->off[i];
         st->argvlen[2 + i] = c->len[i];
     }
-    if (redisAsyncCommandArgv(st->ac, on_call_reply, c, (int)argc, st->argv, st->argvlen) !=
-        REDIS_OK)
-        return SLT_EREDIS;
-    return 0;
+    return slt_rconn_command(&c->node->ingest, on_call_reply, c, (int)argc, st->argv,
+                             st->argvlen);
 }
 
 static int cmp_bucket_ref(const void *a, const void *b)
@@ -1088,7 +1517,7 @@ static int call_build(struct call *c, const struct group *g)
         for (j = i; j < nrefs && cmp_bucket_ref(&refs[i], &refs[j]) == 0; j++) {
             if (refs[j]->exp > exp)
                 exp = refs[j]->exp;
-            add_sat(sum, refs[j]->v);
+            add_counts(sum, refs[j]->v);
         }
         rc = call_i64(c, exp);
         for (k = 0; rc == 0 && k < 3; k++)
@@ -1173,11 +1602,15 @@ static void flush_group(struct slt_store *st, struct group *g)
             g->n--;
             c->ents[c->n++] = e;
         }
-        if (call_build(c, g) < 0 || call_send(st, c, 0) < 0) {
+        c->name = slt_strndup(g->name, g->name_len);
+        c->name_len = g->name_len;
+        if (!c->name || call_build(c, g) < 0) {
             st->stats->redis_errors++;
             call_fail(c);
             call_free(c);
+            continue;
         }
+        call_go(st, c);
     }
 }
 
@@ -1217,9 +1650,10 @@ static void on_check(uv_check_t *h)
     struct slt_store *st = h->data;
     struct group *g = take_queued(st), *next;
 
+    answer_due(st);
     for (; g; g = next) {
         next = g->anext;
-        if (st->ready && st->ac) {
+        if (!st->freeing) {
             flush_group(st, g);
         } else {
             struct slt_apply_part *e;
@@ -1236,6 +1670,15 @@ static void on_idle(uv_idle_t *h)
 {
     /* only here so the loop does not block in poll while entries wait for on_check */
     (void)h;
+}
+
+static void arm_flush(struct slt_store *st)
+{
+    if (!st->flush_armed) {
+        uv_check_start(&st->check, on_check);
+        uv_idle_start(&st->idle, on_idle);
+        st->flush_armed = 1;
+    }
 }
 
 static int enqueue(struct slt_store *st, struct slt_apply_part *e)
@@ -1273,22 +1716,22 @@ static int enqueue(struct slt_store *st, struct slt_apply_part *e)
         g->head = e;
     g->tail = e;
     g->n++;
-    if (!st->flush_armed) {
-        uv_check_start(&st->check, on_check);
-        uv_idle_start(&st->idle, on_idle);
-        st->flush_armed = 1;
-    }
+    arm_flush(st);
     return 0;
 }
 
 static void on_sadd(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct slt_store *st = ac->data;
+    struct slt_store *st = priv;
     redisReply *reply = r;
 
-    (void)priv;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        /* MOVED during a reshard, or anything else: add every series again next time */
         st->stats->redis_errors++;
+        if (!st->freeing)
+            cache_clear(st);
+    }
 }
 
 /*
@@ -1314,8 +1757,14 @@ static void register_series(struct slt_store *st, const struct slt_series *s)
             return;
         slot = (slot + 1) & (SERIES_CACHE_SLOTS - 1);
     }
-    if (redisAsyncCommand(st->ac, on_sadd, NULL, "SADD slt:series %b", member, n) != REDIS_OK)
-        return;
+    {
+        const char *argv[3] = {"SADD", KEY_SERIES, member};
+        size_t lens[3] = {4, sizeof(KEY_SERIES) - 1, n};
+        struct node *nd = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+
+        if (!nd || slt_rconn_command(&nd->ingest, on_sadd, st, 3, argv, lens) < 0)
+            return;
+    }
     if (st->ncache >= SERIES_CACHE_MAX)
         cache_clear(st); /* bounded: start over, re-adding is harmless */
     else if ((st->cache[slot] = slt_strdup(member)) != NULL)
@@ -1327,21 +1776,25 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
 {
     const char *why = NULL;
     size_t i;
-    int rc;
+    int rc, invalid;
 
     ap->st = st;
     ap->status = SLT_ACK_DUPLICATE;
     ap->resend_from = 0;
-    rc = check_batch(b, &why);
+    ap->reason = 0;
+    ap->mark = 0;
+    rc = check_batch(b, now_s, &why, &invalid);
     if (rc == SLT_EINVAL) {
         ap->status = SLT_ACK_REJECTED;
+        ap->reason = SLT_REJECT_INVALID;
+        st->stats->batches_invalid[invalid]++;
         slt_log(SLT_LOG_WARN, "ingest", "batch %llu of agent '%.*s' rejected: %s",
                 (unsigned long long)b->seq, (int)b->agent_id.len, b->agent_id.p, why);
         return rc;
     }
     if (rc < 0)
         return rc;
-    if (!st->ready || !st->ac)
+    if (!slt_store_ready(st))
         return SLT_EREDIS;
     if (b->nseries > ap->capparts) {
         struct slt_apply_part *p = slt_realloc(ap->parts, b->nseries * sizeof(*p));
@@ -1374,6 +1827,8 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
     if (rc < 0) {
         if (rc == SLT_ELIMIT) {
             ap->status = SLT_ACK_REJECTED;
+            ap->reason = SLT_REJECT_INVALID;
+            st->stats->batches_invalid[SLT_INVALID_OTHER]++;
             return SLT_EINVAL;
         }
         return rc;
@@ -1396,4 +1851,721 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
         }
     }
     return 0;
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+enum rcmd_type {
+    RC_SUMS = 0, /* HMGET key g b e (SLI) or l u o (input): adds into sums[owner] */
+    RC_MEMBER,   /* SISMEMBER slt:series member */
+    RC_SERIES,   /* SMEMBERS slt:series */
+    RC_CAS,      /* EVALSHA cas_script 1 key state ttl mode: cas[owner] */
+};
+
+/* One command of a read: its key (and arguments) sit in op->buf at off. */
+struct rcmd {
+    struct slt_store_op *op;
+    struct node *node; /* with asking: the node an ASK named */
+    struct rcmd *park_next;
+    uint32_t owner;
+    uint8_t type;
+    uint8_t kind;    /* RC_SUMS: SLT_SERIES_SLI or SLT_SERIES_INPUT */
+    uint8_t retried; /* RC_CAS: sent again with EVAL after NOSCRIPT */
+    uint8_t asking, redirects, parked;
+    uint32_t off, len;
+};
+
+struct slt_store_op {
+    struct slt_store_req *rq; /* NULL once answered, timed out or cancelled */
+    struct slt_store *st;
+    struct rcmd *cmds;
+    size_t ncmds, capcmds;
+    struct slt_buf buf; /* keys and arguments */
+    size_t ncas;
+    size_t max_keys;
+    size_t pending; /* replies outstanding; the op is freed when it reaches 0 after sending */
+    int sent;
+    int status;
+    uint64_t deadline_ns;
+    struct slt_store_op *prev, *next; /* in st->ops_* while sent */
+};
+
+#define OP_BUF_MAX ((size_t)64 << 20)
+
+static const char *const sums_fields[2][3] = {{"g", "b", "e"}, {"l", "u", "o"}};
+
+static void series_free(struct slt_store_req *rq)
+{
+    size_t i;
+
+    for (i = 0; i < rq->nseries; i++)
+        slt_free(rq->series[i].name);
+    slt_free(rq->series);
+    rq->series = NULL;
+    rq->nseries = 0;
+}
+
+static void op_free(struct slt_store_op *op)
+{
+    if (!op)
+        return;
+    slt_buf_release(&op->buf);
+    slt_free(op->cmds);
+    slt_free(op);
+}
+
+void slt_store_req_init(struct slt_store_req *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+}
+
+void slt_store_req_release(struct slt_store_req *rq)
+{
+    if (rq->op && !rq->op->sent)
+        op_free(rq->op);
+    rq->op = NULL;
+    slt_free(rq->sums);
+    rq->sums = NULL;
+    rq->nsums = 0;
+    series_free(rq);
+    slt_free(rq->cas);
+    rq->cas = NULL;
+    rq->ncas = 0;
+    rq->nkeys = 0;
+}
+
+void slt_store_req_reset(struct slt_store_req *rq)
+{
+    void (*done)(struct slt_store_req *) = rq->done;
+    void *data = rq->data;
+
+    slt_store_req_release(rq);
+    slt_store_req_init(rq);
+    rq->done = done;
+    rq->data = data;
+}
+
+static struct slt_store_op *req_op(struct slt_store_req *rq)
+{
+    if (!rq->op) {
+        rq->op = slt_calloc(1, sizeof(*rq->op));
+        if (!rq->op)
+            return NULL;
+        slt_buf_init(&rq->op->buf, OP_BUF_MAX);
+    }
+    return rq->op;
+}
+
+void slt_store_req_limit(struct slt_store_req *rq, size_t max_keys)
+{
+    struct slt_store_op *op = req_op(rq);
+
+    if (op)
+        op->max_keys = max_keys;
+}
+
+int slt_store_req_sums(struct slt_store_req *rq, size_t n)
+{
+    slt_free(rq->sums);
+    rq->sums = slt_calloc(n ? n : 1, sizeof(*rq->sums));
+    rq->nsums = rq->sums ? n : 0;
+    return rq->sums ? 0 : SLT_ENOMEM;
+}
+
+/* Appends a command whose key (and arguments) are p[0..n). */
+static int op_add(struct slt_store_req *rq, int type, int kind, uint32_t owner, const char *p,
+                  size_t n)
+{
+    struct slt_store_op *op = req_op(rq);
+    struct rcmd *c;
+    int rc;
+
+    if (!op)
+        return SLT_ENOMEM;
+    if (op->sent)
+        return SLT_EINVAL;
+    if (type == RC_SUMS && op->max_keys && rq->nkeys >= op->max_keys)
+        return SLT_ELIMIT;
+    if (op->ncmds == op->capcmds) {
+        size_t cap = op->capcmds ? op->capcmds * 2 : 64;
+
+        c = slt_realloc(op->cmds, cap * sizeof(*c));
+        if (!c)
+            return SLT_ENOMEM;
+        op->cmds = c;
+        op->capcmds = cap;
+    }
+    c = &op->cmds[op->ncmds];
+    memset(c, 0, sizeof(*c));
+    c->off = (uint32_t)op->buf.len;
+    c->len = (uint32_t)n;
+    rc = slt_buf_append(&op->buf, p, n);
+    if (rc < 0)
+        return rc;
+    c->type = (uint8_t)type;
+    c->kind = (uint8_t)kind;
+    c->owner = owner;
+    op->ncmds++;
+    if (type == RC_SUMS)
+        rq->nkeys++;
+    return 0;
+}
+
+static int64_t retention(const struct slt_store *st, enum slt_gran g)
+{
+    static const int64_t defaults[] = {2 * 86400, 35 * 86400, 400 * 86400};
+    int64_t v = g == SLT_GRAN_MINUTE ? st->mret : g == SLT_GRAN_HOUR ? st->hret : st->dret;
+
+    return v > 0 ? v : defaults[g];
+}
+
+int slt_store_req_range(struct slt_store_req *rq, const struct slt_store *st, int kind,
+                        const char *name, int64_t from, int64_t to, size_t i, int64_t now,
+                        int *partial)
+{
+    struct slt_bucket b[256];
+    char key[SLT_STORE_MAX_NAME + 48];
+    size_t nlen = strlen(name), plen;
+    long n, k;
+
+    if (i >= rq->nsums)
+        return SLT_EINVAL;
+    plen = series_prefix(key, sizeof(key) - 32, kind, name, nlen);
+    if (!plen)
+        return SLT_ELIMIT;
+    n = slt_window_decompose(from, to, b, SLT_ARRAY_SIZE(b));
+    if (n == SLT_ELIMIT) {
+        /* long ranges: split at a day boundary so the stack array stays small */
+        int64_t mid = (from + (to - from) / 2) / 86400 * 86400;
+        int rc;
+
+        if (mid <= from || mid >= to)
+            return SLT_ELIMIT;
+        rc = slt_store_req_range(rq, st, kind, name, from, mid, i, now, partial);
+        return rc < 0 ? rc : slt_store_req_range(rq, st, kind, name, mid, to, i, now, partial);
+    }
+    if (n < 0)
+        return (int)n;
+    for (k = 0; k < n; k++) {
+        size_t klen = plen;
+        int rc;
+
+        if (partial && b[k].start < now - retention(st, b[k].gran))
+            *partial = 1;
+        /* slt:{s:<name>}:<m|h|d>:<start>, formatted by hand: this runs per bucket */
+        key[klen++] = slt_gran_letter(b[k].gran)[0];
+        key[klen++] = ':';
+        klen += slt_fmt_u64(key + klen, (uint64_t)b[k].start);
+        rc = op_add(rq, RC_SUMS, kind, (uint32_t)i, key, klen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int slt_store_req_total(struct slt_store_req *rq, int kind, const char *name, size_t i)
+{
+    char key[SLT_STORE_MAX_NAME + 16];
+    size_t plen;
+
+    if (i >= rq->nsums)
+        return SLT_EINVAL;
+    plen = series_prefix(key, sizeof(key) - 4, kind, name, strlen(name));
+    if (!plen)
+        return SLT_ELIMIT;
+    memcpy(key + plen, "tot", 3);
+    return op_add(rq, RC_SUMS, kind, (uint32_t)i, key, plen + 3);
+}
+
+int slt_store_req_member(struct slt_store_req *rq, int kind, const char *name)
+{
+    char m[SLT_STORE_MAX_NAME + 4];
+    size_t n = series_member(m, sizeof(m), kind, name, strlen(name));
+
+    if (!n)
+        return SLT_ELIMIT;
+    return op_add(rq, RC_MEMBER, kind, 0, m, n);
+}
+
+int slt_store_req_series(struct slt_store_req *rq)
+{
+    return op_add(rq, RC_SERIES, 0, 0, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+}
+
+int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
+                      int64_t ttl_s, int refresh)
+{
+    struct slt_store_op *op = req_op(rq);
+    char args[256];
+    int n;
+
+    if (!op)
+        return SLT_ENOMEM;
+    /* key, state, ttl and mode, NUL-separated */
+    n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
+                 0, (long long)ttl_s, 0, refresh ? "refresh" : "cas");
+    if (n < 0 || (size_t)n >= sizeof(args))
+        return SLT_ELIMIT;
+    /* with its NUL: rcmd_send splits the arguments with strlen */
+    if (op_add(rq, RC_CAS, 0, (uint32_t)op->ncas, args, (size_t)n + 1) < 0)
+        return SLT_ENOMEM;
+    op->ncas++;
+    return 0;
+}
+
+/* ---- reads in flight ---- */
+
+static void op_unlink(struct slt_store *st, struct slt_store_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else if (st->ops_head == op)
+        st->ops_head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else if (st->ops_tail == op)
+        st->ops_tail = op->prev;
+    op->prev = op->next = NULL;
+    st->nops--;
+}
+
+/* Answers the request (if it still waits) with status. */
+static void op_answer(struct slt_store_op *op, int status)
+{
+    struct slt_store_req *rq = op->rq;
+
+    if (!rq)
+        return;
+    op->rq = NULL;
+    rq->op = NULL;
+    rq->status = status;
+    rq->done(rq);
+}
+
+/* One reply of op came back (or never will): answer when it was the last. */
+static void op_reply_done(struct slt_store_op *op)
+{
+    struct slt_store *st = op->st;
+
+    if (--op->pending > 0)
+        return;
+    op_unlink(st, op);
+    op_answer(op, op->status);
+    op_free(op);
+}
+
+static void op_fail(struct slt_store_op *op, int status)
+{
+    /* the first failure wins: unavailable over corrupt */
+    if (!op->status)
+        op->status = status;
+}
+
+static int parse_count(const redisReply *e, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (e->type == REDIS_REPLY_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (e->type != REDIS_REPLY_STRING)
+        return -1;
+    errno = 0;
+    v = strtoll(e->str, &end, 10);
+    if (errno || end == e->str || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval);
+static void op_reply_done(struct slt_store_op *op);
+
+/* Parks a read until the next tick (a node coming up, a slot that settles). */
+static void rcmd_park(struct slt_store *st, struct rcmd *c)
+{
+    c->park_next = st->parked_reads;
+    st->parked_reads = c;
+}
+
+/* Sends c, or parks it (a cluster node not up yet), or fails it. */
+static void rcmd_go(struct slt_store *st, struct rcmd *c)
+{
+    int rc = rcmd_send(st, c, c->retried);
+
+    if (rc == 0)
+        return;
+    if (rc == SLT_EREDIS && st->cluster && !st->freeing) {
+        rcmd_park(st, c);
+        return;
+    }
+    op_fail(c->op, rc == SLT_EREDIS ? SLT_EREDIS : rc);
+    op_reply_done(c->op);
+}
+
+static void park_retry_reads(struct slt_store *st)
+{
+    struct rcmd *c = st->parked_reads, *next;
+
+    st->parked_reads = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        c->park_next = NULL;
+        if (!c->op->rq) {
+            op_reply_done(c->op); /* answered (timed out) or cancelled meanwhile */
+        } else if (++c->parked > PARK_TICKS_MAX) {
+            op_fail(c->op, SLT_EREDIS);
+            op_reply_done(c->op);
+        } else {
+            rcmd_go(st, c);
+        }
+    }
+}
+
+static void park_drop_reads(struct slt_store *st)
+{
+    struct rcmd *c = st->parked_reads, *next;
+
+    st->parked_reads = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        op_fail(c->op, SLT_EREDIS);
+        op_reply_done(c->op);
+    }
+}
+
+/* MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING: as for applies (call_cluster_error). */
+static int rcmd_cluster_error(struct slt_store *st, struct rcmd *c, const redisReply *reply)
+{
+    struct slt_cluster_redirect rd;
+
+    if (!st->cluster)
+        return 0;
+    if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
+        struct node *from = c->asking ? c->node : node_for_key(st, c->op->buf.p + c->off,
+                                                                  c->len);
+        struct node *to =
+            ++c->redirects <= REDIRECTS_MAX && from ? follow_redirect(st, from, &rd) : NULL;
+
+        if (!to)
+            return 0;
+        c->asking = rd.kind == SLT_CLUSTER_ASK;
+        c->node = to;
+        rcmd_go(st, c);
+        return 1;
+    }
+    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+        strncmp(reply->str, "LOADING", 7) == 0) {
+        st->stats->redis_tryagain++;
+        c->asking = 0;
+        rcmd_park(st, c);
+        return 1;
+    }
+    return 0;
+}
+
+static void on_series_reply(struct slt_store_req *rq, const redisReply *reply)
+{
+    size_t i, n = 0;
+
+    series_free(rq);
+    rq->series = slt_calloc(reply->elements ? reply->elements : 1, sizeof(*rq->series));
+    if (!rq->series) {
+        op_fail(rq->op, SLT_ENOMEM);
+        return;
+    }
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        struct slt_store_series *s = &rq->series[n];
+
+        if (e->type != REDIS_REPLY_STRING || e->len < 3 || e->str[1] != ':' ||
+            (e->str[0] != 's' && e->str[0] != 'i') || e->len - 2 >= SLT_STORE_MAX_NAME ||
+            memchr(e->str + 2, '\0', e->len - 2))
+            continue;
+        s->name = slt_strndup(e->str + 2, e->len - 2);
+        if (!s->name) {
+            op_fail(rq->op, SLT_ENOMEM);
+            break;
+        }
+        s->len = e->len - 2;
+        s->kind = e->str[0] == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT;
+        n++;
+    }
+    rq->nseries = n;
+}
+
+static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rcmd *c = priv;
+    struct slt_store_op *op = c->op;
+    struct slt_store_req *rq = op->rq;
+    redisReply *reply = r;
+    size_t i;
+
+    (void)ac;
+    if (!reply) {
+        /* a read is sent again elsewhere once the map says where; a compare-and-set is not
+         * (it may have run: its caller sends the document, a duplicate beats a loss) */
+        if (op->st->cluster && !op->st->freeing && rq && c->type != RC_CAS) {
+            want_refresh(op->st);
+            c->asking = 0;
+            rcmd_park(op->st, c);
+            return;
+        }
+        op_fail(op, SLT_EREDIS);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        if (c->type == RC_CAS && !c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            c->retried = 1;
+            c->asking = 0;
+            rcmd_go(op->st, c);
+            return;
+        }
+        if (rq && rcmd_cluster_error(op->st, c, reply))
+            return;
+        op_fail(op, SLT_EREDIS);
+    } else if (rq) {
+        switch (c->type) {
+        case RC_SUMS:
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+                op_fail(op, SLT_ECORRUPT);
+                break;
+            }
+            for (i = 0; i < 3; i++) {
+                int64_t v;
+
+                if (parse_count(reply->element[i], &v) < 0)
+                    op_fail(op, SLT_ECORRUPT);
+                else
+                    rq->sums[c->owner][i] = slt_add_i64_sat(rq->sums[c->owner][i], v);
+            }
+            break;
+        case RC_MEMBER:
+            if (reply->type == REDIS_REPLY_INTEGER)
+                rq->member = reply->integer == 1;
+            break;
+        case RC_SERIES:
+            if (reply->type == REDIS_REPLY_ARRAY)
+                on_series_reply(rq, reply);
+            break;
+        case RC_CAS:
+            if (reply->type == REDIS_REPLY_INTEGER && c->owner < rq->ncas)
+                rq->cas[c->owner] = reply->integer ? 1 : 0;
+            break;
+        }
+    }
+    op_reply_done(op);
+}
+
+/* Sends one command of a read to the node owning its key. */
+/* The node a read goes to: the one an ASK named, or the owner of its key. */
+static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
+{
+    const char *p = c->op->buf.p + c->off;
+
+    if (c->asking)
+        return c->node;
+    if (c->type == RC_SUMS)
+        return node_for_key(st, p, c->len);
+    if (c->type == RC_CAS)
+        return node_for_key(st, p, strlen(p));
+    return node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+}
+
+static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
+{
+    const char *p = c->op->buf.p + c->off;
+    struct node *n = rcmd_node(st, c);
+
+    if (!n || !slt_rconn_up(&n->query))
+        return SLT_EREDIS;
+    if (c->asking) {
+        const char *asking[1] = {"ASKING"};
+        size_t alen[1] = {6};
+
+        if (slt_rconn_command(&n->query, NULL, NULL, 1, asking, alen) < 0)
+            return SLT_EREDIS;
+    }
+    if (c->type == RC_SUMS) {
+        /* HMGET in RESP, formatted here: hiredis' printf-based formatter costs more than
+         * everything else a counts query does in the aggregator */
+        static const char head[] = "*5\r\n$5\r\nHMGET\r\n$", sep[] = "\r\n$1\r\n";
+        char cmd[SLT_STORE_MAX_NAME + 160], *q = cmd;
+        size_t i;
+
+        if (c->len > SLT_STORE_MAX_NAME + 64)
+            return SLT_ELIMIT;
+        memcpy(q, head, sizeof(head) - 1);
+        q += sizeof(head) - 1;
+        q += slt_fmt_u64(q, c->len);
+        memcpy(q, "\r\n", 2);
+        q += 2;
+        memcpy(q, p, c->len);
+        q += c->len;
+        for (i = 0; i < 3; i++) {
+            memcpy(q, sep, sizeof(sep) - 1);
+            q += sizeof(sep) - 1;
+            *q++ = sums_fields[c->kind == SLT_SERIES_SLI ? 0 : 1][i][0];
+        }
+        memcpy(q, "\r\n", 2);
+        q += 2;
+        return slt_rconn_formatted(&n->query, on_read_reply, c, cmd, (size_t)(q - cmd));
+    }
+    if (c->type == RC_MEMBER) {
+        const char *argv[3] = {"SISMEMBER", KEY_SERIES, p};
+        size_t lens[3] = {9, sizeof(KEY_SERIES) - 1, c->len};
+
+        return slt_rconn_command(&n->query, on_read_reply, c, 3, argv, lens);
+    }
+    if (c->type == RC_SERIES) {
+        const char *argv[2] = {"SMEMBERS", KEY_SERIES};
+        size_t lens[2] = {8, sizeof(KEY_SERIES) - 1};
+
+        return slt_rconn_command(&n->query, on_read_reply, c, 2, argv, lens);
+    }
+    {
+        /* RC_CAS: key, state, ttl, mode separated by NULs */
+        const char *argv[7] = {eval ? "EVAL" : "EVALSHA",
+                               eval ? slt_store_cas_script : st->cas_sha, "1"};
+        size_t lens[7], k;
+        const char *s = p;
+
+        for (k = 3; k < 7; k++) {
+            argv[k] = s;
+            s += strlen(s) + 1;
+        }
+        for (k = 0; k < 7; k++)
+            lens[k] = strlen(argv[k]);
+        return slt_rconn_command(&n->query, on_read_reply, c, 7, argv, lens);
+    }
+}
+
+int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t timeout_ms)
+{
+    struct slt_store_op *op;
+    size_t i;
+
+    if (!rq->done)
+        SLT_BUG("a store request without done()");
+    if (!query_ready(st))
+        return SLT_EREDIS;
+    op = req_op(rq);
+    if (!op)
+        return SLT_ENOMEM;
+    if (op->ncas) {
+        slt_free(rq->cas);
+        rq->cas = slt_malloc(op->ncas * sizeof(*rq->cas));
+        if (!rq->cas)
+            return SLT_ENOMEM;
+        for (i = 0; i < op->ncas; i++)
+            rq->cas[i] = -1;
+        rq->ncas = op->ncas;
+    }
+    rq->status = 0;
+    op->rq = rq;
+    op->st = st;
+    op->sent = 1;
+    op->deadline_ns = uv_hrtime() + (uint64_t)(timeout_ms > 0 ? timeout_ms : st->timeout_ms) *
+                                        1000000u;
+    /* linked first: a command that fails to go out is counted as one that failed */
+    op->prev = st->ops_tail;
+    if (st->ops_tail)
+        st->ops_tail->next = op;
+    else
+        st->ops_head = op;
+    st->ops_tail = op;
+    st->nops++;
+    /* one pending for the sending itself, so no reply can finish the op before we are done */
+    op->pending = 1;
+    for (i = 0; i < op->ncmds; i++) {
+        op->cmds[i].op = op;
+        op->pending++;
+        rcmd_go(st, &op->cmds[i]); /* sent, parked for the tick, or failed (pending again) */
+    }
+    if (op->pending == 1 && op->status) {
+        /* nothing went out: tell the caller now, done never runs */
+        int rc = op->status;
+
+        op_unlink(st, op);
+        op->sent = 0;
+        op->rq = NULL;
+        op->status = 0;
+        op->ncmds = 0; /* what was queued is gone; rq may be reset and used again */
+        return rc;
+    }
+    if (op->pending == 1) {
+        /* nothing to ask: answered on this loop iteration, never inside this call */
+        op->deadline_ns = 0;
+        st->ops_due = 1;
+        arm_flush(st);
+    } else {
+        op->pending--;
+    }
+    return 0;
+}
+
+void slt_store_req_cancel(struct slt_store_req *rq)
+{
+    struct slt_store_op *op = rq->op;
+
+    if (!op || !op->sent)
+        return;
+    op->rq = NULL;
+    rq->op = NULL;
+}
+
+/* Answers the reads with nothing to ask. */
+static void answer_due(struct slt_store *st)
+{
+    struct slt_store_op *op, *next;
+
+    if (!st->ops_due)
+        return;
+    st->ops_due = 0;
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (op->deadline_ns == 0 && op->pending == 1)
+            op_reply_done(op);
+    }
+}
+
+/* Answers the reads past their deadline (their late replies are ignored). */
+static void check_deadlines(struct slt_store *st)
+{
+    uint64_t now = uv_hrtime();
+    struct slt_store_op *op, *next;
+
+    answer_due(st);
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (!op->rq || op->deadline_ns == 0 || now < op->deadline_ns)
+            continue;
+        st->q_deadlines++;
+        op_answer(op, SLT_ETIMEDOUT);
+    }
+}
+
+/* At free: the connections are closed (every reply came back as NULL); answer what is left. */
+static void abort_ops(struct slt_store *st)
+{
+    struct slt_store_op *op, *next;
+
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (op->deadline_ns == 0 && op->pending == 1)
+            op_reply_done(op);
+        else
+            op_answer(op, SLT_EREDIS);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct slt_store *st = t->data;
+
+    refresh_tick(st);
+    park_retry_calls(st);
+    park_retry_reads(st);
+    check_deadlines(st);
 }

@@ -56,6 +56,24 @@ struct sli_decl {
 struct alert_decl {
     struct slt_alert_conf conf;
     const yaml_node_t *labels;
+    const yaml_node_t *pagerduty;
+};
+
+/* What the agent and aggregator sections hold until their TLS maps are loaded. */
+struct agent_decl {
+    struct slt_agent_conf conf; /* first: the AGENT() offsets hold for this struct too */
+    const yaml_node_t *tls, *status_tls;
+};
+
+struct aggr_decl {
+    struct slt_aggr_conf conf; /* first: the AGGR() offsets hold for this struct too */
+    const yaml_node_t *tls, *http_tls;
+};
+
+/* What an SLO entry holds until its tiers, policy and labels are loaded. */
+struct slo_decl {
+    struct slt_slo slo;
+    const yaml_node_t *alerts, *policy, *labels;
 };
 
 #define MAX_LABELS 32
@@ -65,10 +83,14 @@ struct alert_decl {
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define AGENT(f) FIELD(struct slt_agent_conf, f)
 #define AGGR(f) FIELD(struct slt_aggr_conf, f)
+#define TLSF(f) FIELD(struct slt_tls_conf, f)
 #define INPUT(f) FIELD(struct slt_input, f)
 #define FMT(f) FIELD(struct fmt_decl, f)
 #define SLI(f) FIELD(struct sli_decl, f)
-#define SLO(f) FIELD(struct slt_slo, f)
+#define SLO(f) FIELD(struct slo_decl, slo.f)
+#define SLOD(f) FIELD(struct slo_decl, f)
+#define POLICY(f) FIELD(struct slt_slo, f)
+#define TIER(f) FIELD(struct slt_slo_tier, f)
 #define ALERT(f) FIELD(struct alert_decl, conf.f)
 #define MS 1000
 #define SEC 1000000
@@ -132,6 +154,19 @@ static int check_redis(const char *s, char *msg, size_t msglen)
     return SLT_EINVAL;
 }
 
+/* A Redis Cluster seed: host:port, or redis://[[user]:password@]host:port for AUTH. */
+static int check_cluster_seed(const char *s, char *msg, size_t msglen)
+{
+    if (!strncmp(s, "redis://", 8))
+        return 0;
+    if (!strncmp(s, "unix://", 7) || !strncmp(s, "rediss://", 9)) {
+        snprintf(msg, msglen, "must be host:port or redis://host:port%s",
+                 s[0] == 'u' ? " (cluster nodes are reached over TCP)" : " (TLS is not supported)");
+        return SLT_EINVAL;
+    }
+    return check_connect(s, msg, msglen);
+}
+
 static int check_http_url(const char *s, char *msg, size_t msglen)
 {
     struct slt_http_url u;
@@ -161,7 +196,7 @@ static const struct slt__config_key keys[] = {
     {.section = "formats", .name = "time_layout", .type = SLT_KT_STR, FMT(time_layout),
      .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
     {.section = "formats", .name = "latency_unit", .type = SLT_KT_ENUM, FMT(latency_unit),
-     .choices = "s|ms|us", .def = "s", .help = "unit of a bare number in the latency group"},
+     .choices = "s|ms|us|ns", .def = "s", .help = "unit of a bare number in the latency group"},
     {.section = "formats", .name = "match_limit", .type = SLT_KT_UINT, FMT(match_limit), .lo = 1,
      .hi = 100000000, .def = "100000",
      .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
@@ -181,6 +216,10 @@ static const struct slt__config_key keys[] = {
      .help = "where the agent starts a file it has no checkpoint for"},
     {.section = "inputs", .name = "max_line", .type = SLT_KT_SIZE, INPUT(max_line), .lo = 256,
      .hi = 16 * MIB, .def = "64KiB", .help = "longer lines are unparsed (oversize)"},
+    {.section = "inputs", .name = "gz_settle", .type = SLT_KT_DUR, INPUT(gz_settle_ms),
+     .unit_us = MS, .lo = 0, .hi = 7LL * DAY_S * 1000, .def = "1m",
+     .help = "a .gz file arriving in a glob whose gzip stream has not ended is taken as "
+             "complete (truncated) once unchanged this long"},
     /* slis: */
     {.section = "slis", .name = "name", .type = SLT_KT_STR, SLI(name), .flags = SLT_KEY_REQUIRED,
      .help = "name of the SLI; letters, digits, '.', '_', '-'"},
@@ -201,6 +240,43 @@ static const struct slt__config_key keys[] = {
      .flags = SLT_KEY_REQUIRED, .help = "percent of good among good+bad, e.g. 99.9"},
     {.section = "slos", .name = "window", .type = SLT_KT_DUR, SLO(window_s), .unit_us = SEC,
      .lo = 3600, .hi = 400LL * DAY_S, .def = "28d", .help = "rolling window"},
+    {.section = "slos", .name = "alerts", .type = SLT_KT_LIST, SLOD(alerts),
+     .help = "burn-rate alert tiers (see `slos.alerts`; absent: the four workbook tiers "
+             "page-1h, page-6h, ticket-1d, ticket-3d); at most 8"},
+    {.section = "slos", .name = "policy", .type = SLT_KT_MAP, SLOD(policy),
+     .help = "budget policy thresholds (see `slos.policy`)"},
+    {.section = "slos", .name = "min_events", .type = SLT_KT_UINT, SLO(min_events), .lo = 0,
+     .hi = 1000000000, .def = "100",
+     .help = "a tier fires only when its long window holds at least this many good+bad events"},
+    {.section = "slos", .name = "labels", .type = SLT_KT_MAP, SLOD(labels),
+     .help = "labels added to this SLO's alerts (team, service, runbook_url...); same rules "
+             "as `alerting.labels`, and they win over those"},
+    {.section = "slos", .name = "dedup_key", .type = SLT_KT_STR, SLO(dedup_key),
+     .help = "incident key of this SLO's alerts (PagerDuty dedup_key, webhook and "
+             "Alertmanager label `dedup_key`); SLOs sharing one converge into one incident "
+             "(absent: the SLO name)"},
+    /* slos[].alerts[]: */
+    {.section = "slos.alerts", .name = "name", .type = SLT_KT_STR, TIER(name),
+     .flags = SLT_KEY_REQUIRED, .help = "name of the tier, e.g. page-1h; letters, digits, '.', '_', '-'"},
+    {.section = "slos.alerts", .name = "long", .type = SLT_KT_DUR, TIER(long_s), .unit_us = SEC,
+     .lo = 120, .hi = 400LL * DAY_S, .flags = SLT_KEY_REQUIRED,
+     .help = "long window, whole minutes, at most the SLO window"},
+    {.section = "slos.alerts", .name = "short", .type = SLT_KT_DUR, TIER(short_s), .unit_us = SEC,
+     .lo = 60, .hi = 400LL * DAY_S, .flags = SLT_KEY_REQUIRED,
+     .help = "short window, whole minutes, shorter than long"},
+    {.section = "slos.alerts", .name = "budget_percent", .type = SLT_KT_PERCENT,
+     TIER(budget_percent), .flags = SLT_KEY_REQUIRED,
+     .help = "share of the whole error budget spent in the long window that fires it; the "
+             "burn threshold is budget_percent/100 * window / long"},
+    {.section = "slos.alerts", .name = "severity", .type = SLT_KT_ENUM, TIER(severity),
+     .choices = "page|ticket", .def = "page", .help = "`page` or `ticket`"},
+    /* slos[].policy: */
+    {.section = "slos.policy", .name = "healthy", .type = SLT_KT_PERCENT, POLICY(policy_healthy),
+     .def = "70", .help = "budget left above this percent is `healthy`"},
+    {.section = "slos.policy", .name = "endangered", .type = SLT_KT_PERCENT,
+     POLICY(policy_endangered), .def = "30",
+     .help = "budget left below this percent is `endangered` (between the two: `depleting`; "
+             "0 or less: `exhausted`)"},
     /* agent: */
     {.section = "agent", .name = "id", .type = SLT_KT_STR, AGENT(id),
      .help = "agent id sent to the aggregator (absent: the host name)"},
@@ -232,6 +308,35 @@ static const struct slt__config_key keys[] = {
     {.section = "agent", .name = "ack_timeout", .type = SLT_KT_DUR, AGENT(ack_timeout_ms),
      .unit_us = MS, .lo = 0, .hi = 600 * 1000, .def = "5s",
      .help = "how long SIGTERM waits for acknowledgements"},
+    {.section = "agent", .name = "unmatched_after", .type = SLT_KT_DUR, AGENT(unmatched_after_ms),
+     .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "5m",
+     .help = "an input whose paths have matched no file this long is reported in /metrics "
+             "(slitail_agent_input_unmatched)"},
+    {.section = "agent", .name = "status_token_file", .type = SLT_KT_STR,
+     AGENT(status_token_file),
+     .help = "file holding a bearer token the status endpoint requires (then status_listen may "
+             "be any address)"},
+    {.section = "agent", .name = "tls", .type = SLT_KT_MAP, FIELD(struct agent_decl, tls),
+     .help = "TLS to the aggregator (see `agent.tls`; absent: plain TCP)"},
+    {.section = "agent", .name = "status_tls", .type = SLT_KT_MAP,
+     FIELD(struct agent_decl, status_tls),
+     .help = "HTTPS for the status endpoint (see `agent.status_tls`; absent: plain HTTP)"},
+    /* agent.tls: */
+    {.section = "agent.tls", .name = "ca_file", .type = SLT_KT_STR, TLSF(ca_file),
+     .help = "PEM bundle of the CA(s) that sign the aggregator's certificate (absent: the system "
+             "store)"},
+    {.section = "agent.tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .help = "PEM client certificate (chain) for mutual TLS; needs key_file"},
+    {.section = "agent.tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .help = "PEM private key of cert_file"},
+    {.section = "agent.tls", .name = "server_name", .type = SLT_KT_STR, TLSF(server_name),
+     .help = "name (or IP) the aggregator's certificate must carry (absent: the host of each "
+             "`aggregators` address)"},
+    /* agent.status_tls: */
+    {.section = "agent.status_tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) of the status endpoint"},
+    {.section = "agent.status_tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
      .def = "127.0.0.1:7433", .check = check_listen,
@@ -242,6 +347,12 @@ static const struct slt__config_key keys[] = {
     {.section = "aggregator", .name = "redis", .type = SLT_KT_STR, AGGR(redis),
      .def = "redis://127.0.0.1:6379/0", .check = check_redis,
      .help = "redis://host:port/db or unix:///path"},
+    {.section = "aggregator", .name = "redis_cluster", .type = SLT_KT_STRLIST,
+     AGGR(redis_cluster), .off2 = offsetof(struct slt_aggr_conf, nredis_cluster), .hi = 64,
+     .check = check_cluster_seed,
+     .help = "seed nodes of a Redis Cluster, `host:port` or `redis://[user:password@]host:port` "
+             "for AUTH (the same on every node); the slot map is learned from them. Not "
+             "together with `redis` (absent: one Redis at `redis`)"},
     {.section = "aggregator", .name = "token_file", .type = SLT_KT_STR, AGGR(token_file),
      .help = "file holding the shared token (absent: agents are not authenticated)"},
     {.section = "aggregator", .name = "max_frame", .type = SLT_KT_SIZE, AGGR(max_frame), .lo = 4096,
@@ -263,6 +374,35 @@ static const struct slt__config_key keys[] = {
     {.section = "aggregator", .name = "default_window", .type = SLT_KT_DUR, AGGR(default_window_s),
      .unit_us = SEC, .lo = 60, .hi = 400LL * DAY_S, .def = "1h",
      .help = "window of the totals in /api/v1/slis when none is asked"},
+    {.section = "aggregator", .name = "api_token_file", .type = SLT_KT_STR,
+     AGGR(api_token_file),
+     .help = "file holding a bearer token every HTTP path but /healthz requires "
+             "(`Authorization: Bearer <token>`)"},
+    {.section = "aggregator", .name = "allow_unauthenticated", .type = SLT_KT_ENUM,
+     AGGR(allow_unauthenticated), .choices = "false|true", .def = "false",
+     .help = "start without token_file or tls.client_ca_file (anyone may send batches)"},
+    {.section = "aggregator", .name = "allow_unauthenticated_api", .type = SLT_KT_ENUM,
+     AGGR(allow_unauthenticated_api), .choices = "false|true", .def = "false",
+     .help = "serve a non-loopback http_listen without api_token_file"},
+    {.section = "aggregator", .name = "tls", .type = SLT_KT_MAP, FIELD(struct aggr_decl, tls),
+     .help = "TLS on listen (see `aggregator.tls`; absent: plain TCP)"},
+    {.section = "aggregator", .name = "http_tls", .type = SLT_KT_MAP,
+     FIELD(struct aggr_decl, http_tls),
+     .help = "HTTPS on http_listen (see `aggregator.http_tls`; absent: plain HTTP)"},
+    /* aggregator.tls: */
+    {.section = "aggregator.tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) presented to agents"},
+    {.section = "aggregator.tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
+    {.section = "aggregator.tls", .name = "client_ca_file", .type = SLT_KT_STR,
+     TLSF(client_ca_file),
+     .help = "PEM CA bundle: agents must present a certificate it signs (mutual TLS), and "
+             "HELLO's agent id must be its subject CN or one of its DNS names"},
+    /* aggregator.http_tls: */
+    {.section = "aggregator.http_tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) of the HTTP API"},
+    {.section = "aggregator.http_tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
     /* alerting: */
     {.section = "alerting", .name = "interval", .type = SLT_KT_DUR, ALERT(interval_ms),
      .unit_us = MS, .lo = 1000, .hi = 3600 * 1000, .def = "30s",
@@ -286,6 +426,16 @@ static const struct slt__config_key keys[] = {
      .check = check_link,
      .help = "the dashboard's URL as users reach it, used as generatorURL (absent: "
              "`http://<aggregator.http_listen>/`)"},
+    {.section = "alerting", .name = "pagerduty", .type = SLT_KT_MAP,
+     FIELD(struct alert_decl, pagerduty),
+     .help = "PagerDuty Events API v2 receiver (see `alerting.pagerduty`; absent: off)"},
+    /* alerting.pagerduty: */
+    {.section = "alerting.pagerduty", .name = "routing_key_file", .type = SLT_KT_STR,
+     ALERT(pagerduty_routing_key_file), .flags = SLT_KEY_REQUIRED,
+     .help = "file holding the integration's routing key (read at load and reload)"},
+    {.section = "alerting.pagerduty", .name = "url", .type = SLT_KT_STR, ALERT(pagerduty_url),
+     .def = "https://events.pagerduty.com/v2/enqueue", .check = check_link,
+     .help = "Events API v2 endpoint that gets trigger and resolve events"},
 };
 /* clang-format on */
 
@@ -316,6 +466,8 @@ static const char *doc_type(const struct slt__config_key *k)
         return "conditions";
     case SLT_KT_MAP:
         return "map";
+    case SLT_KT_LIST:
+        return "list of maps";
     }
     return "?";
 }
@@ -510,6 +662,8 @@ static const char *type_desc(const struct slt__config_key *k)
         return "a map of conditions or a list of such maps";
     case SLT_KT_MAP:
         return "a map";
+    case SLT_KT_LIST:
+        return "a list of maps";
     }
     return "?";
 }
@@ -722,6 +876,7 @@ static int set_text(struct ctx *c, const struct slt__config_key *k, char *base, 
     }
     case SLT_KT_COND:
     case SLT_KT_MAP:
+    case SLT_KT_LIST:
         SLT_BUG("a map from text");
     }
     if (v < k->lo || (k->hi && v > k->hi)) {
@@ -747,6 +902,12 @@ static int set_value(struct ctx *c, const struct slt__config_key *k, char *base,
     if (k->type == SLT_KT_MAP) {
         if (n->type != YAML_MAPPING_NODE)
             return fail(c, n, "%s: '%s' must be a map, got %s", what, k->name, kind_name(n));
+        memcpy(base + k->off, &n, sizeof(n));
+        return 0;
+    }
+    if (k->type == SLT_KT_LIST) {
+        if (n->type != YAML_SEQUENCE_NODE)
+            return fail(c, n, "%s: '%s' must be a list, got %s", what, k->name, kind_name(n));
         memcpy(base + k->off, &n, sizeof(n));
         return 0;
     }
@@ -1324,11 +1485,181 @@ static int load_slis(struct ctx *c, const yaml_node_t *n)
     return 0;
 }
 
+static int load_labels(struct ctx *c, const yaml_node_t *n, const char *what,
+                       struct slt_label **out, size_t *nout);
+
+/* The four tiers of the SRE workbook, used when an SLO has no `alerts:`. */
+static const struct {
+    const char *name;
+    int64_t long_s, short_s;
+    double budget_percent;
+    int severity;
+} default_tiers[] = {
+    {"page-1h", 3600, 300, 2, SLT_SEVERITY_PAGE},
+    {"page-6h", 6 * 3600, 1800, 5, SLT_SEVERITY_PAGE},
+    {"ticket-1d", DAY_S, 2 * 3600, 10, SLT_SEVERITY_TICKET},
+    {"ticket-3d", 3 * DAY_S, 6 * 3600, 10, SLT_SEVERITY_TICKET},
+};
+
+static int tier_cmp(const void *a, const void *b)
+{
+    const struct slt_slo_tier *x = a, *y = b;
+
+    if (x->long_s != y->long_s)
+        return x->long_s < y->long_s ? -1 : 1;
+    return x->short_s < y->short_s ? -1 : x->short_s > y->short_s;
+}
+
+static void tiers_free(struct slt_slo_tier *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; t && i < n; i++)
+        slt_free(t[i].name);
+    slt_free(t);
+}
+
+/* slos[].alerts, or the default tiers; then thresholds, sorted by long window. */
+static int load_tiers(struct ctx *c, struct slo_decl *d, const char *what)
+{
+    struct slt_slo *slo = &d->slo;
+    const yaml_node_t *n = d->alerts;
+    size_t cnt, i, j;
+    int rc;
+
+    if (n) {
+        cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (cnt > SLT_SLO_MAX_TIERS)
+            return fail(c, n, "%s: 'alerts' has too many tiers (%zu, max %d)", what, cnt,
+                        SLT_SLO_MAX_TIERS);
+    } else {
+        cnt = SLT_ARRAY_SIZE(default_tiers);
+    }
+    if (cnt == 0)
+        return 0; /* `alerts: []`: no alerts for this SLO */
+    slo->tiers = slt_calloc(cnt, sizeof(*slo->tiers));
+    if (!slo->tiers)
+        return nomem(c);
+    for (i = 0; i < cnt; i++) {
+        struct slt_slo_tier *t = &slo->tiers[slo->ntiers++];
+
+        if (!n) {
+            if (!(t->name = slt_strdup(default_tiers[i].name)))
+                return nomem(c);
+            t->long_s = default_tiers[i].long_s;
+            t->short_s = default_tiers[i].short_s;
+            t->budget_percent = default_tiers[i].budget_percent;
+            t->severity = default_tiers[i].severity;
+        } else {
+            const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
+            char twhat[160];
+
+            snprintf(twhat, sizeof(twhat), "%s: alert tier #%zu", what, i + 1);
+            if (!it)
+                return fail(c, n, "%s: bad entry", twhat);
+            if ((rc = apply_defaults(c, "slos.alerts", t)) < 0 ||
+                (rc = load_map(c, it, "slos.alerts", t, twhat)) < 0 ||
+                (rc = check_name(c, it, twhat, t->name)) < 0)
+                return rc;
+            snprintf(twhat, sizeof(twhat), "%s: alert tier '%s'", what, t->name);
+            for (j = 0; j + 1 < slo->ntiers; j++)
+                if (!strcmp(slo->tiers[j].name, t->name))
+                    return fail(c, map_get(c, it, "name"), "%s: duplicate tier name '%s'", what,
+                                t->name);
+            if (t->long_s % 60 || t->short_s % 60)
+                return fail(c, it, "%s: 'long' and 'short' must be whole minutes", twhat);
+            if (t->short_s >= t->long_s)
+                return fail(c, map_get(c, it, "short"),
+                            "%s: 'short' must be shorter than 'long'", twhat);
+            if (t->long_s > slo->window_s)
+                return fail(c, map_get(c, it, "long"),
+                            "%s: 'long' is longer than the SLO window", twhat);
+        }
+        /* Sloth's and the workbook's threshold: the burn rate that spends budget_percent of
+         * the budget of the whole window within the long window */
+        t->threshold = t->budget_percent / 100.0 * (double)slo->window_s / (double)t->long_s;
+        t->unreachable = t->threshold * (1.0 - slo->objective / 100.0) > 1.0 + 1e-12;
+    }
+    qsort(slo->tiers, slo->ntiers, sizeof(*slo->tiers), tier_cmp);
+    return 0;
+}
+
+static void slo_release(struct slt_slo *slo)
+{
+    size_t i;
+
+    slt_free(slo->name);
+    slt_free(slo->sli);
+    tiers_free(slo->tiers, slo->ntiers);
+    for (i = 0; i < slo->nlabels; i++) {
+        slt_free(slo->labels[i].name);
+        slt_free(slo->labels[i].value);
+    }
+    slt_free(slo->labels);
+    slt_free(slo->dedup_key);
+}
+
+static int load_slo(struct ctx *c, const yaml_node_t *it, struct slo_decl *d, const char *what)
+{
+    struct slt_config *cfg = c->cfg;
+    struct slt_slo *slo = &d->slo;
+    size_t j;
+    int rc, idx;
+
+    if ((rc = apply_defaults(c, "slos", d)) < 0 ||
+        (rc = apply_defaults(c, "slos.policy", slo)) < 0 ||
+        (rc = load_map(c, it, "slos", d, what)) < 0 || (rc = check_name(c, it, what, slo->name)) < 0)
+        return rc;
+    for (j = 0; j + 1 < cfg->nslos; j++)
+        if (!strcmp(cfg->slos[j].name, slo->name))
+            return fail(c, map_get(c, it, "name"),
+                        "duplicate slo name '%s' (first defined at line %d)", slo->name,
+                        cfg->slos[j].line);
+    idx = slt_config_sli_index(cfg, slo->sli);
+    if (idx < 0)
+        return fail(c, map_get(c, it, "sli"), "%s: unknown sli '%s'", what, slo->sli);
+    slo->sli_idx = (size_t)idx;
+    if (slo->window_s > cfg->aggregator.day_retention_s) {
+        char w[32], r[32];
+
+        fmt_dur(w, sizeof(w), slo->window_s * SEC);
+        fmt_dur(r, sizeof(r), cfg->aggregator.day_retention_s * SEC);
+        return fail(c, map_get(c, it, "window"),
+                    "%s: window %s is longer than aggregator.day_retention (%s)", what, w, r);
+    }
+    if (d->policy && (rc = load_map(c, d->policy, "slos.policy", slo, what)) < 0)
+        return rc;
+    if (slo->policy_endangered > slo->policy_healthy)
+        return fail(c, d->policy, "%s: policy 'endangered' (%g) is above 'healthy' (%g)", what,
+                    slo->policy_endangered, slo->policy_healthy);
+    if (d->labels && (rc = load_labels(c, d->labels, what, &slo->labels, &slo->nlabels)) < 0)
+        return rc;
+    if (slo->dedup_key && (!slo->dedup_key[0] || strlen(slo->dedup_key) > 255))
+        return fail(c, map_get(c, it, "dedup_key"), "%s: 'dedup_key' must be 1 to 255 bytes",
+                    what);
+    if (!slo->dedup_key && !(slo->dedup_key = slt_strdup(slo->name)))
+        return nomem(c);
+    if ((rc = load_tiers(c, d, what)) < 0)
+        return rc;
+    for (j = 0; j < slo->ntiers; j++) {
+        const struct slt_slo_tier *t = &slo->tiers[j];
+
+        if (t->unreachable)
+            slt_log(SLT_LOG_WARN, "config",
+                    "%s:%d: %s: alert tier '%s' can never fire: it needs a burn rate of %.4gx, "
+                    "an error ratio of %.4g%%, and objective %g%% allows at most %.4gx",
+                    c->file, slo->line, what, t->name, t->threshold,
+                    t->threshold * (100.0 - slo->objective), slo->objective,
+                    100.0 / (100.0 - slo->objective));
+    }
+    return 0;
+}
+
 static int load_slos(struct ctx *c, const yaml_node_t *n)
 {
     struct slt_config *cfg = c->cfg;
-    size_t cnt, i, j;
-    int rc, idx;
+    size_t cnt, i;
+    int rc;
 
     if ((rc = section_items(c, n, "slos", &cnt)) < 0 || !cnt)
         return rc;
@@ -1337,32 +1668,18 @@ static int load_slos(struct ctx *c, const yaml_node_t *n)
         return nomem(c);
     for (i = 0; i < cnt; i++) {
         const yaml_node_t *it = node(c, n->data.sequence.items.start[i]);
-        struct slt_slo *slo = &cfg->slos[cfg->nslos++];
+        struct slo_decl d;
         char what[96];
 
+        memset(&d, 0, sizeof(d));
         item_what(c, it, "slo", i, what, sizeof(what));
-        slo->line = (int)it->start_mark.line + 1;
-        if ((rc = apply_defaults(c, "slos", slo)) < 0 ||
-            (rc = load_map(c, it, "slos", slo, what)) < 0 ||
-            (rc = check_name(c, it, what, slo->name)) < 0)
+        d.slo.line = (int)it->start_mark.line + 1;
+        cfg->nslos++;
+        rc = load_slo(c, it, &d, what);
+        /* the config owns whatever was set, even on failure */
+        cfg->slos[i] = d.slo;
+        if (rc < 0)
             return rc;
-        for (j = 0; j + 1 < cfg->nslos; j++)
-            if (!strcmp(cfg->slos[j].name, slo->name))
-                return fail(c, map_get(c, it, "name"),
-                            "duplicate slo name '%s' (first defined at line %d)", slo->name,
-                            cfg->slos[j].line);
-        idx = slt_config_sli_index(cfg, slo->sli);
-        if (idx < 0)
-            return fail(c, map_get(c, it, "sli"), "%s: unknown sli '%s'", what, slo->sli);
-        slo->sli_idx = (size_t)idx;
-        if (slo->window_s > cfg->aggregator.day_retention_s) {
-            char w[32], r[32];
-
-            fmt_dur(w, sizeof(w), slo->window_s * SEC);
-            fmt_dur(r, sizeof(r), cfg->aggregator.day_retention_s * SEC);
-            return fail(c, map_get(c, it, "window"),
-                        "%s: window %s is longer than aggregator.day_retention (%s)", what, w, r);
-        }
     }
     return 0;
 }
@@ -1388,41 +1705,62 @@ static int label_name_ok(const char *s, size_t len)
     return 1;
 }
 
-static int load_labels(struct ctx *c, const yaml_node_t *n, struct slt_alert_conf *a)
+/* A labels map (alerting.labels, slos[].labels) into *out / *nout, sorted by name. */
+static int load_labels(struct ctx *c, const yaml_node_t *n, const char *what,
+                       struct slt_label **out, size_t *nout)
 {
-    static const char *const reserved[] = {"alertname", "slo", "sli", "severity"};
+    static const char *const reserved[] = {"alertname", "slo", "sli", "severity", "tier"};
     const yaml_node_pair_t *p;
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), i;
+    struct slt_alert_conf labels = {0}, *a = &labels;
+    int rc = 0;
 
     if (cnt > MAX_LABELS)
-        return fail(c, n, "alerting: 'labels' has too many entries (%zu, max %d)", cnt, MAX_LABELS);
+        return fail(c, n, "%s: 'labels' has too many entries (%zu, max %d)", what, cnt, MAX_LABELS);
     if (cnt == 0)
         return 0;
     a->labels = slt_calloc(cnt, sizeof(*a->labels));
     if (!a->labels)
         return nomem(c);
+    /* the caller owns what was loaded, even on failure */
+    *out = a->labels;
     for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
         struct slt_label *l;
 
-        if (!k || k->type != YAML_SCALAR_NODE || !label_name_ok(sval(k), k->data.scalar.length))
-            return fail(c, k,
-                        "alerting: label names must be letters, digits and '_' (not first), at "
-                        "most %d bytes",
-                        MAX_LABEL_NAME);
+        if (!k || k->type != YAML_SCALAR_NODE || !label_name_ok(sval(k), k->data.scalar.length)) {
+            rc = fail(c, k,
+                      "%s: label names must be letters, digits and '_' (not first), at most %d "
+                      "bytes",
+                      what, MAX_LABEL_NAME);
+            break;
+        }
         for (i = 0; i < SLT_ARRAY_SIZE(reserved); i++)
             if (!strcmp(sval(k), reserved[i]))
-                return fail(c, k, "alerting: label '%s' is set by slitail and cannot be configured",
-                            sval(k));
+                break;
+        if (i < SLT_ARRAY_SIZE(reserved)) {
+            rc = fail(c, k, "%s: label '%s' is set by slitail and cannot be configured", what,
+                      sval(k));
+            break;
+        }
         for (i = 0; i < a->nlabels; i++)
             if (!strcmp(a->labels[i].name, sval(k)))
-                return fail(c, k, "alerting: duplicate label '%s'", sval(k));
-        if (!v || v->type != YAML_SCALAR_NODE || is_null(v))
-            return fail(c, v ? v : k, "alerting: label '%s' must be a string, got %s", sval(k),
-                        kind_name(v));
-        if (v->data.scalar.length > MAX_LABEL_VALUE || memchr(sval(v), '\0', v->data.scalar.length))
-            return fail(c, v, "alerting: label '%s' is longer than %d bytes or holds a NUL byte",
-                        sval(k), MAX_LABEL_VALUE);
+                break;
+        if (i < a->nlabels) {
+            rc = fail(c, k, "%s: duplicate label '%s'", what, sval(k));
+            break;
+        }
+        if (!v || v->type != YAML_SCALAR_NODE || is_null(v)) {
+            rc = fail(c, v ? v : k, "%s: label '%s' must be a string, got %s", what, sval(k),
+                      kind_name(v));
+            break;
+        }
+        if (v->data.scalar.length > MAX_LABEL_VALUE ||
+            memchr(sval(v), '\0', v->data.scalar.length)) {
+            rc = fail(c, v, "%s: label '%s' is longer than %d bytes or holds a NUL byte", what,
+                      sval(k), MAX_LABEL_VALUE);
+            break;
+        }
         l = &a->labels[a->nlabels];
         l->name = slt_strdup(sval(k));
         l->value = slt_strndup(sval(v), v->data.scalar.length);
@@ -1431,11 +1769,15 @@ static int load_labels(struct ctx *c, const yaml_node_t *n, struct slt_alert_con
         } else {
             slt_free(l->name);
             slt_free(l->value);
-            return nomem(c);
+            l->name = l->value = NULL;
+            rc = nomem(c);
+            break;
         }
     }
-    qsort(a->labels, a->nlabels, sizeof(*a->labels), label_cmp);
-    return 0;
+    *nout = a->nlabels;
+    if (rc == 0)
+        qsort(a->labels, a->nlabels, sizeof(*a->labels), label_cmp);
+    return rc;
 }
 
 static int load_alerting(struct ctx *c, const yaml_node_t *n)
@@ -1451,7 +1793,63 @@ static int load_alerting(struct ctx *c, const yaml_node_t *n)
     /* the config owns whatever was set, even on failure, so slt_config_free releases it */
     c->cfg->alerting = d.conf;
     if (rc == 0 && d.labels)
-        rc = load_labels(c, d.labels, &c->cfg->alerting);
+        rc = load_labels(c, d.labels, "alerting", &c->cfg->alerting.labels,
+                         &c->cfg->alerting.nlabels);
+    if (rc == 0 && d.pagerduty) {
+        rc = apply_defaults(c, "alerting.pagerduty", &c->cfg->alerting);
+        if (rc == 0)
+            rc = load_map(c, d.pagerduty, "alerting.pagerduty", &c->cfg->alerting,
+                          "alerting.pagerduty");
+    }
+    return rc;
+}
+
+/* A TLS map (n may be an empty map): enabled, with its keys. */
+static int load_tls(struct ctx *c, const yaml_node_t *n, const char *section,
+                    struct slt_tls_conf *t)
+{
+    int rc;
+
+    t->enabled = 1;
+    if ((rc = apply_defaults(c, section, t)) < 0)
+        return rc;
+    if ((rc = load_map(c, n, section, t, section)) < 0)
+        return rc;
+    if (!t->cert_file != !t->key_file)
+        return fail(c, n, "%s: cert_file and key_file go together", section);
+    return 0;
+}
+
+static int load_agent(struct ctx *c, const yaml_node_t *n)
+{
+    struct agent_decl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.conf = c->cfg->agent;
+    rc = load_map(c, n, "agent", &d, "agent");
+    /* the config owns whatever was set, even on failure, so slt_config_free releases it */
+    c->cfg->agent = d.conf;
+    if (rc == 0 && d.tls)
+        rc = load_tls(c, d.tls, "agent.tls", &c->cfg->agent.tls);
+    if (rc == 0 && d.status_tls)
+        rc = load_tls(c, d.status_tls, "agent.status_tls", &c->cfg->agent.status_tls);
+    return rc;
+}
+
+static int load_aggregator(struct ctx *c, const yaml_node_t *n)
+{
+    struct aggr_decl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.conf = c->cfg->aggregator;
+    rc = load_map(c, n, "aggregator", &d, "aggregator");
+    c->cfg->aggregator = d.conf;
+    if (rc == 0 && d.tls)
+        rc = load_tls(c, d.tls, "aggregator.tls", &c->cfg->aggregator.tls);
+    if (rc == 0 && d.http_tls)
+        rc = load_tls(c, d.http_tls, "aggregator.http_tls", &c->cfg->aggregator.http_tls);
     return rc;
 }
 
@@ -1488,12 +1886,20 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
             sec[i] = node(c, p->value);
         }
     }
-    if (sec[4] && !is_null(sec[4]) &&
-        (rc = load_map(c, sec[4], "agent", &c->cfg->agent, "agent")) < 0)
+    if (sec[4] && !is_null(sec[4]) && (rc = load_agent(c, sec[4])) < 0)
         return rc;
-    if (sec[5] && !is_null(sec[5]) &&
-        (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+    if (sec[5] && !is_null(sec[5]) && (rc = load_aggregator(c, sec[5])) < 0)
         return rc;
+    if (c->cfg->aggregator.nredis_cluster) {
+        const yaml_node_pair_t *q;
+
+        for (q = sec[5]->data.mapping.pairs.start; q < sec[5]->data.mapping.pairs.top; q++) {
+            const yaml_node_t *k = node(c, q->key);
+
+            if (k && !strcmp(sval(k), "redis"))
+                return fail(c, k, "aggregator: 'redis' and 'redis_cluster' cannot both be set");
+        }
+    }
     if ((rc = load_alerting(c, sec[6])) < 0)
         return rc;
     /* slos are checked against the aggregator's retention, so they come last. */
@@ -1799,6 +2205,16 @@ static int is_user_format(const struct slt_config *cfg, const struct slt_format 
     return 0;
 }
 
+void slt_tls_conf_release(struct slt_tls_conf *t)
+{
+    slt_free(t->ca_file);
+    slt_free(t->cert_file);
+    slt_free(t->key_file);
+    slt_free(t->client_ca_file);
+    slt_free(t->server_name);
+    memset(t, 0, sizeof(*t));
+}
+
 void slt_config_free(struct slt_config *cfg)
 {
     size_t i;
@@ -1821,23 +2237,30 @@ void slt_config_free(struct slt_config *cfg)
     for (i = 0; i < cfg->nslis; i++)
         slt_sli_release(&cfg->slis[i]);
     slt_free(cfg->slis);
-    for (i = 0; i < cfg->nslos; i++) {
-        slt_free(cfg->slos[i].name);
-        slt_free(cfg->slos[i].sli);
-    }
+    for (i = 0; i < cfg->nslos; i++)
+        slo_release(&cfg->slos[i]);
     slt_free(cfg->slos);
     slt_free(cfg->agent.id);
     free_strlist(cfg->agent.aggregators, cfg->agent.naggregators);
     slt_free(cfg->agent.token_file);
     slt_free(cfg->agent.state_dir);
     slt_free(cfg->agent.status_listen);
+    slt_free(cfg->agent.status_token_file);
+    slt_tls_conf_release(&cfg->agent.tls);
+    slt_tls_conf_release(&cfg->agent.status_tls);
+    slt_tls_conf_release(&cfg->aggregator.tls);
+    slt_tls_conf_release(&cfg->aggregator.http_tls);
+    slt_free(cfg->aggregator.api_token_file);
     slt_free(cfg->aggregator.listen);
     slt_free(cfg->aggregator.http_listen);
     slt_free(cfg->aggregator.redis);
+    free_strlist(cfg->aggregator.redis_cluster, cfg->aggregator.nredis_cluster);
     slt_free(cfg->aggregator.token_file);
     slt_free(cfg->alerting.alertmanager);
     slt_free(cfg->alerting.webhook);
     slt_free(cfg->alerting.external_url);
+    slt_free(cfg->alerting.pagerduty_routing_key_file);
+    slt_free(cfg->alerting.pagerduty_url);
     for (i = 0; i < cfg->alerting.nlabels; i++) {
         slt_free(cfg->alerting.labels[i].name);
         slt_free(cfg->alerting.labels[i].value);

@@ -15,6 +15,7 @@ enum slt__key_type {
     SLT_KT_ENUM,    /* one of `choices` ("end|beginning"), stored as int (its index) */
     SLT_KT_COND,    /* a condition set (slis only), compiled once the input is known */
     SLT_KT_MAP,     /* a map handled by its section's code (formats: json) */
+    SLT_KT_LIST,    /* a list of maps handled by its section's code (slos: alerts) */
 };
 
 #define SLT_KEY_REQUIRED 1

@@ -38,9 +38,31 @@ extern const struct slt_format_ops slt__nginx_timed_ops;
 extern const struct slt_format_ops slt__apache_common_ops;
 extern const struct slt_format_ops slt__apache_combined_ops;
 extern const struct slt_format_ops slt__alb_ops;
+extern const struct slt_format_ops slt__haproxy_http_ops;
+extern const struct slt_format_ops slt__envoy_ops;
+extern const struct slt_format_ops slt__ingress_nginx_ops;
+extern const struct slt_format_ops slt__w3c_ops;
+extern const struct slt_format_ops slt__cloudfront_ops;
 
 /* The built-in "json" format: a JSON format with the default mapping and canonical keys only. */
 int slt__json_builtin_new(struct slt_format **out);
+/* The built-in "traefik_json": Traefik's JSON access log keys, durations in nanoseconds. */
+int slt__traefik_json_new(struct slt_format **out);
+
+/*
+ * Format-specific fields of a hand-written format (envoy's response_flags, ingress-nginx's
+ * proxy_upstream_name, ...): fmt->impl is the NULL-terminated list of their names (a static
+ * table), field i has key SLT_F__COUNT + i, and the parse op fills st->extra[i] and points
+ * rec->priv at st->extra. The parser state starts with the usual struct slt__builtin_state.
+ */
+#define SLT__MAX_EXTRAS 16
+struct slt__extra_state {
+    struct slt__builtin_state b;
+    struct slt_str extra[SLT__MAX_EXTRAS];
+};
+int slt__extra_parser_init(const struct slt_format *fmt, struct slt_parser *p);
+int slt__extra_field_key(const struct slt_format *fmt, const char *name, size_t len);
+struct slt_str slt__extra_get(const struct slt_record *rec, int key);
 
 /*
  * The first c in [p, end), or end. 16 bytes at a time with SSE2 (baseline on x86-64), else
@@ -144,6 +166,14 @@ static inline int slt__status3(const char *p, size_t len)
         (unsigned)(p[2] - '0') > 9)
         return -1;
     return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+}
+
+/* An unparsed line: reason, with what was wrong (a static string) and its 0-based column. */
+static inline int slt__fail(struct slt_record *rec, int reason, const char *detail, size_t column)
+{
+    rec->detail = detail;
+    rec->column = column;
+    return reason;
 }
 
 static inline struct slt_str slt__str(const char *p, const char *end)
@@ -279,11 +309,18 @@ int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *s
                            size_t len, struct slt_record *rec);
 
 /*
- * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
- * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ * The ALB parser (alb.c), with its fast tokenizer and the fields after the request left for
+ * later (fast = 1, what the format uses) or with the general one alone, every field read
+ * (fast = 0, the reference test_parser_fastpath checks against).
  */
 int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
                    struct slt_record *rec, int fast);
+/*
+ * The fast ALB parse leaves the fields after the request to be read on first use (rec->lazy:
+ * method, path, protocol, host, user_agent, error_reason; slt_record_get reads them). This
+ * reads them into rec->field and clears rec->lazy (the general path does it itself).
+ */
+void slt__alb_materialize(struct slt_record *rec);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:

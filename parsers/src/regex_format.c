@@ -72,6 +72,20 @@ static int regex_field_key(const struct slt_format *fmt, const char *name, size_
     return -1;
 }
 
+/*
+ * A group that captured a quoted value ("0.012", as log_format '"$upstream_response_time"'
+ * writes it, taken by a group such as (?<upstream_latency>\S+)) stands for the text inside
+ * the quotes, so the value is read rather than lost.
+ */
+static inline struct slt_str unquote(struct slt_str s)
+{
+    if (s.len >= 2 && s.p[0] == '"' && s.p[s.len - 1] == '"') {
+        s.p++;
+        s.len -= 2;
+    }
+    return s;
+}
+
 /* The text of the first group with this key that took part in the match. */
 static struct slt_str regex_get(const struct slt_record *rec, int key)
 {
@@ -84,7 +98,7 @@ static struct slt_str regex_get(const struct slt_record *rec, int key)
     ov = pcre2_get_ovector_pointer(((const struct regex_state *)rec->priv)->md);
     for (g = 1; g <= ri->ncap; g++) {
         if (ri->group_key[g] == key && ov[2 * g] != PCRE2_UNSET)
-            return slt_str_make(rec->line + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+            return unquote(slt_str_make(rec->line + ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
     }
     return SLT_STR_NULL;
 }
@@ -185,8 +199,7 @@ static int regex_parse(const struct slt_format *fmt, struct slt_parser *p, const
 
         if (a == PCRE2_UNSET || (cg->dup && fk->p))
             continue;
-        fk->p = line + a;
-        fk->len = ov[cg->ovi + 1] - a;
+        *fk = unquote(slt_str_make(line + a, ov[cg->ovi + 1] - a));
     }
     /* An empty time, status or latency is the same as none. */
     if (f[SLT_F_STATUS].p && f[SLT_F_STATUS].len == 0)

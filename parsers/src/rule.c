@@ -452,7 +452,7 @@ int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t u
 
 static inline struct slt_str field_of(const struct slt_record *rec, int key)
 {
-    if ((unsigned)key < SLT_F__COUNT)
+    if ((unsigned)key < SLT_F__COUNT && !((rec->lazy >> key) & 1))
         return rec->field[key];
     return slt_record_get(rec, key);
 }
@@ -555,6 +555,11 @@ atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_mat
             unsigned st = d0 * 100 + d1 * 10 + d2;
 
             r = (a->status_set[st >> 3] >> (st & 7)) & 1;
+            break;
+        }
+        if (v.len == 1 && d0 == 0 && rec->status == 0) {
+            /* "status": 0 (Caddy, Envoy): tested as 000 */
+            r = a->status_set[0] & 1;
             break;
         }
         r = a->re ? run_regex(a->re, a->jit, v.p, v.len, m->md, m->mc) : 0;
@@ -766,6 +771,8 @@ static inline int status3(const struct slt_record *rec)
     struct slt_str v = rec->field[SLT_F_STATUS];
     unsigned d0, d1, d2, st;
 
+    if (v.p && v.len == 1 && v.p[0] == '0' && rec->status == 0)
+        return 0; /* "status": 0 (Caddy, Envoy): no response, the 000 of other logs */
     if (!v.p || v.len != 3)
         return -1;
     d0 = (unsigned)(unsigned char)v.p[0] - '0';

@@ -12,6 +12,7 @@
 
 #include "../../cli/cli_common.c"
 #include "../../cli/explain.c"
+#include "../../cli/lreader.c"
 #include "../../cli/ruletest.c"
 
 static const char config[] =

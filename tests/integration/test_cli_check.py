@@ -90,8 +90,8 @@ class CliCheck(TestCase):
         check_equal((f["lines"], f["parsed"]), (17, 17), "17 records, wc -l says 16")
 
     def it_reports_the_broken_line_with_its_number_and_reason(self):
-        f = one("--format", "nginx_combined", os.path.join(REAL, "lnav-test-logs",
-                                                            "logfile_bad_access_log.0"))
+        f = one("--format", "nginx_combined", "--max-unparsed", "50%",
+                os.path.join(REAL, "lnav-test-logs", "logfile_bad_access_log.0"))
         check_equal((f["lines"], f["parsed"], f["unparsed"]), (3, 2, 1), "lines/parsed/unparsed")
         s = f["unparsed_samples"][0]
         check_equal((s["line"], s["reason"]), (2, "syntax"), "sample")
@@ -143,7 +143,7 @@ class CliCheck(TestCase):
                   '"curl/8" 0.120 0.118\n')
             big = '203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET /' + "a" * 3_000_000 + '"\n'
             p = tmp.write("big.log", ok + big + ok + big.rstrip("\n"))
-            f = one("--format", "nginx_timed", p)
+            f = one("--format", "nginx_timed", "--max-unparsed", "100%", p)
             check_equal((f["lines"], f["parsed"], f["unparsed"]), (4, 2, 2), "lines/parsed/unp")
             check_equal(f["unparsed_reasons"], {"oversize": 2}, "reasons")
             check_equal([s["line"] for s in f["unparsed_samples"]], [2, 4], "sample lines")
@@ -209,8 +209,105 @@ class CliCheck(TestCase):
     def it_reports_a_missing_file_and_still_checks_the_others(self):
         d = check_json("--format", "nginx_timed", "/nonexistent/access.log",
                        os.path.join(LOGS, "access.log"), rc=1)
-        check_equal(d["files"][0]["error"], "No such file or directory", "error")
+        check_equal(d["files"][0]["error"], "no such file", "error")
         check_equal(d["files"][1]["lines"], 2000, "the other file is read")
+        r = run([SLITAIL, "check", "--format", "nginx_timed", "/nonexistent/access.log"])
+        check_equal(r.returncode, 1, "exit status")
+        if "no such file '/nonexistent/access.log'" not in r.stderr:
+            raise AssertionError(f"no 'no such file' in {r.stderr!r}")
+
+    def it_says_no_such_file_rather_than_no_input_with_several_inputs(self):
+        missing = os.path.join(LOGS, "missing-access.log")
+        r = run([SLITAIL, "check", "-c", EXAMPLE_CFG, missing])
+        check_equal(r.returncode, 1, "exit status of check")
+        if "no such file" not in r.stderr or "matches the paths of no input" in r.stderr:
+            raise AssertionError(f"check: {r.stderr!r}")
+        for args in (["--file", missing], [missing]):
+            r = run([SLITAIL, "explain", "-c", EXAMPLE_CFG] + args)
+            check_equal(r.returncode, 2, f"exit status of explain {args}")
+            if "no such file" not in r.stderr or "matches the paths of no input" in r.stderr:
+                raise AssertionError(f"explain {args}: {r.stderr!r}")
+
+    def it_explains_a_line_of_a_w3c_file_with_its_header(self):
+        iis = os.path.join(SRC, "tests", "data", "iis", "u_ex100815.log")  # CRLF, IIS 7.0 columns
+        for args in (["--file", iis], ["--file", iis, "--line", "5"], [iis]):
+            r = run([SLITAIL, "explain", "--json", "--format", "w3c"] + args)
+            check_equal(r.returncode, 0, f"explain {args} ({r.stderr})")
+            d = json.loads(r.stdout)
+            check_equal((d["status"], d["latency_ms"], d["fields"]["bytes"]), (200, 376.0, "8999"),
+                        f"explain {args}: the IIS 7.0 header's columns")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--file", iis, "--line", "10"])
+        check_equal(r.returncode, 0, "line 10")
+        if "Googlebot" in r.stdout or "msnbot" not in r.stdout:
+            raise AssertionError(f"line 10 of the file: {r.stdout!r}")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--file", iis, "--line", "999"])
+        check_equal(r.returncode, 2, "past the end")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--line", "2", "x"])
+        check_equal(r.returncode, 2, "--line without --file")
+
+    # ---- --max-unparsed: exit 3, the reasons and a suggested format ----------------------
+
+    def it_exits_3_with_reasons_and_a_suggestion_when_the_format_is_wrong(self):
+        apache = os.path.join(REAL, "elastic-examples-apache", "apache_logs")
+        d = check_json("--format", "alb", apache, rc=3)
+        check_equal(d["too_many_unparsed"], True, "too_many_unparsed")
+        check_equal(d["max_unparsed"], 0.1, "default --max-unparsed")
+        check_equal(d["unparsed_ratio"], 1.0, "all unparsed")
+        check_equal(d["top_reasons"], [{"reason": "syntax", "lines": 10000}], "top reasons")
+        check_equal(d["suggested_format"], "nginx_combined", "suggested format")
+        o = d["over_max_unparsed"][0]
+        check_equal((o["input"], o["format"], o["sample_lines"], o["suggested_format_parsed"]),
+                    ("default", "alb", 1000, 1000), "the input over the limit")
+        r = run([SLITAIL, "check", "--format", "alb", apache])
+        check_equal(r.returncode, 3, "exit status of the table")
+        for want in ("too many unparsed lines", "syntax 10000", "suggested format: nginx_combined"):
+            if want not in r.stdout:
+                raise AssertionError(f"no {want!r} in {r.stdout[-600:]!r}")
+        # ALB lines read as nginx: the suggestion is alb
+        alb = os.path.join(REAL, "elastic-beats-aws-elb", "application-lb-http.log")
+        check_equal(check_json("--format", "nginx_combined", alb, rc=3)["suggested_format"],
+                    "alb", "suggested for ALB lines")
+
+    def it_honours_max_unparsed_and_ignores_lines_that_are_not_requests(self):
+        bad = os.path.join(REAL, "lnav-test-logs", "logfile_bad_access_log.0")  # 1 of 3 broken
+        check_json("--format", "nginx_combined", bad, rc=3)
+        check_json("--format", "nginx_combined", "--max-unparsed", "34%", bad, rc=0)
+        check_json("--format", "nginx_combined", "--max-unparsed", "33%", bad, rc=3)
+        check_json("--format", "alb", "--max-unparsed", "100%",
+                   os.path.join(REAL, "elastic-examples-apache", "apache_logs"), rc=0)
+        d = check_json("--format", "nginx_combined", "--max-unparsed", "0.5", bad, rc=0)
+        check_equal((d["max_unparsed"], d["too_many_unparsed"]), (0.5, False), "a fraction")
+        check_equal(check_json("--format", "nginx_combined", "--max-unparsed", "100%",
+                               bad)["max_unparsed"], None, "100% disables")
+        # 7 of the 10 records are NLB and connection-log lines: not_access, not a wrong format
+        d = check_json("--format", "alb",
+                       os.path.join(REAL, "elastic-integrations-aws-elb", "test-alb.log"), rc=0)
+        check_equal(d["too_many_unparsed"], False, "not_access does not count")
+        r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", "ten", bad])
+        check_equal(r.returncode, 2, "a bad --max-unparsed")
+
+    # ---- -j N: files in parallel, the same report ----------------------------------------
+
+    def it_reads_files_in_parallel_with_the_same_report(self):
+        files = [os.path.join(REAL, "elastic-examples-apache", "apache_logs"),
+                 os.path.join(REAL, "lnav-test-logs", "playground-access_log.gz"),
+                 os.path.join(REAL, "lnav-test-logs", "logfile_shop_access_log.0"),
+                 os.path.join(REAL, "elastic-beats-nginx", "test.log"),
+                 "/nonexistent/x.log",
+                 os.path.join(REAL, "lnav-test-logs", "logfile_bad_access_log.0")]
+        base = run([SLITAIL, "check", "--json", "--format", "nginx_combined"] + files)
+        check_equal(base.returncode, 1, "exit status (a missing file)")
+        for jobs in ("2", "3", "8"):
+            r = run([SLITAIL, "check", "--json", "-j", jobs, "--format", "nginx_combined"] + files)
+            check_equal(r.returncode, base.returncode, f"exit status with -j {jobs}")
+            check_equal(r.stdout, base.stdout, f"--json output with -j {jobs}")
+        t1 = run([SLITAIL, "check", "-c", EXAMPLE_CFG] + [os.path.join(LOGS, n) for n in (
+            "access.log.1.gz", "access.log", "app.log")])
+        t2 = run([SLITAIL, "check", "--jobs", "3", "-c", EXAMPLE_CFG] + [
+            os.path.join(LOGS, n) for n in ("access.log.1.gz", "access.log", "app.log")])
+        check_equal((t2.returncode, t2.stdout), (t1.returncode, t1.stdout), "table with --jobs 3")
+        r = run([SLITAIL, "check", "-j", "0", "--format", "alb", files[0]])
+        check_equal(r.returncode, 2, "-j 0")
 
     # ---- config and input selection ----------------------------------------------------
 

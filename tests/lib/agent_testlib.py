@@ -61,8 +61,9 @@ def classify(status, latency, path):
 class LogWriter:
     """Appends access-log lines to one path and remembers what a correct agent must count."""
 
-    def __init__(self, path, seed=0, garbage_every=53, spread_s=3):
+    def __init__(self, path, seed=0, garbage_every=53, spread_s=3, base_t=None):
         self.path = path
+        self.base_t = BASE_T if base_t is None else base_t
         self.i = seed
         self.garbage_every = garbage_every
         self.spread_s = spread_s
@@ -82,7 +83,7 @@ class LogWriter:
                 self.lines += 1
                 self.unparsed += 1
             return "this is not an access log line %d\n" % i, account_garbage
-        t = BASE_T + i * self.spread_s
+        t = self.base_t + int(i * self.spread_s)  # spread_s may be a fraction
         st = STATUSES[i % len(STATUSES)]
         lat = LATENCIES[(i // 3) % len(LATENCIES)]
         path = PATHS[(i // 2) % len(PATHS)]
@@ -303,3 +304,96 @@ class AgentCase(H.TestCase):
         kill_all()
         self.fake.stop()
         self.tmp.cleanup()
+
+
+class AggrCase(H.TestCase):
+    """An agent test against the real aggregator and a private redis-server: a temp dir, one
+    config file for both (agent id web-1), a log writer at logs/access.log. Each test calls
+    setup() and, in a finally, teardown()."""
+
+    prefix = "slt-agent-aggr-"
+
+    def setup(self, extra_agent="", read_from="beginning"):
+        self.tmp = H.TempDir(self.prefix)
+        self.redis = H.Redis(self.tmp)
+        self.port = H.free_port()
+        self.http = H.free_port()
+        os.makedirs(self.tmp.join("logs"))
+        self.writer = LogWriter(self.tmp.join("logs", "access.log"))
+        self.acfg = agent_config(self.tmp, self.port, [self.writer.path], extra_agent=extra_agent,
+                                 read_from=read_from)
+        # the aggregator reads the same file: one shared config, each its own section
+        with open(self.acfg, "a") as f:
+            f.write("aggregator:\n  listen: 127.0.0.1:%d\n  http_listen: 127.0.0.1:%d\n"
+                    "  redis: %s\n  token_file: %s\n" % (self.port, self.http, self.redis.url,
+                                                          self.tmp.join("token")))
+        self.aggr = None
+
+    def start_aggr(self):
+        self.aggr = H.Proc([H.binary("slitail-aggregator"), "-c", self.acfg],
+                           self.tmp.join("aggregator.log"))
+        H.wait_port(self.port)
+
+    def teardown(self):
+        kill_all()
+        if self.aggr:
+            self.aggr.kill9()
+        self.redis.stop()
+        self.tmp.cleanup()
+
+    SCRIPT = ("local out = {} "
+              "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
+              "local v = redis.call('HMGET', k, ARGV[2], ARGV[3], ARGV[4]) "
+              "table.insert(out, k) "
+              "for i = 1, 3 do table.insert(out, v[i] or '0') end end "
+              "return out")
+
+    def redis_cells(self, tag, fields="gbe"):
+        """{minute: [v0, v1, v2]} of the minute buckets of one series tag ('s:availability')."""
+        out = self.redis.raw("EVAL", self.SCRIPT, "0", "slt:{%s}:m:*" % tag,
+                             *fields).split("\n")
+        out = [x for x in out if x != ""]
+        got = {}
+        for j in range(0, len(out) - 3, 4):
+            v = [int(x) for x in out[j + 1:j + 4]]
+            if v != [0, 0, 0]:
+                got[int(out[j].rsplit(":", 1)[1])] = v
+        return got
+
+    def redis_totals(self):
+        got = {}
+        for sli in SLI_NAMES:
+            for minute, v in self.redis_cells("s:" + sli).items():
+                got[(sli, minute)] = v
+        return got
+
+    def redis_lines(self):
+        """(lines, unparsed) of the input 'web' over its minute buckets."""
+        lines = unparsed = 0
+        for v in self.redis_cells("i:web", "luo").values():
+            lines += v[0]
+            unparsed += v[1]
+        return lines, unparsed
+
+    def wait_redis_exact(self, writers=None, timeout=40):
+        """Until Redis holds exactly the writers' ground truth, SLIs and input lines alike."""
+        writers = writers or [self.writer]
+        want = {}
+        lines = unparsed = 0
+        for w in writers:
+            for k, v in w.expected.items():
+                acc = want.setdefault(k, [0, 0, 0])
+                for i in range(3):
+                    acc[i] += v[i]
+            lines += w.lines
+            unparsed += w.unparsed
+        deadline = time.time() + timeout
+        while True:
+            d = diff(self.redis_totals(), want)
+            il = self.redis_lines()
+            if not d and il == (lines, unparsed):
+                return
+            if time.time() > deadline:
+                raise AssertionError("input lines/unparsed got %s want %s; %d cells differ: %s"
+                                     % (il, (lines, unparsed), len(d), "; ".join(d[:8])))
+            time.sleep(0.3)

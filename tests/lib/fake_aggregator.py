@@ -102,7 +102,7 @@ class FakeAggregator:
             if cur is None or epoch > cur[0]:
                 answers.append(("apply", 0) if seq == s["since"] else ("gap", s["since"]))
             elif epoch < cur[0]:
-                answers.append(("rejected", 0))
+                answers.append(("rejected", cur[0]))
             elif seq <= cur[1]:
                 answers.append(("dup", 0))
             elif seq == cur[1] + 1:
@@ -110,7 +110,8 @@ class FakeAggregator:
             else:
                 answers.append(("gap", cur[1] + 1))
         if any(a == "rejected" for a, _ in answers):
-            return P.REJECTED, 0
+            # nothing is applied; the answer names the stored epoch (the mark)
+            return P.REJECTED, max(m for a, m in answers if a == "rejected")
         parts = []
         for s, (a, _) in zip(b["series"], answers):
             if a == "apply":
@@ -179,6 +180,8 @@ class FakeAggregator:
                     ack = {"t": P.ACK, "epoch": b["epoch"], "seq": b["seq"], "status": st}
                     if st == P.GAP:
                         ack["resend_from"] = rf
+                    if st == P.REJECTED:
+                        ack["reason"], ack["mark"] = P.REJECT_STALE_EPOCH, rf
                     drop = False
                     if self.drop_after is not None:
                         self.drop_after -= 1

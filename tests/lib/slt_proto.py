@@ -140,6 +140,8 @@ APPLIED, DUPLICATE, GAP, REJECTED, RETRY = 0, 1, 2, 3, 4
 STATUS_NAMES = {APPLIED: "applied", DUPLICATE: "duplicate", GAP: "gap",
                 REJECTED: "rejected", RETRY: "retry"}
 VERSION = 1
+# ACK "reason" with REJECTED (docs/PROTOCOL.md)
+REJECT_STALE_EPOCH, REJECT_INVALID = 1, 2
 
 
 def frame(body):
@@ -154,8 +156,11 @@ def encode(msg):
     return frame(packb(ordered))
 
 
-def hello(agent, epoch, token, version=VERSION):
-    return encode({"t": HELLO, "v": version, "agent": agent, "epoch": epoch, "token": token})
+def hello(agent, epoch, token, version=VERSION, instance=None):
+    m = {"t": HELLO, "v": version, "agent": agent, "epoch": epoch, "token": token}
+    if instance:
+        m["instance"] = instance
+    return encode(m)
 
 
 def series(name, rows, since=1, kind=SLI):
@@ -190,16 +195,17 @@ def recv_frame(sock):
 class ProtoClient:
     """A blocking agent stand-in: hello(), send_batch(), recv_ack()."""
 
-    def __init__(self, host, port, token, agent, epoch, timeout=10.0):
+    def __init__(self, host, port, token, agent, epoch, timeout=10.0, instance=None):
         self.agent = agent
         self.epoch = epoch
+        self.instance = instance
         self.token = token
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def hello(self):
         """Sends HELLO and returns the answer (a WELCOME or ERROR dict)."""
-        self.sock.sendall(hello(self.agent, self.epoch, self.token))
+        self.sock.sendall(hello(self.agent, self.epoch, self.token, instance=self.instance))
         return recv_frame(self.sock)
 
     def send_raw(self, data):

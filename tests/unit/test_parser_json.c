@@ -171,6 +171,24 @@ static void test_json_bad_status_time_latency_give_reasons(void **state)
     assert_int_equal(parse("{\"status\":200,\"ts\":1,\"status\":null}", &rec), SLT_UP_OK);
 }
 
+/* Caddy logs "status": 0 when no response was written (issue 10): the documented 000. */
+static void test_json_caddy_status_0_is_000(void **state)
+{
+    struct slt_record rec;
+
+    (void)state;
+    use("json");
+    assert_int_equal(parse("{\"level\":\"error\",\"ts\":1646861401.52,\"logger\":\"http.log.access\","
+                           "\"request\":{\"method\":\"GET\",\"uri\":\"/\"},\"duration\":0.5,"
+                           "\"size\":0,\"status\":0}",
+                           &rec),
+                     SLT_UP_OK);
+    assert_int_equal(rec.status, 0);
+    field_is(&rec, SLT_F_STATUS, "0");
+    assert_int_equal(parse("{\"ts\":1,\"status\":00}", &rec), SLT_UP_STATUS);
+    assert_int_equal(parse("{\"ts\":1,\"status\":7}", &rec), SLT_UP_STATUS);
+}
+
 static void test_json_epoch_milliseconds_are_recognised(void **state)
 {
     struct slt_record rec;
@@ -296,6 +314,7 @@ int main(void)
         cmocka_unit_test_teardown(test_json_broken_objects_are_syntax, teardown_all),
         cmocka_unit_test_teardown(test_json_nesting_depth_is_bounded, teardown_all),
         cmocka_unit_test_teardown(test_json_bad_status_time_latency_give_reasons, teardown_all),
+        cmocka_unit_test_teardown(test_json_caddy_status_0_is_000, teardown_all),
         cmocka_unit_test_teardown(test_json_epoch_milliseconds_are_recognised, teardown_all),
         cmocka_unit_test_teardown(test_json_builtin_only_knows_canonical_keys, teardown_all),
         cmocka_unit_test_teardown(test_json_user_paths_layout_and_unit, teardown_all),

@@ -141,6 +141,48 @@ static void test_ack_welcome_error_round_trip(void **state)
     slt_buf_release(&b);
 }
 
+/* REJECTED names its reason and the stored epoch; HELLO may carry the agent's instance. */
+static void test_rejected_ack_and_hello_instance_round_trip(void **state)
+{
+    struct slt_msg m = {0}, d;
+    struct slt_buf b;
+    char err[256];
+
+    (void)state;
+    m.type = SLT_MSG_ACK;
+    m.u.ack.epoch = 5;
+    m.u.ack.seq = 3;
+    m.u.ack.status = SLT_ACK_REJECTED;
+    m.u.ack.reason = SLT_REJECT_STALE_EPOCH;
+    m.u.ack.mark = 9007199254740991ULL;
+    encode_frame(&m, &b);
+    assert_int_equal(decode_body(&b, NULL, &d, err, sizeof(err)), 0);
+    assert_int_equal(d.u.ack.status, SLT_ACK_REJECTED);
+    assert_int_equal(d.u.ack.reason, SLT_REJECT_STALE_EPOCH);
+    assert_int_equal(d.u.ack.mark, 9007199254740991ULL);
+    slt_buf_release(&b);
+
+    /* other answers carry neither (an old agent sees the same five keys as before) */
+    m.u.ack.status = SLT_ACK_APPLIED;
+    encode_frame(&m, &b);
+    assert_int_equal((uint8_t)b.p[4], 0x85);
+    assert_int_equal(decode_body(&b, NULL, &d, err, sizeof(err)), 0);
+    assert_int_equal(d.u.ack.reason, 0);
+    assert_int_equal(d.u.ack.mark, 0);
+    slt_buf_release(&b);
+
+    memset(&m, 0, sizeof(m));
+    m.type = SLT_MSG_HELLO;
+    m.u.hello.version = 1;
+    m.u.hello.agent_id = slt_str_make("web-1", 5);
+    m.u.hello.token = slt_str_make("k", 1);
+    m.u.hello.instance = slt_str_make("0123456789abcdef", 16);
+    encode_frame(&m, &b);
+    assert_int_equal(decode_body(&b, NULL, &d, err, sizeof(err)), 0);
+    assert_true(slt_str_eq(d.u.hello.instance, "0123456789abcdef"));
+    slt_buf_release(&b);
+}
+
 /* The exact bytes of a HELLO, so other encoders (tests/lib/slt_proto.py) can be checked. */
 static void test_hello_bytes_are_stable(void **state)
 {
@@ -515,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_batch_round_trips_with_every_integer_width),
         cmocka_unit_test(test_ack_welcome_error_round_trip),
         cmocka_unit_test(test_hello_bytes_are_stable),
+        cmocka_unit_test(test_rejected_ack_and_hello_instance_round_trip),
         cmocka_unit_test(test_frame_reader_reassembles_frames_fed_one_byte_at_a_time),
         cmocka_unit_test(test_frame_reader_reads_in_place),
         cmocka_unit_test(test_oversized_length_prefix_is_refused_before_the_body_arrives),

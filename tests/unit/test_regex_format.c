@@ -216,6 +216,38 @@ static void test_upstream_and_empty_groups(void **state)
     rx_free(&r);
 }
 
+/* log_format '... "$request_time" "$upstream_response_time" "$tenant"': a group that takes
+ * the quotes with the value still reads the value (issue 10). */
+static void test_quoted_groups_keep_their_value(void **state)
+{
+    struct rx r = {0};
+    struct slt_str s;
+    int key;
+
+    (void)state;
+    rx_new(&r,
+           "^(?<time>\\d+) (?<status>\\S+) (?<latency>\\S+) (?<upstream_latency>\"[^\"]*\") "
+           "(?<tenant>\\S+)$",
+           NULL, SLT_UNIT_S);
+    assert_int_equal(rx_parse(&r, "1700000000 \"200\" \"0.250\" \"0.010, 0.020\" \"acme\""),
+                     SLT_UP_OK);
+    assert_int_equal(r.rec.status, 200);
+    assert_int_equal(r.rec.latency_us, 250000);
+    assert_int_equal(r.rec.upstream_us, 30000);
+    assert_field(&r.rec, SLT_F_LATENCY, "0.250");
+    assert_field(&r.rec, SLT_F_UPSTREAM_LATENCY, "0.010, 0.020");
+    key = slt_format_field_key(r.fmt, "tenant", 6);
+    s = slt_record_get(&r.rec, key);
+    assert_int_equal(s.len, 4);
+    assert_memory_equal(s.p, "acme", 4);
+    /* a lone quote or "-" is not a quoted value */
+    assert_int_equal(rx_parse(&r, "1700000000 200 \"-\" \"-\" \""), SLT_UP_OK);
+    assert_int_equal(r.rec.latency_us, -1);
+    assert_int_equal(r.rec.upstream_us, -1);
+    assert_int_equal(rx_parse(&r, "1700000000 200 \" \"\" x"), SLT_UP_LATENCY);
+    rx_free(&r);
+}
+
 static void test_catastrophic_pattern_hits_the_match_limit_quickly(void **state)
 {
     struct rx r = {0};
@@ -303,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_time_layout_is_used_when_given),
         cmocka_unit_test(test_latency_units),
         cmocka_unit_test(test_upstream_and_empty_groups),
+        cmocka_unit_test(test_quoted_groups_keep_their_value),
         cmocka_unit_test(test_catastrophic_pattern_hits_the_match_limit_quickly),
         cmocka_unit_test(test_bad_regex_and_missing_time_are_rejected),
         cmocka_unit_test(test_real_apache_log_through_a_user_regex),

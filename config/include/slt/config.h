@@ -20,8 +20,37 @@ struct slt_input {
     size_t npaths;
     int read_from_beginning; /* read_from: beginning (default: end) */
     size_t max_line;         /* bytes */
+    int64_t gz_settle_ms;    /* a .gz arriving in a glob unchanged this long is complete */
     int line;
 };
+
+/* A label added to alerts (alerting.labels, slos[].labels). */
+struct slt_label {
+    char *name;
+    char *value;
+};
+
+/* Severity of an alert tier (slos[].alerts[].severity). */
+enum slt_severity {
+    SLT_SEVERITY_PAGE = 0,
+    SLT_SEVERITY_TICKET = 1,
+};
+
+/*
+ * One alert tier of an SLO (slos[].alerts, docs/ALERTS.md): it fires when the burn rate over
+ * both its long and its short window is at or above threshold, the rate that spends
+ * budget_percent of the error budget in the long window.
+ */
+struct slt_slo_tier {
+    char *name;
+    int64_t long_s, short_s;
+    double budget_percent; /* of the whole error budget, e.g. 2 */
+    int severity;          /* enum slt_severity */
+    double threshold;      /* derived: budget_percent/100 * window / long */
+    int unreachable;       /* derived: threshold * (1 - objective) > 1, it can never fire */
+};
+
+#define SLT_SLO_MAX_TIERS 8
 
 struct slt_slo {
     char *name;
@@ -30,7 +59,30 @@ struct slt_slo {
     double objective; /* percent, e.g. 99.9 */
     int64_t window_s; /* e.g. 28d */
     int line;
+    struct slt_slo_tier *tiers; /* sorted by long window; default the four workbook tiers */
+    size_t ntiers;
+    double policy_healthy;      /* percent of budget left above which it is healthy (70) */
+    double policy_endangered;   /* below which it is endangered (30) */
+    uint64_t min_events;        /* a tier fires only with this many events in its long window */
+    struct slt_label *labels;   /* added to this SLO's alerts, sorted by name */
+    size_t nlabels;
+    char *dedup_key;            /* incident key; default the SLO name */
 };
+
+/*
+ * TLS of one link (docs/SECURITY.md): agent.tls, agent.status_tls, aggregator.tls and
+ * aggregator.http_tls. Absent map: enabled 0, plain TCP.
+ */
+struct slt_tls_conf {
+    int enabled;          /* the map is present */
+    char *ca_file;        /* agent.tls: CA bundle for the aggregator's cert (NULL: system store) */
+    char *cert_file;      /* our certificate chain (PEM) */
+    char *key_file;       /* its private key (PEM) */
+    char *client_ca_file; /* aggregator.tls: client certificates required, signed by this CA */
+    char *server_name;    /* agent.tls: name checked in the aggregator's certificate */
+};
+
+void slt_tls_conf_release(struct slt_tls_conf *t);
 
 struct slt_agent_conf {
     char *id;           /* default: the host name */
@@ -45,12 +97,18 @@ struct slt_agent_conf {
     char *status_listen;       /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
     int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
     int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
+    int64_t unmatched_after_ms; /* an input matching no file this long shows in /metrics */
+    struct slt_tls_conf tls;        /* to the aggregator */
+    struct slt_tls_conf status_tls; /* HTTPS for the status endpoint */
+    char *status_token_file;        /* bearer token for the status endpoint (any address then) */
 };
 
 struct slt_aggr_conf {
     char *listen;      /* default 127.0.0.1:7433 */
     char *http_listen; /* default 127.0.0.1:7480 */
     char *redis;       /* default redis://127.0.0.1:6379/0 */
+    char **redis_cluster; /* seed nodes of a Redis Cluster; none: one Redis at redis */
+    size_t nredis_cluster;
     char *token_file;
     uint32_t max_frame;         /* default 1 MiB */
     uint32_t max_agents;        /* default 10000 */
@@ -59,12 +117,11 @@ struct slt_aggr_conf {
     int64_t day_retention_s;    /* default 400d */
     int64_t redis_timeout_ms;   /* default 2000 */
     int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
-};
-
-/* A label added to every alert (alerting.labels). */
-struct slt_label {
-    char *name;
-    char *value;
+    struct slt_tls_conf tls;      /* on listen (client_ca_file: mutual TLS) */
+    struct slt_tls_conf http_tls; /* HTTPS on http_listen */
+    char *api_token_file;         /* bearer token for every HTTP path but /healthz */
+    int allow_unauthenticated;     /* start without token_file or tls.client_ca_file */
+    int allow_unauthenticated_api; /* non-loopback http_listen without api_token_file */
 };
 
 /* alerting: burn-rate alerts sent by the aggregator (docs/ALERTS.md). */
@@ -76,6 +133,8 @@ struct slt_alert_conf {
     char *external_url;       /* generatorURL of alerts; NULL: http://<aggregator.http_listen>/ */
     struct slt_label *labels; /* added to every alert, sorted by name */
     size_t nlabels;
+    char *pagerduty_routing_key_file; /* alerting.pagerduty; NULL: no PagerDuty */
+    char *pagerduty_url;              /* Events API v2 endpoint */
 };
 
 struct slt_config {

@@ -57,6 +57,7 @@ struct slt_msg_hello {
     struct slt_str agent_id;
     uint64_t epoch;
     struct slt_str token;
+    struct slt_str instance; /* optional: this agent's lasting random id (empty: none) */
 };
 
 struct slt_msg_welcome {
@@ -81,11 +82,19 @@ enum slt_ack_status {
     SLT_ACK_RETRY = 4,     /* not applied now (Redis down); resend later */
 };
 
+/* Why a batch was REJECTED (optional on the wire; 0 from aggregators before it existed). */
+enum slt_reject_reason {
+    SLT_REJECT_STALE_EPOCH = 1, /* a larger epoch is stored for this agent id: see mark */
+    SLT_REJECT_INVALID = 2,     /* content the aggregator cannot store; resending cannot help */
+};
+
 struct slt_msg_ack {
     uint64_t epoch;
     uint64_t seq;
     enum slt_ack_status status;
     uint64_t resend_from; /* with SLT_ACK_GAP */
+    uint32_t reason;      /* with SLT_ACK_REJECTED: enum slt_reject_reason, 0 when not given */
+    uint64_t mark;        /* with SLT_REJECT_STALE_EPOCH: the epoch stored for this agent id */
 };
 
 struct slt_msg_error {
@@ -109,7 +118,7 @@ struct slt_proto_limits {
     uint32_t max_series; /* default 4096 */
     uint32_t max_rows;   /* per series, default 100000 */
     uint32_t max_str;    /* any string, default 1024 */
-    uint32_t max_depth;  /* default 8 */
+    uint32_t max_depth;  /* default 8; at most 32 (msgpack-c's unpacker stack) */
 };
 void slt_proto_limits_default(struct slt_proto_limits *l);
 
