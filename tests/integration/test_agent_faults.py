@@ -217,6 +217,39 @@ class AgentFaults(L.AgentCase):
         finally:
             self.teardown()
 
+    def it_holds_its_memory_while_the_aggregator_stalls_with_the_connection_open(self):
+        """RSS stays under 10 MiB (peak) while an aggregator takes the connection and never
+        reads: frames of up to 1 MiB wait in the spool, not in memory."""
+        self.setup()
+        try:
+            self.fake.stall = True
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path], flush="2s")
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: self.fake.stats["sessions"] >= 1, what="a session")
+            pid = a.proc.p.pid
+            # lines a minute apart over many minutes: every batch closes early, at its cell
+            # bound, and the spool fills far faster than the socket buffers
+            w = L.LogWriter(self.writer.path, seed=5000, spread_s=60)
+            end = time.time() + 8
+            while time.time() < end:
+                w.write(5000)
+                time.sleep(0.2)
+            st = a.status()
+            if st["spool"]["unacked_batches"] < 20:
+                raise AssertionError("only %d batches waiting" % st["spool"]["unacked_batches"])
+            with open("/proc/%d/status" % pid) as f:
+                hwm = [int(x.split()[1]) for x in f if x.startswith("VmHWM:")][0]
+            print("peak RSS %.1f MiB, %d batches waiting, %d MiB spooled"
+                  % (hwm / 1024.0, st["spool"]["unacked_batches"], st["spool"]["bytes"] >> 20))
+            if hwm > 10 * 1024:
+                raise AssertionError("peak RSS %d KiB over 10 MiB" % hwm)
+            # and once the aggregator reads again, everything arrives exactly once
+            self.fake.stall = False
+            L.wait_exact(self.fake, [w], timeout=60)
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
 
 if __name__ == "__main__":
     AgentFaults().run_all()
