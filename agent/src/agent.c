@@ -16,6 +16,7 @@
 
 #include "slt/parser.h"
 #include "slt/rule.h"
+#include "slt/tls.h"
 
 #define CKPT_EVERY_MS 5000
 #define RESERVE_BYTES (256 * 1024) /* state_dir/reserve: room for a checkpoint on a full disk */
@@ -24,6 +25,7 @@
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void reload_status(struct slt_agent *a);
 static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
@@ -104,6 +106,12 @@ static void update_pause(struct slt_agent *a)
             slt_tail_pause(a->inputs[i].tail);
         else
             slt_tail_resume(a->inputs[i].tail);
+        if (a->inputs[i].arrive) {
+            if (want)
+                slt_arrive_pause(a->inputs[i].arrive);
+            else
+                slt_arrive_resume(a->inputs[i].arrive);
+        }
     }
 }
 
@@ -281,6 +289,8 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
                        const struct slt_state_input *restore)
 {
     struct slt_tail_opts o;
+    struct slt_tail_pos *tpos;
+    size_t k, ntpos = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -291,8 +301,16 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     o.poll_ms = a->cfg->agent.poll_interval_ms;
     o.on_line = on_line;
     o.data = in;
-    rc = slt_tail_new(a->loop, &o, restore ? restore->pos : NULL, restore ? restore->npos : 0,
+    /* the tailer gets its own positions; .gz arrivals (SLT_POS_OBJECT) theirs */
+    tpos = restore && restore->npos ? slt_malloc(restore->npos * sizeof(*tpos)) : NULL;
+    if (restore && restore->npos && !tpos)
+        return SLT_ENOMEM;
+    for (k = 0; restore && k < restore->npos; k++)
+        if (!(restore->pos[k].flags & SLT_POS_OBJECT))
+            tpos[ntpos++] = restore->pos[k];
+    rc = slt_tail_new(a->loop, &o, restore ? (tpos ? tpos : restore->pos) : NULL, ntpos,
                       &in->tail);
+    slt_free(tpos);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start tailing: %s", ci->name,
                 slt_strerror(rc));
@@ -301,6 +319,30 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     }
     if (a->tails_paused)
         slt_tail_pause(in->tail);
+    if (slt_arrive_wanted((const char *const *)ci->paths, ci->npaths)) {
+        struct slt_arrive_opts ao;
+
+        memset(&ao, 0, sizeof(ao));
+        ao.input = ci->name;
+        ao.paths = (const char *const *)ci->paths;
+        ao.npaths = ci->npaths;
+        ao.read_from_beginning = ci->read_from_beginning;
+        ao.max_line = o.max_line;
+        ao.poll_ms = o.poll_ms;
+        ao.settle_ms = ci->gz_settle_ms;
+        ao.on_line = on_line;
+        ao.data = in;
+        rc = slt_arrive_new(a->loop, &ao, restore ? restore->pos : NULL,
+                            restore ? restore->npos : 0, &in->arrive);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading .gz files: %s",
+                    ci->name, slt_strerror(rc));
+            in->arrive = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_arrive_pause(in->arrive);
+    }
     return 0;
 }
 
@@ -334,15 +376,22 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
             continue;
         }
         for (;;) {
+            size_t m = 0;
+
             v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
             if (!v[i].pos)
                 goto nomem;
             n = slt_tail_positions(in->tail, v[i].pos, cap);
-            if (n <= cap)
+            if (in->arrive)
+                m = slt_arrive_positions(in->arrive, n <= cap ? v[i].pos + n : NULL,
+                                         n <= cap ? cap - n : 0);
+            if (n + m <= cap) {
+                n += m;
                 break;
+            }
             slt_free(v[i].pos);
             v[i].pos = NULL;
-            cap = n;
+            cap = n + m;
         }
         v[i].npos = n;
     }
@@ -1162,6 +1211,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             slt_tail_close(inputs[i].tail, on_old_tail_closed, o);
             inputs[i].tail = NULL;
         }
+        if (inputs[i].arrive) {
+            o->open++;
+            slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
+            inputs[i].arrive = NULL;
+        }
     }
     on_old_tail_closed(o);
 }
@@ -1336,6 +1390,9 @@ static void reload(struct slt_agent *a)
     uv_timer_set_repeat(&a->tick_timer, tick_ms(a));
     if (a->spool)
         a->spool->max_bytes = ncfg->agent.spool_max_bytes;
+    if (a->ship)
+        slt_ship_reload_tls(a->ship);
+    reload_status(a);
     if (reconnect && a->ship)
         slt_ship_reconnect(a->ship);
     a->reloads++;
@@ -1584,6 +1641,79 @@ static void ship_new_epoch(void *data, uint64_t above, int unacked_only, const c
     slt__agent_new_epoch(data, above, unacked_only, why);
 }
 
+/* agent.status_tls's files (NULL when plain HTTP). */
+static const struct slt_tls_opts *status_tls(const struct slt_agent_conf *ac,
+                                             struct slt_tls_opts *o)
+{
+    if (!ac->status_tls.enabled)
+        return NULL;
+    o->cert_file = ac->status_tls.cert_file;
+    o->key_file = ac->status_tls.key_file;
+    o->ca_file = NULL;
+    return o;
+}
+
+/* Reads agent.status_token_file (NULL *tok when not set). */
+static int status_token(const struct slt_agent_conf *ac, char **tok)
+{
+    int rc;
+
+    *tok = NULL;
+    if (!ac->status_token_file)
+        return 0;
+    if ((rc = read_token(ac->status_token_file, tok)) < 0)
+        return rc;
+    if (!**tok) {
+        slt_free(*tok);
+        *tok = NULL;
+        return SLT_EINVAL;
+    }
+    return 0;
+}
+
+static int start_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot read status_token_file '%s': %s",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return rc;
+    }
+    rc = slt_status_http_start(a->loop, ac->status_listen, status_tls(ac, &o), tok,
+                               slt_status_render, a, &a->http);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+    return rc;
+}
+
+static void reload_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if (!a->http)
+        return;
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "reload: cannot read status_token_file '%s': %s; keeping the token in use",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return;
+    }
+    slt_status_http_reload(a->http, status_tls(ac, &o), tok);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+}
+
 int slt_agent_start(struct slt_agent *a)
 {
     const struct slt_ship_hooks hooks = {
@@ -1623,9 +1753,7 @@ int slt_agent_start(struct slt_agent *a)
         slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
         return rc;
     }
-    if (a->cfg->agent.status_listen &&
-        (rc = slt_status_http_start(a->loop, a->cfg->agent.status_listen, slt_status_render, a,
-                                    &a->http)) < 0) {
+    if (a->cfg->agent.status_listen && (rc = start_status(a)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot serve status on '%s': %s",
                 a->cfg->agent.status_listen, slt_strerror(rc));
         return rc;

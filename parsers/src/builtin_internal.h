@@ -301,11 +301,18 @@ int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *s
                            size_t len, struct slt_record *rec);
 
 /*
- * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
- * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ * The ALB parser (alb.c), with its fast tokenizer and the fields after the request left for
+ * later (fast = 1, what the format uses) or with the general one alone, every field read
+ * (fast = 0, the reference test_parser_fastpath checks against).
  */
 int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
                    struct slt_record *rec, int fast);
+/*
+ * The fast ALB parse leaves the fields after the request to be read on first use (rec->lazy:
+ * method, path, protocol, host, user_agent, error_reason; slt_record_get reads them). This
+ * reads them into rec->field and clears rec->lazy (the general path does it itself).
+ */
+void slt__alb_materialize(struct slt_record *rec);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:

@@ -211,8 +211,11 @@ int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t 
 
 struct slt_str slt_record_get(const struct slt_record *rec, int key)
 {
-    if (key >= 0 && key < SLT_F__COUNT)
+    if (key >= 0 && key < SLT_F__COUNT) {
+        if (SLT__UNLIKELY((rec->lazy >> key) & 1) && rec->fmt && rec->fmt->ops->get)
+            return rec->fmt->ops->get(rec, key);
         return rec->field[key];
+    }
     if (key < 0 || !rec->fmt || !rec->fmt->ops->get)
         return SLT_STR_NULL;
     return rec->fmt->ops->get(rec, key);
