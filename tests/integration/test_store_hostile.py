@@ -220,7 +220,9 @@ class StoreHostile(h.TestCase):
             h.check_equal(j["truncated"], True, "truncated")
             names = [s["name"] for s in j["slis"]]
             h.check_equal("zzz-configured" in names, True, "the configured SLI is listed")
-            if took > 2.0:
+            # not a speed test (bench/ measures): a quadratic merge of 60k names would take
+            # minutes, so this only catches that
+            if took > 15.0:
                 raise AssertionError(f"/api/v1/slis took {took:.2f}s")
             code, body = get(a.http_port, "/metrics")
             h.check_equal(code, 200, "/metrics")
