@@ -168,6 +168,14 @@ static inline int slt__status3(const char *p, size_t len)
     return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 }
 
+/* An unparsed line: reason, with what was wrong (a static string) and its 0-based column. */
+static inline int slt__fail(struct slt_record *rec, int reason, const char *detail, size_t column)
+{
+    rec->detail = detail;
+    rec->column = column;
+    return reason;
+}
+
 static inline struct slt_str slt__str(const char *p, const char *end)
 {
     struct slt_str s = {p, (size_t)(end - p)};
