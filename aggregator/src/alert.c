@@ -19,9 +19,9 @@
 #include <time.h>
 #include <uv.h>
 
-#include "httpc.h"
 #include "slo.h"
 #include "slt/config.h"
+#include "slt/httpc.h"
 #include "store.h"
 
 #define COMPONENT "alert"
@@ -57,7 +57,10 @@ struct alert_conf {
     int64_t minute_retention_s;
     int64_t hour_retention_s;
     int has_am, has_wh;
-    struct slt_http_url am, wh;
+    struct slt_http_url am, wh; /* for the log */
+    char *am_url, *wh_url;      /* what is POSTed to */
+    /* TLS and credentials of every receiver; its strings are owned here */
+    struct slt_httpc_auth auth;
     char *generator_url;
     struct slt_label *labels;
     size_t nlabels;
@@ -99,8 +102,9 @@ struct slt_alert {
     size_t ndocs, cap_docs;
 
     /* notifications */
-    struct slt_httpc *am_req;
-    struct slt_httpc *wh_req;
+    struct slt_httpc *httpc; /* one client (connection pool) for every receiver */
+    struct slt_httpc_req *am_req;
+    struct slt_httpc_req *wh_req;
     const char *wh_doc;            /* the queued document wh_req carries; NULL once dropped */
     char *wq[SLT_ALERT_QUEUE_MAX]; /* webhook documents, a ring */
     size_t wq_head, wq_len;
@@ -126,6 +130,45 @@ static void slos_free(struct alert_slo *s, size_t n)
     slt_free(s);
 }
 
+static void free_secret(char *s)
+{
+    if (s)
+        memset(s, 0, strlen(s));
+    slt_free(s);
+}
+
+/* The receivers' TLS and credentials: 0, or SLT_ECONFIG after logging what failed. */
+static int conf_auth(const struct slt_alert_conf *ac, struct slt_httpc_auth *a)
+{
+    char *s = NULL;
+    int rc;
+
+    if (ac->tls_ca_file && !(a->ca_file = slt_strdup(ac->tls_ca_file)))
+        return SLT_ENOMEM;
+    if (ac->bearer_token_file) {
+        rc = slt_read_secret(ac->bearer_token_file, 16384, &s);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, COMPONENT, "cannot read alerting.bearer_token_file '%s': %s",
+                    ac->bearer_token_file, slt_strerror(rc));
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+        }
+        a->bearer_token = s;
+    }
+    if (ac->basic_auth_username) {
+        if (!(a->basic_user = slt_strdup(ac->basic_auth_username)))
+            return SLT_ENOMEM;
+        rc = slt_read_secret(ac->basic_auth_password_file, 16384, &s);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, COMPONENT,
+                    "cannot read alerting.basic_auth.password_file '%s': %s",
+                    ac->basic_auth_password_file, slt_strerror(rc));
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+        }
+        a->basic_password = s;
+    }
+    return 0;
+}
+
 static void conf_free(struct alert_conf *c)
 {
     size_t i;
@@ -133,6 +176,12 @@ static void conf_free(struct alert_conf *c)
     if (!c)
         return;
     slt_free(c->generator_url);
+    slt_free(c->am_url);
+    slt_free(c->wh_url);
+    slt_free((char *)c->auth.ca_file);
+    free_secret((char *)c->auth.bearer_token);
+    slt_free((char *)c->auth.basic_user);
+    free_secret((char *)c->auth.basic_password);
     for (i = 0; i < c->nlabels; i++) {
         slt_free(c->labels[i].name);
         slt_free(c->labels[i].value);
@@ -161,17 +210,6 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
     if (ac->alertmanager) {
         c->has_am = 1;
         rc = slt_http_url_parse(ac->alertmanager, &c->am, err, sizeof(err));
-        if (rc == 0) {
-            /* POST {url}/api/v2/alerts */
-            size_t n = strlen(c->am.path);
-
-            while (n > 0 && c->am.path[n - 1] == '/')
-                c->am.path[--n] = '\0';
-            if (n + sizeof("/api/v2/alerts") > sizeof(c->am.path))
-                rc = SLT_ECONFIG;
-            else
-                memcpy(c->am.path + n, "/api/v2/alerts", sizeof("/api/v2/alerts"));
-        }
     }
     if (rc == 0 && ac->webhook) {
         c->has_wh = 1;
@@ -181,6 +219,25 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
         slt_log(SLT_LOG_ERROR, COMPONENT, "bad receiver url: %s", err);
         conf_free(c);
         return SLT_ECONFIG;
+    }
+    if (c->has_am) {
+        /* POST {url}/api/v2/alerts */
+        size_t n = strlen(ac->alertmanager);
+
+        while (n > 0 && ac->alertmanager[n - 1] == '/')
+            n--;
+        c->am_url = slt_malloc(n + sizeof("/api/v2/alerts"));
+        if (!c->am_url)
+            goto nomem;
+        memcpy(c->am_url, ac->alertmanager, n);
+        memcpy(c->am_url + n, "/api/v2/alerts", sizeof("/api/v2/alerts"));
+    }
+    if (c->has_wh && !(c->wh_url = slt_strdup(ac->webhook)))
+        goto nomem;
+    rc = conf_auth(ac, &c->auth);
+    if (rc < 0) {
+        conf_free(c);
+        return rc;
     }
     if (ac->external_url) {
         snprintf(url, sizeof(url), "%s", ac->external_url);
@@ -378,19 +435,21 @@ static void wq_push(struct slt_alert *al, char *doc)
     al->wq_len++;
 }
 
-static void log_failure(const char *target, int status)
+static void log_failure(const char *target, int status, const char *error)
 {
-    char why[64];
+    char why[320];
 
     if (status > 0)
         snprintf(why, sizeof(why), "answered %d", status);
+    else if (error && error[0])
+        snprintf(why, sizeof(why), "%s", error);
     else
         snprintf(why, sizeof(why), "%s",
                  status > -10000 ? uv_strerror(status) : slt_strerror(status));
     slt_log(SLT_LOG_WARN, COMPONENT, "%s notification failed: %s (retried)", target, why);
 }
 
-static void on_wh_done(int status, void *data)
+static void on_wh_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
     const char *doc = al->wh_doc;
@@ -409,7 +468,7 @@ static void on_wh_done(int status, void *data)
     } else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
         al->wh_failed_this_round = 1;
-        log_failure("webhook", status);
+        log_failure("webhook", status, error);
     }
     if (al->stopping)
         alert_maybe_stopped(al);
@@ -427,8 +486,8 @@ static void wh_kick(struct slt_alert *al)
     if (al->stopping || al->wh_req || !al->wq_len || al->wh_failed_this_round || !c->has_wh)
         return;
     doc = al->wq[al->wq_head];
-    rc = slt_httpc_post(al->loop, &c->wh, "application/json", doc, strlen(doc), c->timeout_ms,
-                        on_wh_done, al, &al->wh_req);
+    rc = slt_httpc_post(al->httpc, c->wh_url, &c->auth, "application/json", doc, strlen(doc),
+                        c->timeout_ms, on_wh_done, al, &al->wh_req);
     if (rc < 0) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
         al->wh_failed_this_round = 1;
@@ -438,7 +497,7 @@ static void wh_kick(struct slt_alert *al)
     al->nopen++;
 }
 
-static void on_am_done(int status, void *data)
+static void on_am_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
     int ok = status >= 200 && status < 300;
@@ -450,7 +509,7 @@ static void on_am_done(int status, void *data)
         al->stats->alert_notifications_sent[SLT_ALERT_TARGET_ALERTMANAGER]++;
     else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
-        log_failure("alertmanager", status);
+        log_failure("alertmanager", status, error);
     }
     for (i = 0; i < al->conf->nslos; i++) {
         for (k = 0; k < NKINDS; k++) {
@@ -498,8 +557,8 @@ static void am_send(struct slt_alert *al, int64_t now)
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
         return;
     }
-    rc = slt_httpc_post(al->loop, &c->am, "application/json", body, strlen(body), c->timeout_ms,
-                        on_am_done, al, &al->am_req);
+    rc = slt_httpc_post(al->httpc, c->am_url, &c->auth, "application/json", body, strlen(body),
+                        c->timeout_ms, on_am_done, al, &al->am_req);
     free(body);
     if (rc < 0) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
@@ -809,10 +868,10 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void describe(const struct alert_conf *c)
 {
-    char am[SLT_URL_MAX_HOST + 16], wh[SLT_URL_MAX_HOST + 16];
+    char am[SLT_URL_MAX_HOST + 24], wh[SLT_URL_MAX_HOST + 24];
 
-    snprintf(am, sizeof(am), "%s:%d", c->am.host, c->am.port);
-    snprintf(wh, sizeof(wh), "%s:%d", c->wh.host, c->wh.port);
+    snprintf(am, sizeof(am), "%s%s:%d", c->am.tls ? "https://" : "", c->am.host, c->am.port);
+    snprintf(wh, sizeof(wh), "%s%s:%d", c->wh.tls ? "https://" : "", c->wh.host, c->wh.port);
     slt_log(SLT_LOG_INFO, COMPONENT,
             "%zu slo(s) evaluated every %" PRId64 " ms; alertmanager %s, webhook %s", c->nslos,
             c->interval_ms, c->has_am ? am : "off", c->has_wh ? wh : "off");
@@ -828,6 +887,12 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
         return SLT_ENOMEM;
     rc = conf_new(cfg, &al->conf);
     if (rc < 0) {
+        slt_free(al);
+        return rc;
+    }
+    rc = slt_httpc_new(loop, &al->httpc);
+    if (rc < 0) {
+        conf_free(al->conf);
         slt_free(al);
         return rc;
     }
@@ -916,9 +981,8 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     slt_store_req_cancel(&al->rq);
     if (al->eval_active)
         eval_end(al);
-    if (al->am_req)
-        slt_httpc_cancel(al->am_req);
-    if (al->wh_req)
-        slt_httpc_cancel(al->wh_req);
+    /* cancels the requests in flight; their callbacks run from the loop */
+    slt_httpc_free(al->httpc);
+    al->httpc = NULL;
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);
 }
