@@ -714,7 +714,8 @@ static void list_done(struct slt_s3 *s, long code)
         slt_log(SLT_LOG_INFO, "s3", "input '%s': read_from end: starting after '%s'", s->input,
                 s->floor ? s->floor : "");
     }
-    qsort(s->cands, s->ncands, sizeof(*s->cands), cmp_str);
+    if (s->ncands > 1)
+        qsort(s->cands, s->ncands, sizeof(*s->cands), cmp_str);
     s->icand = 0;
 }
 
