@@ -241,7 +241,10 @@ class AgentFaults(L.AgentCase):
                 hwm = [int(x.split()[1]) for x in f if x.startswith("VmHWM:")][0]
             print("peak RSS %.1f MiB, %d batches waiting, %d MiB spooled"
                   % (hwm / 1024.0, st["spool"]["unacked_batches"], st["spool"]["bytes"] >> 20))
-            if hwm > 10 * 1024:
+            with open(H.binary("slitail-agent"), "rb") as f:
+                sanitized = b"__asan_init" in f.read()
+            # shadow memory: the bound is not measurable under ASan (the rest still runs)
+            if hwm > 10 * 1024 and not sanitized:
                 raise AssertionError("peak RSS %d KiB over 10 MiB" % hwm)
             # and once the aggregator reads again, everything arrives exactly once
             self.fake.stall = False
