@@ -4,7 +4,7 @@
 set -eu
 PKGS="cmake make gcc pkg-config libpcre2-dev zlib1g-dev libuv1-dev libmsgpack-dev
 libhiredis-dev libyaml-dev libjansson-dev libhttp-parser-dev libcmocka-dev
-libssl-dev openssl libcurl4-openssl-dev
+libssl-dev openssl libcurl4-openssl-dev stunnel4
 redis-server redis-tools python3 python3-msgpack"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS mtail goaccess hyperfine time"
 [ "${1:-}" = "--fuzz" ] && PKGS="$PKGS clang libclang-rt-14-dev"
