@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slt/curl_uv.h"
 #include "slt/parser.h"
 #include "slt/rule.h"
 #include "slt/tls.h"
@@ -100,6 +102,12 @@ static void update_pause(struct slt_agent *a)
         return;
     a->tails_paused = want;
     for (i = 0; i < a->ninputs; i++) {
+        if (a->inputs[i].s3 && !a->inputs[i].closing) {
+            if (want)
+                slt_s3_pause(a->inputs[i].s3);
+            else
+                slt_s3_resume(a->inputs[i].s3);
+        }
         if (!a->inputs[i].tail || a->inputs[i].closing)
             continue;
         if (want)
@@ -293,6 +301,33 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     size_t k, ntpos = 0;
     int rc;
 
+    if (ci->s3.bucket) {
+        struct slt_s3_opts so;
+
+        if (!a->curl && (rc = slt_curl_uv_new(a->loop, &a->curl)) < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start libcurl: %s", ci->name,
+                    slt_strerror(rc));
+            return rc;
+        }
+        memset(&so, 0, sizeof(so));
+        so.input = ci->name;
+        so.conf = &ci->s3;
+        so.read_from_beginning = ci->read_from_beginning;
+        so.max_line = ci->max_line ? ci->max_line : SLT_DEFAULT_MAX_LINE;
+        so.on_line = on_line;
+        so.data = in;
+        rc = slt_s3_new(a->loop, a->curl, &so, restore ? restore->pos : NULL,
+                        restore ? restore->npos : 0, &in->s3);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading s3://%s: %s",
+                    ci->name, ci->s3.bucket, slt_strerror(rc));
+            in->s3 = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_s3_pause(in->s3);
+        return 0;
+    }
     memset(&o, 0, sizeof(o));
     o.paths = (const char *const *)ci->paths;
     o.npaths = ci->npaths;
@@ -362,6 +397,21 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
         v[i].name = slt_strdup(in->name);
         if (!v[i].name)
             goto nomem;
+        if (in->s3) {
+            for (;;) {
+                v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
+                if (!v[i].pos)
+                    goto nomem;
+                n = slt_s3_positions(in->s3, v[i].pos, cap);
+                if (n <= cap)
+                    break;
+                slt_free(v[i].pos);
+                v[i].pos = NULL;
+                cap = n;
+            }
+            v[i].npos = n;
+            continue;
+        }
         if (!in->tail) {
             /* not tailing (failed to start): keep what the last state had */
             const struct slt_state_input *old = slt_state_input(&a->last, in->name);
@@ -1216,6 +1266,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
             inputs[i].arrive = NULL;
         }
+        if (inputs[i].s3) {
+            o->open++;
+            slt_s3_close(inputs[i].s3, on_old_tail_closed, o);
+            inputs[i].s3 = NULL;
+        }
     }
     on_old_tail_closed(o);
 }
@@ -1234,6 +1289,8 @@ static void finish(struct slt_agent *a)
     close_inputs(a, a->inputs, a->ninputs, NULL);
     a->inputs = NULL;
     a->ninputs = 0;
+    slt_curl_uv_free(a->curl); /* after the S3 inputs cancelled their requests */
+    a->curl = NULL;
     if (a->ship) {
         slt_ship_close(a->ship);
         a->ship = NULL;
@@ -1515,6 +1572,47 @@ static int agent_id_ok(const char *id)
     return 1;
 }
 
+/*
+ * state_dir/instance: 16 random hex digits made at the first start and sent in HELLO, so that
+ * the aggregators tell this agent's reconnections (the same instance) from another host that
+ * runs with the same agent.id (docs/PROTOCOL.md). A lost state dir makes a new one.
+ */
+static void load_instance(struct slt_agent *a)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], buf[32];
+    unsigned char rnd[8];
+    ssize_t n = -1;
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/instance", a->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+    }
+    if (n >= 16 && strspn(buf, "0123456789abcdef") >= 16) {
+        memcpy(a->instance, buf, 16);
+        a->instance[16] = '\0';
+        return;
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        uint64_t x = slt_mono_ns() ^ (uint64_t)slt_now_ms() * 1000003u ^ (uint64_t)getpid();
+
+        memcpy(rnd, &x, sizeof(rnd));
+    }
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(a->instance + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(tmp, sizeof(tmp), "%s/instance.tmp", a->state_dir);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || slt_write_all(fd, a->instance, 16) < 0 || slt_write_all(fd, "\n", 1) < 0 ||
+        fsync(fd) < 0 || rename(tmp, path) < 0 || slt_fsync_dir(a->state_dir) < 0)
+        slt_log(SLT_LOG_WARN, "agent", "cannot save '%s' (%s): this run's instance is %s",
+                path, strerror(errno), a->instance);
+    if (fd >= 0)
+        close(fd);
+}
+
 static int lock_state_dir(const char *dir)
 {
     char path[PATH_MAX];
@@ -1581,6 +1679,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
                 rc == SLT_ELIMIT ? "another agent is running on it" : slt_strerror(rc));
         goto fail;
     }
+    load_instance(a);
     snprintf(path, sizeof(path), "%s/spool", a->state_dir);
     if ((rc = slt_spool_open(path, cfg->agent.spool_max_bytes, 0, &a->spool)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot open spool '%s': %s", path, slt_strerror(rc));
@@ -1721,6 +1820,7 @@ int slt_agent_start(struct slt_agent *a)
         .loop = a->loop,
         .spool = a->spool,
         .agent_id = a->agent_id,
+        .instance = a->instance,
         .max_frame = SLT_AGENT_MAX_FRAME,
         .epoch = ship_epoch,
         .conf = ship_conf,
