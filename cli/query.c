@@ -565,3 +565,50 @@ int slt_cli_query(int argc, char **argv)
     json_decref(j);
     return rc;
 }
+
+/* ---- for the other subcommands (cli.h) ---------------------------------------------------- */
+
+int slt__cli_parse_time(const char *s, int64_t now, int64_t *out)
+{
+    int rel;
+
+    return parse_time(s, now, out, &rel);
+}
+
+int slt__cli_get_json(const char *server_url, const char *target, int timeout_s, json_t **out)
+{
+    struct server srv;
+    json_error_t jerr;
+    char *body = NULL;
+    int status = 0;
+    json_t *j;
+
+    *out = NULL;
+    if (parse_server(server_url, &srv) < 0) {
+        fprintf(stderr, "slitail: bad --url '%s' (want http://host:port)\n", server_url);
+        return -1;
+    }
+    if (http_get(&srv, target, timeout_s > 0 ? timeout_s : 10, &status, &body) < 0)
+        return -1;
+    j = json_loads(body, 0, &jerr);
+    slt_free(body);
+    if (!j) {
+        fprintf(stderr, "slitail: the aggregator answered HTTP %d with no JSON: %s\n", status,
+                jerr.text);
+        return -1;
+    }
+    if (status != 200) {
+        const char *e = json_string_value(json_object_get(j, "error"));
+
+        fprintf(stderr, "slitail: %s: %s (HTTP %d)\n", target, e ? e : "request failed", status);
+        json_decref(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+int slt__cli_pct_encode(const char *in, char *out, size_t max)
+{
+    return pct_encode(in, out, max);
+}
