@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-plain test-asan demo bench fuzz clean format install
+.PHONY: all deps build test test-plain test-asan demo bench fuzz chaos clean format install
 
 all: build
 
@@ -37,13 +37,24 @@ bench: build
 	./bench/agent_run.sh
 	BUILD=$(BUILD) ./bench/aggr_run.sh
 
-# libFuzzer targets, built with clang (make fuzz FUZZ_SECONDS=60 runs each for that long).
-FUZZ_SECONDS ?= 10
+# libFuzzer targets, built with clang (make fuzz SECONDS=3600, or FUZZ_SECONDS=3600, runs
+# every target for that long and prints the hours run).
+FUZZ_SECONDS ?= $(if $(SECONDS),$(SECONDS),10)
 fuzz:
 	./scripts/deps.sh --fuzz
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSLT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The chaos suite (docs/CHAOS.md): kills, a fault proxy, full disks and hostile peers against
+# the real processes, exact to the line. CHAOS_SHORT=1 is the short form CI runs;
+# CHAOS_ONLY='regex ...' picks scenarios; results also go to $(BUILD)/chaos-results.json.
+PYTHON3 ?= /usr/bin/python3
+CHAOS_SHORT ?=
+CHAOS_ONLY ?=
+chaos: build
+	SLT_BIN_DIR=$(abspath $(BUILD))/bin CHAOS_SHORT=$(CHAOS_SHORT) \
+	CHAOS_RESULTS=$(abspath $(BUILD))/chaos-results.json $(PYTHON3) tests/chaos/run.py $(CHAOS_ONLY)
 
 # Installs under PREFIX (default /usr, where examples/systemd/slitail-agent.service looks).
 PREFIX ?= /usr

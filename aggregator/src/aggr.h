@@ -1,9 +1,9 @@
 /*
- * The aggregator's ingest side: the agent listener (server.c), one session per connection
- * (session.c) and the Redis store that applies batches exactly once (store_redis.c).
+ * The aggregator's ingest side: the agent listener (server.c) and one session per connection
+ * (session.c); batches go to the store (store.h) that applies them exactly once.
  *
  * Calling sequence (main.c):
- *   slt_store_new(loop, &url, &params, stats, &store)   connects, reconnects with backoff
+ *   slt_store_new(loop, &conf, &params, stats, &store)  connects, reconnects with backoff
  *   slt_server_start(&srv, loop, &params, store, stats) listens on params.listen
  *   on SIGHUP:  slt_server_set_params / slt_store_set_params with the new values
  *   on SIGTERM: slt_server_stop(&srv, cb)     stops accepting, lets in-flight applies finish
@@ -23,6 +23,7 @@
 
 #include "redis_url.h"
 #include "stats.h"
+#include "store.h"
 
 /* Everything the ingest side reads from the config, copied so a reload can swap it. */
 struct slt_aggr_params {
@@ -48,60 +49,6 @@ void slt_aggr_params_release(struct slt_aggr_params *p);
  * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
  */
 #define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
-
-/* ---- store ----------------------------------------------------------------------------------
- * One Redis connection for applies. Each series of a batch becomes an entry; entries of one
- * series that arrive in the same loop iteration share one EVALSHA. ap->done runs once every
- * entry has its answer, or once the connection failed.
- */
-struct slt_store;
-struct slt_apply_part;
-struct slt_store_bucket;
-
-struct slt_apply {
-    void (*done)(struct slt_apply *ap); /* runs exactly once per successful slt_store_apply */
-    void *data;
-    /* outcome, valid in done() */
-    enum slt_ack_status status;
-    uint64_t resend_from;
-    uint32_t reason; /* with REJECTED: enum slt_reject_reason */
-    uint64_t mark;   /* with SLT_REJECT_STALE_EPOCH: the largest epoch stored for the agent */
-    /* internal */
-    struct slt_store *st;
-    uint64_t epoch, seq;
-    struct slt_apply_part *parts;
-    size_t nparts, capparts;
-    size_t pending;
-    uint64_t sent_ns;
-    struct slt_buf strs; /* agent id and series names, copied */
-    size_t agent_len;    /* the agent id is at strs.p[0] */
-    struct slt_store_bucket *bk;
-    size_t nbk, capbk;
-};
-
-int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
-                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
-                  struct slt_store **out);
-/* Copies the retention and timeout values. */
-void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *params);
-/* 1 when connected, authenticated and the script is loaded. */
-int slt_store_ready(const struct slt_store *st);
-void slt_apply_init(struct slt_apply *ap);
-void slt_apply_release(struct slt_apply *ap);
-/*
- * Starts applying batch b at wall time now_s. Returns 0 and later calls ap->done, or returns
- * SLT_EREDIS (not connected), SLT_EINVAL (the batch cannot be applied: ap->status holds
- * SLT_ACK_REJECTED) or SLT_ENOMEM, and done is never called. b may be freed after the call.
- */
-int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
-                    int64_t now_s);
-/* Drops the connection (timeout, protocol error): pending applies end with SLT_ACK_RETRY. */
-void slt_store_reset(struct slt_store *st, const char *reason);
-/* Closes the connection and every handle; pending applies end with SLT_ACK_RETRY. */
-void slt_store_free(struct slt_store *st);
-
-/* The apply script and the key of one series, exposed for tests. */
-extern const char slt_store_apply_script[];
 
 /* ---- server and sessions -------------------------------------------------------------------- */
 struct slt_session;

@@ -1,20 +1,16 @@
 /*
  * Burn-rate alerts to Alertmanager and a webhook; see alert.h and docs/ALERTS.md.
  *
- * One evaluation at a time: it connects to Redis, pipelines an HMGET per bucket of every SLO
- * window (replies come back in order, so reply i adds into sums[owner[i]]), and ends when the
- * last reply arrived or its timer fired. The timer frees the connection, which makes hiredis
- * run every pending callback with a NULL reply, so an evaluation never outlives
- * aggregator.redis_timeout. Then the states change and Alertmanager gets every firing alert
- * and the unsent resolves. The documents of state changes go through a compare-and-set of the
- * alert's state in Redis on the same connection (so several aggregators send each once), then
- * into the webhook queue, which is sent one document after the other.
+ * One evaluation at a time: it asks the store (store.h) for the sums of every SLO window in
+ * one request, which the store answers within aggregator.redis_timeout. Then the states change
+ * and Alertmanager gets every firing alert and the unsent resolves. The documents of state
+ * changes go through a compare-and-set of the alert's shared state (a second store request,
+ * so several aggregators send each once), then into the webhook queue, which is sent one
+ * document after the other.
  */
 #include "alert.h"
 
 #include <errno.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -24,15 +20,12 @@
 #include <uv.h>
 
 #include "httpc.h"
-#include "redis_url.h"
-#include "redis_uv.h"
 #include "slo.h"
 #include "slt/config.h"
-#include "window.h"
+#include "store.h"
 
 #define COMPONENT "alert"
 #define SLOTS (1 + SLT_SLO_NBURN) /* the SLO window, then the burn windows */
-#define MAX_BUCKETS 1024          /* of one window: 400 days need at most 564 */
 
 enum { KIND_FAST = 0, KIND_SLOW = 1, NKINDS = 2 };
 static const char *const kind_alertname[NKINDS] = {"SLOFastBurn", "SLOSlowBurn"};
@@ -68,7 +61,6 @@ struct alert_conf {
     char *generator_url;
     struct slt_label *labels;
     size_t nlabels;
-    struct slt_redis_url redis;
     struct alert_slo *slos;
     size_t nslos;
 };
@@ -76,48 +68,35 @@ struct alert_conf {
 /* A webhook document of a state change, before the shared state says whether to send it. */
 struct pending_doc {
     char *doc; /* json_dumps, free() */
-    char key[64];
+    char fp[17];
     const char *state; /* "firing" or "resolved" */
 };
 
 /*
- * The state of each alert shared in Redis (docs/ALERTS.md), so that of several aggregators
- * only the first to see a state change sends its webhook document. "cas": set the state,
- * 1 when this call changed it (send), 0 when it already was (another aggregator sent it).
- * "refresh": an alert still firing keeps its key alive. A firing key lives a few intervals
- * past the last refresh, so an alert that resolved while no aggregator ran fires again.
+ * The state of each alert is shared through the store (slt_store_req_cas, docs/ALERTS.md), so
+ * that of several aggregators only the first to see a state change sends its webhook
+ * document. A firing state lives a few intervals past the last refresh, so an alert that
+ * resolved while no aggregator ran fires again.
  */
-static const char cas_script[] =
-    "local cur = redis.call('GET', KEYS[1]) "
-    "if ARGV[3] == 'refresh' then "
-    "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
-    "if cur == ARGV[1] then return 0 end "
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 #define RESOLVED_TTL_S (30 * 86400)
 
 struct slt_alert {
     uv_loop_t *loop;
     struct slt_aggr_stats *stats;
+    struct slt_store *store; /* borrowed; outlives us */
     struct alert_conf *conf;
     uv_timer_t tick;
 
-    /* the evaluation in flight */
-    redisAsyncContext *ac;
-    uv_timer_t eval_timer;
+    /* the evaluation in flight: its store request (sums, then the compare-and-sets) */
+    struct slt_store_req rq;
     int eval_active;
     int eval_stale; /* the config changed meanwhile: its sums no longer match */
     int eval_failed;
-    size_t pending;
-    size_t reply_idx;
-    uint32_t *owner;
-    size_t nslots, cap_slots;
-    int64_t (*sums)[3];
-    struct slt_bucket *bk;
     int redis_logged_down;
     /* phase 2: webhook documents of this evaluation's state changes, waiting for their CAS */
     int cas_phase;
     struct pending_doc *docs;
-    size_t ndocs, cap_docs, docs_idx;
+    size_t ndocs, cap_docs;
 
     /* notifications */
     struct slt_httpc *am_req;
@@ -159,7 +138,6 @@ static void conf_free(struct alert_conf *c)
         slt_free(c->labels[i].value);
     }
     slt_free(c->labels);
-    slt_redis_url_release(&c->redis);
     slos_free(c->slos, c->nslos);
     slt_free(c);
 }
@@ -226,13 +204,6 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
                 goto nomem;
             }
         }
-    }
-    rc = slt_redis_url_parse(ag->redis ? ag->redis : "redis://127.0.0.1:6379/0", &c->redis, err,
-                             sizeof(err));
-    if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address: %s", err);
-        conf_free(c);
-        return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
     }
     if (cfg->nslos) {
         c->slos = slt_calloc(cfg->nslos, sizeof(*c->slos));
@@ -544,16 +515,6 @@ static void am_send(struct slt_alert *al, int64_t now)
 /* ------------------------------------------------------------------------------------------ */
 /* Evaluation                                                                                  */
 
-static void eval_release(struct slt_alert *al)
-{
-    slt_free(al->owner);
-    slt_free(al->sums);
-    al->owner = NULL;
-    al->sums = NULL;
-    al->nslots = al->cap_slots = 0;
-    al->pending = al->reply_idx = 0;
-}
-
 /* Keeps the document of a state change until its compare-and-set answered. */
 static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state)
 {
@@ -577,7 +538,7 @@ static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char 
     d = &al->docs[al->ndocs++];
     d->doc = doc;
     d->state = state;
-    snprintf(d->key, sizeof(d->key), "slt:alert:%s", fp);
+    snprintf(d->fp, sizeof(d->fp), "%s", fp);
 }
 
 /* Queues every document that was not given a 0 by its compare-and-set. */
@@ -590,7 +551,7 @@ static void docs_flush(struct slt_alert *al)
             wq_push(al, al->docs[i].doc);
     slt_free(al->docs);
     al->docs = NULL;
-    al->ndocs = al->cap_docs = al->docs_idx = 0;
+    al->ndocs = al->cap_docs = 0;
 }
 
 /* Applies a finished evaluation to the states; keeps the webhook documents of what changed. */
@@ -603,7 +564,7 @@ static void eval_apply(struct slt_alert *al, int64_t now)
 
     for (i = 0; i < c->nslos; i++) {
         struct alert_slo *s = &c->slos[i];
-        const int64_t(*sm)[3] = (const int64_t(*)[3])al->sums + i * SLOTS;
+        const int64_t(*sm)[3] = (const int64_t(*)[3])al->rq.sums + i * SLOTS;
         struct slt_slo_sums sums;
         struct slt_slo_eval e;
 
@@ -637,21 +598,13 @@ static void eval_apply(struct slt_alert *al, int64_t now)
     al->stats->alerts_firing = firing;
 }
 
-static void on_cas(redisAsyncContext *ac, void *r, void *privdata);
-
-/* Ends the evaluation: closes its connection, queues the documents, sends the queue. */
+/* Ends the evaluation: queues the documents, sends the queue. */
 static void eval_end(struct slt_alert *al)
 {
-    redisAsyncContext *ac = al->ac;
-
-    al->ac = NULL;
-    if (ac)
-        redisAsyncFree(ac); /* deferred by hiredis when called from its callback */
-    uv_timer_stop(&al->eval_timer);
     al->eval_active = 0;
     al->cas_phase = 0;
+    slt_store_req_reset(&al->rq);
     docs_flush(al);
-    eval_release(al);
     if (al->stopping) {
         alert_maybe_stopped(al);
         return;
@@ -660,34 +613,41 @@ static void eval_end(struct slt_alert *al)
     wh_kick(al);
 }
 
-/* Queues one call of cas_script; the TTL follows the state. */
-static int cas_command(struct slt_alert *al, const char *key, const char *state, const char *mode)
+/* The compare-and-sets answered: drop the documents another aggregator sent already. */
+static void cas_done(struct slt_alert *al)
 {
-    int64_t ttl =
-        !strcmp(state, "firing") ? 4 * ((al->conf->interval_ms + 999) / 1000) + 10 : RESOLVED_TTL_S;
-    char ttls[24];
-    const char *argv[] = {"EVAL", cas_script, "1", key, state, ttls, mode};
-    size_t lens[7], j;
+    size_t i;
 
-    snprintf(ttls, sizeof(ttls), "%" PRId64, ttl);
-    for (j = 0; j < 7; j++)
-        lens[j] = strlen(argv[j]);
-    if (!al->ac || redisAsyncCommandArgv(al->ac, on_cas, al, 7, argv, lens) != REDIS_OK)
-        return SLT_EREDIS;
-    al->pending++;
-    return 0;
+    for (i = 0; i < al->ndocs && i < al->rq.ncas; i++) {
+        if (al->rq.cas[i] == 0) {
+            slt_log(SLT_LOG_DEBUG, COMPONENT, "alert %s: %s sent by another aggregator",
+                    al->docs[i].fp, al->docs[i].state);
+            free(al->docs[i].doc);
+            al->docs[i].doc = NULL;
+        }
+        /* anything else (an error, no answer): send it, a duplicate beats a loss */
+    }
+    eval_end(al);
+}
+
+/* The TTL of an alert's shared state follows the state. */
+static int64_t cas_ttl(const struct slt_alert *al, const char *state)
+{
+    return !strcmp(state, "firing") ? 4 * ((al->conf->interval_ms + 999) / 1000) + 10
+                                    : RESOLVED_TTL_S;
 }
 
 /*
  * Every sum is in: change the states and post to Alertmanager. Webhook documents of state
- * changes first go through a compare-and-set of the alert's state shared in Redis, on the
- * same connection and under the same timer, so that of several aggregators only the first to
- * see a change sends it; an alert still firing refreshes its shared state.
+ * changes first go through a compare-and-set of the alert's shared state (in the store, under
+ * the same deadline), so that of several aggregators only the first to see a change sends
+ * it; an alert still firing refreshes its shared state.
  */
 static void eval_finish(struct slt_alert *al)
 {
     int64_t now = slt_now_ms() / 1000;
     size_t i, k;
+    int rc = 0;
 
     if (al->stopping) {
         eval_end(al);
@@ -707,13 +667,14 @@ static void eval_finish(struct slt_alert *al)
         eval_apply(al, now);
         am_send(al, now);
     }
-    for (i = 0; al->ac && i < al->ndocs; i++)
-        if (cas_command(al, al->docs[i].key, al->docs[i].state, "cas") < 0)
-            break;
-    /* after the documents (on_cas tells them apart by the reply's index) */
-    for (i = 0; al->ac && al->conf->has_wh && !al->eval_failed && i < al->conf->nslos; i++) {
-        for (k = 0; k < NKINDS; k++) {
-            char key[64], fp[17];
+    slt_store_req_reset(&al->rq);
+    for (i = 0; rc == 0 && i < al->ndocs; i++)
+        rc = slt_store_req_cas(&al->rq, al->docs[i].fp, al->docs[i].state,
+                               cas_ttl(al, al->docs[i].state), 0);
+    /* after the documents (cas_done tells them apart by their index) */
+    for (i = 0; rc == 0 && al->conf->has_wh && !al->eval_failed && i < al->conf->nslos; i++) {
+        for (k = 0; rc == 0 && k < NKINDS; k++) {
+            char fp[17];
             json_t *labels;
 
             if (!al->conf->slos[i].st[k].firing)
@@ -721,194 +682,53 @@ static void eval_finish(struct slt_alert *al)
             labels = labels_json(al->conf, &al->conf->slos[i], (int)k);
             fingerprint(labels, fp);
             json_decref(labels);
-            snprintf(key, sizeof(key), "slt:alert:%s", fp);
-            if (cas_command(al, key, "firing", "refresh") < 0)
-                break;
+            rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), 1);
         }
     }
-    if (al->pending) {
-        al->cas_phase = 1; /* on_cas ends it */
+    if ((al->ndocs || al->rq.op) && rc == 0 &&
+        slt_store_req_send(al->store, &al->rq, al->conf->redis_timeout_ms) == 0) {
+        al->cas_phase = 1; /* on_store_reply ends it */
         return;
     }
     eval_end(al);
 }
 
-static void on_cas(redisAsyncContext *ac, void *r, void *privdata)
+static void on_store_reply(struct slt_store_req *rq)
 {
-    struct slt_alert *al = privdata;
-    redisReply *reply = r;
-    size_t idx = al->docs_idx++;
+    struct slt_alert *al = rq->data;
 
-    (void)ac;
-    if (idx < al->ndocs && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0) {
-        /* another aggregator sent this state change already */
-        slt_log(SLT_LOG_DEBUG, COMPONENT, "%s: %s sent by another aggregator", al->docs[idx].key,
-                al->docs[idx].state);
-        free(al->docs[idx].doc);
-        al->docs[idx].doc = NULL;
+    if (al->cas_phase) {
+        cas_done(al);
+        return;
     }
-    /* anything else (an error, no answer): send it, a duplicate beats a loss */
-    if (--al->pending == 0)
-        eval_end(al);
-}
-
-static void eval_reply_done(struct slt_alert *al)
-{
-    if (--al->pending == 0)
-        eval_finish(al);
-}
-
-static void on_setup_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct slt_alert *al = privdata;
-    redisReply *reply = r;
-
-    (void)ac;
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
+    if (rq->status < 0)
         al->eval_failed = 1;
-    eval_reply_done(al);
+    eval_finish(al);
 }
 
-static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct slt_alert *al = privdata;
-    redisReply *reply = r;
-    size_t idx = al->reply_idx++, i;
-
-    (void)ac;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || idx >= al->nslots) {
-        al->eval_failed = 1;
-    } else {
-        for (i = 0; i < 3; i++) {
-            redisReply *e = reply->element[i];
-            char *end;
-            long long v;
-
-            if (e->type == REDIS_REPLY_NIL)
-                continue;
-            errno = 0;
-            v = e->type == REDIS_REPLY_STRING ? strtoll(e->str, &end, 10) : 0;
-            if (e->type != REDIS_REPLY_STRING || errno || end == e->str || *end) {
-                al->eval_failed = 1;
-                continue;
-            }
-            al->sums[al->owner[idx]][i] += v;
-        }
-    }
-    eval_reply_done(al);
-}
-
-static void on_eval_timeout(uv_timer_t *t)
-{
-    struct slt_alert *al = t->data;
-    redisAsyncContext *ac = al->ac;
-
-    al->eval_failed = 1;
-    al->ac = NULL;
-    if (ac)
-        redisAsyncFree(ac); /* every pending callback runs now with a NULL reply */
-}
-
-static void on_redis_connect(const redisAsyncContext *ac, int status)
-{
-    struct slt_alert *al = ac->data;
-
-    if (status != REDIS_OK && al->ac == ac) {
-        al->eval_failed = 1;
-        al->ac = NULL; /* hiredis frees it and flushes the callbacks with NULL */
-    }
-}
-
-static void on_redis_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct slt_alert *al = ac->data;
-
-    (void)status;
-    if (al->ac == ac)
-        al->ac = NULL;
-}
-
-static int eval_command(struct slt_alert *al, redisCallbackFn *fn, int argc, const char **argv,
-                        const size_t *lens)
-{
-    if (!al->ac || redisAsyncCommandArgv(al->ac, fn, al, argc, argv, lens) != REDIS_OK)
-        return SLT_EREDIS;
-    al->pending++;
-    return 0;
-}
-
-/* Queues HMGET of every bucket of [from, to) of sli, adding into sums[owner]. */
-static int eval_range(struct slt_alert *al, const char *sli, int64_t from, int64_t to,
-                      uint32_t owner)
-{
-    long n, i;
-
-    n = slt_window_decompose(from, to, al->bk, MAX_BUCKETS);
-    if (n < 0)
-        return (int)n;
-    for (i = 0; i < n; i++) {
-        char key[600];
-        const char *argv[5] = {"HMGET", key, "g", "b", "e"};
-        size_t lens[5] = {5, 0, 1, 1, 1};
-        int kl, rc;
-
-        if (al->nslots >= SLT_ALERT_MAX_KEYS)
-            return SLT_ELIMIT;
-        kl = snprintf(key, sizeof(key), "slt:{s:%s}:%s:%" PRId64, sli,
-                      slt_gran_letter(al->bk[i].gran), al->bk[i].start);
-        if (kl < 0 || (size_t)kl >= sizeof(key))
-            return SLT_ELIMIT;
-        lens[1] = (size_t)kl;
-        if (al->nslots == al->cap_slots) {
-            size_t cap = al->cap_slots ? al->cap_slots * 2 : 256;
-            uint32_t *o = slt_realloc(al->owner, cap * sizeof(*o));
-
-            if (!o)
-                return SLT_ENOMEM;
-            al->owner = o;
-            al->cap_slots = cap;
-        }
-        rc = eval_command(al, on_hmget, 5, argv, lens);
-        if (rc < 0)
-            return rc;
-        al->owner[al->nslots++] = owner;
-    }
-    return 0;
-}
-
+/* Queues the sums of every SLO window: [from, to) of the SLO, then each burn window. */
 static int eval_queue(struct slt_alert *al)
 {
     const struct alert_conf *c = al->conf;
-    const struct slt_redis_url *u = &c->redis;
-    int64_t to = slt_slo_now_end(slt_now_ms() / 1000);
+    int64_t now = slt_now_ms() / 1000;
+    int64_t to = slt_slo_now_end(now);
     size_t i, w;
-    int rc = 0;
+    int rc;
 
-    if (u->password) {
-        const char *argv[] = {"AUTH", u->user ? u->user : u->password, u->password};
-        size_t lens[] = {4, strlen(argv[1]), strlen(u->password)};
-
-        rc = eval_command(al, on_setup_reply, u->user ? 3 : 2, argv, lens);
-    }
-    if (rc == 0 && u->db) {
-        char db[16];
-        const char *argv[] = {"SELECT", db};
-        size_t lens[] = {6, 0};
-
-        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", u->db);
-        rc = eval_command(al, on_setup_reply, 2, argv, lens);
-    }
+    rc = slt_store_req_sums(&al->rq, c->nslos * SLOTS);
     for (i = 0; rc == 0 && i < c->nslos; i++) {
         const struct alert_slo *s = &c->slos[i];
         int64_t from =
             slt_slo_window_start(to, s->window_s, c->minute_retention_s, c->hour_retention_s);
 
-        rc = eval_range(al, s->sli, from, to, (uint32_t)(i * SLOTS));
+        rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->sli, from, to,
+                                 i * SLOTS, now, NULL);
         for (w = 0; rc == 0 && w < SLT_SLO_NBURN; w++)
-            rc = eval_range(al, s->sli,
-                            slt_slo_window_start(to, slt_slo_burn_windows[w],
-                                                 c->minute_retention_s, c->hour_retention_s),
-                            to, (uint32_t)(i * SLOTS + 1 + w));
+            rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->sli,
+                                     slt_slo_window_start(to, slt_slo_burn_windows[w],
+                                                          c->minute_retention_s,
+                                                          c->hour_retention_s),
+                                     to, i * SLOTS + 1 + w, now, NULL);
     }
     return rc;
 }
@@ -916,11 +736,10 @@ static int eval_queue(struct slt_alert *al)
 static void eval_start(struct slt_alert *al)
 {
     const struct alert_conf *c = al->conf;
-    redisAsyncContext *ac;
     int rc;
 
     if (al->eval_active || al->stopping)
-        return; /* the previous one is still waiting for Redis (bounded by its timer) */
+        return; /* the previous one is still waiting for the store (bounded by its deadline) */
     if (c->nslos == 0) {
         al->stats->alert_evaluations++;
         al->stats->alerts_firing = 0;
@@ -930,39 +749,20 @@ static void eval_start(struct slt_alert *al)
     }
     al->eval_failed = 0;
     al->eval_stale = 0;
-    al->sums = slt_calloc(c->nslos ? c->nslos * SLOTS : 1, sizeof(*al->sums));
-    if (!al->sums) {
-        al->stats->alert_eval_failures++;
-        return;
-    }
-    ac = c->redis.path ? redisAsyncConnectUnix(c->redis.path)
-                       : redisAsyncConnect(c->redis.host, c->redis.port);
-    if (!ac || ac->err || slt_redis_uv_attach(ac, al->loop) != REDIS_OK) {
-        if (ac)
-            redisAsyncFree(ac);
-        eval_release(al);
-        al->stats->alert_eval_failures++;
-        return;
-    }
-    ac->data = al;
-    redisAsyncSetConnectCallback(ac, on_redis_connect);
-    redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
-    al->ac = ac;
-    al->eval_active = 1;
-    uv_timer_start(&al->eval_timer, on_eval_timeout, (uint64_t)c->redis_timeout_ms, 0);
+    slt_store_req_reset(&al->rq);
+    slt_store_req_limit(&al->rq, SLT_ALERT_MAX_KEYS);
     rc = eval_queue(al);
+    if (rc == 0)
+        rc = slt_store_req_send(al->store, &al->rq, c->redis_timeout_ms);
     if (rc < 0) {
         if (rc != SLT_EREDIS)
             slt_log(SLT_LOG_ERROR, COMPONENT, "cannot evaluate the SLOs: %s", slt_strerror(rc));
+        al->eval_active = 1;
         al->eval_failed = 1;
-        if (al->ac) {
-            /* flush what was queued: its callbacks run now with NULL */
-            al->ac = NULL;
-            redisAsyncFree(ac);
-        }
-    }
-    if (al->pending == 0 && al->eval_active)
         eval_finish(al);
+        return;
+    }
+    al->eval_active = 1;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -981,7 +781,7 @@ static void alert_free(struct slt_alert *al)
         al->wq_len--;
     }
     conf_free(al->conf);
-    slt_free(al->bk);
+    slt_store_req_release(&al->rq);
     slt_free(al);
 }
 
@@ -1019,31 +819,27 @@ static void describe(const struct alert_conf *c)
 }
 
 int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
-                    struct slt_aggr_stats *stats, struct slt_alert **out)
+                    struct slt_aggr_stats *stats, struct slt_store *store, struct slt_alert **out)
 {
     struct slt_alert *al = slt_calloc(1, sizeof(*al));
     int rc;
 
     if (!al)
         return SLT_ENOMEM;
-    al->bk = slt_calloc(MAX_BUCKETS, sizeof(*al->bk));
-    if (!al->bk) {
-        slt_free(al);
-        return SLT_ENOMEM;
-    }
     rc = conf_new(cfg, &al->conf);
     if (rc < 0) {
-        slt_free(al->bk);
         slt_free(al);
         return rc;
     }
     al->loop = loop;
     al->stats = stats;
+    al->store = store;
+    slt_store_req_init(&al->rq);
+    al->rq.done = on_store_reply;
+    al->rq.data = al;
     uv_timer_init(loop, &al->tick);
     al->tick.data = al;
-    uv_timer_init(loop, &al->eval_timer);
-    al->eval_timer.data = al;
-    al->nopen = 2;
+    al->nopen = 1;
     uv_timer_start(&al->tick, on_tick, (uint64_t)al->conf->interval_ms,
                    (uint64_t)al->conf->interval_ms);
     describe(al->conf);
@@ -1107,8 +903,6 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
 
 void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data)
 {
-    redisAsyncContext *ac;
-
     if (!al) {
         if (on_stopped)
             on_stopped(data);
@@ -1118,16 +912,13 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     al->on_stopped = on_stopped;
     al->stopped_data = data;
     uv_timer_stop(&al->tick);
-    ac = al->ac;
-    al->ac = NULL;
-    if (ac)
-        redisAsyncFree(ac); /* the evaluation ends now, its callbacks see NULL */
-    if (al->eval_active && al->pending == 0)
-        eval_finish(al);
+    /* the evaluation ends now; what it would have sent is queued and dropped with the queue */
+    slt_store_req_cancel(&al->rq);
+    if (al->eval_active)
+        eval_end(al);
     if (al->am_req)
         slt_httpc_cancel(al->am_req);
     if (al->wh_req)
         slt_httpc_cancel(al->wh_req);
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);
-    uv_close((uv_handle_t *)&al->eval_timer, on_timer_closed);
 }

@@ -1,18 +1,18 @@
 /*
- * Burn-rate alert delivery. Every alerting.interval the module reads the sums of every SLO
- * from Redis (a connection of its own per evaluation, timed by aggregator.redis_timeout),
+ * Burn-rate alert delivery. Every alerting.interval the module asks the store (store.h) for
+ * the sums of every SLO (one request, answered within aggregator.redis_timeout),
  * evaluates them with slo.c and notifies:
  *   Alertmanager   every firing alert at every evaluation (POST {url}/api/v2/alerts, endsAt
  *                  now + 4 intervals) and each resolve once (endsAt = when it resolved),
  *                  until a 2xx answer takes it;
  *   a webhook      one JSON document per state change (firing, resolved), from a bounded
  *                  queue, oldest first; a failed one is retried at the next evaluation. A
- *                  compare-and-set of the alert's state in Redis (slt:alert:<fingerprint>)
- *                  makes one aggregator of several send each change.
+ *                  compare-and-set of the alert's state in the store makes one aggregator of
+ *                  several send each change.
  * Nothing here blocks ingest: it only runs libuv callbacks. docs/ALERTS.md is the reference.
  *
  * Calling sequence (main.c):
- *   slt_alert_start(loop, cfg, stats, &al)   first evaluation after one interval
+ *   slt_alert_start(loop, cfg, stats, store, &al)   first evaluation after one interval
  *   slt_alert_set_config(al, cfg)            after a reload; copies what it needs
  *   slt_alert_stop(al, on_stopped, data)     cancels what is in flight; on_stopped runs last
  */
@@ -26,10 +26,11 @@
 struct uv_loop_s;
 struct slt_config;
 struct slt_alert;
+struct slt_store;
 
 /* Webhook documents waiting to be sent, at most; past it the oldest is dropped (counted). */
 #define SLT_ALERT_QUEUE_MAX 256
-/* HMGET commands one evaluation may send (every bucket of every SLO window). */
+/* Bucket reads one evaluation may send (every bucket of every SLO window). */
 #define SLT_ALERT_MAX_KEYS 500000
 
 /*
@@ -38,7 +39,7 @@ struct slt_alert;
  * that does not parse; not expected).
  */
 int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
-                    struct slt_aggr_stats *stats, struct slt_alert **out);
+                    struct slt_aggr_stats *stats, struct slt_store *store, struct slt_alert **out);
 /*
  * Takes the SLOs, receivers, labels and intervals of a reloaded config. Alert states carry
  * over by SLO name; an SLO that is gone while firing is resolved. Returns 0, or SLT_ENOMEM /

@@ -1,19 +1,16 @@
 /*
- * The aggregator's HTTP API: routes requests from http.c, reads buckets from Redis with its
- * own async hiredis connection and answers JSON (jansson) or Prometheus text. See api.h and
+ * The aggregator's HTTP API: routes requests from http.c, asks the store (store.h) for window
+ * sums and the series list, and answers JSON (jansson) or Prometheus text. See api.h and
  * docs/API.md.
  *
- * A request that needs Redis becomes a struct query: it queues all its commands at once (one
- * pipelined batch; hiredis answers in order), counts the replies, and answers when the last
- * arrives or its timer fires. The timer fires only when Redis is slow; the connection is
- * then dropped, which makes hiredis run every pending callback with a NULL reply, so a query
- * never waits longer than redis_timeout_ms and never leaks.
+ * A request that needs stored counts becomes a struct query, which runs in steps: each step
+ * queues its reads in one store request (struct slt_store_req) and the store's answer runs
+ * the next step, until the query answered. The store answers every request within
+ * redis_timeout_ms, so a query never waits longer and never leaks.
  */
 #include "api.h"
 
 #include <errno.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -23,16 +20,13 @@
 
 #include "http.h"
 #include "metrics_prom.h"
-#include "redis_url.h"
-#include "redis_uv.h"
 #include "slo.h"
 #include "slt/config.h"
+#include "store.h"
 #include "window.h"
 
 #define COMPONENT "api"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 #define METRICS_MAX_BYTES (32u << 20)
 
 struct series_name {
@@ -46,18 +40,13 @@ struct query {
     struct slt_api *api;
     struct slt_http_req *req;
     enum slt_api_route route;
-    uv_timer_t timer;
-    size_t pending;   /* replies outstanding */
-    size_t reply_idx; /* HMGET replies seen, in order */
-    int failed;       /* a NULL reply (Redis went away) */
-    int corrupt;      /* a reply that does not parse */
+    struct slt_store_req rq; /* the reads of the current step */
     int answered;
-    void (*on_done)(struct query *q); /* all replies in, none failed */
+    int oom;
+    void (*on_done)(struct query *q); /* the next step, once the store answered */
     struct query *prev, *next;
 
-    /* HMGET slots: reply i adds into sums[owner[i]] */
-    uint32_t *owner;
-    size_t nslots, cap_slots;
+    /* the sums of the last step */
     int64_t (*sums)[3];
     size_t nsums;
 
@@ -99,22 +88,12 @@ struct slt_api {
     struct slt_aggr_stats *stats;
     struct slt_aggr_stats own_stats; /* when started without one */
     struct slt_http_server *http;
-
-    struct slt_redis_url redis_url;
+    struct slt_store *store; /* borrowed; main frees it after the API stopped */
     int64_t redis_timeout_ms;
-
-    redisAsyncContext *rc;
-    int redis_up;
-    int redis_logged_down;
-    uv_timer_t redis_timer; /* reconnect backoff and connect watchdog */
-    int64_t backoff_ms;
 
     struct query *queries;
     size_t nqueries; /* in the list: not answered-and-done yet */
-    size_t nalive;   /* not freed yet (timer close pending) */
-    uint64_t query_timeouts;
     uint64_t query_errors;
-    uint64_t redis_reconnects;
 
     /* the alert module's state of a tier (main.c wires it), for `since` */
     slt_api_alert_state_fn alert_state;
@@ -122,7 +101,6 @@ struct slt_api {
 
     int stopping;
     int http_stopped;
-    int timer_closed;
     void (*on_stopped)(void *data);
     void *stopped_data;
 };
@@ -343,160 +321,11 @@ int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Redis connection                                                                            */
-
-static void redis_connect(struct slt_api *api);
-static void on_redis_timer(uv_timer_t *t);
-
-/* Reconnects after a backoff that doubles from 100 ms to 5 s. */
-static void redis_schedule(struct slt_api *api)
-{
-    if (api->stopping)
-        return;
-    api->backoff_ms = api->backoff_ms ? api->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (api->backoff_ms > BACKOFF_MAX_MS)
-        api->backoff_ms = BACKOFF_MAX_MS;
-    uv_timer_start(&api->redis_timer, on_redis_timer, (uint64_t)api->backoff_ms, 0);
-}
-
-static void on_redis_timer(uv_timer_t *t)
-{
-    struct slt_api *api = t->data;
-
-    if (api->stopping)
-        return;
-    if (!api->rc) {
-        redis_connect(api);
-        return;
-    }
-    if (!api->redis_up) {
-        /* connect(2) did not finish within the timeout */
-        redisAsyncContext *ac = api->rc;
-
-        api->rc = NULL;
-        redisAsyncFree(ac);
-        redis_schedule(api);
-    }
-}
-
-static void redis_mark_down(struct slt_api *api, const char *why)
-{
-    api->redis_up = 0;
-    if (!api->redis_logged_down) {
-        slt_log(SLT_LOG_WARN, COMPONENT, "query redis unavailable: %s", why);
-        api->redis_logged_down = 1;
-    }
-}
-
-/* Drops the connection: every pending callback runs now with a NULL reply. */
-static void redis_drop(struct slt_api *api, const char *why)
-{
-    redisAsyncContext *ac = api->rc;
-
-    api->rc = NULL;
-    redis_mark_down(api, why);
-    if (ac)
-        redisAsyncFree(ac);
-    redis_schedule(api);
-}
-
-static void on_redis_connect(const redisAsyncContext *ac, int status)
-{
-    struct slt_api *api = ac->data;
-
-    if (api->rc != ac)
-        return;
-    if (status != REDIS_OK) {
-        api->rc = NULL; /* hiredis frees it after this callback */
-        redis_mark_down(api, ac->errstr[0] ? ac->errstr : "connect failed");
-        redis_schedule(api);
-        return;
-    }
-    api->redis_up = 1;
-    api->backoff_ms = 0;
-    uv_timer_stop(&api->redis_timer);
-    if (api->redis_logged_down)
-        slt_log(SLT_LOG_INFO, COMPONENT, "query redis connected");
-    api->redis_logged_down = 0;
-}
-
-static void on_redis_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct slt_api *api = ac->data;
-
-    (void)status;
-    if (api->rc != ac)
-        return;
-    api->rc = NULL;
-    redis_mark_down(api, ac->errstr[0] ? ac->errstr : "connection closed");
-    redis_schedule(api);
-}
-
-static void on_redis_setup(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct slt_api *api = privdata;
-    redisReply *reply = r;
-
-    if (api->rc != ac || !reply)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "query redis setup failed: %s", reply->str);
-        redis_drop(api, "AUTH or SELECT failed");
-    }
-}
-
-static void redis_connect(struct slt_api *api)
-{
-    redisAsyncContext *ac;
-
-    if (api->stopping || api->rc)
-        return;
-    if (api->backoff_ms)
-        api->redis_reconnects++;
-    ac = api->redis_url.path ? redisAsyncConnectUnix(api->redis_url.path)
-                             : redisAsyncConnect(api->redis_url.host, api->redis_url.port);
-    if (!ac || ac->err) {
-        redis_mark_down(api, ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        redis_schedule(api);
-        return;
-    }
-    ac->data = api;
-    if (slt_redis_uv_attach(ac, api->loop) != REDIS_OK) {
-        redisAsyncFree(ac);
-        redis_mark_down(api, "cannot attach to the loop");
-        redis_schedule(api);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_redis_connect);
-    redisAsyncSetDisconnectCallback(ac, on_redis_disconnect);
-    api->rc = ac;
-    if (api->redis_url.password) {
-        const struct slt_redis_url *u = &api->redis_url;
-        const char *argv[] = {"AUTH", u->user ? u->user : u->password, u->password};
-        size_t lens[] = {4, strlen(argv[1]), strlen(u->password)};
-
-        redisAsyncCommandArgv(ac, on_redis_setup, api, u->user ? 3 : 2, argv, lens);
-    }
-    if (api->redis_url.db) {
-        char db[16];
-        const char *argv[] = {"SELECT", db};
-        size_t lens[] = {6, 0};
-
-        lens[1] = (size_t)snprintf(db, sizeof(db), "%d", api->redis_url.db);
-        redisAsyncCommandArgv(ac, on_redis_setup, api, 2, argv, lens);
-    }
-    /* watchdog: connect must finish within the timeout */
-    uv_timer_start(&api->redis_timer, on_redis_timer, (uint64_t)api->redis_timeout_ms, 0);
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* Queries                                                                                     */
 
-static void on_query_timer_closed(uv_handle_t *h);
 static void api_maybe_stopped(struct slt_api *api);
 static void slo_copies_free(struct query *q);
+static int names_add(struct query *q, char kind, const char *name, size_t len, int configured);
 
 static void q_answer_json(struct query *q, int status, json_t *j)
 {
@@ -505,7 +334,6 @@ static void q_answer_json(struct query *q, int status, json_t *j)
         return;
     }
     q->answered = 1;
-    uv_timer_stop(&q->timer);
     respond_json(q->req, status, j);
     q->req = NULL;
 }
@@ -521,7 +349,6 @@ static void q_answer_error(struct query *q, int status, const char *msg)
         struct slt_http_req *req = q->req;
 
         q->answered = 1;
-        uv_timer_stop(&q->timer);
         q->req = NULL;
         respond_metrics(q->api, NULL, req);
         return;
@@ -535,7 +362,6 @@ static void q_answer_raw(struct query *q, int status, const char *ctype, const c
     if (q->answered)
         return;
     q->answered = 1;
-    uv_timer_stop(&q->timer);
     slt_http_respond(q->req, status, ctype, body, len, NULL);
     q->req = NULL;
 }
@@ -543,6 +369,7 @@ static void q_answer_raw(struct query *q, int status, const char *ctype, const c
 static void q_release(struct query *q)
 {
     struct slt_api *api = q->api;
+    size_t i;
 
     if (q->prev)
         q->prev->next = q->next;
@@ -551,75 +378,85 @@ static void q_release(struct query *q)
     if (q->next)
         q->next->prev = q->prev;
     api->nqueries--;
-    uv_close((uv_handle_t *)&q->timer, on_query_timer_closed);
-}
-
-static void on_query_timer_closed(uv_handle_t *h)
-{
-    struct query *q = h->data;
-    struct slt_api *api = q->api;
-    size_t i;
-
+    slt_store_req_release(&q->rq);
     for (i = 0; i < q->nnames; i++)
         slt_free(q->names[i].name);
     slt_free(q->names);
     slo_copies_free(q);
-    slt_free(q->owner);
     slt_free(q->sums);
     slt_free(q);
-    api->nalive--;
     api_maybe_stopped(api);
 }
 
 /*
- * Nothing is pending: run the next step (which queues commands, answers, or sets another
- * step), until the query waits for Redis or is answered and released.
+ * After a step queued its reads (or answered): sends them, or releases the query once it is
+ * answered. The answer comes to q_on_reply, which runs the next step.
  */
-static void q_step(struct query *q)
+static void q_go(struct query *q)
 {
-    while (q->pending == 0) {
-        void (*fn)(struct query *) = q->on_done;
+    struct slt_api *api = q->api;
 
-        if (q->answered) {
-            q_release(q);
+    if (!q->answered) {
+        int rc = api->store ? slt_store_req_send(api->store, &q->rq, api->redis_timeout_ms)
+                            : SLT_EREDIS;
+
+        if (rc == 0)
             return;
+        q_answer_error(q, rc == SLT_EREDIS ? 503 : 500,
+                       rc == SLT_EREDIS ? "redis unavailable" : slt_strerror(rc));
+    }
+    q_release(q);
+}
+
+static void q_on_reply(struct slt_store_req *rq)
+{
+    struct query *q = rq->data;
+    void (*fn)(struct query *) = q->on_done;
+
+    q->on_done = NULL;
+    if (rq->status == SLT_ETIMEDOUT) {
+        q_answer_error(q, 503, "redis did not answer in time");
+    } else if (rq->status == SLT_ECORRUPT) {
+        q_answer_error(q, 500, "redis holds a value that is not a counter");
+    } else if (rq->status < 0) {
+        q_answer_error(q, 503, "redis unavailable");
+    } else if (!fn) {
+        q_answer_error(q, 500, "internal error: query finished without an answer");
+    } else {
+        /* take the answers, then the request is free for the next step */
+        size_t i;
+
+        q->member = rq->member;
+        if (rq->sums) {
+            slt_free(q->sums);
+            q->sums = rq->sums;
+            q->nsums = rq->nsums;
+            rq->sums = NULL;
+            rq->nsums = 0;
         }
-        q->on_done = NULL;
-        if (q->failed)
-            q_answer_error(q, 503, "redis unavailable");
-        else if (q->corrupt)
-            q_answer_error(q, 500, "redis holds a value that is not a counter");
-        else if (!fn)
-            q_answer_error(q, 500, "internal error: query finished without an answer");
+        for (i = 0; i < rq->nseries; i++) {
+            const struct slt_store_series *s = &rq->series[i];
+
+            if (names_add(q, s->kind == SLT_SERIES_SLI ? 's' : 'i', s->name, s->len, 0) < 0)
+                q->oom = 1;
+        }
+        slt_store_req_reset(rq);
+        if (q->oom)
+            q_answer_error(q, 500, "out of memory");
         else
             fn(q);
     }
-}
-
-static void q_reply_done(struct query *q)
-{
-    if (--q->pending == 0)
-        q_step(q);
-}
-
-static void on_query_timeout(uv_timer_t *t)
-{
-    struct query *q = t->data;
-    struct slt_api *api = q->api;
-
-    if (q->answered)
-        return;
-    api->query_timeouts++;
-    q_answer_error(q, 503, "redis did not answer in time");
-    /* flush every pending reply with NULL; this query is released from there */
-    redis_drop(api, "query timed out");
+    q_go(q);
 }
 
 static struct query *q_new(struct slt_api *api, struct slt_http_req *req, enum slt_api_route r)
 {
+    struct slt_store_health h;
     struct query *q;
 
-    if (!api->rc || !api->redis_up) {
+    if (api->store)
+        slt_store_health(api->store, &h);
+    if (!api->store || !h.query_up) {
         respond_error(req, 503, "redis unavailable");
         return NULL;
     }
@@ -635,114 +472,25 @@ static struct query *q_new(struct slt_api *api, struct slt_http_req *req, enum s
     q->api = api;
     q->req = req;
     q->route = r;
-    uv_timer_init(api->loop, &q->timer);
-    q->timer.data = q;
+    slt_store_req_init(&q->rq);
+    q->rq.done = q_on_reply;
+    q->rq.data = q;
+    slt_store_req_limit(&q->rq, SLT_API_MAX_KEYS);
     q->next = api->queries;
     if (api->queries)
         api->queries->prev = q;
     api->queries = q;
     api->nqueries++;
-    api->nalive++;
-    uv_timer_start(&q->timer, on_query_timeout, (uint64_t)api->redis_timeout_ms, 0);
     return q;
 }
 
-static void on_hmget(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct query *q = privdata;
-    redisReply *reply = r;
-    size_t idx = q->reply_idx++;
-
-    (void)ac;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        q->failed = 1;
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || idx >= q->nslots) {
-        q->corrupt = 1;
-    } else {
-        size_t i;
-
-        for (i = 0; i < 3; i++) {
-            redisReply *e = reply->element[i];
-            char *end;
-            long long v;
-
-            if (e->type == REDIS_REPLY_NIL)
-                continue;
-            if (e->type != REDIS_REPLY_STRING) {
-                q->corrupt = 1;
-                continue;
-            }
-            errno = 0;
-            v = strtoll(e->str, &end, 10);
-            if (errno || end == e->str || *end) {
-                q->corrupt = 1;
-                continue;
-            }
-            q->sums[q->owner[idx]][i] += v;
-        }
-    }
-    q_reply_done(q);
-}
-
-/* Queues HMGET key f0 f1 f2 whose values add into sums[owner]. */
-static int q_hmget(struct query *q, const char *key, size_t klen, const char *const f[3],
-                   uint32_t owner)
-{
-    /* the command in RESP, formatted here: hiredis' printf-based formatter costs more than
-     * everything else a counts query does in the aggregator */
-    static const char head[] = "*5\r\n$5\r\nHMGET\r\n$", sep[] = "\r\n$1\r\n";
-    char cmd[SLT_API_MAX_NAME + 160], *p = cmd;
-    size_t i;
-
-    if (klen > SLT_API_MAX_NAME + 64)
-        return SLT_ELIMIT;
-    memcpy(p, head, sizeof(head) - 1);
-    p += sizeof(head) - 1;
-    p += slt_fmt_u64(p, klen);
-    memcpy(p, "\r\n", 2);
-    p += 2;
-    memcpy(p, key, klen);
-    p += klen;
-    for (i = 0; i < 3; i++) {
-        /* field names are one byte ("g", "b", "e" / "l", "u", "o") */
-        memcpy(p, sep, sizeof(sep) - 1);
-        p += sizeof(sep) - 1;
-        *p++ = f[i][0];
-    }
-    memcpy(p, "\r\n", 2);
-    p += 2;
-    if (q->nslots == q->cap_slots) {
-        size_t cap = q->cap_slots ? q->cap_slots * 2 : 64;
-        uint32_t *o = slt_realloc(q->owner, cap * sizeof(*o));
-
-        if (!o)
-            return SLT_ENOMEM;
-        q->owner = o;
-        q->cap_slots = cap;
-    }
-    if (!q->api->rc ||
-        redisAsyncFormattedCommand(q->api->rc, on_hmget, q, cmd, (size_t)(p - cmd)) != REDIS_OK)
-        return SLT_EREDIS;
-    q->owner[q->nslots++] = owner;
-    q->pending++;
-    return 0;
-}
-
+/* Allocates the sums the next step's reads add into. */
 static int q_alloc_sums(struct query *q, size_t n)
 {
-    q->sums = slt_calloc(n ? n : 1, sizeof(*q->sums));
-    q->nsums = n;
-    return q->sums ? 0 : SLT_ENOMEM;
-}
-
-static const char *const sli_fields[3] = {"g", "b", "e"};
-static const char *const input_fields[3] = {"l", "u", "o"};
-
-static size_t series_key(char *out, size_t max, char kind, const char *name, const char *suffix)
-{
-    int n = snprintf(out, max, "slt:{%c:%s}:%s", kind, name, suffix);
-
-    return n < 0 || (size_t)n >= max ? 0 : (size_t)n;
+    slt_free(q->sums);
+    q->sums = NULL;
+    q->nsums = 0;
+    return slt_store_req_sums(&q->rq, n);
 }
 
 /*
@@ -752,72 +500,11 @@ static size_t series_key(char *out, size_t max, char kind, const char *name, con
 static int q_range(struct query *q, const char *name, int64_t from, int64_t to, uint32_t owner,
                    int *partial)
 {
-    struct slt_bucket b[256];
-    int64_t now = now_s();
-    size_t nlen = strlen(name);
-    long n, i;
-
-    n = slt_window_decompose(from, to, b, SLT_ARRAY_SIZE(b));
-    if (n == SLT_ELIMIT) {
-        /* long ranges: split at a day boundary so the stack array stays small */
-        int64_t mid = (from + (to - from) / 2) / 86400 * 86400;
-        int rc;
-
-        if (mid <= from || mid >= to)
-            return SLT_ELIMIT;
-        rc = q_range(q, name, from, mid, owner, partial);
-        return rc < 0 ? rc : q_range(q, name, mid, to, owner, partial);
-    }
-    if (n < 0)
-        return (int)n;
-    for (i = 0; i < n; i++) {
-        char key[SLT_API_MAX_NAME + 64];
-        size_t klen;
-        int rc;
-
-        if (q->nslots >= SLT_API_MAX_KEYS)
-            return SLT_ELIMIT;
-        if (b[i].start < now - retention_s(q->api, b[i].gran))
-            *partial = 1;
-        /* slt:{s:<name>}:<m|h|d>:<start>, formatted by hand: this runs per bucket */
-        if (nlen + 40 > sizeof(key))
-            return SLT_ELIMIT;
-        memcpy(key, "slt:{s:", 7);
-        memcpy(key + 7, name, nlen);
-        klen = 7 + nlen;
-        key[klen++] = '}';
-        key[klen++] = ':';
-        key[klen++] = slt_gran_letter(b[i].gran)[0];
-        key[klen++] = ':';
-        klen += slt_fmt_u64(key + klen, (uint64_t)b[i].start);
-        rc = q_hmget(q, key, klen, sli_fields, owner);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* After a handler queued its commands (or answered): finish now when nothing is pending. */
-static void q_go(struct query *q)
-{
-    if (q->pending == 0)
-        q_step(q);
+    return slt_store_req_range(&q->rq, q->api->store, SLT_SERIES_SLI, name, from, to, owner,
+                               now_s(), partial);
 }
 
 /* ---- /api/v1/slis/{name}/counts ---------------------------------------------------------- */
-
-static void on_sismember(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct query *q = privdata;
-    redisReply *reply = r;
-
-    (void)ac;
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        q->failed = 1;
-    else if (reply->type == REDIS_REPLY_INTEGER)
-        q->member = reply->integer == 1;
-    q_reply_done(q);
-}
 
 static void counts_done(struct query *q)
 {
@@ -866,9 +553,7 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
 {
     struct slt_api_range range;
     struct query *q;
-    char err[200], key[SLT_API_MAX_NAME + 16];
-    const char *argv[3] = {"SISMEMBER", "slt:series", key};
-    size_t lens[3] = {9, 10, 0};
+    char err[200];
     size_t i, npoints, nkeys = 0;
     int rc = 0;
 
@@ -909,11 +594,7 @@ static void handle_counts(struct slt_api *api, struct slt_http_req *req, const c
         q_go(q);
         return;
     }
-    lens[2] = (size_t)snprintf(key, sizeof(key), "s:%s", name);
-    if (redisAsyncCommandArgv(api->rc, on_sismember, q, 3, argv, lens) == REDIS_OK)
-        q->pending++;
-    else
-        rc = SLT_EREDIS;
+    rc = slt_store_req_member(&q->rq, SLT_SERIES_SLI, name);
     for (i = 0; rc == 0 && i < npoints; i++) {
         int64_t f = range.step ? range.from + (int64_t)i * range.step : range.from;
         int64_t t = range.step && f + range.step < range.to ? f + range.step : range.to;
@@ -981,35 +662,10 @@ static int names_add(struct query *q, char kind, const char *name, size_t len, i
     return 0;
 }
 
-static void on_smembers(redisAsyncContext *ac, void *r, void *privdata)
-{
-    struct query *q = privdata;
-    redisReply *reply = r;
-    size_t i;
-
-    (void)ac;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        q->failed = 1;
-    } else if (reply->type == REDIS_REPLY_ARRAY) {
-        for (i = 0; i < reply->elements; i++) {
-            redisReply *e = reply->element[i];
-
-            if (e->type != REDIS_REPLY_STRING || e->len < 3 || e->str[1] != ':' ||
-                (e->str[0] != 's' && e->str[0] != 'i'))
-                continue;
-            if (names_add(q, e->str[0], e->str + 2, e->len - 2, 0) < 0)
-                q->corrupt = 1;
-        }
-    }
-    q_reply_done(q);
-}
-
 /* Starts a query that lists every series (config SLIs and slt:series), then runs next. */
 static void q_list_series(struct query *q, void (*next)(struct query *q))
 {
     const struct slt_config *cfg = q->api->cfg;
-    const char *argv[2] = {"SMEMBERS", "slt:series"};
-    size_t lens[2] = {8, 10};
     size_t i;
 
     for (i = 0; cfg && i < cfg->nslis; i++) {
@@ -1020,10 +676,8 @@ static void q_list_series(struct query *q, void (*next)(struct query *q))
         }
     }
     q->on_done = next;
-    if (redisAsyncCommandArgv(q->api->rc, on_smembers, q, 2, argv, lens) == REDIS_OK)
-        q->pending++;
-    else
-        q_answer_error(q, 503, "redis unavailable");
+    if (slt_store_req_series(&q->rq) < 0)
+        q_answer_error(q, 500, "out of memory");
 }
 
 /* ---- /api/v1/slis ------------------------------------------------------------------------ */
@@ -1070,7 +724,7 @@ static void q_fetch_window(struct query *q, void (*next)(struct query *q))
     size_t i;
     int rc;
 
-    if (q->names)
+    if (q->nnames > 1)
         qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
     q->on_done = next;
     if (q_alloc_sums(q, q->nnames) < 0) {
@@ -1622,8 +1276,12 @@ static int render_slos(struct slt_buf *b, const struct query *q)
 static int render_metrics(struct slt_api *api, const struct query *q, struct slt_buf *b)
 {
     const struct slt_http_counters *hc = slt_http_server_counters(api->http);
+    struct slt_store_health h;
     int rc = 0;
 
+    memset(&h, 0, sizeof(h));
+    if (api->store)
+        slt_store_health(api->store, &h);
     api->stats->http_requests = hc->requests;
     api->stats->http_errors = hc->responses_4xx + hc->responses_5xx;
     if (q)
@@ -1659,7 +1317,7 @@ static int render_metrics(struct slt_api *api, const struct query *q, struct slt
             "slitail_http_connections_refused_total %" PRIu64 "\n"
             "# HELP slitail_http_connections Open HTTP connections.\n"
             "# TYPE slitail_http_connections gauge\nslitail_http_connections %zu\n",
-            api->redis_up, q != NULL, api->query_timeouts, api->redis_reconnects, hc->requests,
+            h.query_up, q != NULL, h.query_timeouts, h.query_reconnects, hc->requests,
             hc->responses_4xx, hc->responses_5xx, hc->header_timeouts, hc->conns_refused,
             slt_http_server_conns(api->http));
     return rc;
@@ -1696,19 +1354,15 @@ static void metrics_listed(struct query *q)
     size_t i, nslo = 0;
     int rc;
 
-    qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    if (q->nnames > 1)
+        qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
     q->on_done = metrics_done;
     rc = q_copy_slos(q, NULL, q->nnames, &nslo);
     if (rc == 0)
         rc = q_alloc_sums(q, q->nnames + nslo);
-    for (i = 0; rc == 0 && i < q->nnames; i++) {
-        char key[SLT_API_MAX_NAME + 32];
-        size_t klen = series_key(key, sizeof(key), q->names[i].kind, q->names[i].name, "tot");
-
-        rc = klen ? q_hmget(q, key, klen, q->names[i].kind == 's' ? sli_fields : input_fields,
-                            (uint32_t)i)
-                  : SLT_ELIMIT;
-    }
+    for (i = 0; rc == 0 && i < q->nnames; i++)
+        rc = slt_store_req_total(&q->rq, q->names[i].kind == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT,
+                                 q->names[i].name, i);
     if (rc == 0)
         rc = q_queue_slos(q);
     if (rc < 0)
@@ -1719,7 +1373,11 @@ static void handle_metrics(struct slt_api *api, struct slt_http_req *req)
 {
     struct query *q;
 
-    if (!api->rc || !api->redis_up || api->nqueries >= SLT_API_MAX_QUERIES) {
+    struct slt_store_health h;
+
+    if (api->store)
+        slt_store_health(api->store, &h);
+    if (!api->store || !h.query_up || api->nqueries >= SLT_API_MAX_QUERIES) {
         respond_metrics(api, NULL, req);
         return;
     }
@@ -1734,7 +1392,14 @@ static void handle_metrics(struct slt_api *api, struct slt_http_req *req)
 
 static void handle_readyz(struct slt_api *api, struct slt_http_req *req)
 {
-    int ingest = api->stats->redis_connected != 0, query = api->redis_up;
+    struct slt_store_health h;
+    int ingest, query;
+
+    memset(&h, 0, sizeof(h));
+    if (api->store)
+        slt_store_health(api->store, &h);
+    ingest = h.ingest_up;
+    query = h.query_up;
 
     respond_json(req, ingest && query ? 200 : 503,
                  json_pack("{s:s, s:b, s:b}", "status", ingest && query ? "ready" : "not ready",
@@ -1797,22 +1462,16 @@ static void on_request(struct slt_http_req *req, void *data)
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle                                                                                   */
 
-static void api_free(struct slt_api *api)
-{
-    slt_redis_url_release(&api->redis_url);
-    slt_free(api);
-}
-
 static void api_maybe_stopped(struct slt_api *api)
 {
     void (*cb)(void *);
     void *d;
 
-    if (!api->stopping || !api->http_stopped || !api->timer_closed || api->nalive)
+    if (!api->stopping || !api->http_stopped || api->nqueries)
         return;
     cb = api->on_stopped;
     d = api->stopped_data;
-    api_free(api);
+    slt_free(api);
     if (cb)
         cb(d);
 }
@@ -1825,21 +1484,12 @@ static void on_http_stopped(void *data)
     api_maybe_stopped(api);
 }
 
-static void on_redis_timer_closed(uv_handle_t *h)
-{
-    struct slt_api *api = h->data;
-
-    api->timer_closed = 1;
-    api_maybe_stopped(api);
-}
-
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
-                  struct slt_aggr_stats *stats, struct slt_api **out)
+                  struct slt_aggr_stats *stats, struct slt_store *store, struct slt_api **out)
 {
     struct slt_api *api;
     const char *listen =
         cfg && cfg->aggregator.http_listen ? cfg->aggregator.http_listen : "127.0.0.1:7480";
-    char err[256];
     int rc;
 
     api = slt_calloc(1, sizeof(*api));
@@ -1848,24 +1498,14 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     api->loop = loop;
     api->cfg = cfg;
     api->stats = stats ? stats : &api->own_stats;
+    api->store = store;
     api->redis_timeout_ms =
         cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
-    rc = slt_redis_url_parse(cfg && cfg->aggregator.redis ? cfg->aggregator.redis
-                                                          : "redis://127.0.0.1:6379/0",
-                             &api->redis_url, err, sizeof(err));
-    if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "bad redis address: %s", err);
-        slt_free(api);
-        return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
-    }
     rc = slt_http_server_start(loop, listen, NULL, on_request, api, &api->http);
     if (rc < 0) {
-        api_free(api);
+        slt_free(api);
         return rc;
     }
-    uv_timer_init(loop, &api->redis_timer);
-    api->redis_timer.data = api;
-    redis_connect(api);
     slt_log(SLT_LOG_INFO, COMPONENT, "http api listening on %s (port %d)", listen,
             slt_http_server_port(api->http));
     *out = api;
@@ -1897,8 +1537,6 @@ void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg)
 
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data)
 {
-    redisAsyncContext *ac;
-
     if (!api) {
         if (on_stopped)
             on_stopped(data);
@@ -1907,12 +1545,13 @@ void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *dat
     api->stopping = 1;
     api->on_stopped = on_stopped;
     api->stopped_data = data;
-    uv_timer_stop(&api->redis_timer);
-    ac = api->rc;
-    api->rc = NULL;
-    api->redis_up = 0;
-    if (ac)
-        redisAsyncFree(ac); /* answers every waiting query (503) */
-    uv_close((uv_handle_t *)&api->redis_timer, on_redis_timer_closed);
+    /* every query waiting for the store ends now */
+    while (api->queries) {
+        struct query *q = api->queries;
+
+        slt_store_req_cancel(&q->rq);
+        q_answer_error(q, 503, "shutting down");
+        q_release(q);
+    }
     slt_http_server_stop(api->http, on_http_stopped, api);
 }

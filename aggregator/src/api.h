@@ -1,9 +1,9 @@
 /*
  * The aggregator's HTTP side: JSON API, Prometheus /metrics, /healthz, /readyz and the
- * dashboard page. It keeps its own Redis connection for queries. docs/API.md is the reference.
+ * dashboard page. It asks the store (store.h) for counts. docs/API.md is the reference.
  *
  * Calling sequence (from main.c):
- *   slt_api_start(loop, cfg, stats, &api)     listens on cfg->aggregator.http_listen
+ *   slt_api_start(loop, cfg, stats, store, &api)   listens on cfg->aggregator.http_listen
  *   slt_api_set_config(api, cfg)              after a reload (the old cfg may be freed after)
  *   slt_api_stop(api, on_stopped, data)       closes every handle; on_stopped runs last
  */
@@ -18,10 +18,13 @@
 struct uv_loop_s;
 struct slt_config;
 struct slt_api;
+struct slt_store;
 
+/* store is borrowed: it must outlive the API (main frees it after slt_api_stop finished). */
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
-                  struct slt_aggr_stats *stats, struct slt_api **out);
+                  struct slt_aggr_stats *stats, struct slt_store *store, struct slt_api **out);
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg);
+/* Answers every query still waiting with 503, closes every handle; on_stopped runs last. */
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data);
 
 /*

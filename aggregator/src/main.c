@@ -131,6 +131,9 @@ static void on_api_stopped(void *data)
 {
     struct aggr_main *m = data;
 
+    /* last: the API and alerting read through the store; what is still in flight ends now */
+    slt_store_free(m->store);
+    m->store = NULL;
     uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
@@ -141,8 +144,6 @@ static void on_server_stopped(struct slt_server *srv)
     struct aggr_main *m = (struct aggr_main *)((char *)srv - offsetof(struct aggr_main, server));
 
     slt_log(SLT_LOG_INFO, "aggregator", "every session closed");
-    slt_store_free(m->store);
-    m->store = NULL;
     if (m->api)
         slt_api_stop(m->api, on_api_stopped, m);
     else
@@ -154,7 +155,7 @@ static struct slt_alert *alerts;
 
 static int alerts_start(struct aggr_main *m)
 {
-    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, &alerts);
+    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, m->store, &alerts);
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
@@ -301,7 +302,11 @@ int main(int argc, char **argv)
     uv_signal_start(&m.sighup, on_signal, SIGHUP);
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_start(&m.sigint, on_signal, SIGINT);
-    rc = slt_store_new(&m.loop, &url, &m.params, &m.stats, &m.store);
+    {
+        struct slt_store_conf sc = {&url};
+
+        rc = slt_store_new(&m.loop, &sc, &m.params, &m.stats, &m.store);
+    }
     slt_redis_url_release(&url);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot set up redis: %s", slt_strerror(rc));
@@ -318,7 +323,7 @@ int main(int argc, char **argv)
         }
     }
     if (status == 0) {
-        rc = slt_api_start(&m.loop, m.cfg, &m.stats, &m.api);
+        rc = slt_api_start(&m.loop, m.cfg, &m.stats, m.store, &m.api);
         if (rc < 0) {
             slt_log(SLT_LOG_ERROR, "aggregator", "cannot start the HTTP API on '%s': %s",
                     m.cfg->aggregator.http_listen, slt_strerror(rc));

@@ -8,9 +8,11 @@
 #include "slt/common.h"
 
 /*
- * hiredis on libuv. hiredis' own adapters/libuv.h calls uv_poll_start for every command
- * queued, and each call costs epoll_ctl syscalls; this one touches the poll handle only when
- * the set of events changes (once per batch instead of once per command).
+ * hiredis' own adapters/libuv.h calls uv_poll_start for every command queued, and each call
+ * costs epoll_ctl syscalls; this one touches the poll handle only when the set of events
+ * changes (once per batch instead of once per command). It also does not drop poll errors on
+ * the floor: a refused connect shows up as POLLERR, libuv reports it as a negative status, and
+ * hiredis would never hear of it; here an error lets hiredis look at the socket.
  */
 struct redis_uv {
     redisAsyncContext *ac; /* NULL once hiredis is done with us */
@@ -22,8 +24,14 @@ static void on_redis_poll(uv_poll_t *h, int status, int events)
 {
     struct redis_uv *p = h->data;
 
-    if (status < 0)
+    if (status < 0) {
+        /* connecting: the write handler checks SO_ERROR; connected: the read sees the error */
+        if (p->ac)
+            redisAsyncHandleWrite(p->ac);
+        if (p->ac)
+            redisAsyncHandleRead(p->ac);
         return;
+    }
     if (p->ac && (events & UV_READABLE))
         redisAsyncHandleRead(p->ac);
     if (p->ac && (events & UV_WRITABLE))

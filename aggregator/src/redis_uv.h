@@ -1,8 +1,8 @@
 /*
- * hiredis on libuv, for the aggregator's query connections (api.c, alert.c). hiredis' own
- * adapters/libuv.h calls uv_poll_start for every command queued; this one touches the poll
- * handle only when the set of events changes. Like hiredis' adapter it has no timer: callers
- * time their commands with their own uv_timer_t.
+ * hiredis on libuv, for every Redis connection of the aggregator (redis_conn.c). hiredis' own
+ * adapters/libuv.h calls uv_poll_start for every command queued and ignores poll errors; this
+ * one touches the poll handle only when the set of events changes and hands poll errors to
+ * hiredis. Like hiredis' adapter it has no timer: redis_conn.c times the handshake and PING.
  */
 #ifndef SLT_REDIS_UV_H
 #define SLT_REDIS_UV_H

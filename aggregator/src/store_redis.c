@@ -1,129 +1,36 @@
 /*
- * Exactly-once apply of batches into Redis (docs/REDIS.md).
+ * The store on Redis (store.h, docs/REDIS.md): the Redis key schema, the scripts, the
+ * exactly-once apply of batches and the reads of the API and alerting.
  *
- * One hiredis async connection on the libuv loop. Each series of a batch is one entry for the
- * series' hash tag. Entries that arrive in one loop iteration are grouped by tag, and each group
- * becomes one EVALSHA (group commit): the script checks and advances every agent's high-water
- * mark of that series in order and adds the counters of the entries it accepts, in one atomic
- * step, so marks and counts are lost or kept together. Calls are pipelined; per agent, order
- * holds because a session has at most one batch in flight.
+ * Two connections (redis_conn.c): "ingest" for applies and "query" for reads, so a slow read
+ * never delays an apply. Each series of a batch is one entry for the series' hash tag.
+ * Entries that arrive in one loop iteration are grouped by tag, and each group becomes one
+ * EVALSHA (group commit): the script checks and advances every agent's high-water mark of that
+ * series in order and adds the counters of the entries it accepts, in one atomic step, so marks
+ * and counts are lost or kept together. Calls are pipelined; per agent, order holds because a
+ * session has at most one batch in flight.
  *
- * hiredis 0.14 has no timeouts: a tick timer watches the handshake and a PING heartbeat, and
- * sessions time their own applies and call slt_store_reset() when one is late. Dropping the
- * connection makes hiredis call every pending callback with a NULL reply, which ends each
- * pending apply with RETRY. Reconnects back off exponentially (100 ms .. 5 s, with jitter).
+ * hiredis 0.14 has no timeouts: redis_conn.c watches the handshake and a PING heartbeat,
+ * sessions time their own applies and call slt_store_reset() when one is late, and every read
+ * has a deadline checked by the store's tick. Dropping a connection makes hiredis call every
+ * pending callback with a NULL reply, which ends each pending apply with RETRY and each read
+ * with SLT_EREDIS.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/evp.h>
 
 #include "aggr.h"
+#include "redis_conn.h"
+#include "store.h"
+#include "window.h"
 
-/*
- * hiredis <-> libuv glue. Ours rather than hiredis's adapters/libuv.h because that one drops
- * poll errors on the floor: a refused connect shows up as POLLERR, libuv reports it as a
- * status, and hiredis would never hear of it. Here an error lets hiredis look at the socket.
- */
-struct uvev {
-    redisAsyncContext *ac;
-    uv_poll_t poll;
-    int events;
-};
-
-static void uvev_on_poll(uv_poll_t *h, int status, int events)
-{
-    struct uvev *e = h->data;
-
-    if (status < 0) {
-        /* connecting: the write handler checks SO_ERROR; connected: the read sees the error */
-        if (e->ac)
-            redisAsyncHandleWrite(e->ac);
-        if (e->ac)
-            redisAsyncHandleRead(e->ac);
-        return;
-    }
-    if (e->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(e->ac);
-    if (e->ac && (events & UV_WRITABLE))
-        redisAsyncHandleWrite(e->ac);
-}
-
-static void uvev_update(struct uvev *e, int add, int ev)
-{
-    if (add)
-        e->events |= ev;
-    else
-        e->events &= ~ev;
-    if (e->events)
-        uv_poll_start(&e->poll, e->events, uvev_on_poll);
-    else
-        uv_poll_stop(&e->poll);
-}
-
-static void uvev_add_read(void *d)
-{
-    uvev_update(d, 1, UV_READABLE);
-}
-
-static void uvev_del_read(void *d)
-{
-    uvev_update(d, 0, UV_READABLE);
-}
-
-static void uvev_add_write(void *d)
-{
-    uvev_update(d, 1, UV_WRITABLE);
-}
-
-static void uvev_del_write(void *d)
-{
-    uvev_update(d, 0, UV_WRITABLE);
-}
-
-static void uvev_on_closed(uv_handle_t *h)
-{
-    slt_free(h->data);
-}
-
-static void uvev_cleanup(void *d)
-{
-    struct uvev *e = d;
-
-    e->ac = NULL;
-    uv_close((uv_handle_t *)&e->poll, uvev_on_closed);
-}
-
-static int uvev_attach(redisAsyncContext *ac, uv_loop_t *loop)
-{
-    struct uvev *e;
-
-    if (ac->ev.data)
-        return SLT_EINVAL;
-    e = slt_calloc(1, sizeof(*e));
-    if (!e)
-        return SLT_ENOMEM;
-    if (uv_poll_init(loop, &e->poll, ac->c.fd) != 0) {
-        slt_free(e);
-        return SLT_EINVAL;
-    }
-    e->ac = ac;
-    e->poll.data = e;
-    ac->ev.data = e;
-    ac->ev.addRead = uvev_add_read;
-    ac->ev.delRead = uvev_del_read;
-    ac->ev.addWrite = uvev_add_write;
-    ac->ev.delWrite = uvev_del_write;
-    ac->ev.cleanup = uvev_cleanup;
-    return 0;
-}
-
-#define TICK_MS 100
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define PING_EVERY_MS 1000
+#define TICK_MS 50
 #define SERIES_CACHE_SLOTS (1u << 17)
 #define SERIES_CACHE_MAX (SERIES_CACHE_SLOTS / 2)
 #define SERIES_CACHE_TTL_NS (60ULL * 1000000000ULL)
@@ -221,6 +128,20 @@ const char slt_store_apply_script[] =
     "if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end\n"
     "return out\n";
 
+/*
+ * The state of each alert shared by the aggregators (docs/ALERTS.md), so that of several
+ * aggregators only the first to see a state change sends its webhook document. KEYS[1] =
+ * slt:alert:<fingerprint>; ARGV = state, ttl seconds, "cas" or "refresh". "cas": set the
+ * state, 1 when this call changed it (send), 0 when it already was (another aggregator sent
+ * it). "refresh": an alert still firing keeps its key alive.
+ */
+const char slt_store_cas_script[] =
+    "local cur = redis.call('GET', KEYS[1]) "
+    "if ARGV[3] == 'refresh' then "
+    "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if cur == ARGV[1] then return 0 end "
+    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
+
 /* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
 struct slt_store_bucket {
     char c;
@@ -252,9 +173,12 @@ struct group {
     size_t n;
 };
 
+struct node;
+
 /* One EVALSHA in flight. */
 struct call {
     struct slt_store *st;
+    struct node *node;
     struct slt_apply_part **ents;
     size_t n;
     int kind;
@@ -267,21 +191,26 @@ struct call {
 #define GROUP_HASH 1024
 #define MAX_ENTRIES_PER_CALL 200
 
+
+/*
+ * A Redis server the store talks to, with its two connections. One today (aggregator.redis);
+ * the routing below always goes through node_for_key() so a cluster adds nodes, not paths.
+ */
+struct node {
+    struct slt_store *st;
+    struct slt_rconn ingest; /* applies and series registration */
+    struct slt_rconn query;  /* reads of the API and alerting */
+    int nopen;               /* connections not closed yet */
+};
+
 struct slt_store {
     uv_loop_t *loop;
-    struct slt_redis_url url;
     char desc[300];
     struct slt_aggr_stats *stats;
     int64_t mret, hret, dret, timeout_ms;
-    redisAsyncContext *ac;
-    int ready;
-    char sha[48];
-    uint64_t hs_start_ns;
-    uint64_t ping_sent_ns;
-    int ping_outstanding;
-    uint64_t backoff_ms;
-    uint64_t failures;        /* connect failures in a row; logged at 1, 2, 4, 8, ... */
-    uint64_t reconnect_at_ns; /* 0: no reconnect scheduled */
+    struct node *nodes;
+    size_t nnodes;
+    char apply_sha[41], cas_sha[41];
     uv_timer_t tick;
     int freeing;
     /* scratch argv for one command */
@@ -298,36 +227,307 @@ struct slt_store {
     uv_idle_t idle;
     int flush_armed;
     int open_handles;
-    /* series already added to slt:series on this connection, forgotten every
-     * SERIES_CACHE_TTL_NS so a Redis that lost the set (FLUSHALL, failover behind a proxy)
-     * gets it back without a reconnect */
+    /* series already added to slt:series, forgotten every SERIES_CACHE_TTL_NS (and when the
+     * ingest connection comes back) so a Redis that lost the set (FLUSHALL, failover behind a
+     * proxy) gets it back */
     char **cache;
     size_t ncache;
     uint64_t cache_born_ns;
-    unsigned int seed;
+    /* reads in flight, oldest first (their deadlines are checked by the tick) */
+    struct slt_store_op *ops_head, *ops_tail;
+    size_t nops;
+    int ops_due; /* some have nothing to ask and wait for on_check */
+    /* counters of the query connections */
+    uint64_t q_reconnects, q_errors, q_timeouts, q_deadlines;
 };
 
-static void store_connect(struct slt_store *st);
-static void fail_queued(struct slt_store *st);
+/* ---- key schema: every Redis key name of slitail is spelled in this file ------------------- */
 
-static uint64_t ms_to_ns(int64_t ms)
+#define KEY_SERIES "slt:series"
+#define KEY_ALERT_PREFIX "slt:alert:"
+
+/* "slt:{s:name}:" or "slt:{i:name}:" (the hash tag of a series), returns its length or 0. */
+static size_t series_prefix(char *out, size_t max, int kind, const char *name, size_t nlen)
 {
-    return (uint64_t)ms * 1000000u;
+    if (nlen + 8 > max)
+        return 0;
+    memcpy(out, "slt:{", 5);
+    out[5] = kind == SLT_SERIES_SLI ? 's' : 'i';
+    out[6] = ':';
+    memcpy(out + 7, name, nlen);
+    out[7 + nlen] = '}';
+    out[8 + nlen] = ':';
+    return nlen + 9;
 }
 
-static void schedule_reconnect(struct slt_store *st)
+/* The member of slt:series for a series: "s:name" / "i:name". */
+static size_t series_member(char *out, size_t max, int kind, const char *name, size_t nlen)
 {
-    uint64_t d = st->backoff_ms, jitter;
+    if (nlen + 2 > max)
+        return 0;
+    out[0] = kind == SLT_SERIES_SLI ? 's' : 'i';
+    out[1] = ':';
+    memcpy(out + 2, name, nlen);
+    return nlen + 2;
+}
 
-    if (st->freeing)
+/* ---- connections ---------------------------------------------------------------------------- */
+
+static void cache_clear(struct slt_store *st);
+
+/* The node that owns a key (one node: always it). */
+static struct node *node_for_key(struct slt_store *st, const char *key, size_t klen)
+{
+    (void)key;
+    (void)klen;
+    return &st->nodes[0];
+}
+
+/* The node that owns every key of a series (its hash tag). */
+static struct node *node_for_series(struct slt_store *st, int kind, const char *name,
+                                    size_t nlen)
+{
+    char prefix[SLT_STORE_MAX_NAME + 16];
+    size_t n = series_prefix(prefix, sizeof(prefix), kind, name,
+                             nlen < SLT_STORE_MAX_NAME ? nlen : SLT_STORE_MAX_NAME);
+
+    return node_for_key(st, prefix, n);
+}
+
+static void on_ingest_up(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+    struct slt_store *st = n->st;
+    const char *argv[3] = {"SCRIPT", "LOAD", slt_store_apply_script};
+    size_t lens[3] = {6, 4, strlen(slt_store_apply_script)};
+
+    /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
+     * anyway: a SCRIPT FLUSH can come at any time) */
+    slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    cache_clear(st);
+    st->stats->redis_connected = slt_store_ready(st);
+    slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
+}
+
+static void on_ingest_down(struct slt_rconn *c, int was_up)
+{
+    struct node *n = c->data;
+
+    (void)was_up;
+    n->st->stats->redis_connected = slt_store_ready(n->st);
+}
+
+void slt_store_reset(struct slt_store *st, const char *reason)
+{
+    size_t i;
+
+    for (i = 0; i < st->nnodes; i++)
+        slt_rconn_drop(&st->nodes[i].ingest, reason);
+}
+
+int slt_store_ready(const struct slt_store *st)
+{
+    size_t i;
+
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    for (i = 0; i < st->nnodes; i++)
+        if (!slt_rconn_up(&st->nodes[i].ingest))
+            return 0;
+    return 1;
+}
+
+static int query_ready(const struct slt_store *st)
+{
+    size_t i;
+
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    for (i = 0; i < st->nnodes; i++)
+        if (!slt_rconn_up(&st->nodes[i].query))
+            return 0;
+    return 1;
+}
+
+void slt_store_health(const struct slt_store *st, struct slt_store_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->ingest_up = slt_store_ready(st);
+    h->query_up = query_ready(st);
+    h->query_timeouts = st->q_deadlines;
+    h->query_reconnects = st->q_reconnects;
+}
+
+/* The SHA1 of a script in hex, as EVALSHA wants it. */
+static void script_sha(const char *script, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    if (!EVP_Digest(script, strlen(script), md, &n, EVP_sha1(), NULL) || n != 20)
+        SLT_BUG("SHA1 of a script failed");
+    for (i = 0; i < 20; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int node_open(struct slt_store *st, struct node *n, const struct slt_redis_url *u)
+{
+    struct slt_rconn_opts o;
+    char name[400];
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    n->st = st;
+    o.host = u->host;
+    o.port = u->port;
+    o.path = u->path;
+    o.user = u->user;
+    o.password = u->password;
+    o.db = u->db;
+    o.timeout_ms = st->timeout_ms;
+    o.name = st->desc;
+    o.quiet = 1; /* "connected to" is logged by on_ingest_up, failures by the connection */
+    o.stats.reconnects = &st->stats->redis_reconnects;
+    o.stats.errors = &st->stats->redis_errors;
+    o.stats.timeouts = &st->stats->redis_timeouts;
+    rc = slt_rconn_init(&n->ingest, st->loop, &o);
+    if (rc < 0)
+        return rc;
+    n->ingest.data = n;
+    n->ingest.on_up = on_ingest_up;
+    n->ingest.on_down = on_ingest_down;
+    n->nopen++;
+    snprintf(name, sizeof(name), "%s (queries)", st->desc);
+    o.name = name;
+    o.quiet = 2; /* the ingest connection already says when this server is down */
+    o.stats.reconnects = &st->q_reconnects;
+    o.stats.errors = &st->q_errors;
+    o.stats.timeouts = &st->q_timeouts;
+    rc = slt_rconn_init(&n->query, st->loop, &o);
+    if (rc < 0)
+        return rc;
+    n->query.data = n;
+    n->nopen++;
+    return 0;
+}
+
+static void on_tick(uv_timer_t *t);
+extern const char slt_store_cas_script[];
+
+int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
+                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
+                  struct slt_store **out)
+{
+    struct slt_store *st = slt_calloc(1, sizeof(*st));
+    int rc;
+
+    if (!st)
+        return SLT_ENOMEM;
+    st->loop = loop;
+    st->stats = stats;
+    st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
+    st->nodes = slt_calloc(1, sizeof(*st->nodes));
+    if (!st->cache || !st->nodes) {
+        slt_free(st->cache);
+        slt_free(st->nodes);
+        slt_free(st);
+        return SLT_ENOMEM;
+    }
+    slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
+    script_sha(slt_store_apply_script, st->apply_sha);
+    script_sha(slt_store_cas_script, st->cas_sha);
+    slt_store_set_params(st, params);
+    uv_timer_init(loop, &st->tick);
+    uv_check_init(loop, &st->check);
+    uv_idle_init(loop, &st->idle);
+    st->tick.data = st->check.data = st->idle.data = st;
+    st->open_handles = 3;
+    uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
+    stats->redis_connected = 0;
+    st->nnodes = 1;
+    rc = node_open(st, &st->nodes[0], conf->url);
+    if (rc < 0) {
+        slt_store_free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
+{
+    st->mret = p->minute_retention_s;
+    st->hret = p->hour_retention_s;
+    st->dret = p->day_retention_s;
+    st->timeout_ms = p->redis_timeout_ms > 0 ? p->redis_timeout_ms : 2000;
+}
+
+static void store_maybe_freed(struct slt_store *st)
+{
+    size_t i;
+
+    if (st->open_handles > 0)
         return;
-    /* +-25% jitter so many aggregators do not reconnect in step */
-    jitter = d / 2 ? (uint64_t)rand_r(&st->seed) % (d / 2) : 0;
-    d = d - d / 4 + jitter;
-    st->reconnect_at_ns = uv_hrtime() + ms_to_ns((int64_t)d);
-    st->backoff_ms *= 2;
-    if (st->backoff_ms > BACKOFF_MAX_MS)
-        st->backoff_ms = BACKOFF_MAX_MS;
+    for (i = 0; i < st->nnodes; i++)
+        if (st->nodes[i].nopen > 0)
+            return;
+    cache_clear(st);
+    slt_free(st->cache);
+    slt_free(st->nodes);
+    slt_free(st->argv);
+    slt_free(st->argvlen);
+    slt_free(st->rows);
+    slt_free(st);
+}
+
+static void on_store_handle_closed(uv_handle_t *h)
+{
+    struct slt_store *st = h->data;
+
+    st->open_handles--;
+    store_maybe_freed(st);
+}
+
+static void on_conn_closed(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+
+    n->nopen--;
+    store_maybe_freed(n->st);
+}
+
+static void fail_queued(struct slt_store *st);
+static void abort_ops(struct slt_store *st);
+static void answer_due(struct slt_store *st);
+
+void slt_store_free(struct slt_store *st)
+{
+    size_t i;
+
+    if (!st)
+        return;
+    st->freeing = 1;
+    st->stats->redis_connected = 0;
+    /* pending applies end with RETRY and reads with SLT_EREDIS, now */
+    for (i = 0; i < st->nnodes; i++) {
+        struct node *n = &st->nodes[i];
+
+        if (n->nopen == 2) {
+            slt_rconn_close(&n->ingest, on_conn_closed);
+            slt_rconn_close(&n->query, on_conn_closed);
+        } else if (n->nopen == 1) {
+            /* node_open failed half-way: only the ingest connection exists */
+            slt_rconn_close(&n->ingest, on_conn_closed);
+        }
+    }
+    fail_queued(st);
+    abort_ops(st);
+    uv_timer_stop(&st->tick);
+    uv_check_stop(&st->check);
+    uv_idle_stop(&st->idle);
+    uv_close((uv_handle_t *)&st->tick, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->check, on_store_handle_closed);
+    uv_close((uv_handle_t *)&st->idle, on_store_handle_closed);
 }
 
 static void cache_clear(struct slt_store *st)
@@ -343,285 +543,6 @@ static void cache_clear(struct slt_store *st)
     st->ncache = 0;
     st->cache_born_ns = slt_mono_ns();
 }
-
-static void lost(struct slt_store *st)
-{
-    st->ac = NULL;
-    st->ready = 0;
-    st->ping_outstanding = 0;
-    st->stats->redis_connected = 0;
-    schedule_reconnect(st);
-}
-
-static void drop(struct slt_store *st, const char *reason, int quiet)
-{
-    redisAsyncContext *ac = st->ac;
-
-    if (!ac)
-        return;
-    if (!st->freeing && !quiet)
-        slt_log(SLT_LOG_WARN, "redis", "dropping connection to '%s': %s", st->desc, reason);
-    lost(st);
-    /* runs every pending callback with a NULL reply (now, or after the current callback) */
-    redisAsyncFree(ac);
-    fail_queued(st);
-}
-
-void slt_store_reset(struct slt_store *st, const char *reason)
-{
-    drop(st, reason, 0);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct slt_store *st = ac->data;
-
-    if (status == REDIS_OK || st->ac != ac)
-        return;
-    st->stats->redis_errors++;
-    st->failures++;
-    if ((st->failures & (st->failures - 1)) == 0)
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s (attempt %llu)", st->desc,
-                ac->errstr[0] ? ac->errstr : "connection failed", (unsigned long long)st->failures);
-    /* hiredis frees the context after this callback */
-    lost(st);
-    fail_queued(st);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    struct slt_store *st = ac->data;
-
-    (void)status;
-    if (st->ac != ac)
-        return; /* we dropped it ourselves */
-    st->stats->redis_errors++;
-    slt_log(SLT_LOG_WARN, "redis", "lost connection to '%s': %s", st->desc,
-            ac->errstr[0] ? ac->errstr : "closed by peer");
-    lost(st);
-    fail_queued(st);
-}
-
-static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-    redisReply *reply = r;
-
-    if (!reply || st->ac != ac)
-        return;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        char msg[300];
-
-        st->stats->redis_errors++;
-        st->failures++;
-        snprintf(msg, sizeof(msg), "%s failed: %.200s (attempt %llu)", (const char *)priv,
-                 reply->str, (unsigned long long)st->failures);
-        /* a wrong password fails every attempt: log 1, 2, 4, 8, ... */
-        drop(st, msg, (st->failures & (st->failures - 1)) != 0);
-    }
-}
-
-static void on_script(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-    redisReply *reply = r;
-
-    (void)priv;
-    if (!reply || st->ac != ac)
-        return;
-    if (reply->type != REDIS_REPLY_STRING || reply->len >= sizeof(st->sha)) {
-        st->stats->redis_errors++;
-        slt_store_reset(st, reply->type == REDIS_REPLY_ERROR ? reply->str
-                                                             : "SCRIPT LOAD: unexpected reply");
-        return;
-    }
-    if (!st->ready) {
-        memcpy(st->sha, reply->str, reply->len);
-        st->sha[reply->len] = '\0';
-        st->ready = 1;
-        st->backoff_ms = BACKOFF_MIN_MS;
-        st->failures = 0;
-        st->stats->redis_connected = 1;
-        cache_clear(st);
-        slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
-    }
-}
-
-static void on_ping(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = ac->data;
-
-    (void)priv;
-    if (!r || st->ac != ac)
-        return;
-    st->ping_outstanding = 0;
-}
-
-static void store_connect(struct slt_store *st)
-{
-    redisAsyncContext *ac;
-    char db[16];
-
-    st->reconnect_at_ns = 0;
-    if (st->url.path)
-        ac = redisAsyncConnectUnix(st->url.path);
-    else
-        ac = redisAsyncConnect(st->url.host, st->url.port);
-    if (!ac) {
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': out of memory", st->desc);
-        schedule_reconnect(st);
-        return;
-    }
-    if (ac->err) {
-        st->stats->redis_errors++;
-        slt_log(SLT_LOG_WARN, "redis", "cannot connect to '%s': %s", st->desc, ac->errstr);
-        redisAsyncFree(ac);
-        schedule_reconnect(st);
-        return;
-    }
-    ac->data = st;
-    if (uvev_attach(ac, st->loop) < 0) {
-        slt_log(SLT_LOG_WARN, "redis", "cannot watch the connection to '%s'", st->desc);
-        redisAsyncFree(ac);
-        schedule_reconnect(st);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    st->ac = ac;
-    st->ready = 0;
-    st->hs_start_ns = uv_hrtime();
-    st->stats->redis_reconnects++;
-    /* hiredis queues these until the socket is connected; replies come back in order */
-    if (st->url.password) {
-        if (st->url.user)
-            redisAsyncCommand(ac, on_handshake, "AUTH", "AUTH %s %s", st->url.user,
-                              st->url.password);
-        else
-            redisAsyncCommand(ac, on_handshake, "AUTH", "AUTH %s", st->url.password);
-    }
-    if (st->url.db) {
-        snprintf(db, sizeof(db), "%d", st->url.db);
-        redisAsyncCommand(ac, on_handshake, "SELECT", "SELECT %s", db);
-    }
-    redisAsyncCommand(ac, on_script, NULL, "SCRIPT LOAD %s", slt_store_apply_script);
-}
-
-static void on_tick(uv_timer_t *t)
-{
-    struct slt_store *st = t->data;
-    uint64_t now = uv_hrtime();
-
-    if (!st->ac) {
-        if (st->reconnect_at_ns && now >= st->reconnect_at_ns)
-            store_connect(st);
-        return;
-    }
-    if (!st->ready) {
-        if (now - st->hs_start_ns > ms_to_ns(st->timeout_ms)) {
-            st->stats->redis_timeouts++;
-            slt_store_reset(st, "connect and handshake timed out");
-        }
-        return;
-    }
-    if (st->ping_outstanding) {
-        if (now - st->ping_sent_ns > ms_to_ns(st->timeout_ms)) {
-            st->stats->redis_timeouts++;
-            slt_store_reset(st, "PING timed out");
-        }
-    } else if (now - st->ping_sent_ns > ms_to_ns(PING_EVERY_MS)) {
-        if (redisAsyncCommand(st->ac, on_ping, NULL, "PING") == REDIS_OK) {
-            st->ping_outstanding = 1;
-            st->ping_sent_ns = now;
-        }
-    }
-}
-
-int slt_store_new(uv_loop_t *loop, const struct slt_redis_url *url,
-                  const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
-                  struct slt_store **out)
-{
-    struct slt_store *st = slt_calloc(1, sizeof(*st));
-
-    if (!st)
-        return SLT_ENOMEM;
-    st->loop = loop;
-    st->stats = stats;
-    st->url.host = url->host ? slt_strdup(url->host) : NULL;
-    st->url.path = url->path ? slt_strdup(url->path) : NULL;
-    st->url.user = url->user ? slt_strdup(url->user) : NULL;
-    st->url.password = url->password ? slt_strdup(url->password) : NULL;
-    st->url.port = url->port;
-    st->url.db = url->db;
-    st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
-    if ((url->host && !st->url.host) || (url->path && !st->url.path) ||
-        (url->user && !st->url.user) || (url->password && !st->url.password) || !st->cache) {
-        slt_redis_url_release(&st->url);
-        slt_free(st->cache);
-        slt_free(st);
-        return SLT_ENOMEM;
-    }
-    slt_redis_url_describe(&st->url, st->desc, sizeof(st->desc));
-    st->seed = (unsigned int)uv_hrtime();
-    st->backoff_ms = BACKOFF_MIN_MS;
-    slt_store_set_params(st, params);
-    uv_timer_init(loop, &st->tick);
-    uv_check_init(loop, &st->check);
-    uv_idle_init(loop, &st->idle);
-    st->tick.data = st->check.data = st->idle.data = st;
-    st->open_handles = 3;
-    uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
-    stats->redis_connected = 0;
-    store_connect(st);
-    *out = st;
-    return 0;
-}
-
-void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
-{
-    st->mret = p->minute_retention_s;
-    st->hret = p->hour_retention_s;
-    st->dret = p->day_retention_s;
-    st->timeout_ms = p->redis_timeout_ms;
-}
-
-int slt_store_ready(const struct slt_store *st)
-{
-    return st->ready;
-}
-
-static void on_store_handle_closed(uv_handle_t *h)
-{
-    struct slt_store *st = h->data;
-
-    if (--st->open_handles > 0)
-        return;
-    cache_clear(st);
-    slt_free(st->cache);
-    slt_free(st->argv);
-    slt_free(st->argvlen);
-    slt_free(st->rows);
-    slt_redis_url_release(&st->url);
-    slt_free(st);
-}
-
-void slt_store_free(struct slt_store *st)
-{
-    if (!st)
-        return;
-    st->freeing = 1;
-    slt_store_reset(st, "shutting down");
-    st->stats->redis_connected = 0;
-    fail_queued(st);
-    uv_timer_stop(&st->tick);
-    uv_check_stop(&st->check);
-    uv_idle_stop(&st->idle);
-    uv_close((uv_handle_t *)&st->tick, on_store_handle_closed);
-    uv_close((uv_handle_t *)&st->check, on_store_handle_closed);
-    uv_close((uv_handle_t *)&st->idle, on_store_handle_closed);
-}
-
-/* ---- applies ---- */
 
 void slt_apply_init(struct slt_apply *ap)
 {
@@ -920,7 +841,7 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
     if (!reply) {
         call_fail(c);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && st->ac == ac) {
+        if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->node->ingest.ac == ac) {
             /* script cache flushed: send the body once with EVAL, which caches it again */
             c->retried = 1;
             if (call_send(st, c, 1) == 0)
@@ -965,7 +886,7 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
 {
     size_t argc = c->nargs + 2, i;
 
-    if (!st->ac)
+    if (!slt_rconn_up(&c->node->ingest))
         return SLT_EREDIS;
     if (argc > st->argcap) {
         const char **a = slt_realloc(st->argv, argc * sizeof(*a));
@@ -982,16 +903,14 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
     }
     st->argv[0] = eval ? "EVAL" : "EVALSHA";
     st->argvlen[0] = strlen(st->argv[0]);
-    st->argv[1] = eval ? slt_store_apply_script : st->sha;
+    st->argv[1] = eval ? slt_store_apply_script : st->apply_sha;
     st->argvlen[1] = strlen(st->argv[1]);
     for (i = 0; i < c->nargs; i++) {
         st->argv[2 + i] = c->args.p + c->off[i];
         st->argvlen[2 + i] = c->len[i];
     }
-    if (redisAsyncCommandArgv(st->ac, on_call_reply, c, (int)argc, st->argv, st->argvlen) !=
-        REDIS_OK)
-        return SLT_EREDIS;
-    return 0;
+    return slt_rconn_command(&c->node->ingest, on_call_reply, c, (int)argc, st->argv,
+                             st->argvlen);
 }
 
 static int cmp_bucket_ref(const void *a, const void *b)
@@ -1169,6 +1088,7 @@ static void flush_group(struct slt_store *st, struct group *g)
             return;
         }
         c->st = st;
+        c->node = node_for_series(st, g->kind, g->name, g->name_len);
         c->kind = g->kind;
         slt_buf_init(&c->args, ARGS_MAX);
         for (i = 0; i < n; i++) {
@@ -1221,9 +1141,10 @@ static void on_check(uv_check_t *h)
     struct slt_store *st = h->data;
     struct group *g = take_queued(st), *next;
 
+    answer_due(st);
     for (; g; g = next) {
         next = g->anext;
-        if (st->ready && st->ac) {
+        if (slt_rconn_up(&node_for_series(st, g->kind, g->name, g->name_len)->ingest)) {
             flush_group(st, g);
         } else {
             struct slt_apply_part *e;
@@ -1240,6 +1161,15 @@ static void on_idle(uv_idle_t *h)
 {
     /* only here so the loop does not block in poll while entries wait for on_check */
     (void)h;
+}
+
+static void arm_flush(struct slt_store *st)
+{
+    if (!st->flush_armed) {
+        uv_check_start(&st->check, on_check);
+        uv_idle_start(&st->idle, on_idle);
+        st->flush_armed = 1;
+    }
 }
 
 static int enqueue(struct slt_store *st, struct slt_apply_part *e)
@@ -1277,20 +1207,16 @@ static int enqueue(struct slt_store *st, struct slt_apply_part *e)
         g->head = e;
     g->tail = e;
     g->n++;
-    if (!st->flush_armed) {
-        uv_check_start(&st->check, on_check);
-        uv_idle_start(&st->idle, on_idle);
-        st->flush_armed = 1;
-    }
+    arm_flush(st);
     return 0;
 }
 
 static void on_sadd(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct slt_store *st = ac->data;
+    struct slt_store *st = priv;
     redisReply *reply = r;
 
-    (void)priv;
+    (void)ac;
     if (reply && reply->type == REDIS_REPLY_ERROR)
         st->stats->redis_errors++;
 }
@@ -1318,8 +1244,14 @@ static void register_series(struct slt_store *st, const struct slt_series *s)
             return;
         slot = (slot + 1) & (SERIES_CACHE_SLOTS - 1);
     }
-    if (redisAsyncCommand(st->ac, on_sadd, NULL, "SADD slt:series %b", member, n) != REDIS_OK)
-        return;
+    {
+        const char *argv[3] = {"SADD", KEY_SERIES, member};
+        size_t lens[3] = {4, sizeof(KEY_SERIES) - 1, n};
+
+        if (slt_rconn_command(&node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1)->ingest,
+                              on_sadd, st, 3, argv, lens) < 0)
+            return;
+    }
     if (st->ncache >= SERIES_CACHE_MAX)
         cache_clear(st); /* bounded: start over, re-adding is harmless */
     else if ((st->cache[slot] = slt_strdup(member)) != NULL)
@@ -1348,7 +1280,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
     }
     if (rc < 0)
         return rc;
-    if (!st->ready || !st->ac)
+    if (!slt_store_ready(st))
         return SLT_EREDIS;
     if (b->nseries > ap->capparts) {
         struct slt_apply_part *p = slt_realloc(ap->parts, b->nseries * sizeof(*p));
@@ -1404,4 +1336,610 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
         }
     }
     return 0;
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+enum rcmd_type {
+    RC_SUMS = 0, /* HMGET key g b e (SLI) or l u o (input): adds into sums[owner] */
+    RC_MEMBER,   /* SISMEMBER slt:series member */
+    RC_SERIES,   /* SMEMBERS slt:series */
+    RC_CAS,      /* EVALSHA cas_script 1 key state ttl mode: cas[owner] */
+};
+
+/* One command of a read: its key (and arguments) sit in op->buf at off. */
+struct rcmd {
+    struct slt_store_op *op;
+    uint32_t owner;
+    uint8_t type;
+    uint8_t kind;    /* RC_SUMS: SLT_SERIES_SLI or SLT_SERIES_INPUT */
+    uint8_t retried; /* RC_CAS: sent again with EVAL after NOSCRIPT */
+    uint32_t off, len;
+};
+
+struct slt_store_op {
+    struct slt_store_req *rq; /* NULL once answered, timed out or cancelled */
+    struct slt_store *st;
+    struct rcmd *cmds;
+    size_t ncmds, capcmds;
+    struct slt_buf buf; /* keys and arguments */
+    size_t ncas;
+    size_t max_keys;
+    size_t pending; /* replies outstanding; the op is freed when it reaches 0 after sending */
+    int sent;
+    int status;
+    uint64_t deadline_ns;
+    struct slt_store_op *prev, *next; /* in st->ops_* while sent */
+};
+
+#define OP_BUF_MAX ((size_t)64 << 20)
+
+static const char *const sums_fields[2][3] = {{"g", "b", "e"}, {"l", "u", "o"}};
+
+static void series_free(struct slt_store_req *rq)
+{
+    size_t i;
+
+    for (i = 0; i < rq->nseries; i++)
+        slt_free(rq->series[i].name);
+    slt_free(rq->series);
+    rq->series = NULL;
+    rq->nseries = 0;
+}
+
+static void op_free(struct slt_store_op *op)
+{
+    if (!op)
+        return;
+    slt_buf_release(&op->buf);
+    slt_free(op->cmds);
+    slt_free(op);
+}
+
+void slt_store_req_init(struct slt_store_req *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+}
+
+void slt_store_req_release(struct slt_store_req *rq)
+{
+    if (rq->op && !rq->op->sent)
+        op_free(rq->op);
+    rq->op = NULL;
+    slt_free(rq->sums);
+    rq->sums = NULL;
+    rq->nsums = 0;
+    series_free(rq);
+    slt_free(rq->cas);
+    rq->cas = NULL;
+    rq->ncas = 0;
+    rq->nkeys = 0;
+}
+
+void slt_store_req_reset(struct slt_store_req *rq)
+{
+    void (*done)(struct slt_store_req *) = rq->done;
+    void *data = rq->data;
+
+    slt_store_req_release(rq);
+    slt_store_req_init(rq);
+    rq->done = done;
+    rq->data = data;
+}
+
+static struct slt_store_op *req_op(struct slt_store_req *rq)
+{
+    if (!rq->op) {
+        rq->op = slt_calloc(1, sizeof(*rq->op));
+        if (!rq->op)
+            return NULL;
+        slt_buf_init(&rq->op->buf, OP_BUF_MAX);
+    }
+    return rq->op;
+}
+
+void slt_store_req_limit(struct slt_store_req *rq, size_t max_keys)
+{
+    struct slt_store_op *op = req_op(rq);
+
+    if (op)
+        op->max_keys = max_keys;
+}
+
+int slt_store_req_sums(struct slt_store_req *rq, size_t n)
+{
+    slt_free(rq->sums);
+    rq->sums = slt_calloc(n ? n : 1, sizeof(*rq->sums));
+    rq->nsums = rq->sums ? n : 0;
+    return rq->sums ? 0 : SLT_ENOMEM;
+}
+
+/* Appends a command whose key (and arguments) are p[0..n). */
+static int op_add(struct slt_store_req *rq, int type, int kind, uint32_t owner, const char *p,
+                  size_t n)
+{
+    struct slt_store_op *op = req_op(rq);
+    struct rcmd *c;
+    int rc;
+
+    if (!op)
+        return SLT_ENOMEM;
+    if (op->sent)
+        return SLT_EINVAL;
+    if (type == RC_SUMS && op->max_keys && rq->nkeys >= op->max_keys)
+        return SLT_ELIMIT;
+    if (op->ncmds == op->capcmds) {
+        size_t cap = op->capcmds ? op->capcmds * 2 : 64;
+
+        c = slt_realloc(op->cmds, cap * sizeof(*c));
+        if (!c)
+            return SLT_ENOMEM;
+        op->cmds = c;
+        op->capcmds = cap;
+    }
+    c = &op->cmds[op->ncmds];
+    memset(c, 0, sizeof(*c));
+    c->off = (uint32_t)op->buf.len;
+    c->len = (uint32_t)n;
+    rc = slt_buf_append(&op->buf, p, n);
+    if (rc < 0)
+        return rc;
+    c->type = (uint8_t)type;
+    c->kind = (uint8_t)kind;
+    c->owner = owner;
+    op->ncmds++;
+    if (type == RC_SUMS)
+        rq->nkeys++;
+    return 0;
+}
+
+static int64_t retention(const struct slt_store *st, enum slt_gran g)
+{
+    static const int64_t defaults[] = {2 * 86400, 35 * 86400, 400 * 86400};
+    int64_t v = g == SLT_GRAN_MINUTE ? st->mret : g == SLT_GRAN_HOUR ? st->hret : st->dret;
+
+    return v > 0 ? v : defaults[g];
+}
+
+int slt_store_req_range(struct slt_store_req *rq, const struct slt_store *st, int kind,
+                        const char *name, int64_t from, int64_t to, size_t i, int64_t now,
+                        int *partial)
+{
+    struct slt_bucket b[256];
+    char key[SLT_STORE_MAX_NAME + 48];
+    size_t nlen = strlen(name), plen;
+    long n, k;
+
+    if (i >= rq->nsums)
+        return SLT_EINVAL;
+    plen = series_prefix(key, sizeof(key) - 32, kind, name, nlen);
+    if (!plen)
+        return SLT_ELIMIT;
+    n = slt_window_decompose(from, to, b, SLT_ARRAY_SIZE(b));
+    if (n == SLT_ELIMIT) {
+        /* long ranges: split at a day boundary so the stack array stays small */
+        int64_t mid = (from + (to - from) / 2) / 86400 * 86400;
+        int rc;
+
+        if (mid <= from || mid >= to)
+            return SLT_ELIMIT;
+        rc = slt_store_req_range(rq, st, kind, name, from, mid, i, now, partial);
+        return rc < 0 ? rc : slt_store_req_range(rq, st, kind, name, mid, to, i, now, partial);
+    }
+    if (n < 0)
+        return (int)n;
+    for (k = 0; k < n; k++) {
+        size_t klen = plen;
+        int rc;
+
+        if (partial && b[k].start < now - retention(st, b[k].gran))
+            *partial = 1;
+        /* slt:{s:<name>}:<m|h|d>:<start>, formatted by hand: this runs per bucket */
+        key[klen++] = slt_gran_letter(b[k].gran)[0];
+        key[klen++] = ':';
+        klen += slt_fmt_u64(key + klen, (uint64_t)b[k].start);
+        rc = op_add(rq, RC_SUMS, kind, (uint32_t)i, key, klen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int slt_store_req_total(struct slt_store_req *rq, int kind, const char *name, size_t i)
+{
+    char key[SLT_STORE_MAX_NAME + 16];
+    size_t plen;
+
+    if (i >= rq->nsums)
+        return SLT_EINVAL;
+    plen = series_prefix(key, sizeof(key) - 4, kind, name, strlen(name));
+    if (!plen)
+        return SLT_ELIMIT;
+    memcpy(key + plen, "tot", 3);
+    return op_add(rq, RC_SUMS, kind, (uint32_t)i, key, plen + 3);
+}
+
+int slt_store_req_member(struct slt_store_req *rq, int kind, const char *name)
+{
+    char m[SLT_STORE_MAX_NAME + 4];
+    size_t n = series_member(m, sizeof(m), kind, name, strlen(name));
+
+    if (!n)
+        return SLT_ELIMIT;
+    return op_add(rq, RC_MEMBER, kind, 0, m, n);
+}
+
+int slt_store_req_series(struct slt_store_req *rq)
+{
+    return op_add(rq, RC_SERIES, 0, 0, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+}
+
+int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
+                      int64_t ttl_s, int refresh)
+{
+    struct slt_store_op *op = req_op(rq);
+    char args[256];
+    int n;
+
+    if (!op)
+        return SLT_ENOMEM;
+    /* key, state, ttl and mode, NUL-separated */
+    n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
+                 0, (long long)ttl_s, 0, refresh ? "refresh" : "cas");
+    if (n < 0 || (size_t)n >= sizeof(args))
+        return SLT_ELIMIT;
+    /* with its NUL: rcmd_send splits the arguments with strlen */
+    if (op_add(rq, RC_CAS, 0, (uint32_t)op->ncas, args, (size_t)n + 1) < 0)
+        return SLT_ENOMEM;
+    op->ncas++;
+    return 0;
+}
+
+/* ---- reads in flight ---- */
+
+static void op_unlink(struct slt_store *st, struct slt_store_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else if (st->ops_head == op)
+        st->ops_head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else if (st->ops_tail == op)
+        st->ops_tail = op->prev;
+    op->prev = op->next = NULL;
+    st->nops--;
+}
+
+/* Answers the request (if it still waits) with status. */
+static void op_answer(struct slt_store_op *op, int status)
+{
+    struct slt_store_req *rq = op->rq;
+
+    if (!rq)
+        return;
+    op->rq = NULL;
+    rq->op = NULL;
+    rq->status = status;
+    rq->done(rq);
+}
+
+/* One reply of op came back (or never will): answer when it was the last. */
+static void op_reply_done(struct slt_store_op *op)
+{
+    struct slt_store *st = op->st;
+
+    if (--op->pending > 0)
+        return;
+    op_unlink(st, op);
+    op_answer(op, op->status);
+    op_free(op);
+}
+
+static void op_fail(struct slt_store_op *op, int status)
+{
+    /* the first failure wins: unavailable over corrupt */
+    if (!op->status)
+        op->status = status;
+}
+
+static int parse_count(const redisReply *e, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (e->type == REDIS_REPLY_NIL) {
+        *out = 0;
+        return 0;
+    }
+    if (e->type != REDIS_REPLY_STRING)
+        return -1;
+    errno = 0;
+    v = strtoll(e->str, &end, 10);
+    if (errno || end == e->str || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int64_t add_i64_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
+static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval);
+
+static void on_series_reply(struct slt_store_req *rq, const redisReply *reply)
+{
+    size_t i, n = 0;
+
+    series_free(rq);
+    rq->series = slt_calloc(reply->elements ? reply->elements : 1, sizeof(*rq->series));
+    if (!rq->series) {
+        op_fail(rq->op, SLT_ENOMEM);
+        return;
+    }
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        struct slt_store_series *s = &rq->series[n];
+
+        if (e->type != REDIS_REPLY_STRING || e->len < 3 || e->str[1] != ':' ||
+            (e->str[0] != 's' && e->str[0] != 'i') || e->len - 2 >= SLT_STORE_MAX_NAME ||
+            memchr(e->str + 2, '\0', e->len - 2))
+            continue;
+        s->name = slt_strndup(e->str + 2, e->len - 2);
+        if (!s->name) {
+            op_fail(rq->op, SLT_ENOMEM);
+            break;
+        }
+        s->len = e->len - 2;
+        s->kind = e->str[0] == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT;
+        n++;
+    }
+    rq->nseries = n;
+}
+
+static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rcmd *c = priv;
+    struct slt_store_op *op = c->op;
+    struct slt_store_req *rq = op->rq;
+    redisReply *reply = r;
+    size_t i;
+
+    (void)ac;
+    if (!reply) {
+        op_fail(op, SLT_EREDIS);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        if (c->type == RC_CAS && !c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+            c->retried = 1;
+            if (rcmd_send(op->st, c, 1) == 0)
+                return;
+        }
+        op_fail(op, SLT_EREDIS);
+    } else if (rq) {
+        switch (c->type) {
+        case RC_SUMS:
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+                op_fail(op, SLT_ECORRUPT);
+                break;
+            }
+            for (i = 0; i < 3; i++) {
+                int64_t v;
+
+                if (parse_count(reply->element[i], &v) < 0)
+                    op_fail(op, SLT_ECORRUPT);
+                else
+                    rq->sums[c->owner][i] = add_i64_sat(rq->sums[c->owner][i], v);
+            }
+            break;
+        case RC_MEMBER:
+            if (reply->type == REDIS_REPLY_INTEGER)
+                rq->member = reply->integer == 1;
+            break;
+        case RC_SERIES:
+            if (reply->type == REDIS_REPLY_ARRAY)
+                on_series_reply(rq, reply);
+            break;
+        case RC_CAS:
+            if (reply->type == REDIS_REPLY_INTEGER && c->owner < rq->ncas)
+                rq->cas[c->owner] = reply->integer ? 1 : 0;
+            break;
+        }
+    }
+    op_reply_done(op);
+}
+
+/* Sends one command of a read to the node owning its key. */
+static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
+{
+    const char *p = c->op->buf.p + c->off;
+    struct node *n;
+
+    if (c->type == RC_SUMS) {
+        /* HMGET in RESP, formatted here: hiredis' printf-based formatter costs more than
+         * everything else a counts query does in the aggregator */
+        static const char head[] = "*5\r\n$5\r\nHMGET\r\n$", sep[] = "\r\n$1\r\n";
+        char cmd[SLT_STORE_MAX_NAME + 160], *q = cmd;
+        size_t i;
+
+        if (c->len > SLT_STORE_MAX_NAME + 64)
+            return SLT_ELIMIT;
+        n = node_for_key(st, p, c->len);
+        memcpy(q, head, sizeof(head) - 1);
+        q += sizeof(head) - 1;
+        q += slt_fmt_u64(q, c->len);
+        memcpy(q, "\r\n", 2);
+        q += 2;
+        memcpy(q, p, c->len);
+        q += c->len;
+        for (i = 0; i < 3; i++) {
+            memcpy(q, sep, sizeof(sep) - 1);
+            q += sizeof(sep) - 1;
+            *q++ = sums_fields[c->kind == SLT_SERIES_SLI ? 0 : 1][i][0];
+        }
+        memcpy(q, "\r\n", 2);
+        q += 2;
+        return slt_rconn_formatted(&n->query, on_read_reply, c, cmd, (size_t)(q - cmd));
+    }
+    if (c->type == RC_MEMBER) {
+        const char *argv[3] = {"SISMEMBER", KEY_SERIES, p};
+        size_t lens[3] = {9, sizeof(KEY_SERIES) - 1, c->len};
+
+        n = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+        return slt_rconn_command(&n->query, on_read_reply, c, 3, argv, lens);
+    }
+    if (c->type == RC_SERIES) {
+        const char *argv[2] = {"SMEMBERS", KEY_SERIES};
+        size_t lens[2] = {8, sizeof(KEY_SERIES) - 1};
+
+        n = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+        return slt_rconn_command(&n->query, on_read_reply, c, 2, argv, lens);
+    }
+    {
+        /* RC_CAS: key, state, ttl, mode separated by NULs */
+        const char *argv[7] = {eval ? "EVAL" : "EVALSHA",
+                               eval ? slt_store_cas_script : st->cas_sha, "1"};
+        size_t lens[7], k;
+        const char *s = p;
+
+        for (k = 3; k < 7; k++) {
+            argv[k] = s;
+            s += strlen(s) + 1;
+        }
+        for (k = 0; k < 7; k++)
+            lens[k] = strlen(argv[k]);
+        n = node_for_key(st, argv[3], lens[3]);
+        return slt_rconn_command(&n->query, on_read_reply, c, 7, argv, lens);
+    }
+}
+
+int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t timeout_ms)
+{
+    struct slt_store_op *op;
+    size_t i;
+
+    if (!rq->done)
+        SLT_BUG("a store request without done()");
+    if (!query_ready(st))
+        return SLT_EREDIS;
+    op = req_op(rq);
+    if (!op)
+        return SLT_ENOMEM;
+    if (op->ncas) {
+        slt_free(rq->cas);
+        rq->cas = slt_malloc(op->ncas * sizeof(*rq->cas));
+        if (!rq->cas)
+            return SLT_ENOMEM;
+        for (i = 0; i < op->ncas; i++)
+            rq->cas[i] = -1;
+        rq->ncas = op->ncas;
+    }
+    rq->status = 0;
+    op->rq = rq;
+    op->st = st;
+    op->sent = 1;
+    op->deadline_ns = uv_hrtime() + (uint64_t)(timeout_ms > 0 ? timeout_ms : st->timeout_ms) *
+                                        1000000u;
+    /* linked first: a command that fails to go out is counted as one that failed */
+    op->prev = st->ops_tail;
+    if (st->ops_tail)
+        st->ops_tail->next = op;
+    else
+        st->ops_head = op;
+    st->ops_tail = op;
+    st->nops++;
+    /* one pending for the sending itself, so no reply can finish the op before we are done */
+    op->pending = 1;
+    for (i = 0; i < op->ncmds; i++) {
+        op->cmds[i].op = op;
+        if (rcmd_send(st, &op->cmds[i], 0) == 0)
+            op->pending++;
+        else
+            op_fail(op, SLT_EREDIS);
+    }
+    if (op->pending == 1 && op->status) {
+        /* nothing went out: tell the caller now, done never runs */
+        int rc = op->status;
+
+        op_unlink(st, op);
+        op->sent = 0;
+        op->rq = NULL;
+        op->status = 0;
+        op->ncmds = 0; /* what was queued is gone; rq may be reset and used again */
+        return rc;
+    }
+    if (op->pending == 1) {
+        /* nothing to ask: answered on this loop iteration, never inside this call */
+        op->deadline_ns = 0;
+        st->ops_due = 1;
+        arm_flush(st);
+    } else {
+        op->pending--;
+    }
+    return 0;
+}
+
+void slt_store_req_cancel(struct slt_store_req *rq)
+{
+    struct slt_store_op *op = rq->op;
+
+    if (!op || !op->sent)
+        return;
+    op->rq = NULL;
+    rq->op = NULL;
+}
+
+/* Answers the reads with nothing to ask. */
+static void answer_due(struct slt_store *st)
+{
+    struct slt_store_op *op, *next;
+
+    if (!st->ops_due)
+        return;
+    st->ops_due = 0;
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (op->deadline_ns == 0 && op->pending == 1)
+            op_reply_done(op);
+    }
+}
+
+/* Answers the reads past their deadline (their late replies are ignored). */
+static void check_deadlines(struct slt_store *st)
+{
+    uint64_t now = uv_hrtime();
+    struct slt_store_op *op, *next;
+
+    answer_due(st);
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (!op->rq || op->deadline_ns == 0 || now < op->deadline_ns)
+            continue;
+        st->q_deadlines++;
+        op_answer(op, SLT_ETIMEDOUT);
+    }
+}
+
+/* At free: the connections are closed (every reply came back as NULL); answer what is left. */
+static void abort_ops(struct slt_store *st)
+{
+    struct slt_store_op *op, *next;
+
+    for (op = st->ops_head; op; op = next) {
+        next = op->next;
+        if (op->deadline_ns == 0 && op->pending == 1)
+            op_reply_done(op);
+        else
+            op_answer(op, SLT_EREDIS);
+    }
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    check_deadlines(t->data);
 }

@@ -61,8 +61,9 @@ def classify(status, latency, path):
 class LogWriter:
     """Appends access-log lines to one path and remembers what a correct agent must count."""
 
-    def __init__(self, path, seed=0, garbage_every=53, spread_s=3):
+    def __init__(self, path, seed=0, garbage_every=53, spread_s=3, base_t=None):
         self.path = path
+        self.base_t = BASE_T if base_t is None else base_t
         self.i = seed
         self.garbage_every = garbage_every
         self.spread_s = spread_s
@@ -82,7 +83,7 @@ class LogWriter:
                 self.lines += 1
                 self.unparsed += 1
             return "this is not an access log line %d\n" % i, account_garbage
-        t = BASE_T + i * self.spread_s
+        t = self.base_t + int(i * self.spread_s)  # spread_s may be a fraction
         st = STATUSES[i % len(STATUSES)]
         lat = LATENCIES[(i // 3) % len(LATENCIES)]
         path = PATHS[(i // 2) % len(PATHS)]

@@ -26,10 +26,12 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "aggr.h"
 #include "api.h"
 #include "slo.h"
 #include "slt/config.h"
 #include "stats.h"
+#include "store.h"
 
 #define MINUTES (30 * 60) /* seeded: the last 30 hours */
 
@@ -208,10 +210,19 @@ static void seed(void)
     redisFree(c);
 }
 
+static struct slt_store *store;
+
+static void on_api_stopped(void *data)
+{
+    (void)data;
+    slt_store_free(store);
+    store = NULL;
+}
+
 static void on_stop(uv_async_t *a)
 {
     (void)a;
-    slt_api_stop(api, NULL, NULL);
+    slt_api_stop(api, on_api_stopped, NULL);
     uv_close((uv_handle_t *)&stop_async, NULL);
 }
 
@@ -345,10 +356,21 @@ static int setup(void **state)
     cfg.aggregator.redis = redis_url;
     cfg.aggregator.redis_timeout_ms = 1000;
     cfg.aggregator.default_window_s = 3600;
-    stats.redis_connected = 1;
     uv_loop_init(&loop);
     uv_async_init(&loop, &stop_async, on_stop);
-    assert_int_equal(slt_api_start(&loop, &cfg, &stats, &api), 0);
+    {
+        struct slt_redis_url url;
+        struct slt_store_conf sc = {&url};
+        struct slt_aggr_params params;
+        char err[200];
+
+        memset(&params, 0, sizeof(params));
+        params.redis_timeout_ms = cfg.aggregator.redis_timeout_ms;
+        assert_int_equal(slt_redis_url_parse(redis_url, &url, err, sizeof(err)), 0);
+        assert_int_equal(slt_store_new(&loop, &sc, &params, &stats, &store), 0);
+        slt_redis_url_release(&url);
+    }
+    assert_int_equal(slt_api_start(&loop, &cfg, &stats, store, &api), 0);
     api_port = slt_api_port(api);
     assert_true(api_port > 0);
     pthread_create(&loop_thread, NULL, loop_main, NULL);

@@ -1,0 +1,747 @@
+"""The chaos scenarios. Each builds an Env (chaoslib), injects its faults while the log writer
+writes, then waits until the aggregator's API equals the writer's truth and returns its
+figures. `xfail` names the issue item whose fix the scenario waits for: it must not turn CI
+red while that item is open, and is reported XPASS once it passes (then remove the mark)."""
+import os
+import random
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import slt_harness as H
+import slt_proto as P
+from chaoslib import Env, ScenarioFailed, TOKEN, scale
+
+SCENARIOS = []
+SANITIZED = "asan" in os.path.abspath(H.BIN) or os.environ.get("CHAOS_SANITIZED") == "1"
+
+
+def scenario(name, xfail=None, doc=""):
+    def reg(fn):
+        SCENARIOS.append({"name": name, "fn": fn, "xfail": xfail, "doc": doc or fn.__doc__})
+        return fn
+    return reg
+
+
+def rng_for(name):
+    seed = int(os.environ.get("CHAOS_SEED", "0")) or int(time.time())
+    return random.Random("%s-%d" % (name, seed)), seed
+
+
+AGENT_RSS_LIMIT_MIB = 10.0
+
+
+def check_agent_rss(env, figs):
+    if figs["rss_agent_mib"] > AGENT_RSS_LIMIT_MIB:
+        raise ScenarioFailed("agent peak RSS %.1f MiB > %.0f MiB"
+                             % (figs["rss_agent_mib"], AGENT_RSS_LIMIT_MIB))
+
+
+# ---- kill -9 storms --------------------------------------------------------------------------
+
+@scenario("agent_kill9_storm")
+def agent_kill9_storm():
+    """kill -9 the agent at random moments (0.3-1.5 s apart) while the log grows and rotates."""
+    env = Env("agent-kill9")
+    try:
+        env.start()
+        rng, _ = rng_for("agent")
+
+        def chaos(_i):
+            time.sleep(rng.uniform(0, 0.5))
+            env.kill_agent()
+            env.start_agent()
+        env.traffic(scale(60, 12), chaos=chaos, chaos_every=rng.uniform(0.3, 1.0))
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("aggregator_kill9_storm")
+def aggregator_kill9_storm():
+    """kill -9 the aggregator every 1-3 s, restarted after 0-1 s, while the agent ships."""
+    env = Env("aggr-kill9")
+    try:
+        env.start()
+        rng, _ = rng_for("aggr")
+
+        def chaos(_i):
+            env.kill_aggr()
+            time.sleep(rng.uniform(0, 1.0))
+            env.start_aggr(wait_redis=False)
+        env.traffic(scale(60, 12), chaos=chaos, chaos_every=rng.uniform(1.0, 3.0))
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("redis_kill9_storm")
+def redis_kill9_storm():
+    """kill -9 redis-server (no persistence: it comes back empty) every 2-4 s; the agents refill
+    it from their spools (GAP, resend)."""
+    env = Env("redis-kill9")
+    try:
+        env.start()
+        rng, _ = rng_for("redis")
+
+        def chaos(_i):
+            env.kill_redis()
+            time.sleep(rng.uniform(0.1, 1.0))
+            env.redis.start()
+        env.traffic(scale(60, 12), chaos=chaos, chaos_every=rng.uniform(2.0, 4.0))
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+# ---- the fault proxy ------------------------------------------------------------------------
+
+def proxy_cycle(env, proxy, rng):
+    """One fault per call, in a shuffled cycle: latency, bandwidth cap, tiny segments, resets,
+    a cut mid-frame, a short black hole, and quiet."""
+    modes = ["latency", "bandwidth", "segments", "reset", "cut", "blackhole", "quiet"]
+    state = {"order": []}
+
+    def chaos(_i):
+        if not state["order"]:
+            state["order"] = modes[:]
+            rng.shuffle(state["order"])
+        mode = state["order"].pop()
+        proxy.clear()
+        if mode == "latency":
+            proxy.set(latency=rng.choice([0.05, 0.2, 0.5]))
+        elif mode == "bandwidth":
+            proxy.set(bandwidth=rng.choice([2000, 20000]))
+        elif mode == "segments":
+            proxy.set(segment=rng.choice([1, 3, 7]))
+        elif mode == "reset":
+            proxy.reset()
+        elif mode == "cut":
+            proxy.cut_mid(keep=rng.randint(1, 40))
+        elif mode == "blackhole":
+            proxy.set(blackhole=True)
+    return chaos
+
+
+@scenario("proxy_agent_aggregator")
+def proxy_agent_aggregator():
+    """The fault proxy between agent and aggregator cycles through latency, a bandwidth cap,
+    1-7 byte segments, resets, a cut mid-frame and short black holes, one per 1.5 s."""
+    env = Env("proxy-agent", proxy_agent=True)
+    try:
+        env.start()
+        rng, _ = rng_for("pa")
+        env.traffic(scale(60, 14), chaos=proxy_cycle(env, env.proxy_agent, rng),
+                    chaos_every=1.5)
+        env.proxy_agent.clear()
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("proxy_aggregator_redis")
+def proxy_aggregator_redis():
+    """The same fault cycle between the aggregator and Redis (ingest, API and alert
+    connections all pass the proxy)."""
+    env = Env("proxy-redis", proxy_redis=True)
+    try:
+        env.start()
+        H.wait_for(lambda: env.get("/readyz")[0] == 200, timeout=20, what="ready via proxy")
+        rng, _ = rng_for("pr")
+        env.traffic(scale(60, 14), chaos=proxy_cycle(env, env.proxy_redis, rng),
+                    chaos_every=1.5)
+        env.proxy_redis.clear()
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("blackhole")
+def blackhole():
+    """A black hole (nothing passes, connections stay open) between agent and aggregator for
+    60 s (8 s in the short form), then between aggregator and Redis as long; the agent's RSS
+    must stay <= 10 MiB meanwhile."""
+    env = Env("blackhole", proxy_agent=True, proxy_redis=True)
+    try:
+        env.start()
+        H.wait_for(lambda: env.get("/readyz")[0] == 200, timeout=20, what="ready via proxy")
+        hole = scale(60, 8)
+        env.traffic(2)
+        env.proxy_agent.set(blackhole=True)
+        env.traffic(hole)
+        env.proxy_agent.clear()
+        env.traffic(2)
+        env.proxy_redis.set(blackhole=True)
+        env.traffic(hole)
+        env.proxy_redis.clear()
+        figs = env.figures(env.drain())
+        check_agent_rss(env, figs)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("aggregator_sigstop")
+def aggregator_sigstop():
+    """SIGSTOP the aggregator for 60 s (10 s short) with the agent connected and writing,
+    then SIGCONT; the agent's RSS stays <= 10 MiB while the peer stalls."""
+    env = Env("sigstop")
+    try:
+        env.start()
+        env.traffic(2)
+        os.kill(env.aggr.p.pid, signal.SIGSTOP)
+        env.faults += 1
+        try:
+            env.traffic(scale(60, 10))
+        finally:
+            os.kill(env.aggr.p.pid, signal.SIGCONT)
+        figs = env.figures(env.drain())
+        check_agent_rss(env, figs)
+        return figs
+    finally:
+        env.close()
+
+
+# ---- the agent's state -----------------------------------------------------------------------
+
+def _damage_state(state, how, rng):
+    spool = os.path.join(state, "spool")
+    segs = sorted(os.listdir(spool)) if os.path.isdir(spool) else []
+    ck = os.path.join(state, "checkpoint")
+    if how == "checkpoint-garbage" and os.path.exists(ck):
+        n = os.path.getsize(ck)
+        with open(ck, "wb") as f:
+            f.write(bytes(rng.getrandbits(8) for _ in range(max(n, 16))))
+    elif how == "checkpoint-empty" and os.path.exists(ck):
+        open(ck, "wb").close()
+    elif how == "checkpoint-truncated" and os.path.exists(ck):
+        os.truncate(ck, os.path.getsize(ck) // 2)
+    elif how == "spool-tail-torn" and segs:
+        # what a crash in the middle of an append leaves: a partial record after the last one
+        with open(os.path.join(spool, segs[-1]), "ab") as f:
+            f.write(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 64))))
+    elif how == "spool-segment-empty":
+        # a crash right after a new segment was created
+        n = int(segs[-1].split(".")[0]) + 1 if segs else 1
+        os.makedirs(spool, exist_ok=True)
+        open(os.path.join(spool, "%020d.seg" % n), "wb").close()
+    elif how == "both-checkpoints-garbage":
+        for name in ("checkpoint", "checkpoint.prev"):
+            p = os.path.join(state, name)
+            if os.path.exists(p):
+                with open(p, "wb") as f:
+                    f.write(b"\xff" * 64)
+
+
+@scenario("state_damage")
+def state_damage():
+    """Kill -9 the agent (idle, or in the middle of traffic), then damage its state_dir the
+    ways a crash or a bad disk does: checkpoint garbage, empty, truncated; both checkpoints
+    garbage; a torn append (partial record) at the spool's tail; a new empty segment. Restart:
+    exact every time. (Cutting a record that was already acknowledged is corruption, not a
+    crash: README, Guarantees.)"""
+    env = Env("state")
+    try:
+        env.start()
+        rng, _ = rng_for("state")
+        hows = ["checkpoint-garbage", "checkpoint-empty", "checkpoint-truncated",
+                "spool-tail-torn", "spool-segment-empty", "both-checkpoints-garbage"]
+        only = os.environ.get("CHAOS_STATE_DAMAGE")
+        if only:
+            hows = only.split(",")
+        rounds = scale(3, 1)
+        done = []
+        for r in range(rounds):
+            for how in hows:
+                env.traffic(scale(2, 1.0), rotate_every=0)
+                if r % 2 == 0:
+                    try:
+                        env.drain()  # idle: every batch acknowledged, checkpoint current
+                    except ScenarioFailed as e:
+                        raise ScenarioFailed("after %s: %s" % (done[-1] if done else "-", e))
+                env.kill_agent()
+                _damage_state(env.state_dir, how, rng)
+                done.append(how)
+                env.start_agent()
+        env.traffic(1, rotate_every=0)
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("state_lost")
+def state_lost():
+    """Lossy by design: the agent's state_dir is deleted while it is down and lines are written
+    meanwhile; with read_from: end the new epoch starts at the files' ends, so exactly the
+    lines written while it was down are not counted (README, Guarantees). The rest is exact."""
+    env = Env("state-lost", read_from="end")
+    try:
+        env.start()
+        env.agent.wait_started()
+        env.traffic(2, rotate_every=0)
+        env.drain()
+        env.kill_agent()
+        want_before, lines_before, _ = env.truth()
+        before = {k: list(v) for k, v in want_before.items()}
+        H.run(["rm", "-rf", env.state_dir])
+        env.writer.write(500)
+        _, lines_down, _ = env.truth()
+        lost_lines = lines_down - lines_before
+        lost = {k: list(v) for k, v in env.writer.expected.items()}
+        env.start_agent()
+        env.agent.wait_started()
+        time.sleep(0.5)  # the agent opened the file at its end
+        before_new = {k: list(v) for k, v in env.writer.expected.items()}
+        lines_mark = env.writer.lines
+        env.traffic(scale(10, 3), rotate_every=0)
+        want = {}
+        for k, v in env.writer.expected.items():
+            base = before.get(k, [0, 0, 0])
+            new = [v[j] - before_new.get(k, [0, 0, 0])[j] for j in range(3)]
+            cell = [base[j] + new[j] for j in range(3)]
+            if cell != [0, 0, 0]:
+                want[k] = cell
+        del lost
+        drain = env.drain(want=want, lines=lines_before + env.writer.lines - lines_mark)
+        figs = env.figures(drain)
+        figs["note"] = "lossy by design: %d lines written while down with state_dir lost" \
+            % lost_lines
+        figs["lost_by_design"] = lost_lines
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("disk_full", xfail="item 3")
+def disk_full():
+    """state_dir on a 4 MiB tmpfs (root) that a filler file fills up while the log keeps
+    growing and rotating (logrotate-style: only .1 is kept, older rotations are deleted);
+    the filler goes away and the agent must resume by itself and be exact."""
+    if os.geteuid() != 0:
+        return {"skip": "needs root for a tmpfs state_dir"}
+    env = None
+    mnt = None
+    try:
+        import tempfile
+        mnt = tempfile.mkdtemp(prefix="slt-chaos-tmpfs-")
+        r = H.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt])
+        if r.returncode != 0:
+            return {"skip": "cannot mount a tmpfs: %s" % r.stderr.strip()}
+        env = Env("disk-full", state_dir=os.path.join(mnt, "state"),
+                  agent_extra="  spool_max: 1MiB\n")
+        env.start()
+        env.traffic(2, rotate_every=0)
+        env.drain()
+        filler = os.path.join(mnt, "filler")
+        H.run(["dd", "if=/dev/zero", "of=" + filler, "bs=64k"])  # until ENOSPC
+        env.faults += 1
+        w = env.writer
+
+        def rotate_keep_one():
+            w.rotate_rename()
+            for k in range(2, w.rotations + 2):
+                p = "%s.%d" % (w.path, k)
+                if os.path.exists(p):
+                    os.unlink(p)
+        end = time.time() + scale(30, 8)
+        while time.time() < end:
+            env.traffic(2, rotate_every=0)
+            rotate_keep_one()
+        os.unlink(filler)
+        figs = env.figures(env.drain(timeout=scale(120, 40)))
+        figs["note"] = "agent spool_errors %s" % (env.agent.status() or {}).get(
+            "counters", {}).get("spool_errors", "?")
+        return figs
+    finally:
+        if env:
+            env.close()
+        if mnt:
+            H.run(["umount", "-l", mnt])
+            os.rmdir(mnt)
+
+
+# ---- the alert receiver ---------------------------------------------------------------------
+
+class Receiver:
+    """An Alertmanager/webhook stand-in whose mode is down, slow, 500 or ok."""
+
+    def __init__(self):
+        self.port = H.free_port()
+        self.mode = "down"
+        self.posts = 0
+        self.server = None
+
+    def set(self, mode):
+        self.mode = mode
+        if mode == "down":
+            if self.server:
+                self.server.shutdown()
+                self.server.server_close()
+                self.server = None
+            return
+        if self.server is None:
+            outer = self
+
+            class Handler(BaseHTTPRequestHandler):
+                def do_POST(self):
+                    n = int(self.headers.get("Content-Length", 0))
+                    self.rfile.read(n)
+                    if outer.mode == "slow":
+                        time.sleep(3)
+                    code = 500 if outer.mode == "500" else 200
+                    if code == 200:
+                        outer.posts += 1
+                    self.send_response(code)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+                def log_message(self, *a):
+                    pass
+            self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+            self.server.daemon_threads = True
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.set("down")
+
+
+@scenario("alert_receiver")
+def alert_receiver():
+    """Fast-burning SLO (the writer's lines end now) with Alertmanager and the webhook down,
+    then slow (3 s answers, timeout 1 s), then answering 500, then healthy: ingest stays exact,
+    failures are counted, alerts arrive once the receiver is back, no fd leak."""
+    recv = Receiver()
+    yaml = ("slos:\n  - { name: avail, sli: availability, objective: 99.9, window: 1d }\n"
+            "alerting:\n  interval: 1s\n  timeout: 1s\n"
+            "  alertmanager: http://127.0.0.1:%d\n  webhook: http://127.0.0.1:%d/hook\n"
+            % (recv.port, recv.port))
+    # 20 lines per tick at 0.1 s log seconds each: log time runs 2x real time, ending near now
+    phase = scale(15, 4)
+    env = Env("alerts", extra_yaml=yaml, spread_s=0.1, hours_back=0)
+    env.writer.base_t = int(time.time()) - int(8 * phase * 2) - 120
+    try:
+        env.start()
+        for mode in ("down", "slow", "500"):
+            recv.set(mode)
+            env.faults += 1
+            env.traffic(phase, lines_per_tick=20, rotate_every=0)
+        failed = env.metric_sum(r'^slitail_alert_notifications_total\{.*outcome="failed"')
+        recv.set("ok")
+        env.traffic(phase, lines_per_tick=20, rotate_every=0)
+        drain = env.drain()
+        H.wait_for(lambda: recv.posts > 0, timeout=30, what="an alert delivered after recovery")
+        figs = env.figures(drain)
+        if failed <= 0:
+            raise ScenarioFailed("no failed notification counted while the receiver was bad")
+        if figs["fds_aggr"] > 64:
+            raise ScenarioFailed("aggregator holds %d fds" % figs["fds_aggr"])
+        figs["note"] = "notifications failed %d, delivered %d" % (failed, recv.posts)
+        return figs
+    finally:
+        recv.stop()
+        env.close()
+
+
+# ---- hostile frames from an authenticated peer -------------------------------------------------
+
+def hostile_client(env, agent="mallory", epoch=1):
+    c = P.ProtoClient("127.0.0.1", env.port, TOKEN, agent, epoch)
+    w = c.hello()
+    if w.get("t") != P.WELCOME:
+        raise ScenarioFailed("hostile peer not welcomed: %r" % (w,))
+    return c
+
+
+def send_hostile(c, seq, series, tries=3):
+    """Sends one batch; while it is answered RETRY resends it (as an honest agent would).
+    Returns the statuses."""
+    out = []
+    for _ in range(tries):
+        try:
+            c.send_batch(seq, series)
+            a = c.recv_ack()
+        except (OSError, ConnectionError) as e:
+            out.append("closed: %s" % e)
+            break
+        out.append(P.STATUS_NAMES.get(a["status"], a["status"]))
+        if a["status"] != P.RETRY:
+            break
+        time.sleep(0.3)
+    return out
+
+
+def hostile_minutes(n, hours_back=40):
+    """n distinct minutes inside minute retention that the writer never uses."""
+    base = (int(time.time()) // 3600 - hours_back) * 3600
+    return [base + 60 * i for i in range(n)]
+
+
+def check_not_retry(statuses, what):
+    if statuses and statuses[-1] == "retry":
+        raise ScenarioFailed("%s answered RETRY forever (%s)" % (what, ",".join(statuses)))
+
+
+@scenario("hostile_tot_overflow", xfail="item 1")
+def hostile_tot_overflow():
+    """An authenticated peer sends one batch of 1025 rows of 2^53 on the honest SLI
+    `availability` (its tot would pass 2^63): REJECTED whole, none of its rows written, the
+    honest agent keeps being applied exactly, tot equals the truth."""
+    env = Env("tot-overflow")
+    try:
+        env.start()
+        env.traffic(2)
+        ms = hostile_minutes(1025)
+        for m in ms:
+            env.hostile_cells[("availability", m)] = True
+        c = hostile_client(env)
+        rows = [(m, 2 ** 53, 0, 0) for m in ms]
+        st = send_hostile(c, 1, [P.series("availability", rows)])
+        env.faults += 1
+        c.close()
+        env.traffic(scale(10, 3))
+        drain = env.drain(timeout=scale(90, 30))
+        check_not_retry(st, "the overflowing batch")
+        want, _, _ = env.truth()
+        good = sum(v[0] for (sli, _m), v in want.items() if sli == "availability")
+        tot = env.metric('slitail_sli_events_total{sli="availability",result="good"}')
+        if int(tot) != good:
+            raise ScenarioFailed("tot good %d, truth %d" % (tot, good))
+        figs = env.figures(drain)
+        figs["note"] = "hostile batch: %s" % ",".join(st)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("hostile_row_minutes", xfail="item 1")
+def hostile_row_minutes():
+    """Batches whose rows hold a good minute and then a minute near 2^62 or 2^63 (EXPIREAT out
+    of range, retention arithmetic overflow): REJECTED with nothing written, aggregator alive,
+    honest agent exact."""
+    env = Env("row-minutes")
+    try:
+        env.start()
+        env.traffic(2)
+        c = hostile_client(env)
+        sts = []
+        ms = hostile_minutes(3)
+        for seq, (m, far) in enumerate(zip(ms, [2 ** 62, 2 ** 63 - 1, 2 ** 62 + 2 ** 61]),
+                                       start=1):
+            env.hostile_cells[("availability", m)] = True
+            rows = [(m, 5, 1, 0), (far - far % 60, 1, 0, 0)]
+            sts.append(send_hostile(c, seq, [P.series("availability", rows)]))
+            env.faults += 1
+        c.close()
+        env.traffic(scale(10, 3))
+        drain = env.drain(timeout=scale(90, 30))
+        for s in sts:
+            check_not_retry(s, "a batch with a far row minute")
+        figs = env.figures(drain)
+        figs["note"] = "hostile batches: %s" % " ".join(",".join(s) for s in sts)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("hostile_epoch_max", xfail="item 2")
+def hostile_epoch_max():
+    """A token holder says HELLO as the honest agent's id with epoch 2^53-1 and sends an empty
+    batch on every SLI: the honest agent must not have its batches dropped (it recovers, or
+    the hostile epoch is refused)."""
+    env = Env("epoch-max")
+    try:
+        env.start()
+        env.traffic(2)
+        env.drain()
+        epoch = 2 ** 53 - 1
+        c = hostile_client(env, agent="web-1", epoch=epoch)
+        series = [P.series(n, []) for n in ("availability", "latency", "api")]
+        series.append(P.series("web", [], kind=P.INPUT))
+        st = send_hostile(c, 1, series)
+        env.faults += 1
+        c.close()
+        env.traffic(scale(10, 3))
+        drain = env.drain(timeout=scale(90, 30))
+        figs = env.figures(drain)
+        figs["note"] = "hostile batch: %s" % ",".join(st)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("hostile_duplicate_id", xfail="item 2")
+def hostile_duplicate_id():
+    """Two real agents on two hosts' logs configured with the same agent id: either both are
+    counted exactly, or one is refused in full (not 95% lost) and /metrics counts it."""
+    env = Env("dup-id")
+    tmp2 = H.TempDir("slt-chaos-dup-b-")
+    try:
+        import agent_testlib as L
+        os.makedirs(tmp2.join("logs"))
+        w2 = L.LogWriter(tmp2.join("logs", "access.log"), seed=100000,
+                         spread_s=env.writer.spread_s, base_t=env.writer.base_t)
+        cfg2 = L.agent_config(tmp2, env.port, [w2.path])
+        a2 = L.Agent(tmp2, cfg2)
+        env.start()
+        a2.start()
+        end = time.time() + scale(30, 8)
+        while time.time() < end:
+            env.writer.write(60)
+            w2.write(60)
+            time.sleep(0.1)
+        env.faults += 1
+        want_a, lines_a, _ = env.truth()
+        want_b = {k: list(v) for k, v in w2.expected.items()}
+        both = {k: list(v) for k, v in want_a.items()}
+        for k, v in want_b.items():
+            acc = both.setdefault(k, [0, 0, 0])
+            for j in range(3):
+                acc[j] += v[j]
+        options = [("both", both, lines_a + w2.lines), ("a", want_a, lines_a),
+                   ("b", want_b, w2.lines)]
+        t0 = time.time()
+        timeout = scale(90, 30)
+        got = None
+        while time.time() - t0 < timeout and got is None:
+            for label, want, lines in options:
+                d, _ = env.compare(want, lines)
+                if d == 0:
+                    got = label
+                    break
+            time.sleep(1)
+        if got is None:
+            d, detail = env.compare(both, lines_a + w2.lines)
+            raise ScenarioFailed("neither both agents nor one in full: difference to both %s"
+                                 " (%s)" % (d, detail))
+        figs = env.figures(time.time() - t0)
+        figs["lines"] = lines_a + w2.lines
+        if got != "both":
+            dup = env.metric_sum(r"(?i)duplicate.*(agent|session)|(agent|session).*duplicate")
+            if dup <= 0:
+                raise ScenarioFailed("one agent refused but no duplicate-id metric in /metrics")
+            figs["note"] = "agent %s counted, the other refused (metric %d)" % (got, dup)
+        return figs
+    finally:
+        L.kill_all()
+        env.close()
+        tmp2.cleanup()
+
+
+@scenario("hostile_series_flood", xfail="item 6")
+def hostile_series_flood():
+    """A token holder sends batches of 4096 new series names each (205k names in the full run,
+    41k short): /api/v1/slis answers within 1 s, /metrics still lists the honest SLIs, the
+    honest agent stays exact."""
+    env = Env("series-flood")
+    try:
+        env.start()
+        env.traffic(1)
+        c = hostile_client(env)
+        nb = scale(50, 10)
+        m = hostile_minutes(1)[0]
+        sts = []
+        for b in range(nb):
+            names = ["flood-%d-%d" % (b, i) for i in range(4096)]
+            sts.append(send_hostile(c, b + 1, [P.series(n, [(m, 1, 0, 0)], since=b + 1)
+                                                for n in names], tries=1)[-1])
+            if sts[-1] not in ("applied", "duplicate"):
+                break
+        env.faults += 1
+        c.close()
+        env.traffic(scale(5, 2))
+        drain = env.drain(timeout=scale(90, 30))
+        t0 = time.time()
+        code, _ = env.get("/api/v1/slis", timeout=30)
+        slis_s = time.time() - t0
+        body = env.get("/metrics", timeout=30)[1]
+        missing = [n for n in ("availability", "latency", "api")
+                   if 'slitail_sli_events_total{sli="%s"' % n not in body]
+        if missing:
+            raise ScenarioFailed("/metrics lost the honest SLIs %s" % missing)
+        if code != 200 or slis_s > 1.0:
+            raise ScenarioFailed("/api/v1/slis answered %s in %.2f s" % (code, slis_s))
+        figs = env.figures(drain)
+        figs["note"] = "batches %s; series in Redis %s; /slis %.2f s" % (
+            ",".join(sorted(set(sts))), env.redis.cli("SCARD", "slt:series"), slis_s)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("hostile_api_overflow", xfail="item 4" if SANITIZED else None)
+def hostile_api_overflow():
+    """The first /metrics scrape with no series at all, then one minute of a peer's own SLI
+    with good = bad = 2^62 (good + bad = 2^63): counts, /slis and /metrics answer and the
+    aggregator lives (under CHAOS_BUILD=build-asan the sanitizers abort on the int64 UB)."""
+    env = Env("api-overflow")
+    try:
+        env.start_aggr()
+        code, _ = env.get("/metrics")
+        env.faults += 1
+        if code != 200:
+            raise ScenarioFailed("first /metrics scrape answered %s" % code)
+        c = hostile_client(env)
+        m = hostile_minutes(1)[0]
+        rows = [(m, 2 ** 53, 0, 0)] * 512 + [(m, 0, 2 ** 53, 0)] * 512
+        st = send_hostile(c, 1, [P.series("mallory-sli", rows)])
+        env.faults += 1
+        c.close()
+        for path in ("/api/v1/slis/mallory-sli/counts?from=%d&to=%d" % (m, m + 60),
+                     "/api/v1/slis", "/metrics", "/api/v1/slos"):
+            code, body = env.get(path)
+            if not env.aggr.alive():
+                raise ScenarioFailed("aggregator died on %s: %s" % (path, env.tail(env.aggr)))
+            if code not in (200, 400, 500):
+                raise ScenarioFailed("%s answered %s" % (path, code))
+        env.start_agent()
+        env.traffic(scale(5, 2))
+        figs = env.figures(env.drain())
+        figs["note"] = "hostile batch: %s" % ",".join(st)
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("preauth_silent_sockets", xfail="item 7")
+def preauth_silent_sockets():
+    """max_agents: 50 and 60 sockets that connect and never say HELLO: the real agent still
+    gets in (unauthenticated sockets have their own cap) and is exact; /healthz answers."""
+    env = Env("preauth", aggr_extra="  max_agents: 50\n")
+    stop = threading.Event()
+    held = []
+
+    def slowloris():
+        import select
+        import socket
+        while not stop.is_set():
+            while len(held) < 60 and not stop.is_set():
+                try:
+                    held.append(socket.create_connection(("127.0.0.1", env.port), timeout=2))
+                except OSError:
+                    time.sleep(0.05)
+                    break
+            r, _, _ = select.select(held, [], [], 0.05) if held else ([], [], [])
+            for s in r:  # closed by the aggregator (HELLO deadline): connect again at once
+                held.remove(s)
+                s.close()
+                env.faults += 1
+            if r:
+                time.sleep(0.02)
+    t = threading.Thread(target=slowloris, daemon=True)
+    try:
+        env.start_aggr()
+        t.start()
+        H.wait_for(lambda: len(held) >= 60, timeout=10, what="60 silent sockets")
+        env.start_agent()
+        env.traffic(scale(10, 3))
+        drain = env.drain(timeout=scale(60, 20))
+        if env.get("/healthz")[0] != 200:
+            raise ScenarioFailed("/healthz did not answer")
+        return env.figures(drain)
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        env.close()
