@@ -894,7 +894,7 @@ static uint64_t tick_ms(const struct slt_agent *a)
                                                   : 1000;
 }
 
-void slt__agent_on_acked(struct slt_agent *a)
+static void on_acked_all(struct slt_agent *a)
 {
     if (a->stopping && !a->stopped && a->spool->unacked == 0 && !a->has_pending)
         finish(a);
@@ -1367,8 +1367,56 @@ fail:
     return rc;
 }
 
+/* ---- what the shipper sees of the agent (ship.h) ---- */
+
+static uint64_t ship_epoch(void *data)
+{
+    return ((struct slt_agent *)data)->epoch;
+}
+
+static const struct slt_agent_conf *ship_conf(void *data)
+{
+    return &((struct slt_agent *)data)->cfg->agent;
+}
+
+static const char *ship_token(void *data)
+{
+    return ((struct slt_agent *)data)->token;
+}
+
+static void ship_acked(void *data, uint64_t epoch, uint64_t seq)
+{
+    struct slt_agent *a = data;
+
+    if (epoch == a->epoch && seq > a->last_acked_seq)
+        a->last_acked_seq = seq;
+}
+
+static void ship_after_ack(void *data)
+{
+    on_acked_all(data);
+}
+
+static void ship_new_epoch(void *data, uint64_t above, int unacked_only, const char *why)
+{
+    slt__agent_new_epoch(data, above, unacked_only, why);
+}
+
 int slt_agent_start(struct slt_agent *a)
 {
+    const struct slt_ship_hooks hooks = {
+        .data = a,
+        .loop = a->loop,
+        .spool = a->spool,
+        .agent_id = a->agent_id,
+        .max_frame = SLT_AGENT_MAX_FRAME,
+        .epoch = ship_epoch,
+        .conf = ship_conf,
+        .token = ship_token,
+        .acked = ship_acked,
+        .after_ack = ship_after_ack,
+        .new_epoch = ship_new_epoch,
+    };
     int rc;
 
     uv_timer_init(a->loop, &a->flush_timer);
@@ -1388,12 +1436,13 @@ int slt_agent_start(struct slt_agent *a)
     uv_timer_start(&a->flush_timer, on_flush, (uint64_t)a->cfg->agent.flush_interval_ms,
                    (uint64_t)a->cfg->agent.flush_interval_ms);
     uv_timer_start(&a->tick_timer, on_tick, tick_ms(a), tick_ms(a));
-    if ((rc = slt_ship_new(a, &a->ship)) < 0) {
+    if ((rc = slt_ship_new(&hooks, &a->ship)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
         return rc;
     }
     if (a->cfg->agent.status_listen &&
-        (rc = slt_status_http_start(a, a->cfg->agent.status_listen, &a->http)) < 0) {
+        (rc = slt_status_http_start(a->loop, a->cfg->agent.status_listen, slt_status_render, a,
+                                    &a->http)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot serve status on '%s': %s",
                 a->cfg->agent.status_listen, slt_strerror(rc));
         return rc;

@@ -10,7 +10,9 @@
  *   rc = slt_agent_exit_code(a); slt_agent_free(a)
  *
  * Modules: count.c (counter table), spool.c (on-disk batches), ckpt.c (state and checkpoint
- * file), ship.c (connection to the aggregator), status.c (status.json, HTTP status), agent.c.
+ * file), ship.c (connection to the aggregator, ship.h), status.c (HTTP status endpoint,
+ * status.h), report.c (status JSON and Prometheus text, status.json), agent.c. ship.c and
+ * status.c see the agent only through their hooks; they do not include this header.
  */
 #ifndef SLT_AGENT_H
 #define SLT_AGENT_H
@@ -22,11 +24,12 @@
 #include "ckpt.h"
 #include "count.h"
 #include "slt/config.h"
+#include "ship.h"
 #include "slt/proto.h"
 #include "spool.h"
+#include "status.h"
 #include "tail.h"
 
-#define SLT_AGENT_WINDOW 64            /* batches in flight, unacknowledged */
 #define SLT_AGENT_MAX_ROWS 20000       /* rows per batch: keeps a frame well under 1 MiB */
 #define SLT_AGENT_MAX_FRAME (1u << 20) /* the aggregator's default max_frame */
 
@@ -58,15 +61,6 @@ struct slt_agent_series {
                        ends, so that their per-series seq stays contiguous) */
 };
 
-enum slt_conn_state {
-    SLT_CONN_DOWN = 0,
-    SLT_CONN_CONNECTING,
-    SLT_CONN_HELLO,
-    SLT_CONN_UP,
-};
-
-struct slt_ship;
-struct slt_status_http;
 struct slt_file_rate;
 
 struct slt_agent {
@@ -114,9 +108,8 @@ struct slt_agent {
 
     /* metrics */
     uint64_t batches, early_closes, backpressure_events, spool_errors;
-    uint64_t acked, duplicates, rejected, retries, gaps, unrecoverable_gaps, abandoned;
-    uint64_t stale_epochs; /* REJECTED for a stale epoch: moved to a larger one */
-    uint64_t given_up;     /* batches dropped for good: rejected as invalid, not carried over */
+    uint64_t abandoned; /* the shipper counts acknowledgements (slt_ship_counters) */
+    uint64_t given_up;  /* batches not carried into a new epoch (the shipper counts REJECTED) */
     uint64_t reloads, reload_failures;
     int64_t started_ms;
     /* status rates */
@@ -147,36 +140,17 @@ int slt_agent_start(struct slt_agent *a);
 void slt_agent_free(struct slt_agent *a);
 int slt_agent_exit_code(const struct slt_agent *a);
 
-/* internal, shared by agent.c, ship.c and status.c */
+/* internal, shared by agent.c and report.c */
 int slt__agent_close_batch(struct slt_agent *a);
 /* A new epoch above max(epoch, above), carrying the spooled batches (see agent.c). */
 void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why);
-void slt__agent_on_acked(struct slt_agent *a);
 int slt__agent_checkpoint(struct slt_agent *a);
 void slt__agent_stop(struct slt_agent *a);
 
-/* ship.c */
-int slt_ship_new(struct slt_agent *a, struct slt_ship **out);
-/* New records are in the spool. */
-void slt_ship_kick(struct slt_ship *s);
-/* Drop the connection and reconnect at once (new epoch, new addresses or token). */
-void slt_ship_reconnect(struct slt_ship *s);
-/* Closes every handle; *s is freed once they are closed. */
-void slt_ship_close(struct slt_ship *s);
-enum slt_conn_state slt_ship_state(const struct slt_ship *s);
-const char *slt_ship_address(const struct slt_ship *s);
-uint64_t slt_ship_connects(const struct slt_ship *s);
-uint64_t slt_ship_failures(const struct slt_ship *s);
-int slt_ship_handles_open(const struct slt_ship *s);
-
-/* status.c */
-/* Renders the status as JSON (prometheus = 0) or Prometheus text into out. */
-int slt_status_render(struct slt_agent *a, int prometheus, struct slt_buf *out);
+/* report.c */
+/* Renders the status of the agent (data) as JSON (prometheus = 0) or Prometheus text. */
+int slt_status_render(void *data, int prometheus, struct slt_buf *out);
 /* Writes state_dir/status.json (tmp + rename). */
 int slt_status_write(struct slt_agent *a);
-/* Loopback HTTP: GET /status (JSON), GET /metrics (Prometheus). */
-int slt_status_http_start(struct slt_agent *a, const char *listen, struct slt_status_http **out);
-void slt_status_http_close(struct slt_status_http *h);
-int slt_status_http_open(const struct slt_status_http *h);
 
 #endif

@@ -3,16 +3,21 @@
  *
  * One TCP connection at a time. Addresses are tried in order; after the last one fails the
  * next round starts after a capped exponential backoff with jitter. A session is HELLO (with
- * the token) -> WELCOME, then up to SLT_AGENT_WINDOW batches in flight, read back from the
+ * the token) -> WELCOME, then up to SLT_SHIP_WINDOW batches in flight, read back from the
  * spool byte for byte, oldest unacknowledged first. Every (re)connection resends from the oldest
  * unacknowledged batch; the aggregator answers DUPLICATE for what it already has.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <uv.h>
 
-#include "agent.h"
+#include "ship.h"
+#include "slt/config.h"
 #include "slt/conn.h"
+#include "slt/proto.h"
+#include "spool.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 #define ACK_TIMEOUT_MS 30000
@@ -40,7 +45,8 @@ struct inflight {
 };
 
 struct slt_ship {
-    struct slt_agent *a;
+    struct slt_ship_hooks h;
+    struct slt_ship_counters n;
     enum slt_conn_state state;
     struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
@@ -53,12 +59,11 @@ struct slt_ship {
     char addr[300];
     char last_err[256];
     uint64_t cur_epoch, cur_seq; /* next batch to send is the first unacked one >= this */
-    struct inflight ring[SLT_AGENT_WINDOW];
+    struct inflight ring[SLT_SHIP_WINDOW];
     size_t ifh, ifn;
     uint64_t rgen; /* bumped on every rewind; answers to older sends do not rewind again */
     int holding;
     int64_t last_ack_ms;
-    uint64_t connects, failures;
     int closing, refs;
     struct slt_buf wbuf;
 };
@@ -98,7 +103,7 @@ static void drop_conn(struct slt_ship *s)
     s->holding = 0;
     uv_timer_stop(&s->hold);
     slt_frame_reader_release(&s->fr);
-    slt_frame_reader_init(&s->fr, SLT_AGENT_MAX_FRAME);
+    slt_frame_reader_init(&s->fr, s->h.max_frame);
 }
 
 static void on_timer(uv_timer_t *t);
@@ -117,13 +122,13 @@ static void fail(struct slt_ship *s, const char *why, int err)
     else
         slt_log(SLT_LOG_DEBUG, "ship", "aggregator %s: %s", s->addr, msg);
     snprintf(s->last_err, sizeof(s->last_err), "%s", msg);
-    s->failures++;
+    s->n.failures++;
     drop_conn(s);
     s->state = SLT_CONN_DOWN;
     s->gen++;
     if (s->closing)
         return;
-    if (++s->addr_idx < s->a->cfg->agent.naggregators) {
+    if (++s->addr_idx < s->h.conf(s->h.data)->naggregators) {
         delay = 0;
     } else {
         s->addr_idx = 0;
@@ -204,7 +209,8 @@ static size_t lower_bound(struct slt_spool *sp, uint64_t epoch, uint64_t seq)
 
 static void pump(struct slt_ship *s)
 {
-    struct slt_spool *sp = s->a->spool;
+    struct slt_spool *sp = s->h.spool;
+    uint64_t epoch = s->h.epoch(s->h.data);
     size_t i, n;
     int rc;
 
@@ -212,11 +218,11 @@ static void pump(struct slt_ship *s)
         return;
     n = slt_spool_count(sp);
     i = lower_bound(sp, s->cur_epoch, s->cur_seq);
-    while (s->ifn < SLT_AGENT_WINDOW && i < n) {
+    while (s->ifn < SLT_SHIP_WINDOW && i < n) {
         struct slt_spool_rec *r = slt_spool_at(sp, i);
         struct inflight *f;
 
-        if (r->acked || r->epoch != s->a->epoch) {
+        if (r->acked || r->epoch != epoch) {
             i++;
             continue;
         }
@@ -233,7 +239,7 @@ static void pump(struct slt_ship *s)
         }
         if (s->ifn == 0)
             s->last_ack_ms = now_ms();
-        f = &s->ring[(s->ifh + s->ifn) % SLT_AGENT_WINDOW];
+        f = &s->ring[(s->ifh + s->ifn) % SLT_SHIP_WINDOW];
         f->epoch = r->epoch;
         f->seq = r->seq;
         f->rgen = s->rgen;
@@ -263,8 +269,8 @@ static void on_hold(uv_timer_t *t)
 
 static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
 {
-    struct slt_agent *a = s->a;
-    struct slt_spool *sp = a->spool;
+    struct slt_spool *sp = s->h.spool;
+    uint64_t epoch = s->h.epoch(s->h.data);
     struct inflight f;
     uint64_t from;
     long idx;
@@ -275,7 +281,7 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         return;
     }
     f = s->ring[s->ifh];
-    s->ifh = (s->ifh + 1) % SLT_AGENT_WINDOW;
+    s->ifh = (s->ifh + 1) % SLT_SHIP_WINDOW;
     s->ifn--;
     s->last_ack_ms = now_ms();
     idx = slt_spool_find(sp, ack->epoch, ack->seq);
@@ -283,38 +289,38 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
     case SLT_ACK_APPLIED:
     case SLT_ACK_DUPLICATE:
         if (ack->status == SLT_ACK_APPLIED)
-            a->acked++;
+            s->n.acked++;
         else
-            a->duplicates++;
+            s->n.duplicates++;
         if (idx >= 0)
             slt_spool_set_acked(sp, (size_t)idx, 1);
-        if (ack->epoch == a->epoch && ack->seq > a->last_acked_seq)
-            a->last_acked_seq = ack->seq;
+        if (ack->epoch == epoch)
+            s->h.acked(s->h.data, ack->epoch, ack->seq);
         s->hold_ms = HOLD_MIN_MS;
         break;
     case SLT_ACK_REJECTED:
-        a->rejected++;
-        if (ack->reason == SLT_REJECT_STALE_EPOCH && ack->epoch == a->epoch) {
+        s->n.rejected++;
+        if (ack->reason == SLT_REJECT_STALE_EPOCH && ack->epoch == epoch) {
             if (ack->mark + 1 < LUA_INT_MAX) {
                 /* nothing of the rejected batch was stored: move above the stored epoch
                  * and send again everything not acknowledged */
                 char why[160];
 
-                a->stale_epochs++;
+                s->n.stale_epochs++;
                 snprintf(why, sizeof(why),
                          "the aggregator holds epoch %" PRIu64 " for agent id '%s' (state lost, "
                          "clock set back, or another host with this id)",
-                         ack->mark, a->agent_id);
-                slt__agent_new_epoch(a, ack->mark, 1, why);
+                         ack->mark, s->h.agent_id);
+                s->h.new_epoch(s->h.data, ack->mark, 1, why);
                 slt_ship_reconnect(s);
                 return;
             }
             slt_log(SLT_LOG_ERROR, "ship",
                     "the aggregator holds epoch %" PRIu64 " for agent id '%s', the largest "
                     "there is: remove it (docs/REDIS.md, 'What grows') or use another agent.id",
-                    ack->mark, a->agent_id);
+                    ack->mark, s->h.agent_id);
         }
-        a->given_up++;
+        s->n.given_up++;
         slt_log(SLT_LOG_ERROR, "ship",
                 "batch %" PRIu64 ":%" PRIu64 " rejected by the aggregator (%s); it is given up",
                 ack->epoch, ack->seq,
@@ -325,10 +331,10 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
             slt_spool_set_acked(sp, (size_t)idx, 1);
         break;
     case SLT_ACK_RETRY:
-        a->retries++;
+        s->n.retries++;
         if (f.rgen != s->rgen)
             break;
-        if (a->retries == 1 || s->hold_ms >= HOLD_MAX_MS)
+        if (s->n.retries == 1 || s->hold_ms >= HOLD_MAX_MS)
             slt_log(SLT_LOG_WARN, "ship", "aggregator asks to retry batch %" PRIu64 " later",
                     ack->seq);
         rewind_to(s, ack->epoch, ack->seq);
@@ -339,8 +345,8 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
             s->hold_ms = HOLD_MAX_MS;
         break;
     case SLT_ACK_GAP:
-        a->gaps++;
-        if (f.rgen != s->rgen || ack->epoch != a->epoch)
+        s->n.gaps++;
+        if (f.rgen != s->rgen || ack->epoch != epoch)
             break;
         from = ack->resend_from;
         if (from > ack->seq || from == 0) {
@@ -352,10 +358,10 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         }
         idx = slt_spool_find(sp, ack->epoch, from);
         if (idx < 0) {
-            a->unrecoverable_gaps++;
-            slt__agent_new_epoch(a, 0, 0,
-                                 "aggregator lost batches that are no longer spooled "
-                                 "(older than spool_retention)");
+            s->n.unrecoverable_gaps++;
+            s->h.new_epoch(s->h.data, 0, 0,
+                           "aggregator lost batches that are no longer spooled "
+                           "(older than spool_retention)");
             slt_ship_reconnect(s);
             return;
         }
@@ -372,7 +378,7 @@ static void handle_ack(struct slt_ship *s, const struct slt_msg_ack *ack)
         fail(s, "unknown acknowledgement status", SLT_EPROTO);
         return;
     }
-    slt__agent_on_acked(a);
+    s->h.after_ack(s->h.data);
     if (!s->closing)
         pump(s);
 }
@@ -386,12 +392,12 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
             return;
         }
         s->state = SLT_CONN_UP;
-        s->connects++;
+        s->n.connects++;
         s->backoff_ms = BACKOFF_MIN_MS;
         s->hold_ms = HOLD_MIN_MS;
         s->last_err[0] = '\0';
         slt_log(SLT_LOG_INFO, "ship", "connected to aggregator %s (%" PRIu64 " to resend)", s->addr,
-                s->a->spool->unacked);
+                s->h.spool->unacked);
         s->cur_epoch = s->cur_seq = 0;
         s->rgen++;
         uv_timer_start(&s->timer, on_timer, WATCHDOG_MS, WATCHDOG_MS);
@@ -478,13 +484,12 @@ static void on_read(struct slt_conn *c, long nread)
 static void on_connect(struct slt_conn *c, int status)
 {
     struct slt_ship *s = slt_conn_data(c);
-    struct slt_agent *a;
+    const char *token;
     struct slt_msg m;
     int rc;
 
     if (s->c != c)
         return;
-    a = s->a;
     if (status < 0) {
         if (status == SLT_EPROTO)
             fail(s, slt_conn_error(c), 0);
@@ -499,9 +504,10 @@ static void on_connect(struct slt_conn *c, int status)
     memset(&m, 0, sizeof(m));
     m.type = SLT_MSG_HELLO;
     m.u.hello.version = SLT_PROTO_VERSION;
-    m.u.hello.agent_id = slt_str_make(a->agent_id, strlen(a->agent_id));
-    m.u.hello.epoch = a->epoch;
-    m.u.hello.token = slt_str_make(a->token, strlen(a->token));
+    token = s->h.token(s->h.data);
+    m.u.hello.agent_id = slt_str_make(s->h.agent_id, strlen(s->h.agent_id));
+    m.u.hello.epoch = s->h.epoch(s->h.data);
+    m.u.hello.token = slt_str_make(token, strlen(token));
     s->wbuf.len = 0;
     rc = slt_msg_encode(&m, &s->wbuf);
     if (rc == 0)
@@ -535,7 +541,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         fail(s, "cannot resolve", status);
         return;
     }
-    rc = slt_conn_connect(s->a->loop, res->ai_addr, NULL, NULL, on_connect, s, &c);
+    rc = slt_conn_connect(s->h.loop, res->ai_addr, NULL, NULL, on_connect, s, &c);
     uv_freeaddrinfo(res);
     if (rc < 0) {
         fail(s, "cannot connect", rc);
@@ -579,7 +585,7 @@ static int split_addr(const char *addr, char *host, size_t hlen, char *port, siz
 
 static void connect_next(struct slt_ship *s)
 {
-    const struct slt_agent_conf *ac = &s->a->cfg->agent;
+    const struct slt_agent_conf *ac = s->h.conf(s->h.data);
     struct addrinfo hints;
     char host[256], port[16];
     struct gai *g;
@@ -612,7 +618,7 @@ static void connect_next(struct slt_ship *s)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     s->refs++;
-    rc = uv_getaddrinfo(s->a->loop, &g->req, on_resolved, host, port, &hints);
+    rc = uv_getaddrinfo(s->h.loop, &g->req, on_resolved, host, port, &hints);
     if (rc < 0) {
         s->refs--;
         slt_free(g);
@@ -628,20 +634,20 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
-int slt_ship_new(struct slt_agent *a, struct slt_ship **out)
+int slt_ship_new(const struct slt_ship_hooks *hooks, struct slt_ship **out)
 {
     struct slt_ship *s = slt_calloc(1, sizeof(*s));
 
     if (!s)
         return SLT_ENOMEM;
-    s->a = a;
+    s->h = *hooks;
     s->backoff_ms = BACKOFF_MIN_MS;
     s->hold_ms = HOLD_MIN_MS;
     slt_proto_limits_default(&s->limits);
-    slt_frame_reader_init(&s->fr, SLT_AGENT_MAX_FRAME);
-    slt_buf_init(&s->wbuf, (size_t)SLT_AGENT_MAX_FRAME + 4);
-    uv_timer_init(a->loop, &s->timer);
-    uv_timer_init(a->loop, &s->hold);
+    slt_frame_reader_init(&s->fr, s->h.max_frame);
+    slt_buf_init(&s->wbuf, s->h.max_frame + 4);
+    uv_timer_init(s->h.loop, &s->timer);
+    uv_timer_init(s->h.loop, &s->hold);
     s->timer.data = s->hold.data = s;
     s->refs = 2;
     srandom((unsigned)(slt_mono_ns() ^ (uint64_t)getpid()));
@@ -689,14 +695,9 @@ const char *slt_ship_address(const struct slt_ship *s)
     return s->addr;
 }
 
-uint64_t slt_ship_connects(const struct slt_ship *s)
+const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s)
 {
-    return s->connects;
-}
-
-uint64_t slt_ship_failures(const struct slt_ship *s)
-{
-    return s->failures;
+    return &s->n;
 }
 
 int slt_ship_handles_open(const struct slt_ship *s)

@@ -1484,6 +1484,18 @@ static void on_http_stopped(void *data)
     api_maybe_stopped(api);
 }
 
+/* /healthz and /readyz are answered even when every API connection is taken (slowloris). */
+static const char *const probe_paths[] = {"/healthz", "/readyz", NULL};
+static const struct slt_http_limits http_limits = {
+    .max_header_bytes = 8192,
+    .header_timeout_ms = 5000,
+    .idle_timeout_ms = 30000,
+    .max_conns = 256,
+    .probe_paths = probe_paths,
+    .probe_conns = 16,
+    .probe_timeout_ms = 1000,
+};
+
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
                   struct slt_aggr_stats *stats, struct slt_store *store, struct slt_api **out)
 {
@@ -1501,7 +1513,7 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     api->store = store;
     api->redis_timeout_ms =
         cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
-    rc = slt_http_server_start(loop, listen, NULL, on_request, api, &api->http);
+    rc = slt_http_server_start(loop, listen, &http_limits, on_request, api, &api->http);
     if (rc < 0) {
         slt_free(api);
         return rc;

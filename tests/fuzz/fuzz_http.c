@@ -1,7 +1,8 @@
 /*
  * The HTTP request path: bytes in arbitrary chunks through the request reader, then every
  * complete request through target splitting, routing (percent-decoding the SLI name) and the
- * range parameters, as the server does before it touches Redis.
+ * range parameters, as the server does before it touches Redis; the Authorization header
+ * through the bearer check.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         off += n;
         while ((res = slt_http_in_next(in)) == SLT_HTTP_IN_REQUEST && requests < 100) {
+            const char *auth = slt_http_in_authorization(in);
+
             requests++;
             handle(slt_http_in_target(in));
+            if (auth && slt_http_bearer_matches(auth, "s3cret", 6) < 0)
+                __builtin_trap();
         }
         if (res == SLT_HTTP_IN_ERROR) {
             int st = slt_http_in_error_status(in);

@@ -179,6 +179,27 @@ static void test_reader_reads_pipelined_requests(void **state)
     slt_http_in_free(in);
 }
 
+static void test_reader_keeps_each_requests_authorization(void **state)
+{
+    struct slt_http_in *in = in_with("GET /a HTTP/1.1\r\nX-Authorization-Not: no\r\n"
+                                     "AUTHORIZATION: Bearer  s3cret \r\n\r\n"
+                                     "GET /b HTTP/1.1\r\nauthorizatio: x\r\n\r\n",
+                                     8192);
+
+    (void)state;
+    assert_int_equal(slt_http_in_next(in), SLT_HTTP_IN_REQUEST);
+    assert_string_equal(slt_http_in_authorization(in), "Bearer  s3cret ");
+    assert_int_equal(slt_http_bearer_matches(slt_http_in_authorization(in), "s3cret", 6), 1);
+    assert_int_equal(slt_http_bearer_matches(slt_http_in_authorization(in), "s3cre", 5), 0);
+    assert_int_equal(slt_http_in_next(in), SLT_HTTP_IN_REQUEST);
+    assert_null(slt_http_in_authorization(in));
+    assert_int_equal(slt_http_bearer_matches(NULL, "s3cret", 6), 0);
+    assert_int_equal(slt_http_bearer_matches("Basic s3cret", "s3cret", 6), 0);
+    assert_int_equal(slt_http_bearer_matches("bearer s3cret", "s3cret", 6), 1);
+    assert_int_equal(slt_http_bearer_matches("Bearer ", "", 0), 0);
+    slt_http_in_free(in);
+}
+
 static void test_reader_refuses_oversize_headers_with_431(void **state)
 {
     char big[2048];
@@ -286,7 +307,7 @@ static void *live_run(void *arg)
 static struct live *live_start(void)
 {
     static struct live lv;
-    struct slt_http_limits lim = {1024, 400, 1000, 4};
+    struct slt_http_limits lim = {1024, 400, 1000, 4, NULL, 0, 0};
 
     memset(&lv, 0, sizeof(lv));
     uv_loop_init(&lv.loop);
@@ -561,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_routes_decode_the_sli_name),
         cmocka_unit_test(test_ranges_must_be_whole_minutes),
         cmocka_unit_test(test_reader_reads_pipelined_requests),
+        cmocka_unit_test(test_reader_keeps_each_requests_authorization),
         cmocka_unit_test(test_reader_refuses_oversize_headers_with_431),
         cmocka_unit_test(test_reader_refuses_methods_bodies_and_garbage),
         cmocka_unit_test(test_target_splits_path_and_query),

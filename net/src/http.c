@@ -1,5 +1,5 @@
-/* A small HTTP/1.1 server on libuv and http-parser; see http.h. */
-#include "http.h"
+/* A small HTTP/1.1 server on a slt_conn and http-parser; see slt/http.h. */
+#include "slt/http.h"
 
 #include <arpa/inet.h>
 #include <http_parser.h>
@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <uv.h>
+
+#include "slt/conn.h"
 
 #define COMPONENT "http"
 
@@ -31,6 +34,14 @@ struct slt_http_in {
     int keep_alive;
     int error_status;
     int failed;
+    /* the Authorization header of the current request (the last one wins) */
+    char *auth; /* room for max_header + 1 */
+    size_t auth_len;
+    int have_auth;
+    char field[16]; /* the header name being read, lower case, when it fits */
+    size_t field_len;
+    int field_done; /* a value followed the name: the next name piece starts a new one */
+    int in_auth;    /* the value being read is Authorization's */
 };
 
 static int in_limit(struct slt_http_in *in, size_t n)
@@ -51,6 +62,12 @@ static int on_message_begin(http_parser *p)
     in->hdr_bytes = 0;
     in->target_len = 0;
     in->target[0] = '\0';
+    in->have_auth = 0;
+    in->auth_len = 0;
+    in->auth[0] = '\0';
+    in->field_len = 0;
+    in->field_done = 1;
+    in->in_auth = 0;
     return 0;
 }
 
@@ -67,11 +84,52 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
-static int on_header_bytes(http_parser *p, const char *at, size_t n)
+static int on_header_field(http_parser *p, const char *at, size_t n)
 {
-    (void)at;
+    struct slt_http_in *in = p->data;
+    size_t i;
+
     /* ": " and CRLF count too, roughly: 2 bytes per field or value piece */
-    return in_limit(p->data, n + 2);
+    if (in_limit(in, n + 2) < 0)
+        return -1;
+    if (in->field_done) {
+        in->field_len = 0;
+        in->field_done = 0;
+        in->in_auth = 0;
+    }
+    for (i = 0; i < n; i++) {
+        char ch = at[i];
+
+        if (in->field_len >= sizeof(in->field) - 1) {
+            in->field_len = sizeof(in->field); /* too long to be a name we want */
+            break;
+        }
+        in->field[in->field_len++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct slt_http_in *in = p->data;
+
+    if (in_limit(in, n + 2) < 0)
+        return -1;
+    if (!in->field_done) {
+        in->field_done = 1;
+        in->in_auth = in->field_len == 13 && memcmp(in->field, "authorization", 13) == 0;
+        if (in->in_auth) {
+            in->auth_len = 0;
+            in->have_auth = 1;
+        }
+    }
+    if (in->in_auth) {
+        /* hdr_bytes bounds auth_len, and auth has room for max_header + 1 */
+        memcpy(in->auth + in->auth_len, at, n);
+        in->auth_len += n;
+        in->auth[in->auth_len] = '\0';
+    }
+    return 0;
 }
 
 static int on_headers_complete(http_parser *p)
@@ -108,8 +166,8 @@ static int on_message_complete(http_parser *p)
 static const http_parser_settings in_settings = {
     .on_message_begin = on_message_begin,
     .on_url = on_url,
-    .on_header_field = on_header_bytes,
-    .on_header_value = on_header_bytes,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_message_complete = on_message_complete,
 };
@@ -124,11 +182,13 @@ struct slt_http_in *slt_http_in_new(size_t max_header_bytes)
     in->cap = max_header_bytes < 4096 ? 4096 : max_header_bytes;
     in->buf = slt_malloc(in->cap);
     in->target = slt_malloc(max_header_bytes + 1);
-    if (!in->buf || !in->target) {
+    in->auth = slt_malloc(max_header_bytes + 1);
+    if (!in->buf || !in->target || !in->auth) {
         slt_http_in_free(in);
         return NULL;
     }
     in->target[0] = '\0';
+    in->auth[0] = '\0';
     http_parser_init(&in->parser, HTTP_REQUEST);
     in->parser.data = in;
     return in;
@@ -140,6 +200,7 @@ void slt_http_in_free(struct slt_http_in *in)
         return;
     slt_free(in->buf);
     slt_free(in->target);
+    slt_free(in->auth);
     slt_free(in);
 }
 
@@ -214,6 +275,11 @@ int slt_http_in_method(const struct slt_http_in *in)
 const char *slt_http_in_target(const struct slt_http_in *in)
 {
     return in->target;
+}
+
+const char *slt_http_in_authorization(const struct slt_http_in *in)
+{
+    return in->complete && in->have_auth ? in->auth : NULL;
 }
 
 int slt_http_in_keep_alive(const struct slt_http_in *in)
@@ -325,69 +391,25 @@ int slt_http_query_get(struct slt_str query, const char *name, char *out, size_t
     return 0;
 }
 
+int slt_http_bearer_matches(const char *authorization, const char *token, size_t token_len)
+{
+    const char *p = authorization;
+    size_t n;
+
+    if (!p || strncasecmp(p, "bearer ", 7) != 0)
+        return 0;
+    p += 7;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    n = strlen(p);
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return token_len > 0 && slt_ct_equal(p, n, token, token_len);
+}
+
 int slt_http_parse_listen(const char *listen, struct sockaddr_storage *addr)
 {
-    char host[256];
-    const char *colon, *port_s;
-    size_t hlen;
-    char *end;
-    long port;
-    struct addrinfo hints, *res = NULL;
-    int rc;
-
-    if (!listen)
-        return SLT_EINVAL;
-    if (listen[0] == '[') {
-        const char *rb = strchr(listen, ']');
-
-        if (!rb || rb[1] != ':')
-            return SLT_EINVAL;
-        hlen = (size_t)(rb - listen - 1);
-        if (hlen >= sizeof(host))
-            return SLT_EINVAL;
-        memcpy(host, listen + 1, hlen);
-        port_s = rb + 2;
-    } else {
-        colon = strrchr(listen, ':');
-        if (!colon)
-            return SLT_EINVAL;
-        hlen = (size_t)(colon - listen);
-        if (hlen >= sizeof(host))
-            return SLT_EINVAL;
-        memcpy(host, listen, hlen);
-        port_s = colon + 1;
-        if (memchr(host, ':', hlen))
-            return SLT_EINVAL; /* a bare IPv6 address needs brackets */
-    }
-    host[hlen] = '\0';
-    if (*port_s == '\0')
-        return SLT_EINVAL;
-    port = strtol(port_s, &end, 10);
-    if (*end != '\0' || port < 0 || port > 65535)
-        return SLT_EINVAL;
-    memset(addr, 0, sizeof(*addr));
-    if (hlen == 0 || strcmp(host, "*") == 0) {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
-
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        a4->sin_addr.s_addr = htonl(INADDR_ANY);
-        return 0;
-    }
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    rc = getaddrinfo(host, port_s, &hints, &res);
-    if (rc != 0 || !res)
-        return SLT_EINVAL;
-    if (res->ai_addrlen > sizeof(*addr)) {
-        freeaddrinfo(res);
-        return SLT_EINVAL;
-    }
-    memcpy(addr, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
+    return slt_net_parse_listen(listen, addr);
 }
 
 const char *slt_http_reason(int status)
@@ -397,6 +419,8 @@ const char *slt_http_reason(int status)
         return "OK";
     case 204:
         return "No Content";
+    case 401:
+        return "Unauthorized";
     case 400:
         return "Bad Request";
     case 404:
@@ -432,7 +456,7 @@ enum conn_state {
 };
 
 struct slt_http_conn {
-    uv_tcp_t tcp;
+    struct slt_conn *conn;
     uv_timer_t timer;
     struct slt_http_server *srv;
     struct slt_http_in *in;
@@ -441,21 +465,22 @@ struct slt_http_conn {
     int fresh; /* no request answered yet: the header timer runs from accept */
     int keep_alive;
     int closing;
+    int over_cap; /* accepted over max_conns: probe paths only, one request */
     int open_handles;
-    uv_write_t wreq;
     char *wbuf;
     struct slt_http_conn *prev, *next;
 };
 
 struct slt_http_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    struct slt_listener *listener;
     struct slt_http_limits limits;
     slt_http_handler_fn handler;
     void *data;
     struct slt_http_counters counters;
     struct slt_http_conn *conns;
     size_t nconns;
+    size_t nover; /* of nconns, accepted over max_conns */
     int port;
     int stopping;
     int listener_open;
@@ -465,8 +490,8 @@ struct slt_http_server {
 
 static void conn_close(struct slt_http_conn *c);
 static void conn_process(struct slt_http_conn *c);
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(struct slt_conn *sc, size_t hint, char **p, size_t *room);
+static void on_read(struct slt_conn *sc, long nread);
 
 static void maybe_stopped(struct slt_http_server *srv)
 {
@@ -482,9 +507,8 @@ static void maybe_stopped(struct slt_http_server *srv)
         cb(d);
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void conn_handle_gone(struct slt_http_conn *c)
 {
-    struct slt_http_conn *c = h->data;
     struct slt_http_server *srv = c->srv;
 
     if (--c->open_handles > 0)
@@ -496,9 +520,22 @@ static void on_conn_closed(uv_handle_t *h)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    if (c->over_cap)
+        srv->nover--;
     slt_http_in_free(c->in);
+    slt_free(c->wbuf);
     slt_free(c);
     maybe_stopped(srv);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    conn_handle_gone(h->data);
+}
+
+static void on_conn_closed(struct slt_conn *sc)
+{
+    conn_handle_gone(slt_conn_data(sc));
 }
 
 static void conn_close(struct slt_http_conn *c)
@@ -510,8 +547,8 @@ static void conn_close(struct slt_http_conn *c)
         c->req->conn = NULL; /* the handler still answers; the answer is dropped */
         c->req = NULL;
     }
-    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    slt_conn_close(c->conn, on_conn_closed);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -523,10 +560,20 @@ static void on_timer(uv_timer_t *t)
     conn_close(c);
 }
 
-static void on_write(uv_write_t *w, int status)
+static uint64_t header_timeout(const struct slt_http_conn *c)
 {
-    struct slt_http_conn *c = w->data;
+    const struct slt_http_limits *l = &c->srv->limits;
 
+    if (c->over_cap && l->probe_timeout_ms && l->probe_timeout_ms < l->header_timeout_ms)
+        return l->probe_timeout_ms;
+    return l->header_timeout_ms;
+}
+
+static void on_write(struct slt_conn *sc, int status, void *arg)
+{
+    struct slt_http_conn *c = arg;
+
+    (void)sc;
     slt_free(c->wbuf);
     c->wbuf = NULL;
     if (c->closing)
@@ -544,15 +591,13 @@ static void on_write(uv_write_t *w, int status)
 /* Sends a complete response and closes after it unless keep_alive. Takes ownership of buf. */
 static void conn_send(struct slt_http_conn *c, char *buf, size_t len)
 {
-    uv_buf_t b = uv_buf_init(buf, (unsigned int)len);
     int rc;
 
     c->wbuf = buf;
-    c->wreq.data = c;
     c->state = CONN_BUSY;
     /* a client that does not read its answer is closed after the idle timeout */
     uv_timer_start(&c->timer, on_timer, c->srv->limits.idle_timeout_ms, 0);
-    rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    rc = slt_conn_write(c->conn, buf, len, on_write, c);
     if (rc < 0) {
         slt_free(buf);
         c->wbuf = NULL;
@@ -594,12 +639,13 @@ static void conn_error(struct slt_http_conn *c, int status)
     char *buf;
     size_t len, blen;
 
-    c->srv->counters.bad_requests++;
+    if (status != 503)
+        c->srv->counters.bad_requests++;
     count_status(c->srv, status);
     blen = (size_t)snprintf(body, sizeof(body), "{\"error\":\"%s\",\"status\":%d}\n",
                             slt_http_reason(status), status);
     c->keep_alive = 0;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    slt_conn_read_stop(c->conn);
     buf = build_response(status, "application/json", body, blen,
                          status == 405 ? "Allow: GET, HEAD\r\n" : NULL, 0, 0, &len);
     if (!buf) {
@@ -609,20 +655,37 @@ static void conn_error(struct slt_http_conn *c, int status)
     conn_send(c, buf, len);
 }
 
+static int is_probe_path(const struct slt_http_server *srv, struct slt_str path)
+{
+    const char *const *p;
+
+    for (p = srv->limits.probe_paths; p && *p; p++)
+        if (slt_str_eq(path, *p))
+            return 1;
+    return 0;
+}
+
 static void conn_dispatch(struct slt_http_conn *c)
 {
     struct slt_http_server *srv = c->srv;
     struct slt_http_req *req = slt_calloc(1, sizeof(*req));
+    const char *auth = slt_http_in_authorization(c->in);
 
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    slt_conn_read_stop(c->conn);
     uv_timer_stop(&c->timer);
     c->state = CONN_BUSY;
-    c->keep_alive = slt_http_in_keep_alive(c->in) && !srv->stopping;
-    if (req)
+    c->keep_alive = slt_http_in_keep_alive(c->in) && !srv->stopping && !c->over_cap;
+    if (req) {
         req->target = slt_strdup(slt_http_in_target(c->in));
-    if (!req || !req->target) {
-        if (req)
+        if (auth)
+            req->authorization = slt_strdup(auth);
+    }
+    if (!req || !req->target || (auth && !req->authorization)) {
+        if (req) {
+            slt_free(req->target);
+            slt_free(req->authorization);
             slt_free(req);
+        }
         conn_error(c, 500);
         return;
     }
@@ -630,8 +693,15 @@ static void conn_dispatch(struct slt_http_conn *c)
     req->method = (enum slt_http_method)slt_http_in_method(c->in);
     slt_http_split_target(req->target, &req->path, &req->query);
     req->start_ns = slt_mono_ns();
-    c->req = req;
     srv->counters.requests++;
+    if (c->over_cap && !is_probe_path(srv, req->path)) {
+        slt_free(req->target);
+        slt_free(req->authorization);
+        slt_free(req);
+        conn_error(c, 503);
+        return;
+    }
+    c->req = req;
     srv->handler(req, srv->data);
 }
 
@@ -655,58 +725,65 @@ static void conn_process(struct slt_http_conn *c)
         c->state = CONN_READING;
         /* a fresh connection's header timer has been running since accept */
         if (!c->fresh)
-            uv_timer_start(&c->timer, on_timer, c->srv->limits.header_timeout_ms, 0);
+            uv_timer_start(&c->timer, on_timer, header_timeout(c), 0);
     }
-    /* reading may have been stopped for the previous request; EALREADY is fine */
-    (void)uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* reading may have been stopped for the previous request */
+    if (slt_conn_read_start(c->conn, on_alloc, on_read) < 0)
+        conn_close(c);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void on_alloc(struct slt_conn *sc, size_t hint, char **p, size_t *room)
 {
-    struct slt_http_conn *c = h->data;
-    char *p;
-    size_t room;
+    struct slt_http_conn *c = slt_conn_data(sc);
 
     (void)hint;
-    slt_http_in_space(c->in, &p, &room);
-    *buf = uv_buf_init(p, (unsigned int)room);
+    slt_http_in_space(c->in, p, room);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void on_read(struct slt_conn *sc, long nread)
 {
-    struct slt_http_conn *c = s->data;
+    struct slt_http_conn *c = slt_conn_data(sc);
 
-    (void)buf;
     if (nread < 0) {
+        if (nread == SLT_EPROTO)
+            c->srv->counters.tls_failures++;
         conn_close(c);
         return;
     }
-    if (nread == 0)
-        return;
     slt_http_in_wrote(c->in, (size_t)nread);
     conn_process(c);
 }
 
-static void on_connection(uv_stream_t *ls, int status)
+static void on_connection(struct slt_listener *l, struct slt_conn *sc)
 {
-    struct slt_http_server *srv = ls->data;
+    struct slt_http_server *srv = slt_listener_data(l);
     struct slt_http_conn *c;
 
-    if (status < 0 || srv->stopping)
+    if (srv->stopping) {
+        slt_conn_close(sc, NULL);
         return;
+    }
+    srv->counters.conns_accepted++;
+    if (srv->nconns >= srv->limits.max_conns &&
+        (!srv->limits.probe_paths || srv->nover >= srv->limits.probe_conns)) {
+        srv->counters.conns_refused++;
+        slt_conn_close(sc, NULL);
+        return;
+    }
     c = slt_calloc(1, sizeof(*c));
     if (c)
         c->in = slt_http_in_new(srv->limits.max_header_bytes);
     if (!c || !c->in) {
-        /* libuv keeps the connection queued and retries on the next one */
-        slt_log(SLT_LOG_ERROR, COMPONENT, "cannot accept a connection: out of memory");
-        slt_free(c);
+        slt_log(SLT_LOG_ERROR, COMPONENT, "cannot serve a connection: out of memory");
+        if (c)
+            slt_free(c);
+        slt_conn_close(sc, NULL);
         return;
     }
     c->srv = srv;
-    uv_tcp_init(srv->loop, &c->tcp);
+    c->conn = sc;
+    slt_conn_set_data(sc, c);
     uv_timer_init(srv->loop, &c->timer);
-    c->tcp.data = c;
     c->timer.data = c;
     c->open_handles = 2;
     c->next = srv->conns;
@@ -714,21 +791,16 @@ static void on_connection(uv_stream_t *ls, int status)
         srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    if (uv_accept(ls, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
-        return;
-    }
-    srv->counters.conns_accepted++;
     if (srv->nconns > srv->limits.max_conns) {
-        srv->counters.conns_refused++;
-        conn_close(c);
-        return;
+        c->over_cap = 1;
+        srv->nover++;
+        srv->counters.conns_over_cap++;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     c->state = CONN_WAITING;
     c->fresh = 1;
-    uv_timer_start(&c->timer, on_timer, srv->limits.header_timeout_ms, 0);
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    uv_timer_start(&c->timer, on_timer, header_timeout(c), 0);
+    if (slt_conn_read_start(sc, on_alloc, on_read) < 0)
+        conn_close(c);
 }
 
 void slt_http_respond(struct slt_http_req *req, int status, const char *content_type,
@@ -749,6 +821,7 @@ void slt_http_respond(struct slt_http_req *req, int status, const char *content_
             conn_close(c);
     }
     slt_free(req->target);
+    slt_free(req->authorization);
     slt_free(req);
 }
 
@@ -756,16 +829,19 @@ int slt_http_server_start(struct uv_loop_s *loop, const char *listen,
                           const struct slt_http_limits *limits, slt_http_handler_fn handler,
                           void *data, struct slt_http_server **out)
 {
+    return slt_http_server_start_tls(loop, listen, limits, NULL, handler, data, out);
+}
+
+int slt_http_server_start_tls(struct uv_loop_s *loop, const char *listen,
+                              const struct slt_http_limits *limits, struct slt_tls *tls,
+                              slt_http_handler_fn handler, void *data,
+                              struct slt_http_server **out)
+{
     static const struct slt_http_limits defaults = SLT_HTTP_LIMITS_DEFAULT;
     struct slt_http_server *srv;
-    struct sockaddr_storage addr, bound;
-    int rc, namelen = sizeof(bound);
+    char err[300];
+    int rc;
 
-    rc = slt_http_parse_listen(listen, &addr);
-    if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "bad http listen address '%s'", listen ? listen : "");
-        return rc;
-    }
     srv = slt_calloc(1, sizeof(*srv));
     if (!srv)
         return SLT_ENOMEM;
@@ -773,20 +849,15 @@ int slt_http_server_start(struct uv_loop_s *loop, const char *listen,
     srv->limits = limits ? *limits : defaults;
     srv->handler = handler;
     srv->data = data;
-    uv_tcp_init(loop, &srv->listener);
-    srv->listener.data = srv;
-    srv->listener_open = 1;
-    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+    rc = slt_listener_start(loop, listen, tls, on_connection, srv, &srv->listener, err,
+                            sizeof(err));
     if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "cannot listen on '%s': %s", listen, uv_strerror(rc));
-        slt_http_server_stop(srv, NULL, NULL);
+        slt_log(SLT_LOG_ERROR, COMPONENT, "%s", err);
+        slt_free(srv);
         return rc;
     }
-    if (uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &namelen) == 0)
-        srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                      : ((struct sockaddr_in *)&bound)->sin_port);
+    srv->listener_open = 1;
+    srv->port = slt_listener_port(srv->listener);
     *out = srv;
     return 0;
 }
@@ -806,9 +877,9 @@ size_t slt_http_server_conns(const struct slt_http_server *srv)
     return srv->nconns;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_listener_closed(void *data)
 {
-    struct slt_http_server *srv = h->data;
+    struct slt_http_server *srv = data;
 
     srv->listener_open = 0;
     maybe_stopped(srv);
@@ -816,7 +887,7 @@ static void on_listener_closed(uv_handle_t *h)
 
 void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *data), void *data)
 {
-    struct slt_http_conn *c;
+    struct slt_http_conn *c, *next;
 
     if (!srv) {
         if (on_stopped)
@@ -826,7 +897,10 @@ void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *
     srv->stopping = 1;
     srv->on_stopped = on_stopped;
     srv->stopped_data = data;
-    for (c = srv->conns; c; c = c->next)
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
         conn_close(c);
-    uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+    }
+    slt_listener_close(srv->listener, on_listener_closed, srv);
+    srv->listener = NULL;
 }
