@@ -18,10 +18,13 @@
 #include "slt/rule.h"
 
 #define CKPT_EVERY_MS 5000
+#define RESERVE_BYTES (256 * 1024) /* state_dir/reserve: room for a checkpoint on a full disk */
+#define RESERVE_RETRY_MS 2000
 
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
 
@@ -239,6 +242,7 @@ static void input_release(struct slt_agent_input *in)
     slt_free(in->slis);
     slt_free(in->sli_cfg);
     slt_free(in->line_cls);
+    slt_paths_release(&in->paths);
     memset(in, 0, sizeof(*in));
 }
 
@@ -252,6 +256,7 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->a = a;
     in->name = slt_strdup(ci->name);
     in->parser = slt_parser_new(ci->fmt, ci->max_line);
+    in->has_header = slt_format_has_header(ci->fmt);
     in->series = (uint32_t)find_series(a, SLT_SERIES_INPUT, ci->name);
     for (k = 0; k < cfg->nslis; k++)
         if (cfg->slis[k].input_idx == idx)
@@ -259,7 +264,8 @@ static int input_init(struct slt_agent *a, struct slt_agent_input *in, const str
     in->slis = slt_calloc(n ? n : 1, sizeof(*in->slis));
     in->sli_cfg = slt_calloc(n ? n : 1, sizeof(*in->sli_cfg));
     in->line_cls = slt_calloc(n ? n : 1, sizeof(*in->line_cls));
-    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls)
+    if (!in->name || !in->parser || !in->slis || !in->sli_cfg || !in->line_cls ||
+        slt_paths_init(&in->paths, ci->npaths) < 0)
         return SLT_ENOMEM;
     for (k = 0; k < cfg->nslis; k++) {
         if (cfg->slis[k].input_idx != idx)
@@ -389,6 +395,81 @@ static void count_unparsed_file(struct slt_agent *a, struct slt_tail_file *file)
     a->nunparsed_by_file++;
 }
 
+/*
+ * w3c / cloudfront: the columns of a line come from the last '#Fields:' line before it in the
+ * same file, which the parser keeps per stream (one per tailed file). A file first seen in the
+ * middle (a restart from a checkpoint, read_from: end) has its header behind us: read back
+ * from where reading starts, at most W3C_LOOKBACK bytes, for the last '#Fields:' line and the
+ * '#' lines of its block, and give them to the parser. Plain files only (a .gz is read from
+ * its start); without a header found, the format's default columns apply.
+ */
+#define W3C_LOOKBACK (64u << 20)
+#define W3C_CHUNK (64u << 10)
+
+static void recover_header(struct slt_agent_input *in, const char *path, uint64_t start)
+{
+    char *buf = NULL;
+    uint64_t pos = start, lo = start > W3C_LOOKBACK ? start - W3C_LOOKBACK : 0;
+    size_t n, i, blk, e;
+    ssize_t r;
+    int fd;
+
+    if (!path || (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".gz") == 0))
+        return;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return;
+    buf = slt_malloc(W3C_CHUNK + 1);
+    while (buf && pos > lo) {
+        /* the chunk before pos, overlapping the next one by a header line's worth */
+        uint64_t from = pos - lo > W3C_CHUNK ? pos - W3C_CHUNK : lo;
+
+        n = (size_t)(pos - from);
+        r = pread(fd, buf, n, (off_t)from);
+        if (r != (ssize_t)n)
+            break;
+        for (i = n; i-- > 0;) {
+            struct slt_record rec;
+
+            if (buf[i] != '#' || (i > 0 && buf[i - 1] != '\n') || (i == 0 && from != 0) ||
+                n - i < 8 || strncasecmp(buf + i, "#Fields:", 8) != 0)
+                continue;
+            /* the header block: the '#' lines right before it, then this one */
+            for (blk = i; blk > 0;) {
+                size_t b = blk - 1;
+                while (b > 0 && buf[b - 1] != '\n')
+                    b--;
+                if (buf[b] != '#' || (b == 0 && from != 0))
+                    break;
+                blk = b;
+            }
+            for (e = blk; e < n;) {
+                size_t l = e;
+                while (l < n && buf[l] != '\n')
+                    l++;
+                if (l == n)
+                    break; /* the #Fields: line runs past the chunk: not complete */
+                (void)slt_parse(in->parser, buf + e, l - e, &rec);
+                if (e == i)
+                    break;
+                e = l + 1;
+            }
+            slt_log(SLT_LOG_INFO, "agent",
+                    "input '%s': '%s' read from offset %" PRIu64 " with the #Fields: line at "
+                    "offset %" PRIu64,
+                    in->name, path, start, from + i);
+            goto out;
+        }
+        if (from == lo)
+            break;
+        pos = from + 256; /* keep a little overlap for a line cut at the chunk edge */
+        if (pos >= start)
+            break;
+    }
+out:
+    slt_free(buf);
+    close(fd);
+}
+
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset)
 {
@@ -403,6 +484,10 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
     if (in->closing || a->stopped)
         return;
     in->lines++;
+    /* per-file header state (w3c, cloudfront); a file first met mid-way gets its header */
+    if (in->has_header && slt_parser_stream(in->parser, (uint64_t)(uintptr_t)file) &&
+        end_offset > len + 1)
+        recover_header(in, file ? slt_tail_file_path(file) : NULL, end_offset - len - 1);
     if (flags & SLT_TAIL_OVERSIZE)
         r = SLT_UP_OVERSIZE;
     else
@@ -476,6 +561,73 @@ static uint64_t compute_acked(struct slt_agent *a)
     return a->seq - (a->has_pending ? 1 : 0);
 }
 
+/* ---- a full disk under state_dir ---- */
+
+static int is_disk_full(int rc)
+{
+    return rc == -ENOSPC || rc == -EDQUOT;
+}
+
+/* A write under state_dir failed (rc < 0) or succeeded (rc == 0): the disk_full condition. */
+static void note_disk(struct slt_agent *a, int rc, const char *what)
+{
+    if (rc < 0 && is_disk_full(rc) && !a->disk_full) {
+        a->disk_full = 1;
+        a->disk_full_events++;
+        slt_log(SLT_LOG_ERROR, "agent",
+                "'%s' is full (%s: %s): acknowledged batches are pruned now, reading is paused "
+                "until a batch can be spooled again",
+                a->state_dir, what, slt_strerror(rc));
+    } else if (rc == 0 && a->disk_full) {
+        a->disk_full = 0;
+        slt_log(SLT_LOG_INFO, "agent", "'%s' has room again (%s): reading", a->state_dir, what);
+    }
+}
+
+/*
+ * state_dir/reserve holds RESERVE_BYTES set aside at start. Pruning deletes the newest spool
+ * record only after the checkpoint holds its state; on a full disk the reserve is given back so
+ * that the checkpoint can be written, and made again once there is room.
+ */
+static void reserve_make(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int fd, rc;
+
+    a->reserve_try_ms = slt_now_ms();
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) == 0 && st.st_size >= RESERVE_BYTES &&
+        (uint64_t)st.st_blocks * 512 >= RESERVE_BYTES) {
+        a->reserve_held = 1;
+        close(fd);
+        return;
+    }
+    rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = errno;
+    close(fd);
+    if (rc != 0) {
+        unlink(path);
+        return;
+    }
+    a->reserve_held = 1;
+}
+
+static void reserve_release(struct slt_agent *a)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/reserve", a->state_dir);
+    if (unlink(path) < 0 && errno != ENOENT)
+        slt_log(SLT_LOG_WARN, "agent", "cannot delete '%s': %s", path, strerror(errno));
+    a->reserve_held = 0;
+    a->reserve_try_ms = slt_now_ms();
+}
+
 static int spool_pending(struct slt_agent *a)
 {
     struct slt_state st;
@@ -484,6 +636,7 @@ static int spool_pending(struct slt_agent *a)
     rc =
         slt_spool_append(a->spool, a->epoch, a->pending_seq, a->pending_created, a->pending_frame.p,
                          a->pending_frame.len, a->pending_state.p, a->pending_state.len);
+    note_disk(a, rc, "spool");
     if (rc < 0) {
         if (!a->paused_pending)
             slt_log(SLT_LOG_ERROR, "agent",
@@ -607,8 +760,10 @@ int slt__agent_checkpoint(struct slt_agent *a)
         rc = slt_ckpt_write(a->state_dir, b.p, b.len);
     slt_buf_release(&b);
     if (rc < 0) {
-        slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
-                slt_strerror(rc));
+        if (!is_disk_full(rc) || !a->disk_full)
+            slt_log(SLT_LOG_ERROR, "agent", "cannot write checkpoint in '%s': %s", a->state_dir,
+                    slt_strerror(rc));
+        note_disk(a, rc, "checkpoint");
         return rc;
     }
     a->ckpt_acked = a->last.acked_seq;
@@ -680,13 +835,26 @@ static void maintain_spool(struct slt_agent *a)
     int64_t now = slt_now_ms();
     int64_t retention = a->cfg->agent.spool_retention_s * 1000;
 
-    if (slt_spool_prunable(a->spool, now, retention) > 0) {
-        if (slt__agent_checkpoint(a) == 0)
-            slt_spool_prune(a->spool, now, retention);
+    /* on a full disk, the resend window after acknowledgement is a luxury */
+    unsigned flags = a->disk_full ? SLT_SPOOL_PRUNE_EARLY : 0;
+    int rc;
+
+    if (slt_spool_prunable(a->spool, now, retention, flags) > 0) {
+        rc = slt__agent_checkpoint(a);
+        if (rc < 0 && is_disk_full(rc) && a->reserve_held) {
+            slt_log(SLT_LOG_WARN, "agent", "giving back the space reserved in '%s/reserve'",
+                    a->state_dir);
+            reserve_release(a);
+            rc = slt__agent_checkpoint(a);
+        }
+        /* without a checkpoint the newest record is the state: its segment stays */
+        slt_spool_prune(a->spool, now, retention, flags | (rc < 0 ? SLT_SPOOL_PRUNE_KEEP_LAST : 0));
     } else if (now - a->last_ckpt_ms >= CKPT_EVERY_MS && compute_acked(a) != a->ckpt_acked) {
         slt__agent_checkpoint(a);
     }
     check_backpressure(a);
+    if (!a->reserve_held && !a->disk_full && now - a->reserve_try_ms >= RESERVE_RETRY_MS)
+        reserve_make(a);
 }
 
 /* since of (kind, name) in the new epoch, assigned at the first re-encoded batch carrying it */
@@ -885,6 +1053,7 @@ static void on_tick(uv_timer_t *t)
         return;
     checkpoint_positions(a);
     maintain_spool(a);
+    check_paths(a, 0);
     slt_status_write(a);
 }
 
@@ -1059,10 +1228,22 @@ static int make_inputs(struct slt_agent *a, struct slt_config *cfg, const struct
     return 0;
 }
 
+/* Paths and globs that match no file: logged as warnings with warn (start, SIGHUP). */
+static void check_paths(struct slt_agent *a, int warn)
+{
+    int64_t now = slt_now_ms();
+    size_t i;
+
+    for (i = 0; i < a->ninputs; i++)
+        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn,
+                        now);
+}
+
 static void start_inputs(struct slt_agent *a, const struct slt_state *st)
 {
     size_t i;
 
+    check_paths(a, 1);
     for (i = 0; i < a->ninputs; i++)
         input_start(a, &a->inputs[i], &a->cfg->inputs[i],
                     st ? slt_state_input(st, a->inputs[i].name) : NULL);
@@ -1138,6 +1319,7 @@ static void reload(struct slt_agent *a)
             memcpy(nin[j].reasons, oin[k].reasons, sizeof(nin[j].reasons));
             memcpy(nin[j].cls, oin[k].cls, sizeof(nin[j].cls));
             nin[j].last_event_s = oin[k].last_event_s;
+            nin[j].paths.none_since_ms = oin[k].paths.none_since_ms;
         }
     }
     close_inputs(a, oin, oldn, ocfg);
@@ -1419,6 +1601,7 @@ int slt_agent_start(struct slt_agent *a)
     };
     int rc;
 
+    reserve_make(a);
     uv_timer_init(a->loop, &a->flush_timer);
     uv_timer_init(a->loop, &a->tick_timer);
     uv_timer_init(a->loop, &a->close_timer);

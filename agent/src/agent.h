@@ -23,6 +23,7 @@
 
 #include "ckpt.h"
 #include "count.h"
+#include "paths.h"
 #include "slt/config.h"
 #include "ship.h"
 #include "slt/proto.h"
@@ -46,11 +47,13 @@ struct slt_agent_input {
     unsigned char *line_cls; /* per SLI, the class of the line being counted */
     size_t nslis;
     int closing; /* lines delivered after this are ignored (re-read from the positions) */
+    int has_header; /* the format keeps a header per file (w3c, cloudfront): one stream each */
     /* totals since start, for status */
     uint64_t lines, unparsed, oversize;
     uint64_t reasons[SLT_UP__COUNT];
     uint64_t cls[SLT_CLASS_COUNTED];
     int64_t last_event_s;
+    struct slt_paths paths; /* which of its paths match no file (paths.h) */
 };
 
 struct slt_agent_series {
@@ -98,6 +101,9 @@ struct slt_agent {
     struct slt_ship *ship;
     struct slt_status_http *http;
 
+    int disk_full;      /* the last write under state_dir failed with ENOSPC or EDQUOT */
+    int reserve_held;   /* state_dir/reserve is in place */
+    int64_t reserve_try_ms;
     int paused_full;    /* backpressure: the spool is full */
     int paused_pending; /* a batch is waiting to be spooled */
     int paused_close;   /* an early batch close is scheduled */
@@ -107,7 +113,7 @@ struct slt_agent {
     int handles_open;
 
     /* metrics */
-    uint64_t batches, early_closes, backpressure_events, spool_errors;
+    uint64_t batches, early_closes, backpressure_events, spool_errors, disk_full_events;
     uint64_t abandoned; /* the shipper counts acknowledgements (slt_ship_counters) */
     uint64_t given_up;  /* batches not carried into a new epoch (the shipper counts REJECTED) */
     uint64_t reloads, reload_failures;

@@ -2,8 +2,15 @@
  * Per-(series, minute) counter deltas between two batches.
  *
  * A series is an SLI (values good, bad, excluded) or an input (lines, unparsed, oversize); the
- * agent numbers them 0..nseries-1. The table is open addressing with linear probing and grows
- * by doubling. Its size is bounded by the caller: once it holds soft_max (series, minute) cells
+ * agent numbers them 0..nseries-1. Cells are kept dense, in the order they were created, with
+ * an open-addressing index (linear probing, load at most 1/2) of their positions; both grow by
+ * doubling. Taking a batch walks the dense cells once (grouped by series, a stable counting
+ * sort) and sorts a series' rows by minute only when they are out of order (an insertion sort
+ * for nearly sorted rows, as a backlog read in time order gives, else qsort), so a backlog
+ * costs no sort. The capacity is kept across batches (no regrowth per batch) and given back
+ * after 16 batches in a row that used less than 1/8 of it.
+ *
+ * Its size is bounded by the caller: once it holds soft_max (series, minute) cells
  * slt_count_add() returns 1, and the agent closes a batch early (which empties the table)
  * instead of dropping anything. Memory is therefore bounded by soft_max cells (plus the
  * cells of the one line being counted), never by log volume.
@@ -32,14 +39,17 @@ struct slt_count_cell {
 };
 
 struct slt_count {
-    struct slt_count_cell *cells;
-    size_t cap; /* power of two */
-    size_t len; /* cells in use */
+    struct slt_count_cell *cells; /* dense, in creation order */
+    size_t ccap;                  /* cells allocated */
+    uint32_t *index;              /* cap slots: 0 empty, else cell position + 1 */
+    size_t cap;                   /* index slots, a power of two */
+    size_t len;                   /* cells in use */
     size_t nseries;
     size_t soft_max;
+    unsigned small_takes; /* batches in a row that used under 1/8 of the capacity */
     /* one-entry cache per series: most lines of a batch share a minute */
     int64_t *last_minute;
-    size_t *last_slot;
+    size_t *last_slot; /* position in cells */
 };
 
 struct slt_count_snapshot {

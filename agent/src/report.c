@@ -150,6 +150,14 @@ static const struct slt_ship_counters *ship_counters(const struct slt_agent *a)
     return a->ship ? slt_ship_counters(a->ship) : &no_counters;
 }
 
+/* Seconds no path of the input has matched a file; 0 when some does. */
+static int64_t unmatched_s(const struct slt_agent_input *in)
+{
+    int64_t ms = slt_paths_none_for_ms(&in->paths, slt_now_ms());
+
+    return ms < 0 ? 0 : ms / 1000;
+}
+
 static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view *fv, size_t nf)
 {
     const struct slt_ship_counters *sc = ship_counters(a);
@@ -179,17 +187,19 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                    slt_spool_count(sp), sp->bytes, sp->unacked, sp->unacked_bytes, sp->max_bytes,
                    sp->repaired_bytes, sp->pruned_early);
     slt_buf_printf(b, "  \"backpressure\": %s,\n", a->paused_full ? "true" : "false");
+    slt_buf_printf(b, "  \"disk_full\": %s,\n", a->disk_full ? "true" : "false");
     slt_buf_printf(b,
                    "  \"counters\": {\"batches\": %" PRIu64 ", \"early_closes\": %" PRIu64
                    ", \"acked\": %" PRIu64 ", \"duplicates\": %" PRIu64 ", \"rejected\": %" PRIu64
                    ", \"retries\": %" PRIu64 ", \"gaps\": %" PRIu64
                    ", \"unrecoverable_gaps\": %" PRIu64 ", \"abandoned\": %" PRIu64
                    ", \"stale_epochs\": %" PRIu64 ", \"given_up\": %" PRIu64
+                   ", \"disk_full_events\": %" PRIu64
                    ", \"spool_errors\": %" PRIu64 ", \"backpressure_events\": %" PRIu64
                    ", \"reloads\": %" PRIu64 ", \"reload_failures\": %" PRIu64 "},\n",
                    a->batches, a->early_closes, sc->acked, sc->duplicates, sc->rejected,
                    sc->retries, sc->gaps, sc->unrecoverable_gaps, a->abandoned, sc->stale_epochs,
-                   sc->given_up + a->given_up, a->spool_errors,
+                   sc->given_up + a->given_up, a->disk_full_events, a->spool_errors,
                    a->backpressure_events, a->reloads, a->reload_failures);
     slt_buf_printf(b, "  \"inputs\": [");
     for (i = 0; i < a->ninputs; i++) {
@@ -211,7 +221,17 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            in->reasons[r]);
             first = 0;
         }
-        slt_buf_printf(b, "},\n     \"files\": [");
+        slt_buf_printf(b, "},\n     \"unmatched_paths\": [");
+        first = 1;
+        for (k = 0; k < in->paths.npaths && k < a->cfg->inputs[i].npaths; k++) {
+            if (!in->paths.unmatched[k])
+                continue;
+            slt_buf_printf(b, "%s", first ? "" : ", ");
+            json_str(b, a->cfg->inputs[i].paths[k]);
+            first = 0;
+        }
+        slt_buf_printf(b, "], \"unmatched_seconds\": %" PRId64 ",\n     \"files\": [",
+                       unmatched_s(in));
         first = 1;
         for (k = 0; k < nf; k++) {
             const struct slt_tail_file_stats *f = &fv[k].st;
@@ -265,6 +285,8 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
     prom(b, "spool_bytes", "gauge", "bytes in the spool", sp->bytes);
     prom(b, "spool_unacked_batches", "gauge", "batches not yet acknowledged", sp->unacked);
     prom(b, "spool_max_bytes", "gauge", "spool bound", sp->max_bytes);
+    prom(b, "disk_full", "gauge", "1 while writes under state_dir fail with ENOSPC or EDQUOT",
+         (uint64_t)a->disk_full);
     prom(b, "backpressure", "gauge", "1 while reading is paused because the spool is full",
          (uint64_t)a->paused_full);
     prom(b, "last_acked_seq", "gauge", "last acknowledged batch seq", a->last_acked_seq);
@@ -302,6 +324,24 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
             prom_label(b, in->name);
             slt_buf_printf(b, "\"} %" PRIu64 "\n", v);
         }
+    }
+    slt_buf_printf(b, "# HELP slitail_agent_input_unmatched_paths paths and globs of the input "
+                      "that match no file\n"
+                      "# TYPE slitail_agent_input_unmatched_paths gauge\n");
+    for (i = 0; i < a->ninputs; i++) {
+        slt_buf_printf(b, "slitail_agent_input_unmatched_paths{input=\"");
+        prom_label(b, a->inputs[i].name);
+        slt_buf_printf(b, "\"} %zu\n", a->inputs[i].paths.nunmatched);
+    }
+    slt_buf_printf(b, "# HELP slitail_agent_input_unmatched 1 when no path of the input has "
+                      "matched a file for agent.unmatched_after\n"
+                      "# TYPE slitail_agent_input_unmatched gauge\n");
+    for (i = 0; i < a->ninputs; i++) {
+        int64_t ms = slt_paths_none_for_ms(&a->inputs[i].paths, slt_now_ms());
+
+        slt_buf_printf(b, "slitail_agent_input_unmatched{input=\"");
+        prom_label(b, a->inputs[i].name);
+        slt_buf_printf(b, "\"} %d\n", ms >= 0 && ms >= a->cfg->agent.unmatched_after_ms);
     }
     {
         static const struct {

@@ -18,6 +18,7 @@
 #define REC_HDR 12
 #define REC_BODY_FIXED 32 /* epoch, seq, created, frame length, (state length after frame) */
 #define REC_MAX (64u << 20)
+#define SEG_ID_MAX ((uint64_t)1 << 62) /* ids count up from 1: never reached */
 
 static void seg_path(const struct slt_spool *sp, uint64_t id, char *out, size_t len)
 {
@@ -227,9 +228,15 @@ int slt_spool_open(const char *dir, uint64_t max_bytes, uint64_t seg_max, struct
 
         if (n != 24 || strcmp(e->d_name + 20, ".seg") != 0)
             continue;
-        v = strtoull(e->d_name, &end, 10);
-        if (end != e->d_name + 20)
+        /* ours are 20 digits below SEG_ID_MAX; strtoull alone would take "-1", " 1" or a value
+           past 2^64 (ERANGE), and the segment would then be opened under another name */
+        errno = 0;
+        v = strspn(e->d_name, "0123456789") == 20 ? strtoull(e->d_name, &end, 10) : 0;
+        if (v == 0 || errno || v > SEG_ID_MAX) {
+            slt_log(SLT_LOG_WARN, "spool", "ignoring '%s/%s': not a spool segment name", dir,
+                    e->d_name);
             continue;
+        }
         if (nids == capids) {
             size_t nc = capids ? capids * 2 : 16;
             uint64_t *n2 = slt_realloc(ids, nc * sizeof(*n2));
@@ -438,8 +445,8 @@ int slt_spool_read_state(struct slt_spool *sp, size_t i, struct slt_buf *out)
 }
 
 /* Walks the segments from the oldest; calls del for each one to delete. Returns how many. */
-static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms, int doit,
-                         size_t *nrecs_out)
+static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                         unsigned flags, int doit, size_t *nrecs_out)
 {
     size_t s, ri = sp->head, nseg = 0, nrecs = 0;
     uint64_t bytes = sp->bytes;
@@ -461,7 +468,10 @@ static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention
         /* an empty active segment is about to receive a record: leave it */
         if (rj == ri && sp->fd >= 0 && seg->id == sp->active_id)
             break;
-        if (!(rj == ri || newest <= now_ms - retention_ms || bytes > sp->max_bytes / 2))
+        if ((flags & SLT_SPOOL_PRUNE_KEEP_LAST) && rj == sp->nrecs && rj > ri)
+            break;
+        if (!(rj == ri || newest <= now_ms - retention_ms || bytes > sp->max_bytes / 2 ||
+              (flags & SLT_SPOOL_PRUNE_EARLY)))
             break;
         if (doit && rj > ri && !(newest <= now_ms - retention_ms))
             sp->pruned_early += rj - ri;
@@ -475,17 +485,19 @@ static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention
     return nseg;
 }
 
-size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms)
+size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                          unsigned flags)
 {
-    return prune_walk((struct slt_spool *)sp, now_ms, retention_ms, 0, NULL);
+    return prune_walk((struct slt_spool *)sp, now_ms, retention_ms, flags, 0, NULL);
 }
 
-size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms)
+size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                       unsigned flags)
 {
     char path[PATH_MAX];
     size_t nrecs = 0, nseg, s;
 
-    nseg = prune_walk(sp, now_ms, retention_ms, 1, &nrecs);
+    nseg = prune_walk(sp, now_ms, retention_ms, flags, 1, &nrecs);
     if (!nseg)
         return 0;
     for (s = 0; s < nseg; s++) {

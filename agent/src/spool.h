@@ -15,7 +15,7 @@
  * segments, oldest first, whose records are all acknowledged (or given up) and either older
  * than the retention window or needed to get back under max_bytes. Unacknowledged records are
  * never deleted. The caller writes its checkpoint before pruning, since pruning may delete the
- * newest record.
+ * newest record; when it cannot (a full disk), it prunes with SLT_SPOOL_PRUNE_KEEP_LAST.
  *
  * The in-memory index costs ~64 bytes per spooled record.
  */
@@ -99,9 +99,15 @@ void slt_spool_set_acked(struct slt_spool *sp, size_t i, int acked);
 int slt_spool_read_frame(struct slt_spool *sp, size_t i, struct slt_buf *out);
 int slt_spool_read_state(struct slt_spool *sp, size_t i, struct slt_buf *out);
 
+/* Pruning flags. */
+#define SLT_SPOOL_PRUNE_EARLY 1u     /* acknowledged records go now, retention or not (disk full) */
+#define SLT_SPOOL_PRUNE_KEEP_LAST 2u /* the segment of the newest record stays: it is the state */
+
 /* How many segments slt_spool_prune() would delete now. */
-size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms);
+size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                          unsigned flags);
 /* Deletes them; returns how many records went. */
-size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms);
+size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
+                       unsigned flags);
 
 #endif

@@ -89,6 +89,7 @@ struct slt_tail_file {
     int64_t eof_since_ms;
     int seen;
     int watched; /* its directory (through symlinks) is watched, or was tried */
+    int size_lies; /* reported a size below bytes it had (logged once) */
     uint64_t lines, oversize, truncations, errors;
     int64_t last_line_ms;
 };
@@ -836,6 +837,40 @@ out:
     cands_release(&sib);
 }
 
+/*
+ * Whether the file still has the byte just before off. A size below our offset usually means a
+ * truncation, but procfs reports 0 and NFS with a stale attribute cache an old size while the
+ * bytes are there: a truncation is believed only when a read agrees (else the same bytes would
+ * be read again and again as a new file).
+ */
+static int reaches(int fd, uint64_t off)
+{
+    ssize_t n;
+    char c;
+
+    if (off == 0)
+        return 1;
+    do
+        n = pread(fd, &c, 1, (off_t)(off - 1));
+    while (n < 0 && errno == EINTR);
+    return n == 1;
+}
+
+/* Size below the read offset: truncated, or a size that cannot be trusted (see reaches()). */
+static int shrunk(struct slt_tail_file *f, uint64_t size)
+{
+    if (size >= f->read_off)
+        return 0;
+    if (!reaches(f->fd, f->read_off))
+        return 1;
+    if (!f->size_lies++)
+        slt_log(SLT_LOG_WARN, "tail",
+                "'%s' reports a size (%llu) below bytes it has (%llu): its size is not trusted "
+                "(procfs, or NFS with a stale attribute cache?)",
+                f->path, (unsigned long long)size, (unsigned long long)f->read_off);
+    return 0;
+}
+
 static void file_truncated(struct slt_tail_file *f)
 {
     /* the copy may not be recognizable (or not complete yet): look for new siblings too */
@@ -864,7 +899,7 @@ static void file_check(struct slt_tail_file *f)
         f->state = F_DELETED;
         f->want_read = 1;
     }
-    if (f->size < f->read_off) {
+    if (shrunk(f, f->size)) {
         file_truncated(f);
     } else if (f->fp_len > 0 && fp_plain(f->fd, f->fp_len, &fp, &got) == 0 &&
                (got != f->fp_len || fp != f->fp)) {
@@ -1018,7 +1053,7 @@ static void file_read(struct slt_tail_file *f)
             struct stat st;
 
             /* truncated in place: notice now rather than at the next poll */
-            if (!f->gz && fstat(f->fd, &st) == 0 && (uint64_t)st.st_size < f->read_off) {
+            if (!f->gz && fstat(f->fd, &st) == 0 && shrunk(f, (uint64_t)st.st_size)) {
                 t->dc_valid = 0;
                 file_truncated(f);
                 if (!may_read(f))
@@ -1747,7 +1782,7 @@ static int start_cand(struct slt_tail *t, struct cand *x, const char *group, int
             uint32_t got = 0;
 
             /* from the fd we follow, never by name again */
-            same = f->size >= r->offset &&
+            same = (f->size >= r->offset || reaches(f->fd, r->offset)) &&
                    (r->fp_len == 0 || (fp_plain(f->fd, r->fp_len, &fp, &got) == 0 &&
                                        got == r->fp_len && fp == r->fingerprint));
         }

@@ -83,9 +83,63 @@ static int read_token(const char *path, char **out, size_t *outlen, char *err, s
     return 0;
 }
 
+/* Where the store lives: aggregator.redis, or the seeds of aggregator.redis_cluster. */
+struct store_addr {
+    struct slt_redis_url url;
+    struct slt_redis_url *seeds;
+    size_t nseeds;
+};
+
+static void store_addr_release(struct store_addr *sa)
+{
+    size_t i;
+
+    slt_redis_url_release(&sa->url);
+    for (i = 0; i < sa->nseeds; i++)
+        slt_redis_url_release(&sa->seeds[i]);
+    slt_free(sa->seeds);
+    memset(sa, 0, sizeof(*sa));
+}
+
+static int store_addr_parse(const struct slt_aggr_conf *a, struct store_addr *sa, char *err,
+                            size_t errlen)
+{
+    char url[600], why[300];
+    size_t i;
+    int rc;
+
+    memset(sa, 0, sizeof(*sa));
+    rc = slt_redis_url_parse(a->redis, &sa->url, err, errlen);
+    if (rc < 0 || !a->nredis_cluster)
+        return rc;
+    sa->seeds = slt_calloc(a->nredis_cluster, sizeof(*sa->seeds));
+    if (!sa->seeds) {
+        store_addr_release(sa);
+        return SLT_ENOMEM;
+    }
+    for (i = 0; i < a->nredis_cluster; i++) {
+        const char *s = a->redis_cluster[i];
+
+        snprintf(url, sizeof(url), "%s%s", strncmp(s, "redis://", 8) ? "redis://" : "", s);
+        rc = slt_redis_url_parse(url, &sa->seeds[i], why, sizeof(why));
+        if (rc == 0 && (sa->seeds[i].path || sa->seeds[i].db)) {
+            slt_redis_url_release(&sa->seeds[i]);
+            snprintf(why, sizeof(why), "a cluster seed is host:port (no socket, no db)");
+            rc = SLT_EINVAL;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "aggregator.redis_cluster[%zu]: %s", i, why);
+            store_addr_release(sa);
+            return rc;
+        }
+        sa->nseeds++;
+    }
+    return 0;
+}
+
 /* Everything the ingest side needs from cfg, checked; p is filled only on success. */
 static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
-                       struct slt_redis_url *url, char *err, size_t errlen)
+                       struct store_addr *url, char *err, size_t errlen)
 {
     const struct slt_aggr_conf *a = &cfg->aggregator;
     char host[64] = "aggregator";
@@ -96,13 +150,13 @@ static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
         snprintf(err, errlen, "%s: aggregator.listen is too long", cfg->path);
         return SLT_ECONFIG;
     }
-    rc = slt_redis_url_parse(a->redis, url, err, errlen);
+    rc = store_addr_parse(a, url, err, errlen);
     if (rc < 0)
         return rc;
     if (a->token_file) {
         rc = read_token(a->token_file, &p->token, &p->token_len, err, errlen);
         if (rc < 0) {
-            slt_redis_url_release(url);
+            store_addr_release(url);
             return rc;
         }
     }
@@ -199,8 +253,10 @@ static void reload(struct aggr_main *m)
 {
     struct slt_config *cfg = NULL;
     struct slt_aggr_params p;
-    struct slt_redis_url url;
+    struct store_addr url;
     char err[512];
+    size_t i;
+    int same;
     int rc;
 
     rc = slt_config_load_file(m->config_path, &cfg, err, sizeof(err));
@@ -214,8 +270,11 @@ static void reload(struct aggr_main *m)
         slt_config_free(cfg);
         return;
     }
-    slt_redis_url_release(&url);
-    if (strcmp(p.listen, m->params.listen) != 0 ||
+    store_addr_release(&url);
+    same = cfg->aggregator.nredis_cluster == m->cfg->aggregator.nredis_cluster;
+    for (i = 0; same && i < cfg->aggregator.nredis_cluster; i++)
+        same = !strcmp(cfg->aggregator.redis_cluster[i], m->cfg->aggregator.redis_cluster[i]);
+    if (strcmp(p.listen, m->params.listen) != 0 || !same ||
         strcmp(cfg->aggregator.redis, m->cfg->aggregator.redis) != 0)
         slt_log(SLT_LOG_WARN, "aggregator",
                 "listen and redis changes take effect only after a restart");
@@ -246,7 +305,7 @@ static void on_signal(uv_signal_t *h, int signum)
 int main(int argc, char **argv)
 {
     struct aggr_main m;
-    struct slt_redis_url url;
+    struct store_addr url;
     char err[512], desc[300];
     int check = 0, i, rc, status = 0;
 
@@ -283,11 +342,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (check) {
-        slt_redis_url_describe(&url, desc, sizeof(desc));
+        if (url.nseeds)
+            snprintf(desc, sizeof(desc), "cluster (%zu seed(s))", url.nseeds);
+        else
+            slt_redis_url_describe(&url.url, desc, sizeof(desc));
         printf("config '%s' ok: listen %s, http %s, redis %s, %s\n", m.config_path, m.params.listen,
                m.cfg->aggregator.http_listen, desc,
                m.params.token ? "token set" : "no token (agents not authenticated)");
-        slt_redis_url_release(&url);
+        store_addr_release(&url);
         slt_aggr_params_release(&m.params);
         slt_config_free(m.cfg);
         return 0;
@@ -306,11 +368,11 @@ int main(int argc, char **argv)
     uv_signal_start(&m.sigterm, on_signal, SIGTERM);
     uv_signal_start(&m.sigint, on_signal, SIGINT);
     {
-        struct slt_store_conf sc = {&url};
+        struct slt_store_conf sc = {&url.url, url.seeds, url.nseeds};
 
         rc = slt_store_new(&m.loop, &sc, &m.params, &m.stats, &m.store);
     }
-    slt_redis_url_release(&url);
+    store_addr_release(&url);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot set up redis: %s", slt_strerror(rc));
         m.store = NULL;

@@ -102,6 +102,18 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_errors));
     TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
                 "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(slt_prom_header(b, "slitail_aggregator_redis_redirects_total", "counter",
+                        "Redis Cluster redirections followed, by kind (moved: the slot map "
+                        "changed; ask: a slot being migrated)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_redis_redirects_total{kind=\"moved\"} %" PRIu64 "\n"
+                       "slitail_aggregator_redis_redirects_total{kind=\"ask\"} %" PRIu64 "\n",
+                       st->redis_moved, st->redis_ask));
+    TRY(counter(b, "slitail_aggregator_redis_cluster_waits_total", "counter",
+                "Redis Cluster commands sent again after TRYAGAIN, CLUSTERDOWN or LOADING.",
+                st->redis_tryagain));
+    TRY(counter(b, "slitail_aggregator_redis_cluster_slot_map_reads_total", "counter",
+                "Redis Cluster slot maps read (CLUSTER SLOTS).", st->redis_cluster_refreshes));
     TRY(slt_prom_header(b, "slitail_aggregator_redis_latency_seconds", "histogram",
                         "Round-trip time of Redis applies."));
     for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {

@@ -41,6 +41,11 @@ struct slt_aggr_stats {
     uint64_t alert_notifications_sent[3];    /* answered 2xx */
     uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */
     uint64_t alert_notifications_dropped[3]; /* never sent: the queue was full */
+    /* added by the store on a Redis Cluster (store_redis.c) */
+    uint64_t redis_moved;             /* MOVED redirections followed */
+    uint64_t redis_ask;               /* ASK redirections followed */
+    uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */
+    uint64_t redis_cluster_refreshes; /* slot maps read (CLUSTER SLOTS) */
 };
 
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */

@@ -2,7 +2,8 @@
  * The aggregator's only door to storage (docs/REDIS.md). Ingest applies batches through it,
  * the API and alerting ask it for window sums, the series list, the alerts' shared state,
  * health and stats; nobody else names a Redis key or opens a Redis connection.
- * store_redis.c implements it on one Redis (aggregator.redis).
+ * store_redis.c implements it on one Redis (aggregator.redis) or a Redis Cluster
+ * (aggregator.redis_cluster), routing each key to the master of its slot (cluster.h).
  *
  * Calling sequence (main.c):
  *   slt_store_new(loop, &conf, &params, stats, &store)   connects, reconnects with backoff
@@ -32,9 +33,15 @@
 struct slt_aggr_params;
 struct slt_store;
 
-/* Where the store lives: one Redis (url). */
+/*
+ * Where the store lives: one Redis (url), or a Redis Cluster when nseeds > 0 (seeds: nodes
+ * to learn the slot map from, host and port only; AUTH user and password are the first a
+ * seed carries, the same for every node).
+ */
 struct slt_store_conf {
     const struct slt_redis_url *url;
+    const struct slt_redis_url *seeds;
+    size_t nseeds;
 };
 
 int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
@@ -48,13 +55,16 @@ void slt_store_free(struct slt_store *st);
 /* ---- health and stats ----------------------------------------------------------------------- */
 
 struct slt_store_health {
-    int ingest_up; /* applies can be sent */
-    int query_up;  /* reads can be sent */
+    int ingest_up; /* applies can be sent (a cluster: to every master) */
+    int query_up;  /* reads can be sent (a cluster: to every master) */
     uint64_t query_timeouts;
     uint64_t query_reconnects;
 };
 
-/* 1 when applies can be sent (connected, authenticated). */
+/*
+ * 1 when applies can be sent: connected and authenticated, or for a cluster, its slot map is
+ * known (a master that is down answers RETRY for its own slots until its replica took over).
+ */
 int slt_store_ready(const struct slt_store *st);
 void slt_store_health(const struct slt_store *st, struct slt_store_health *h);
 

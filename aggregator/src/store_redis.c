@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "aggr.h"
+#include "cluster.h"
 #include "redis_conn.h"
 #include "store.h"
 #include "window.h"
@@ -178,7 +179,11 @@ struct node;
 /* One EVALSHA in flight. */
 struct call {
     struct slt_store *st;
-    struct node *node;
+    struct node *node; /* where it goes next; NULL: route by the slot map */
+    const char *name;  /* the series (the group's copy, owned here) */
+    size_t name_len;
+    struct call *park_next;
+    int parked, redirects, asking;
     struct slt_apply_part **ents;
     size_t n;
     int kind;
@@ -193,26 +198,52 @@ struct call {
 
 
 /*
- * A Redis server the store talks to, with its two connections. One today (aggregator.redis);
- * the routing below always goes through node_for_key() so a cluster adds nodes, not paths.
+ * A Redis server the store talks to, with its two connections: the one of aggregator.redis,
+ * or every master of a cluster the store learned (the seeds first). Nodes are never freed
+ * before the store (a node that left keeps reconnecting with backoff, idle); at most
+ * MAX_NODES are known.
  */
 struct node {
     struct slt_store *st;
     struct slt_rconn ingest; /* applies and series registration */
-    struct slt_rconn query;  /* reads of the API and alerting */
+    struct slt_rconn query;  /* reads of the API and alerting, CLUSTER SLOTS */
     int nopen;               /* connections not closed yet */
+    int idx;
+    char host[SLT_CLUSTER_MAX_HOST];
+    int port;
+    char addr[SLT_CLUSTER_MAX_HOST + 16]; /* "host:port" for logs */
 };
+
+#define MAX_NODES 128
+#define PARK_TICKS_MAX 40            /* 2 s of ticks: a command waiting for a node or slot */
+#define REDIRECTS_MAX 5              /* MOVED/ASK followed per command before giving up */
+#define REFRESH_MIN_NS 200000000ull  /* 200 ms between two CLUSTER SLOTS */
+#define REFRESH_EVERY_NS 5000000000ull /* and one every 5 s anyway */
+
+struct call;
+struct rcmd;
 
 struct slt_store {
     uv_loop_t *loop;
     char desc[300];
     struct slt_aggr_stats *stats;
     int64_t mret, hret, dret, timeout_ms;
-    struct node *nodes;
+    struct node **nodes;
     size_t nnodes;
     char apply_sha[41], cas_sha[41];
     uv_timer_t tick;
     int freeing;
+    /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
+    int cluster;
+    int16_t *slots;
+    int map_complete;
+    char *user, *password;
+    int refresh_inflight, refresh_wanted;
+    uint64_t refresh_last_ns;
+    size_t refresh_next; /* the node asked next (round robin) */
+    /* commands waiting for a node to come up, a slot to settle (TRYAGAIN) or an ASK target */
+    struct call *parked_calls;
+    struct rcmd *parked_reads;
     /* scratch argv for one command */
     const char **argv;
     size_t *argvlen;
@@ -249,7 +280,7 @@ struct slt_store {
 /* "slt:{s:name}:" or "slt:{i:name}:" (the hash tag of a series), returns its length or 0. */
 static size_t series_prefix(char *out, size_t max, int kind, const char *name, size_t nlen)
 {
-    if (nlen + 8 > max)
+    if (nlen + 9 > max)
         return 0;
     memcpy(out, "slt:{", 5);
     out[5] = kind == SLT_SERIES_SLI ? 's' : 'i';
@@ -271,16 +302,20 @@ static size_t series_member(char *out, size_t max, int kind, const char *name, s
     return nlen + 2;
 }
 
-/* ---- connections ---------------------------------------------------------------------------- */
+/* ---- nodes and routing ---------------------------------------------------------------------- */
 
 static void cache_clear(struct slt_store *st);
+static void want_refresh(struct slt_store *st);
 
-/* The node that owns a key (one node: always it). */
+/* The node that owns a key: the one server, or the master of the key's slot (NULL: unknown). */
 static struct node *node_for_key(struct slt_store *st, const char *key, size_t klen)
 {
-    (void)key;
-    (void)klen;
-    return &st->nodes[0];
+    int idx;
+
+    if (!st->cluster)
+        return st->nnodes ? st->nodes[0] : NULL;
+    idx = st->slots[slt_cluster_keyslot(key, klen)];
+    return idx >= 0 ? st->nodes[idx] : NULL;
 }
 
 /* The node that owns every key of a series (its hash tag). */
@@ -294,6 +329,27 @@ static struct node *node_for_series(struct slt_store *st, int kind, const char *
     return node_for_key(st, prefix, n);
 }
 
+/* 1 when every node that owns slots has its connection of the given kind up. */
+static int nodes_up(const struct slt_store *st, int query)
+{
+    unsigned char owns[MAX_NODES];
+    size_t i;
+
+    if (st->freeing || st->nnodes == 0)
+        return 0;
+    if (!st->cluster)
+        return slt_rconn_up(query ? &st->nodes[0]->query : &st->nodes[0]->ingest);
+    if (!st->map_complete)
+        return 0;
+    memset(owns, 0, sizeof(owns));
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        owns[st->slots[i]] = 1;
+    for (i = 0; i < st->nnodes; i++)
+        if (owns[i] && !slt_rconn_up(query ? &st->nodes[i]->query : &st->nodes[i]->ingest))
+            return 0;
+    return 1;
+}
+
 static void on_ingest_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
@@ -305,8 +361,11 @@ static void on_ingest_up(struct slt_rconn *c)
      * anyway: a SCRIPT FLUSH can come at any time) */
     slt_rconn_command(c, NULL, NULL, 3, argv, lens);
     cache_clear(st);
-    st->stats->redis_connected = slt_store_ready(st);
-    slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
+    st->stats->redis_connected = nodes_up(st, 0);
+    if (st->cluster)
+        slt_log(SLT_LOG_INFO, "redis", "connected to cluster node '%s'", n->addr);
+    else
+        slt_log(SLT_LOG_INFO, "redis", "connected to '%s'", st->desc);
 }
 
 static void on_ingest_down(struct slt_rconn *c, int was_up)
@@ -314,46 +373,51 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
     struct node *n = c->data;
 
     (void)was_up;
-    n->st->stats->redis_connected = slt_store_ready(n->st);
+    n->st->stats->redis_connected = nodes_up(n->st, 0);
+    if (n->st->cluster && !n->st->freeing)
+        want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
+
+static void on_query_up(struct slt_rconn *c)
+{
+    struct node *n = c->data;
+
+    if (n->st->cluster && (!n->st->map_complete || n->st->refresh_wanted))
+        want_refresh(n->st);
+}
+
+static void park_drop_calls(struct slt_store *st);
 
 void slt_store_reset(struct slt_store *st, const char *reason)
 {
     size_t i;
 
     for (i = 0; i < st->nnodes; i++)
-        slt_rconn_drop(&st->nodes[i].ingest, reason);
+        slt_rconn_drop(&st->nodes[i]->ingest, reason);
+    park_drop_calls(st);
 }
 
 int slt_store_ready(const struct slt_store *st)
 {
-    size_t i;
-
     if (st->freeing || st->nnodes == 0)
         return 0;
-    for (i = 0; i < st->nnodes; i++)
-        if (!slt_rconn_up(&st->nodes[i].ingest))
-            return 0;
-    return 1;
+    /* a cluster takes applies once the slot map is known; a node that is down answers RETRY
+     * for its own slots only */
+    return st->cluster ? st->map_complete : slt_rconn_up(&st->nodes[0]->ingest);
 }
 
 static int query_ready(const struct slt_store *st)
 {
-    size_t i;
-
     if (st->freeing || st->nnodes == 0)
         return 0;
-    for (i = 0; i < st->nnodes; i++)
-        if (!slt_rconn_up(&st->nodes[i].query))
-            return 0;
-    return 1;
+    return st->cluster ? st->map_complete : slt_rconn_up(&st->nodes[0]->query);
 }
 
 void slt_store_health(const struct slt_store *st, struct slt_store_health *h)
 {
     memset(h, 0, sizeof(*h));
-    h->ingest_up = slt_store_ready(st);
-    h->query_up = query_ready(st);
+    h->ingest_up = nodes_up(st, 0);
+    h->query_up = nodes_up(st, 1);
     h->query_timeouts = st->q_deadlines;
     h->query_reconnects = st->q_reconnects;
 }
@@ -370,7 +434,8 @@ static void script_sha(const char *script, char out[41])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static int node_open(struct slt_store *st, struct node *n, const struct slt_redis_url *u)
+/* Opens both connections of a node (path: a unix socket, only without a cluster). */
+static int node_open(struct slt_store *st, struct node *n, const char *path, int db)
 {
     struct slt_rconn_opts o;
     char name[400];
@@ -378,14 +443,14 @@ static int node_open(struct slt_store *st, struct node *n, const struct slt_redi
 
     memset(&o, 0, sizeof(o));
     n->st = st;
-    o.host = u->host;
-    o.port = u->port;
-    o.path = u->path;
-    o.user = u->user;
-    o.password = u->password;
-    o.db = u->db;
+    o.host = path ? NULL : n->host;
+    o.port = n->port;
+    o.path = path;
+    o.user = st->user;
+    o.password = st->password;
+    o.db = db;
     o.timeout_ms = st->timeout_ms;
-    o.name = st->desc;
+    o.name = st->cluster ? n->addr : st->desc;
     o.quiet = 1; /* "connected to" is logged by on_ingest_up, failures by the connection */
     o.stats.reconnects = &st->stats->redis_reconnects;
     o.stats.errors = &st->stats->redis_errors;
@@ -397,7 +462,7 @@ static int node_open(struct slt_store *st, struct node *n, const struct slt_redi
     n->ingest.on_up = on_ingest_up;
     n->ingest.on_down = on_ingest_down;
     n->nopen++;
-    snprintf(name, sizeof(name), "%s (queries)", st->desc);
+    snprintf(name, sizeof(name), "%s (queries)", o.name);
     o.name = name;
     o.quiet = 2; /* the ingest connection already says when this server is down */
     o.stats.reconnects = &st->q_reconnects;
@@ -407,33 +472,246 @@ static int node_open(struct slt_store *st, struct node *n, const struct slt_redi
     if (rc < 0)
         return rc;
     n->query.data = n;
+    n->query.on_up = on_query_up;
     n->nopen++;
     return 0;
 }
 
+/* Adds a node (its connections start now). NULL when MAX_NODES are known or no memory. */
+static struct node *node_add(struct slt_store *st, const char *host, int port, const char *path,
+                             int db)
+{
+    struct node *n;
+
+    if (st->nnodes >= MAX_NODES || strlen(host) >= sizeof(n->host))
+        return NULL;
+    n = slt_calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    snprintf(n->host, sizeof(n->host), "%s", host);
+    n->port = port;
+    snprintf(n->addr, sizeof(n->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    n->idx = (int)st->nnodes;
+    st->nodes[st->nnodes++] = n;
+    if (node_open(st, n, path, db) < 0 && n->nopen == 0) {
+        /* nothing opened: forget it (a half-open node is closed with the store) */
+        st->nnodes--;
+        slt_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+/* The node at host:port, added when new (NULL: over MAX_NODES or no memory). */
+static struct node *node_get(struct slt_store *st, const char *host, int port)
+{
+    size_t i;
+
+    for (i = 0; i < st->nnodes; i++)
+        if (st->nodes[i]->port == port && strcmp(st->nodes[i]->host, host) == 0)
+            return st->nodes[i];
+    return node_add(st, host, port, NULL, 0);
+}
+
+/* ---- the cluster's slot map ---- */
+
+static int reply_int(const redisReply *r, long long *v)
+{
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *v = r->integer;
+        return 0;
+    }
+    return -1;
+}
+
+/*
+ * A CLUSTER SLOTS reply from node n: [[start, end, [host, port, id, ...], replicas...], ...].
+ * Takes the masters; the map becomes complete when every slot has one.
+ */
+static void on_cluster_slots(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct node *from = priv;
+    struct slt_store *st = from->st;
+    redisReply *reply = r;
+    size_t i, covered = 0;
+    long long a, b, port;
+    int16_t *slots;
+
+    (void)ac;
+    st->refresh_inflight = 0;
+    st->refresh_last_ns = uv_hrtime();
+    if (st->freeing)
+        return;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+            slt_log(SLT_LOG_WARN, "redis", "CLUSTER SLOTS on '%s' failed: %.200s", from->addr,
+                    reply->str);
+        st->refresh_wanted = 1; /* ask another node next tick */
+        return;
+    }
+    slots = slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*slots));
+    if (!slots)
+        return;
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        slots[i] = -1;
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i], *m;
+        const char *host;
+        struct node *n;
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || reply_int(e->element[0], &a) ||
+            reply_int(e->element[1], &b) || a < 0 || b < a || b >= SLT_CLUSTER_SLOTS)
+            continue;
+        m = e->element[2];
+        if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+            m->element[0]->type != REDIS_REPLY_STRING || reply_int(m->element[1], &port) ||
+            port < 1 || port > 65535)
+            continue;
+        host = m->element[0]->str;
+        if (!host[0])
+            host = from->host; /* "": the host we asked */
+        else if (!strcmp(host, "?"))
+            continue; /* an endpoint the node does not know */
+        n = node_get(st, host, (int)port);
+        if (!n)
+            continue;
+        for (; a <= b; a++)
+            slots[a] = (int16_t)n->idx;
+    }
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
+        covered += slots[i] >= 0;
+    if (covered == 0) {
+        slt_free(slots);
+        st->refresh_wanted = 1;
+        return;
+    }
+    memcpy(st->slots, slots, SLT_CLUSTER_SLOTS * sizeof(*slots));
+    slt_free(slots);
+    st->stats->redis_cluster_refreshes++;
+    if (covered == SLT_CLUSTER_SLOTS && !st->map_complete)
+        slt_log(SLT_LOG_INFO, "redis", "cluster slot map complete (%zu nodes known)", st->nnodes);
+    else if (covered < SLT_CLUSTER_SLOTS && st->map_complete)
+        slt_log(SLT_LOG_WARN, "redis", "cluster: %zu of %d slots have no master",
+                SLT_CLUSTER_SLOTS - covered, SLT_CLUSTER_SLOTS);
+    st->map_complete = covered == SLT_CLUSTER_SLOTS;
+    st->refresh_wanted = !st->map_complete;
+    st->stats->redis_connected = nodes_up(st, 0);
+}
+
+/* Sends CLUSTER SLOTS to the next node whose query connection is up. */
+static void refresh_map(struct slt_store *st)
+{
+    const char *argv[2] = {"CLUSTER", "SLOTS"};
+    size_t lens[2] = {7, 5}, k;
+
+    if (st->refresh_inflight || st->freeing)
+        return;
+    for (k = 0; k < st->nnodes; k++) {
+        struct node *n = st->nodes[(st->refresh_next + k) % st->nnodes];
+
+        if (!slt_rconn_up(&n->query))
+            continue;
+        if (slt_rconn_command(&n->query, on_cluster_slots, n, 2, argv, lens) == 0) {
+            st->refresh_next = (size_t)n->idx + 1;
+            st->refresh_inflight = 1;
+            st->refresh_wanted = 0;
+            return;
+        }
+    }
+}
+
+static void want_refresh(struct slt_store *st)
+{
+    st->refresh_wanted = 1;
+    if (uv_hrtime() - st->refresh_last_ns >= REFRESH_MIN_NS)
+        refresh_map(st);
+}
+
+/* From the tick: keeps the map fresh while something is off, and every 5 s anyway. */
+static void refresh_tick(struct slt_store *st)
+{
+    uint64_t now = uv_hrtime();
+
+    if (!st->cluster || st->refresh_inflight)
+        return;
+    if (!st->map_complete || !nodes_up(st, 0))
+        st->refresh_wanted = 1;
+    if ((st->refresh_wanted && now - st->refresh_last_ns >= REFRESH_MIN_NS) ||
+        now - st->refresh_last_ns >= REFRESH_EVERY_NS)
+        refresh_map(st);
+}
+
+/*
+ * A redirection of a command sent to node from: MOVED updates the map (and asks for a fresh
+ * one); both give the node to send to next, or NULL.
+ */
+static struct node *follow_redirect(struct slt_store *st, struct node *from,
+                                    const struct slt_cluster_redirect *rd)
+{
+    struct node *to;
+
+    if (!st->cluster)
+        return NULL;
+    to = node_get(st, rd->host[0] ? rd->host : from->host, rd->port);
+    if (!to)
+        return NULL;
+    if (rd->kind == SLT_CLUSTER_MOVED) {
+        st->stats->redis_moved++;
+        st->slots[rd->slot] = (int16_t)to->idx;
+        want_refresh(st);
+    } else {
+        st->stats->redis_ask++;
+    }
+    return to;
+}
+
+/* ---- lifecycle ---- */
+
 static void on_tick(uv_timer_t *t);
 extern const char slt_store_cas_script[];
+
+static int dup_str(char **dst, const char *src)
+{
+    *dst = src ? slt_strdup(src) : NULL;
+    return src && !*dst ? SLT_ENOMEM : 0;
+}
 
 int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
                   const struct slt_aggr_params *params, struct slt_aggr_stats *stats,
                   struct slt_store **out)
 {
+    const struct slt_redis_url *auth = conf->nseeds ? &conf->seeds[0] : conf->url;
     struct slt_store *st = slt_calloc(1, sizeof(*st));
-    int rc;
+    size_t i;
+    int rc = 0;
 
     if (!st)
         return SLT_ENOMEM;
     st->loop = loop;
     st->stats = stats;
+    st->cluster = conf->nseeds > 0;
     st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
-    st->nodes = slt_calloc(1, sizeof(*st->nodes));
-    if (!st->cache || !st->nodes) {
+    st->nodes = slt_calloc(MAX_NODES, sizeof(*st->nodes));
+    st->slots = st->cluster ? slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*st->slots)) : NULL;
+    for (i = 0; i < conf->nseeds && !auth->password; i++)
+        if (conf->seeds[i].password)
+            auth = &conf->seeds[i];
+    if (!st->cache || !st->nodes || (st->cluster && !st->slots) ||
+        dup_str(&st->user, auth->user) < 0 || dup_str(&st->password, auth->password) < 0) {
         slt_free(st->cache);
         slt_free(st->nodes);
+        slt_free(st->slots);
+        slt_free(st->user);
+        slt_free(st->password);
         slt_free(st);
         return SLT_ENOMEM;
     }
-    slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
+    for (i = 0; st->cluster && i < SLT_CLUSTER_SLOTS; i++)
+        st->slots[i] = -1;
+    if (st->cluster)
+        snprintf(st->desc, sizeof(st->desc), "cluster of %zu seed(s)", conf->nseeds);
+    else
+        slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
     script_sha(slt_store_apply_script, st->apply_sha);
     script_sha(slt_store_cas_script, st->cas_sha);
     slt_store_set_params(st, params);
@@ -444,8 +722,14 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
     st->open_handles = 3;
     uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
     stats->redis_connected = 0;
-    st->nnodes = 1;
-    rc = node_open(st, &st->nodes[0], conf->url);
+    if (!st->cluster) {
+        if (!node_add(st, conf->url->host ? conf->url->host : "", conf->url->port,
+                      conf->url->path, conf->url->db))
+            rc = SLT_ENOMEM;
+    }
+    for (i = 0; rc == 0 && i < conf->nseeds; i++)
+        if (!node_get(st, conf->seeds[i].host, conf->seeds[i].port))
+            rc = SLT_ENOMEM;
     if (rc < 0) {
         slt_store_free(st);
         return rc;
@@ -469,11 +753,16 @@ static void store_maybe_freed(struct slt_store *st)
     if (st->open_handles > 0)
         return;
     for (i = 0; i < st->nnodes; i++)
-        if (st->nodes[i].nopen > 0)
+        if (st->nodes[i]->nopen > 0)
             return;
+    for (i = 0; i < st->nnodes; i++)
+        slt_free(st->nodes[i]);
     cache_clear(st);
     slt_free(st->cache);
     slt_free(st->nodes);
+    slt_free(st->slots);
+    slt_free(st->user);
+    slt_free(st->password);
     slt_free(st->argv);
     slt_free(st->argvlen);
     slt_free(st->rows);
@@ -499,6 +788,7 @@ static void on_conn_closed(struct slt_rconn *c)
 static void fail_queued(struct slt_store *st);
 static void abort_ops(struct slt_store *st);
 static void answer_due(struct slt_store *st);
+static void park_drop_reads(struct slt_store *st);
 
 void slt_store_free(struct slt_store *st)
 {
@@ -510,16 +800,16 @@ void slt_store_free(struct slt_store *st)
     st->stats->redis_connected = 0;
     /* pending applies end with RETRY and reads with SLT_EREDIS, now */
     for (i = 0; i < st->nnodes; i++) {
-        struct node *n = &st->nodes[i];
+        struct node *n = st->nodes[i];
 
-        if (n->nopen == 2) {
+        n->ingest.data = n->query.data = n; /* also for a connection whose init failed */
+        if (n->ingest.name)
             slt_rconn_close(&n->ingest, on_conn_closed);
+        if (n->query.name)
             slt_rconn_close(&n->query, on_conn_closed);
-        } else if (n->nopen == 1) {
-            /* node_open failed half-way: only the ingest connection exists */
-            slt_rconn_close(&n->ingest, on_conn_closed);
-        }
     }
+    park_drop_calls(st);
+    park_drop_reads(st);
     fail_queued(st);
     abort_ops(st);
     uv_timer_stop(&st->tick);
@@ -613,6 +903,7 @@ static void call_free(struct call *c)
     slt_free(c->off);
     slt_free(c->len);
     slt_free(c->ents);
+    slt_free((char *)c->name);
     slt_free(c);
 }
 
@@ -831,6 +1122,100 @@ static void call_fail(struct call *c)
 
 static int call_send(struct slt_store *st, struct call *c, int eval);
 
+/* Parks a call: it is sent again from the tick (a node coming up, a slot that settles). */
+static void call_park(struct slt_store *st, struct call *c)
+{
+    if (++c->parked > PARK_TICKS_MAX || st->freeing) {
+        st->stats->redis_errors++;
+        call_fail(c);
+        call_free(c);
+        return;
+    }
+    c->park_next = st->parked_calls;
+    st->parked_calls = c;
+}
+
+/* Sends c to its node, or parks it when the node is not up (yet). */
+static void call_go(struct slt_store *st, struct call *c)
+{
+    int rc;
+
+    if (!c->node)
+        c->node = node_for_series(st, c->kind, c->name, c->name_len);
+    rc = c->node ? call_send(st, c, c->retried) : SLT_EREDIS;
+    if (rc == 0)
+        return;
+    if (rc == SLT_EREDIS && st->cluster) {
+        if (!c->node)
+            want_refresh(st);
+        call_park(st, c);
+        return;
+    }
+    st->stats->redis_errors++;
+    call_fail(c);
+    call_free(c);
+}
+
+static void park_retry_calls(struct slt_store *st)
+{
+    struct call *c = st->parked_calls, *next;
+
+    st->parked_calls = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        c->park_next = NULL;
+        if (!c->asking)
+            c->node = NULL; /* route again: the map may have changed */
+        call_go(st, c);
+    }
+}
+
+/* The store was reset or freed: parked calls end with RETRY. */
+static void park_drop_calls(struct slt_store *st)
+{
+    struct call *c = st->parked_calls, *next;
+
+    st->parked_calls = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        call_fail(c);
+        call_free(c);
+    }
+}
+
+/*
+ * An error reply that can be waited out or followed in a cluster: MOVED and ASK (sent on to
+ * the node named), TRYAGAIN (a slot being migrated: sent again on the next tick),
+ * CLUSTERDOWN and LOADING (parked until the cluster is whole again). 1 when it took c.
+ */
+static int call_cluster_error(struct slt_store *st, struct call *c, const redisReply *reply)
+{
+    struct slt_cluster_redirect rd;
+
+    if (!st->cluster)
+        return 0;
+    if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
+        struct node *to = ++c->redirects <= REDIRECTS_MAX ? follow_redirect(st, c->node, &rd) : NULL;
+
+        if (!to)
+            return 0;
+        c->node = to;
+        c->asking = rd.kind == SLT_CLUSTER_ASK;
+        call_go(st, c);
+        return 1;
+    }
+    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+        strncmp(reply->str, "LOADING", 7) == 0) {
+        st->stats->redis_tryagain++;
+        c->asking = 0;
+        if (reply->str[0] == 'C')
+            want_refresh(st);
+        call_park(st, c);
+        return 1;
+    }
+    return 0;
+}
+
 static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
 {
     struct call *c = priv;
@@ -839,14 +1224,21 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
     size_t i;
 
     if (!reply) {
+        /* the connection went away: whether the script ran is unknown, and an agent's resend
+         * is answered DUPLICATE if it did (the marks travel with the counts) */
+        if (st->cluster && !st->freeing)
+            want_refresh(st);
         call_fail(c);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         if (!c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->node->ingest.ac == ac) {
             /* script cache flushed: send the body once with EVAL, which caches it again */
             c->retried = 1;
-            if (call_send(st, c, 1) == 0)
-                return;
+            c->asking = 0;
+            call_go(st, c);
+            return;
         }
+        if (call_cluster_error(st, c, reply))
+            return;
         st->stats->redis_errors++;
         slt_log(SLT_LOG_WARN, "redis", "apply failed: %.200s", reply->str);
         call_fail(c);
@@ -900,6 +1292,14 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
             return SLT_ENOMEM;
         st->argvlen = l;
         st->argcap = argc;
+    }
+    if (c->asking) {
+        /* ASK: this command only, on the node importing the slot, right after ASKING */
+        const char *asking[1] = {"ASKING"};
+        size_t alen[1] = {6};
+
+        if (slt_rconn_command(&c->node->ingest, NULL, NULL, 1, asking, alen) < 0)
+            return SLT_EREDIS;
     }
     st->argv[0] = eval ? "EVAL" : "EVALSHA";
     st->argvlen[0] = strlen(st->argv[0]);
@@ -1088,7 +1488,6 @@ static void flush_group(struct slt_store *st, struct group *g)
             return;
         }
         c->st = st;
-        c->node = node_for_series(st, g->kind, g->name, g->name_len);
         c->kind = g->kind;
         slt_buf_init(&c->args, ARGS_MAX);
         for (i = 0; i < n; i++) {
@@ -1097,11 +1496,15 @@ static void flush_group(struct slt_store *st, struct group *g)
             g->n--;
             c->ents[c->n++] = e;
         }
-        if (call_build(c, g) < 0 || call_send(st, c, 0) < 0) {
+        c->name = slt_strndup(g->name, g->name_len);
+        c->name_len = g->name_len;
+        if (!c->name || call_build(c, g) < 0) {
             st->stats->redis_errors++;
             call_fail(c);
             call_free(c);
+            continue;
         }
+        call_go(st, c);
     }
 }
 
@@ -1144,7 +1547,7 @@ static void on_check(uv_check_t *h)
     answer_due(st);
     for (; g; g = next) {
         next = g->anext;
-        if (slt_rconn_up(&node_for_series(st, g->kind, g->name, g->name_len)->ingest)) {
+        if (!st->freeing) {
             flush_group(st, g);
         } else {
             struct slt_apply_part *e;
@@ -1217,8 +1620,12 @@ static void on_sadd(redisAsyncContext *ac, void *r, void *priv)
     redisReply *reply = r;
 
     (void)ac;
-    if (reply && reply->type == REDIS_REPLY_ERROR)
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        /* MOVED during a reshard, or anything else: add every series again next time */
         st->stats->redis_errors++;
+        if (!st->freeing)
+            cache_clear(st);
+    }
 }
 
 /*
@@ -1247,9 +1654,9 @@ static void register_series(struct slt_store *st, const struct slt_series *s)
     {
         const char *argv[3] = {"SADD", KEY_SERIES, member};
         size_t lens[3] = {4, sizeof(KEY_SERIES) - 1, n};
+        struct node *nd = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
 
-        if (slt_rconn_command(&node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1)->ingest,
-                              on_sadd, st, 3, argv, lens) < 0)
+        if (!nd || slt_rconn_command(&nd->ingest, on_sadd, st, 3, argv, lens) < 0)
             return;
     }
     if (st->ncache >= SERIES_CACHE_MAX)
@@ -1350,10 +1757,13 @@ enum rcmd_type {
 /* One command of a read: its key (and arguments) sit in op->buf at off. */
 struct rcmd {
     struct slt_store_op *op;
+    struct node *node; /* with asking: the node an ASK named */
+    struct rcmd *park_next;
     uint32_t owner;
     uint8_t type;
     uint8_t kind;    /* RC_SUMS: SLT_SERIES_SLI or SLT_SERIES_INPUT */
     uint8_t retried; /* RC_CAS: sent again with EVAL after NOSCRIPT */
+    uint8_t asking, redirects, parked;
     uint32_t off, len;
 };
 
@@ -1672,6 +2082,90 @@ static int64_t add_i64_sat(int64_t a, int64_t b)
 }
 
 static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval);
+static void op_reply_done(struct slt_store_op *op);
+
+/* Parks a read until the next tick (a node coming up, a slot that settles). */
+static void rcmd_park(struct slt_store *st, struct rcmd *c)
+{
+    c->park_next = st->parked_reads;
+    st->parked_reads = c;
+}
+
+/* Sends c, or parks it (a cluster node not up yet), or fails it. */
+static void rcmd_go(struct slt_store *st, struct rcmd *c)
+{
+    int rc = rcmd_send(st, c, c->retried);
+
+    if (rc == 0)
+        return;
+    if (rc == SLT_EREDIS && st->cluster && !st->freeing) {
+        rcmd_park(st, c);
+        return;
+    }
+    op_fail(c->op, rc == SLT_EREDIS ? SLT_EREDIS : rc);
+    op_reply_done(c->op);
+}
+
+static void park_retry_reads(struct slt_store *st)
+{
+    struct rcmd *c = st->parked_reads, *next;
+
+    st->parked_reads = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        c->park_next = NULL;
+        if (!c->op->rq) {
+            op_reply_done(c->op); /* answered (timed out) or cancelled meanwhile */
+        } else if (++c->parked > PARK_TICKS_MAX) {
+            op_fail(c->op, SLT_EREDIS);
+            op_reply_done(c->op);
+        } else {
+            rcmd_go(st, c);
+        }
+    }
+}
+
+static void park_drop_reads(struct slt_store *st)
+{
+    struct rcmd *c = st->parked_reads, *next;
+
+    st->parked_reads = NULL;
+    for (; c; c = next) {
+        next = c->park_next;
+        op_fail(c->op, SLT_EREDIS);
+        op_reply_done(c->op);
+    }
+}
+
+/* MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING: as for applies (call_cluster_error). */
+static int rcmd_cluster_error(struct slt_store *st, struct rcmd *c, const redisReply *reply)
+{
+    struct slt_cluster_redirect rd;
+
+    if (!st->cluster)
+        return 0;
+    if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
+        struct node *from = c->asking ? c->node : node_for_key(st, c->op->buf.p + c->off,
+                                                                  c->len);
+        struct node *to =
+            ++c->redirects <= REDIRECTS_MAX && from ? follow_redirect(st, from, &rd) : NULL;
+
+        if (!to)
+            return 0;
+        c->asking = rd.kind == SLT_CLUSTER_ASK;
+        c->node = to;
+        rcmd_go(st, c);
+        return 1;
+    }
+    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
+        strncmp(reply->str, "LOADING", 7) == 0) {
+        st->stats->redis_tryagain++;
+        c->asking = 0;
+        rcmd_park(st, c);
+        return 1;
+    }
+    return 0;
+}
 
 static void on_series_reply(struct slt_store_req *rq, const redisReply *reply)
 {
@@ -1713,13 +2207,24 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
 
     (void)ac;
     if (!reply) {
+        /* a read is sent again elsewhere once the map says where; a compare-and-set is not
+         * (it may have run: its caller sends the document, a duplicate beats a loss) */
+        if (op->st->cluster && !op->st->freeing && rq && c->type != RC_CAS) {
+            want_refresh(op->st);
+            c->asking = 0;
+            rcmd_park(op->st, c);
+            return;
+        }
         op_fail(op, SLT_EREDIS);
     } else if (reply->type == REDIS_REPLY_ERROR) {
         if (c->type == RC_CAS && !c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
             c->retried = 1;
-            if (rcmd_send(op->st, c, 1) == 0)
-                return;
+            c->asking = 0;
+            rcmd_go(op->st, c);
+            return;
         }
+        if (rq && rcmd_cluster_error(op->st, c, reply))
+            return;
         op_fail(op, SLT_EREDIS);
     } else if (rq) {
         switch (c->type) {
@@ -1755,11 +2260,34 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
 }
 
 /* Sends one command of a read to the node owning its key. */
+/* The node a read goes to: the one an ASK named, or the owner of its key. */
+static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
+{
+    const char *p = c->op->buf.p + c->off;
+
+    if (c->asking)
+        return c->node;
+    if (c->type == RC_SUMS)
+        return node_for_key(st, p, c->len);
+    if (c->type == RC_CAS)
+        return node_for_key(st, p, strlen(p));
+    return node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+}
+
 static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
 {
     const char *p = c->op->buf.p + c->off;
-    struct node *n;
+    struct node *n = rcmd_node(st, c);
 
+    if (!n || !slt_rconn_up(&n->query))
+        return SLT_EREDIS;
+    if (c->asking) {
+        const char *asking[1] = {"ASKING"};
+        size_t alen[1] = {6};
+
+        if (slt_rconn_command(&n->query, NULL, NULL, 1, asking, alen) < 0)
+            return SLT_EREDIS;
+    }
     if (c->type == RC_SUMS) {
         /* HMGET in RESP, formatted here: hiredis' printf-based formatter costs more than
          * everything else a counts query does in the aggregator */
@@ -1769,7 +2297,6 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
 
         if (c->len > SLT_STORE_MAX_NAME + 64)
             return SLT_ELIMIT;
-        n = node_for_key(st, p, c->len);
         memcpy(q, head, sizeof(head) - 1);
         q += sizeof(head) - 1;
         q += slt_fmt_u64(q, c->len);
@@ -1790,14 +2317,12 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
         const char *argv[3] = {"SISMEMBER", KEY_SERIES, p};
         size_t lens[3] = {9, sizeof(KEY_SERIES) - 1, c->len};
 
-        n = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
         return slt_rconn_command(&n->query, on_read_reply, c, 3, argv, lens);
     }
     if (c->type == RC_SERIES) {
         const char *argv[2] = {"SMEMBERS", KEY_SERIES};
         size_t lens[2] = {8, sizeof(KEY_SERIES) - 1};
 
-        n = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
         return slt_rconn_command(&n->query, on_read_reply, c, 2, argv, lens);
     }
     {
@@ -1813,7 +2338,6 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
         }
         for (k = 0; k < 7; k++)
             lens[k] = strlen(argv[k]);
-        n = node_for_key(st, argv[3], lens[3]);
         return slt_rconn_command(&n->query, on_read_reply, c, 7, argv, lens);
     }
 }
@@ -1857,10 +2381,8 @@ int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t t
     op->pending = 1;
     for (i = 0; i < op->ncmds; i++) {
         op->cmds[i].op = op;
-        if (rcmd_send(st, &op->cmds[i], 0) == 0)
-            op->pending++;
-        else
-            op_fail(op, SLT_EREDIS);
+        op->pending++;
+        rcmd_go(st, &op->cmds[i]); /* sent, parked for the tick, or failed (pending again) */
     }
     if (op->pending == 1 && op->status) {
         /* nothing went out: tell the caller now, done never runs */
@@ -1941,5 +2463,10 @@ static void abort_ops(struct slt_store *st)
 
 static void on_tick(uv_timer_t *t)
 {
-    check_deadlines(t->data);
+    struct slt_store *st = t->data;
+
+    refresh_tick(st);
+    park_retry_calls(st);
+    park_retry_reads(st);
+    check_deadlines(st);
 }

@@ -142,6 +142,19 @@ static int check_redis(const char *s, char *msg, size_t msglen)
     return SLT_EINVAL;
 }
 
+/* A Redis Cluster seed: host:port, or redis://[[user]:password@]host:port for AUTH. */
+static int check_cluster_seed(const char *s, char *msg, size_t msglen)
+{
+    if (!strncmp(s, "redis://", 8))
+        return 0;
+    if (!strncmp(s, "unix://", 7) || !strncmp(s, "rediss://", 9)) {
+        snprintf(msg, msglen, "must be host:port or redis://host:port%s",
+                 s[0] == 'u' ? " (cluster nodes are reached over TCP)" : " (TLS is not supported)");
+        return SLT_EINVAL;
+    }
+    return check_connect(s, msg, msglen);
+}
+
 static int check_http_url(const char *s, char *msg, size_t msglen)
 {
     struct slt_http_url u;
@@ -171,7 +184,7 @@ static const struct slt__config_key keys[] = {
     {.section = "formats", .name = "time_layout", .type = SLT_KT_STR, FMT(time_layout),
      .help = "strptime-like layout of the time group; absent: CLF, ISO 8601 or epoch"},
     {.section = "formats", .name = "latency_unit", .type = SLT_KT_ENUM, FMT(latency_unit),
-     .choices = "s|ms|us", .def = "s", .help = "unit of a bare number in the latency group"},
+     .choices = "s|ms|us|ns", .def = "s", .help = "unit of a bare number in the latency group"},
     {.section = "formats", .name = "match_limit", .type = SLT_KT_UINT, FMT(match_limit), .lo = 1,
      .hi = 100000000, .def = "100000",
      .help = "PCRE2 match limit; a line that hits it is unparsed (match_limit)"},
@@ -280,6 +293,10 @@ static const struct slt__config_key keys[] = {
     {.section = "agent", .name = "ack_timeout", .type = SLT_KT_DUR, AGENT(ack_timeout_ms),
      .unit_us = MS, .lo = 0, .hi = 600 * 1000, .def = "5s",
      .help = "how long SIGTERM waits for acknowledgements"},
+    {.section = "agent", .name = "unmatched_after", .type = SLT_KT_DUR, AGENT(unmatched_after_ms),
+     .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "5m",
+     .help = "an input whose paths have matched no file this long is reported in /metrics "
+             "(slitail_agent_input_unmatched)"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
      .def = "127.0.0.1:7433", .check = check_listen,
@@ -290,6 +307,12 @@ static const struct slt__config_key keys[] = {
     {.section = "aggregator", .name = "redis", .type = SLT_KT_STR, AGGR(redis),
      .def = "redis://127.0.0.1:6379/0", .check = check_redis,
      .help = "redis://host:port/db or unix:///path"},
+    {.section = "aggregator", .name = "redis_cluster", .type = SLT_KT_STRLIST,
+     AGGR(redis_cluster), .off2 = offsetof(struct slt_aggr_conf, nredis_cluster), .hi = 64,
+     .check = check_cluster_seed,
+     .help = "seed nodes of a Redis Cluster, `host:port` or `redis://[user:password@]host:port` "
+             "for AUTH (the same on every node); the slot map is learned from them. Not "
+             "together with `redis` (absent: one Redis at `redis`)"},
     {.section = "aggregator", .name = "token_file", .type = SLT_KT_STR, AGGR(token_file),
      .help = "file holding the shared token (absent: agents are not authenticated)"},
     {.section = "aggregator", .name = "max_frame", .type = SLT_KT_SIZE, AGGR(max_frame), .lo = 4096,
@@ -1756,6 +1779,16 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
     if (sec[5] && !is_null(sec[5]) &&
         (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
         return rc;
+    if (c->cfg->aggregator.nredis_cluster) {
+        const yaml_node_pair_t *q;
+
+        for (q = sec[5]->data.mapping.pairs.start; q < sec[5]->data.mapping.pairs.top; q++) {
+            const yaml_node_t *k = node(c, q->key);
+
+            if (k && !strcmp(sval(k), "redis"))
+                return fail(c, k, "aggregator: 'redis' and 'redis_cluster' cannot both be set");
+        }
+    }
     if ((rc = load_alerting(c, sec[6])) < 0)
         return rc;
     /* slos are checked against the aggregator's retention, so they come last. */
@@ -2094,6 +2127,7 @@ void slt_config_free(struct slt_config *cfg)
     slt_free(cfg->aggregator.listen);
     slt_free(cfg->aggregator.http_listen);
     slt_free(cfg->aggregator.redis);
+    free_strlist(cfg->aggregator.redis_cluster, cfg->aggregator.nredis_cluster);
     slt_free(cfg->aggregator.token_file);
     slt_free(cfg->alerting.alertmanager);
     slt_free(cfg->alerting.webhook);

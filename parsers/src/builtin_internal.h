@@ -38,9 +38,31 @@ extern const struct slt_format_ops slt__nginx_timed_ops;
 extern const struct slt_format_ops slt__apache_common_ops;
 extern const struct slt_format_ops slt__apache_combined_ops;
 extern const struct slt_format_ops slt__alb_ops;
+extern const struct slt_format_ops slt__haproxy_http_ops;
+extern const struct slt_format_ops slt__envoy_ops;
+extern const struct slt_format_ops slt__ingress_nginx_ops;
+extern const struct slt_format_ops slt__w3c_ops;
+extern const struct slt_format_ops slt__cloudfront_ops;
 
 /* The built-in "json" format: a JSON format with the default mapping and canonical keys only. */
 int slt__json_builtin_new(struct slt_format **out);
+/* The built-in "traefik_json": Traefik's JSON access log keys, durations in nanoseconds. */
+int slt__traefik_json_new(struct slt_format **out);
+
+/*
+ * Format-specific fields of a hand-written format (envoy's response_flags, ingress-nginx's
+ * proxy_upstream_name, ...): fmt->impl is the NULL-terminated list of their names (a static
+ * table), field i has key SLT_F__COUNT + i, and the parse op fills st->extra[i] and points
+ * rec->priv at st->extra. The parser state starts with the usual struct slt__builtin_state.
+ */
+#define SLT__MAX_EXTRAS 16
+struct slt__extra_state {
+    struct slt__builtin_state b;
+    struct slt_str extra[SLT__MAX_EXTRAS];
+};
+int slt__extra_parser_init(const struct slt_format *fmt, struct slt_parser *p);
+int slt__extra_field_key(const struct slt_format *fmt, const char *name, size_t len);
+struct slt_str slt__extra_get(const struct slt_record *rec, int key);
 
 /*
  * The first c in [p, end), or end. 16 bytes at a time with SSE2 (baseline on x86-64), else

@@ -13,21 +13,37 @@ struct builtin {
     const char *name;
     const struct slt_format_ops *ops; /* NULL: built by its own constructor (json) */
     int has_latency;
+    const char *const *extras; /* names of its own fields (fmt->impl), or NULL */
 };
 
+static const char *const haproxy_extras[] = {"frontend", "backend", "server",
+                                             "termination_state", NULL};
+static const char *const envoy_extras[] = {"response_flags", "request_id", "upstream_host",
+                                           "response_code_details", NULL};
+static const char *const ingress_extras[] = {"proxy_upstream_name",
+                                             "proxy_alternative_upstream_name", "upstream_addr",
+                                             "request_length", "req_id", NULL};
+
 static const struct builtin builtins[] = {
-    {"nginx_combined", &slt__nginx_combined_ops, 0},
-    {"nginx_main", &slt__nginx_main_ops, 0},
-    {"nginx_timed", &slt__nginx_timed_ops, 1},
-    {"apache_common", &slt__apache_common_ops, 0},
-    {"apache_combined", &slt__apache_combined_ops, 0},
-    {"alb", &slt__alb_ops, 1},
-    {"json", NULL, 1},
+    {"nginx_combined", &slt__nginx_combined_ops, 0, NULL},
+    {"nginx_main", &slt__nginx_main_ops, 0, NULL},
+    {"nginx_timed", &slt__nginx_timed_ops, 1, NULL},
+    {"apache_common", &slt__apache_common_ops, 0, NULL},
+    {"apache_combined", &slt__apache_combined_ops, 0, NULL},
+    {"alb", &slt__alb_ops, 1, NULL},
+    {"json", NULL, 1, NULL},
+    {"haproxy_http", &slt__haproxy_http_ops, 1, haproxy_extras},
+    {"envoy", &slt__envoy_ops, 1, envoy_extras},
+    {"traefik_json", NULL, 1, NULL},
+    {"ingress_nginx", &slt__ingress_nginx_ops, 1, ingress_extras},
+    {"cloudfront", &slt__cloudfront_ops, 1, NULL},
+    {"w3c", &slt__w3c_ops, 1, NULL},
 };
 
 static const char *const builtin_names[] = {
-    "nginx_combined",  "nginx_main", "nginx_timed", "apache_common",
-    "apache_combined", "alb",        "json",        NULL,
+    "nginx_combined", "nginx_main",   "nginx_timed", "apache_common", "apache_combined",
+    "alb",            "json",         "haproxy_http", "envoy",        "traefik_json",
+    "ingress_nginx",  "cloudfront",   "w3c",         NULL,
 };
 
 const char *const *slt_format_builtin_names(void)
@@ -48,6 +64,37 @@ void slt__builtin_parser_release(struct slt_parser *p)
     p->state = NULL;
 }
 
+int slt__extra_parser_init(const struct slt_format *fmt, struct slt_parser *p)
+{
+    (void)fmt;
+    p->state = slt_calloc(1, sizeof(struct slt__extra_state));
+    return p->state ? 0 : SLT_ENOMEM;
+}
+
+int slt__extra_field_key(const struct slt_format *fmt, const char *name, size_t len)
+{
+    const char *const *names = fmt->impl;
+    int i;
+
+    for (i = 0; names && names[i]; i++)
+        if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0)
+            return SLT_F__COUNT + i;
+    return -1;
+}
+
+struct slt_str slt__extra_get(const struct slt_record *rec, int key)
+{
+    const char *const *names = rec->fmt->impl;
+    const struct slt_str *extra = rec->priv;
+    int i = key - SLT_F__COUNT, n = 0;
+
+    while (names && names[n])
+        n++;
+    if (!extra || i < 0 || i >= n || i >= SLT__MAX_EXTRAS)
+        return SLT_STR_NULL;
+    return extra[i];
+}
+
 int slt_format_builtin(const char *name, struct slt_format **out)
 {
     struct slt_format *fmt;
@@ -60,7 +107,8 @@ int slt_format_builtin(const char *name, struct slt_format **out)
         if (strcmp(builtins[i].name, name) != 0)
             continue;
         if (!builtins[i].ops)
-            return slt__json_builtin_new(out);
+            return strcmp(name, "json") == 0 ? slt__json_builtin_new(out)
+                                             : slt__traefik_json_new(out);
         fmt = slt_calloc(1, sizeof(*fmt));
         if (!fmt)
             return SLT_ENOMEM;
@@ -71,7 +119,14 @@ int slt_format_builtin(const char *name, struct slt_format **out)
         }
         fmt->ops = builtins[i].ops;
         fmt->has_latency = builtins[i].has_latency;
+        fmt->impl = (void *)(uintptr_t)builtins[i].extras; /* read only */
         fmt->latency_unit = SLT_UNIT_S;
+        if (fmt->ops->init && fmt->ops->init(fmt) < 0) {
+            fmt->ops = NULL;
+            slt_free(fmt->name);
+            slt_free(fmt);
+            return SLT_ENOMEM;
+        }
         *out = fmt;
         return 0;
     }
@@ -95,7 +150,7 @@ int slt_format_new(const struct slt_format_spec *spec, struct slt_format **out, 
     if (spec->time_layout && slt_time_layout_check(spec->time_layout, err, errlen) < 0)
         return SLT_ECONFIG;
     if (spec->latency_unit != SLT_UNIT_S && spec->latency_unit != SLT_UNIT_MS &&
-        spec->latency_unit != SLT_UNIT_US) {
+        spec->latency_unit != SLT_UNIT_US && spec->latency_unit != SLT_UNIT_NS) {
         snprintf(err, errlen, "format '%s': unknown latency unit %d", name,
                  (int)spec->latency_unit);
         return SLT_ECONFIG;
@@ -126,6 +181,21 @@ const char *slt_format_name(const struct slt_format *fmt)
 int slt_format_has_latency(const struct slt_format *fmt)
 {
     return fmt->has_latency;
+}
+
+int slt_format_has_header(const struct slt_format *fmt)
+{
+    return fmt->ops->stream != NULL;
+}
+
+int slt_parser_stream(struct slt_parser *p, uint64_t id)
+{
+    return p->fmt->ops->stream ? p->fmt->ops->stream(p, id) : 0;
+}
+
+int slt_parser_stream_has_header(const struct slt_parser *p)
+{
+    return p->fmt->ops->has_header ? p->fmt->ops->has_header(p) : 1;
 }
 
 int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t len)

@@ -16,6 +16,12 @@ struct slt_format_ops {
     int (*parser_init)(const struct slt_format *fmt, struct slt_parser *p);
     void (*parser_release)(struct slt_parser *p);
     void (*free)(struct slt_format *fmt);
+    /* Built-ins with data of their own: set up fmt->impl once fmt is made. NULL: none. */
+    int (*init)(struct slt_format *fmt);
+    /* Formats whose lines depend on earlier ones (w3c): select the stream (slt_parser_stream)
+     * and say whether its header was seen. NULL for every other format. */
+    int (*stream)(struct slt_parser *p, uint64_t id); /* 1: new stream */
+    int (*has_header)(const struct slt_parser *p);
 };
 
 struct slt_format {

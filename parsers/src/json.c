@@ -68,6 +68,31 @@ static const char *const default_paths[SLT_F__COUNT][8] = {
     [SLT_F_XFF] = {"http_x_forwarded_for", "request.headers.X-Forwarded-For"},
 };
 
+/*
+ * traefik_json: Traefik's JSON access log (accessLog.format: json), flat keys. Duration and
+ * OriginDuration are nanoseconds; StartUTC is the request's start (RFC 3339, nanoseconds),
+ * "time" when the line was written. TARGET_STATUS is OriginStatus (what the backend answered;
+ * DownstreamStatus is what the client got). Header fields are "request_<Name>" when kept.
+ */
+static const char *const traefik_paths[SLT_F__COUNT][8] = {
+    [SLT_F_TIME] = {"StartUTC", "StartLocal", "time"},
+    [SLT_F_STATUS] = {"DownstreamStatus"},
+    [SLT_F_LATENCY] = {"Duration"},
+    [SLT_F_METHOD] = {"RequestMethod"},
+    [SLT_F_PATH] = {"RequestPath"},
+    [SLT_F_PROTOCOL] = {"RequestProtocol"},
+    [SLT_F_HOST] = {"RequestHost", "RequestAddr"},
+    [SLT_F_CLIENT] = {"ClientHost", "ClientAddr"},
+    [SLT_F_USER] = {"ClientUsername"},
+    [SLT_F_BYTES] = {"DownstreamContentSize"},
+    [SLT_F_REFERER] = {"request_Referer"},
+    [SLT_F_USER_AGENT] = {"request_User-Agent"},
+    [SLT_F_UPSTREAM_LATENCY] = {"OriginDuration"},
+    [SLT_F_XFF] = {"request_X-Forwarded-For"},
+    [SLT_F_TYPE] = {"RequestScheme"},
+    [SLT_F_TARGET_STATUS] = {"OriginStatus"},
+};
+
 /* ---- format construction ---- */
 
 static int add_path(struct json_impl *ji, int target, int prio, const char *text, char *err,
@@ -187,8 +212,9 @@ static const struct slt_format_ops json_ops = {
     .free = json_free,
 };
 
-static int json_new(const struct slt_format_spec *spec, int builtin, struct slt_format **out,
-                    char *err, size_t errlen)
+static int json_new(const struct slt_format_spec *spec, int builtin,
+                    const char *const (*defaults)[8], struct slt_format **out, char *err,
+                    size_t errlen)
 {
     struct slt_format *fmt;
     struct json_impl *ji;
@@ -213,8 +239,8 @@ static int json_new(const struct slt_format_spec *spec, int builtin, struct slt_
                 goto fail;
             continue;
         }
-        for (k = 0; k < 8 && default_paths[f][k]; k++)
-            if ((rc = add_path(ji, f, k, default_paths[f][k], err, errlen)) < 0)
+        for (k = 0; k < 8 && defaults[f][k]; k++)
+            if ((rc = add_path(ji, f, k, defaults[f][k], err, errlen)) < 0)
                 goto fail;
     }
     /* a configured or default path (request_time, duration) may carry it */
@@ -231,7 +257,7 @@ fail:
 int slt__json_format_new(const struct slt_format_spec *spec, struct slt_format **out, char *err,
                          size_t errlen)
 {
-    return json_new(spec, 0, out, err, errlen);
+    return json_new(spec, 0, default_paths, out, err, errlen);
 }
 
 int slt__json_builtin_new(struct slt_format **out)
@@ -242,7 +268,20 @@ int slt__json_builtin_new(struct slt_format **out)
     memset(&spec, 0, sizeof(spec));
     spec.name = "json";
     spec.json = "json";
-    return json_new(&spec, 1, out, err, sizeof(err));
+    return json_new(&spec, 1, default_paths, out, err, sizeof(err));
+}
+
+int slt__traefik_json_new(struct slt_format **out)
+{
+    struct slt_format_spec spec;
+    char err[128];
+
+    memset(&spec, 0, sizeof(spec));
+    spec.name = "traefik_json";
+    spec.json = "json";
+    spec.latency_unit = SLT_UNIT_NS;
+    /* not "builtin": any other key (RouterName, ServiceName, ...) can be named by a rule */
+    return json_new(&spec, 0, traefik_paths, out, err, sizeof(err));
 }
 
 /* ---- the scanner ---- */

@@ -390,6 +390,9 @@ int slt_parse_latency(const char *s, size_t len, enum slt_latency_unit unit, int
     case SLT_UNIT_US:
         scale = 0;
         break;
+    case SLT_UNIT_NS:
+        scale = -3;
+        break;
     default:
         return SLT_EPARSE;
     }

@@ -776,6 +776,49 @@ static void put_uint(struct enc *e, uint64_t v)
     }
 }
 
+/* put_uint / put_int into o (at most 9 bytes); returns the end. */
+static uint8_t *row_be(uint8_t *o, uint8_t tag, uint64_t v, size_t n)
+{
+    size_t i;
+
+    *o++ = tag;
+    for (i = 0; i < n; i++)
+        *o++ = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return o;
+}
+
+static uint8_t *row_uint(uint8_t *o, uint64_t v)
+{
+    if (v <= 0x7f) {
+        *o++ = (uint8_t)v;
+        return o;
+    }
+    if (v <= 0xff)
+        return row_be(o, 0xcc, v, 1);
+    if (v <= 0xffff)
+        return row_be(o, 0xcd, v, 2);
+    if (v <= 0xffffffffu)
+        return row_be(o, 0xce, v, 4);
+    return row_be(o, 0xcf, v, 8);
+}
+
+static uint8_t *row_int(uint8_t *o, int64_t v)
+{
+    if (v >= 0)
+        return row_uint(o, (uint64_t)v);
+    if (v >= -32) {
+        *o++ = (uint8_t)(int8_t)v;
+        return o;
+    }
+    if (v >= INT8_MIN)
+        return row_be(o, 0xd0, (uint64_t)v & 0xff, 1);
+    if (v >= INT16_MIN)
+        return row_be(o, 0xd1, (uint64_t)v & 0xffff, 2);
+    if (v >= INT32_MIN)
+        return row_be(o, 0xd2, (uint64_t)v & 0xffffffffu, 4);
+    return row_be(o, 0xd3, (uint64_t)v, 8);
+}
+
 static void put_int(struct enc *e, int64_t v)
 {
     uint8_t b;
@@ -873,14 +916,17 @@ static void put_batch(struct enc *e, const struct slt_msg_batch *b)
         put_uint(e, s->since);
         put_key(e, K_ROWS);
         put_hdr(e, 0, s->nrows);
+        /* the bulk of a frame: each row is encoded into a local buffer and appended once */
         for (j = 0; j < s->nrows && e->rc == 0; j++) {
             const struct slt_count_row *r = &s->rows[j];
+            uint8_t row[1 + 4 * 9], *o = row;
 
-            put_hdr(e, 0, 4);
-            put_int(e, r->minute);
-            put_uint(e, r->v[0]);
-            put_uint(e, r->v[1]);
-            put_uint(e, r->v[2]);
+            *o++ = 0x94; /* fixarray of 4 */
+            o = row_int(o, r->minute);
+            o = row_uint(o, r->v[0]);
+            o = row_uint(o, r->v[1]);
+            o = row_uint(o, r->v[2]);
+            put(e, row, (size_t)(o - row));
         }
     }
 }

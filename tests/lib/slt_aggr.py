@@ -13,6 +13,8 @@ TOKEN = "t0ps3cret-token"
 
 
 class Aggregator:
+    """redis_url None: no aggregator.redis line (extra names the store, e.g. redis_cluster)."""
+
     def __init__(self, tmp, redis_url, token=TOKEN, extra="", name="aggr"):
         self.tmp = tmp
         self.port = h.free_port()
@@ -23,7 +25,7 @@ class Aggregator:
             "aggregator:\n"
             f"  listen: 127.0.0.1:{self.port}\n"
             f"  http_listen: 127.0.0.1:{self.http_port}\n"
-            f"  redis: {redis_url}\n"
+            + (f"  redis: {redis_url}\n" if redis_url else "") +
             f"  token_file: {self.token_path}\n"
             f"{extra}"))
         self.proc = None

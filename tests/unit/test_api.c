@@ -360,7 +360,7 @@ static int setup(void **state)
     uv_async_init(&loop, &stop_async, on_stop);
     {
         struct slt_redis_url url;
-        struct slt_store_conf sc = {&url};
+        struct slt_store_conf sc = {&url, NULL, 0};
         struct slt_aggr_params params;
         char err[200];
 

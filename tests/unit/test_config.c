@@ -337,7 +337,8 @@ static void test_unknown_format_lists_the_builtins(void **state)
                     "    format: ngnix\n",
                     "t.yaml:3:13: input 'web': unknown format 'ngnix' (built-in formats: "
                     "nginx_combined, nginx_main, nginx_timed, apache_common, apache_combined, "
-                    "alb, json; or define it under formats:)");
+                    "alb, json, haproxy_http, envoy, traefik_json, ingress_nginx, cloudfront, "
+                    "w3c; or define it under formats:)");
 }
 
 static void test_unknown_field_for_the_format_is_rejected(void **state)

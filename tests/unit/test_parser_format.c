@@ -19,7 +19,7 @@ static void test_every_builtin_name_constructs(void **state)
         slt_parser_free(p);
         slt_format_free(f);
     }
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 13);
 }
 
 static void test_unknown_builtin_is_not_found(void **state)

@@ -165,17 +165,17 @@ static void test_prune_keeps_unacked_and_recent_records(void **state)
     append_n(sp, 1, 1, 100, 1000);
     append_n(sp, 1, 101, 100, 500000);
     /* nothing acked: nothing goes, however old */
-    assert_int_equal(slt_spool_prune(sp, 10000000, 1000), 0);
+    assert_int_equal(slt_spool_prune(sp, 10000000, 1000, 0), 0);
     for (i = 0; i < 150; i++)
         slt_spool_set_acked(sp, i, 1);
     assert_int_equal(sp->unacked, 50);
     /* retention 100 s at t=200 s: the old half may go, whole segments only */
-    size_t n = slt_spool_prune(sp, 200000, 100000);
+    size_t n = slt_spool_prune(sp, 200000, 100000, 0);
     assert_true(n > 0 && n <= 100);
     assert_int_equal(slt_spool_at(sp, 0)->seq, n + 1);
     assert_int_equal(sp->pruned_early, 0);
     /* the remaining acked ones are recent */
-    assert_int_equal(slt_spool_prune(sp, 200000, 100000), 0);
+    assert_int_equal(slt_spool_prune(sp, 200000, 100000, 0), 0);
     check_frame(sp, 0, n + 1);
     assert_int_equal(slt_spool_find(sp, 1, 200), 199 - (long)n);
     slt_spool_free(sp);
@@ -196,10 +196,68 @@ static void test_full_spool_prunes_acked_records_early(void **state)
     assert_true(slt_spool_full(sp));
     for (i = 0; i < slt_spool_count(sp); i++)
         slt_spool_set_acked(sp, i, 1);
-    assert_true(slt_spool_prune(sp, 2000, 600000) > 0);
+    assert_true(slt_spool_prune(sp, 2000, 600000, 0) > 0);
     assert_false(slt_spool_full(sp));
     assert_true(sp->bytes <= 10000);
     assert_true(sp->pruned_early > 0);
+    slt_spool_free(sp);
+}
+
+/* A full disk: acknowledged records go before their retention, but the newest record's segment
+ * stays when asked (it is the state when the checkpoint cannot be written). */
+static void test_disk_full_prunes_early_and_can_keep_the_newest_record(void **state)
+{
+    struct slt_spool *sp;
+    size_t i, n;
+
+    (void)state;
+    assert_int_equal(slt_spool_open(tmpdir, 1 << 30, 4096, &sp), 0);
+    append_n(sp, 1, 1, 300, 1000);
+    for (i = 0; i < slt_spool_count(sp); i++)
+        slt_spool_set_acked(sp, i, 1);
+    /* recent and far below max_bytes: nothing goes without EARLY */
+    assert_int_equal(slt_spool_prunable(sp, 2000, 600000, 0), 0);
+    assert_true(slt_spool_prunable(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY) > 0);
+    n = slt_spool_prune(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY | SLT_SPOOL_PRUNE_KEEP_LAST);
+    assert_true(n > 0 && n < 300);
+    assert_int_equal(slt_spool_at(sp, slt_spool_count(sp) - 1)->seq, 300);
+    assert_int_equal(slt_spool_prunable(sp, 2000, 600000,
+                                        SLT_SPOOL_PRUNE_EARLY | SLT_SPOOL_PRUNE_KEEP_LAST),
+                     0);
+    /* with the checkpoint written, the rest may go too */
+    assert_int_equal(slt_spool_prune(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY), 300 - n);
+    assert_int_equal(slt_spool_count(sp), 0);
+    slt_spool_free(sp);
+}
+
+/* A name that only looks like a segment's (past 2^64, signed, spaced) is ignored, not opened. */
+static void test_foreign_segment_names_are_ignored(void **state)
+{
+    static const char *names[] = {"99999999999999999999.seg", "-0000000000000000001.seg",
+                                  " 0000000000000000001.seg", "+0000000000000000001.seg",
+                                  "00000000000000000000.seg"};
+    struct slt_spool *sp;
+    char path[400];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(slt_spool_open(tmpdir, 1 << 20, 4096, &sp), 0);
+    append_n(sp, 1, 1, 3, 1000);
+    slt_spool_free(sp);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("not a segment", f);
+        fclose(f);
+    }
+    assert_int_equal(slt_spool_open(tmpdir, 1 << 20, 4096, &sp), 0);
+    assert_int_equal(slt_spool_count(sp), 3);
+    check_frame(sp, 2, 3);
+    append_n(sp, 1, 4, 1, 1000);
+    assert_int_equal(slt_spool_count(sp), 4);
     slt_spool_free(sp);
 }
 
@@ -207,6 +265,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_records_survive_reopen_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_segment_names_are_ignored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_prunes_early_and_can_keep_the_newest_record,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_record_is_truncated_away, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_record_ends_the_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_keeps_unacked_and_recent_records, setup,

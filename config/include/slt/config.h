@@ -81,12 +81,15 @@ struct slt_agent_conf {
     char *status_listen;       /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
     int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
     int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
+    int64_t unmatched_after_ms; /* an input matching no file this long shows in /metrics */
 };
 
 struct slt_aggr_conf {
     char *listen;      /* default 127.0.0.1:7433 */
     char *http_listen; /* default 127.0.0.1:7480 */
     char *redis;       /* default redis://127.0.0.1:6379/0 */
+    char **redis_cluster; /* seed nodes of a Redis Cluster; none: one Redis at redis */
+    size_t nredis_cluster;
     char *token_file;
     uint32_t max_frame;         /* default 1 MiB */
     uint32_t max_agents;        /* default 10000 */

@@ -88,6 +88,7 @@ enum slt_latency_unit {
     SLT_UNIT_S = 0,
     SLT_UNIT_MS,
     SLT_UNIT_US,
+    SLT_UNIT_NS, /* Traefik's Duration */
 };
 
 /* How a user format is described in the config. Borrowed for the call. */
@@ -112,7 +113,8 @@ struct slt_parser;
 
 /*
  * A built-in format by name: nginx_combined, nginx_main, nginx_timed, apache_common,
- * apache_combined, alb, json. Returns 0 and a new format in *out, or SLT_ENOTFOUND.
+ * apache_combined, alb, json, haproxy_http, envoy, traefik_json, ingress_nginx, cloudfront,
+ * w3c. Returns 0 and a new format in *out, or SLT_ENOTFOUND (SLT_ENOMEM).
  */
 int slt_format_builtin(const char *name, struct slt_format **out);
 /* NULL-terminated list of the built-in names. */
@@ -136,6 +138,23 @@ int slt_format_has_latency(const struct slt_format *fmt);
 int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t len);
 /* The text of field key in rec; .p == NULL when absent. */
 struct slt_str slt_record_get(const struct slt_record *rec, int key);
+
+/*
+ * Streams: the w3c and cloudfront formats read a line by the last `#Fields:` line of the same
+ * file before it, so a parser keeps that header per stream. slt_parser_stream(p, id) says that
+ * the lines parsed after it come from stream id (any number the caller picks, e.g. one per
+ * tailed file; lines parsed before any call are stream 0, so a parser per file needs no call).
+ * A stream that has seen no `#Fields:` line yet reads lines with the format's default columns.
+ * At most SLT_PARSER_MAX_STREAMS streams are kept per parser; past that the least recently
+ * used is forgotten (its next lines read with the defaults until its next header). For every
+ * other format the call does nothing and returns 0.
+ */
+#define SLT_PARSER_MAX_STREAMS 1024
+int slt_parser_stream(struct slt_parser *p, uint64_t id); /* 1: a stream not seen before */
+/* 1 when lines of fmt depend on a header line earlier in their stream (w3c, cloudfront). */
+int slt_format_has_header(const struct slt_format *fmt);
+/* 0 when fmt has headers and p's current stream has not seen one; else 1. */
+int slt_parser_stream_has_header(const struct slt_parser *p);
 
 /* max_line: lines longer than this are SLT_UP_OVERSIZE (0 = SLT_DEFAULT_MAX_LINE). */
 struct slt_parser *slt_parser_new(const struct slt_format *fmt, size_t max_line);
