@@ -19,6 +19,10 @@ import slt_harness as H
 from faultproxy import FaultProxy
 
 SHORT = os.environ.get("CHAOS_SHORT", "") not in ("", "0")
+# set by run.py while an expected failure runs in the short form: waits are cut to this, so
+# CI does not sit out a full timeout for a bug known to be open (the fixed code drains in a
+# few seconds)
+XFAIL_WAIT = {"limit": None}
 TOKEN = L.TOKEN
 
 
@@ -78,7 +82,8 @@ class Env:
 
     def __init__(self, name, proxy_agent=False, proxy_redis=False, redis_aof=False,
                  agent_extra="", aggr_extra="", extra_yaml="", state_dir=None,
-                 read_from="beginning", spread_s=0.25, hours_back=3, agent_id="web-1"):
+                 read_from="beginning", spread_s=0.25, hours_back=3, agent_id="web-1",
+                 extra_slis=""):
         self.name = name
         self.tmp = H.TempDir("slt-chaos-%s-" % name)
         self.redis = H.Redis(self.tmp, aof=redis_aof)
@@ -94,7 +99,7 @@ class Env:
         agent_port = self.proxy_agent.port if self.proxy_agent else self.port
         self.state_dir = state_dir or self.tmp.join("state")
         self.config = self._config(self.tmp, agent_port, agent_id, agent_extra, read_from,
-                                   aggr_extra, extra_yaml)
+                                   aggr_extra, extra_yaml, extra_slis)
         self.aggr = None
         self.agent = L.Agent(self.tmp, self.config)
         self.faults = 0
@@ -105,9 +110,9 @@ class Env:
         self.t0 = time.time()
 
     def _config(self, tmp, agent_port, agent_id, agent_extra, read_from, aggr_extra,
-                extra_yaml):
+                extra_yaml, extra_slis):
         cfg = L.agent_config(tmp, agent_port, [self.writer.path], read_from=read_from,
-                             extra_agent=agent_extra)
+                             extra_agent=agent_extra, slis=L.SLIS_YAML + extra_slis)
         text = open(cfg).read().replace("  id: web-1\n", "  id: %s\n" % agent_id)
         text = text.replace("  state_dir: %s\n" % tmp.join("state"),
                             "  state_dir: %s\n" % self.state_dir)
@@ -283,7 +288,8 @@ class Env:
         m = self.metrics()
         if m is None:
             return None, "/metrics did not answer"
-        read = int(m.get('slitail_input_lines_total{input="web",result="read"}', 0))
+        read = int(sum(v for k, v in m.items() if k.startswith("slitail_input_lines_total{")
+                       and k.endswith('result="read"}')))
         if read != lines:
             diff += abs(read - lines)
             detail.append("input lines read %d want %d" % (read, lines))
@@ -292,6 +298,8 @@ class Env:
     def drain(self, timeout=None, want=None, lines=None):
         """Waits until the API is exact; returns the drain time. Raises with the difference."""
         timeout = timeout or scale(180, 120)
+        if XFAIL_WAIT["limit"]:
+            timeout = min(timeout, XFAIL_WAIT["limit"])
         t0 = time.time()
         last = (None, "")
         while time.time() - t0 < timeout:
