@@ -21,6 +21,7 @@
 #include "http.h"
 #include "metrics_prom.h"
 #include "slo.h"
+#include "slt/arith.h"
 #include "slt/config.h"
 #include "store.h"
 #include "window.h"
@@ -186,10 +187,12 @@ static json_t *counts_json(const int64_t v[3])
     json_t *j = json_pack("{s:I, s:I, s:I}", "good", (json_int_t)v[0], "bad", (json_int_t)v[1],
                           "excluded", (json_int_t)v[2]);
 
+    /* in doubles: good + bad may pass INT64_MAX */
     if (j)
         json_object_set_new(j, "ratio",
-                            v[0] + v[1] > 0 ? json_real((double)v[0] / (double)(v[0] + v[1]))
-                                            : json_null());
+                            v[0] > 0 || v[1] > 0
+                                ? json_real((double)v[0] / ((double)v[0] + (double)v[1]))
+                                : json_null());
     return j;
 }
 
@@ -517,9 +520,9 @@ static void counts_done(struct query *q)
         return;
     }
     for (i = 0; i < q->nsums; i++) {
-        tot[0] += q->sums[i][0];
-        tot[1] += q->sums[i][1];
-        tot[2] += q->sums[i][2];
+        tot[0] = slt_add_i64_sat(tot[0], q->sums[i][0]);
+        tot[1] = slt_add_i64_sat(tot[1], q->sums[i][1]);
+        tot[2] = slt_add_i64_sat(tot[2], q->sums[i][2]);
     }
     j = counts_json(tot);
     if (!j) {

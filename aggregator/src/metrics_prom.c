@@ -102,6 +102,20 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_errors));
     TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
                 "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(counter(b, "slitail_aggregator_redis_may_evict", "gauge",
+                "1 when a Redis the store uses runs without maxmemory-policy noeviction.",
+                st->redis_may_evict));
+    TRY(slt_prom_header(b, "slitail_aggregator_batches_invalid_total", "counter",
+                        "Batches (or, for counter_limit, series of a batch) the store refused as "
+                        "invalid before writing, by reason."));
+    {
+        static const char *const why[4] = {"other", "row_minute", "counts", "counter_limit"};
+
+        for (i = 0; i < 4; i++)
+            TRY(slt_buf_printf(b, "slitail_aggregator_batches_invalid_total{reason=\"%s\"} %" PRIu64
+                                  "\n",
+                               why[i], st->batches_invalid[i]));
+    }
     TRY(slt_prom_header(b, "slitail_aggregator_redis_redirects_total", "counter",
                         "Redis Cluster redirections followed, by kind (moved: the slot map "
                         "changed; ask: a slot being migrated)."));

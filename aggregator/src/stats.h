@@ -46,7 +46,16 @@ struct slt_aggr_stats {
     uint64_t redis_ask;               /* ASK redirections followed */
     uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */
     uint64_t redis_cluster_refreshes; /* slot maps read (CLUSTER SLOTS) */
+    uint64_t redis_may_evict;         /* gauge: a Redis runs without maxmemory-policy noeviction */
+    /* batches or entries refused as invalid by the store, by SLT_INVALID_* */
+    uint64_t batches_invalid[4];
 };
+
+/* Why the store refused a batch as invalid (index of batches_invalid; docs/REDIS.md). */
+#define SLT_INVALID_OTHER 0         /* epoch/seq over 2^53, since after seq, a series twice */
+#define SLT_INVALID_ROW_MINUTE 1    /* a row minute more than a day ahead */
+#define SLT_INVALID_COUNTS 2        /* a count, or a series' sum in one batch, over 2^53 */
+#define SLT_INVALID_COUNTER_LIMIT 3 /* a stored counter would pass 9.2e18 (its entry only) */
 
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */
 #define SLT_ALERT_TARGET_ALERTMANAGER 0

@@ -109,6 +109,9 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
 /* Drops the ingest connection (an apply timed out): pending applies end with SLT_ACK_RETRY. */
 void slt_store_reset(struct slt_store *st, const char *reason);
 
+/* A row minute later than this after the aggregator's clock is refused (REJECTED invalid). */
+#define SLT_STORE_AHEAD_MAX_S 86400
+
 /* The apply script, exposed for tests. */
 extern const char slt_store_apply_script[];
 

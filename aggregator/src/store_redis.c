@@ -25,6 +25,8 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include "slt/arith.h"
+
 #include "aggr.h"
 #include "cluster.h"
 #include "redis_conn.h"
@@ -46,15 +48,34 @@
  * entries of seven values: agent, epoch, seq, since, the mark that makes this entry the next
  * one ("epoch:seq-1", the fast path: no parsing), the new mark ("epoch:seq") and the entry's own
  * deltas as "k:d1:d2:d3,k:d1:d2:d3..." (k a KEYS index), read only when some entry is not
- * accepted. The applied answer's n is not used.
+ * accepted or the counters are near their limit. The applied answer's n is not used.
  * Returns 2n integers, per entry {status, n}: {0, 0} applied, {1, mark} duplicate,
- * {2, resend_from} gap, {3, e0} rejected (stale epoch; e0 the epoch of the stored mark).
+ * {2, resend_from} gap, {3, e0} rejected (stale epoch; e0 the epoch of the stored mark),
+ * {4, 0} rejected (a counter would reach 9.2e18, or holds something that is not a number).
+ *
+ * Validate, then write: every check (marks, and counters that stay below 9.2e18 < 2^63 - 1,
+ * with room for the rounding of Lua's doubles) runs before the first write, so a call writes
+ * everything it accepted or nothing, and no HINCRBY can fail half-way. Deltas reach HINCRBY
+ * as the decimal strings the aggregator wrote (exact), never as sums of Lua numbers.
  */
 const char slt_store_apply_script[] =
     "local nk, n = #KEYS, tonumber(ARGV[4])\n"
     "local p0 = 5 + (nk - 1) * 4\n"
+    "local LIMIT = 9.2e18\n"
+    "local f = {ARGV[1], ARGV[2], ARGV[3]}\n"
     "local ids, cur, out, sets, ok = {}, {}, {}, {}, {}\n"
-    "local all = true\n"
+    "local all, safe, val, fresh, wrote = true, true, {}, {}, {}\n"
+    "for k = 2, nk do\n"
+    "  local q = 5 + (k - 2) * 4\n"
+    "  local v = redis.call('HMGET', KEYS[k], f[1], f[2], f[3])\n"
+    "  local c = {0, 0, 0}\n"
+    "  fresh[k] = not (v[1] or v[2] or v[3])\n"
+    "  for j = 1, 3 do\n"
+    "    if v[j] then c[j] = tonumber(v[j]) or LIMIT end\n"
+    "    if ARGV[q + j] ~= '0' and c[j] + tonumber(ARGV[q + j]) >= LIMIT then safe = false end\n"
+    "  end\n"
+    "  val[k] = c\n"
+    "end\n"
     "for i = 1, n do ids[i] = ARGV[p0 + (i - 1) * 7] end\n"
     "local marks = redis.call('HMGET', KEYS[1], unpack(ids))\n"
     "for i = 1, n do\n"
@@ -81,6 +102,24 @@ const char slt_store_apply_script[] =
     "    end\n"
     "    if st == 0 and S ~= nxt then st, v = 2, nxt end\n"
     "  end\n"
+    "  if st == 0 and not safe then\n"
+    "    local d = {}\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "      d[#d + 1] = {tonumber(k), tonumber(a), tonumber(b), tonumber(c)}\n"
+    "    end\n"
+    "    for _, x in ipairs(d) do\n"
+    "      local c = val[x[1]]\n"
+    "      for j = 1, 3 do\n"
+    "        if x[j + 1] > 0 and c[j] + x[j + 1] >= LIMIT then st, v = 4, 0 end\n"
+    "      end\n"
+    "    end\n"
+    "    if st == 0 then\n"
+    "      for _, x in ipairs(d) do\n"
+    "        local c = val[x[1]]\n"
+    "        for j = 1, 3 do c[j] = c[j] + x[j + 1] end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
     "  if st == 0 then\n"
     "    cur[A] = ARGV[p + 5]\n"
     "    sets[#sets + 1] = A\n"
@@ -92,39 +131,29 @@ const char slt_store_apply_script[] =
     "  out[2 * i - 1] = st\n"
     "  out[2 * i] = v\n"
     "end\n"
-    "local acc = {}\n"
-    "if not all then\n"
-    "  for _, p in ipairs(ok) do\n"
-    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
-    "      k = tonumber(k)\n"
-    "      local t = acc[k]\n"
-    "      if not t then t = {0, 0, 0} acc[k] = t end\n"
-    "      t[1] = t[1] + tonumber(a)\n"
-    "      t[2] = t[2] + tonumber(b)\n"
-    "      t[3] = t[3] + tonumber(c)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local f = {ARGV[1], ARGV[2], ARGV[3]}\n"
-    "for k = 2, nk do\n"
-    "  local q = 5 + (k - 2) * 4\n"
-    "  local d\n"
-    "  if all then\n"
-    "    d = {ARGV[q + 1], ARGV[q + 2], ARGV[q + 3]}\n"
-    "  elseif acc[k] then\n"
-    "    local t = acc[k]\n"
-    "    d = {string.format('%d', t[1]), string.format('%d', t[2]), string.format('%d', t[3])}\n"
-    "  end\n"
-    "  if d then\n"
-    "    local fresh = false\n"
+    "if all then\n"
+    "  for k = 2, nk do\n"
+    "    local q = 5 + (k - 2) * 4\n"
     "    for j = 1, 3 do\n"
-    "      if d[j] ~= '0' then\n"
-    "        if redis.call('HINCRBY', KEYS[k], f[j], d[j]) == tonumber(d[j]) then fresh = true "
-    "end\n"
+    "      if ARGV[q + j] ~= '0' then\n"
+    "        redis.call('HINCRBY', KEYS[k], f[j], ARGV[q + j]) wrote[k] = true\n"
     "      end\n"
     "    end\n"
-    "    if fresh and ARGV[q] ~= '0' then redis.call('EXPIREAT', KEYS[k], ARGV[q]) end\n"
     "  end\n"
+    "else\n"
+    "  for _, p in ipairs(ok) do\n"
+    "    for k, a, b, c in string.gmatch(ARGV[p + 6], '(%d+):(%d+):(%d+):(%d+)') do\n"
+    "      local d = {a, b, c}\n"
+    "      k = tonumber(k)\n"
+    "      for j = 1, 3 do\n"
+    "        if d[j] ~= '0' then redis.call('HINCRBY', KEYS[k], f[j], d[j]) wrote[k] = true end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for k = 2, nk do\n"
+    "  local e = ARGV[5 + (k - 2) * 4]\n"
+    "  if wrote[k] and fresh[k] and e ~= '0' then redis.call('EXPIREAT', KEYS[k], e) end\n"
     "end\n"
     "if #sets > 0 then redis.call('HSET', KEYS[1], unpack(sets)) end\n"
     "return out\n";
@@ -209,6 +238,7 @@ struct node {
     struct slt_rconn query;  /* reads of the API and alerting, CLUSTER SLOTS */
     int nopen;               /* connections not closed yet */
     int idx;
+    int may_evict; /* maxmemory-policy is not noeviction */
     char host[SLT_CLUSTER_MAX_HOST];
     int port;
     char addr[SLT_CLUSTER_MAX_HOST + 16]; /* "host:port" for logs */
@@ -350,6 +380,37 @@ static int nodes_up(const struct slt_store *st, int query)
     return 1;
 }
 
+/*
+ * CONFIG GET maxmemory-policy: anything but noeviction lets Redis evict buckets and marks
+ * under memory pressure (the API forgets SLIs, marks vanish). Warned, and shown in /metrics;
+ * a server that refuses CONFIG (renamed on managed services) is noted at debug level.
+ */
+static void on_policy(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct node *n = priv;
+    redisReply *reply = r;
+    const char *policy;
+
+    (void)ac;
+    if (!reply || n->st->freeing)
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        slt_log(SLT_LOG_DEBUG, "redis", "cannot read maxmemory-policy of '%s'", n->addr);
+        return;
+    }
+    policy = reply->element[1]->str;
+    n->may_evict = strcmp(policy, "noeviction") != 0;
+    if (n->may_evict)
+        slt_log(SLT_LOG_WARN, "redis",
+                "'%s' runs with maxmemory-policy '%s': under memory pressure it evicts "
+                "slitail's buckets and marks; set 'maxmemory-policy noeviction' (docs/REDIS.md)",
+                n->st->cluster ? n->addr : n->st->desc, policy);
+    n->st->stats->redis_may_evict = 0;
+    for (size_t i = 0; i < n->st->nnodes; i++)
+        n->st->stats->redis_may_evict |= (uint64_t)n->st->nodes[i]->may_evict;
+}
+
 static void on_ingest_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
@@ -360,6 +421,12 @@ static void on_ingest_up(struct slt_rconn *c)
     /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
      * anyway: a SCRIPT FLUSH can come at any time) */
     slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    {
+        const char *cg[3] = {"CONFIG", "GET", "maxmemory-policy"};
+        size_t cl[3] = {6, 3, 16};
+
+        slt_rconn_command(c, on_policy, n, 3, cg, cl);
+    }
     cache_clear(st);
     st->stats->redis_connected = nodes_up(st, 0);
     if (st->cluster)
@@ -929,21 +996,46 @@ static int cmp_series(const void *a, const void *b)
     return x->name.len < y->name.len ? -1 : x->name.len > y->name.len;
 }
 
-/* SLT_EINVAL with a reason when the batch can never be applied. */
-static int check_batch(const struct slt_msg_batch *b, const char **why)
+/*
+ * SLT_EINVAL with a reason (text and SLT_INVALID_*) when the batch can never be applied:
+ * validate before the first write. Row minutes are >= 0 and multiples of 60 (the decoder
+ * checks) and at most SLT_STORE_AHEAD_MAX_S after now; each count and each series' sum of a
+ * count over the batch are at most 2^53, so the sums of up to MAX_ENTRIES_PER_CALL entries
+ * (< 2^61) are exact in uint64 and int64, and Lua compares them exactly.
+ */
+static int check_batch(const struct slt_msg_batch *b, int64_t now, const char **why,
+                       int *reason)
 {
     const struct slt_series **idx;
-    size_t i;
-    int rc = 0;
+    size_t i, r;
+    int j, rc = 0;
 
+    *reason = SLT_INVALID_OTHER;
     if (b->epoch >= LUA_INT_MAX || b->seq >= LUA_INT_MAX) {
         *why = "epoch or seq over 2^53";
         return SLT_EINVAL;
     }
     for (i = 0; i < b->nseries; i++) {
-        if (b->series[i].since > b->seq) {
+        const struct slt_series *s = &b->series[i];
+        uint64_t sum[3] = {0, 0, 0};
+
+        if (s->since > b->seq) {
             *why = "a series 'since' is after the batch seq";
             return SLT_EINVAL;
+        }
+        for (r = 0; r < s->nrows; r++) {
+            if (s->rows[r].minute < 0 || s->rows[r].minute > now + SLT_STORE_AHEAD_MAX_S) {
+                *why = "a row minute before 1970 or more than a day ahead of the aggregator";
+                *reason = SLT_INVALID_ROW_MINUTE;
+                return SLT_EINVAL;
+            }
+            for (j = 0; j < 3; j++) {
+                if (slt_add_u64(sum[j], s->rows[r].v[j], &sum[j]) < 0 || sum[j] > LUA_INT_MAX) {
+                    *why = "a series counts more than 2^53 in one batch";
+                    *reason = SLT_INVALID_COUNTS;
+                    return SLT_EINVAL;
+                }
+            }
         }
     }
     if (b->nseries < 2)
@@ -965,13 +1057,17 @@ static int check_batch(const struct slt_msg_batch *b, const char **why)
     return rc;
 }
 
-static void add_sat(uint64_t acc[3], const uint64_t v[3])
+/*
+ * acc += v. Exact by construction: check_batch bounds a series' sum in a batch by 2^53 and a
+ * call holds at most MAX_ENTRIES_PER_CALL entries, so no sum passes 2^61.
+ */
+static void add_counts(uint64_t acc[3], const uint64_t v[3])
 {
     int j;
 
-    /* the script sums in doubles: keep every delta exact (2^53) */
     for (j = 0; j < 3; j++)
-        acc[j] = acc[j] + v[j] > LUA_INT_MAX ? LUA_INT_MAX : acc[j] + v[j];
+        if (slt_add_u64(acc[j], v[j], &acc[j]) < 0)
+            SLT_BUG("a counter sum the batch checks should have refused");
 }
 
 static int push_bucket(struct slt_apply *ap, const struct slt_store_bucket *b)
@@ -1023,7 +1119,7 @@ static int build_entry(struct slt_store *st, struct slt_apply *ap, struct slt_ap
     memset(&bk, 0, sizeof(bk));
     bk.c = 't';
     for (r = 0; r < s->nrows; r++)
-        add_sat(bk.v, st->rows[r].v);
+        add_counts(bk.v, st->rows[r].v);
     rc = push_bucket(ap, &bk);
     for (k = 0; rc == 0 && k < 3; k++) {
         r = 0;
@@ -1033,10 +1129,13 @@ static int build_entry(struct slt_store *st, struct slt_apply *ap, struct slt_ap
             memset(&bk, 0, sizeof(bk));
             bk.c = res[k].c;
             bk.start = st->rows[r].minute - st->rows[r].minute % res[k].res;
-            bk.exp = bk.start + res[k].res + ret[k];
+            /* start <= now + 1 day and retention <= 4000 days: checked all the same */
+            if (slt_add_i64(bk.start, res[k].res, &bk.exp) < 0 ||
+                slt_add_i64(bk.exp, ret[k], &bk.exp) < 0)
+                return SLT_ELIMIT;
             while (r < s->nrows &&
                    st->rows[r].minute - st->rows[r].minute % res[k].res == bk.start) {
-                add_sat(bk.v, st->rows[r].v);
+                add_counts(bk.v, st->rows[r].v);
                 r++;
                 n++;
             }
@@ -1100,7 +1199,7 @@ static void entry_done(struct slt_apply_part *e, enum slt_ack_status s, uint64_t
     }
     if (s == SLT_ACK_GAP && (ap->status != SLT_ACK_GAP || n < ap->resend_from))
         ap->resend_from = n;
-    if (s == SLT_ACK_REJECTED && n > ap->mark) {
+    if (s == SLT_ACK_REJECTED && n > 0 && n > ap->mark) {
         ap->reason = SLT_REJECT_STALE_EPOCH; /* the script rejects only stale epochs */
         ap->mark = n;
     }
@@ -1261,6 +1360,13 @@ static void on_call_reply(redisAsyncContext *ac, void *r, void *priv)
             case 3:
                 entry_done(c->ents[i], SLT_ACK_REJECTED, n > 0 ? (uint64_t)n : 1);
                 break;
+            case 4:
+                /* a counter would pass its limit: nothing of this entry was written */
+                st->stats->batches_invalid[SLT_INVALID_COUNTER_LIMIT]++;
+                if (c->ents[i]->ap->reason != SLT_REJECT_STALE_EPOCH)
+                    c->ents[i]->ap->reason = SLT_REJECT_INVALID;
+                entry_done(c->ents[i], SLT_ACK_REJECTED, 0);
+                break;
             default:
                 st->stats->redis_errors++;
                 entry_done(c->ents[i], SLT_ACK_RETRY, 0);
@@ -1411,7 +1517,7 @@ static int call_build(struct call *c, const struct group *g)
         for (j = i; j < nrefs && cmp_bucket_ref(&refs[i], &refs[j]) == 0; j++) {
             if (refs[j]->exp > exp)
                 exp = refs[j]->exp;
-            add_sat(sum, refs[j]->v);
+            add_counts(sum, refs[j]->v);
         }
         rc = call_i64(c, exp);
         for (k = 0; rc == 0 && k < 3; k++)
@@ -1670,17 +1776,18 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
 {
     const char *why = NULL;
     size_t i;
-    int rc;
+    int rc, invalid;
 
     ap->st = st;
     ap->status = SLT_ACK_DUPLICATE;
     ap->resend_from = 0;
     ap->reason = 0;
     ap->mark = 0;
-    rc = check_batch(b, &why);
+    rc = check_batch(b, now_s, &why, &invalid);
     if (rc == SLT_EINVAL) {
         ap->status = SLT_ACK_REJECTED;
         ap->reason = SLT_REJECT_INVALID;
+        st->stats->batches_invalid[invalid]++;
         slt_log(SLT_LOG_WARN, "ingest", "batch %llu of agent '%.*s' rejected: %s",
                 (unsigned long long)b->seq, (int)b->agent_id.len, b->agent_id.p, why);
         return rc;
@@ -1721,6 +1828,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
         if (rc == SLT_ELIMIT) {
             ap->status = SLT_ACK_REJECTED;
             ap->reason = SLT_REJECT_INVALID;
+            st->stats->batches_invalid[SLT_INVALID_OTHER]++;
             return SLT_EINVAL;
         }
         return rc;
@@ -2072,15 +2180,6 @@ static int parse_count(const redisReply *e, int64_t *out)
     return 0;
 }
 
-static int64_t add_i64_sat(int64_t a, int64_t b)
-{
-    if (b > 0 && a > INT64_MAX - b)
-        return INT64_MAX;
-    if (b < 0 && a < INT64_MIN - b)
-        return INT64_MIN;
-    return a + b;
-}
-
 static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval);
 static void op_reply_done(struct slt_store_op *op);
 
@@ -2239,7 +2338,7 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
                 if (parse_count(reply->element[i], &v) < 0)
                     op_fail(op, SLT_ECORRUPT);
                 else
-                    rq->sums[c->owner][i] = add_i64_sat(rq->sums[c->owner][i], v);
+                    rq->sums[c->owner][i] = slt_add_i64_sat(rq->sums[c->owner][i], v);
             }
             break;
         case RC_MEMBER:
