@@ -104,6 +104,12 @@ static void update_pause(struct slt_agent *a)
             slt_tail_pause(a->inputs[i].tail);
         else
             slt_tail_resume(a->inputs[i].tail);
+        if (a->inputs[i].arrive) {
+            if (want)
+                slt_arrive_pause(a->inputs[i].arrive);
+            else
+                slt_arrive_resume(a->inputs[i].arrive);
+        }
     }
 }
 
@@ -281,6 +287,8 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
                        const struct slt_state_input *restore)
 {
     struct slt_tail_opts o;
+    struct slt_tail_pos *tpos;
+    size_t k, ntpos = 0;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -291,8 +299,16 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     o.poll_ms = a->cfg->agent.poll_interval_ms;
     o.on_line = on_line;
     o.data = in;
-    rc = slt_tail_new(a->loop, &o, restore ? restore->pos : NULL, restore ? restore->npos : 0,
+    /* the tailer gets its own positions; .gz arrivals (SLT_POS_OBJECT) theirs */
+    tpos = restore && restore->npos ? slt_malloc(restore->npos * sizeof(*tpos)) : NULL;
+    if (restore && restore->npos && !tpos)
+        return SLT_ENOMEM;
+    for (k = 0; restore && k < restore->npos; k++)
+        if (!(restore->pos[k].flags & SLT_POS_OBJECT))
+            tpos[ntpos++] = restore->pos[k];
+    rc = slt_tail_new(a->loop, &o, restore ? (tpos ? tpos : restore->pos) : NULL, ntpos,
                       &in->tail);
+    slt_free(tpos);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start tailing: %s", ci->name,
                 slt_strerror(rc));
@@ -301,6 +317,30 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     }
     if (a->tails_paused)
         slt_tail_pause(in->tail);
+    if (slt_arrive_wanted((const char *const *)ci->paths, ci->npaths)) {
+        struct slt_arrive_opts ao;
+
+        memset(&ao, 0, sizeof(ao));
+        ao.input = ci->name;
+        ao.paths = (const char *const *)ci->paths;
+        ao.npaths = ci->npaths;
+        ao.read_from_beginning = ci->read_from_beginning;
+        ao.max_line = o.max_line;
+        ao.poll_ms = o.poll_ms;
+        ao.settle_ms = ci->gz_settle_ms;
+        ao.on_line = on_line;
+        ao.data = in;
+        rc = slt_arrive_new(a->loop, &ao, restore ? restore->pos : NULL,
+                            restore ? restore->npos : 0, &in->arrive);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading .gz files: %s",
+                    ci->name, slt_strerror(rc));
+            in->arrive = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_arrive_pause(in->arrive);
+    }
     return 0;
 }
 
@@ -334,15 +374,22 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
             continue;
         }
         for (;;) {
+            size_t m = 0;
+
             v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
             if (!v[i].pos)
                 goto nomem;
             n = slt_tail_positions(in->tail, v[i].pos, cap);
-            if (n <= cap)
+            if (in->arrive)
+                m = slt_arrive_positions(in->arrive, n <= cap ? v[i].pos + n : NULL,
+                                         n <= cap ? cap - n : 0);
+            if (n + m <= cap) {
+                n += m;
                 break;
+            }
             slt_free(v[i].pos);
             v[i].pos = NULL;
-            cap = n;
+            cap = n + m;
         }
         v[i].npos = n;
     }
@@ -1161,6 +1208,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             o->open++;
             slt_tail_close(inputs[i].tail, on_old_tail_closed, o);
             inputs[i].tail = NULL;
+        }
+        if (inputs[i].arrive) {
+            o->open++;
+            slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
+            inputs[i].arrive = NULL;
         }
     }
     on_old_tail_closed(o);

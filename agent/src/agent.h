@@ -23,6 +23,7 @@
 
 #include "ckpt.h"
 #include "count.h"
+#include "arrive.h"
 #include "paths.h"
 #include "slt/config.h"
 #include "ship.h"
@@ -41,6 +42,7 @@ struct slt_agent_input {
     char *name;
     struct slt_parser *parser;
     struct slt_tail *tail;
+    struct slt_arrive *arrive; /* .gz files arriving in its globs (arrive.h), or NULL */
     uint32_t series; /* its INPUT series */
     uint32_t *slis;  /* SLT series of the SLIs over this input */
     const struct slt_sli **sli_cfg;

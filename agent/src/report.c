@@ -230,8 +230,23 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
             json_str(b, a->cfg->inputs[i].paths[k]);
             first = 0;
         }
-        slt_buf_printf(b, "], \"unmatched_seconds\": %" PRId64 ",\n     \"files\": [",
-                       unmatched_s(in));
+        slt_buf_printf(b, "], \"unmatched_seconds\": %" PRId64 ",", unmatched_s(in));
+        if (in->arrive) {
+            struct slt_arrive_stats as;
+
+            slt_arrive_stats(in->arrive, &as);
+            slt_buf_printf(b, "\n     \"gz\": {\"files_read\": %" PRIu64 ", \"lines\": %" PRIu64
+                              ", \"errors\": %" PRIu64 ", \"last\": ",
+                           as.files, as.lines, as.errors);
+            json_str(b, as.mark);
+            slt_buf_printf(b, ", \"current\": ");
+            if (as.current)
+                json_str(b, as.current);
+            else
+                slt_buf_printf(b, "null");
+            slt_buf_printf(b, ", \"offset\": %" PRIu64 "},", as.offset);
+        }
+        slt_buf_printf(b, "\n     \"files\": [");
         first = 1;
         for (k = 0; k < nf; k++) {
             const struct slt_tail_file_stats *f = &fv[k].st;

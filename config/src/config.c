@@ -204,6 +204,10 @@ static const struct slt__config_key keys[] = {
      .help = "where the agent starts a file it has no checkpoint for"},
     {.section = "inputs", .name = "max_line", .type = SLT_KT_SIZE, INPUT(max_line), .lo = 256,
      .hi = 16 * MIB, .def = "64KiB", .help = "longer lines are unparsed (oversize)"},
+    {.section = "inputs", .name = "gz_settle", .type = SLT_KT_DUR, INPUT(gz_settle_ms),
+     .unit_us = MS, .lo = 0, .hi = 7LL * DAY_S * 1000, .def = "1m",
+     .help = "a .gz file arriving in a glob whose gzip stream has not ended is taken as "
+             "complete (truncated) once unchanged this long"},
     /* slis: */
     {.section = "slis", .name = "name", .type = SLT_KT_STR, SLI(name), .flags = SLT_KEY_REQUIRED,
      .help = "name of the SLI; letters, digits, '.', '_', '-'"},

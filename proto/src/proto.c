@@ -1,22 +1,39 @@
 /*
  * The wire protocol codec: frames (4-byte big-endian length + one msgpack map) and the
- * messages in docs/PROTOCOL.md.
+ * messages in docs/PROTOCOL.md, on msgpack-c.
  *
- * The decoder is a small pull parser over the frame bytes rather than msgpack-c's object
- * unpacker: msgpack-c allocates a whole array as soon as it reads a header announcing it, so a
- * 6-byte input could ask for gigabytes. Here every count is checked against the limits and
- * against the bytes left before anything is allocated, and nesting is bounded by max_depth.
+ * Decoding is three steps over one length-bounded frame:
+ *  1. a bounds pass (scan) walks the bytes once without allocating: every msgpack byte is
+ *     valid, every string fits max_str and the bytes left, every array and map header is
+ *     checked against the bytes left and against its limit (series, rows), nesting is at most
+ *     max_depth, and nothing follows the message. msgpack-c allocates a whole array as soon as
+ *     it reads a header announcing it, so this pass is what keeps a 6-byte frame from asking
+ *     for gigabytes: after it, msgpack-c's zone holds at most one msgpack_object (24 bytes) per
+ *     byte of the frame, plus its chunk headers;
+ *  2. msgpack-c unpacks the frame into a zone sized by the bounds pass (one allocation);
+ *     strings are not copied, they point into the frame;
+ *  3. the object tree is checked against the message schema (types, required and repeated
+ *     keys, names, values) and copied into struct slt_msg, whose slices point into the frame.
+ *     The zone is freed before returning.
+ * Encoding uses msgpack_packer writing straight into the caller's bounded slt_buf.
  */
 #include <stdio.h>
 
+#include <msgpack.h>
+
 #include "slt/proto.h"
 
-/* ---- decoding ---------------------------------------------------------------------------- */
+/* msgpack-c's unpacker keeps its container stack in a fixed array of this many entries. */
+#define MSGPACK_MAX_NESTING 32
+
+/* ---- errors ------------------------------------------------------------------------------ */
 
 struct cur {
     const uint8_t *p;
     const uint8_t *end;
     const struct slt_proto_limits *lim;
+    uint32_t max_depth; /* lim->max_depth, at most MSGPACK_MAX_NESTING */
+    size_t zone;        /* bytes msgpack-c will allocate for the frame's containers */
     char *err;
     size_t errlen;
 };
@@ -35,237 +52,7 @@ static int fail(struct cur *c, const char *fmt, ...)
     return SLT_EPROTO;
 }
 
-static size_t left(const struct cur *c)
-{
-    return (size_t)(c->end - c->p);
-}
-
-static uint64_t be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* Takes n bytes holding a big-endian number. */
-static int take_be(struct cur *c, size_t n, uint64_t *v)
-{
-    *v = 0;
-    if (left(c) < n)
-        return fail(c, "truncated value");
-    *v = be(c->p, n);
-    c->p += n;
-    return 0;
-}
-
-/* An integer of any msgpack width, as a signed value (neg) or unsigned (!neg). */
-static int rd_intany(struct cur *c, int *neg, uint64_t *u)
-{
-    uint8_t b;
-    uint64_t v = 0;
-    int rc;
-
-    *neg = 0;
-    *u = 0;
-    if (left(c) < 1)
-        return fail(c, "truncated value");
-    b = *c->p++;
-    if (b <= 0x7f) {
-        *u = b;
-        return 0;
-    }
-    if (b >= 0xe0) {
-        *neg = 1;
-        *u = (uint64_t)(int64_t)(int8_t)b;
-        return 0;
-    }
-    switch (b) {
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf:
-        return take_be(c, (size_t)1 << (b - 0xcc), u);
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-        size_t n = (size_t)1 << (b - 0xd0);
-        int64_t s;
-
-        rc = take_be(c, n, &v);
-        if (rc < 0)
-            return rc;
-        /* sign-extend from n bytes */
-        if (n < 8 && (v & ((uint64_t)1 << (n * 8 - 1))))
-            v |= ~(((uint64_t)1 << (n * 8)) - 1);
-        s = (int64_t)v;
-        if (s < 0) {
-            *neg = 1;
-            *u = v;
-        } else {
-            *u = v;
-        }
-        return 0;
-    }
-    default:
-        c->p--;
-        return fail(c, "expected an integer");
-    }
-}
-
-static int rd_uint(struct cur *c, const char *what, uint64_t *out)
-{
-    int neg = 0, rc;
-
-    rc = rd_intany(c, &neg, out);
-    if (rc < 0)
-        return fail(c, "'%s': expected an unsigned integer", what);
-    if (neg)
-        return fail(c, "'%s': negative value", what);
-    return 0;
-}
-
-static int rd_int(struct cur *c, const char *what, int64_t *out)
-{
-    uint64_t u = 0;
-    int neg = 0, rc;
-
-    rc = rd_intany(c, &neg, &u);
-    if (rc < 0)
-        return fail(c, "'%s': expected an integer", what);
-    if (!neg && u > (uint64_t)INT64_MAX)
-        return fail(c, "'%s': integer out of range", what);
-    *out = (int64_t)u;
-    return 0;
-}
-
-/* A str or bin value; the slice points into the frame. */
-static int rd_str(struct cur *c, const char *what, struct slt_str *out)
-{
-    uint8_t b;
-    uint64_t n = 0;
-    int rc = 0;
-
-    if (left(c) < 1)
-        return fail(c, "'%s': truncated", what);
-    b = *c->p++;
-    if ((b & 0xe0) == 0xa0) {
-        n = b & 0x1f;
-    } else if (b == 0xd9 || b == 0xc4) {
-        rc = take_be(c, 1, &n);
-    } else if (b == 0xda || b == 0xc5) {
-        rc = take_be(c, 2, &n);
-    } else if (b == 0xdb || b == 0xc6) {
-        rc = take_be(c, 4, &n);
-    } else {
-        return fail(c, "'%s': expected a string", what);
-    }
-    if ((b & 0xe0) != 0xa0 && rc < 0)
-        return fail(c, "'%s': truncated", what);
-    if (n > c->lim->max_str)
-        return fail(c, "'%s': string of %llu bytes over the limit of %u", what,
-                    (unsigned long long)n, c->lim->max_str);
-    if (n > left(c))
-        return fail(c, "'%s': truncated string", what);
-    out->p = (const char *)c->p;
-    out->len = (size_t)n;
-    c->p += n;
-    return 0;
-}
-
-/* Header of an array (map = 0) or map (map = 1); *n is checked against the bytes left. */
-static int rd_container(struct cur *c, int map, const char *what, uint64_t *n)
-{
-    uint8_t b;
-    int rc = 0;
-
-    if (left(c) < 1)
-        return fail(c, "'%s': truncated", what);
-    b = *c->p++;
-    if (map && (b & 0xf0) == 0x80) {
-        *n = b & 0x0f;
-    } else if (!map && (b & 0xf0) == 0x90) {
-        *n = b & 0x0f;
-    } else if (b == (map ? 0xde : 0xdc)) {
-        rc = take_be(c, 2, n);
-    } else if (b == (map ? 0xdf : 0xdd)) {
-        rc = take_be(c, 4, n);
-    } else {
-        return fail(c, "'%s': expected %s", what, map ? "a map" : "an array");
-    }
-    if (rc < 0)
-        return fail(c, "'%s': truncated", what);
-    /* each element takes at least one byte (two for a map entry) */
-    if (*n > left(c) / (map ? 2 : 1))
-        return fail(c, "'%s': %llu elements announced, only %zu bytes left", what,
-                    (unsigned long long)*n, left(c));
-    return 0;
-}
-
-/* Skips one value of any type (unknown keys), nesting at most depth more levels. */
-static int skip(struct cur *c, uint32_t depth)
-{
-    uint8_t b;
-    uint64_t n = 0, i, v = 0;
-    int rc;
-
-    if (left(c) < 1)
-        return fail(c, "truncated value");
-    b = *c->p;
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-        c->p++;
-        return 0;
-    }
-    if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb || b == 0xc4 || b == 0xc5 ||
-        b == 0xc6) {
-        struct slt_str s;
-        return rd_str(c, "value", &s);
-    }
-    if ((b >= 0xcc && b <= 0xcf) || (b >= 0xd0 && b <= 0xd3)) {
-        int neg;
-        return rd_intany(c, &neg, &v);
-    }
-    if (b == 0xca || b == 0xcb) {
-        c->p++;
-        return take_be(c, b == 0xca ? 4 : 8, &v);
-    }
-    if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd || b == 0xde ||
-        b == 0xdf) {
-        int map = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
-
-        if (depth == 0)
-            return fail(c, "nesting deeper than %u", c->lim->max_depth);
-        rc = rd_container(c, map, "value", &n);
-        if (rc < 0)
-            return rc;
-        for (i = 0; i < n * (map ? 2 : 1); i++) {
-            rc = skip(c, depth - 1);
-            if (rc < 0)
-                return rc;
-        }
-        return 0;
-    }
-    /* ext types: fixext 1/2/4/8/16 and ext 8/16/32 */
-    if (b >= 0xd4 && b <= 0xd8) {
-        c->p++;
-        n = ((uint64_t)1 << (b - 0xd4)) + 1;
-    } else if (b >= 0xc7 && b <= 0xc9) {
-        c->p++;
-        rc = take_be(c, (size_t)1 << (b - 0xc7), &n);
-        if (rc < 0)
-            return rc;
-        n += 1;
-    } else {
-        return fail(c, "invalid msgpack byte 0x%02x", b);
-    }
-    if (n > left(c))
-        return fail(c, "truncated ext value");
-    c->p += n;
-    return 0;
-}
+/* ---- keys -------------------------------------------------------------------------------- */
 
 /* Keys of the top-level map and of a series map. */
 enum key {
@@ -298,14 +85,296 @@ static const char *const key_names[K_COUNT] = {
     "reason", "mark",   "instance",
 };
 
-static enum key lookup_key(struct slt_str s)
+static enum key lookup_key(const char *p, size_t len)
 {
-    int i;
+    /* the keys of each length, as key + 1 (0 ends a row) */
+    static const unsigned char by_len[][5] = {
+        [1] = {K_T + 1, K_V + 1, K_KIND + 1, K_NAME + 1},
+        [3] = {K_SEQ + 1, K_MSG + 1},
+        [4] = {K_ROWS + 1, K_MARK + 1},
+        [5] = {K_AGENT + 1, K_EPOCH + 1, K_TOKEN + 1, K_SINCE + 1},
+        [6] = {K_SERVER + 1, K_SERIES + 1, K_STATUS + 1, K_REASON + 1},
+        [7] = {K_CREATED + 1},
+        [8] = {K_INSTANCE + 1},
+        [11] = {K_RESEND + 1},
+    };
+    const unsigned char *k;
 
-    for (i = 0; i < K_COUNT; i++)
-        if (slt_str_eq(s, key_names[i]))
-            return (enum key)i;
+    if (len >= SLT_ARRAY_SIZE(by_len))
+        return K_UNKNOWN;
+    for (k = by_len[len]; *k; k++)
+        if (key_names[*k - 1][0] == p[0] && memcmp(key_names[*k - 1], p, len) == 0)
+            return (enum key)(*k - 1);
     return K_UNKNOWN;
+}
+
+/* ---- 1. the bounds pass ------------------------------------------------------------------ */
+
+/* Where a container sits in the schema: picks its name in messages and its limits. */
+enum role {
+    R_VALUE,   /* anything else: only the generic checks */
+    R_MESSAGE, /* the frame's top-level map */
+    R_SERIES,  /* a BATCH's series array */
+    R_ONE,     /* one series map */
+    R_ROWS,    /* a series' rows array */
+    R_ROW,     /* one row array */
+};
+
+static size_t left(const struct cur *c)
+{
+    return (size_t)(c->end - c->p);
+}
+
+static uint64_t be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Takes n bytes holding a big-endian number. */
+static int take_be(struct cur *c, size_t n, uint64_t *v)
+{
+    *v = 0;
+    if (left(c) < n)
+        return SLT_EPROTO;
+    *v = be(c->p, n);
+    c->p += n;
+    return 0;
+}
+
+static int scan_value(struct cur *c, uint32_t depth, enum role role, const char *what,
+                      struct slt_str *str, uint64_t *uint);
+
+/* Skips one integer of any width if one is next and whole: 1, else 0 (and nothing moved). */
+static inline int skip_int(struct cur *c)
+{
+    uint8_t v;
+    size_t n;
+
+    if (c->p == c->end)
+        return 0;
+    v = *c->p;
+    if (v <= 0x7f || v >= 0xe0) {
+        c->p++;
+        return 1;
+    }
+    if (v < 0xcc || v > 0xd3)
+        return 0;
+    n = (size_t)1 << ((v - 0xcc) & 3);
+    if (left(c) <= n)
+        return 0;
+    c->p += 1 + n;
+    return 1;
+}
+
+/*
+ * The header of an array or map (b already taken); checks its count against the bytes left
+ * and the role's limits, then scans its elements.
+ */
+static int scan_container(struct cur *c, uint8_t b, uint32_t depth, enum role role,
+                          const char *what)
+{
+    int map = (b & 0xf0) == 0x80 || b == 0xde || b == 0xdf;
+    uint64_t n = 0, i, t = 0;
+    int rc = 0;
+
+    if (depth >= c->max_depth)
+        return fail(c, "nesting deeper than %u", c->max_depth);
+    if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90)
+        n = b & 0x0f;
+    else
+        rc = take_be(c, b == 0xdc || b == 0xde ? 2 : 4, &n);
+    if (rc < 0)
+        return fail(c, "'%s': truncated", what);
+    /* each element takes at least one byte (two for a map entry) */
+    if (n > left(c) / (map ? 2 : 1))
+        return fail(c, "'%s': %llu elements announced, only %zu bytes left", what,
+                    (unsigned long long)n, left(c));
+    /* n is at most the frame's length, so this cannot overflow */
+    c->zone += (size_t)n * (map ? sizeof(msgpack_object_kv) : sizeof(msgpack_object));
+    if (role == R_SERIES && !map && n > c->lim->max_series)
+        return fail(c, "'series': %llu series over the limit of %u", (unsigned long long)n,
+                    c->lim->max_series);
+    if (role == R_ROWS && !map) {
+        if (n > c->lim->max_rows)
+            return fail(c, "'rows': %llu rows over the limit of %u", (unsigned long long)n,
+                        c->lim->max_rows);
+        /* a row is at least 5 bytes: fixarray header and four fixints */
+        if (n > left(c) / 5)
+            return fail(c, "'rows': %llu rows announced, only %zu bytes left",
+                        (unsigned long long)n, left(c));
+    }
+    for (i = 0; i < n; i++) {
+        struct slt_str ks = SLT_STR_NULL;
+        enum key k = K_UNKNOWN;
+        enum role child = R_VALUE;
+        const char *cwhat = "value";
+
+        if (!map) {
+            /* fast paths for the bulk of a frame: a row of four integers, an integer */
+            if (role == R_ROWS && left(c) && *c->p == 0x94 && depth + 1 < c->max_depth) {
+                const uint8_t *at = c->p++;
+                if (skip_int(c) && skip_int(c) && skip_int(c) && skip_int(c)) {
+                    c->zone += 4 * sizeof(msgpack_object);
+                    continue;
+                }
+                c->p = at; /* something else in there: the slow path names it */
+            }
+            if (skip_int(c))
+                continue;
+            if (role == R_SERIES)
+                child = R_ONE, cwhat = "series";
+            else if (role == R_ROWS)
+                child = R_ROW, cwhat = "row";
+            rc = scan_value(c, depth + 1, child, cwhat, NULL, NULL);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        rc = scan_value(c, depth + 1, R_VALUE, "key", &ks, NULL);
+        if (rc < 0)
+            return rc;
+        if (ks.p) {
+            k = lookup_key(ks.p, ks.len);
+            if (k != K_UNKNOWN)
+                cwhat = key_names[k];
+        }
+        if (role == R_MESSAGE && k == K_SERIES && t == SLT_MSG_BATCH)
+            child = R_SERIES;
+        else if (role == R_ONE && k == K_ROWS)
+            child = R_ROWS;
+        /* the type comes first; it picks the schema of what follows */
+        rc = scan_value(c, depth + 1, child, cwhat, NULL, role == R_MESSAGE && i == 0 ? &t : NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * One value of any type at nesting level depth (the message map is level 0). For a string,
+ * *str gets its slice; for a non-negative integer, *uint its value (when asked for).
+ */
+static int scan_value(struct cur *c, uint32_t depth, enum role role, const char *what,
+                      struct slt_str *str, uint64_t *uint)
+{
+    uint64_t n = 0;
+    uint8_t b;
+
+    if (left(c) < 1)
+        return fail(c, "'%s': truncated", what);
+    b = *c->p++;
+    if (role == R_MESSAGE && c->max_depth == 0)
+        return fail(c, "nesting deeper than %u", c->max_depth);
+    if (role == R_MESSAGE && (b & 0xf0) != 0x80 && b != 0xde && b != 0xdf)
+        return fail(c, "'%s': expected a map", what);
+    if (b <= 0x7f) {
+        if (uint)
+            *uint = b;
+        return 0;
+    }
+    if (b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+        return 0;
+    if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb || b == 0xc4 || b == 0xc5 ||
+        b == 0xc6) {
+        if ((b & 0xe0) == 0xa0)
+            n = b & 0x1f;
+        else if (take_be(c, (size_t)1 << ((b >= 0xd9 ? b - 0xd9 : b - 0xc4)), &n) < 0)
+            return fail(c, "'%s': truncated", what);
+        if (n > c->lim->max_str)
+            return fail(c, "'%s': string of %llu bytes over the limit of %u", what,
+                        (unsigned long long)n, c->lim->max_str);
+        if (n > left(c))
+            return fail(c, "'%s': truncated string", what);
+        if (str)
+            *str = slt_str_make((const char *)c->p, (size_t)n);
+        c->p += n;
+        return 0;
+    }
+    if (b >= 0xcc && b <= 0xd3) { /* uint 8..64, int 8..64 */
+        if (take_be(c, (size_t)1 << ((b - 0xcc) & 3), &n) < 0)
+            return fail(c, "'%s': truncated value", what);
+        if (uint && (b <= 0xcf || !(n >> (8 * ((size_t)1 << (b - 0xd0)) - 1))))
+            *uint = n; /* unsigned, or signed and not negative */
+        return 0;
+    }
+    if (b == 0xca || b == 0xcb) {
+        if (take_be(c, b == 0xca ? 4 : 8, &n) < 0)
+            return fail(c, "'%s': truncated value", what);
+        return 0;
+    }
+    if ((b & 0xf0) == 0x80 || (b & 0xf0) == 0x90 || (b >= 0xdc && b <= 0xdf))
+        return scan_container(c, b, depth, role, what);
+    /* ext types: fixext 1/2/4/8/16 and ext 8/16/32 (one type byte, then the data) */
+    if (b >= 0xd4 && b <= 0xd8) {
+        n = ((uint64_t)1 << (b - 0xd4)) + 1;
+    } else if (b >= 0xc7 && b <= 0xc9) {
+        if (take_be(c, (size_t)1 << (b - 0xc7), &n) < 0)
+            return fail(c, "'%s': truncated ext value", what);
+        n += 1;
+    } else {
+        return fail(c, "invalid msgpack byte 0x%02x", b);
+    }
+    if (n > left(c))
+        return fail(c, "'%s': truncated ext value", what);
+    c->p += n;
+    return 0;
+}
+
+/* ---- 3. the schema, on msgpack-c's objects ----------------------------------------------- */
+
+static int ob_uint(struct cur *c, const msgpack_object *o, const char *what, uint64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *out = o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return fail(c, "'%s': negative value", what);
+    return fail(c, "'%s': expected an unsigned integer", what);
+}
+
+static int ob_int(struct cur *c, const msgpack_object *o, const char *what, int64_t *out)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return fail(c, "'%s': integer out of range", what);
+        *out = (int64_t)o->via.u64;
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        *out = o->via.i64;
+        return 0;
+    }
+    return fail(c, "'%s': expected an integer", what);
+}
+
+/* A str or bin value; the slice points into the frame (msgpack-c does not copy strings). */
+static int ob_str(struct cur *c, const msgpack_object *o, const char *what, struct slt_str *out)
+{
+    if (o->type == MSGPACK_OBJECT_STR) {
+        *out = slt_str_make(o->via.str.ptr, o->via.str.size);
+        return 0;
+    }
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        *out = slt_str_make(o->via.bin.ptr, o->via.bin.size);
+        return 0;
+    }
+    return fail(c, "'%s': expected a string", what);
+}
+
+static int ob_key(struct cur *c, const msgpack_object *o, enum key *k)
+{
+    struct slt_str s = SLT_STR_NULL;
+    int rc = ob_str(c, o, "key", &s);
+
+    if (rc == 0)
+        *k = lookup_key(s.p, s.len);
+    return rc;
 }
 
 /* Agent ids and series names: 1..max_str bytes, no control bytes, no braces (hash tags). */
@@ -323,42 +392,44 @@ static int check_name(struct cur *c, const char *what, struct slt_str s)
     return 0;
 }
 
-static int rd_rows(struct cur *c, struct slt_series *s)
+static int ob_name(struct cur *c, const msgpack_object *o, const char *what, struct slt_str *out)
 {
-    uint64_t n = 0, m = 0, i, j;
+    int rc = ob_str(c, o, what, out);
+
+    return rc < 0 ? rc : check_name(c, what, *out);
+}
+
+static int ob_rows(struct cur *c, const msgpack_object *o, struct slt_series *s)
+{
+    uint32_t n, i, j;
     int rc;
 
-    rc = rd_container(c, 0, "rows", &n);
-    if (rc < 0)
-        return rc;
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return fail(c, "'rows': expected an array");
+    n = o->via.array.size; /* bounded by the bounds pass; checked again, it costs nothing */
     if (n > c->lim->max_rows)
-        return fail(c, "'rows': %llu rows over the limit of %u", (unsigned long long)n,
-                    c->lim->max_rows);
-    /* a row is at least 5 bytes: fixarray header and four fixints */
-    if (n > left(c) / 5)
-        return fail(c, "'rows': %llu rows announced, only %zu bytes left", (unsigned long long)n,
-                    left(c));
+        return fail(c, "'rows': %u rows over the limit of %u", n, c->lim->max_rows);
     if (n) {
-        s->rows = slt_calloc((size_t)n, sizeof(*s->rows));
+        s->rows = slt_calloc(n, sizeof(*s->rows));
         if (!s->rows)
             return fail(c, "out of memory");
     }
     for (i = 0; i < n; i++) {
+        const msgpack_object *ro = &o->via.array.ptr[i];
         struct slt_count_row *r = &s->rows[i];
 
-        rc = rd_container(c, 0, "row", &m);
-        if (rc < 0)
-            return rc;
-        if (m != 4)
-            return fail(c, "'row': %llu elements, want 4", (unsigned long long)m);
-        rc = rd_int(c, "minute", &r->minute);
+        if (ro->type != MSGPACK_OBJECT_ARRAY)
+            return fail(c, "'row': expected an array");
+        if (ro->via.array.size != 4)
+            return fail(c, "'row': %u elements, want 4", ro->via.array.size);
+        rc = ob_int(c, &ro->via.array.ptr[0], "minute", &r->minute);
         if (rc < 0)
             return rc;
         if (r->minute < 0 || r->minute % 60 != 0)
             return fail(c, "'minute': %lld is not a non-negative multiple of 60",
                         (long long)r->minute);
         for (j = 0; j < 3; j++) {
-            rc = rd_uint(c, "count", &r->v[j]);
+            rc = ob_uint(c, &ro->via.array.ptr[1 + j], "count", &r->v[j]);
             if (rc < 0)
                 return rc;
             /* counts go into Redis HINCRBY, which is signed 64-bit */
@@ -370,49 +441,42 @@ static int rd_rows(struct cur *c, struct slt_series *s)
     return 0;
 }
 
-static int rd_series_one(struct cur *c, struct slt_series *s)
+static int ob_series_one(struct cur *c, const msgpack_object *o, struct slt_series *s)
 {
-    uint64_t n = 0, i, u = 0;
     unsigned seen = 0;
-    struct slt_str ks;
-    enum key k;
+    uint64_t u = 0;
+    uint32_t i;
+    enum key k = K_UNKNOWN;
     int rc;
 
-    rc = rd_container(c, 1, "series", &n);
-    if (rc < 0)
-        return rc;
-    for (i = 0; i < n; i++) {
-        rc = rd_str(c, "key", &ks);
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return fail(c, "'series': expected a map");
+    for (i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+
+        rc = ob_key(c, &o->via.map.ptr[i].key, &k);
         if (rc < 0)
             return rc;
-        k = lookup_key(ks);
-        if (k != K_UNKNOWN) {
-            if (seen & (1u << k))
-                return fail(c, "series key '%s' repeated", key_names[k]);
-            seen |= 1u << k;
-        }
+        if (k != K_KIND && k != K_NAME && k != K_SINCE && k != K_ROWS)
+            continue; /* unknown, or a key of another message: ignored */
+        if (seen & (1u << k))
+            return fail(c, "series key '%s' repeated", key_names[k]);
+        seen |= 1u << k;
         switch (k) {
         case K_KIND:
-            rc = rd_uint(c, "k", &u);
+            rc = ob_uint(c, v, "k", &u);
             if (rc == 0 && u != SLT_SERIES_SLI && u != SLT_SERIES_INPUT)
                 rc = fail(c, "'k': unknown series kind %llu", (unsigned long long)u);
             s->kind = (enum slt_series_kind)u;
             break;
         case K_NAME:
-            rc = rd_str(c, "n", &s->name);
-            if (rc == 0)
-                rc = check_name(c, "n", s->name);
+            rc = ob_name(c, v, "n", &s->name);
             break;
         case K_SINCE:
-            rc = rd_uint(c, "since", &s->since);
-            break;
-        case K_ROWS:
-            rc = rd_rows(c, s);
+            rc = ob_uint(c, v, "since", &s->since);
             break;
         default:
-            rc = skip(c, c->lim->max_depth > 3 ? c->lim->max_depth - 3 : 0);
-            if (k != K_UNKNOWN)
-                seen &= ~(1u << k); /* a key of another message: ignored */
+            rc = ob_rows(c, v, s);
             break;
         }
         if (rc < 0)
@@ -426,27 +490,26 @@ static int rd_series_one(struct cur *c, struct slt_series *s)
     return 0;
 }
 
-static int rd_series(struct cur *c, struct slt_msg_batch *b)
+static int ob_series(struct cur *c, const msgpack_object *o, struct slt_msg_batch *b)
 {
-    uint64_t n = 0, i;
+    uint32_t n, i;
     int rc;
 
     if (c->lim->max_depth < 5)
         return fail(c, "nesting deeper than %u", c->lim->max_depth);
-    rc = rd_container(c, 0, "series", &n);
-    if (rc < 0)
-        return rc;
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return fail(c, "'series': expected an array");
+    n = o->via.array.size;
     if (n > c->lim->max_series)
-        return fail(c, "'series': %llu series over the limit of %u", (unsigned long long)n,
-                    c->lim->max_series);
+        return fail(c, "'series': %u series over the limit of %u", n, c->lim->max_series);
     if (n) {
-        b->series = slt_calloc((size_t)n, sizeof(*b->series));
+        b->series = slt_calloc(n, sizeof(*b->series));
         if (!b->series)
             return fail(c, "out of memory");
     }
     for (i = 0; i < n; i++) {
         b->nseries++;
-        rc = rd_series_one(c, &b->series[i]);
+        rc = ob_series_one(c, &o->via.array.ptr[i], &b->series[i]);
         if (rc < 0)
             return rc;
     }
@@ -495,169 +558,150 @@ static unsigned required_keys(int type)
     }
 }
 
+/* Keys a message type may carry besides the required ones. */
+static unsigned optional_keys(int type)
+{
+    switch (type) {
+    case SLT_MSG_HELLO:
+        return 1u << K_INSTANCE;
+    case SLT_MSG_WELCOME:
+        return 1u << K_SERVER;
+    case SLT_MSG_BATCH:
+        return 1u << K_CREATED;
+    case SLT_MSG_ACK:
+        return 1u << K_RESEND | 1u << K_REASON | 1u << K_MARK;
+    default:
+        return 0;
+    }
+}
+
+static int ob_version(struct cur *c, const msgpack_object *v, uint32_t *out)
+{
+    uint64_t u = 0;
+    int rc = ob_uint(c, v, "v", &u);
+
+    if (rc == 0 && u > UINT32_MAX)
+        rc = fail(c, "'v': out of range");
+    *out = (uint32_t)u;
+    return rc;
+}
+
+/* One known key k of message m, value v. */
+static int ob_field(struct cur *c, struct slt_msg *m, enum key k, const msgpack_object *v)
+{
+    uint64_t u = 0;
+    int rc;
+
+    switch (m->type) {
+    case SLT_MSG_HELLO: {
+        struct slt_msg_hello *h = &m->u.hello;
+        if (k == K_V)
+            return ob_version(c, v, &h->version);
+        if (k == K_AGENT)
+            return ob_name(c, v, "agent", &h->agent_id);
+        if (k == K_EPOCH)
+            return ob_uint(c, v, "epoch", &h->epoch);
+        if (k == K_INSTANCE) {
+            rc = ob_str(c, v, "instance", &h->instance);
+            if (rc == 0 && h->instance.len > 0)
+                rc = check_name(c, "instance", h->instance);
+            return rc;
+        }
+        return ob_str(c, v, "token", &h->token);
+    }
+    case SLT_MSG_WELCOME:
+        if (k == K_V)
+            return ob_version(c, v, &m->u.welcome.version);
+        return ob_str(c, v, "server", &m->u.welcome.server);
+    case SLT_MSG_BATCH: {
+        struct slt_msg_batch *b = &m->u.batch;
+        switch (k) {
+        case K_AGENT:
+            return ob_name(c, v, "agent", &b->agent_id);
+        case K_EPOCH:
+            return ob_uint(c, v, "epoch", &b->epoch);
+        case K_SEQ:
+            rc = ob_uint(c, v, "seq", &b->seq);
+            if (rc == 0 && b->seq == 0)
+                rc = fail(c, "'seq': must be at least 1");
+            return rc;
+        case K_CREATED:
+            return ob_int(c, v, "created", &b->created_ms);
+        default:
+            return ob_series(c, v, b);
+        }
+    }
+    case SLT_MSG_ACK: {
+        struct slt_msg_ack *a = &m->u.ack;
+        switch (k) {
+        case K_EPOCH:
+            return ob_uint(c, v, "epoch", &a->epoch);
+        case K_SEQ:
+            return ob_uint(c, v, "seq", &a->seq);
+        case K_STATUS:
+            rc = ob_uint(c, v, "status", &u);
+            if (rc == 0 && u > SLT_ACK_RETRY)
+                rc = fail(c, "'status': unknown ack status %llu", (unsigned long long)u);
+            a->status = (enum slt_ack_status)u;
+            return rc;
+        case K_REASON:
+            rc = ob_uint(c, v, "reason", &u);
+            /* an unknown reason is kept as "invalid": newer aggregators may add some */
+            a->reason = u == SLT_REJECT_STALE_EPOCH ? SLT_REJECT_STALE_EPOCH
+                        : u == 0                    ? 0
+                                                    : SLT_REJECT_INVALID;
+            return rc;
+        case K_MARK:
+            return ob_uint(c, v, "mark", &a->mark);
+        default:
+            return ob_uint(c, v, "resend_from", &a->resend_from);
+        }
+    }
+    default: /* SLT_MSG_ERROR */
+        return ob_str(c, v, "msg", &m->u.error.message);
+    }
+}
+
 /*
  * The type key "t" must come first, so every later key can be read straight into the right
  * member of the union.
  */
-static int decode(struct cur *c, struct slt_msg *m)
+static int decode_object(struct cur *c, const msgpack_object *o, struct slt_msg *m)
 {
-    uint64_t n = 0, i, u = 0;
-    unsigned seen = 0, need;
-    struct slt_str ks;
-    enum key k;
+    unsigned seen, need, allowed;
+    uint64_t u = 0;
+    uint32_t i;
+    enum key k = K_UNKNOWN;
     int rc;
 
-    if (c->lim->max_depth < 1)
-        return fail(c, "nesting deeper than %u", c->lim->max_depth);
-    rc = rd_container(c, 1, "message", &n);
-    if (rc < 0)
-        return rc;
-    if (n < 1)
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return fail(c, "'message': expected a map");
+    if (o->via.map.size < 1)
         return fail(c, "empty message");
-    rc = rd_str(c, "key", &ks);
+    rc = ob_key(c, &o->via.map.ptr[0].key, &k);
     if (rc < 0)
         return rc;
-    if (lookup_key(ks) != K_T)
+    if (k != K_T)
         return fail(c, "first key must be 't'");
-    rc = rd_uint(c, "t", &u);
+    rc = ob_uint(c, &o->via.map.ptr[0].val, "t", &u);
     if (rc < 0)
         return rc;
     if (u < SLT_MSG_HELLO || u > SLT_MSG_ERROR)
         return fail(c, "unknown message type %llu", (unsigned long long)u);
     m->type = (enum slt_msg_type)u;
     need = required_keys(m->type);
+    allowed = need | optional_keys(m->type);
     seen = 1u << K_T;
-    for (i = 1; i < n; i++) {
-        rc = rd_str(c, "key", &ks);
+    for (i = 1; i < o->via.map.size; i++) {
+        rc = ob_key(c, &o->via.map.ptr[i].key, &k);
         if (rc < 0)
             return rc;
-        k = lookup_key(ks);
-        if (k != K_UNKNOWN && (need & (1u << k)) == 0 && k != K_CREATED && k != K_SERVER &&
-            k != K_RESEND && k != K_REASON && k != K_MARK && k != K_INSTANCE)
-            k = K_UNKNOWN; /* not a key of this type: skip it */
-        if (k == K_CREATED && m->type != SLT_MSG_BATCH)
-            k = K_UNKNOWN;
-        if (k == K_SERVER && m->type != SLT_MSG_WELCOME)
-            k = K_UNKNOWN;
-        if ((k == K_RESEND || k == K_REASON || k == K_MARK) && m->type != SLT_MSG_ACK)
-            k = K_UNKNOWN;
-        if (k == K_INSTANCE && m->type != SLT_MSG_HELLO)
-            k = K_UNKNOWN;
-        if (k != K_UNKNOWN) {
-            if (seen & (1u << k))
-                return fail(c, "key '%s' repeated", key_names[k]);
-            seen |= 1u << k;
-        }
-        switch (m->type) {
-        case SLT_MSG_HELLO: {
-            struct slt_msg_hello *h = &m->u.hello;
-            switch (k) {
-            case K_V:
-                rc = rd_uint(c, "v", &u);
-                if (rc == 0 && u > UINT32_MAX)
-                    rc = fail(c, "'v': out of range");
-                h->version = (uint32_t)u;
-                break;
-            case K_AGENT:
-                rc = rd_str(c, "agent", &h->agent_id);
-                if (rc == 0)
-                    rc = check_name(c, "agent", h->agent_id);
-                break;
-            case K_EPOCH:
-                rc = rd_uint(c, "epoch", &h->epoch);
-                break;
-            case K_TOKEN:
-                rc = rd_str(c, "token", &h->token);
-                break;
-            case K_INSTANCE:
-                rc = rd_str(c, "instance", &h->instance);
-                if (rc == 0 && h->instance.len > 0)
-                    rc = check_name(c, "instance", h->instance);
-                break;
-            default:
-                rc = skip(c, c->lim->max_depth - 1);
-            }
-            break;
-        }
-        case SLT_MSG_WELCOME:
-            if (k == K_V) {
-                rc = rd_uint(c, "v", &u);
-                if (rc == 0 && u > UINT32_MAX)
-                    rc = fail(c, "'v': out of range");
-                m->u.welcome.version = (uint32_t)u;
-            } else if (k == K_SERVER) {
-                rc = rd_str(c, "server", &m->u.welcome.server);
-            } else {
-                rc = skip(c, c->lim->max_depth - 1);
-            }
-            break;
-        case SLT_MSG_BATCH: {
-            struct slt_msg_batch *b = &m->u.batch;
-            switch (k) {
-            case K_AGENT:
-                rc = rd_str(c, "agent", &b->agent_id);
-                if (rc == 0)
-                    rc = check_name(c, "agent", b->agent_id);
-                break;
-            case K_EPOCH:
-                rc = rd_uint(c, "epoch", &b->epoch);
-                break;
-            case K_SEQ:
-                rc = rd_uint(c, "seq", &b->seq);
-                if (rc == 0 && b->seq == 0)
-                    rc = fail(c, "'seq': must be at least 1");
-                break;
-            case K_CREATED:
-                rc = rd_int(c, "created", &b->created_ms);
-                break;
-            case K_SERIES:
-                rc = rd_series(c, b);
-                break;
-            default:
-                rc = skip(c, c->lim->max_depth - 1);
-            }
-            break;
-        }
-        case SLT_MSG_ACK: {
-            struct slt_msg_ack *a = &m->u.ack;
-            switch (k) {
-            case K_EPOCH:
-                rc = rd_uint(c, "epoch", &a->epoch);
-                break;
-            case K_SEQ:
-                rc = rd_uint(c, "seq", &a->seq);
-                break;
-            case K_STATUS:
-                rc = rd_uint(c, "status", &u);
-                if (rc == 0 && u > SLT_ACK_RETRY)
-                    rc = fail(c, "'status': unknown ack status %llu", (unsigned long long)u);
-                a->status = (enum slt_ack_status)u;
-                break;
-            case K_RESEND:
-                rc = rd_uint(c, "resend_from", &a->resend_from);
-                break;
-            case K_REASON:
-                rc = rd_uint(c, "reason", &u);
-                /* an unknown reason is kept as "invalid": newer aggregators may add some */
-                a->reason = u == SLT_REJECT_STALE_EPOCH ? SLT_REJECT_STALE_EPOCH
-                            : u == 0                    ? 0
-                                                        : SLT_REJECT_INVALID;
-                break;
-            case K_MARK:
-                rc = rd_uint(c, "mark", &a->mark);
-                break;
-            default:
-                rc = skip(c, c->lim->max_depth - 1);
-            }
-            break;
-        }
-        case SLT_MSG_ERROR:
-            if (k == K_MSG)
-                rc = rd_str(c, "msg", &m->u.error.message);
-            else
-                rc = skip(c, c->lim->max_depth - 1);
-            break;
-        }
+        if (k == K_UNKNOWN || !(allowed & (1u << k)))
+            continue; /* not a key of this type: skipped */
+        if (seen & (1u << k))
+            return fail(c, "key '%s' repeated", key_names[k]);
+        seen |= 1u << k;
+        rc = ob_field(c, m, k, &o->via.map.ptr[i].val);
         if (rc < 0)
             return rc;
     }
@@ -666,16 +710,20 @@ static int decode(struct cur *c, struct slt_msg *m)
             if ((need & (1u << i)) && !(seen & (1u << i)))
                 return fail(c, "%s message without '%s'", slt_msg_type_name(m->type), key_names[i]);
     }
-    if (c->p != c->end)
-        return fail(c, "%zu bytes after the message", left(c));
     return 0;
 }
+
+/* ---- decoding: the three steps ----------------------------------------------------------- */
 
 int slt_msg_decode(const char *payload, size_t len, const struct slt_proto_limits *limits,
                    struct slt_msg *out, char *err, size_t errlen)
 {
     struct slt_proto_limits def;
+    msgpack_zone zone;
+    msgpack_object obj;
+    msgpack_unpack_return ur;
     struct cur c;
+    size_t off = 0;
     int rc;
 
     if (!limits) {
@@ -688,9 +736,36 @@ int slt_msg_decode(const char *payload, size_t len, const struct slt_proto_limit
     c.p = (const uint8_t *)payload;
     c.end = c.p + len;
     c.lim = limits;
+    c.max_depth = limits->max_depth < MSGPACK_MAX_NESTING ? limits->max_depth : MSGPACK_MAX_NESTING;
     c.err = err;
     c.errlen = errlen;
-    rc = decode(&c, out);
+    c.zone = 0;
+
+    /* 1. bounds */
+    rc = scan_value(&c, 0, R_MESSAGE, "message", NULL, NULL);
+    if (rc < 0)
+        return rc;
+    if (c.p != c.end)
+        return fail(&c, "%zu bytes after the message", left(&c));
+
+    /*
+     * 2. msgpack-c, into a zone of exactly the size the bounds pass counted (plus alignment
+     * slack): one allocation per frame, whatever its shape, where msgpack_unpack_next() would
+     * grow its own zone 8 KiB at a time.
+     */
+    if (!msgpack_zone_init(&zone, c.zone + 64))
+        return fail(&c, "out of memory");
+    ur = msgpack_unpack(payload, len, &off, &zone, &obj);
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        msgpack_zone_destroy(&zone);
+        if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+            return fail(&c, "out of memory");
+        return fail(&c, "msgpack-c refused the frame (%d)", (int)ur);
+    }
+
+    /* 3. schema */
+    rc = decode_object(&c, &obj, out);
+    msgpack_zone_destroy(&zone);
     if (rc < 0) {
         slt_msg_release(out);
         memset(out, 0, sizeof(*out));
@@ -736,197 +811,108 @@ const char *slt_ack_status_name(int status)
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
+/* msgpack_packer writes through this into the caller's bounded buffer. */
 struct enc {
     struct slt_buf *b;
     int rc;
 };
 
-static void put(struct enc *e, const void *p, size_t n)
+static int enc_write(void *data, const char *buf, size_t len)
 {
+    struct enc *e = data;
+
     if (e->rc == 0)
-        e->rc = slt_buf_append(e->b, p, n);
+        e->rc = slt_buf_append(e->b, buf, len);
+    return e->rc;
 }
 
-static void put_be(struct enc *e, uint8_t tag, uint64_t v, size_t n)
+static void put_str(msgpack_packer *pk, struct enc *e, const char *p, size_t n)
 {
-    uint8_t tmp[9];
-    size_t i;
-
-    tmp[0] = tag;
-    for (i = 0; i < n; i++)
-        tmp[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    put(e, tmp, n + 1);
-}
-
-static void put_uint(struct enc *e, uint64_t v)
-{
-    uint8_t b;
-
-    if (v <= 0x7f) {
-        b = (uint8_t)v;
-        put(e, &b, 1);
-    } else if (v <= 0xff) {
-        put_be(e, 0xcc, v, 1);
-    } else if (v <= 0xffff) {
-        put_be(e, 0xcd, v, 2);
-    } else if (v <= 0xffffffffu) {
-        put_be(e, 0xce, v, 4);
-    } else {
-        put_be(e, 0xcf, v, 8);
-    }
-}
-
-/* put_uint / put_int into o (at most 9 bytes); returns the end. */
-static uint8_t *row_be(uint8_t *o, uint8_t tag, uint64_t v, size_t n)
-{
-    size_t i;
-
-    *o++ = tag;
-    for (i = 0; i < n; i++)
-        *o++ = (uint8_t)(v >> (8 * (n - 1 - i)));
-    return o;
-}
-
-static uint8_t *row_uint(uint8_t *o, uint64_t v)
-{
-    if (v <= 0x7f) {
-        *o++ = (uint8_t)v;
-        return o;
-    }
-    if (v <= 0xff)
-        return row_be(o, 0xcc, v, 1);
-    if (v <= 0xffff)
-        return row_be(o, 0xcd, v, 2);
-    if (v <= 0xffffffffu)
-        return row_be(o, 0xce, v, 4);
-    return row_be(o, 0xcf, v, 8);
-}
-
-static uint8_t *row_int(uint8_t *o, int64_t v)
-{
-    if (v >= 0)
-        return row_uint(o, (uint64_t)v);
-    if (v >= -32) {
-        *o++ = (uint8_t)(int8_t)v;
-        return o;
-    }
-    if (v >= INT8_MIN)
-        return row_be(o, 0xd0, (uint64_t)v & 0xff, 1);
-    if (v >= INT16_MIN)
-        return row_be(o, 0xd1, (uint64_t)v & 0xffff, 2);
-    if (v >= INT32_MIN)
-        return row_be(o, 0xd2, (uint64_t)v & 0xffffffffu, 4);
-    return row_be(o, 0xd3, (uint64_t)v, 8);
-}
-
-static void put_int(struct enc *e, int64_t v)
-{
-    uint8_t b;
-
-    if (v >= 0) {
-        put_uint(e, (uint64_t)v);
-    } else if (v >= -32) {
-        b = (uint8_t)(int8_t)v;
-        put(e, &b, 1);
-    } else if (v >= INT8_MIN) {
-        put_be(e, 0xd0, (uint64_t)v & 0xff, 1);
-    } else if (v >= INT16_MIN) {
-        put_be(e, 0xd1, (uint64_t)v & 0xffff, 2);
-    } else if (v >= INT32_MIN) {
-        put_be(e, 0xd2, (uint64_t)v & 0xffffffffu, 4);
-    } else {
-        put_be(e, 0xd3, (uint64_t)v, 8);
-    }
-}
-
-static void put_str(struct enc *e, const char *p, size_t n)
-{
-    uint8_t b;
-
     if (n > UINT32_MAX) {
         if (e->rc == 0)
             e->rc = SLT_ELIMIT;
         return;
     }
-    if (n <= 31) {
-        b = (uint8_t)(0xa0 | n);
-        put(e, &b, 1);
-    } else if (n <= 0xff) {
-        put_be(e, 0xd9, n, 1);
-    } else if (n <= 0xffff) {
-        put_be(e, 0xda, n, 2);
-    } else {
-        put_be(e, 0xdb, n, 4);
-    }
-    put(e, p, n);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, p, n);
 }
 
-static void put_slice(struct enc *e, struct slt_str s)
+static void put_slice(msgpack_packer *pk, struct enc *e, struct slt_str s)
 {
-    put_str(e, s.p ? s.p : "", s.p ? s.len : 0);
+    put_str(pk, e, s.p ? s.p : "", s.p ? s.len : 0);
 }
 
-static void put_key(struct enc *e, enum key k)
+static void put_key(msgpack_packer *pk, struct enc *e, enum key k)
 {
-    put_str(e, key_names[k], strlen(key_names[k]));
+    put_str(pk, e, key_names[k], strlen(key_names[k]));
 }
 
-static void put_hdr(struct enc *e, int map, uint64_t n)
+/* An array header of n, or SLT_ELIMIT when n does not fit msgpack's 32 bits. */
+static void put_array(msgpack_packer *pk, struct enc *e, size_t n)
 {
-    uint8_t b;
-
     if (n > UINT32_MAX) {
         if (e->rc == 0)
             e->rc = SLT_ELIMIT;
         return;
     }
-    if (n <= 15) {
-        b = (uint8_t)((map ? 0x80 : 0x90) | n);
-        put(e, &b, 1);
-    } else if (n <= 0xffff) {
-        put_be(e, map ? 0xde : 0xdc, n, 2);
-    } else {
-        put_be(e, map ? 0xdf : 0xdd, n, 4);
-    }
+    msgpack_pack_array(pk, n);
 }
 
-static void put_batch(struct enc *e, const struct slt_msg_batch *b)
+/* One row: an array header and four integers of at most 9 bytes each. */
+struct row_buf {
+    uint8_t b[1 + 4 * 9];
+    size_t len;
+};
+
+static int row_write(void *data, const char *buf, size_t len)
+{
+    struct row_buf *rb = data;
+
+    memcpy(rb->b + rb->len, buf, len); /* cannot overflow: see the size of b */
+    rb->len += len;
+    return 0;
+}
+
+static void put_batch(msgpack_packer *pk, struct enc *e, const struct slt_msg_batch *b)
 {
     size_t i, j;
 
-    put_key(e, K_AGENT);
-    put_slice(e, b->agent_id);
-    put_key(e, K_EPOCH);
-    put_uint(e, b->epoch);
-    put_key(e, K_SEQ);
-    put_uint(e, b->seq);
-    put_key(e, K_CREATED);
-    put_int(e, b->created_ms);
-    put_key(e, K_SERIES);
-    put_hdr(e, 0, b->nseries);
+    put_key(pk, e, K_AGENT);
+    put_slice(pk, e, b->agent_id);
+    put_key(pk, e, K_EPOCH);
+    msgpack_pack_uint64(pk, b->epoch);
+    put_key(pk, e, K_SEQ);
+    msgpack_pack_uint64(pk, b->seq);
+    put_key(pk, e, K_CREATED);
+    msgpack_pack_int64(pk, b->created_ms);
+    put_key(pk, e, K_SERIES);
+    put_array(pk, e, b->nseries);
     for (i = 0; i < b->nseries && e->rc == 0; i++) {
         const struct slt_series *s = &b->series[i];
 
-        put_hdr(e, 1, 4);
-        put_key(e, K_KIND);
-        put_uint(e, (uint64_t)s->kind);
-        put_key(e, K_NAME);
-        put_slice(e, s->name);
-        put_key(e, K_SINCE);
-        put_uint(e, s->since);
-        put_key(e, K_ROWS);
-        put_hdr(e, 0, s->nrows);
-        /* the bulk of a frame: each row is encoded into a local buffer and appended once */
+        msgpack_pack_map(pk, 4);
+        put_key(pk, e, K_KIND);
+        msgpack_pack_uint64(pk, (uint64_t)s->kind);
+        put_key(pk, e, K_NAME);
+        put_slice(pk, e, s->name);
+        put_key(pk, e, K_SINCE);
+        msgpack_pack_uint64(pk, s->since);
+        put_key(pk, e, K_ROWS);
+        put_array(pk, e, s->nrows);
+        /* the bulk of a frame: each row is packed into a local buffer and appended once */
         for (j = 0; j < s->nrows && e->rc == 0; j++) {
             const struct slt_count_row *r = &s->rows[j];
-            uint8_t row[1 + 4 * 9], *o = row;
+            struct row_buf rb;
+            msgpack_packer rp;
 
-            *o++ = 0x94; /* fixarray of 4 */
-            o = row_int(o, r->minute);
-            o = row_uint(o, r->v[0]);
-            o = row_uint(o, r->v[1]);
-            o = row_uint(o, r->v[2]);
-            put(e, row, (size_t)(o - row));
+            rb.len = 0;
+            msgpack_packer_init(&rp, &rb, row_write);
+            msgpack_pack_array(&rp, 4);
+            msgpack_pack_int64(&rp, r->minute);
+            msgpack_pack_uint64(&rp, r->v[0]);
+            msgpack_pack_uint64(&rp, r->v[1]);
+            msgpack_pack_uint64(&rp, r->v[2]);
+            enc_write(e, (const char *)rb.b, rb.len);
         }
     }
 }
@@ -934,68 +920,70 @@ static void put_batch(struct enc *e, const struct slt_msg_batch *b)
 int slt_msg_encode(const struct slt_msg *m, struct slt_buf *out)
 {
     struct enc e = {out, 0};
+    msgpack_packer pk;
     size_t start = out->len, body;
     uint8_t *lp;
 
-    put(&e, "\0\0\0\0", 4);
+    msgpack_packer_init(&pk, &e, enc_write);
+    enc_write(&e, "\0\0\0\0", 4);
     switch (m->type) {
     case SLT_MSG_HELLO:
-        put_hdr(&e, 1, m->u.hello.instance.len ? 6 : 5);
-        put_key(&e, K_T);
-        put_uint(&e, SLT_MSG_HELLO);
-        put_key(&e, K_V);
-        put_uint(&e, m->u.hello.version);
-        put_key(&e, K_AGENT);
-        put_slice(&e, m->u.hello.agent_id);
-        put_key(&e, K_EPOCH);
-        put_uint(&e, m->u.hello.epoch);
-        put_key(&e, K_TOKEN);
-        put_slice(&e, m->u.hello.token);
+        msgpack_pack_map(&pk, m->u.hello.instance.len ? 6 : 5);
+        put_key(&pk, &e, K_T);
+        msgpack_pack_uint64(&pk, SLT_MSG_HELLO);
+        put_key(&pk, &e, K_V);
+        msgpack_pack_uint64(&pk, m->u.hello.version);
+        put_key(&pk, &e, K_AGENT);
+        put_slice(&pk, &e, m->u.hello.agent_id);
+        put_key(&pk, &e, K_EPOCH);
+        msgpack_pack_uint64(&pk, m->u.hello.epoch);
+        put_key(&pk, &e, K_TOKEN);
+        put_slice(&pk, &e, m->u.hello.token);
         if (m->u.hello.instance.len) {
-            put_key(&e, K_INSTANCE);
-            put_slice(&e, m->u.hello.instance);
+            put_key(&pk, &e, K_INSTANCE);
+            put_slice(&pk, &e, m->u.hello.instance);
         }
         break;
     case SLT_MSG_WELCOME:
-        put_hdr(&e, 1, 3);
-        put_key(&e, K_T);
-        put_uint(&e, SLT_MSG_WELCOME);
-        put_key(&e, K_V);
-        put_uint(&e, m->u.welcome.version);
-        put_key(&e, K_SERVER);
-        put_slice(&e, m->u.welcome.server);
+        msgpack_pack_map(&pk, 3);
+        put_key(&pk, &e, K_T);
+        msgpack_pack_uint64(&pk, SLT_MSG_WELCOME);
+        put_key(&pk, &e, K_V);
+        msgpack_pack_uint64(&pk, m->u.welcome.version);
+        put_key(&pk, &e, K_SERVER);
+        put_slice(&pk, &e, m->u.welcome.server);
         break;
     case SLT_MSG_BATCH:
-        put_hdr(&e, 1, 6);
-        put_key(&e, K_T);
-        put_uint(&e, SLT_MSG_BATCH);
-        put_batch(&e, &m->u.batch);
+        msgpack_pack_map(&pk, 6);
+        put_key(&pk, &e, K_T);
+        msgpack_pack_uint64(&pk, SLT_MSG_BATCH);
+        put_batch(&pk, &e, &m->u.batch);
         break;
     case SLT_MSG_ACK:
-        put_hdr(&e, 1, m->u.ack.status == SLT_ACK_REJECTED ? 7 : 5);
-        put_key(&e, K_T);
-        put_uint(&e, SLT_MSG_ACK);
-        put_key(&e, K_EPOCH);
-        put_uint(&e, m->u.ack.epoch);
-        put_key(&e, K_SEQ);
-        put_uint(&e, m->u.ack.seq);
-        put_key(&e, K_STATUS);
-        put_uint(&e, (uint64_t)m->u.ack.status);
-        put_key(&e, K_RESEND);
-        put_uint(&e, m->u.ack.resend_from);
+        msgpack_pack_map(&pk, m->u.ack.status == SLT_ACK_REJECTED ? 7 : 5);
+        put_key(&pk, &e, K_T);
+        msgpack_pack_uint64(&pk, SLT_MSG_ACK);
+        put_key(&pk, &e, K_EPOCH);
+        msgpack_pack_uint64(&pk, m->u.ack.epoch);
+        put_key(&pk, &e, K_SEQ);
+        msgpack_pack_uint64(&pk, m->u.ack.seq);
+        put_key(&pk, &e, K_STATUS);
+        msgpack_pack_uint64(&pk, (uint64_t)m->u.ack.status);
+        put_key(&pk, &e, K_RESEND);
+        msgpack_pack_uint64(&pk, m->u.ack.resend_from);
         if (m->u.ack.status == SLT_ACK_REJECTED) {
-            put_key(&e, K_REASON);
-            put_uint(&e, m->u.ack.reason);
-            put_key(&e, K_MARK);
-            put_uint(&e, m->u.ack.mark);
+            put_key(&pk, &e, K_REASON);
+            msgpack_pack_uint64(&pk, m->u.ack.reason);
+            put_key(&pk, &e, K_MARK);
+            msgpack_pack_uint64(&pk, m->u.ack.mark);
         }
         break;
     case SLT_MSG_ERROR:
-        put_hdr(&e, 1, 2);
-        put_key(&e, K_T);
-        put_uint(&e, SLT_MSG_ERROR);
-        put_key(&e, K_MSG);
-        put_slice(&e, m->u.error.message);
+        msgpack_pack_map(&pk, 2);
+        put_key(&pk, &e, K_T);
+        msgpack_pack_uint64(&pk, SLT_MSG_ERROR);
+        put_key(&pk, &e, K_MSG);
+        put_slice(&pk, &e, m->u.error.message);
         break;
     default:
         e.rc = SLT_EINVAL;

@@ -20,6 +20,7 @@ struct slt_input {
     size_t npaths;
     int read_from_beginning; /* read_from: beginning (default: end) */
     size_t max_line;         /* bytes */
+    int64_t gz_settle_ms;    /* a .gz arriving in a glob unchanged this long is complete */
     int line;
 };
 

@@ -118,7 +118,7 @@ struct slt_proto_limits {
     uint32_t max_series; /* default 4096 */
     uint32_t max_rows;   /* per series, default 100000 */
     uint32_t max_str;    /* any string, default 1024 */
-    uint32_t max_depth;  /* default 8 */
+    uint32_t max_depth;  /* default 8; at most 32 (msgpack-c's unpacker stack) */
 };
 void slt_proto_limits_default(struct slt_proto_limits *l);
 
