@@ -16,6 +16,7 @@
 
 #include "slt/parser.h"
 #include "slt/rule.h"
+#include "slt/tls.h"
 
 #define CKPT_EVERY_MS 5000
 #define RESERVE_BYTES (256 * 1024) /* state_dir/reserve: room for a checkpoint on a full disk */
@@ -24,6 +25,7 @@
 static void on_line(void *data, struct slt_tail_file *file, const char *line, size_t len,
                     unsigned flags, uint64_t end_offset);
 static void finish(struct slt_agent *a);
+static void reload_status(struct slt_agent *a);
 static void check_paths(struct slt_agent *a, int warn);
 
 /* ---- small helpers ---- */
@@ -1388,6 +1390,9 @@ static void reload(struct slt_agent *a)
     uv_timer_set_repeat(&a->tick_timer, tick_ms(a));
     if (a->spool)
         a->spool->max_bytes = ncfg->agent.spool_max_bytes;
+    if (a->ship)
+        slt_ship_reload_tls(a->ship);
+    reload_status(a);
     if (reconnect && a->ship)
         slt_ship_reconnect(a->ship);
     a->reloads++;
@@ -1636,6 +1641,79 @@ static void ship_new_epoch(void *data, uint64_t above, int unacked_only, const c
     slt__agent_new_epoch(data, above, unacked_only, why);
 }
 
+/* agent.status_tls's files (NULL when plain HTTP). */
+static const struct slt_tls_opts *status_tls(const struct slt_agent_conf *ac,
+                                             struct slt_tls_opts *o)
+{
+    if (!ac->status_tls.enabled)
+        return NULL;
+    o->cert_file = ac->status_tls.cert_file;
+    o->key_file = ac->status_tls.key_file;
+    o->ca_file = NULL;
+    return o;
+}
+
+/* Reads agent.status_token_file (NULL *tok when not set). */
+static int status_token(const struct slt_agent_conf *ac, char **tok)
+{
+    int rc;
+
+    *tok = NULL;
+    if (!ac->status_token_file)
+        return 0;
+    if ((rc = read_token(ac->status_token_file, tok)) < 0)
+        return rc;
+    if (!**tok) {
+        slt_free(*tok);
+        *tok = NULL;
+        return SLT_EINVAL;
+    }
+    return 0;
+}
+
+static int start_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent", "cannot read status_token_file '%s': %s",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return rc;
+    }
+    rc = slt_status_http_start(a->loop, ac->status_listen, status_tls(ac, &o), tok,
+                               slt_status_render, a, &a->http);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+    return rc;
+}
+
+static void reload_status(struct slt_agent *a)
+{
+    const struct slt_agent_conf *ac = &a->cfg->agent;
+    struct slt_tls_opts o;
+    char *tok;
+    int rc;
+
+    if (!a->http)
+        return;
+    if ((rc = status_token(ac, &tok)) < 0) {
+        slt_log(SLT_LOG_ERROR, "agent",
+                "reload: cannot read status_token_file '%s': %s; keeping the token in use",
+                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+        return;
+    }
+    slt_status_http_reload(a->http, status_tls(ac, &o), tok);
+    if (tok) {
+        memset(tok, 0, strlen(tok));
+        slt_free(tok);
+    }
+}
+
 int slt_agent_start(struct slt_agent *a)
 {
     const struct slt_ship_hooks hooks = {
@@ -1675,9 +1753,7 @@ int slt_agent_start(struct slt_agent *a)
         slt_log(SLT_LOG_ERROR, "agent", "cannot start shipping: %s", slt_strerror(rc));
         return rc;
     }
-    if (a->cfg->agent.status_listen &&
-        (rc = slt_status_http_start(a->loop, a->cfg->agent.status_listen, slt_status_render, a,
-                                    &a->http)) < 0) {
+    if (a->cfg->agent.status_listen && (rc = start_status(a)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot serve status on '%s': %s",
                 a->cfg->agent.status_listen, slt_strerror(rc));
         return rc;

@@ -17,6 +17,7 @@
 #include "slt/config.h"
 #include "slt/conn.h"
 #include "slt/proto.h"
+#include "slt/tls.h"
 #include "spool.h"
 
 #define CONNECT_TIMEOUT_MS 5000
@@ -47,6 +48,10 @@ struct inflight {
 struct slt_ship {
     struct slt_ship_hooks h;
     struct slt_ship_counters n;
+    struct slt_tls *tls;  /* agent.tls; NULL: plain TCP */
+    char host[256];       /* of the address being tried: the default TLS server name */
+    char *alloc_at;       /* where the last read went (to recognise a TLS answer) */
+    int got_bytes;        /* on this connection */
     enum slt_conn_state state;
     struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
@@ -79,6 +84,7 @@ static int64_t now_ms(void)
 static void maybe_free(struct slt_ship *s)
 {
     if (s->closing && s->refs == 0) {
+        slt_tls_free(s->tls);
         slt_frame_reader_release(&s->fr);
         slt_buf_release(&s->wbuf);
         slt_free(s);
@@ -440,6 +446,7 @@ static void on_alloc(struct slt_conn *c, size_t suggested, char **p, size_t *roo
         *p = NULL;
         *room = 0;
     }
+    s->alloc_at = *p;
 }
 
 static void on_read(struct slt_conn *c, long nread)
@@ -452,14 +459,29 @@ static void on_read(struct slt_conn *c, long nread)
 
     if (s->c != c)
         return;
+    if (nread == SLT_EPROTO)
+        s->n.tls_failures++;
     if (nread < 0) {
         if (nread == SLT_EPROTO)
             fail(s, slt_conn_error(c), 0);
         else
-            fail(s, nread == UV_EOF ? "connection closed by the aggregator" : "read failed",
+            fail(s,
+                 nread != UV_EOF ? "read failed"
+                 : s->state == SLT_CONN_HELLO && !s->tls && !s->got_bytes
+                     ? "connection closed by the aggregator before WELCOME (a TLS listener? "
+                       "see agent.tls)"
+                     : "connection closed by the aggregator",
                  nread == UV_EOF ? 0 : (int)nread);
         return;
     }
+    if (!s->got_bytes && !s->tls && nread >= 2 && s->alloc_at &&
+        (s->alloc_at[0] == 0x15 || s->alloc_at[0] == 0x16) && s->alloc_at[1] == 0x03) {
+        /* a TLS record (an alert for our HELLO) where a frame should be */
+        s->n.tls_failures++;
+        fail(s, "the aggregator speaks TLS: set agent.tls", 0);
+        return;
+    }
+    s->got_bytes = 1;
     slt_frame_reader_commit(&s->fr, (size_t)nread);
     gen = s->gen;
     while ((r = slt_frame_reader_next(&s->fr, &payload, &len)) == 1) {
@@ -491,12 +513,15 @@ static void on_connect(struct slt_conn *c, int status)
     if (s->c != c)
         return;
     if (status < 0) {
-        if (status == SLT_EPROTO)
+        if (status == SLT_EPROTO) {
+            s->n.tls_failures++;
             fail(s, slt_conn_error(c), 0);
-        else
+        } else {
             fail(s, "cannot connect", status);
+        }
         return;
     }
+    s->got_bytes = 0;
     if ((rc = slt_conn_read_start(c, on_alloc, on_read)) < 0) {
         fail(s, "cannot read", rc);
         return;
@@ -541,7 +566,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         fail(s, "cannot resolve", status);
         return;
     }
-    rc = slt_conn_connect(s->h.loop, res->ai_addr, NULL, NULL, on_connect, s, &c);
+    {
+        const struct slt_agent_conf *ac = s->h.conf(s->h.data);
+        const char *name = ac->tls.server_name ? ac->tls.server_name : s->host;
+
+        rc = slt_conn_connect(s->h.loop, res->ai_addr, s->tls, name, on_connect, s, &c);
+    }
     uv_freeaddrinfo(res);
     if (rc < 0) {
         fail(s, "cannot connect", rc);
@@ -607,6 +637,7 @@ static void connect_next(struct slt_ship *s)
         fail(s, "bad address (want host:port)", 0);
         return;
     }
+    snprintf(s->host, sizeof(s->host), "%s", host);
     g = slt_calloc(1, sizeof(*g));
     if (!g) {
         fail(s, "cannot resolve", SLT_ENOMEM);
@@ -634,12 +665,32 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free(s);
 }
 
+static void tls_opts(const struct slt_agent_conf *ac, struct slt_tls_opts *o)
+{
+    o->cert_file = ac->tls.cert_file;
+    o->key_file = ac->tls.key_file;
+    o->ca_file = ac->tls.ca_file;
+}
+
 int slt_ship_new(const struct slt_ship_hooks *hooks, struct slt_ship **out)
 {
     struct slt_ship *s = slt_calloc(1, sizeof(*s));
+    const struct slt_agent_conf *ac = hooks->conf(hooks->data);
+    char err[512];
+    int rc;
 
     if (!s)
         return SLT_ENOMEM;
+    if (ac->tls.enabled) {
+        struct slt_tls_opts o;
+
+        tls_opts(ac, &o);
+        if ((rc = slt_tls_new(SLT_TLS_CLIENT, &o, "agent", &s->tls, err, sizeof(err))) < 0) {
+            slt_log(SLT_LOG_ERROR, "ship", "agent.tls: %s", err);
+            slt_free(s);
+            return rc;
+        }
+    }
     s->h = *hooks;
     s->backoff_ms = BACKOFF_MIN_MS;
     s->hold_ms = HOLD_MIN_MS;
@@ -671,6 +722,25 @@ void slt_ship_reconnect(struct slt_ship *s)
     s->addr_idx = 0;
     s->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_start(&s->timer, on_timer, 0, 0);
+}
+
+void slt_ship_reload_tls(struct slt_ship *s)
+{
+    const struct slt_agent_conf *ac = s->h.conf(s->h.data);
+    struct slt_tls_opts o;
+    char err[512];
+
+    if (s->closing)
+        return;
+    if (!ac->tls.enabled != !s->tls) {
+        slt_log(SLT_LOG_WARN, "ship", "turning agent.tls on or off takes effect at the next start");
+        return;
+    }
+    if (!s->tls)
+        return;
+    tls_opts(ac, &o);
+    if (slt_tls_reload(s->tls, &o, err, sizeof(err)) < 0)
+        slt_log(SLT_LOG_ERROR, "ship", "agent.tls: %s; keeping the certificates in use", err);
 }
 
 void slt_ship_close(struct slt_ship *s)

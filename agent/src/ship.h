@@ -10,6 +10,7 @@
  *   slt_ship_new(&hooks, &s)     starts connecting; hooks are copied
  *   slt_ship_kick(s)             new records are in the spool
  *   slt_ship_reconnect(s)        drop the connection and reconnect (new epoch, addresses, token)
+ *   slt_ship_reload_tls(s)       re-read agent.tls's certificates (SIGHUP)
  *   slt_ship_close(s)            closes every handle; s is freed once they are closed
  */
 #ifndef SLT_SHIP_H
@@ -70,6 +71,8 @@ struct slt_ship_counters {
 int slt_ship_new(const struct slt_ship_hooks *hooks, struct slt_ship **out);
 void slt_ship_kick(struct slt_ship *s);
 void slt_ship_reconnect(struct slt_ship *s);
+/* SIGHUP: re-read agent.tls's files for the next connections (a bad one keeps the old). */
+void slt_ship_reload_tls(struct slt_ship *s);
 void slt_ship_close(struct slt_ship *s);
 enum slt_conn_state slt_ship_state(const struct slt_ship *s);
 const char *slt_ship_address(const struct slt_ship *s);

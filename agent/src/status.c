@@ -3,11 +3,13 @@
  * (Prometheus), rendered by the agent's callback. See status.h.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "slt/common.h"
 #include "slt/conn.h"
 #include "slt/http.h"
+#include "slt/tls.h"
 #include "status.h"
 
 /* ---- HTTP: GET /status, GET /metrics ---- */
@@ -19,6 +21,9 @@
 struct slt_status_http {
     slt_status_render_fn render;
     void *data;
+    struct slt_tls *tls; /* NULL: plain HTTP */
+    char *token;         /* NULL: none */
+    int loopback;        /* listening on a loopback address (a token is optional) */
     struct slt_http_server *srv;
     int open; /* 1 until the server is stopped */
 };
@@ -29,6 +34,12 @@ static void on_status_request(struct slt_http_req *req, void *data)
     struct slt_buf body;
     int prometheus;
 
+    if (h->token && !slt_http_bearer_matches(req->authorization, h->token, strlen(h->token))) {
+        static const char msg[] = "a bearer token is required\n";
+        slt_http_respond(req, 401, "text/plain", msg, sizeof(msg) - 1,
+                         "WWW-Authenticate: Bearer realm=\"slitail-agent\"\r\n");
+        return;
+    }
     if (slt_str_eq(req->path, "/metrics")) {
         prometheus = 1;
     } else if (slt_str_eq(req->path, "/status") || slt_str_eq(req->path, "/")) {
@@ -49,8 +60,25 @@ static void on_status_request(struct slt_http_req *req, void *data)
     slt_buf_release(&body);
 }
 
-int slt_status_http_start(struct uv_loop_s *loop, const char *listen, slt_status_render_fn render,
-                          void *data, struct slt_status_http **out)
+static void set_token(struct slt_status_http *h, char *token)
+{
+    if (h->token) {
+        memset(h->token, 0, strlen(h->token));
+        slt_free(h->token);
+    }
+    h->token = token;
+}
+
+static void status_free(struct slt_status_http *h)
+{
+    set_token(h, NULL);
+    slt_tls_free(h->tls);
+    slt_free(h);
+}
+
+int slt_status_http_start(struct uv_loop_s *loop, const char *listen,
+                          const struct slt_tls_opts *tls, const char *token,
+                          slt_status_render_fn render, void *data, struct slt_status_http **out)
 {
     static const struct slt_http_limits limits = {
         .max_header_bytes = 4096,
@@ -64,8 +92,11 @@ int slt_status_http_start(struct uv_loop_s *loop, const char *listen, slt_status
 
     if (slt_net_parse_listen(listen, &ss) < 0)
         return SLT_EINVAL;
-    if (!slt_net_is_loopback(&ss)) {
-        slt_log(SLT_LOG_ERROR, "status", "status_listen '%s' is not a loopback address", listen);
+    if (!token && !slt_net_is_loopback(&ss)) {
+        slt_log(SLT_LOG_ERROR, "status",
+                "status_listen '%s' is not a loopback address (set agent.status_token_file to "
+                "serve it on any address)",
+                listen);
         return SLT_EINVAL;
     }
     h = slt_calloc(1, sizeof(*h));
@@ -73,9 +104,24 @@ int slt_status_http_start(struct uv_loop_s *loop, const char *listen, slt_status
         return SLT_ENOMEM;
     h->render = render;
     h->data = data;
-    rc = slt_http_server_start(loop, listen, &limits, on_status_request, h, &h->srv);
+    h->loopback = slt_net_is_loopback(&ss);
+    if (token && !(h->token = slt_strdup(token))) {
+        status_free(h);
+        return SLT_ENOMEM;
+    }
+    if (tls) {
+        char err[512];
+
+        rc = slt_tls_new(SLT_TLS_SERVER, tls, "status", &h->tls, err, sizeof(err));
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "status", "agent.status_tls: %s", err);
+            status_free(h);
+            return rc;
+        }
+    }
+    rc = slt_http_server_start_tls(loop, listen, &limits, h->tls, on_status_request, h, &h->srv);
     if (rc < 0) {
-        slt_free(h);
+        status_free(h);
         return rc;
     }
     h->open = 1;
@@ -85,7 +131,32 @@ int slt_status_http_start(struct uv_loop_s *loop, const char *listen, slt_status
 
 static void on_status_stopped(void *data)
 {
-    slt_free(data);
+    status_free(data);
+}
+
+void slt_status_http_reload(struct slt_status_http *h, const struct slt_tls_opts *tls,
+                            const char *token)
+{
+    char err[512];
+    char *t = NULL;
+
+    if (!h || !h->open)
+        return;
+    if (!token && h->token && !h->loopback)
+        slt_log(SLT_LOG_ERROR, "status",
+                "status_token_file removed while status_listen is not loopback: keeping the "
+                "token in use");
+    else if (token && !(t = slt_strdup(token)))
+        slt_log(SLT_LOG_ERROR, "status", "out of memory: keeping the status token in use");
+    else
+        set_token(h, t);
+    if (!tls != !h->tls) {
+        slt_log(SLT_LOG_WARN, "status",
+                "turning agent.status_tls on or off takes effect at the next start");
+    } else if (tls && slt_tls_reload(h->tls, tls, err, sizeof(err)) < 0) {
+        slt_log(SLT_LOG_ERROR, "status", "agent.status_tls: %s; keeping the certificate in use",
+                err);
+    }
 }
 
 void slt_status_http_close(struct slt_status_http *h)

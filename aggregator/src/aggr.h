@@ -45,6 +45,13 @@ struct slt_aggr_params {
 void slt_aggr_params_release(struct slt_aggr_params *p);
 
 /*
+ * Reads a token file (aggregator.token_file, api_token_file): at most 4096 bytes, trailing
+ * whitespace (the newline) is not part of it, empty is an error. Returns 0 and a copy in *out
+ * (the caller frees it), or a negative code with a message in err.
+ */
+int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
+
+/*
  * A batch whose epoch is this far ahead of the aggregator's clock (ms) is REJECTED (invalid):
  * stored, a huge epoch (2^53 - 1) would leave the agent id no larger epoch to move to.
  */
@@ -56,6 +63,7 @@ struct slt_session;
 struct slt_server {
     uv_loop_t *loop;
     struct slt_listener *listener;
+    struct slt_tls *tls; /* borrowed (main); NULL: plain TCP */
     int listening;
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
@@ -68,9 +76,10 @@ struct slt_server {
     int stop_timer_open;
 };
 
+/* tls (borrowed, may be NULL) must outlive the server. */
 int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
-                     struct slt_store *store, struct slt_aggr_stats *stats, char *err,
-                     size_t errlen);
+                     struct slt_store *store, struct slt_aggr_stats *stats, struct slt_tls *tls,
+                     char *err, size_t errlen);
 /*
  * Stops accepting, drains every session (in-flight applies answer first, bounded by the apply
  * timeout) and closes its own handles; on_stopped runs last. The params struct may be updated

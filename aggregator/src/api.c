@@ -21,8 +21,10 @@
 #include "http.h"
 #include "metrics_prom.h"
 #include "slo.h"
+#include "aggr.h"
 #include "slt/arith.h"
 #include "slt/config.h"
+#include "slt/tls.h"
 #include "store.h"
 #include "window.h"
 
@@ -91,6 +93,10 @@ struct slt_api {
     struct slt_http_server *http;
     struct slt_store *store; /* borrowed; main frees it after the API stopped */
     int64_t redis_timeout_ms;
+    struct slt_tls *http_tls;   /* aggregator.http_tls; NULL: plain HTTP */
+    struct slt_tls *ingest_tls; /* borrowed from main, for /metrics */
+    char *token;                /* aggregator.api_token_file; NULL: no token needed */
+    size_t token_len;
 
     struct query *queries;
     size_t nqueries; /* in the list: not answered-and-done yet */
@@ -1323,6 +1329,19 @@ static int render_metrics(struct slt_api *api, const struct query *q, struct slt
             h.query_up, q != NULL, h.query_timeouts, h.query_reconnects, hc->requests,
             hc->responses_4xx, hc->responses_5xx, hc->header_timeouts, hc->conns_refused,
             slt_http_server_conns(api->http));
+    if (rc == 0 && (api->ingest_tls || api->http_tls)) {
+        struct slt_tls *tls[2] = {api->ingest_tls, api->http_tls};
+        static const char *const names[2] = {"ingest", "http"};
+
+        rc = slt_tls_prom(b, "slitail", tls, names, 2);
+    }
+    if (rc == 0)
+        rc = slt_buf_printf(b,
+                            "# HELP slitail_http_probe_connections_total Connections over the "
+                            "limit served /healthz or /readyz only.\n"
+                            "# TYPE slitail_http_probe_connections_total counter\n"
+                            "slitail_http_probe_connections_total %" PRIu64 "\n",
+                            hc->conns_over_cap);
     return rc;
 }
 
@@ -1415,6 +1434,16 @@ static void on_request(struct slt_http_req *req, void *data)
     char name[SLT_API_MAX_NAME];
     int route = slt_api_route(req->path, name, sizeof(name));
 
+    if (api->token && route != SLT_ROUTE_HEALTHZ &&
+        !slt_http_bearer_matches(req->authorization, api->token, api->token_len)) {
+        static const char body[] = "{\"error\": \"a bearer token is required\", \"status\": 401}";
+
+        /* never the token sent, right or wrong */
+        api->stats->api_auth_failures++;
+        slt_http_respond(req, 401, "application/json", body, sizeof(body) - 1,
+                         "WWW-Authenticate: Bearer realm=\"slitail\"\r\n");
+        return;
+    }
     if (api->stopping) {
         respond_error(req, 503, "shutting down");
         return;
@@ -1465,6 +1494,58 @@ static void on_request(struct slt_http_req *req, void *data)
 /* ------------------------------------------------------------------------------------------ */
 /* Lifecycle                                                                                   */
 
+/* Takes token (NULL: none); the old one is wiped. */
+static void api_set_token(struct slt_api *api, char *token, size_t len)
+{
+    if (api->token) {
+        memset(api->token, 0, api->token_len);
+        slt_free(api->token);
+    }
+    api->token = token;
+    api->token_len = len;
+}
+
+/* aggregator.api_token_file and aggregator.http_tls from cfg; 0 or an error (logged). */
+static int api_load_secrets(struct slt_api *api, const struct slt_config *cfg, int reload)
+{
+    const struct slt_aggr_conf *a = &cfg->aggregator;
+    char err[512];
+    char *tok = NULL;
+    size_t len = 0;
+    int rc = 0;
+
+    if (a->api_token_file &&
+        (rc = slt_aggr_read_token(a->api_token_file, &tok, &len, err, sizeof(err))) < 0) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "aggregator.api_token_file: %s%s", err,
+                reload ? "; keeping the token in use" : "");
+        if (!reload)
+            return rc;
+    } else {
+        api_set_token(api, tok, len);
+    }
+    if (!a->http_tls.enabled != !api->http_tls) {
+        if (reload)
+            slt_log(SLT_LOG_WARN, COMPONENT,
+                    "turning aggregator.http_tls on or off takes effect only after a restart");
+        else
+            rc = slt_tls_new(SLT_TLS_SERVER,
+                             &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file,
+                                                    NULL},
+                             "http", &api->http_tls, err, sizeof(err));
+    } else if (api->http_tls) {
+        rc = slt_tls_reload(api->http_tls,
+                            &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file,
+                                                   NULL},
+                            err, sizeof(err));
+    }
+    if (rc < 0) {
+        slt_log(SLT_LOG_ERROR, COMPONENT, "aggregator.http_tls: %s%s", err,
+                reload ? "; keeping the certificate in use" : "");
+        return reload ? 0 : rc;
+    }
+    return 0;
+}
+
 static void api_maybe_stopped(struct slt_api *api)
 {
     void (*cb)(void *);
@@ -1474,6 +1555,8 @@ static void api_maybe_stopped(struct slt_api *api)
         return;
     cb = api->on_stopped;
     d = api->stopped_data;
+    slt_tls_free(api->http_tls);
+    api_set_token(api, NULL, 0);
     slt_free(api);
     if (cb)
         cb(d);
@@ -1516,13 +1599,23 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     api->store = store;
     api->redis_timeout_ms =
         cfg && cfg->aggregator.redis_timeout_ms > 0 ? cfg->aggregator.redis_timeout_ms : 2000;
-    rc = slt_http_server_start(loop, listen, &http_limits, on_request, api, &api->http);
-    if (rc < 0) {
+    if (cfg && (rc = api_load_secrets(api, cfg, 0)) < 0) {
+        slt_tls_free(api->http_tls);
+        api_set_token(api, NULL, 0);
         slt_free(api);
         return rc;
     }
-    slt_log(SLT_LOG_INFO, COMPONENT, "http api listening on %s (port %d)", listen,
-            slt_http_server_port(api->http));
+    rc = slt_http_server_start_tls(loop, listen, &http_limits, api->http_tls, on_request, api,
+                                   &api->http);
+    if (rc < 0) {
+        slt_tls_free(api->http_tls);
+        api_set_token(api, NULL, 0);
+        slt_free(api);
+        return rc;
+    }
+    slt_log(SLT_LOG_INFO, COMPONENT, "http api listening on %s (port %d%s%s)", listen,
+            slt_http_server_port(api->http), api->http_tls ? ", https" : "",
+            api->token ? ", bearer token required" : "");
     *out = api;
     return 0;
 }
@@ -1548,6 +1641,14 @@ void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg)
     api->cfg = cfg;
     if (cfg && cfg->aggregator.redis_timeout_ms > 0)
         api->redis_timeout_ms = cfg->aggregator.redis_timeout_ms;
+    if (cfg)
+        (void)api_load_secrets(api, cfg, 1);
+}
+
+void slt_api_set_ingest_tls(struct slt_api *api, struct slt_tls *tls)
+{
+    if (api)
+        api->ingest_tls = tls;
 }
 
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data)

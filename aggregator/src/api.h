@@ -24,6 +24,9 @@ struct slt_store;
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
                   struct slt_aggr_stats *stats, struct slt_store *store, struct slt_api **out);
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg);
+/* The agent listener's TLS context (borrowed), whose counters /metrics shows. */
+struct slt_tls;
+void slt_api_set_ingest_tls(struct slt_api *api, struct slt_tls *tls);
 /* Answers every query still waiting with 503, closes every handle; on_stopped runs last. */
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data);
 

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "slt/config.h"
+#include "slt/tls.h"
 
 #include "aggr.h"
 #include "alert.h"
 #include "api.h"
 
-#define TOKEN_MAX 4096
 
 struct aggr_main {
     uv_loop_t loop;
@@ -29,6 +29,7 @@ struct aggr_main {
     struct slt_aggr_stats stats;
     struct slt_store *store;
     struct slt_server server;
+    struct slt_tls *tls; /* aggregator.tls on listen; NULL: plain TCP */
     int server_started;
     struct slt_api *api;
     uv_signal_t sighup, sigterm, sigint;
@@ -43,44 +44,30 @@ static void usage(FILE *f)
                "  -v, --verbose       log every batch (debug)\n");
 }
 
-/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
-static int read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+/* The TLS options of aggregator.tls. */
+static void ingest_tls_opts(const struct slt_config *cfg, struct slt_tls_opts *o)
 {
-    char buf[TOKEN_MAX + 1];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    o->cert_file = cfg->aggregator.tls.cert_file;
+    o->key_file = cfg->aggregator.tls.key_file;
+    o->ca_file = cfg->aggregator.tls.client_ca_file;
+}
 
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
-        return -errno;
-    }
-    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
-        len += (size_t)n;
-        if (len == sizeof(buf))
-            break;
-    }
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
-        return SLT_EINVAL;
-    }
-    if (len > TOKEN_MAX) {
-        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
-        return SLT_EINVAL;
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
-        len--;
-    if (len == 0) {
-        snprintf(err, errlen, "token file '%s' is empty", path);
-        return SLT_EINVAL;
-    }
-    *out = slt_strndup(buf, len);
-    if (!*out)
-        return SLT_ENOMEM;
-    *outlen = len;
-    return 0;
+/* Loads aggregator.tls (NULL *out when absent); err says what failed. */
+static int ingest_tls_new(const struct slt_config *cfg, struct slt_tls **out, char *err,
+                          size_t errlen)
+{
+    struct slt_tls_opts o;
+    char why[400];
+    int rc;
+
+    *out = NULL;
+    if (!cfg->aggregator.tls.enabled)
+        return 0;
+    ingest_tls_opts(cfg, &o);
+    rc = slt_tls_new(SLT_TLS_SERVER, &o, "ingest", out, why, sizeof(why));
+    if (rc < 0)
+        snprintf(err, errlen, "%s: aggregator.tls: %s", cfg->path, why);
+    return rc;
 }
 
 /* Where the store lives: aggregator.redis, or the seeds of aggregator.redis_cluster. */
@@ -154,7 +141,7 @@ static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
     if (rc < 0)
         return rc;
     if (a->token_file) {
-        rc = read_token(a->token_file, &p->token, &p->token_len, err, errlen);
+        rc = slt_aggr_read_token(a->token_file, &p->token, &p->token_len, err, errlen);
         if (rc < 0) {
             store_addr_release(url);
             return rc;
@@ -274,6 +261,20 @@ static void reload(struct aggr_main *m)
     same = cfg->aggregator.nredis_cluster == m->cfg->aggregator.nredis_cluster;
     for (i = 0; same && i < cfg->aggregator.nredis_cluster; i++)
         same = !strcmp(cfg->aggregator.redis_cluster[i], m->cfg->aggregator.redis_cluster[i]);
+    if (!cfg->aggregator.tls.enabled != !m->tls) {
+        slt_log(SLT_LOG_WARN, "aggregator",
+                "turning aggregator.tls on or off takes effect only after a restart");
+    } else if (m->tls) {
+        struct slt_tls_opts o;
+
+        /* rotation: new connections get the new certificate; a bad one keeps the old */
+        ingest_tls_opts(cfg, &o);
+        if (slt_tls_reload(m->tls, &o, err, sizeof(err)) < 0)
+            slt_log(SLT_LOG_ERROR, "aggregator",
+                    "aggregator.tls: %s; keeping the certificate in use", err);
+        else
+            slt_log(SLT_LOG_INFO, "aggregator", "aggregator.tls: certificates reloaded");
+    }
     if (strcmp(p.listen, m->params.listen) != 0 || !same ||
         strcmp(cfg->aggregator.redis, m->cfg->aggregator.redis) != 0)
         slt_log(SLT_LOG_WARN, "aggregator",
@@ -341,7 +342,16 @@ int main(int argc, char **argv)
         slt_config_free(m.cfg);
         return 2;
     }
+    rc = ingest_tls_new(m.cfg, &m.tls, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "slitail-aggregator: %s\n", err);
+        store_addr_release(&url);
+        slt_aggr_params_release(&m.params);
+        slt_config_free(m.cfg);
+        return 2;
+    }
     if (check) {
+        slt_tls_free(m.tls);
         if (url.nseeds)
             snprintf(desc, sizeof(desc), "cluster (%zu seed(s))", url.nseeds);
         else
@@ -379,7 +389,8 @@ int main(int argc, char **argv)
         status = 1;
     }
     if (status == 0) {
-        rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, err, sizeof(err));
+        rc = slt_server_start(&m.server, &m.loop, &m.params, m.store, &m.stats, m.tls, err,
+                              sizeof(err));
         if (rc < 0) {
             slt_log(SLT_LOG_ERROR, "aggregator", "%s", err);
             status = 1;
@@ -389,6 +400,7 @@ int main(int argc, char **argv)
     }
     if (status == 0) {
         rc = slt_api_start(&m.loop, m.cfg, &m.stats, m.store, &m.api);
+        slt_api_set_ingest_tls(m.api, m.tls);
         if (rc < 0) {
             slt_log(SLT_LOG_ERROR, "aggregator", "cannot start the HTTP API on '%s': %s",
                     m.cfg->aggregator.http_listen, slt_strerror(rc));
@@ -408,6 +420,7 @@ int main(int argc, char **argv)
         status = status ? status : 1;
     }
     slt_aggr_params_release(&m.params);
+    slt_tls_free(m.tls);
     slt_config_free(m.cfg);
     slt_log(SLT_LOG_INFO, "aggregator", "stopped");
     return status;

@@ -94,6 +94,21 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(counter(b, "slitail_aggregator_sessions_timed_out_total", "counter",
                 "Agent sessions closed for sending no HELLO in time or idling too long.",
                 st->sessions_timed_out));
+    TRY(counter(b, "slitail_aggregator_cert_name_mismatches_total", "counter",
+                "Agents refused: HELLO's agent id is not a name of their client certificate.",
+                st->cert_name_mismatches));
+    TRY(counter(b, "slitail_aggregator_auth_throttled_total", "counter",
+                "Agent connections refused because their address failed authentication too "
+                "often.",
+                st->auth_throttled));
+    TRY(counter(b, "slitail_aggregator_preauth_refused_total", "counter",
+                "Agent connections refused over the cap of connections not yet authenticated.",
+                st->preauth_refused));
+    TRY(counter(b, "slitail_aggregator_preauth_connections", "gauge",
+                "Agent connections that have not authenticated yet.", st->preauth_connections));
+    TRY(counter(b, "slitail_api_auth_failures_total", "counter",
+                "HTTP requests refused with 401 (no or wrong bearer token).",
+                st->api_auth_failures));
     TRY(counter(b, "slitail_aggregator_redis_up", "gauge",
                 "1 when the ingest Redis connection is up.", st->redis_connected));
     TRY(counter(b, "slitail_aggregator_redis_reconnects_total", "counter",

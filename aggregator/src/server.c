@@ -1,10 +1,15 @@
 /* The agent listener: accepts connections and hands each to a session (session.c). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "aggr.h"
+#include "slt/tls.h"
 
+#define TOKEN_MAX 4096
 #define STOP_GRACE_MS 3000 /* on top of redis_timeout: the longest an apply can still take */
 
 void slt_aggr_params_release(struct slt_aggr_params *p)
@@ -12,6 +17,46 @@ void slt_aggr_params_release(struct slt_aggr_params *p)
     slt_free(p->token);
     p->token = NULL;
     p->token_len = 0;
+}
+
+/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
+int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+    char buf[TOKEN_MAX + 1];
+    ssize_t n;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
+        return -errno;
+    }
+    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
+        len += (size_t)n;
+        if (len == sizeof(buf))
+            break;
+    }
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
+        return SLT_EINVAL;
+    }
+    if (len > TOKEN_MAX) {
+        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
+        return SLT_EINVAL;
+    }
+    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                   buf[len - 1] == '\t'))
+        len--;
+    if (len == 0) {
+        snprintf(err, errlen, "token file '%s' is empty", path);
+        return SLT_EINVAL;
+    }
+    *out = slt_strndup(buf, len);
+    if (!*out)
+        return SLT_ENOMEM;
+    *outlen = len;
+    return 0;
 }
 
 static void on_connection(struct slt_listener *l, struct slt_conn *c)
@@ -25,8 +70,8 @@ static void on_connection(struct slt_listener *l, struct slt_conn *c)
 }
 
 int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
-                     struct slt_store *store, struct slt_aggr_stats *stats, char *err,
-                     size_t errlen)
+                     struct slt_store *store, struct slt_aggr_stats *stats, struct slt_tls *tls,
+                     char *err, size_t errlen)
 {
     int rc;
 
@@ -35,12 +80,16 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
     srv->params = params;
     srv->store = store;
     srv->stats = stats;
-    rc = slt_listener_start(loop, params->listen, NULL, on_connection, srv, &srv->listener, err,
+    srv->tls = tls;
+    rc = slt_listener_start(loop, params->listen, tls, on_connection, srv, &srv->listener, err,
                             errlen);
     if (rc < 0)
         return rc;
     srv->listening = 1;
-    slt_log(SLT_LOG_INFO, "ingest", "listening for agents on %s", params->listen);
+    slt_log(SLT_LOG_INFO, "ingest", "listening for agents on %s%s", params->listen,
+            !tls                                ? ""
+            : slt_tls_requires_client_cert(tls) ? " (TLS, client certificates required)"
+                                                : " (TLS)");
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aggr.h"
+#include "slt/tls.h"
 
 #define READ_CHUNK (16 * 1024)
 /* Before HELLO only a HELLO may come: no reason to buffer a megabyte for a stranger. */
@@ -360,6 +361,18 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
         slt__session_close(s, "authentication failed");
         return;
     }
+    if (slt_tls_requires_client_cert(s->srv->tls) &&
+        !slt_conn_peer_cert_has_name(s->conn, h->agent_id.p, h->agent_id.len)) {
+        /* one agent must never advance another agent's sequence */
+        s->srv->stats->cert_name_mismatches++;
+        slt_log(SLT_LOG_WARN, "ingest",
+                "agent id '%.*s' from %s is neither the subject CN nor a DNS name of its client "
+                "certificate: refused",
+                (int)h->agent_id.len, h->agent_id.p, s->peer);
+        send_error(s, "agent id does not match the client certificate");
+        slt__session_close(s, "agent id does not match the client certificate");
+        return;
+    }
     s->agent = slt_strndup(h->agent_id.p, h->agent_id.len);
     if (!s->agent) {
         slt__session_close(s, "out of memory");
@@ -487,10 +500,14 @@ static void on_read(struct slt_conn *c, long nread)
         protocol_error(s, "frame length over max_frame");
         return;
     }
+    if (nread == SLT_EPROTO) {
+        /* TLS: a plaintext client, an unknown CA, an expired or missing certificate */
+        slt_log(SLT_LOG_WARN, "ingest", "%s: %s", s->peer, slt_conn_error(c));
+        slt__session_close(s, slt_conn_error(c));
+        return;
+    }
     if (nread < 0) {
-        slt__session_close(s, nread == UV_EOF        ? "closed by peer"
-                              : nread == SLT_EPROTO ? slt_conn_error(c)
-                                                    : uv_strerror((int)nread));
+        slt__session_close(s, nread == UV_EOF ? "closed by peer" : uv_strerror((int)nread));
         return;
     }
     slt_frame_reader_commit(&s->fr, (size_t)nread);

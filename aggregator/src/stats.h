@@ -41,6 +41,12 @@ struct slt_aggr_stats {
     uint64_t alert_notifications_sent[3];    /* answered 2xx */
     uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */
     uint64_t alert_notifications_dropped[3]; /* never sent: the queue was full */
+    /* added by the transport and authentication (net) */
+    uint64_t cert_name_mismatches; /* HELLO's agent id is not a name of the client certificate */
+    uint64_t auth_throttled;       /* connections refused: their address failed auth too often */
+    uint64_t preauth_refused;      /* connections refused: too many not yet authenticated */
+    uint64_t preauth_connections;  /* gauge: connections that have not sent HELLO yet */
+    uint64_t api_auth_failures;    /* HTTP requests refused 401 (no or wrong bearer token) */
     /* added by the store on a Redis Cluster (store_redis.c) */
     uint64_t redis_moved;             /* MOVED redirections followed */
     uint64_t redis_ask;               /* ASK redirections followed */

@@ -59,6 +59,17 @@ struct alert_decl {
     const yaml_node_t *pagerduty;
 };
 
+/* What the agent and aggregator sections hold until their TLS maps are loaded. */
+struct agent_decl {
+    struct slt_agent_conf conf; /* first: the AGENT() offsets hold for this struct too */
+    const yaml_node_t *tls, *status_tls;
+};
+
+struct aggr_decl {
+    struct slt_aggr_conf conf; /* first: the AGGR() offsets hold for this struct too */
+    const yaml_node_t *tls, *http_tls;
+};
+
 /* What an SLO entry holds until its tiers, policy and labels are loaded. */
 struct slo_decl {
     struct slt_slo slo;
@@ -72,6 +83,7 @@ struct slo_decl {
 #define FIELD(type, f) .off = offsetof(type, f), .size = sizeof(((type *)0)->f)
 #define AGENT(f) FIELD(struct slt_agent_conf, f)
 #define AGGR(f) FIELD(struct slt_aggr_conf, f)
+#define TLSF(f) FIELD(struct slt_tls_conf, f)
 #define INPUT(f) FIELD(struct slt_input, f)
 #define FMT(f) FIELD(struct fmt_decl, f)
 #define SLI(f) FIELD(struct sli_decl, f)
@@ -301,6 +313,31 @@ static const struct slt__config_key keys[] = {
      .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "5m",
      .help = "an input whose paths have matched no file this long is reported in /metrics "
              "(slitail_agent_input_unmatched)"},
+    {.section = "agent", .name = "status_token_file", .type = SLT_KT_STR,
+     AGENT(status_token_file),
+     .help = "file holding a bearer token the status endpoint requires (then status_listen may "
+             "be any address)"},
+    {.section = "agent", .name = "tls", .type = SLT_KT_MAP, FIELD(struct agent_decl, tls),
+     .help = "TLS to the aggregator (see `agent.tls`; absent: plain TCP)"},
+    {.section = "agent", .name = "status_tls", .type = SLT_KT_MAP,
+     FIELD(struct agent_decl, status_tls),
+     .help = "HTTPS for the status endpoint (see `agent.status_tls`; absent: plain HTTP)"},
+    /* agent.tls: */
+    {.section = "agent.tls", .name = "ca_file", .type = SLT_KT_STR, TLSF(ca_file),
+     .help = "PEM bundle of the CA(s) that sign the aggregator's certificate (absent: the system "
+             "store)"},
+    {.section = "agent.tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .help = "PEM client certificate (chain) for mutual TLS; needs key_file"},
+    {.section = "agent.tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .help = "PEM private key of cert_file"},
+    {.section = "agent.tls", .name = "server_name", .type = SLT_KT_STR, TLSF(server_name),
+     .help = "name (or IP) the aggregator's certificate must carry (absent: the host of each "
+             "`aggregators` address)"},
+    /* agent.status_tls: */
+    {.section = "agent.status_tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) of the status endpoint"},
+    {.section = "agent.status_tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
     /* aggregator: */
     {.section = "aggregator", .name = "listen", .type = SLT_KT_STR, AGGR(listen),
      .def = "127.0.0.1:7433", .check = check_listen,
@@ -338,6 +375,35 @@ static const struct slt__config_key keys[] = {
     {.section = "aggregator", .name = "default_window", .type = SLT_KT_DUR, AGGR(default_window_s),
      .unit_us = SEC, .lo = 60, .hi = 400LL * DAY_S, .def = "1h",
      .help = "window of the totals in /api/v1/slis when none is asked"},
+    {.section = "aggregator", .name = "api_token_file", .type = SLT_KT_STR,
+     AGGR(api_token_file),
+     .help = "file holding a bearer token every HTTP path but /healthz requires "
+             "(`Authorization: Bearer <token>`)"},
+    {.section = "aggregator", .name = "allow_unauthenticated", .type = SLT_KT_ENUM,
+     AGGR(allow_unauthenticated), .choices = "false|true", .def = "false",
+     .help = "start without token_file or tls.client_ca_file (anyone may send batches)"},
+    {.section = "aggregator", .name = "allow_unauthenticated_api", .type = SLT_KT_ENUM,
+     AGGR(allow_unauthenticated_api), .choices = "false|true", .def = "false",
+     .help = "serve a non-loopback http_listen without api_token_file"},
+    {.section = "aggregator", .name = "tls", .type = SLT_KT_MAP, FIELD(struct aggr_decl, tls),
+     .help = "TLS on listen (see `aggregator.tls`; absent: plain TCP)"},
+    {.section = "aggregator", .name = "http_tls", .type = SLT_KT_MAP,
+     FIELD(struct aggr_decl, http_tls),
+     .help = "HTTPS on http_listen (see `aggregator.http_tls`; absent: plain HTTP)"},
+    /* aggregator.tls: */
+    {.section = "aggregator.tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) presented to agents"},
+    {.section = "aggregator.tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
+    {.section = "aggregator.tls", .name = "client_ca_file", .type = SLT_KT_STR,
+     TLSF(client_ca_file),
+     .help = "PEM CA bundle: agents must present a certificate it signs (mutual TLS), and "
+             "HELLO's agent id must be its subject CN or one of its DNS names"},
+    /* aggregator.http_tls: */
+    {.section = "aggregator.http_tls", .name = "cert_file", .type = SLT_KT_STR, TLSF(cert_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM certificate (chain) of the HTTP API"},
+    {.section = "aggregator.http_tls", .name = "key_file", .type = SLT_KT_STR, TLSF(key_file),
+     .flags = SLT_KEY_REQUIRED, .help = "PEM private key of cert_file"},
     /* alerting: */
     {.section = "alerting", .name = "interval", .type = SLT_KT_DUR, ALERT(interval_ms),
      .unit_us = MS, .lo = 1000, .hi = 3600 * 1000, .def = "30s",
@@ -1744,6 +1810,55 @@ static int load_alerting(struct ctx *c, const yaml_node_t *n)
     return rc;
 }
 
+/* A TLS map (n may be an empty map): enabled, with its keys. */
+static int load_tls(struct ctx *c, const yaml_node_t *n, const char *section,
+                    struct slt_tls_conf *t)
+{
+    int rc;
+
+    t->enabled = 1;
+    if ((rc = apply_defaults(c, section, t)) < 0)
+        return rc;
+    if ((rc = load_map(c, n, section, t, section)) < 0)
+        return rc;
+    if (!t->cert_file != !t->key_file)
+        return fail(c, n, "%s: cert_file and key_file go together", section);
+    return 0;
+}
+
+static int load_agent(struct ctx *c, const yaml_node_t *n)
+{
+    struct agent_decl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.conf = c->cfg->agent;
+    rc = load_map(c, n, "agent", &d, "agent");
+    /* the config owns whatever was set, even on failure, so slt_config_free releases it */
+    c->cfg->agent = d.conf;
+    if (rc == 0 && d.tls)
+        rc = load_tls(c, d.tls, "agent.tls", &c->cfg->agent.tls);
+    if (rc == 0 && d.status_tls)
+        rc = load_tls(c, d.status_tls, "agent.status_tls", &c->cfg->agent.status_tls);
+    return rc;
+}
+
+static int load_aggregator(struct ctx *c, const yaml_node_t *n)
+{
+    struct aggr_decl d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.conf = c->cfg->aggregator;
+    rc = load_map(c, n, "aggregator", &d, "aggregator");
+    c->cfg->aggregator = d.conf;
+    if (rc == 0 && d.tls)
+        rc = load_tls(c, d.tls, "aggregator.tls", &c->cfg->aggregator.tls);
+    if (rc == 0 && d.http_tls)
+        rc = load_tls(c, d.http_tls, "aggregator.http_tls", &c->cfg->aggregator.http_tls);
+    return rc;
+}
+
 static int load_root(struct ctx *c, const yaml_node_t *root)
 {
     static const char *const sections[] = {"formats", "inputs",     "slis",    "slos",
@@ -1777,11 +1892,9 @@ static int load_root(struct ctx *c, const yaml_node_t *root)
             sec[i] = node(c, p->value);
         }
     }
-    if (sec[4] && !is_null(sec[4]) &&
-        (rc = load_map(c, sec[4], "agent", &c->cfg->agent, "agent")) < 0)
+    if (sec[4] && !is_null(sec[4]) && (rc = load_agent(c, sec[4])) < 0)
         return rc;
-    if (sec[5] && !is_null(sec[5]) &&
-        (rc = load_map(c, sec[5], "aggregator", &c->cfg->aggregator, "aggregator")) < 0)
+    if (sec[5] && !is_null(sec[5]) && (rc = load_aggregator(c, sec[5])) < 0)
         return rc;
     if (c->cfg->aggregator.nredis_cluster) {
         const yaml_node_pair_t *q;
@@ -2098,6 +2211,16 @@ static int is_user_format(const struct slt_config *cfg, const struct slt_format 
     return 0;
 }
 
+void slt_tls_conf_release(struct slt_tls_conf *t)
+{
+    slt_free(t->ca_file);
+    slt_free(t->cert_file);
+    slt_free(t->key_file);
+    slt_free(t->client_ca_file);
+    slt_free(t->server_name);
+    memset(t, 0, sizeof(*t));
+}
+
 void slt_config_free(struct slt_config *cfg)
 {
     size_t i;
@@ -2128,6 +2251,12 @@ void slt_config_free(struct slt_config *cfg)
     slt_free(cfg->agent.token_file);
     slt_free(cfg->agent.state_dir);
     slt_free(cfg->agent.status_listen);
+    slt_free(cfg->agent.status_token_file);
+    slt_tls_conf_release(&cfg->agent.tls);
+    slt_tls_conf_release(&cfg->agent.status_tls);
+    slt_tls_conf_release(&cfg->aggregator.tls);
+    slt_tls_conf_release(&cfg->aggregator.http_tls);
+    slt_free(cfg->aggregator.api_token_file);
     slt_free(cfg->aggregator.listen);
     slt_free(cfg->aggregator.http_listen);
     slt_free(cfg->aggregator.redis);

@@ -48,7 +48,7 @@ static void tcp_read_stop(struct slt_conn *c)
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-static void on_tcp_written(uv_write_t *req, int status)
+void slt__conn_on_written(uv_write_t *req, int status)
 {
     struct slt__conn_wreq *w = (struct slt__conn_wreq *)req;
     struct slt_conn *c = w->c;
@@ -59,47 +59,45 @@ static void on_tcp_written(uv_write_t *req, int status)
     slt_free(w);
 }
 
-/*
- * Hands len bytes at p to the socket; copy: the bytes are copied (p may go at once), else p
- * must live until cb. user_len is what write_queued accounts for.
- */
-int slt__conn_tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                        void *arg, size_t user_len)
+/* Writes w->data[0..n) (TLS: ciphertext w owns); w->len user bytes are accounted until cb. */
+int slt__conn_write_owned(struct slt_conn *c, struct slt__conn_wreq *w, size_t n)
+{
+    uv_buf_t b = uv_buf_init(w->data, (unsigned int)n);
+    int rc;
+
+    w->c = c;
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, slt__conn_on_written);
+    if (rc < 0)
+        return rc;
+    c->write_queued += w->len;
+    return 0;
+}
+
+/* Plain TCP writes the caller's buffer as is: it lives until cb. */
+static int tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
+                     void *arg)
 {
     struct slt__conn_wreq *w;
-    int copy = c->tls != NULL;
     uv_buf_t b;
     int rc;
 
-    if (c->closing)
-        return UV_ECANCELED;
     if (len > UINT32_MAX)
         return SLT_ELIMIT;
-    w = slt_malloc(sizeof(*w) + (copy ? len : 0));
+    w = slt_malloc(sizeof(*w));
     if (!w)
         return SLT_ENOMEM;
     w->c = c;
     w->cb = cb;
     w->arg = arg;
-    w->len = user_len;
-    if (copy) {
-        memcpy(w->data, p, len);
-        p = w->data;
-    }
+    w->len = len;
     b = uv_buf_init((char *)p, (unsigned int)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_tcp_written);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, slt__conn_on_written);
     if (rc < 0) {
         slt_free(w);
         return rc;
     }
-    c->write_queued += user_len;
+    c->write_queued += len;
     return 0;
-}
-
-static int tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                     void *arg)
-{
-    return slt__conn_tcp_write(c, p, len, cb, arg, len);
 }
 
 void slt__conn_handle_closed(uv_handle_t *h)

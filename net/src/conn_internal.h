@@ -47,15 +47,16 @@ struct slt__conn_wreq {
     struct slt_conn *c;
     slt_conn_write_cb cb;
     void *arg;
-    size_t len;     /* user bytes this request accounts for */
+    size_t len;     /* user bytes this request accounts for (write_queued) */
     char data[];    /* TLS: the ciphertext (plain TCP writes the user's buffer) */
 };
 
 struct slt_conn *slt__conn_new(uv_loop_t *loop);
 void slt__conn_set_peer(struct slt_conn *c);
 void slt__conn_handle_closed(uv_handle_t *h);
-int slt__conn_tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                        void *arg, size_t user_len);
+void slt__conn_on_written(uv_write_t *req, int status);
+/* Writes w->data[0..n) (owned by w, freed after cb); w->cb, arg and len set by the caller. */
+int slt__conn_write_owned(struct slt_conn *c, struct slt__conn_wreq *w, size_t n);
 
 /* tls.c */
 int slt__tls_conn_attach(struct slt_conn *c, struct slt_tls *tls, int server,

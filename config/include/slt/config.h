@@ -69,6 +69,21 @@ struct slt_slo {
     char *dedup_key;            /* incident key; default the SLO name */
 };
 
+/*
+ * TLS of one link (docs/SECURITY.md): agent.tls, agent.status_tls, aggregator.tls and
+ * aggregator.http_tls. Absent map: enabled 0, plain TCP.
+ */
+struct slt_tls_conf {
+    int enabled;          /* the map is present */
+    char *ca_file;        /* agent.tls: CA bundle for the aggregator's cert (NULL: system store) */
+    char *cert_file;      /* our certificate chain (PEM) */
+    char *key_file;       /* its private key (PEM) */
+    char *client_ca_file; /* aggregator.tls: client certificates required, signed by this CA */
+    char *server_name;    /* agent.tls: name checked in the aggregator's certificate */
+};
+
+void slt_tls_conf_release(struct slt_tls_conf *t);
+
 struct slt_agent_conf {
     char *id;           /* default: the host name */
     char **aggregators; /* host:port, tried in order */
@@ -83,6 +98,9 @@ struct slt_agent_conf {
     int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
     int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
     int64_t unmatched_after_ms; /* an input matching no file this long shows in /metrics */
+    struct slt_tls_conf tls;        /* to the aggregator */
+    struct slt_tls_conf status_tls; /* HTTPS for the status endpoint */
+    char *status_token_file;        /* bearer token for the status endpoint (any address then) */
 };
 
 struct slt_aggr_conf {
@@ -99,6 +117,11 @@ struct slt_aggr_conf {
     int64_t day_retention_s;    /* default 400d */
     int64_t redis_timeout_ms;   /* default 2000 */
     int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
+    struct slt_tls_conf tls;      /* on listen (client_ca_file: mutual TLS) */
+    struct slt_tls_conf http_tls; /* HTTPS on http_listen */
+    char *api_token_file;         /* bearer token for every HTTP path but /healthz */
+    int allow_unauthenticated;     /* start without token_file or tls.client_ca_file */
+    int allow_unauthenticated_api; /* non-loopback http_listen without api_token_file */
 };
 
 /* alerting: burn-rate alerts sent by the aggregator (docs/ALERTS.md). */
