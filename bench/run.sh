@@ -7,6 +7,7 @@
 #   SLT_BENCH_LINES=500000 bench/run.sh
 #   SLT_BENCH_REPEAT=5 bench/run.sh  best of 5 runs for each slitail case (default 3)
 #   SLT_BENCH_PEERS=0 bench/run.sh   skip mtail and goaccess
+#   SLT_BENCH_FORMATS=0 bench/run.sh skip the per-format parse-only lines and check -j
 #
 # Exit status: 0 when the counts agree, 1 when they do not, 2 when something is missing.
 set -eu
@@ -18,6 +19,9 @@ LINES=${SLT_BENCH_LINES:-2000000}
 ALB_LINES=${SLT_BENCH_ALB_LINES:-$((LINES / 2))}
 REPEAT=${SLT_BENCH_REPEAT:-3}
 PEERS=${SLT_BENCH_PEERS:-1}
+FORMATS=${SLT_BENCH_FORMATS:-1}
+FMT_LINES=${SLT_BENCH_FMT_LINES:-1000000}
+REPEAT_J=${SLT_BENCH_REPEAT_J:-9} # -j 1 / -j 2 take the best of more runs: they are short
 TIME=/usr/bin/time
 
 die() {
@@ -92,6 +96,46 @@ run_best regex "$BIN" check -c "$ROOT/bench/configs/regex.yaml" --json "$NGX"
 run_best alb "$BIN" check -c "$ROOT/bench/configs/alb.yaml" --json "$ALB"
 run_best ngx_gz "$BIN" check -c "$ROOT/bench/configs/nginx_timed.yaml" --json "$SMALL.gz"
 
+if [ "$FORMATS" = 1 ]; then
+    # check -j: the ALB file as 4 files, read one at a time, then two at a time
+    for k in 1 2 3 4; do
+        [ -s "$DIR/alb-quarter-$k.log" ] && continue
+        awk -v k=$k -v n="$ALB_LINES" 'NR > (k - 1) * n / 4 && NR <= k * n / 4' "$ALB" \
+            >"$DIR/alb-quarter-$k.log.tmp"
+        mv "$DIR/alb-quarter-$k.log.tmp" "$DIR/alb-quarter-$k.log"
+    done
+    Q="$DIR/alb-quarter-1.log $DIR/alb-quarter-2.log $DIR/alb-quarter-3.log $DIR/alb-quarter-4.log"
+    cat $Q >/dev/null
+    echo "slitail check -j 1 and -j 2 on 4 files, best of $REPEAT_J runs each..."
+    R0=$REPEAT
+    REPEAT=$REPEAT_J
+    # shellcheck disable=SC2086
+    run_best j1 "$BIN" check -j 1 -c "$ROOT/bench/configs/alb.yaml" --json $Q
+    # shellcheck disable=SC2086
+    run_best j2 "$BIN" check -j 2 -c "$ROOT/bench/configs/alb.yaml" --json $Q
+    REPEAT=$R0
+    cmp -s "$WORK/j1.out" "$WORK/j2.out" || die "check -j 2 and -j 1 disagree"
+
+    # parse only (bench/parse_bench.c), every built-in format of issue 10 plus alb
+    BUILD_DIR=$(dirname "$(dirname "$BIN")")
+    cc -O2 -std=c11 -D_GNU_SOURCE "$ROOT/bench/parse_bench.c" -I"$ROOT/parsers/include" \
+        -I"$ROOT/common/include" "$BUILD_DIR/parsers/libslt_parsers.a" \
+        "$BUILD_DIR/common/libslt_common.a" $(pkg-config --libs libpcre2-8) \
+        -o "$WORK/parse_bench" || die "cannot build bench/parse_bench.c"
+    echo "parse only, per format ($FMT_LINES lines, best of $REPEAT)..."
+    : >"$WORK/formats.txt"
+    for f in haproxy_http envoy traefik_json ingress_nginx cloudfront w3c; do
+        F=$DIR/fmt-$f-$FMT_LINES.log
+        if [ ! -s "$F" ]; then
+            python3 "$ROOT/bench/format_samples.py" "$f" --lines "$FMT_LINES" >"$F.tmp"
+            mv "$F.tmp" "$F"
+        fi
+        "$WORK/parse_bench" "$f" "$F" "$REPEAT" >>"$WORK/formats.txt"
+    done
+    "$WORK/parse_bench" alb "$ALB" 1 >>"$WORK/formats.txt"
+    "$WORK/parse_bench" alb "$ALB" 1 all >>"$WORK/formats.txt"
+fi
+
 if [ "$PEERS" = 1 ]; then
     echo "mtail --one_shot (once)..."
     mkdir -p "$WORK/progs"
@@ -112,7 +156,7 @@ if [ "$PEERS" = 1 ]; then
         }
 fi
 
-LINES=$LINES ALB_LINES=$ALB_LINES PEERS=$PEERS WORK=$WORK NGX=$NGX ALB=$ALB \
+LINES=$LINES ALB_LINES=$ALB_LINES PEERS=$PEERS FORMATS=$FORMATS WORK=$WORK NGX=$NGX ALB=$ALB \
     CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     NPROC="$(nproc)" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
     VERSION="$("$BIN" --version)" python3 - <<'EOF'
@@ -122,6 +166,7 @@ W = os.environ["WORK"]
 lines = int(os.environ["LINES"])
 alb_lines = int(os.environ["ALB_LINES"])
 peers = os.environ["PEERS"] == "1"
+formats = os.environ["FORMATS"] == "1"
 
 
 def t(name):
@@ -160,6 +205,15 @@ for r in rows:
 if peers:
     print("slitail nginx_timed vs mtail: %.0fx, vs goaccess: %.0fx" %
           (ngx_rate / mtail_rate, ngx_rate / ga_rate))
+jobs_speedup = None
+if formats:
+    e1, e2 = t("j1")[0], t("j2")[0]
+    jobs_speedup = e1 / e2 if e2 else 0
+    print("slitail check -j 1 / -j 2 on the ALB file as 4 files: %.2f s / %.2f s wall = %.2fx"
+          % (e1, e2, jobs_speedup))
+    print()
+    print("parse only (bench/parse_bench.c, CPU time per line):")
+    sys.stdout.write(open(os.path.join(W, "formats.txt")).read())
 
 load1 = float(os.environ["LOAD"].split()[0])
 if load1 > int(os.environ["NPROC"]):
@@ -168,6 +222,8 @@ if load1 > int(os.environ["NPROC"]):
 targets = [("nginx_timed >= 5 M lines/s", ngx_rate >= 5e6),
            ("user PCRE2 >= 2 M lines/s", regex_rate >= 2e6),
            ("alb >= 3 M lines/s", alb_rate >= 3e6),
+           ("check -j 2 on 4 files >= 1.7x -j 1 (2 cores)",
+            jobs_speedup is not None and jobs_speedup >= 1.7),
            ("peak RSS <= 8 MiB", max(t(n)[1] for n in ("ngx", "regex", "alb", "ngx_gz")) <= 8192),
            ("RSS does not grow with the file (1/10 vs full within 512 KiB)",
             t("ngx")[1] - t("ngx_small")[1] <= 512)]

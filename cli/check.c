@@ -430,8 +430,10 @@ static void suggest_format(const char *path, const struct slt_input *in, struct 
         if (slt_format_builtin(names[n], &fmt[n]) == 0)
             p[n] = slt_parser_new(fmt[n], in->max_line);
     }
-    if (cur && slt_lreader_open(&lr, path, in->max_line ? in->max_line : SLT_DEFAULT_MAX_LINE) == 0) {
-        while (sum->sample_lines < SUGGEST_SAMPLE_LINES && (rc = slt_lreader_next(&lr, &line)) > 0) {
+    if (cur &&
+        slt_lreader_open(&lr, path, in->max_line ? in->max_line : SLT_DEFAULT_MAX_LINE) == 0) {
+        while (sum->sample_lines < SUGGEST_SAMPLE_LINES &&
+               (rc = slt_lreader_next(&lr, &line)) > 0) {
             sum->sample_lines++;
             if (rc == SLT_LR_OVERSIZE)
                 continue;
@@ -491,8 +493,8 @@ static size_t top_reasons(const struct input_sum *sum, int *out)
 }
 
 /* Sums per input; returns how many inputs are over max (and fills sums). */
-static size_t unparsed_check(const struct slt_config *cfg, const struct report *reports,
-                             int nfiles, double max, struct input_sum *sums)
+static size_t unparsed_check(const struct slt_config *cfg, const struct report *reports, int nfiles,
+                             double max, struct input_sum *sums)
 {
     size_t over = 0, i;
     int f, r;
@@ -565,8 +567,8 @@ static void print_over(FILE *f, const struct slt_input *in, const struct input_s
     size_t n = top_reasons(s, tr), i;
 
     fprintf(f,
-            "slitail check: too many unparsed lines: input %s (format %s): %" PRIu64
-            " of %" PRIu64 " lines (%.1f%%) did not parse, more than --max-unparsed %g%%\n",
+            "slitail check: too many unparsed lines: input %s (format %s): %" PRIu64 " of %" PRIu64
+            " lines (%.1f%%) did not parse, more than --max-unparsed %g%%\n",
             in->name, slt_format_name(in->fmt), s->counted, s->lines,
             100.0 * ratio_of(s->counted, s->lines), 100.0 * max);
     fprintf(f, "  top reasons:");
@@ -825,9 +827,9 @@ int slt_cli_check(int argc, char **argv)
             json_object_set_new(root, "total", report_json(&total, cfg));
         json_object_set_new(root, "max_unparsed",
                             opt.max_unparsed > 1.0 ? json_null() : json_real(opt.max_unparsed));
-        json_object_set_new(root, "unparsed_ratio",
-                            json_real(ratio_of(counted_unparsed(total.reasons, total.unparsed),
-                                               total.lines)));
+        json_object_set_new(
+            root, "unparsed_ratio",
+            json_real(ratio_of(counted_unparsed(total.reasons, total.unparsed), total.lines)));
         json_object_set_new(root, "too_many_unparsed", json_boolean(over > 0));
         for (k = 0; k < cfg->ninputs; k++) {
             const struct input_sum *s = &sums[k];

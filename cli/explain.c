@@ -17,7 +17,8 @@ static void explain_usage(FILE *f)
 {
     fprintf(f, "usage: slitail explain [-c CONFIG] [--format NAME] [--input NAME]\n"
                "                       [--latency-threshold DURATION] [--json] 'LINE'\n"
-               "       slitail explain [OPTIONS] --file FILE [--line N]\n"
+               "       slitail explain [OPTIONS] --file FILE [--line N]   (or FILE as LINE: a\n"
+               "                                  path starting with /, ./ or ../)\n"
                "\n"
                "Parses LINE ('-' reads one line from standard input), or line N of FILE (default:\n"
                "the first that is not empty or a '#' header), and prints the fields it captured\n"
@@ -263,6 +264,14 @@ static json_t *explain_json(const struct slt_config *cfg, const struct slt_expla
     return o;
 }
 
+/* 1 for "/...", "./..." or "../..." with no space or tab in it. */
+static int looks_like_path(const char *s)
+{
+    if (!(s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0))
+        return 0;
+    return strpbrk(s, " \t\n") == NULL;
+}
+
 /*
  * --file: the text from the file's first line through line n (1-based; 0: the first line that
  * is not empty and does not start with '#'), '\n'-separated, in *out (malloc'd). Only the
@@ -296,8 +305,9 @@ static int read_file_lines(const char *path, uint64_t n, char **out)
     }
     slt_lreader_close(&lr);
     if (!found) {
-        fprintf(stderr, n ? "slitail explain: '%s' has fewer than %llu lines\n"
-                          : "slitail explain: '%s' has no line to explain\n",
+        fprintf(stderr,
+                n ? "slitail explain: '%s' has fewer than %llu lines\n"
+                  : "slitail explain: '%s' has no line to explain\n",
                 path, (unsigned long long)n);
         slt_buf_release(&b);
         return SLT_EXIT_USAGE;
@@ -336,6 +346,10 @@ int slt_cli_explain(int argc, char **argv)
         explain_usage(stderr);
         return SLT_EXIT_USAGE;
     }
+    /* a LINE that is a path ('/var/log/x.log', './x.log': no log line looks like that) is taken
+     * for --file: the user meant the file, and a missing one is "no such file" */
+    if (!opt.file && looks_like_path(argv[optind]))
+        opt.file = argv[optind];
     if (opt.file) {
         if (!slt__cli_file_exists(opt.file, "explain"))
             return SLT_EXIT_USAGE;

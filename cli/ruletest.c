@@ -486,7 +486,7 @@ int slt_cli_test(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {NULL, NULL, 300000, 0};
+    struct opts o = {NULL, NULL, 0, 0}; /* threshold 0: the default, and no warning with -c */
     int c, i, passed = 0, failed = 0, badfile = 0;
 
     optind = 1;

@@ -168,6 +168,14 @@ static inline int slt__status3(const char *p, size_t len)
     return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 }
 
+/* An unparsed line: reason, with what was wrong (a static string) and its 0-based column. */
+static inline int slt__fail(struct slt_record *rec, int reason, const char *detail, size_t column)
+{
+    rec->detail = detail;
+    rec->column = column;
+    return reason;
+}
+
 static inline struct slt_str slt__str(const char *p, const char *end)
 {
     struct slt_str s = {p, (size_t)(end - p)};
@@ -301,11 +309,18 @@ int slt__clf_parse_general(enum slt__clf_variant v, struct slt__builtin_state *s
                            size_t len, struct slt_record *rec);
 
 /*
- * The ALB parser (alb.c), with its fast tokenizer (fast = 1, what the format uses) or with
- * the general one alone (fast = 0, the reference test_parser_fastpath checks against).
+ * The ALB parser (alb.c), with its fast tokenizer and the fields after the request left for
+ * later (fast = 1, what the format uses) or with the general one alone, every field read
+ * (fast = 0, the reference test_parser_fastpath checks against).
  */
 int slt__alb_parse(struct slt__builtin_state *st, const char *line, size_t len,
                    struct slt_record *rec, int fast);
+/*
+ * The fast ALB parse leaves the fields after the request to be read on first use (rec->lazy:
+ * method, path, protocol, host, user_agent, error_reason; slt_record_get reads them). This
+ * reads them into rec->field and clears rec->lazy (the general path does it itself).
+ */
+void slt__alb_materialize(struct slt_record *rec);
 
 /*
  * The common head of CLF lines, as nginx and Apache write them:

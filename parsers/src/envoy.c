@@ -26,13 +26,6 @@
 
 enum { X_FLAGS, X_REQUEST_ID, X_UPSTREAM_HOST, X_DETAILS };
 
-static int fail(struct slt_record *rec, int reason, const char *detail, size_t column)
-{
-    rec->detail = detail;
-    rec->column = column;
-    return reason;
-}
-
 /* One field at *p (after spaces): quoted (without its quotes) or a word. 0 at the end. */
 static int field(const char **p, const char *end, struct slt_str *out, int *quoted)
 {
@@ -100,31 +93,32 @@ static int envoy_parse(const struct slt_format *fmt, struct slt_parser *prs, con
     memset(st->extra, 0, 4 * sizeof(st->extra[0]));
     rec->priv = st->extra;
     if (line[0] != '[' || !(e = memchr(line, ']', len)))
-        return fail(rec, SLT_UP_SYNTAX, "no [start_time] at the start", 0);
+        return slt__fail(rec, SLT_UP_SYNTAX, "no [start_time] at the start", 0);
     rec->field[SLT_F_TIME] = slt__str(line + 1, e);
     if (slt__iso8601_cached(&st->b.iso, line + 1, (size_t)(e - line - 1), &rec->time,
                             &rec->time_frac_us) < 0)
-        return fail(rec, SLT_UP_TIME, "bad [start_time]", 1);
+        return slt__fail(rec, SLT_UP_TIME, "bad [start_time]", 1);
     p = e + 1;
     if (end - p < 2 || p[0] != ' ' || p[1] != '"' || !(e = slt__quote_end(p + 2, end)))
-        return fail(rec, SLT_UP_SYNTAX, "no \"request\" after [start_time]", (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no \"request\" after [start_time]",
+                         (size_t)(p - line));
     rec->field[SLT_F_REQUEST] = slt__str(p + 2, e);
     slt__split_request(rec, p + 2, (size_t)(e - p - 2));
     p = e + 1;
 
     if (field(&p, end, &w, &q) <= 0 || q)
-        return fail(rec, SLT_UP_STATUS, "no response code", (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_STATUS, "no response code", (size_t)(p - line));
     rec->field[SLT_F_STATUS] = w;
     if (w.len == 1 && w.p[0] == '-')
-        return fail(rec, SLT_UP_NOT_ACCESS, "a TCP proxy line, not a request",
-                    (size_t)(w.p - line));
+        return slt__fail(rec, SLT_UP_NOT_ACCESS, "a TCP proxy line, not a request",
+                         (size_t)(w.p - line));
     if (w.len == 1 && w.p[0] == '0')
         status = 0; /* no response was sent: 000 */
     else if ((status = slt__status3(w.p, w.len)) < 0)
-        return fail(rec, SLT_UP_STATUS, "response code is not 3 digits", (size_t)(w.p - line));
+        return slt__fail(rec, SLT_UP_STATUS, "response code is not 3 digits", (size_t)(w.p - line));
     rec->status = status;
     if (field(&p, end, &w, &q) <= 0 || q)
-        return fail(rec, SLT_UP_SYNTAX, "no response flags", (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no response flags", (size_t)(p - line));
     rec->field[SLT_F_ERROR_REASON] = w;
     st->extra[X_FLAGS] = w;
 
@@ -137,8 +131,8 @@ static int envoy_parse(const struct slt_format *fmt, struct slt_parser *prs, con
             int q1, q2;
 
             if (field(&p2, end, &f[1], &q1) > 0 && !q1 && is_number(f[1]) &&
-                field(&p2, end, &f[2], &q2) > 0 && !q2 && (is_number(f[2]) || (f[2].len == 1 &&
-                                                                              f[2].p[0] == '-'))) {
+                field(&p2, end, &f[2], &q2) > 0 && !q2 &&
+                (is_number(f[2]) || (f[2].len == 1 && f[2].p[0] == '-'))) {
                 p = p2;
                 break;
             }
@@ -148,18 +142,19 @@ static int envoy_parse(const struct slt_format *fmt, struct slt_parser *prs, con
         r = 0;
     }
     if (r <= 0)
-        return fail(rec, SLT_UP_SYNTAX, "no bytes received, bytes sent and duration",
-                    (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no bytes received, bytes sent and duration",
+                         (size_t)(p - line));
     rec->field[SLT_F_BYTES] = f[1];
     rec->field[SLT_F_LATENCY] = f[2];
     if (ms(f[2], &rec->latency_us) < 0)
-        return fail(rec, SLT_UP_LATENCY, "bad duration", (size_t)(f[2].p - line));
+        return slt__fail(rec, SLT_UP_LATENCY, "bad duration", (size_t)(f[2].p - line));
     if (field(&p, end, &w, &q) <= 0)
         return SLT_UP_OK;
     if (!q) {
         rec->field[SLT_F_UPSTREAM_LATENCY] = w;
         if (ms(w, &rec->upstream_us) < 0)
-            return fail(rec, SLT_UP_LATENCY, "bad upstream service time", (size_t)(w.p - line));
+            return slt__fail(rec, SLT_UP_LATENCY, "bad upstream service time",
+                             (size_t)(w.p - line));
         if (field(&p, end, &w, &q) <= 0)
             return SLT_UP_OK;
     }

@@ -16,13 +16,16 @@ struct builtin {
     const char *const *extras; /* names of its own fields (fmt->impl), or NULL */
 };
 
-static const char *const haproxy_extras[] = {"frontend", "backend", "server",
-                                             "termination_state", NULL};
+static const char *const haproxy_extras[] = {"frontend", "backend", "server", "termination_state",
+                                             NULL};
 static const char *const envoy_extras[] = {"response_flags", "request_id", "upstream_host",
                                            "response_code_details", NULL};
 static const char *const ingress_extras[] = {"proxy_upstream_name",
-                                             "proxy_alternative_upstream_name", "upstream_addr",
-                                             "request_length", "req_id", NULL};
+                                             "proxy_alternative_upstream_name",
+                                             "upstream_addr",
+                                             "request_length",
+                                             "req_id",
+                                             NULL};
 
 static const struct builtin builtins[] = {
     {"nginx_combined", &slt__nginx_combined_ops, 0, NULL},
@@ -41,9 +44,20 @@ static const struct builtin builtins[] = {
 };
 
 static const char *const builtin_names[] = {
-    "nginx_combined", "nginx_main",   "nginx_timed", "apache_common", "apache_combined",
-    "alb",            "json",         "haproxy_http", "envoy",        "traefik_json",
-    "ingress_nginx",  "cloudfront",   "w3c",         NULL,
+    "nginx_combined",
+    "nginx_main",
+    "nginx_timed",
+    "apache_common",
+    "apache_combined",
+    "alb",
+    "json",
+    "haproxy_http",
+    "envoy",
+    "traefik_json",
+    "ingress_nginx",
+    "cloudfront",
+    "w3c",
+    NULL,
 };
 
 const char *const *slt_format_builtin_names(void)
@@ -211,8 +225,11 @@ int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t 
 
 struct slt_str slt_record_get(const struct slt_record *rec, int key)
 {
-    if (key >= 0 && key < SLT_F__COUNT)
+    if (key >= 0 && key < SLT_F__COUNT) {
+        if (SLT__UNLIKELY((rec->lazy >> key) & 1) && rec->fmt && rec->fmt->ops->get)
+            return rec->fmt->ops->get(rec, key);
         return rec->field[key];
+    }
     if (key < 0 || !rec->fmt || !rec->fmt->ops->get)
         return SLT_STR_NULL;
     return rec->fmt->ops->get(rec, key);

@@ -29,13 +29,6 @@
 
 enum { X_FRONTEND, X_BACKEND, X_SERVER, X_TERMINATION };
 
-static int fail(struct slt_record *rec, int reason, const char *detail, size_t column)
-{
-    rec->detail = detail;
-    rec->column = column;
-    return reason;
-}
-
 /* "dd/Mon/yyyy:HH:MM:SS.mmm" at p (24 bytes): 1 when it has that shape. */
 static int is_accept_date(const char *p, const char *end)
 {
@@ -88,8 +81,8 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
         b = slt__find(b, end, '[');
         if (b == end) {
             if (memmem(line, len, "haproxy[", 8) || memmem(line, len, "Proxy ", 6))
-                return fail(rec, SLT_UP_NOT_ACCESS, "an HAProxy message, not a request", 0);
-            return fail(rec, SLT_UP_SYNTAX, "no [accept_date] field", len);
+                return slt__fail(rec, SLT_UP_NOT_ACCESS, "an HAProxy message, not a request", 0);
+            return slt__fail(rec, SLT_UP_SYNTAX, "no [accept_date] field", len);
         }
         if (b > line && b[-1] == ' ' && is_accept_date(b + 1, end))
             break;
@@ -99,7 +92,7 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
     c = c ? c + 1 : line;
     client = slt__str(c, b - 1);
     if (!client.len)
-        return fail(rec, SLT_UP_SYNTAX, "no client before [accept_date]", 0);
+        return slt__fail(rec, SLT_UP_SYNTAX, "no client before [accept_date]", 0);
     rec->field[SLT_F_CLIENT] = client;
     rec->field[SLT_F_TIME] = slt_str_make(b + 1, 24);
     {
@@ -108,7 +101,7 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
 
         /* dd/Mon/yyyy:HH:MM:SS.mmm as yyyy-mm-ddTHH:MM:SS.mmm, through the ISO cache */
         if ((unsigned)(b[1] - '0') > 9 || (unsigned)(b[2] - '0') > 9 || !mo)
-            return fail(rec, SLT_UP_TIME, "bad [accept_date]", (size_t)(b + 1 - line));
+            return slt__fail(rec, SLT_UP_TIME, "bad [accept_date]", (size_t)(b + 1 - line));
         memcpy(iso, b + 8, 4);
         iso[4] = '-';
         iso[5] = (char)('0' + mo / 10);
@@ -119,22 +112,22 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
         iso[10] = 'T';
         memcpy(iso + 11, b + 13, 12);
         if (slt__iso8601_cached(&st->b.iso, iso, 23, &rec->time, &rec->time_frac_us) < 0)
-            return fail(rec, SLT_UP_TIME, "bad [accept_date]", (size_t)(b + 1 - line));
+            return slt__fail(rec, SLT_UP_TIME, "bad [accept_date]", (size_t)(b + 1 - line));
     }
     if (end - b < 27 || b[26] != ' ')
-        return fail(rec, SLT_UP_SYNTAX, "nothing after [accept_date]", (size_t)(b - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "nothing after [accept_date]", (size_t)(b - line));
     p = b + 27;
 
     /* frontend ("~" after it: SSL), then backend/server; a connection error says "fe/bind:" */
     w = word(&p, end);
     if (!w.len || w.p[w.len - 1] == ':' || memchr(w.p, '/', w.len))
-        return fail(rec, SLT_UP_NOT_ACCESS, "a connection error, not a request",
-                    (size_t)(w.p - line));
+        return slt__fail(rec, SLT_UP_NOT_ACCESS, "a connection error, not a request",
+                         (size_t)(w.p - line));
     st->extra[X_FRONTEND] = w;
     w = word(&p, end);
     slash = memchr(w.p, '/', w.len);
     if (!slash)
-        return fail(rec, SLT_UP_SYNTAX, "no backend/server field", (size_t)(w.p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no backend/server field", (size_t)(w.p - line));
     st->extra[X_BACKEND] = slt__str(w.p, slash);
     st->extra[X_SERVER] = slt__str(slash + 1, w.p + w.len);
 
@@ -156,14 +149,15 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
         q = sl + 1;
     }
     if (n == 3)
-        return fail(rec, SLT_UP_NOT_ACCESS, "a TCP-mode log line, not a request",
-                    (size_t)(timers.p - line));
+        return slt__fail(rec, SLT_UP_NOT_ACCESS, "a TCP-mode log line, not a request",
+                         (size_t)(timers.p - line));
     if (n != 5)
-        return fail(rec, SLT_UP_SYNTAX, "the timers are not TR/Tw/Tc/Tr/Ta",
-                    (size_t)(timers.p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "the timers are not TR/Tw/Tc/Tr/Ta",
+                         (size_t)(timers.p - line));
     for (k = 0; k < 5; k++)
         if ((t[k] = timer(tm[k].p, tm[k].p + tm[k].len)) < -1)
-            return fail(rec, SLT_UP_LATENCY, "a timer is not a number", (size_t)(tm[k].p - line));
+            return slt__fail(rec, SLT_UP_LATENCY, "a timer is not a number",
+                             (size_t)(tm[k].p - line));
     rec->field[SLT_F_LATENCY] = timers;
     rec->latency_us = t[4] >= 0 ? t[4] * 1000 : -1;
     rec->field[SLT_F_UPSTREAM_LATENCY] = tm[3];
@@ -174,7 +168,7 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
     if (status.len == 2 && status.p[0] == '-' && status.p[1] == '1')
         v = 0; /* aborted before a response: 000 */
     else if ((v = slt__status3(status.p, status.len)) < 0)
-        return fail(rec, SLT_UP_STATUS, "status is not 3 digits", (size_t)(status.p - line));
+        return slt__fail(rec, SLT_UP_STATUS, "status is not 3 digits", (size_t)(status.p - line));
     rec->status = v;
     rec->field[SLT_F_BYTES] = word(&p, end);
     (void)word(&p, end); /* captured request cookie */
@@ -192,7 +186,7 @@ static int haproxy_parse(const struct slt_format *fmt, struct slt_parser *prs, c
             p++;
     }
     if (p >= end || *p != '"')
-        return fail(rec, SLT_UP_SYNTAX, "no \"http_request\"", (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no \"http_request\"", (size_t)(p - line));
     /* the request runs to the closing quote at the end (none when HAProxy cut it short) */
     p++;
     e = end > p && end[-1] == '"' ? end - 1 : end;

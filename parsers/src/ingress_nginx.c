@@ -22,13 +22,6 @@
 
 enum { X_UPSTREAM_NAME, X_ALT_UPSTREAM_NAME, X_UPSTREAM_ADDR, X_REQUEST_LENGTH, X_REQ_ID };
 
-static int fail(struct slt_record *rec, int reason, const char *detail, size_t column)
-{
-    rec->detail = detail;
-    rec->column = column;
-    return reason;
-}
-
 /* The next word at *p (after one space): its slice; .p NULL at the end. */
 static struct slt_str next_word(const char **p, const char *end)
 {
@@ -104,13 +97,13 @@ static int ingress_parse(const struct slt_format *fmt, struct slt_parser *prs, c
     st->extra[X_REQUEST_LENGTH] = next_word(&p, end);
     w = next_word(&p, end);
     if (!w.p)
-        return fail(rec, SLT_UP_LATENCY, "no $request_time after the user agent", pos);
+        return slt__fail(rec, SLT_UP_LATENCY, "no $request_time after the user agent", pos);
     rec->field[SLT_F_LATENCY] = w;
     if (slt_parse_latency(w.p, w.len, SLT_UNIT_S, &rec->latency_us) < 0)
-        return fail(rec, SLT_UP_LATENCY, "bad $request_time", (size_t)(w.p - line));
+        return slt__fail(rec, SLT_UP_LATENCY, "bad $request_time", (size_t)(w.p - line));
     st->extra[X_UPSTREAM_NAME] = bracketed(&p, end);
     if (!st->extra[X_UPSTREAM_NAME].p)
-        return fail(rec, SLT_UP_SYNTAX, "no [$proxy_upstream_name]", (size_t)(p - line));
+        return slt__fail(rec, SLT_UP_SYNTAX, "no [$proxy_upstream_name]", (size_t)(p - line));
     st->extra[X_ALT_UPSTREAM_NAME] = bracketed(&p, end);
     st->extra[X_UPSTREAM_ADDR] = group(&p, end);
     (void)group(&p, end); /* $upstream_response_length */

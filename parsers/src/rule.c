@@ -452,7 +452,7 @@ int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t u
 
 static inline struct slt_str field_of(const struct slt_record *rec, int key)
 {
-    if ((unsigned)key < SLT_F__COUNT)
+    if ((unsigned)key < SLT_F__COUNT && !((rec->lazy >> key) & 1))
         return rec->field[key];
     return slt_record_get(rec, key);
 }

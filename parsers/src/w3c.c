@@ -125,13 +125,6 @@ struct w3c_state {
     struct slt_str extra[W3C_MAX_EXTRA];
 };
 
-static int fail(struct slt_record *rec, int reason, const char *detail, size_t column)
-{
-    rec->detail = detail;
-    rec->column = column;
-    return reason;
-}
-
 static int name_eq(const char *a, size_t alen, const char *b)
 {
     return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
@@ -340,7 +333,7 @@ static int directive(const struct w3c_impl *wi, struct w3c_layout *lay, const ch
             lay->has_date = 1;
         }
     }
-    return fail(rec, SLT_UP_NOT_ACCESS, "a W3C directive line (#...)", 0);
+    return slt__fail(rec, SLT_UP_NOT_ACCESS, "a W3C directive line (#...)", 0);
 }
 
 static int w3c_parse(const struct slt_format *fmt, struct slt_parser *prs, const char *line,
@@ -382,32 +375,32 @@ static int w3c_parse(const struct slt_format *fmt, struct slt_parser *prs, const
 
     /* time: date and time of day (UTC), or the #Date: directive's date */
     if (!v[R_TIME].p || v[R_TIME].len < 8 || v[R_TIME].len > 20)
-        return fail(rec, SLT_UP_TIME, "no time field (or a bad one)",
-                    v[R_TIME].p ? (size_t)(v[R_TIME].p - line) : 0);
+        return slt__fail(rec, SLT_UP_TIME, "no time field (or a bad one)",
+                         v[R_TIME].p ? (size_t)(v[R_TIME].p - line) : 0);
     if (v[R_DATE].p && v[R_DATE].len == 10) {
         memcpy(iso, v[R_DATE].p, 10);
     } else if (!v[R_DATE].p && lay->has_date) {
         memcpy(iso, lay->date, 10);
     } else {
-        return fail(rec, SLT_UP_TIME, "no date field and no #Date: directive",
-                    v[R_DATE].p ? (size_t)(v[R_DATE].p - line) : 0);
+        return slt__fail(rec, SLT_UP_TIME, "no date field and no #Date: directive",
+                         v[R_DATE].p ? (size_t)(v[R_DATE].p - line) : 0);
     }
     iso[10] = 'T';
     memcpy(iso + 11, v[R_TIME].p, v[R_TIME].len);
     dlen = 11 + v[R_TIME].len;
     if (slt__iso8601_cached(&st->iso, iso, dlen, &rec->time, &rec->time_frac_us) < 0)
-        return fail(rec, SLT_UP_TIME, "bad date or time", (size_t)(v[R_TIME].p - line));
+        return slt__fail(rec, SLT_UP_TIME, "bad date or time", (size_t)(v[R_TIME].p - line));
     if (v[R_DATE].p && v[R_TIME].p == v[R_DATE].p + 11)
         rec->field[SLT_F_TIME] = slt__str(v[R_DATE].p, v[R_TIME].p + v[R_TIME].len);
     else
         rec->field[SLT_F_TIME] = v[R_TIME];
 
     if (!v[R_STATUS].p)
-        return fail(rec, SLT_UP_STATUS, "no sc-status field", len);
+        return slt__fail(rec, SLT_UP_STATUS, "no sc-status field", len);
     rec->field[SLT_F_STATUS] = v[R_STATUS];
     if ((status = slt__status3(v[R_STATUS].p, v[R_STATUS].len)) < 0)
-        return fail(rec, SLT_UP_STATUS, "sc-status is not 3 digits",
-                    (size_t)(v[R_STATUS].p - line));
+        return slt__fail(rec, SLT_UP_STATUS, "sc-status is not 3 digits",
+                         (size_t)(v[R_STATUS].p - line));
     rec->status = status;
 
     if (v[R_TIME_TAKEN].p) {
@@ -417,7 +410,7 @@ static int w3c_parse(const struct slt_format *fmt, struct slt_parser *prs, const
 
         rec->field[SLT_F_LATENCY] = t;
         if (slt_parse_latency(t.p, t.len, unit, &rec->latency_us) < 0)
-            return fail(rec, SLT_UP_LATENCY, "bad time-taken", (size_t)(t.p - line));
+            return slt__fail(rec, SLT_UP_LATENCY, "bad time-taken", (size_t)(t.p - line));
     }
     rec->field[SLT_F_METHOD] = v[R_METHOD];
     rec->field[SLT_F_PATH] = v[R_URI].p ? v[R_URI] : v[R_STEM];

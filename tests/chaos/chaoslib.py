@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -23,6 +22,9 @@ SHORT = os.environ.get("CHAOS_SHORT", "") not in ("", "0")
 # CI does not sit out a full timeout for a bug known to be open (the fixed code drains in a
 # few seconds)
 XFAIL_WAIT = {"limit": None}
+# the Env of the scenario running now: run.py reads its figures and sanitizer reports
+LAST = {"env": None}
+SANITIZER_MARKS = ("runtime error:", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer")
 TOKEN = L.TOKEN
 
 
@@ -108,6 +110,10 @@ class Env:
         self.sampler = Sampler(self)
         self.sampler.start()
         self.t0 = time.time()
+        self.last_diff = None
+        self.snapshot = None
+        self.sanitizer = []
+        LAST["env"] = self
 
     def _config(self, tmp, agent_port, agent_id, agent_extra, read_from, aggr_extra,
                 extra_yaml, extra_slis):
@@ -161,6 +167,10 @@ class Env:
         self.faults += 1
 
     def close(self):
+        try:
+            self.snapshot = self.figures(None)
+        except Exception:  # noqa: BLE001 - figures are best effort on the way out
+            self.snapshot = None
         self.sampler.stop_flag = True
         L.kill_all()
         for p in (self.proxy_agent, self.proxy_redis):
@@ -174,10 +184,27 @@ class Env:
                     pass
             self.aggr.kill9()
         self.redis.stop()
+        self.scan_sanitizer()
         if os.environ.get("CHAOS_KEEP"):
             print("  kept %s" % self.tmp.path, flush=True)
         else:
             self.tmp.cleanup()
+
+    def scan_sanitizer(self):
+        """Sanitizer reports in any process log of this scenario (binaries built with
+        SLT_SANITIZE abort on the first)."""
+        for root, _dirs, files in os.walk(self.tmp.path):
+            for name in files:
+                if not name.endswith(".log"):
+                    continue
+                try:
+                    with open(os.path.join(root, name), errors="replace") as f:
+                        for line in f:
+                            if any(m in line for m in SANITIZER_MARKS):
+                                self.sanitizer.append("%s: %s" % (name, line.strip()[:200]))
+                                break
+                except OSError:
+                    pass
 
     def total_faults(self):
         n = self.faults
@@ -309,8 +336,12 @@ class Env:
             if self.aggr is not None and not self.aggr.alive():
                 raise ScenarioFailed("aggregator died (exit %s): %s"
                                      % (self.aggr.p.returncode, self.tail(self.aggr)))
+            if self.agent.proc is not None and not self.agent.alive():
+                raise ScenarioFailed("agent died (exit %s): %s"
+                                     % (self.agent.proc.p.returncode,
+                                        self.tail(self.agent.proc)))
+            self.last_diff = last[0]
             time.sleep(0.5)
-        self.last_diff = last[0]
         raise ScenarioFailed("not exact after %.0fs: difference %s (%s)"
                              % (timeout, last[0], last[1]))
 
@@ -326,8 +357,9 @@ class Env:
         for role, proc in self.processes().items():
             if proc is not None and proc.alive():
                 fds[role] = open_fds(proc.p.pid)
-        return {"faults": self.total_faults(), "lines": lines, "difference": 0,
-                "drain_s": round(drain, 1),
+        return {"faults": self.total_faults(), "lines": lines,
+                "difference": 0 if drain is not None else self.last_diff,
+                "drain_s": round(drain, 1) if drain is not None else None,
                 "rss_agent_mib": round(rss.get("agent", 0) / 1024, 1),
                 "rss_aggr_mib": round(rss.get("aggr", 0) / 1024, 1),
                 "fds_agent": fds.get("agent", 0), "fds_aggr": fds.get("aggr", 0)}
@@ -342,6 +374,3 @@ class Env:
         rx = re.compile(pattern)
         return sum(v for k, v in m.items() if rx.search(k))
 
-
-def prlimit_fsize(pid, nbytes):
-    subprocess.run(["prlimit", "--pid", str(pid), "--fsize=%d" % nbytes], check=False)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The chaos suite's runner (`make chaos`; docs/CHAOS.md). One result line per scenario:
 
-  PASS  agent_kill9_storm  faults=14 lines=7440 difference=0 drain=1.2s rss=3.4/6.1MiB fds=11/19 time=19s
+  PASS  agent_kill9_storm  faults=14 lines=7440 difference=0 drain=1.2s rss=3.4/6.1MiB fds=11/19
 
 rss and fds are agent/aggregator (peak RSS over the run, open fds at the end). Statuses:
 PASS, FAIL, XFAIL (fails, waiting for the named issue item), XPASS (an expected failure that
@@ -63,6 +63,12 @@ def main(argv):
             if os.environ.get("CHAOS_VERBOSE"):
                 traceback.print_exc()
         elapsed = time.time() - t0
+        env = S.LAST["env"]
+        S.LAST["env"] = None
+        if env is not None and env.sanitizer and not err:
+            err = "sanitizer: " + "; ".join(env.sanitizer[:2])
+        if err and env is not None and env.snapshot and not figs:
+            figs = env.snapshot
         if "skip" in figs:
             status = "SKIP"
         elif err:
@@ -71,10 +77,12 @@ def main(argv):
             status = "XPASS" if s["xfail"] else "PASS"
         line = "%-5s %-24s" % (status, s["name"])
         if figs and "skip" not in figs:
-            line += (" faults=%d lines=%d difference=%d drain=%.1fs rss=%.1f/%.1fMiB"
-                     " fds=%d/%d" % (figs["faults"], figs["lines"], figs["difference"],
-                                     figs["drain_s"], figs["rss_agent_mib"],
-                                     figs["rss_aggr_mib"], figs["fds_agent"], figs["fds_aggr"]))
+            line += (" faults=%d lines=%d difference=%s drain=%s rss=%.1f/%.1fMiB"
+                     " fds=%d/%d" % (figs["faults"], figs["lines"],
+                                     "?" if figs["difference"] is None else figs["difference"],
+                                     "-" if figs["drain_s"] is None else "%.1fs" % figs["drain_s"],
+                                     figs["rss_agent_mib"], figs["rss_aggr_mib"],
+                                     figs["fds_agent"], figs["fds_aggr"]))
         line += " time=%.0fs" % elapsed
         if s["xfail"] and status in ("XFAIL", "XPASS"):
             line += " (%s)" % s["xfail"]

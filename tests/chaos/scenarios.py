@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import agent_testlib as L
 import slt_harness as H
 import slt_proto as P
-from chaoslib import Env, ScenarioFailed, TOKEN, XFAIL_WAIT, scale
+from chaoslib import LAST, Env, ScenarioFailed, TOKEN, XFAIL_WAIT, scale  # noqa
 
 SCENARIOS = []
 SANITIZED = "asan" in os.path.abspath(H.BIN) or os.environ.get("CHAOS_SANITIZED") == "1"
@@ -34,7 +34,8 @@ AGENT_RSS_LIMIT_MIB = 10.0
 
 
 def check_agent_rss(env, figs):
-    if figs["rss_agent_mib"] > AGENT_RSS_LIMIT_MIB:
+    """The agent's bound during a stall (issue 11); not with sanitizers (shadow memory)."""
+    if not SANITIZED and figs["rss_agent_mib"] > AGENT_RSS_LIMIT_MIB:
         raise ScenarioFailed("agent peak RSS %.1f MiB > %.0f MiB"
                              % (figs["rss_agent_mib"], AGENT_RSS_LIMIT_MIB))
 
@@ -456,10 +457,10 @@ def alert_receiver():
             "alerting:\n  interval: 1s\n  timeout: 1s\n"
             "  alertmanager: http://127.0.0.1:%d\n  webhook: http://127.0.0.1:%d/hook\n"
             % (recv.port, recv.port))
-    # 20 lines per tick at 0.1 s log seconds each: log time runs 2x real time, ending near now
+    # 200 lines/s, 100 per log second: log time runs 2x real time and ends about now
     phase = scale(15, 4)
-    env = Env("alerts", extra_yaml=yaml, spread_s=0.1, hours_back=0)
-    env.writer.base_t = int(time.time()) - int(8 * phase * 2) - 120
+    env = Env("alerts", extra_yaml=yaml, spread_s=0.01, hours_back=0)
+    env.writer.base_t = int(time.time()) - 2 * 4 * phase - 60
     try:
         env.start()
         for mode in ("down", "slow", "500"):
@@ -522,7 +523,7 @@ def check_not_retry(statuses, what):
         raise ScenarioFailed("%s answered RETRY forever (%s)" % (what, ",".join(statuses)))
 
 
-@scenario("hostile_tot_overflow", xfail="item 1")
+@scenario("hostile_tot_overflow")
 def hostile_tot_overflow():
     """An authenticated peer sends one batch of 1025 rows of 2^53 on the honest SLI
     `availability` (its tot would pass 2^63): REJECTED whole, none of its rows written, the
@@ -554,7 +555,7 @@ def hostile_tot_overflow():
         env.close()
 
 
-@scenario("hostile_row_minutes", xfail="item 1")
+@scenario("hostile_row_minutes")
 def hostile_row_minutes():
     """Batches whose rows hold a good minute and then a minute near 2^62 or 2^63 (EXPIREAT out
     of range, retention arithmetic overflow) or two days ahead: REJECTED with nothing written,
@@ -718,11 +719,12 @@ def hostile_series_flood():
         env.close()
 
 
-@scenario("hostile_api_overflow", xfail="item 4" if SANITIZED else None)
+@scenario("hostile_api_overflow")
 def hostile_api_overflow():
-    """The first /metrics scrape with no series at all, then one minute of a peer's own SLI
-    with good = bad = 2^62 (good + bad = 2^63): counts, /slis and /metrics answer and the
-    aggregator lives (under CHAOS_BUILD=build-asan the sanitizers abort on the int64 UB)."""
+    """The first /metrics scrape with no series at all, then batches of one row of 2^53 each,
+    good and bad in turn on one minute of a peer's own SLI, up to good + bad = 2^63 or until
+    refused: counts, /slis, /slos and /metrics answer and the aggregator lives (run against
+    build-asan/bin the sanitizers abort on int64 overflow)."""
     env = Env("api-overflow")
     try:
         env.start_aggr()
@@ -732,8 +734,14 @@ def hostile_api_overflow():
             raise ScenarioFailed("first /metrics scrape answered %s" % code)
         c = hostile_client(env)
         m = hostile_minutes(1)[0]
-        rows = [(m, 2 ** 53, 0, 0)] * 512 + [(m, 0, 2 ** 53, 0)] * 512
-        st = send_hostile(c, 1, [P.series("mallory-sli", rows)])
+        # one row of 2^53 per batch (the largest delta), good and bad in turn, until refused
+        st, sent = [], 0
+        for seq in range(1, 1025):
+            row = (m, 2 ** 53, 0, 0) if seq % 2 else (m, 0, 2 ** 53, 0)
+            st = send_hostile(c, seq, [P.series("mallory-sli", [row])], tries=1)
+            if st[-1] != "applied":
+                break
+            sent += 2 ** 53
         env.faults += 1
         c.close()
         for path in ("/api/v1/slis/mallory-sli/counts?from=%d&to=%d" % (m, m + 60),
@@ -741,12 +749,13 @@ def hostile_api_overflow():
             code, body = env.get(path)
             if not env.aggr.alive():
                 raise ScenarioFailed("aggregator died on %s: %s" % (path, env.tail(env.aggr)))
-            if code not in (200, 400, 500):
+            if code not in (200, 400, 404, 500):
                 raise ScenarioFailed("%s answered %s" % (path, code))
         env.start_agent()
         env.traffic(scale(5, 2))
         figs = env.figures(env.drain())
-        figs["note"] = "hostile batch: %s" % ",".join(st)
+        figs["note"] = "good + bad of one minute reached 2^%.2f, then %s" % (
+            __import__("math").log2(sent) if sent else 0, st[-1])
         return figs
     finally:
         env.close()
@@ -973,7 +982,7 @@ def spool_name_overflow():
         env.close()
 
 
-@scenario("redis_evicting_policy", xfail="item 8")
+@scenario("redis_evicting_policy")
 def redis_evicting_policy():
     """Redis runs with maxmemory-policy allkeys-lru: the aggregator warns at start (buckets
     could be evicted) naming maxmemory-policy, and still counts exactly."""

@@ -61,6 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((int)v == 4) {
         ra = slt__alb_parse(&st_fast, line, len, &a, 1);
         rb = slt__alb_parse(&st_general, line, len, &b, 0);
+        if (ra == SLT_UP_OK)
+            slt__alb_materialize(&a); /* the fields the fast path leaves for later */
     } else {
         ra = slt__clf_parse(v, &st_fast, line, len, &a);
         rb = slt__clf_parse_general(v, &st_general, line, len, &b);

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct slt_format *fmts[32];
     static struct slt_parser *parsers[32][2];
-    static const char *const columns[] = {"cs-uri-query", "x-edge-result-type", "frontend",
+    static const char *const columns[] = {"cs-uri-query",   "x-edge-result-type",  "frontend",
                                           "response_flags", "proxy_upstream_name", "RouterName"};
     const char *const *names = slt_format_builtin_names();
     struct slt_record rec;

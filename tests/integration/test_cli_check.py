@@ -222,10 +222,28 @@ class CliCheck(TestCase):
         check_equal(r.returncode, 1, "exit status of check")
         if "no such file" not in r.stderr or "matches the paths of no input" in r.stderr:
             raise AssertionError(f"check: {r.stderr!r}")
-        r = run([SLITAIL, "explain", "-c", EXAMPLE_CFG, "--file", missing])
-        check_equal(r.returncode, 2, "exit status of explain")
-        if "no such file" not in r.stderr or "matches the paths of no input" in r.stderr:
-            raise AssertionError(f"explain: {r.stderr!r}")
+        for args in (["--file", missing], [missing]):
+            r = run([SLITAIL, "explain", "-c", EXAMPLE_CFG] + args)
+            check_equal(r.returncode, 2, f"exit status of explain {args}")
+            if "no such file" not in r.stderr or "matches the paths of no input" in r.stderr:
+                raise AssertionError(f"explain {args}: {r.stderr!r}")
+
+    def it_explains_a_line_of_a_w3c_file_with_its_header(self):
+        iis = os.path.join(SRC, "tests", "data", "iis", "u_ex100815.log")  # CRLF, IIS 7.0 columns
+        for args in (["--file", iis], ["--file", iis, "--line", "5"], [iis]):
+            r = run([SLITAIL, "explain", "--json", "--format", "w3c"] + args)
+            check_equal(r.returncode, 0, f"explain {args} ({r.stderr})")
+            d = json.loads(r.stdout)
+            check_equal((d["status"], d["latency_ms"], d["fields"]["bytes"]), (200, 376.0, "8999"),
+                        f"explain {args}: the IIS 7.0 header's columns")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--file", iis, "--line", "10"])
+        check_equal(r.returncode, 0, "line 10")
+        if "Googlebot" in r.stdout or "msnbot" not in r.stdout:
+            raise AssertionError(f"line 10 of the file: {r.stdout!r}")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--file", iis, "--line", "999"])
+        check_equal(r.returncode, 2, "past the end")
+        r = run([SLITAIL, "explain", "--format", "w3c", "--line", "2", "x"])
+        check_equal(r.returncode, 2, "--line without --file")
 
     # ---- --max-unparsed: exit 3, the reasons and a suggested format ----------------------
 

@@ -279,10 +279,55 @@ static void test_alb_damaged_fields_give_reasons(void **state)
         SLT_UP_SYNTAX);
 }
 
+/* The fields after the request are read on first use (issue 10: the parser's speed). */
+static void test_alb_fields_after_the_request_are_read_on_first_use(void **state)
+{
+    struct slt_record rec;
+    struct slt_str s;
+
+    (void)state;
+    use("alb");
+    assert_int_equal(parse("http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 "
+                           "192.168.131.39:2817 10.0.0.1:80 0.086 0.048 0.037 200 200 34 366 "
+                           "\"GET http://www.example.com:80/a/b?c=d HTTP/1.1\"" TAIL,
+                           &rec),
+                     SLT_UP_OK);
+    assert_true(rec.lazy != 0);
+    assert_null(rec.field[SLT_F_PATH].p); /* not read yet */
+    s = slt_record_get(&rec, SLT_F_PATH);
+    assert_int_equal(s.len, 8);
+    assert_memory_equal(s.p, "/a/b?c=d", 8);
+    field_is(&rec, SLT_F_USER_AGENT, "curl/7.46.0");
+    field_is(&rec, SLT_F_HOST, "www.example.com");
+    field_is(&rec, SLT_F_ERROR_REASON, "-");
+    /* a line cut inside the user agent still counts by its head; the cut field is absent */
+    assert_int_equal(parse("http 2018-07-02T22:23:00.186641Z app/lb/1 1.2.3.4:1 - 0.000 0.001 "
+                           "0.000 503 - 34 366 \"GET http://h/x HTTP/1.1\" \"curl/7.4",
+                           &rec),
+                     SLT_UP_OK);
+    assert_int_equal(rec.status, 503);
+    field_is(&rec, SLT_F_USER_AGENT, NULL);
+    field_is(&rec, SLT_F_PATH, "/x");
+    field_is(&rec, SLT_F_HOST, "h");
+    /* ALB's "d.dddddd" timings read 8 bytes at once, other spellings as before */
+    assert_int_equal(parse("http 2018-07-02T22:23:00.186641Z app/lb/1 1.2.3.4:1 - 0.000001 "
+                           "9.999999 12.5 200 200 34 366 \"GET http://h/x HTTP/1.1\"",
+                           &rec),
+                     SLT_UP_OK);
+    assert_int_equal(rec.latency_us, 1 + 9999999 + 12500000);
+    assert_int_equal(rec.upstream_us, 9999999);
+    assert_int_equal(parse("http 2018-07-02T22:23:00.186641Z app/lb/1 1.2.3.4:1 - 0.00000x "
+                           "0.000001 0.000001 200 200 34 366 \"GET http://h/x HTTP/1.1\"",
+                           &rec),
+                     SLT_UP_LATENCY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_alb_http_line_fills_fields, teardown),
+        cmocka_unit_test_teardown(test_alb_fields_after_the_request_are_read_on_first_use,
+                                  teardown),
         cmocka_unit_test_teardown(test_alb_minus_one_timing_gives_no_latency, teardown),
         cmocka_unit_test_teardown(test_alb_domain_name_wins_over_url_host, teardown),
         cmocka_unit_test_teardown(test_alb_request_types_are_accepted, teardown),

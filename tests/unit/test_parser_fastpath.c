@@ -131,6 +131,8 @@ static void same_record(const char *line, size_t len)
         if (v == ALB) {
             ra = slt__alb_parse(&st_fast, line, len, &a, 1);
             rb = slt__alb_parse(&st_general, line, len, &b, 0);
+            if (ra == SLT_UP_OK)
+                slt__alb_materialize(&a); /* the fields the fast path leaves for later */
         } else {
             ra = slt__clf_parse((enum slt__clf_variant)v, &st_fast, line, len, &a);
             rb = slt__clf_parse_general((enum slt__clf_variant)v, &st_general, line, len, &b);

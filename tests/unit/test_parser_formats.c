@@ -43,19 +43,19 @@ static void name_columns(const char *const *names)
 
 /* HAProxy's configuration manual, section 8.2.3 "HTTP log format", its example. */
 #define HAPROXY_DOC                                                                                \
-    "Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] "      \
-    "http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "           \
+    "Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] "         \
+    "http-in static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "              \
     "\"GET /index.html HTTP/1.1\""
 /* tstack/lnav test/logfile_haproxy.0 (real traffic, BSD-2-Clause), lines 1, 4 and 14. */
 #define LNAV_HAPROXY_START "Feb 25 16:19:38 192.168.4.2 haproxy[1]: Proxy prod_http_in started."
 #define LNAV_HAPROXY_4                                                                             \
-    "Feb 25 16:19:49 192.168.4.2 haproxy[7]: 141.35.244.171:53332 [25/Feb/2019:16:19:48.143] "  \
-    "prod_http_in~ bk_admin/nginx_sonst 0/0/7/1457/1487 200 11394 - - ---- 2/1/0/0/0 0/0 "        \
-    "{Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:65.0) Gecko/20100101 Firefox/65.0} {} "        \
-    "\"GET /admin/colt/administration?survey=130&input_stats=1&ajax=1&&ajax=1&refresh=1&"        \
+    "Feb 25 16:19:49 192.168.4.2 haproxy[7]: 141.35.244.171:53332 [25/Feb/2019:16:19:48.143] "     \
+    "prod_http_in~ bk_admin/nginx_sonst 0/0/7/1457/1487 200 11394 - - ---- 2/1/0/0/0 0/0 "         \
+    "{Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:65.0) Gecko/20100101 Firefox/65.0} {} "          \
+    "\"GET /admin/colt/administration?survey=130&input_stats=1&ajax=1&&ajax=1&refresh=1&"          \
     "ihandle=1 HTTP/1.1\""
 #define LNAV_HAPROXY_14                                                                            \
-    "Feb 25 16:20:15 192.168.4.2 haproxy[7]: 95.216.197.33:56224 [25/Feb/2019:16:20:10.111] "   \
+    "Feb 25 16:20:15 192.168.4.2 haproxy[7]: 95.216.197.33:56224 [25/Feb/2019:16:20:10.111] "      \
     "prod_http_in/sktst2: SSL handshake failure"
 
 static void test_haproxy_documented_line(void **state)
@@ -95,8 +95,9 @@ static void test_haproxy_real_lines_and_messages(void **state)
     assert_int_equal(parse(LNAV_HAPROXY_4, &rec), SLT_UP_OK);
     assert_int_equal(rec.latency_us, 1487000);
     assert_int_equal(rec.upstream_us, 1457000);
-    field_is(&rec, SLT_F_PATH, "/admin/colt/administration?survey=130&input_stats=1&ajax=1&&ajax=1"
-                               "&refresh=1&ihandle=1");
+    field_is(&rec, SLT_F_PATH,
+             "/admin/colt/administration?survey=130&input_stats=1&ajax=1&&ajax=1"
+             "&refresh=1&ihandle=1");
     own_is(&rec, "frontend", "prod_http_in~");
     own_is(&rec, "backend", "bk_admin");
     assert_int_equal(parse(LNAV_HAPROXY_START, &rec), SLT_UP_NOT_ACCESS);
@@ -125,15 +126,15 @@ static void test_haproxy_real_lines_and_messages(void **state)
                            &rec),
                      SLT_UP_OK);
     field_is(&rec, SLT_F_PATH, "/very-long");
-    assert_int_equal(parse("10.0.1.2:33317 [06/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/x 200 5",
-                           &rec),
-                     SLT_UP_LATENCY);
-    assert_int_equal(parse("10.0.1.2:33317 [06/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/9 2000 5",
-                           &rec),
-                     SLT_UP_STATUS);
-    assert_int_equal(parse("10.0.1.2:33317 [31/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/9 200 5",
-                           &rec),
-                     SLT_UP_TIME);
+    assert_int_equal(
+        parse("10.0.1.2:33317 [06/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/x 200 5", &rec),
+        SLT_UP_LATENCY);
+    assert_int_equal(
+        parse("10.0.1.2:33317 [06/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/9 2000 5", &rec),
+        SLT_UP_STATUS);
+    assert_int_equal(
+        parse("10.0.1.2:33317 [31/Feb/2009:12:14:14.655] fe be/s 1/0/2/3/9 200 5", &rec),
+        SLT_UP_TIME);
     assert_int_equal(parse("nothing like it", &rec), SLT_UP_SYNTAX);
 }
 
@@ -141,14 +142,14 @@ static void test_haproxy_real_lines_and_messages(void **state)
 
 /* Envoy's documentation, "Default format string", its example line. */
 #define ENVOY_DOC                                                                                  \
-    "[2016-04-15T20:17:00.310Z] \"POST /api/v1/locations HTTP/2\" 204 - 154 0 226 100 "         \
-    "\"10.0.35.28\" \"nsq2http\" \"cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2\" \"locations\" "        \
+    "[2016-04-15T20:17:00.310Z] \"POST /api/v1/locations HTTP/2\" 204 - 154 0 226 100 "            \
+    "\"10.0.35.28\" \"nsq2http\" \"cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2\" \"locations\" "          \
     "\"tcp://10.0.2.1:80\""
 /* Istio's documentation, "Envoy Access Logs" task: the sleep pod's istio-proxy log line. */
 #define ISTIO_DOC                                                                                  \
-    "[2020-11-25T21:26:18.409Z] \"GET /status/418 HTTP/1.1\" 418 - via_upstream - \"-\" 0 135 4 " \
-    "4 \"-\" \"curl/7.73.0-DEV\" \"84961386-6d84-929d-98bd-c5aee93b5c88\" \"httpbin:8000\" "     \
-    "\"10.44.1.27:80\" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 "           \
+    "[2020-11-25T21:26:18.409Z] \"GET /status/418 HTTP/1.1\" 418 - via_upstream - \"-\" 0 135 4 "  \
+    "4 \"-\" \"curl/7.73.0-DEV\" \"84961386-6d84-929d-98bd-c5aee93b5c88\" \"httpbin:8000\" "       \
+    "\"10.44.1.27:80\" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 "             \
     "10.0.45.184:8000 10.44.1.23:46520 - default"
 
 static void test_envoy_default_and_istio_lines(void **state)
@@ -199,8 +200,7 @@ static void test_envoy_default_and_istio_lines(void **state)
                            "\"-\" \"10.0.2.1:80\"",
                            &rec),
                      SLT_UP_NOT_ACCESS);
-    assert_int_equal(parse("[2016-04-15 20:17] \"GET / HTTP/1.1\" 200 - 0 0 5", &rec),
-                     SLT_UP_TIME);
+    assert_int_equal(parse("[2016-04-15 20:17] \"GET / HTTP/1.1\" 200 - 0 0 5", &rec), SLT_UP_TIME);
     assert_int_equal(parse("[2016-04-15T20:17:00.310Z] \"GET / HTTP/1.1\" 200 - 0 0", &rec),
                      SLT_UP_SYNTAX);
     assert_int_equal(parse("GET / 200", &rec), SLT_UP_SYNTAX);
@@ -211,16 +211,16 @@ static void test_envoy_default_and_istio_lines(void **state)
 /* A line its authors copied from their production Traefik access log, in a public test file
  * (sentinel_core, tests of normalizers/traefik_access). */
 #define TRAEFIK_REAL                                                                               \
-    "{\"ClientAddr\":\"148.113.255.4:52654\",\"ClientHost\":\"148.113.255.4\",\"ClientPort\":"    \
-    "\"52654\",\"ClientUsername\":\"-\",\"DownstreamContentSize\":397,\"DownstreamStatus\":200,"  \
-    "\"Duration\":3454189,\"OriginContentSize\":397,\"OriginDuration\":3427197,\"OriginStatus\":" \
+    "{\"ClientAddr\":\"148.113.255.4:52654\",\"ClientHost\":\"148.113.255.4\",\"ClientPort\":"     \
+    "\"52654\",\"ClientUsername\":\"-\",\"DownstreamContentSize\":397,\"DownstreamStatus\":200,"   \
+    "\"Duration\":3454189,\"OriginContentSize\":397,\"OriginDuration\":3427197,\"OriginStatus\":"  \
     "200,\"Overhead\":26992,\"RequestAddr\":\"sentinel.apps.auditflow.ca\",\"RequestContentSize\"" \
-    ":0,\"RequestCount\":5,\"RequestHost\":\"sentinel.apps.auditflow.ca\",\"RequestMethod\":"     \
-    "\"GET\",\"RequestPath\":\"/.env\",\"RequestPort\":\"-\",\"RequestProtocol\":\"HTTP/2.0\","   \
-    "\"RequestScheme\":\"https\",\"RetryAttempts\":0,\"RouterName\":\"sentinel@docker\","        \
-    "\"ServiceAddr\":\"10.0.1.8:8000\",\"ServiceName\":\"sentinel@docker\",\"ServiceURL\":"       \
-    "\"http://10.0.1.8:8000\",\"StartLocal\":\"2026-09-29T23:05:40.189830187Z\",\"StartUTC\":"    \
-    "\"2026-09-29T23:05:40.189830187Z\",\"TLSCipher\":\"TLS_AES_128_GCM_SHA256\",\"TLSVersion\":" \
+    ":0,\"RequestCount\":5,\"RequestHost\":\"sentinel.apps.auditflow.ca\",\"RequestMethod\":"      \
+    "\"GET\",\"RequestPath\":\"/.env\",\"RequestPort\":\"-\",\"RequestProtocol\":\"HTTP/2.0\","    \
+    "\"RequestScheme\":\"https\",\"RetryAttempts\":0,\"RouterName\":\"sentinel@docker\","          \
+    "\"ServiceAddr\":\"10.0.1.8:8000\",\"ServiceName\":\"sentinel@docker\",\"ServiceURL\":"        \
+    "\"http://10.0.1.8:8000\",\"StartLocal\":\"2026-09-29T23:05:40.189830187Z\",\"StartUTC\":"     \
+    "\"2026-09-29T23:05:40.189830187Z\",\"TLSCipher\":\"TLS_AES_128_GCM_SHA256\",\"TLSVersion\":"  \
     "\"1.3\",\"entryPointName\":\"https\",\"level\":\"info\",\"msg\":\"\",\"request_User-Agent\":" \
     "\"test-scanner/1.0\",\"time\":\"2026-09-29T23:05:40Z\"}"
 
@@ -270,14 +270,14 @@ static void test_traefik_json_real_line(void **state)
 
 /* A public ingress-nginx troubleshooting walkthrough: the controller's log line. */
 #define INGRESS_404                                                                                \
-    "127.0.0.1 - - [13/Nov/2022:02:17:47 +0000] \"GET /path-a/path.html HTTP/2.0\" 404 19 \"-\" " \
-    "\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "        \
-    "Chrome/107.0.0.0 Safari/537.36\" 485 0.000 [default-service-a-80] [] 10.244.0.8:80 19 "     \
+    "127.0.0.1 - - [13/Nov/2022:02:17:47 +0000] \"GET /path-a/path.html HTTP/2.0\" 404 19 \"-\" "  \
+    "\"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "          \
+    "Chrome/107.0.0.0 Safari/537.36\" 485 0.000 [default-service-a-80] [] 10.244.0.8:80 19 "       \
     "0.000 404 206ed4b88b712564fc073c3adb845dff"
 /* Azure AKS documentation (Private Link Service with ingress-nginx): the controller's log. */
 #define INGRESS_AKS                                                                                \
-    "10.3.0.5 - - [23/Apr/2021:12:59:38 +0000] \"GET /WeatherForecast HTTP/2.0\" 200 508 \"-\" " \
-    "\"curl/7.58.0\" 70 0.001 [default-helloservice-80] [] 10.244.0.37:80 520 0.000 200 "        \
+    "10.3.0.5 - - [23/Apr/2021:12:59:38 +0000] \"GET /WeatherForecast HTTP/2.0\" 200 508 \"-\" "   \
+    "\"curl/7.58.0\" 70 0.001 [default-helloservice-80] [] 10.244.0.37:80 520 0.000 200 "          \
     "f4a0e8af30821cda341c04cdc45ed9a8"
 
 static void test_ingress_nginx_upstreaminfo(void **state)
@@ -336,10 +336,33 @@ static void test_ingress_nginx_upstreaminfo(void **state)
 
 /* elastic/integrations packages/aws/data_stream/cloudfront_logs test-cloudfront.log (ELv2):
  * its #Fields: line and records 6, 8 and 12 (the last, 31 of 33 fields). */
-#define CF_FIELDS "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end"
-#define CF_CURL_502 "2019-12-13\t22:37:02\tSEA19-C2\t900\t89.160.20.112\tGET\td111111abcdef8.cloudfront.net\t/\t502\t-\tcurl/7.55.1\t-\t-\tError\tkBkDzGnceVtWHqSCqBUqtA_cEs2T3tFUBbnBNkB9El_uVRhHgcZfcw==\twww.example.com\thttp\t387\t0.103\t-\t-\t-\tError\tHTTP/1.1\t-\t-\t12644\t0.103\tOriginDnsError\ttext/html\t507\t-\t-"
-#define CF_000 "2022-04-19\t12:29:36\tSEA19-C2\t10157\t81.2.69.143\tPOST\td111111abcdef8.cloudfront.net\t/getApplications\t000\thttps://test.com/global\tMozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)%20Chrome/100.0.4896.127%20Safari/537.36\tsource=global\t-\tMiss\thrsHM5OM6sTIXUleC1G20YtDxMf5Cq0Jbz0pwhVpod2kgEn_W6akCQ==\ttest.com\thttps\t1057\t0.238\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tMiss\tHTTP/2.0\t-\t-\t4203\t0.238\tMiss\tapplication/json;charset=UTF-8\t-\t-\t-"
-#define CF_SHORT "2024-07-13\t15:29:45\tEWR53-C1\t198083\t127.0.0.1\tGET\txxxxxxxxxxxxx.cloudfront.net\t/en(test)\t404\thttps://domain.tld/\tUser-Agent:%20Mozilla/4.0%20(compatible;%20MSIE%207.0;%20Windows%20NT%205.1;%20360SE)\t-\tcookie\tError\tsomevalidbase64==\tdomain.tld\thttps\t609\t0.318\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tError\tHTTP/1.1\t-\t-\t50294\t0.318\tError\ttext/html\t-"
+#define CF_FIELDS                                                                                  \
+    "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "   \
+    "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id "     \
+    "x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher "       \
+    "x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port "      \
+    "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "               \
+    "sc-range-start sc-range-end"
+#define CF_CURL_502                                                                                \
+    "2019-12-13\t22:37:02\tSEA19-C2\t900\t89.160.20.112\tGET\td111111abcdef8.cloudfront.net\t/"    \
+    "\t502\t-\tcurl/"                                                                              \
+    "7.55.1\t-\t-\tError\tkBkDzGnceVtWHqSCqBUqtA_cEs2T3tFUBbnBNkB9El_uVRhHgcZfcw==\twww.example."  \
+    "com\thttp\t387\t0.103\t-\t-\t-\tError\tHTTP/1.1\t-\t-\t12644\t0.103\tOriginDnsError\ttext/"   \
+    "html\t507\t-\t-"
+#define CF_000                                                                                     \
+    "2022-04-19\t12:29:36\tSEA19-C2\t10157\t81.2.69.143\tPOST\td111111abcdef8.cloudfront.net\t/"   \
+    "getApplications\t000\thttps://test.com/global\tMozilla/"                                      \
+    "5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/"                                   \
+    "537.36%20(KHTML,%20like%20Gecko)%20Chrome/100.0.4896.127%20Safari/"                           \
+    "537.36\tsource=global\t-\tMiss\thrsHM5OM6sTIXUleC1G20YtDxMf5Cq0Jbz0pwhVpod2kgEn_W6akCQ=="     \
+    "\ttest.com\thttps\t1057\t0.238\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\tMiss\tHTTP/"              \
+    "2.0\t-\t-\t4203\t0.238\tMiss\tapplication/json;charset=UTF-8\t-\t-\t-"
+#define CF_SHORT                                                                                   \
+    "2024-07-13\t15:29:45\tEWR53-C1\t198083\t127.0.0.1\tGET\txxxxxxxxxxxxx.cloudfront.net\t/"      \
+    "en(test)\t404\thttps://domain.tld/\tUser-Agent:%20Mozilla/"                                   \
+    "4.0%20(compatible;%20MSIE%207.0;%20Windows%20NT%205.1;%20360SE)\t-"                           \
+    "\tcookie\tError\tsomevalidbase64==\tdomain.tld\thttps\t609\t0.318\t-\tTLSv1.3\tTLS_AES_128_"  \
+    "GCM_SHA256\tError\tHTTP/1.1\t-\t-\t50294\t0.318\tError\ttext/html\t-"
 
 static void test_cloudfront_standard_log(void **state)
 {
@@ -391,13 +414,13 @@ static void test_cloudfront_standard_log(void **state)
 
 /* tests/data/iis/u_ex100815.log (IIS 7.0) and u_ex160110.log (IIS 8.5): see SOURCES.md. */
 #define IIS7_FIELDS                                                                                \
-    "#Fields: date time s-sitename s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username "  \
+    "#Fields: date time s-sitename s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username "    \
     "c-ip cs(User-Agent) sc-status sc-substatus sc-win32-status sc-bytes cs-bytes time-taken"
 #define IIS7_LINE                                                                                  \
-    "2010-08-15 03:53:32 W3SVC20 67.222.136.138 GET /robots.txt - 80 - 66.249.71.164 "           \
+    "2010-08-15 03:53:32 W3SVC20 67.222.136.138 GET /robots.txt - 80 - 66.249.71.164 "             \
     "Googlebot-Image/1.0 404 0 2 1405 211 22"
 #define IIS85_LINE                                                                                 \
-    "2016-01-10 00:29:52 172.31.22.76 GET / - 80 - 66.249.66.155 "                               \
+    "2016-01-10 00:29:52 172.31.22.76 GET / - 80 - 66.249.66.155 "                                 \
     "Mozilla/5.0+(compatible;+Googlebot/2.1;++http://www.google.com/bot.html) - 200 0 0 1183"
 
 static void test_w3c_iis_header_per_stream(void **state)

@@ -48,7 +48,7 @@ static int parse(const char *line, struct slt_record *rec)
 static void field_is(const struct slt_record *rec, int k, const char *want)
 {
     char got[2048];
-    struct slt_str s = rec->field[k];
+    struct slt_str s = slt_record_get(rec, k); /* fields may be read on first use (alb) */
 
     if (!want) {
         if (s.p)

@@ -82,6 +82,9 @@ struct slt_record {
     const char *line;
     size_t len;
     const void *priv;
+    /* private: canonical fields not read yet (bit k: field k); slt_record_get() reads them */
+    uint32_t lazy;
+    size_t lazy_pos; /* where in the line the format resumes for them */
 };
 
 enum slt_latency_unit {
@@ -136,7 +139,11 @@ int slt_format_has_latency(const struct slt_format *fmt);
  * (0 <= key < SLT_F__COUNT) or a format-specific one (a named capture, a JSON path), or -1.
  */
 int slt_format_field_key(const struct slt_format *fmt, const char *name, size_t len);
-/* The text of field key in rec; .p == NULL when absent. */
+/*
+ * The text of field key in rec; .p == NULL when absent. Read canonical fields through it too
+ * (not rec->field[key]): a format may leave fields that are costly to find and seldom used
+ * (alb: everything after the request) to be read on first use.
+ */
 struct slt_str slt_record_get(const struct slt_record *rec, int key);
 
 /*
