@@ -68,8 +68,11 @@ struct slt_server {
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
     struct slt_aggr_stats *stats;
-    struct slt_session *sessions; /* every open connection */
+    struct slt_session *sessions; /* every open connection, newest first */
     size_t nsessions;
+    size_t npreauth; /* of those, not authenticated yet (capped by SLT_PREAUTH_MAX) */
+    struct slt_auth_throttle *throttle; /* per address: failed authentications */
+    size_t nthrottle;
     int stopping;
     uv_timer_t stop_timer;
     void (*on_stopped)(struct slt_server *srv);
@@ -87,9 +90,32 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
  */
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
 
+/*
+ * Before authentication (issue 11 item 7): at most SLT_PREAUTH_MAX connections that have not
+ * sent a good HELLO (past it the oldest is closed to make room: a real agent says HELLO at
+ * once, a silent socket never), apart from max_agents, each with hello_timeout to do so. An
+ * address whose authentications failed SLT_AUTH_FAILURES times in SLT_AUTH_WINDOW_MS is refused
+ * at accept for SLT_AUTH_BLOCK_MS; failures are logged once per address per window, with a
+ * count. The table holds SLT_AUTH_SLOTS addresses (the least recent is reused).
+ */
+#define SLT_PREAUTH_MAX 256
+#define SLT_AUTH_FAILURES 5
+#define SLT_AUTH_WINDOW_MS 60000
+#define SLT_AUTH_BLOCK_MS 60000
+#define SLT_AUTH_SLOTS 1024
+
+/* server.c: 1 when ip is refused now (counted, logged once per window). */
+int slt__server_throttled(struct slt_server *srv, const char *ip);
+/* server.c: an authentication from ip failed; what says how ("authentication failed for agent
+ * 'x'"), peer is ip:port. Logs once per address per window, with the count. */
+void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char *peer,
+                             const char *what);
+
 /* session.c, used by server.c */
 /* Takes c (closes it on failure). */
 int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
+/* Closes the oldest session still waiting for HELLO (to make room); 0 when there is none. */
+int slt__session_evict_preauth(struct slt_server *srv);
 /* Stop reading; close once the in-flight apply (if any) answered. */
 void slt__session_drain(struct slt_session *s);
 void slt__session_close(struct slt_session *s, const char *reason);

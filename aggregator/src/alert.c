@@ -19,9 +19,9 @@
 #include <time.h>
 #include <uv.h>
 
-#include "httpc.h"
 #include "slo.h"
 #include "slt/config.h"
+#include "slt/httpc.h"
 #include "store.h"
 
 #define COMPONENT "alert"
@@ -60,8 +60,14 @@ struct alert_conf {
     int64_t minute_retention_s;
     int64_t hour_retention_s;
     int has_am, has_wh, has_pd;
-    struct slt_http_url am, wh, pd;
-    char pd_key[MAX_ROUTING_KEY];
+    struct slt_http_url am, wh; /* for the log */
+    char *am_url, *wh_url;      /* what is POSTed to */
+    /* TLS and credentials of every receiver; its strings are owned here */
+    struct slt_httpc_auth auth;
+    /* PagerDuty: its own TLS settings (our credentials are not PagerDuty's) */
+    char *pd_url;
+    struct slt_httpc_auth pd_auth;
+    char *pd_key;
     char *generator_url;
     struct slt_label *labels;
     size_t nlabels;
@@ -89,7 +95,7 @@ struct nqueue {
     struct slt_alert *al;
     char *q[SLT_ALERT_QUEUE_MAX];
     size_t head, len;
-    struct slt_httpc *req;
+    struct slt_httpc_req *req;
     const char *doc; /* the document req carries; NULL once dropped */
     int failed_this_round;
 };
@@ -113,8 +119,9 @@ struct slt_alert {
     size_t ndocs, cap_docs;
 
     /* notifications */
-    struct slt_httpc *am_req;
-    struct slt_httpc *wh_req;
+    struct slt_httpc *httpc; /* one client (connection pool) for every receiver */
+    struct slt_httpc_req *am_req;
+    struct slt_httpc_req *wh_req;
     const char *wh_doc;            /* the queued document wh_req carries; NULL once dropped */
     char *wq[SLT_ALERT_QUEUE_MAX]; /* webhook documents, a ring */
     size_t wq_head, wq_len;
@@ -139,25 +146,41 @@ static void slos_free(struct alert_slo *s, size_t n)
     slt_free(s);
 }
 
-/* The routing key: the first line of the file, at most MAX_ROUTING_KEY - 1 bytes. */
-static int read_routing_key(const char *path, char *out, size_t max)
+static void free_secret(char *s)
 {
-    FILE *f = fopen(path, "r");
-    size_t n;
+    if (s)
+        memset(s, 0, strlen(s));
+    slt_free(s);
+}
 
-    if (!f) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "cannot read pagerduty routing_key_file '%s': %s",
-                path, strerror(errno));
-        return SLT_ECONFIG;
+/* The receivers' TLS and credentials: 0, or SLT_ECONFIG after logging what failed. */
+static int conf_auth(const struct slt_alert_conf *ac, struct slt_httpc_auth *a)
+{
+    char *s = NULL;
+    int rc;
+
+    if (ac->tls_ca_file && !(a->ca_file = slt_strdup(ac->tls_ca_file)))
+        return SLT_ENOMEM;
+    if (ac->bearer_token_file) {
+        rc = slt_read_secret(ac->bearer_token_file, 16384, &s);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, COMPONENT, "cannot read alerting.bearer_token_file '%s': %s",
+                    ac->bearer_token_file, slt_strerror(rc));
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+        }
+        a->bearer_token = s;
     }
-    if (!fgets(out, (int)max, f))
-        out[0] = '\0';
-    fclose(f);
-    n = strcspn(out, "\r\n");
-    out[n] = '\0';
-    if (n == 0) {
-        slt_log(SLT_LOG_ERROR, COMPONENT, "pagerduty routing_key_file '%s' is empty", path);
-        return SLT_ECONFIG;
+    if (ac->basic_auth_username) {
+        if (!(a->basic_user = slt_strdup(ac->basic_auth_username)))
+            return SLT_ENOMEM;
+        rc = slt_read_secret(ac->basic_auth_password_file, 16384, &s);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, COMPONENT,
+                    "cannot read alerting.basic_auth.password_file '%s': %s",
+                    ac->basic_auth_password_file, slt_strerror(rc));
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+        }
+        a->basic_password = s;
     }
     return 0;
 }
@@ -169,6 +192,15 @@ static void conf_free(struct alert_conf *c)
     if (!c)
         return;
     slt_free(c->generator_url);
+    slt_free(c->am_url);
+    slt_free(c->wh_url);
+    slt_free(c->pd_url);
+    slt_free((char *)c->pd_auth.ca_file);
+    free_secret(c->pd_key);
+    slt_free((char *)c->auth.ca_file);
+    free_secret((char *)c->auth.bearer_token);
+    slt_free((char *)c->auth.basic_user);
+    free_secret((char *)c->auth.basic_password);
     for (i = 0; i < c->nlabels; i++) {
         slt_free(c->labels[i].name);
         slt_free(c->labels[i].value);
@@ -197,17 +229,6 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
     if (ac->alertmanager) {
         c->has_am = 1;
         rc = slt_http_url_parse(ac->alertmanager, &c->am, err, sizeof(err));
-        if (rc == 0) {
-            /* POST {url}/api/v2/alerts */
-            size_t n = strlen(c->am.path);
-
-            while (n > 0 && c->am.path[n - 1] == '/')
-                c->am.path[--n] = '\0';
-            if (n + sizeof("/api/v2/alerts") > sizeof(c->am.path))
-                rc = SLT_ECONFIG;
-            else
-                memcpy(c->am.path + n, "/api/v2/alerts", sizeof("/api/v2/alerts"));
-        }
     }
     if (rc == 0 && ac->webhook) {
         c->has_wh = 1;
@@ -218,22 +239,39 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
         conf_free(c);
         return SLT_ECONFIG;
     }
-    if (ac->pagerduty_routing_key_file) {
-        const char *u = ac->pagerduty_url ? ac->pagerduty_url : "";
+    if (c->has_am) {
+        /* POST {url}/api/v2/alerts */
+        size_t n = strlen(ac->alertmanager);
 
-        if (read_routing_key(ac->pagerduty_routing_key_file, c->pd_key, sizeof(c->pd_key)) < 0) {
-            conf_free(c);
-            return SLT_ECONFIG;
-        }
-        if (slt_http_url_parse(u, &c->pd, err, sizeof(err)) < 0) {
-            /* the alert client speaks http:// only: reach PagerDuty through a local relay */
+        while (n > 0 && ac->alertmanager[n - 1] == '/')
+            n--;
+        c->am_url = slt_malloc(n + sizeof("/api/v2/alerts"));
+        if (!c->am_url)
+            goto nomem;
+        memcpy(c->am_url, ac->alertmanager, n);
+        memcpy(c->am_url + n, "/api/v2/alerts", sizeof("/api/v2/alerts"));
+    }
+    if (c->has_wh && !(c->wh_url = slt_strdup(ac->webhook)))
+        goto nomem;
+    rc = conf_auth(ac, &c->auth);
+    if (rc < 0) {
+        conf_free(c);
+        return rc;
+    }
+    if (ac->pagerduty_routing_key_file) {
+        rc = slt_read_secret(ac->pagerduty_routing_key_file, MAX_ROUTING_KEY, &c->pd_key);
+        if (rc < 0) {
             slt_log(SLT_LOG_ERROR, COMPONENT,
-                    "pagerduty url '%s' cannot be used (%s): PagerDuty is off; point "
-                    "alerting.pagerduty.url at an http:// relay",
-                    u, err);
-        } else {
-            c->has_pd = 1;
+                    "cannot read alerting.pagerduty.routing_key_file '%s': %s",
+                    ac->pagerduty_routing_key_file, slt_strerror(rc));
+            conf_free(c);
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
         }
+        c->pd_url = slt_strdup(ac->pagerduty_url ? ac->pagerduty_url
+                                                 : "https://events.pagerduty.com/v2/enqueue");
+        if (!c->pd_url || (ac->tls_ca_file && !(c->pd_auth.ca_file = slt_strdup(ac->tls_ca_file))))
+            goto nomem;
+        c->has_pd = 1;
     }
     if (ac->external_url) {
         snprintf(url, sizeof(url), "%s", ac->external_url);
@@ -435,19 +473,21 @@ static void wq_push(struct slt_alert *al, char *doc)
     al->wq_len++;
 }
 
-static void log_failure(const char *target, int status)
+static void log_failure(const char *target, int status, const char *error)
 {
-    char why[64];
+    char why[320];
 
     if (status > 0)
         snprintf(why, sizeof(why), "answered %d", status);
+    else if (error && error[0])
+        snprintf(why, sizeof(why), "%s", error);
     else
         snprintf(why, sizeof(why), "%s",
                  status > -10000 ? uv_strerror(status) : slt_strerror(status));
     slt_log(SLT_LOG_WARN, COMPONENT, "%s notification failed: %s (retried)", target, why);
 }
 
-static void on_wh_done(int status, void *data)
+static void on_wh_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
     const char *doc = al->wh_doc;
@@ -466,7 +506,7 @@ static void on_wh_done(int status, void *data)
     } else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
         al->wh_failed_this_round = 1;
-        log_failure("webhook", status);
+        log_failure("webhook", status, error);
     }
     if (al->stopping)
         alert_maybe_stopped(al);
@@ -484,8 +524,8 @@ static void wh_kick(struct slt_alert *al)
     if (al->stopping || al->wh_req || !al->wq_len || al->wh_failed_this_round || !c->has_wh)
         return;
     doc = al->wq[al->wq_head];
-    rc = slt_httpc_post(al->loop, &c->wh, "application/json", doc, strlen(doc), c->timeout_ms,
-                        on_wh_done, al, &al->wh_req);
+    rc = slt_httpc_post(al->httpc, c->wh_url, &c->auth, "application/json", doc, strlen(doc),
+                        c->timeout_ms, on_wh_done, al, &al->wh_req);
     if (rc < 0) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_WEBHOOK]++;
         al->wh_failed_this_round = 1;
@@ -553,7 +593,7 @@ static void nq_push(struct nqueue *q, char *doc)
 
 static void pd_kick(struct slt_alert *al);
 
-static void on_pd_done(int status, void *data)
+static void on_pd_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
     struct nqueue *q = &al->pdq;
@@ -569,13 +609,13 @@ static void on_pd_done(int status, void *data)
     } else if (status == 400) {
         /* PagerDuty refused the event itself: sending it again cannot help */
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
-        log_failure("pagerduty", status);
+        log_failure("pagerduty", status, error);
         if (doc && q->len && q->q[q->head] == doc)
             nq_pop(q);
     } else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
         q->failed_this_round = 1;
-        log_failure("pagerduty", status);
+        log_failure("pagerduty", status, error);
     }
     if (al->stopping)
         alert_maybe_stopped(al);
@@ -592,8 +632,8 @@ static void pd_kick(struct slt_alert *al)
     if (al->stopping || q->req || !q->len || q->failed_this_round || !al->conf->has_pd)
         return;
     doc = q->q[q->head];
-    if (slt_httpc_post(al->loop, &al->conf->pd, "application/json", doc, strlen(doc),
-                       al->conf->timeout_ms, on_pd_done, al, &q->req) < 0) {
+    if (slt_httpc_post(al->httpc, al->conf->pd_url, &al->conf->pd_auth, "application/json", doc,
+                       strlen(doc), al->conf->timeout_ms, on_pd_done, al, &q->req) < 0) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
         q->failed_this_round = 1;
         return;
@@ -642,7 +682,7 @@ static void pd_sync(struct slt_alert *al)
     }
 }
 
-static void on_am_done(int status, void *data)
+static void on_am_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
     int ok = status >= 200 && status < 300;
@@ -654,7 +694,7 @@ static void on_am_done(int status, void *data)
         al->stats->alert_notifications_sent[SLT_ALERT_TARGET_ALERTMANAGER]++;
     else if (status != UV_ECANCELED) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
-        log_failure("alertmanager", status);
+        log_failure("alertmanager", status, error);
     }
     for (i = 0; i < al->conf->nslos; i++) {
         for (k = 0; k < al->conf->slos[i].slo.ntiers; k++) {
@@ -702,8 +742,8 @@ static void am_send(struct slt_alert *al, int64_t now)
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
         return;
     }
-    rc = slt_httpc_post(al->loop, &c->am, "application/json", body, strlen(body), c->timeout_ms,
-                        on_am_done, al, &al->am_req);
+    rc = slt_httpc_post(al->httpc, c->am_url, &c->auth, "application/json", body, strlen(body),
+                        c->timeout_ms, on_am_done, al, &al->am_req);
     free(body);
     if (rc < 0) {
         al->stats->alert_notifications_failed[SLT_ALERT_TARGET_ALERTMANAGER]++;
@@ -1022,10 +1062,10 @@ static void on_timer_closed(uv_handle_t *h)
 
 static void describe(const struct alert_conf *c)
 {
-    char am[SLT_URL_MAX_HOST + 16], wh[SLT_URL_MAX_HOST + 16];
+    char am[SLT_URL_MAX_HOST + 24], wh[SLT_URL_MAX_HOST + 24];
 
-    snprintf(am, sizeof(am), "%s:%d", c->am.host, c->am.port);
-    snprintf(wh, sizeof(wh), "%s:%d", c->wh.host, c->wh.port);
+    snprintf(am, sizeof(am), "%s%s:%d", c->am.tls ? "https://" : "", c->am.host, c->am.port);
+    snprintf(wh, sizeof(wh), "%s%s:%d", c->wh.tls ? "https://" : "", c->wh.host, c->wh.port);
     slt_log(SLT_LOG_INFO, COMPONENT,
             "%zu slo(s) evaluated every %" PRId64 " ms; alertmanager %s, webhook %s", c->nslos,
             c->interval_ms, c->has_am ? am : "off", c->has_wh ? wh : "off");
@@ -1041,6 +1081,12 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
         return SLT_ENOMEM;
     rc = conf_new(cfg, &al->conf);
     if (rc < 0) {
+        slt_free(al);
+        return rc;
+    }
+    rc = slt_httpc_new(loop, &al->httpc);
+    if (rc < 0) {
+        conf_free(al->conf);
         slt_free(al);
         return rc;
     }
@@ -1149,12 +1195,9 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     slt_store_req_cancel(&al->rq);
     if (al->eval_active)
         eval_end(al);
-    if (al->am_req)
-        slt_httpc_cancel(al->am_req);
-    if (al->wh_req)
-        slt_httpc_cancel(al->wh_req);
-    if (al->pdq.req)
-        slt_httpc_cancel(al->pdq.req);
+    /* cancels the requests in flight; their callbacks run from the loop */
+    slt_httpc_free(al->httpc);
+    al->httpc = NULL;
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);
 }
 

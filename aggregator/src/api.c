@@ -1340,8 +1340,12 @@ static int render_metrics(struct slt_api *api, const struct query *q, struct slt
                             "# HELP slitail_http_probe_connections_total Connections over the "
                             "limit served /healthz or /readyz only.\n"
                             "# TYPE slitail_http_probe_connections_total counter\n"
-                            "slitail_http_probe_connections_total %" PRIu64 "\n",
-                            hc->conns_over_cap);
+                            "slitail_http_probe_connections_total %" PRIu64 "\n"
+                            "# HELP slitail_http_connections_evicted_total Idle or slow "
+                            "connections closed to make room at the connection limit.\n"
+                            "# TYPE slitail_http_connections_evicted_total counter\n"
+                            "slitail_http_connections_evicted_total %" PRIu64 "\n",
+                            hc->conns_over_cap, hc->conns_evicted);
     return rc;
 }
 
@@ -1580,6 +1584,7 @@ static const struct slt_http_limits http_limits = {
     .probe_paths = probe_paths,
     .probe_conns = 16,
     .probe_timeout_ms = 1000,
+    .evict_idle = 1,
 };
 
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,

@@ -124,6 +124,36 @@ static int store_addr_parse(const struct slt_aggr_conf *a, struct store_addr *sa
     return 0;
 }
 
+/*
+ * Secure by default: agents must authenticate (token_file or tls.client_ca_file), and an API on
+ * a non-loopback address needs api_token_file, unless the config says otherwise explicitly.
+ */
+static int check_auth(const struct slt_config *cfg, char *err, size_t errlen)
+{
+    const struct slt_aggr_conf *a = &cfg->aggregator;
+    struct sockaddr_storage ss;
+
+    if (!a->token_file && !(a->tls.enabled && a->tls.client_ca_file) &&
+        !a->allow_unauthenticated) {
+        snprintf(err, errlen,
+                 "%s: aggregator: neither token_file nor tls.client_ca_file is set, so anyone who "
+                 "reaches %s could send batches; set one (docs/SECURITY.md), or "
+                 "allow_unauthenticated: true",
+                 cfg->path, a->listen);
+        return SLT_ECONFIG;
+    }
+    if (!a->api_token_file && !a->allow_unauthenticated_api &&
+        slt_net_parse_listen(a->http_listen, &ss) == 0 && !slt_net_is_loopback(&ss)) {
+        snprintf(err, errlen,
+                 "%s: aggregator: http_listen '%s' is not a loopback address and no "
+                 "api_token_file is set, so anyone could read every SLI; set api_token_file "
+                 "(docs/SECURITY.md), or allow_unauthenticated_api: true",
+                 cfg->path, a->http_listen);
+        return SLT_ECONFIG;
+    }
+    return 0;
+}
+
 /* Everything the ingest side needs from cfg, checked; p is filled only on success. */
 static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
                        struct store_addr *url, char *err, size_t errlen)
@@ -252,6 +282,10 @@ static void reload(struct aggr_main *m)
         return;
     }
     rc = make_params(cfg, &p, &url, err, sizeof(err));
+    if (rc == 0 && (rc = check_auth(cfg, err, sizeof(err))) < 0) {
+        store_addr_release(&url);
+        slt_aggr_params_release(&p);
+    }
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "aggregator", "reload refused, keeping the old config: %s", err);
         slt_config_free(cfg);
@@ -337,6 +371,10 @@ int main(int argc, char **argv)
         return 2;
     }
     rc = make_params(m.cfg, &m.params, &url, err, sizeof(err));
+    if (rc == 0 && (rc = check_auth(m.cfg, err, sizeof(err))) < 0) {
+        store_addr_release(&url);
+        slt_aggr_params_release(&m.params);
+    }
     if (rc < 0) {
         fprintf(stderr, "slitail-aggregator: %s\n", err);
         slt_config_free(m.cfg);
@@ -365,9 +403,11 @@ int main(int argc, char **argv)
         return 0;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (!m.params.token)
+    if (!m.params.token && !slt_tls_requires_client_cert(m.tls))
         slt_log(SLT_LOG_WARN, "aggregator",
-                "no aggregator.token_file: agents are not authenticated");
+                "allow_unauthenticated: agents are not authenticated, anyone who reaches %s may "
+                "send batches",
+                m.params.listen);
     uv_loop_init(&m.loop);
     /* before listening: a SIGTERM right after the port opens must stop us cleanly */
     uv_signal_init(&m.loop, &m.sighup);

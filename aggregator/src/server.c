@@ -59,11 +59,117 @@ int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err,
     return 0;
 }
 
+/* ---- failed authentications per address ---- */
+
+struct slt_auth_throttle {
+    char ip[48];
+    int64_t last_ms;       /* last use of the slot */
+    int64_t window_ms;     /* start of the current counting window */
+    uint32_t failures;     /* in the window */
+    int64_t blocked_until; /* refused at accept until then */
+    int64_t logged_ms;     /* last line logged for this address */
+    uint64_t unlogged;     /* failures or refusals since that line */
+};
+
+static struct slt_auth_throttle *throttle_find(struct slt_server *srv, const char *ip, int make)
+{
+    struct slt_auth_throttle *t, *lru = NULL;
+    size_t i;
+
+    for (i = 0; i < srv->nthrottle; i++) {
+        t = &srv->throttle[i];
+        if (strcmp(t->ip, ip) == 0)
+            return t;
+        if (!lru || t->last_ms < lru->last_ms)
+            lru = t;
+    }
+    if (!make)
+        return NULL;
+    if (!srv->throttle) {
+        srv->throttle = slt_calloc(SLT_AUTH_SLOTS, sizeof(*srv->throttle));
+        if (!srv->throttle)
+            return NULL;
+    }
+    if (srv->nthrottle < SLT_AUTH_SLOTS)
+        t = &srv->throttle[srv->nthrottle++];
+    else
+        t = lru; /* the least recently seen address gives its slot */
+    memset(t, 0, sizeof(*t));
+    snprintf(t->ip, sizeof(t->ip), "%s", ip);
+    return t;
+}
+
+int slt__server_throttled(struct slt_server *srv, const char *ip)
+{
+    struct slt_auth_throttle *t = srv->nthrottle ? throttle_find(srv, ip, 0) : NULL;
+    int64_t now = (int64_t)(slt_mono_ns() / 1000000);
+
+    if (!t || t->blocked_until <= now)
+        return 0;
+    t->last_ms = now;
+    srv->stats->auth_throttled++;
+    if (now - t->logged_ms >= SLT_AUTH_WINDOW_MS) {
+        slt_log(SLT_LOG_WARN, "ingest",
+                "refusing connections from %s for %lld more s: too many failed "
+                "authentications (%llu failures or refusals since the last line)",
+                ip, (long long)((t->blocked_until - now + 999) / 1000),
+                (unsigned long long)t->unlogged + 1);
+        t->logged_ms = now;
+        t->unlogged = 0;
+    } else {
+        t->unlogged++;
+    }
+    return 1;
+}
+
+void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char *peer,
+                             const char *what)
+{
+    struct slt_auth_throttle *t = throttle_find(srv, ip, 1);
+    int64_t now = (int64_t)(slt_mono_ns() / 1000000);
+
+    if (!t) {
+        slt_log(SLT_LOG_WARN, "ingest", "%s from %s", what, peer);
+        return;
+    }
+    t->last_ms = now;
+    if (now - t->window_ms >= SLT_AUTH_WINDOW_MS) {
+        t->window_ms = now;
+        t->failures = 0;
+    }
+    t->failures++;
+    if (t->failures >= SLT_AUTH_FAILURES && t->blocked_until <= now) {
+        t->blocked_until = now + SLT_AUTH_BLOCK_MS;
+        /* once per block, whatever the interval */
+        slt_log(SLT_LOG_WARN, "ingest",
+                "refusing connections from %s for %d s: %u failed authentications in %d s "
+                "(the last: %s)",
+                ip, SLT_AUTH_BLOCK_MS / 1000, t->failures, SLT_AUTH_WINDOW_MS / 1000, what);
+        t->logged_ms = now;
+        t->unlogged = 0;
+        return;
+    }
+    if (t->logged_ms == 0 || now - t->logged_ms >= SLT_AUTH_WINDOW_MS) {
+        /* never the token: only what failed, from where, and how often */
+        slt_log(SLT_LOG_WARN, "ingest",
+                "%s from %s (%llu failures from this address since the last line)", what, peer,
+                (unsigned long long)t->unlogged + 1);
+        t->logged_ms = now;
+        t->unlogged = 0;
+    } else {
+        t->unlogged++;
+    }
+}
+
 static void on_connection(struct slt_listener *l, struct slt_conn *c)
 {
     struct slt_server *srv = slt_listener_data(l);
     int rc;
 
+    if (slt__server_throttled(srv, slt_conn_peer_ip(c))) {
+        slt_conn_close(c, NULL);
+        return;
+    }
     rc = slt__session_accept(srv, c);
     if (rc < 0)
         slt_log(SLT_LOG_WARN, "ingest", "cannot accept a connection: %s", slt_strerror(rc));
@@ -98,6 +204,9 @@ static void on_stop_timer_closed(uv_handle_t *h)
     struct slt_server *srv = h->data;
 
     srv->stop_timer_open = 0;
+    slt_free(srv->throttle);
+    srv->throttle = NULL;
+    srv->nthrottle = 0;
     if (srv->on_stopped)
         srv->on_stopped(srv);
 }

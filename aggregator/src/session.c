@@ -32,6 +32,7 @@ struct slt_session {
     char *agent;
     size_t agent_len;
     int authed;
+    int preauth; /* counted in srv->npreauth */
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     int reading;
     int inflight;
@@ -121,18 +122,43 @@ static void stop_reading(struct slt_session *s)
     }
 }
 
+static void preauth_done(struct slt_session *s)
+{
+    if (!s->preauth)
+        return;
+    s->preauth = 0;
+    s->srv->npreauth--;
+    s->srv->stats->preauth_connections = s->srv->npreauth;
+}
+
+int slt__session_evict_preauth(struct slt_server *srv)
+{
+    struct slt_session *s, *oldest = NULL;
+
+    for (s = srv->sessions; s; s = s->next)
+        if (s->preauth && !s->closing)
+            oldest = s; /* newest first: the last one seen is the oldest */
+    if (!oldest)
+        return 0;
+    srv->stats->preauth_refused++;
+    slt__session_close(oldest, "too many connections waiting for HELLO");
+    return 1;
+}
+
 void slt__session_close(struct slt_session *s, const char *reason)
 {
     if (s->closing)
         return;
     s->closing = 1;
     stop_reading(s);
+    preauth_done(s);
     if (s->authed) {
         s->srv->stats->connected_agents--;
         slt_log(SLT_LOG_INFO, "ingest", "agent '%s' from %s disconnected: %s", s->agent, s->peer,
                 reason);
     } else {
-        slt_log(SLT_LOG_INFO, "ingest", "connection from %s closed: %s", s->peer, reason);
+        /* strangers are counted, not logged one line each (failures are, per address) */
+        slt_log(SLT_LOG_DEBUG, "ingest", "connection from %s closed: %s", s->peer, reason);
     }
     uv_timer_stop(&s->timer);
     uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
@@ -353,24 +379,38 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
         return;
     }
     if (p->token && !slt_ct_equal(p->token, p->token_len, h->token.p, h->token.len)) {
+        char what[200];
+
         s->srv->stats->auth_failures++;
         /* never the token itself */
-        slt_log(SLT_LOG_WARN, "ingest", "authentication failed for agent '%.*s' from %s",
-                (int)h->agent_id.len, h->agent_id.p, s->peer);
+        snprintf(what, sizeof(what), "authentication failed for agent '%.*s'",
+                 (int)(h->agent_id.len > 100 ? 100 : h->agent_id.len), h->agent_id.p);
+        slt__server_auth_failed(s->srv, slt_conn_peer_ip(s->conn), s->peer, what);
         send_error(s, "authentication failed");
         slt__session_close(s, "authentication failed");
         return;
     }
     if (slt_tls_requires_client_cert(s->srv->tls) &&
         !slt_conn_peer_cert_has_name(s->conn, h->agent_id.p, h->agent_id.len)) {
+        char what[220];
+
         /* one agent must never advance another agent's sequence */
         s->srv->stats->cert_name_mismatches++;
-        slt_log(SLT_LOG_WARN, "ingest",
-                "agent id '%.*s' from %s is neither the subject CN nor a DNS name of its client "
-                "certificate: refused",
-                (int)h->agent_id.len, h->agent_id.p, s->peer);
+        snprintf(what, sizeof(what),
+                 "agent id '%.*s' is neither the subject CN nor a DNS name of its client "
+                 "certificate: refused",
+                 (int)(h->agent_id.len > 100 ? 100 : h->agent_id.len), h->agent_id.p);
+        slt__server_auth_failed(s->srv, slt_conn_peer_ip(s->conn), s->peer, what);
         send_error(s, "agent id does not match the client certificate");
         slt__session_close(s, "agent id does not match the client certificate");
+        return;
+    }
+    if (s->srv->stats->connected_agents >= p->max_agents) {
+        s->srv->stats->connections_refused++;
+        slt_log(SLT_LOG_WARN, "ingest", "refusing agent '%.*s' from %s: max_agents reached",
+                (int)(h->agent_id.len > 100 ? 100 : h->agent_id.len), h->agent_id.p, s->peer);
+        send_error(s, "too many agents");
+        slt__session_close(s, "too many agents");
         return;
     }
     s->agent = slt_strndup(h->agent_id.p, h->agent_id.len);
@@ -379,6 +419,7 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
         return;
     }
     s->agent_len = h->agent_id.len;
+    preauth_done(s);
     s->authed = 1;
     slt_frame_reader_set_max(&s->fr, p->max_frame);
     s->srv->stats->connected_agents++;
@@ -502,7 +543,11 @@ static void on_read(struct slt_conn *c, long nread)
     }
     if (nread == SLT_EPROTO) {
         /* TLS: a plaintext client, an unknown CA, an expired or missing certificate */
-        slt_log(SLT_LOG_WARN, "ingest", "%s: %s", s->peer, slt_conn_error(c));
+        if (!s->authed)
+            slt__server_auth_failed(s->srv, slt_conn_peer_ip(c), s->peer, slt_conn_error(c));
+        else
+            slt_log(SLT_LOG_WARN, "ingest", "agent '%s' from %s: %s", s->agent, s->peer,
+                    slt_conn_error(c));
         slt__session_close(s, slt_conn_error(c));
         return;
     }
@@ -553,7 +598,7 @@ int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
     srv->sessions = s;
     srv->nsessions++;
     srv->stats->connections_total++;
-    if (srv->nsessions > srv->params->max_agents || srv->stopping) {
+    if (srv->stats->connected_agents >= srv->params->max_agents || srv->stopping) {
         srv->stats->connections_refused++;
         slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", s->peer,
                 srv->stopping ? "shutting down" : "max_agents connections reached");
@@ -563,6 +608,16 @@ int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
         maybe_finish(s);
         return 0;
     }
+    /* room for this one among the unauthenticated: the oldest stranger goes first */
+    if (srv->npreauth >= SLT_PREAUTH_MAX && !slt__session_evict_preauth(srv)) {
+        srv->stats->preauth_refused++;
+        s->closing = 1;
+        finish(s);
+        return 0;
+    }
+    s->preauth = 1;
+    srv->npreauth++;
+    srv->stats->preauth_connections = srv->npreauth;
     arm_idle(s);
     read_start(s);
     return 0;

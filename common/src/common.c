@@ -346,3 +346,45 @@ int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
         diff |= x[i] ^ y[i];
     return diff == 0;
 }
+
+int slt_read_secret(const char *path, size_t max, char **out)
+{
+    struct slt_buf b;
+    char chunk[512];
+    ssize_t n;
+    int fd, rc = 0;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    slt_buf_init(&b, max + 64); /* room for trailing whitespace */
+    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        if ((rc = slt_buf_append(&b, chunk, (size_t)n)) < 0)
+            break;
+    }
+    close(fd);
+    memset(chunk, 0, sizeof(chunk));
+    while (rc == 0 && b.len && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r' ||
+                                b.p[b.len - 1] == ' ' || b.p[b.len - 1] == '\t'))
+        b.len--;
+    if (rc == 0 && b.len > max)
+        rc = SLT_ELIMIT;
+    if (rc == 0 && b.len == 0)
+        rc = SLT_EINVAL;
+    if (rc == 0) {
+        *out = slt_strndup(b.p, b.len);
+        if (!*out)
+            rc = SLT_ENOMEM;
+    }
+    if (b.p)
+        memset(b.p, 0, b.cap);
+    slt_buf_release(&b);
+    return rc;
+}

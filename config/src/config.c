@@ -57,6 +57,7 @@ struct alert_decl {
     struct slt_alert_conf conf;
     const yaml_node_t *labels;
     const yaml_node_t *pagerduty;
+    const yaml_node_t *basic_auth;
 };
 
 /* What the agent and aggregator sections hold until their TLS maps are loaded. */
@@ -410,12 +411,12 @@ static const struct slt__config_key keys[] = {
      .help = "how often every SLO is evaluated and firing alerts are sent again"},
     {.section = "alerting", .name = "alertmanager", .type = SLT_KT_STR, ALERT(alertmanager),
      .check = check_http_url,
-     .help = "`http://host[:port][/path]` of Alertmanager; alerts are POSTed to "
-             "`{url}/api/v2/alerts` (absent: off; no TLS)"},
+     .help = "`http[s]://host[:port][/path]` of Alertmanager; alerts are POSTed to "
+             "`{url}/api/v2/alerts` (absent: off)"},
     {.section = "alerting", .name = "webhook", .type = SLT_KT_STR, ALERT(webhook),
      .check = check_http_url,
-     .help = "`http://host[:port][/path]` that gets a JSON document per state change "
-             "(absent: off; no TLS)"},
+     .help = "`http[s]://host[:port][/path]` that gets a JSON document per state change "
+             "(absent: off)"},
     {.section = "alerting", .name = "labels", .type = SLT_KT_MAP, FIELD(struct alert_decl, labels),
      .help = "map of label names to strings added to every alert; at most 32, names like "
              "`[a-zA-Z_][a-zA-Z0-9_]*`, not alertname, slo, sli or severity"},
@@ -427,6 +428,17 @@ static const struct slt__config_key keys[] = {
      .check = check_link,
      .help = "the dashboard's URL as users reach it, used as generatorURL (absent: "
              "`http://<aggregator.http_listen>/`)"},
+    {.section = "alerting", .name = "tls_ca_file", .type = SLT_KT_STR, ALERT(tls_ca_file),
+     .help = "PEM file of the CA(s) that verify `https://` receivers (absent: the system's "
+             "store); read for every new connection"},
+    {.section = "alerting", .name = "bearer_token_file", .type = SLT_KT_STR,
+     ALERT(bearer_token_file),
+     .help = "file holding a token sent as `Authorization: Bearer` to Alertmanager and the "
+             "webhook (read at load and reload; absent: none)"},
+    {.section = "alerting", .name = "basic_auth", .type = SLT_KT_MAP,
+     FIELD(struct alert_decl, basic_auth),
+     .help = "HTTP basic authentication to Alertmanager and the webhook (see "
+             "`alerting.basic_auth`; not with `bearer_token_file`)"},
     {.section = "alerting", .name = "pagerduty", .type = SLT_KT_MAP,
      FIELD(struct alert_decl, pagerduty),
      .help = "PagerDuty Events API v2 receiver (see `alerting.pagerduty`; absent: off)"},
@@ -437,6 +449,12 @@ static const struct slt__config_key keys[] = {
     {.section = "alerting.pagerduty", .name = "url", .type = SLT_KT_STR, ALERT(pagerduty_url),
      .def = "https://events.pagerduty.com/v2/enqueue", .check = check_link,
      .help = "Events API v2 endpoint that gets trigger and resolve events"},
+    /* alerting.basic_auth: */
+    {.section = "alerting.basic_auth", .name = "username", .type = SLT_KT_STR,
+     ALERT(basic_auth_username), .flags = SLT_KEY_REQUIRED, .help = "the user name"},
+    {.section = "alerting.basic_auth", .name = "password_file", .type = SLT_KT_STR,
+     ALERT(basic_auth_password_file), .flags = SLT_KEY_REQUIRED,
+     .help = "file holding the password (read at load and reload)"},
 };
 /* clang-format on */
 
@@ -1807,6 +1825,15 @@ static int load_alerting(struct ctx *c, const yaml_node_t *n)
             rc = load_map(c, d.pagerduty, "alerting.pagerduty", &c->cfg->alerting,
                           "alerting.pagerduty");
     }
+    if (rc == 0 && d.basic_auth) {
+        if (c->cfg->alerting.bearer_token_file)
+            return fail(c, d.basic_auth,
+                        "alerting: 'basic_auth' and 'bearer_token_file' cannot both be set");
+        rc = apply_defaults(c, "alerting.basic_auth", &c->cfg->alerting);
+        if (rc == 0)
+            rc = load_map(c, d.basic_auth, "alerting.basic_auth", &c->cfg->alerting,
+                          "alerting.basic_auth");
+    }
     return rc;
 }
 
@@ -2267,6 +2294,10 @@ void slt_config_free(struct slt_config *cfg)
     slt_free(cfg->alerting.external_url);
     slt_free(cfg->alerting.pagerduty_routing_key_file);
     slt_free(cfg->alerting.pagerduty_url);
+    slt_free(cfg->alerting.tls_ca_file);
+    slt_free(cfg->alerting.bearer_token_file);
+    slt_free(cfg->alerting.basic_auth_username);
+    slt_free(cfg->alerting.basic_auth_password_file);
     for (i = 0; i < cfg->alerting.nlabels; i++) {
         slt_free(cfg->alerting.labels[i].name);
         slt_free(cfg->alerting.labels[i].value);

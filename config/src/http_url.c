@@ -1,4 +1,4 @@
-/* http:// URLs of alert receivers; see slt_http_url_parse() in slt/config.h. */
+/* http:// and https:// URLs of alert receivers; see slt_http_url_parse() in slt/config.h. */
 #include <stdio.h>
 #include <string.h>
 
@@ -18,14 +18,14 @@ int slt_http_url_parse(const char *s, struct slt_http_url *u, char *msg, size_t 
 
     memset(u, 0, sizeof(*u));
     if (strncmp(s, "https://", 8) == 0) {
-        snprintf(msg, msglen, "must be an http:// URL (TLS is not supported)");
+        u->tls = 1;
+        h = s + 8;
+    } else if (strncmp(s, "http://", 7) == 0) {
+        h = s + 7;
+    } else {
+        snprintf(msg, msglen, "must be an http:// or https:// URL like https://host:port/path");
         return SLT_EINVAL;
     }
-    if (strncmp(s, "http://", 7) != 0) {
-        snprintf(msg, msglen, "must be an http:// URL like http://host:port/path");
-        return SLT_EINVAL;
-    }
-    h = s + 7;
     if (h[strcspn(h, "/")] != '\0' && memchr(h, '@', strcspn(h, "/"))) {
         snprintf(msg, msglen, "must not hold user:password@ (not supported)");
         return SLT_EINVAL;
@@ -60,7 +60,7 @@ int slt_http_url_parse(const char *s, struct slt_http_url *u, char *msg, size_t 
         return SLT_EINVAL;
     }
     memcpy(u->host, h, hlen);
-    u->port = 80;
+    u->port = u->tls ? 443 : 80;
     if (*p == ':') {
         const char *d = ++p;
 

@@ -480,7 +480,8 @@ struct slt_http_server {
     struct slt_http_counters counters;
     struct slt_http_conn *conns;
     size_t nconns;
-    size_t nover; /* of nconns, accepted over max_conns */
+    size_t nover;    /* of nconns, accepted over max_conns */
+    size_t nclosing; /* of nconns, closing (their handles not closed yet) */
     int port;
     int stopping;
     int listener_open;
@@ -520,6 +521,7 @@ static void conn_handle_gone(struct slt_http_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    srv->nclosing--;
     if (c->over_cap)
         srv->nover--;
     slt_http_in_free(c->in);
@@ -543,6 +545,7 @@ static void conn_close(struct slt_http_conn *c)
     if (c->closing)
         return;
     c->closing = 1;
+    c->srv->nclosing++;
     if (c->req) {
         c->req->conn = NULL; /* the handler still answers; the answer is dropped */
         c->req = NULL;
@@ -764,7 +767,19 @@ static void on_connection(struct slt_listener *l, struct slt_conn *sc)
         return;
     }
     srv->counters.conns_accepted++;
-    if (srv->nconns >= srv->limits.max_conns &&
+    if (srv->nconns - srv->nclosing >= srv->limits.max_conns && srv->limits.evict_idle) {
+        struct slt_http_conn *o, *oldest = NULL;
+
+        /* the oldest connection without a request being answered makes room (slowloris) */
+        for (o = srv->conns; o; o = o->next)
+            if (!o->closing && o->state != CONN_BUSY)
+                oldest = o;
+        if (oldest) {
+            srv->counters.conns_evicted++;
+            conn_close(oldest);
+        }
+    }
+    if (srv->nconns - srv->nclosing >= srv->limits.max_conns &&
         (!srv->limits.probe_paths || srv->nover >= srv->limits.probe_conns)) {
         srv->counters.conns_refused++;
         slt_conn_close(sc, NULL);
@@ -791,7 +806,7 @@ static void on_connection(struct slt_listener *l, struct slt_conn *sc)
         srv->conns->prev = c;
     srv->conns = c;
     srv->nconns++;
-    if (srv->nconns > srv->limits.max_conns) {
+    if (srv->nconns - srv->nclosing > srv->limits.max_conns) {
         c->over_cap = 1;
         srv->nover++;
         srv->counters.conns_over_cap++;

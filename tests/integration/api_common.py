@@ -28,6 +28,7 @@ aggregator:
   http_listen: 127.0.0.1:{http}
   redis: {redis}
   redis_timeout: 1s
+  allow_unauthenticated: true
   default_window: 1h
 """
 

@@ -479,9 +479,9 @@ static void test_alerting_sets_every_key_and_sorts_labels(void **state)
 static void test_alerting_urls_and_labels_are_checked(void **state)
 {
     (void)state;
-    assert_rejected("alerting:\n  alertmanager: https://am:9093\n",
-                    "t.yaml:2:17: alerting: 'alertmanager' must be an http:// URL (TLS is not "
-                    "supported), got 'https://am:9093'");
+    assert_rejected("alerting:\n  alertmanager: ftp://am:9093\n",
+                    "t.yaml:2:17: alerting: 'alertmanager' must be an http:// or https:// URL "
+                    "like https://host:port/path, got 'ftp://am:9093'");
     assert_rejected("alerting:\n  webhook: http://h:0/x\n",
                     "t.yaml:2:12: alerting: 'webhook' has a bad port (want 1 to 65535), got "
                     "'http://h:0/x'");
@@ -494,8 +494,8 @@ static void test_alerting_urls_and_labels_are_checked(void **state)
                     "t.yaml:2:12: alerting: 'webhook' has a space, control byte or '#' in the "
                     "path, got 'http://h/a b'");
     assert_rejected("alerting:\n  webhook: 'h:80'\n",
-                    "t.yaml:2:12: alerting: 'webhook' must be an http:// URL like "
-                    "http://host:port/path, got 'h:80'");
+                    "t.yaml:2:12: alerting: 'webhook' must be an http:// or https:// URL like "
+                    "https://host:port/path, got 'h:80'");
     assert_rejected("alerting:\n  interval: 10ms\n",
                     "t.yaml:2:13: alerting: 'interval' must be between 1s and 1h, got '10ms'");
     assert_rejected("alerting:\n  labels: { severity: low }\n",

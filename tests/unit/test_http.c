@@ -307,7 +307,7 @@ static void *live_run(void *arg)
 static struct live *live_start(void)
 {
     static struct live lv;
-    struct slt_http_limits lim = {1024, 400, 1000, 4, NULL, 0, 0};
+    struct slt_http_limits lim = {1024, 400, 1000, 4, NULL, 0, 0, 0};
 
     memset(&lv, 0, sizeof(lv));
     uv_loop_init(&lv.loop);

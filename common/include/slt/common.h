@@ -130,6 +130,13 @@ uint64_t slt_mono_ns(void);
 /* Constant-time comparison of two byte strings (the length is not secret). */
 int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/*
+ * Reads a secret (token, password) from path: at most max bytes, trailing whitespace (the
+ * newline) dropped, not empty. *out is a new NUL-terminated string (slt_free). Returns 0, -errno,
+ * SLT_ELIMIT (longer than max) or SLT_EINVAL (empty); the secret never appears in messages.
+ */
+int slt_read_secret(const char *path, size_t max, char **out);
+
 #define SLT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SLT_BUG(msg) slt__bug(__FILE__, __LINE__, (msg))
 void slt__bug(const char *file, int line, const char *msg) __attribute__((noreturn));

@@ -135,6 +135,10 @@ struct slt_alert_conf {
     size_t nlabels;
     char *pagerduty_routing_key_file; /* alerting.pagerduty; NULL: no PagerDuty */
     char *pagerduty_url;              /* Events API v2 endpoint */
+    char *tls_ca_file;                /* verifies https:// receivers; NULL: system store */
+    char *bearer_token_file;          /* Authorization: Bearer to receivers; NULL: none */
+    char *basic_auth_username;        /* alerting.basic_auth; NULL: none */
+    char *basic_auth_password_file;
 };
 
 struct slt_config {
@@ -175,17 +179,18 @@ int slt_config_input_index(const struct slt_config *cfg, const char *name);
 int slt_config_sli_index(const struct slt_config *cfg, const char *name);
 
 /*
- * An http:// URL split into host, port and path (with the query), as the config checks it:
- * no TLS, no user:password@, host of letters, digits, '.', '-', '_' or a [v6] address, port
- * 1..65535 (default 80), path without spaces, control bytes or '#' (default "/").
+ * An http:// or https:// URL split into host, port and path (with the query), as the config
+ * checks it: no user:password@, host of letters, digits, '.', '-', '_' or a [v6] address, port
+ * 1..65535 (default 80 or 443), path without spaces, control bytes or '#' (default "/").
  * Returns 0, or SLT_EINVAL with what is wrong (without the value) in msg.
  */
 #define SLT_URL_MAX_HOST 256
 #define SLT_URL_MAX_PATH 1024
 struct slt_http_url {
     char host[SLT_URL_MAX_HOST]; /* without the brackets of a v6 address */
-    int port;
+    int port; /* default 80, 443 with tls */
     char path[SLT_URL_MAX_PATH];
+    int tls; /* https:// */
 };
 int slt_http_url_parse(const char *s, struct slt_http_url *u, char *msg, size_t msglen);
 

@@ -9,7 +9,8 @@
  *     does not read it: idle_timeout_ms -> connection closed
  *   - open connections: max_conns (further ones are accepted and closed at once, except that
  *     with probe_paths up to probe_conns more are served those paths only, one request each,
- *     with probe_timeout_ms for their headers: health probes get through a full server)
+ *     with probe_timeout_ms for their headers: health probes get through a full server;
+ *     with evict_idle the oldest connection not being answered is closed to make room)
  *   - request bodies are refused (413), methods other than GET/HEAD get 405
  *
  * Calling sequence:
@@ -43,11 +44,12 @@ struct slt_http_limits {
     const char *const *probe_paths; /* NULL-terminated; NULL: none */
     size_t probe_conns;             /* connections over max_conns for probe paths */
     uint64_t probe_timeout_ms;      /* header timeout of those */
+    int evict_idle; /* at max_conns, close the oldest connection not being answered instead */
 };
 
 #define SLT_HTTP_LIMITS_DEFAULT                                                                    \
     {                                                                                              \
-        8192, 5000, 30000, 256, NULL, 0, 0                                                         \
+        8192, 5000, 30000, 256, NULL, 0, 0, 0                                                      \
     }
 
 /* Counters the server keeps; /metrics shows them. */
@@ -60,6 +62,7 @@ struct slt_http_counters {
     uint64_t header_timeouts;
     uint64_t bad_requests; /* malformed, oversized headers, bodies, bad methods */
     uint64_t conns_over_cap; /* accepted over max_conns for a probe path */
+    uint64_t conns_evicted;  /* idle or slow connections closed to make room (evict_idle) */
     uint64_t tls_failures;   /* handshakes or records that failed */
 };
 
