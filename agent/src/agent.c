@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1515,6 +1516,47 @@ static int agent_id_ok(const char *id)
     return 1;
 }
 
+/*
+ * state_dir/instance: 16 random hex digits made at the first start and sent in HELLO, so that
+ * the aggregators tell this agent's reconnections (the same instance) from another host that
+ * runs with the same agent.id (docs/PROTOCOL.md). A lost state dir makes a new one.
+ */
+static void load_instance(struct slt_agent *a)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], buf[32];
+    unsigned char rnd[8];
+    ssize_t n = -1;
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/instance", a->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+    }
+    if (n >= 16 && strspn(buf, "0123456789abcdef") >= 16) {
+        memcpy(a->instance, buf, 16);
+        a->instance[16] = '\0';
+        return;
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        uint64_t x = slt_mono_ns() ^ (uint64_t)slt_now_ms() * 1000003u ^ (uint64_t)getpid();
+
+        memcpy(rnd, &x, sizeof(rnd));
+    }
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(a->instance + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(tmp, sizeof(tmp), "%s/instance.tmp", a->state_dir);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || slt_write_all(fd, a->instance, 16) < 0 || slt_write_all(fd, "\n", 1) < 0 ||
+        fsync(fd) < 0 || rename(tmp, path) < 0 || slt_fsync_dir(a->state_dir) < 0)
+        slt_log(SLT_LOG_WARN, "agent", "cannot save '%s' (%s): this run's instance is %s",
+                path, strerror(errno), a->instance);
+    if (fd >= 0)
+        close(fd);
+}
+
 static int lock_state_dir(const char *dir)
 {
     char path[PATH_MAX];
@@ -1581,6 +1623,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
                 rc == SLT_ELIMIT ? "another agent is running on it" : slt_strerror(rc));
         goto fail;
     }
+    load_instance(a);
     snprintf(path, sizeof(path), "%s/spool", a->state_dir);
     if ((rc = slt_spool_open(path, cfg->agent.spool_max_bytes, 0, &a->spool)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot open spool '%s': %s", path, slt_strerror(rc));
@@ -1721,6 +1764,7 @@ int slt_agent_start(struct slt_agent *a)
         .loop = a->loop,
         .spool = a->spool,
         .agent_id = a->agent_id,
+        .instance = a->instance,
         .max_frame = SLT_AGENT_MAX_FRAME,
         .epoch = ship_epoch,
         .conf = ship_conf,

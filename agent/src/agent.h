@@ -73,6 +73,7 @@ struct slt_agent {
     char *config_path;
     struct slt_config *cfg;
     char *agent_id;
+    char instance[17]; /* state_dir/instance: sent in HELLO */
     char *state_dir;
     char *token;
 

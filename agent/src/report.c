@@ -167,6 +167,8 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
 
     slt_buf_printf(b, "{\n  \"agent_id\": ");
     json_str(b, a->agent_id);
+    slt_buf_printf(b, ",\n  \"instance\": ");
+    json_str(b, a->instance);
     slt_buf_printf(b,
                    ",\n  \"pid\": %d,\n  \"updated_ms\": %" PRId64 ",\n  \"started_ms\": %" PRId64
                    ",\n  \"epoch\": %" PRIu64 ",\n  \"seq\": %" PRIu64

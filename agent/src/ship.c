@@ -423,8 +423,8 @@ static void handle_msg(struct slt_ship *s, const struct slt_msg *m)
 
         memcpy(msg, m->u.error.message.p ? m->u.error.message.p : "", n);
         msg[n] = '\0';
-        if (s->state == SLT_CONN_HELLO)
-            s->backoff_ms = BACKOFF_MAX_MS; /* likely a bad token: do not hammer */
+        /* a bad token, or another live session with our agent id: do not hammer */
+        s->backoff_ms = BACKOFF_MAX_MS;
         fail(s, msg[0] ? msg : "error from aggregator", 0);
         return;
     }
@@ -533,6 +533,8 @@ static void on_connect(struct slt_conn *c, int status)
     m.u.hello.agent_id = slt_str_make(s->h.agent_id, strlen(s->h.agent_id));
     m.u.hello.epoch = s->h.epoch(s->h.data);
     m.u.hello.token = slt_str_make(token, strlen(token));
+    if (s->h.instance)
+        m.u.hello.instance = slt_str_make(s->h.instance, strlen(s->h.instance));
     s->wbuf.len = 0;
     rc = slt_msg_encode(&m, &s->wbuf);
     if (rc == 0)

@@ -78,6 +78,10 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                        "\nslitail_aggregator_batches_rejected_total{reason=\"invalid\"} %" PRIu64
                        "\n",
                        st->batches_rejected_stale, st->batches_rejected_invalid));
+    TRY(counter(b, "slitail_aggregator_duplicate_sessions_total", "counter",
+                "Agent sessions refused or closed because another live session holds their agent "
+                "id (two hosts with one agent.id).",
+                st->duplicate_sessions));
     TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
                 "Counter rows applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",

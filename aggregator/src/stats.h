@@ -16,6 +16,7 @@ struct slt_aggr_stats {
     uint64_t batches_rejected;
     uint64_t batches_rejected_stale;   /* of which: a larger epoch is stored for the agent */
     uint64_t batches_rejected_invalid; /* of which: content that cannot be stored */
+    uint64_t duplicate_sessions;       /* refused or closed: another live session has the id */
     uint64_t batches_retry;   /* refused because Redis was down or slow */
     uint64_t counter_updates; /* rows applied */
     uint64_t late_rows;       /* rows older than minute retention (went to hour/day only) */

@@ -172,6 +172,34 @@ const char slt_store_cas_script[] =
     "if cur == ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
+/*
+ * One live session per agent id: KEYS[1] = slt:{a:<id>}:lease, KEYS[2] = slt:{a:<id>}:epoch;
+ * ARGV = op, value ("<instance>\n..."), epoch, ttl ms. Returns {result, stored epoch, holder}
+ * (store.h, slt_store_req_lease). Epochs are below 2^53: exact as Lua numbers.
+ */
+const char slt_store_lease_script[] =
+    "local op, me, ttl = ARGV[1], ARGV[2], ARGV[4]\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if op == 'release' then\n"
+    "  if cur == me then redis.call('DEL', KEYS[1]) end return {0, 0, ''}\n"
+    "end\n"
+    "if op == 'renew' then\n"
+    "  if cur == me or not cur then redis.call('SET', KEYS[1], me, 'PX', ttl) return {0, 0, ''} "
+    "end\n"
+    "  return {1, 0, cur}\n"
+    "end\n"
+    "local inst = string.match(me, '^([^\\n]*)')\n"
+    "local E = tonumber(ARGV[3])\n"
+    "local e0 = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
+    "if inst ~= '' then\n"
+    "  if cur and cur ~= me and string.match(cur, '^([^\\n]*)') ~= inst then return {1, e0, cur} "
+    "end\n"
+    "  if E < e0 then return {2, e0, ''} end\n"
+    "  redis.call('SET', KEYS[1], me, 'PX', ttl)\n"
+    "end\n"
+    "if E > e0 then redis.call('SET', KEYS[2], ARGV[3]) end\n"
+    "return {0, e0, ''}\n";
+
 /* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
 struct slt_store_bucket {
     char c;
@@ -260,7 +288,7 @@ struct slt_store {
     int64_t mret, hret, dret, timeout_ms;
     struct node **nodes;
     size_t nnodes;
-    char apply_sha[41], cas_sha[41];
+    char apply_sha[41], cas_sha[41], lease_sha[41];
     uv_timer_t tick;
     int freeing;
     /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
@@ -781,6 +809,7 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
         slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
     script_sha(slt_store_apply_script, st->apply_sha);
     script_sha(slt_store_cas_script, st->cas_sha);
+    script_sha(slt_store_lease_script, st->lease_sha);
     slt_store_set_params(st, params);
     uv_timer_init(loop, &st->tick);
     uv_check_init(loop, &st->check);
@@ -1860,6 +1889,7 @@ enum rcmd_type {
     RC_MEMBER,   /* SISMEMBER slt:series member */
     RC_SERIES,   /* SMEMBERS slt:series */
     RC_CAS,      /* EVALSHA cas_script 1 key state ttl mode: cas[owner] */
+    RC_LEASE,    /* EVALSHA lease_script 2 lease-key epoch-key op value epoch ttl: lease */
 };
 
 /* One command of a read: its key (and arguments) sit in op->buf at off. */
@@ -1870,7 +1900,7 @@ struct rcmd {
     uint32_t owner;
     uint8_t type;
     uint8_t kind;    /* RC_SUMS: SLT_SERIES_SLI or SLT_SERIES_INPUT */
-    uint8_t retried; /* RC_CAS: sent again with EVAL after NOSCRIPT */
+    uint8_t retried; /* RC_CAS, RC_LEASE: sent again with EVAL after NOSCRIPT */
     uint8_t asking, redirects, parked;
     uint32_t off, len;
 };
@@ -2113,6 +2143,24 @@ int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const c
     return 0;
 }
 
+int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, const char *value,
+                        uint64_t epoch, int64_t ttl_ms)
+{
+    static const char *const ops[] = {"acquire", "renew", "release"};
+    char args[3 * SLT_STORE_MAX_NAME];
+    int n;
+
+    if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
+        return SLT_EINVAL;
+    /* both keys, op, value, epoch and ttl, NUL-separated */
+    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld", agent,
+                 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
+                 (long long)ttl_ms);
+    if (n < 0 || (size_t)n >= sizeof(args))
+        return SLT_ELIMIT;
+    return op_add(rq, RC_LEASE, 0, 0, args, (size_t)n + 1);
+}
+
 /* ---- reads in flight ---- */
 
 static void op_unlink(struct slt_store *st, struct slt_store_op *op)
@@ -2316,7 +2364,8 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
         }
         op_fail(op, SLT_EREDIS);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (c->type == RC_CAS && !c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        if ((c->type == RC_CAS || c->type == RC_LEASE) && !c->retried &&
+            strncmp(reply->str, "NOSCRIPT", 8) == 0) {
             c->retried = 1;
             c->asking = 0;
             rcmd_go(op->st, c);
@@ -2353,6 +2402,25 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
             if (reply->type == REDIS_REPLY_INTEGER && c->owner < rq->ncas)
                 rq->cas[c->owner] = reply->integer ? 1 : 0;
             break;
+        case RC_LEASE:
+            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+                reply->element[0]->type == REDIS_REPLY_INTEGER &&
+                reply->element[1]->type == REDIS_REPLY_INTEGER &&
+                reply->element[0]->integer >= SLT_LEASE_HELD &&
+                reply->element[0]->integer <= SLT_LEASE_STALE) {
+                redisReply *h = reply->element[2];
+
+                rq->lease.answered = 1;
+                rq->lease.result = (int)reply->element[0]->integer;
+                rq->lease.epoch =
+                    reply->element[1]->integer > 0 ? (uint64_t)reply->element[1]->integer : 0;
+                snprintf(rq->lease.holder, sizeof(rq->lease.holder), "%.*s",
+                         h->type == REDIS_REPLY_STRING ? (int)h->len : 0,
+                         h->type == REDIS_REPLY_STRING ? h->str : "");
+            } else {
+                op_fail(op, SLT_ECORRUPT);
+            }
+            break;
         }
     }
     op_reply_done(op);
@@ -2368,7 +2436,7 @@ static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
         return c->node;
     if (c->type == RC_SUMS)
         return node_for_key(st, p, c->len);
-    if (c->type == RC_CAS)
+    if (c->type == RC_CAS || c->type == RC_LEASE)
         return node_for_key(st, p, strlen(p));
     return node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
 }
@@ -2424,6 +2492,21 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
 
         return slt_rconn_command(&n->query, on_read_reply, c, 2, argv, lens);
     }
+    if (c->type == RC_LEASE) {
+        /* two keys, op, value, epoch, ttl separated by NULs */
+        const char *argv[9] = {eval ? "EVAL" : "EVALSHA",
+                               eval ? slt_store_lease_script : st->lease_sha, "2"};
+        size_t lens[9], k;
+        const char *s = p;
+
+        for (k = 3; k < 9; k++) {
+            argv[k] = s;
+            s += strlen(s) + 1;
+        }
+        for (k = 0; k < 9; k++)
+            lens[k] = strlen(argv[k]);
+        return slt_rconn_command(&n->query, on_read_reply, c, 9, argv, lens);
+    }
     {
         /* RC_CAS: key, state, ttl, mode separated by NULs */
         const char *argv[7] = {eval ? "EVAL" : "EVALSHA",
@@ -2463,6 +2546,7 @@ int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t t
         rq->ncas = op->ncas;
     }
     rq->status = 0;
+    memset(&rq->lease, 0, sizeof(rq->lease));
     op->rq = rq;
     op->st = st;
     op->sent = 1;

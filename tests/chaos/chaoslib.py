@@ -104,6 +104,8 @@ class Env:
                                    aggr_extra, extra_yaml, extra_slis)
         self.aggr = None
         self.agent = L.Agent(self.tmp, self.config)
+        self.agents = [self.agent]
+        self.extra_tmps = []
         self.faults = 0
         self.notes = []
         self.hostile_cells = {}  # (sli, minute) that must stay [0, 0, 0]
@@ -130,6 +132,29 @@ class Env:
         with open(cfg, "w") as f:
             f.write(text)
         return cfg
+
+    def add_agent(self, agent_id, seed):
+        """Another host: its own temp dir, log writer (lines from `seed` on) and agent with
+        id `agent_id`, shipping to the same address as the first. Returns the agent."""
+        tmp = H.TempDir("slt-chaos-%s-%s-" % (self.name, agent_id))
+        self.extra_tmps.append(tmp)
+        os.makedirs(tmp.join("logs"))
+        w = L.LogWriter(tmp.join("logs", "access.log"), seed=seed,
+                        spread_s=self.writer.spread_s,
+                        base_t=self.writer.base_t - int(seed * self.writer.spread_s))
+        self.writers.append(w)
+        port = self.proxy_agent.port if self.proxy_agent else self.port
+        cfg = L.agent_config(tmp, port, [w.path])
+        text = open(cfg).read().replace("  id: web-1\n", "  id: %s\n" % agent_id)
+        with open(cfg, "w") as f:
+            f.write(text)
+        a = L.Agent(tmp, cfg)
+        self.agents.append(a)
+        return a
+
+    def write_all(self, n):
+        for w in self.writers:
+            w.write(n)
 
     # ---- processes -----------------------------------------------------------------------
     def processes(self):
@@ -185,15 +210,17 @@ class Env:
             self.aggr.kill9()
         self.redis.stop()
         self.scan_sanitizer()
-        if os.environ.get("CHAOS_KEEP"):
-            print("  kept %s" % self.tmp.path, flush=True)
-        else:
-            self.tmp.cleanup()
+        for tmp in [self.tmp] + self.extra_tmps:
+            if os.environ.get("CHAOS_KEEP"):
+                print("  kept %s" % tmp.path, flush=True)
+            else:
+                tmp.cleanup()
 
     def scan_sanitizer(self):
         """Sanitizer reports in any process log of this scenario (binaries built with
         SLT_SANITIZE abort on the first)."""
-        for root, _dirs, files in os.walk(self.tmp.path):
+        for root, _dirs, files in (x for t in [self.tmp] + self.extra_tmps
+                                   for x in os.walk(t.path)):
             for name in files:
                 if not name.endswith(".log"):
                     continue
@@ -223,10 +250,11 @@ class Env:
         next_chaos = time.time() + chaos_every
         i = 0
         while time.time() < end:
-            self.writer.write(lines_per_tick)
+            self.write_all(lines_per_tick)
             now = time.time()
             if next_rot and now >= next_rot:
-                self.writer.rotate_rename()
+                for w in self.writers:
+                    w.rotate_rename()
                 next_rot = now + rotate_every
             if chaos and now >= next_chaos:
                 chaos(i)
@@ -336,10 +364,10 @@ class Env:
             if self.aggr is not None and not self.aggr.alive():
                 raise ScenarioFailed("aggregator died (exit %s): %s"
                                      % (self.aggr.p.returncode, self.tail(self.aggr)))
-            if self.agent.proc is not None and not self.agent.alive():
-                raise ScenarioFailed("agent died (exit %s): %s"
-                                     % (self.agent.proc.p.returncode,
-                                        self.tail(self.agent.proc)))
+            for a in self.agents:
+                if a.proc is not None and not a.alive():
+                    raise ScenarioFailed("agent died (exit %s): %s"
+                                         % (a.proc.p.returncode, self.tail(a.proc)))
             self.last_diff = last[0]
             time.sleep(0.5)
         raise ScenarioFailed("not exact after %.0fs: difference %s (%s)"

@@ -9,7 +9,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import agent_testlib as L
 import slt_harness as H
 import slt_proto as P
 from chaoslib import LAST, Env, ScenarioFailed, TOKEN, XFAIL_WAIT, scale  # noqa
@@ -122,6 +121,78 @@ def kill9_everything():
             else:
                 env.redis.start()
         env.traffic(scale(90, 15), chaos=chaos, chaos_every=rng.uniform(1.0, 2.0))
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("redis_sigstop")
+def redis_sigstop():
+    """SIGSTOP redis-server for 30 s (5 s short) twice, SIGCONT in between: a Redis that hangs
+    instead of dying (applies time out after redis_timeout, RETRY, reconnect)."""
+    env = Env("redis-stop")
+    try:
+        env.start()
+        for _ in range(2):
+            env.traffic(2)
+            os.kill(env.redis.proc.p.pid, signal.SIGSTOP)
+            env.faults += 1
+            try:
+                env.traffic(scale(30, 5))
+            finally:
+                os.kill(env.redis.proc.p.pid, signal.SIGCONT)
+        env.traffic(2)
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
+@scenario("sighup_storm")
+def sighup_storm():
+    """SIGHUP (config reload) to the agent and the aggregator every 0.2-0.6 s while the log
+    grows and rotates."""
+    env = Env("sighup")
+    try:
+        env.start()
+        env.agent.wait_started()
+        rng, _ = rng_for("hup")
+
+        def chaos(_i):
+            for p in (env.agent.proc, env.aggr):
+                if rng.random() < 0.7 and p.alive():
+                    p.p.send_signal(signal.SIGHUP)
+                    env.faults += 1
+        env.traffic(scale(40, 10), chaos=chaos, chaos_every=rng.uniform(0.2, 0.6))
+        figs = env.figures(env.drain())
+        for who, p in (("agent", env.agent.proc), ("aggregator", env.aggr)):
+            if not p.alive():
+                raise ScenarioFailed("%s died on SIGHUP: %s" % (who, env.tail(p)))
+        return figs
+    finally:
+        env.close()
+
+
+@scenario("many_agents")
+def many_agents():
+    """Five agents (five hosts' logs, five ids) through the fault proxy while the aggregator is
+    killed every 2-4 s and the proxy resets every connection in between."""
+    env = Env("many", proxy_agent=True)
+    try:
+        others = [env.add_agent("web-%d" % k, seed=100000 * k) for k in range(2, 6)]
+        env.start()
+        for a in others:
+            a.start()
+        rng, _ = rng_for("many")
+
+        def chaos(i):
+            if i % 2:
+                env.proxy_agent.reset()
+            else:
+                env.kill_aggr()
+                time.sleep(rng.uniform(0, 0.5))
+                env.start_aggr(wait_redis=False)
+        env.traffic(scale(60, 12), lines_per_tick=20, chaos=chaos,
+                    chaos_every=rng.uniform(1.0, 2.0))
         return env.figures(env.drain())
     finally:
         env.close()
@@ -624,21 +695,17 @@ def hostile_duplicate_id():
     exactly, or one refused in full (not 95% lost); either way /metrics counts the conflict
     (a metric named like slitail_..._duplicate_agent_..., see DUP_METRIC)."""
     env = Env("dup-id")
-    tmp2 = H.TempDir("slt-chaos-dup-b-")
     try:
-        os.makedirs(tmp2.join("logs"))
-        w2 = L.LogWriter(tmp2.join("logs", "access.log"), seed=100000,
-                         spread_s=env.writer.spread_s, base_t=env.writer.base_t)
-        cfg2 = L.agent_config(tmp2, env.port, [w2.path])
-        a2 = L.Agent(tmp2, cfg2)
+        a2 = env.add_agent("web-1", seed=100000)
+        w2 = env.writers[1]
         env.start()
         a2.start()
         end = time.time() + scale(30, 8)
         while time.time() < end:
-            env.writer.write(60)
-            w2.write(60)
+            env.write_all(60)
             time.sleep(0.1)
         env.faults += 1
+        env.writers = [env.writer]
         want_a, lines_a, _ = env.truth()
         want_b = {k: list(v) for k, v in w2.expected.items()}
         both = {k: list(v) for k, v in want_a.items()}
@@ -673,9 +740,7 @@ def hostile_duplicate_id():
             "both agents" if got == "both" else "agent " + got + " alone", dup)
         return figs
     finally:
-        L.kill_all()
         env.close()
-        tmp2.cleanup()
 
 
 @scenario("hostile_series_flood", xfail="item 6")
