@@ -32,7 +32,7 @@
 
 struct opts {
     const char *cmd;
-    const char *config, *slo, *url, *from_s, *to_s, *at_s;
+    const char *config, *slo, *url, *from_s, *to_s, *at_s, *ca_file, *token_file;
     const char *files[MAX_FILES];
     size_t nfiles;
     int json, timeout_s;
@@ -80,7 +80,9 @@ static void usage(FILE *f, const char *cmd)
                "      --slo NAME      the SLO\n"
                "      --logs FILE     read counts from log files (plain or .gz; repeat it, or\n"
                "                      list more files after the options)\n"
-               "      --url URL       read counts from a running aggregator (http://host:port)\n"
+               "      --url URL       read counts from a running aggregator (http[s]://host:port)\n"
+               "      --ca-file FILE  PEM bundle that verifies an https:// aggregator\n"
+               "      --token-file FILE  bearer token for the aggregator's API\n"
                "      --json          print JSON\n"
                "      --timeout SECS  per request to the aggregator (default 10)\n"
                "\n"
@@ -101,7 +103,20 @@ static int parse_pct(const char *s, double *out)
 /* Returns -1 to go on, or the exit code. */
 static int parse_opts(int argc, char **argv, const char *cmd, struct opts *o)
 {
-    enum { O_SLO = 256, O_LOGS, O_URL, O_FROM, O_TO, O_AT, O_JSON, O_TIMEOUT, O_MIN, O_SHARE };
+    enum {
+        O_SLO = 256,
+        O_LOGS,
+        O_URL,
+        O_FROM,
+        O_TO,
+        O_AT,
+        O_JSON,
+        O_TIMEOUT,
+        O_MIN,
+        O_SHARE,
+        O_CA,
+        O_TOKEN
+    };
     static const struct option lo[] = {
         {"config", required_argument, NULL, 'c'},
         {"slo", required_argument, NULL, O_SLO},
@@ -114,6 +129,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, struct opts *o)
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"min-budget", required_argument, NULL, O_MIN},
         {"share", required_argument, NULL, O_SHARE},
+        {"ca-file", required_argument, NULL, O_CA},
+        {"token-file", required_argument, NULL, O_TOKEN},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +171,12 @@ static int parse_opts(int argc, char **argv, const char *cmd, struct opts *o)
             break;
         case O_JSON:
             o->json = 1;
+            break;
+        case O_CA:
+            o->ca_file = optarg;
+            break;
+        case O_TOKEN:
+            o->token_file = optarg;
             break;
         case O_TIMEOUT:
             o->timeout_s = atoi(optarg);
@@ -300,7 +323,7 @@ static int load_url(const struct opts *o, const char *sli, struct series *s)
         snprintf(target, sizeof(target),
                  "/api/v1/slis/%s/counts?from=%" PRId64 "&to=%" PRId64 "&step=%" PRId64, enc, from,
                  to, s->width);
-        if (slt__cli_get_json(o->url, target, o->timeout_s, &j) < 0)
+        if (slt__cli_get_json(o->url, target, o->timeout_s, o->ca_file, o->token_file, &j) < 0)
             return -1;
         if (json_is_true(json_object_get(j, "partial")))
             s->partial = 1;
@@ -713,7 +736,7 @@ static int gate_url(struct run *r, struct gate_state *g, json_t **keep)
     if (slt__cli_pct_encode(r->slo->name, enc, sizeof(enc)) < 0)
         return -1;
     snprintf(target, sizeof(target), "/api/v1/slos/%s", enc);
-    if (slt__cli_get_json(r->o.url, target, r->o.timeout_s, &j) < 0)
+    if (slt__cli_get_json(r->o.url, target, r->o.timeout_s, r->o.ca_file, r->o.token_file, &j) < 0)
         return -1;
     *keep = j;
     g->has_data = !json_is_null(json_object_get(j, "attainment"));

@@ -81,12 +81,13 @@ int slt_cli_gate(int argc, char **argv);
 /* From cli/query.c: a time as `query` reads it (UNIX seconds, now, -1h, now-2d). */
 int slt__cli_parse_time(const char *s, int64_t now, int64_t *out);
 /*
- * GET target from the aggregator at server_url; *out is the JSON of a 200 answer (decref it).
- * Returns 0, or -1 after printing why to stderr.
+ * GET target from the aggregator at server_url (http[s]://host:port; ca_file verifies https,
+ * token_file holds a bearer token; both may be NULL); *out is the JSON of a 200 answer
+ * (decref it). Returns 0, or -1 after printing why to stderr.
  */
 struct json_t;
 int slt__cli_get_json(const char *server_url, const char *target, int timeout_s,
-                      struct json_t **out);
+                      const char *ca_file, const char *token_file, struct json_t **out);
 /* Percent-encodes all but unreserved characters; -1 when out (max bytes) is too small. */
 int slt__cli_pct_encode(const char *in, char *out, size_t max);
 

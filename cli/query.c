@@ -555,20 +555,23 @@ int slt__cli_parse_time(const char *s, int64_t now, int64_t *out)
     return parse_time(s, now, out, &rel);
 }
 
-int slt__cli_get_json(const char *server_url, const char *target, int timeout_s, json_t **out)
+int slt__cli_get_json(const char *server_url, const char *target, int timeout_s,
+                      const char *ca_file, const char *token_file, json_t **out)
 {
-    struct server srv;
+    struct client_opts o = {ca_file, token_file, timeout_s > 0 ? timeout_s : 10};
     json_error_t jerr;
-    char *body = NULL;
-    int status = 0;
+    char *body = NULL, *base = base_url(server_url);
+    int status = 0, rc;
     json_t *j;
 
     *out = NULL;
-    if (parse_server(server_url, &srv) < 0) {
-        fprintf(stderr, "slitail: bad --url '%s' (want http://host:port)\n", server_url);
+    if (!base) {
+        fprintf(stderr, "slitail: bad --url '%s' (want http[s]://host:port)\n", server_url);
         return -1;
     }
-    if (http_get(&srv, target, timeout_s > 0 ? timeout_s : 10, &status, &body) < 0)
+    rc = http_get(base, target, &o, &status, &body);
+    slt_free(base);
+    if (rc < 0)
         return -1;
     j = json_loads(body, 0, &jerr);
     slt_free(body);
