@@ -265,7 +265,8 @@ static const struct slt__config_key keys[] = {
      .lo = 3600, .hi = 400LL * DAY_S, .def = "28d", .help = "rolling window"},
     {.section = "slos", .name = "alerts", .type = SLT_KT_LIST, SLOD(alerts),
      .help = "burn-rate alert tiers (see `slos.alerts`; absent: the four workbook tiers "
-             "page-1h, page-6h, ticket-1d, ticket-3d); at most 8"},
+             "page-1h, page-6h, ticket-1d, ticket-3d, those whose long window fits in the SLO "
+             "window); at most 8"},
     {.section = "slos", .name = "policy", .type = SLT_KT_MAP, SLOD(policy),
      .help = "budget policy thresholds (see `slos.policy`)"},
     {.section = "slos", .name = "min_events", .type = SLT_KT_UINT, SLO(min_events), .lo = 0,
@@ -382,6 +383,11 @@ static const struct slt__config_key keys[] = {
      .hi = 64 * MIB, .def = "1MiB", .help = "largest frame accepted from an agent"},
     {.section = "aggregator", .name = "max_agents", .type = SLT_KT_UINT, AGGR(max_agents), .lo = 1,
      .hi = 1000000, .def = "10000", .help = "connected agents at most"},
+    {.section = "aggregator", .name = "max_series", .type = SLT_KT_UINT, AGGR(max_series),
+     .lo = 1, .hi = 10000000, .def = "10000",
+     .help = "series (SLIs and inputs) the store keeps at most; a batch that would add one "
+             "more waits (RETRY) until this is raised. Each agent id may also add at most "
+             "1000 new series at once, then 100 per minute"},
     {.section = "aggregator", .name = "minute_retention", .type = SLT_KT_DUR,
      AGGR(minute_retention_s), .unit_us = SEC, .lo = 3600, .hi = 400LL * DAY_S, .def = "2d",
      .help = "how long minute buckets are kept"},
@@ -1600,6 +1606,11 @@ static int load_tiers(struct ctx *c, struct slo_decl *d, const char *what)
         struct slt_slo_tier *t = &slo->tiers[slo->ntiers++];
 
         if (!n) {
+            /* a default tier longer than the SLO window means nothing: a 1d SLO has three */
+            if (default_tiers[i].long_s > slo->window_s) {
+                slo->ntiers--;
+                continue;
+            }
             if (!(t->name = slt_strdup(default_tiers[i].name)))
                 return nomem(c);
             t->long_s = default_tiers[i].long_s;
