@@ -99,6 +99,48 @@ class AgentEpochs(L.AggrCase):
         finally:
             self.teardown()
 
+    def second_aggregator(self):
+        """Another aggregator on the same Redis; returns (proc, agent port, http port)."""
+        port, http = H.free_port(), H.free_port()
+        cfg = self.tmp.write("aggr2.yaml", "aggregator:\n  listen: 127.0.0.1:%d\n"
+                             "  http_listen: 127.0.0.1:%d\n  redis: %s\n  token_file: %s\n"
+                             % (port, http, self.redis.url, self.tmp.join("token")))
+        proc = H.Proc([H.binary("slitail-aggregator"), "-c", cfg], self.tmp.join("aggr2.log"))
+        H.wait_port(port)
+        return proc, port, http
+
+    def it_refuses_a_second_live_agent_with_the_same_id_on_another_aggregator(self):
+        self.setup()
+        aggr2 = None
+        try:
+            self.start_aggr()
+            aggr2, port2, http2 = self.second_aggregator()
+            a = L.Agent(self.tmp, self.acfg).start()
+            self.writer.write(300)
+            self.wait_redis_exact()
+            tmp_b = H.TempDir("slt-agent-b-")
+            try:
+                os.makedirs(tmp_b.join("logs"))
+                wb = L.LogWriter(tmp_b.join("logs", "access.log"), seed=11)
+                b = L.Agent(tmp_b, L.agent_config(tmp_b, port2, [wb.path])).start()
+                wb.write(400)
+                old_http, self.http = self.http, http2
+                try:
+                    H.wait_for(lambda: (self.metric(
+                        "slitail_aggregator_duplicate_sessions_total") or 0) >= 1, timeout=20,
+                        what="the duplicate session counted by the second aggregator")
+                finally:
+                    self.http = old_http
+                H.check_equal(a.term(), 0, "agent a exit code")
+                self.wait_redis_exact(writers=[self.writer, wb], timeout=40)
+                H.check_equal(b.term(), 0, "agent b exit code")
+            finally:
+                tmp_b.cleanup()
+        finally:
+            if aggr2:
+                aggr2.kill9()
+            self.teardown()
+
     def it_refuses_a_second_live_agent_with_the_same_id_and_counts_it(self):
         self.setup()
         try:
