@@ -141,6 +141,49 @@ class AgentEpochs(L.AggrCase):
                 aggr2.kill9()
             self.teardown()
 
+    def it_hands_the_lease_to_the_same_instance_and_refuses_another(self):
+        """Protocol level: instance 'i-1' holds agent id 'x'; a new session of 'i-1' (the agent
+        reconnected before the old connection was seen dead) takes it over and the old session
+        is closed at its next renewal; instance 'i-2' is refused with a clear error."""
+        self.setup()
+        try:
+            self.start_aggr()
+            now = int(time.time()) // 60 * 60 - 600
+
+            def client(instance, epoch=5):
+                c = P.ProtoClient("127.0.0.1", self.port, L.TOKEN, "x", epoch, instance=instance)
+                H.check_equal(c.hello().get("t"), P.WELCOME, "welcome " + instance)
+                return c
+            old = client("i-1")
+            old.send_batch(1, [P.series("lease", [(now, 1, 0, 0)])])
+            H.check_equal(old.recv_ack()["status"], P.APPLIED, "first session")
+            other = client("i-2")
+            other.send_batch(2, [P.series("lease", [(now, 1, 0, 0)])])
+            m = other.recv()
+            H.check_equal(m.get("t"), P.ERROR, "another instance refused")
+            if "agent id 'x' already has a live session" not in m.get("msg", ""):
+                raise AssertionError("unclear refusal: %r" % m)
+            H.check_equal(other.closed(), True, "refused session closed")
+            new = client("i-1")
+            new.send_batch(2, [P.series("lease", [(now, 1, 0, 0)])])
+            H.check_equal(new.recv_ack()["status"], P.APPLIED, "the same instance took over")
+            # the old session's renewal (every 10 s) finds the lease gone and closes it
+            H.check_equal(old.closed(timeout=15), True, "old session closed")
+            # a lower epoch of the same instance: nothing applied, the stored epoch named
+            low = client("i-1", epoch=4)
+            low.send_batch(1, [P.series("lease", [(now, 1, 0, 0)])])
+            ack = low.recv_ack()
+            H.check_equal((ack["status"], ack.get("reason"), ack.get("mark")),
+                          (P.REJECTED, P.REJECT_STALE_EPOCH, 5), "stale epoch at the check")
+            for c in (new, low):
+                c.close()
+            H.check_equal(self.redis.raw("HGET", "slt:{s:lease}:tot", "g").strip(), "2",
+                          "applied exactly twice")
+            H.check_equal(self.metric("slitail_aggregator_duplicate_sessions_total"), 1,
+                          "duplicate sessions counted")
+        finally:
+            self.teardown()
+
     def it_refuses_a_second_live_agent_with_the_same_id_and_counts_it(self):
         self.setup()
         try:
