@@ -4,7 +4,7 @@
 set -eu
 PKGS="cmake make gcc pkg-config libpcre2-dev zlib1g-dev libuv1-dev libmsgpack-dev
 libhiredis-dev libyaml-dev libjansson-dev libhttp-parser-dev libcmocka-dev
-libssl-dev openssl libcurl4-openssl-dev libexpat1-dev
+libssl-dev openssl libcurl4-openssl-dev libexpat1-dev stunnel4
 redis-server redis-tools python3 python3-msgpack"
 # the dashboard test renders the page in a real headless browser
 PKGS="$PKGS chromium"
