@@ -3,10 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-#ifndef SLT_VERSION
-#define SLT_VERSION "0.1.0"
-#endif
+#include "slt/version.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +14,8 @@ static void usage(FILE *f)
                "  test     run rule test cases (CASES.yaml)\n"
                "  query    ask a running aggregator for SLIs and SLOs\n"
                "\n"
-               "'slitail COMMAND --help' describes a command.\n");
+               "'slitail COMMAND --help' describes a command; 'slitail --version' says which\n"
+               "slitail this is.\n");
 }
 
 int main(int argc, char **argv)
@@ -46,7 +44,7 @@ int main(int argc, char **argv)
         return SLT_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("slitail %s\n", SLT_VERSION);
+        slt_print_version(stdout, "slitail");
         return SLT_EXIT_OK;
     }
     fprintf(stderr, "slitail: unknown command '%s'\n", cmd);

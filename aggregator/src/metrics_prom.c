@@ -1,4 +1,5 @@
 /* Prometheus text format 0.0.4; see metrics_prom.h. */
+#include "slt/version.h"
 #include "metrics_prom.h"
 
 #include <inttypes.h>
@@ -55,6 +56,7 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
         if ((rc = (x)) < 0)                                                                        \
             return rc;                                                                             \
     } while (0)
+    TRY(slt_build_info_prom(b));
     TRY(counter(b, "slitail_aggregator_connections_total", "counter", "Agent connections accepted.",
                 st->connections_total));
     TRY(counter(b, "slitail_aggregator_connected_agents", "gauge",
