@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slt/curl_uv.h"
 #include "slt/parser.h"
 #include "slt/rule.h"
 #include "slt/tls.h"
@@ -101,6 +102,12 @@ static void update_pause(struct slt_agent *a)
         return;
     a->tails_paused = want;
     for (i = 0; i < a->ninputs; i++) {
+        if (a->inputs[i].s3 && !a->inputs[i].closing) {
+            if (want)
+                slt_s3_pause(a->inputs[i].s3);
+            else
+                slt_s3_resume(a->inputs[i].s3);
+        }
         if (!a->inputs[i].tail || a->inputs[i].closing)
             continue;
         if (want)
@@ -294,6 +301,33 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     size_t k, ntpos = 0;
     int rc;
 
+    if (ci->s3.bucket) {
+        struct slt_s3_opts so;
+
+        if (!a->curl && (rc = slt_curl_uv_new(a->loop, &a->curl)) < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start libcurl: %s", ci->name,
+                    slt_strerror(rc));
+            return rc;
+        }
+        memset(&so, 0, sizeof(so));
+        so.input = ci->name;
+        so.conf = &ci->s3;
+        so.read_from_beginning = ci->read_from_beginning;
+        so.max_line = ci->max_line ? ci->max_line : SLT_DEFAULT_MAX_LINE;
+        so.on_line = on_line;
+        so.data = in;
+        rc = slt_s3_new(a->loop, a->curl, &so, restore ? restore->pos : NULL,
+                        restore ? restore->npos : 0, &in->s3);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading s3://%s: %s",
+                    ci->name, ci->s3.bucket, slt_strerror(rc));
+            in->s3 = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_s3_pause(in->s3);
+        return 0;
+    }
     memset(&o, 0, sizeof(o));
     o.paths = (const char *const *)ci->paths;
     o.npaths = ci->npaths;
@@ -363,6 +397,21 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
         v[i].name = slt_strdup(in->name);
         if (!v[i].name)
             goto nomem;
+        if (in->s3) {
+            for (;;) {
+                v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
+                if (!v[i].pos)
+                    goto nomem;
+                n = slt_s3_positions(in->s3, v[i].pos, cap);
+                if (n <= cap)
+                    break;
+                slt_free(v[i].pos);
+                v[i].pos = NULL;
+                cap = n;
+            }
+            v[i].npos = n;
+            continue;
+        }
         if (!in->tail) {
             /* not tailing (failed to start): keep what the last state had */
             const struct slt_state_input *old = slt_state_input(&a->last, in->name);
@@ -1217,6 +1266,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
             inputs[i].arrive = NULL;
         }
+        if (inputs[i].s3) {
+            o->open++;
+            slt_s3_close(inputs[i].s3, on_old_tail_closed, o);
+            inputs[i].s3 = NULL;
+        }
     }
     on_old_tail_closed(o);
 }
@@ -1235,6 +1289,8 @@ static void finish(struct slt_agent *a)
     close_inputs(a, a->inputs, a->ninputs, NULL);
     a->inputs = NULL;
     a->ninputs = 0;
+    slt_curl_uv_free(a->curl); /* after the S3 inputs cancelled their requests */
+    a->curl = NULL;
     if (a->ship) {
         slt_ship_close(a->ship);
         a->ship = NULL;

@@ -249,6 +249,25 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                 slt_buf_printf(b, "null");
             slt_buf_printf(b, ", \"offset\": %" PRIu64 "},", as.offset);
         }
+        if (in->s3) {
+            struct slt_s3_stats ss;
+
+            slt_s3_stats(in->s3, &ss);
+            slt_buf_printf(b, "\n     \"s3\": {\"objects_read\": %" PRIu64 ", \"lines\": %" PRIu64
+                              ", \"errors\": %" PRIu64 ", \"list_errors\": %" PRIu64
+                              ", \"requests\": %" PRIu64 ", \"remembered\": %zu, \"floor\": ",
+                           ss.objects, ss.lines, ss.errors, ss.list_errors, ss.requests,
+                           ss.remembered);
+            json_str(b, ss.floor);
+            slt_buf_printf(b, ", \"current\": ");
+            if (ss.current)
+                json_str(b, ss.current);
+            else
+                slt_buf_printf(b, "null");
+            slt_buf_printf(b, ", \"offset\": %" PRIu64 ", \"credentials\": ", ss.offset);
+            json_str(b, ss.credentials);
+            slt_buf_printf(b, "},");
+        }
         slt_buf_printf(b, "\n     \"files\": [");
         first = 1;
         for (k = 0; k < nf; k++) {
