@@ -84,8 +84,8 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 "Agent sessions refused or closed because another live session holds their agent "
                 "id (two hosts with one agent.id).",
                 st->duplicate_sessions));
-    TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
-                "Counter rows applied to Redis.", st->counter_updates));
+    TRY(counter(b, "slitail_aggregator_rows_applied_total", "counter",
+                "Rows (one minute of one series) applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
                 "Rows older than minute retention (applied to hour and day buckets only).",
                 st->late_rows));
