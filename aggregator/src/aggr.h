@@ -32,6 +32,7 @@ struct slt_aggr_params {
     size_t token_len;
     uint32_t max_frame;
     uint32_t max_agents;
+    uint64_t max_series; /* series in the store at most (aggregator.max_series) */
     int64_t minute_retention_s;
     int64_t hour_retention_s;
     int64_t day_retention_s;

@@ -61,6 +61,7 @@ struct query {
     /* /slis, /metrics, /slos */
     struct series_name *names;
     size_t nnames;
+    size_t nconfigured; /* of names, from the config (never truncated away) */
     int64_t win_from, win_to;
     int truncated;
 
@@ -601,21 +602,17 @@ static int name_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
+/*
+ * Appends a series name (no scan for duplicates: names_sort_unique merges them once every
+ * name is in, in O(n log n), so a large series set costs no quadratic work on the loop).
+ */
 static int names_add(struct query *q, char kind, const char *name, size_t len, int configured)
 {
     struct series_name *n;
-    size_t i;
 
     if (len == 0 || len >= SLT_API_MAX_NAME || memchr(name, '\0', len) || !valid_utf8(name, len))
         return 0; /* not a name the API can show or read back */
-    for (i = 0; i < q->nnames; i++) {
-        if (q->names[i].kind == kind && strlen(q->names[i].name) == len &&
-            memcmp(q->names[i].name, name, len) == 0) {
-            q->names[i].configured |= configured;
-            return 0;
-        }
-    }
-    if (q->nnames >= SLT_API_MAX_SERIES) {
+    if (q->nnames >= SLT_API_MAX_SERIES + q->nconfigured) {
         q->truncated = 1;
         return 0;
     }
@@ -635,7 +632,27 @@ static int names_add(struct query *q, char kind, const char *name, size_t len, i
     n->configured = configured;
     n->counted = 0;
     q->nnames++;
+    q->nconfigured += configured != 0;
     return 0;
+}
+
+/* Sorts the names by kind and name and merges duplicates (a configured SLI Redis knows too). */
+static void names_sort_unique(struct query *q)
+{
+    size_t i, o = 0;
+
+    if (q->nnames < 2)
+        return;
+    qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    for (i = 0; i < q->nnames; i++) {
+        if (o > 0 && name_cmp(&q->names[o - 1], &q->names[i]) == 0) {
+            q->names[o - 1].configured |= q->names[i].configured;
+            slt_free(q->names[i].name);
+            continue;
+        }
+        q->names[o++] = q->names[i];
+    }
+    q->nnames = o;
 }
 
 /* Starts a query that lists every series (config SLIs and slt:series), then runs next. */
@@ -700,8 +717,7 @@ static void q_fetch_window(struct query *q, void (*next)(struct query *q))
     size_t i;
     int rc;
 
-    if (q->nnames > 1)
-        qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    names_sort_unique(q);
     q->on_done = next;
     if (q_alloc_sums(q, q->nnames) < 0) {
         q_answer_error(q, 500, "out of memory");
@@ -1092,8 +1108,7 @@ static void metrics_listed(struct query *q)
     size_t i;
     int rc;
 
-    if (q->nnames > 1)
-        qsort(q->names, q->nnames, sizeof(*q->names), name_cmp);
+    names_sort_unique(q);
     q->on_done = metrics_done;
     q->slo_base = q->nnames;
     rc = q_copy_slos(q);

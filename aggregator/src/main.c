@@ -182,6 +182,7 @@ static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
     snprintf(p->listen, sizeof(p->listen), "%s", a->listen);
     p->max_frame = a->max_frame;
     p->max_agents = a->max_agents;
+    p->max_series = a->max_series;
     p->minute_retention_s = a->minute_retention_s;
     p->hour_retention_s = a->hour_retention_s;
     p->day_retention_s = a->day_retention_s;

@@ -123,6 +123,13 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_errors));
     TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
                 "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(slt_prom_header(b, "slitail_aggregator_series_refused_total", "counter",
+                        "New series refused (their batch answered RETRY), by reason: max_series "
+                        "(the series set is full) or rate (the agent adds series too fast)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_series_refused_total{reason=\"max_series\"} %" PRIu64
+                       "\nslitail_aggregator_series_refused_total{reason=\"rate\"} %" PRIu64 "\n",
+                       st->series_refused[0], st->series_refused[1]));
     TRY(counter(b, "slitail_aggregator_redis_may_evict", "gauge",
                 "1 when a Redis the store uses runs without maxmemory-policy noeviction.",
                 st->redis_may_evict));

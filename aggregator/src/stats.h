@@ -56,6 +56,9 @@ struct slt_aggr_stats {
     uint64_t redis_may_evict;         /* gauge: a Redis runs without maxmemory-policy noeviction */
     /* batches or entries refused as invalid by the store, by SLT_INVALID_* */
     uint64_t batches_invalid[4];
+    /* new series refused (the batch waits: RETRY): [0] the set is full (max_series), [1] the
+     * agent's allowance of new series is used up */
+    uint64_t series_refused[2];
 };
 
 /* Why the store refused a batch as invalid (index of batches_invalid; docs/REDIS.md). */

@@ -109,6 +109,9 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
 /* Drops the ingest connection (an apply timed out): pending applies end with SLT_ACK_RETRY. */
 void slt_store_reset(struct slt_store *st, const char *reason);
 
+/* aggregator.max_series when the config does not say: series in slt:series at most. */
+#define SLT_STORE_MAX_SERIES_DEFAULT 10000
+
 /* A row minute later than this after the aggregator's clock is refused (REJECTED invalid). */
 #define SLT_STORE_AHEAD_MAX_S 86400
 

@@ -382,6 +382,11 @@ static const struct slt__config_key keys[] = {
      .hi = 64 * MIB, .def = "1MiB", .help = "largest frame accepted from an agent"},
     {.section = "aggregator", .name = "max_agents", .type = SLT_KT_UINT, AGGR(max_agents), .lo = 1,
      .hi = 1000000, .def = "10000", .help = "connected agents at most"},
+    {.section = "aggregator", .name = "max_series", .type = SLT_KT_UINT, AGGR(max_series),
+     .lo = 1, .hi = 10000000, .def = "10000",
+     .help = "series (SLIs and inputs) the store keeps at most; a batch that would add one "
+             "more waits (RETRY) until this is raised. Each agent id may also add at most "
+             "1000 new series at once, then 100 per minute"},
     {.section = "aggregator", .name = "minute_retention", .type = SLT_KT_DUR,
      AGGR(minute_retention_s), .unit_us = SEC, .lo = 3600, .hi = 400LL * DAY_S, .def = "2d",
      .help = "how long minute buckets are kept"},

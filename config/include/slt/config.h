@@ -124,6 +124,7 @@ struct slt_aggr_conf {
     char *token_file;
     uint32_t max_frame;         /* default 1 MiB */
     uint32_t max_agents;        /* default 10000 */
+    uint64_t max_series;        /* series in the store at most, default 10000 */
     int64_t minute_retention_s; /* default 2d */
     int64_t hour_retention_s;   /* default 35d */
     int64_t day_retention_s;    /* default 400d */
