@@ -286,6 +286,27 @@ class CliCheck(TestCase):
         r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", "ten", bad])
         check_equal(r.returncode, 2, "a bad --max-unparsed")
 
+    # ---- the formats of issue 10 on real files ------------------------------------------
+
+    def it_reads_real_cloudfront_iis_and_haproxy_files(self):
+        f = one("--format", "cloudfront", os.path.join(REAL, "elastic-integrations-aws-cloudfront",
+                                                        "test-cloudfront.log"))
+        check_equal((f["lines"], f["parsed"], f["unparsed_reasons"]), (14, 12, {"not_access": 2}),
+                    "cloudfront: #Version and #Fields are not requests")
+        # SOURCES.md: one 000 (the viewer left), three 502, one 404
+        check_equal(f["status_classes"], {"0xx": 1, "1xx": 0, "2xx": 7, "3xx": 0, "4xx": 1,
+                                          "5xx": 3}, "cloudfront status classes")
+        iis = [os.path.join(SRC, "tests", "data", "iis", n) for n in ("u_ex160110.log",
+                                                                       "u_ex100815.log")]
+        d = check_json("--format", "w3c", *iis)
+        check_equal((d["total"]["lines"], d["total"]["parsed"]), (184, 44), "iis lines, parsed")
+        check_equal(d["total"]["status_classes"], {"1xx": 0, "2xx": 16, "3xx": 11, "4xx": 17,
+                                                   "5xx": 0}, "iis status classes")
+        f = one("--format", "haproxy_http", os.path.join(REAL, "lnav-test-logs",
+                                                          "logfile_haproxy.0"))
+        check_equal((f["lines"], f["parsed"], f["unparsed_reasons"]), (17, 13, {"not_access": 4}),
+                    "haproxy: 3 'Proxy started' lines and an SSL handshake failure")
+
     # ---- -j N: files in parallel, the same report ----------------------------------------
 
     def it_reads_files_in_parallel_with_the_same_report(self):
