@@ -591,7 +591,7 @@ static void test_metrics_escape_label_values_and_show_totals(void **state)
     assert_non_null(strstr(
         r.body, "slitail_sli_events_total{sli=\"we\\\"ird\\\\na\\nme\",result=\"good\"} 7\n"));
     assert_non_null(
-        strstr(r.body, "slitail_input_lines_total{input=\"web\",result=\"unparsed\"} 3\n"));
+        strstr(r.body, "slitail_input_unparsed_total{input=\"web\"} 3\n"));
     assert_non_null(strstr(r.body, "# TYPE slitail_sli_events_total counter\n"));
     assert_non_null(strstr(r.body, "slitail_aggregator_batches_total{outcome=\"gap\"} 0\n"));
     assert_non_null(strstr(r.body, "slitail_api_redis_up 1\n"));
