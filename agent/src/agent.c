@@ -6,14 +6,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "slt/curl_uv.h"
 #include "slt/parser.h"
 #include "slt/rule.h"
 #include "slt/tls.h"
@@ -100,6 +103,12 @@ static void update_pause(struct slt_agent *a)
         return;
     a->tails_paused = want;
     for (i = 0; i < a->ninputs; i++) {
+        if (a->inputs[i].s3 && !a->inputs[i].closing) {
+            if (want)
+                slt_s3_pause(a->inputs[i].s3);
+            else
+                slt_s3_resume(a->inputs[i].s3);
+        }
         if (!a->inputs[i].tail || a->inputs[i].closing)
             continue;
         if (want)
@@ -293,6 +302,33 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     size_t k, ntpos = 0;
     int rc;
 
+    if (ci->s3.bucket) {
+        struct slt_s3_opts so;
+
+        if (!a->curl && (rc = slt_curl_uv_new(a->loop, &a->curl)) < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start libcurl: %s", ci->name,
+                    slt_strerror(rc));
+            return rc;
+        }
+        memset(&so, 0, sizeof(so));
+        so.input = ci->name;
+        so.conf = &ci->s3;
+        so.read_from_beginning = ci->read_from_beginning;
+        so.max_line = ci->max_line ? ci->max_line : SLT_DEFAULT_MAX_LINE;
+        so.on_line = on_line;
+        so.data = in;
+        rc = slt_s3_new(a->loop, a->curl, &so, restore ? restore->pos : NULL,
+                        restore ? restore->npos : 0, &in->s3);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start reading s3://%s: %s",
+                    ci->name, ci->s3.bucket, slt_strerror(rc));
+            in->s3 = NULL;
+            return rc;
+        }
+        if (a->tails_paused)
+            slt_s3_pause(in->s3);
+        return 0;
+    }
     memset(&o, 0, sizeof(o));
     o.paths = (const char *const *)ci->paths;
     o.npaths = ci->npaths;
@@ -362,6 +398,21 @@ static int collect_positions(struct slt_agent *a, struct slt_state_input **out, 
         v[i].name = slt_strdup(in->name);
         if (!v[i].name)
             goto nomem;
+        if (in->s3) {
+            for (;;) {
+                v[i].pos = slt_malloc(cap * sizeof(*v[i].pos));
+                if (!v[i].pos)
+                    goto nomem;
+                n = slt_s3_positions(in->s3, v[i].pos, cap);
+                if (n <= cap)
+                    break;
+                slt_free(v[i].pos);
+                v[i].pos = NULL;
+                cap = n;
+            }
+            v[i].npos = n;
+            continue;
+        }
         if (!in->tail) {
             /* not tailing (failed to start): keep what the last state had */
             const struct slt_state_input *old = slt_state_input(&a->last, in->name);
@@ -1216,6 +1267,11 @@ static void close_inputs(struct slt_agent *a, struct slt_agent_input *inputs, si
             slt_arrive_close(inputs[i].arrive, on_old_tail_closed, o);
             inputs[i].arrive = NULL;
         }
+        if (inputs[i].s3) {
+            o->open++;
+            slt_s3_close(inputs[i].s3, on_old_tail_closed, o);
+            inputs[i].s3 = NULL;
+        }
     }
     on_old_tail_closed(o);
 }
@@ -1234,6 +1290,8 @@ static void finish(struct slt_agent *a)
     close_inputs(a, a->inputs, a->ninputs, NULL);
     a->inputs = NULL;
     a->ninputs = 0;
+    slt_curl_uv_free(a->curl); /* after the S3 inputs cancelled their requests */
+    a->curl = NULL;
     if (a->ship) {
         slt_ship_close(a->ship);
         a->ship = NULL;
@@ -1293,14 +1351,121 @@ static void check_paths(struct slt_agent *a, int warn)
                         now);
 }
 
-static void start_inputs(struct slt_agent *a, const struct slt_state *st)
+/* Whether one of the input's paths (or globs) names path. */
+static int paths_cover(const struct slt_input *ci, const char *path)
+{
+    size_t k;
+
+    for (k = 0; k < ci->npaths; k++)
+        if (strcmp(ci->paths[k], path) == 0 || fnmatch(ci->paths[k], path, FNM_PATHNAME) == 0)
+            return 1;
+    return 0;
+}
+
+static int configured(const struct slt_config *cfg, const char *name)
 {
     size_t i;
 
+    for (i = 0; i < cfg->ninputs; i++)
+        if (strcmp(cfg->inputs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether the positions si (of an input no longer configured) followed files of input ci. */
+static int followed(const struct slt_state_input *si, const struct slt_input *ci)
+{
+    size_t k;
+
+    for (k = 0; k < si->npos; k++) {
+        const struct slt_tail_pos *p = &si->pos[k];
+
+        if (!(p->flags & (SLT_TAIL_POS_MARK | SLT_POS_OBJECT)) && p->path[0] &&
+            paths_cover(ci, p->path))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The positions of input i in st: those under its name or, when st has none, those of an input
+ * that is no longer configured and followed the same files (the input was renamed: its files
+ * are neither counted again nor skipped). More than one candidate either way is ambiguous:
+ * SLT_ECONFIG, with the reason logged (at start the agent refuses to run). *out may be NULL.
+ */
+static int restore_of(struct slt_agent *a, const struct slt_state *st, size_t i, int verbose,
+                      const struct slt_state_input **out)
+{
+    const struct slt_input *ci = &a->cfg->inputs[i];
+    const struct slt_state_input *found = NULL;
+    size_t k, j;
+
+    *out = NULL;
+    if (!st)
+        return 0;
+    if ((*out = slt_state_input(st, ci->name)) != NULL)
+        return 0;
+    for (k = 0; k < st->ninputs; k++) {
+        const struct slt_state_input *si = &st->inputs[k];
+
+        if (configured(a->cfg, si->name) || !followed(si, ci))
+            continue;
+        if (found) {
+            slt_log(SLT_LOG_ERROR, "agent",
+                    "input '%s' follows files that inputs '%s' and '%s' followed before: which "
+                    "one was renamed is ambiguous; rename inputs one at a time "
+                    "(docs/AGENT.md, 'Renaming an input')",
+                    ci->name, found->name, si->name);
+            return SLT_ECONFIG;
+        }
+        /* an input added next to the renamed one, over the same files, would take them too */
+        for (j = 0; j < a->cfg->ninputs; j++) {
+            if (j != i && !slt_state_input(st, a->cfg->inputs[j].name) &&
+                followed(si, &a->cfg->inputs[j])) {
+                slt_log(SLT_LOG_ERROR, "agent",
+                        "inputs '%s' and '%s' both follow the files input '%s' followed "
+                        "before: which one it was renamed to is ambiguous; rename it first, "
+                        "add the other afterwards (docs/AGENT.md, 'Renaming an input')",
+                        ci->name, a->cfg->inputs[j].name, si->name);
+                return SLT_ECONFIG;
+            }
+        }
+        found = si;
+    }
+    if (found && verbose)
+        slt_log(SLT_LOG_INFO, "agent",
+                "input '%s' follows the files input '%s' followed: taken as renamed, its "
+                "positions carry over",
+                ci->name, found->name);
+    *out = found;
+    return 0;
+}
+
+/* At start: an ambiguous rename refuses to run rather than count twice or skip. */
+static int check_renames(struct slt_agent *a)
+{
+    const struct slt_state_input *r;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < a->cfg->ninputs; i++)
+        if ((rc = restore_of(a, &a->last, i, 0, &r)) < 0)
+            return rc;
+    return 0;
+}
+
+static void start_inputs(struct slt_agent *a, const struct slt_state *st)
+{
+    const struct slt_state_input *r;
+    size_t i;
+
     check_paths(a, 1);
-    for (i = 0; i < a->ninputs; i++)
-        input_start(a, &a->inputs[i], &a->cfg->inputs[i],
-                    st ? slt_state_input(st, a->inputs[i].name) : NULL);
+    for (i = 0; i < a->ninputs; i++) {
+        /* an ambiguous rename at a reload: that input starts per its read_from */
+        if (restore_of(a, st, i, 1, &r) < 0)
+            r = NULL;
+        input_start(a, &a->inputs[i], &a->cfg->inputs[i], r);
+    }
 }
 
 static void reload(struct slt_agent *a)
@@ -1515,6 +1680,47 @@ static int agent_id_ok(const char *id)
     return 1;
 }
 
+/*
+ * state_dir/instance: 16 random hex digits made at the first start and sent in HELLO, so that
+ * the aggregators tell this agent's reconnections (the same instance) from another host that
+ * runs with the same agent.id (docs/PROTOCOL.md). A lost state dir makes a new one.
+ */
+static void load_instance(struct slt_agent *a)
+{
+    char path[PATH_MAX], tmp[PATH_MAX], buf[32];
+    unsigned char rnd[8];
+    ssize_t n = -1;
+    size_t i;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/instance", a->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+    }
+    if (n >= 16 && strspn(buf, "0123456789abcdef") >= 16) {
+        memcpy(a->instance, buf, 16);
+        a->instance[16] = '\0';
+        return;
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        uint64_t x = slt_mono_ns() ^ (uint64_t)slt_now_ms() * 1000003u ^ (uint64_t)getpid();
+
+        memcpy(rnd, &x, sizeof(rnd));
+    }
+    for (i = 0; i < sizeof(rnd); i++)
+        snprintf(a->instance + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(tmp, sizeof(tmp), "%s/instance.tmp", a->state_dir);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || slt_write_all(fd, a->instance, 16) < 0 || slt_write_all(fd, "\n", 1) < 0 ||
+        fsync(fd) < 0 || rename(tmp, path) < 0 || slt_fsync_dir(a->state_dir) < 0)
+        slt_log(SLT_LOG_WARN, "agent", "cannot save '%s' (%s): this run's instance is %s",
+                path, strerror(errno), a->instance);
+    if (fd >= 0)
+        close(fd);
+}
+
 static int lock_state_dir(const char *dir)
 {
     char path[PATH_MAX];
@@ -1581,6 +1787,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
                 rc == SLT_ELIMIT ? "another agent is running on it" : slt_strerror(rc));
         goto fail;
     }
+    load_instance(a);
     snprintf(path, sizeof(path), "%s/spool", a->state_dir);
     if ((rc = slt_spool_open(path, cfg->agent.spool_max_bytes, 0, &a->spool)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot open spool '%s': %s", path, slt_strerror(rc));
@@ -1596,7 +1803,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
         rc = SLT_ENOMEM;
         goto fail;
     }
-    if ((rc = make_inputs(a, cfg, &a->last, &a->inputs)) < 0)
+    if ((rc = check_renames(a)) < 0 || (rc = make_inputs(a, cfg, &a->last, &a->inputs)) < 0)
         goto fail;
     a->ninputs = cfg->ninputs;
     *out = a;
@@ -1721,6 +1928,7 @@ int slt_agent_start(struct slt_agent *a)
         .loop = a->loop,
         .spool = a->spool,
         .agent_id = a->agent_id,
+        .instance = a->instance,
         .max_frame = SLT_AGENT_MAX_FRAME,
         .epoch = ship_epoch,
         .conf = ship_conf,

@@ -25,6 +25,7 @@
 #include "count.h"
 #include "arrive.h"
 #include "paths.h"
+#include "s3.h"
 #include "slt/config.h"
 #include "ship.h"
 #include "slt/proto.h"
@@ -43,6 +44,7 @@ struct slt_agent_input {
     struct slt_parser *parser;
     struct slt_tail *tail;
     struct slt_arrive *arrive; /* .gz files arriving in its globs (arrive.h), or NULL */
+    struct slt_s3 *s3;         /* an S3 input (s3.h): instead of tail and arrive */
     uint32_t series; /* its INPUT series */
     uint32_t *slis;  /* SLT series of the SLIs over this input */
     const struct slt_sli **sli_cfg;
@@ -73,6 +75,7 @@ struct slt_agent {
     char *config_path;
     struct slt_config *cfg;
     char *agent_id;
+    char instance[17]; /* state_dir/instance: sent in HELLO */
     char *state_dir;
     char *token;
 
@@ -100,6 +103,7 @@ struct slt_agent {
     int64_t last_ckpt_ms;
     uint64_t ckpt_acked; /* acked_seq in the last checkpoint */
 
+    struct slt_curl_uv *curl; /* S3 inputs' requests, created with the first one */
     struct slt_ship *ship;
     struct slt_status_http *http;
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "slt/version.h"
 #include "agent.h"
 
 #define MAX_FILES 256 /* files listed per input */
@@ -167,6 +168,8 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
 
     slt_buf_printf(b, "{\n  \"agent_id\": ");
     json_str(b, a->agent_id);
+    slt_buf_printf(b, ",\n  \"instance\": ");
+    json_str(b, a->instance);
     slt_buf_printf(b,
                    ",\n  \"pid\": %d,\n  \"updated_ms\": %" PRId64 ",\n  \"started_ms\": %" PRId64
                    ",\n  \"epoch\": %" PRIu64 ",\n  \"seq\": %" PRIu64
@@ -246,6 +249,25 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                 slt_buf_printf(b, "null");
             slt_buf_printf(b, ", \"offset\": %" PRIu64 "},", as.offset);
         }
+        if (in->s3) {
+            struct slt_s3_stats ss;
+
+            slt_s3_stats(in->s3, &ss);
+            slt_buf_printf(b, "\n     \"s3\": {\"objects_read\": %" PRIu64 ", \"lines\": %" PRIu64
+                              ", \"errors\": %" PRIu64 ", \"list_errors\": %" PRIu64
+                              ", \"requests\": %" PRIu64 ", \"remembered\": %zu, \"floor\": ",
+                           ss.objects, ss.lines, ss.errors, ss.list_errors, ss.requests,
+                           ss.remembered);
+            json_str(b, ss.floor);
+            slt_buf_printf(b, ", \"current\": ");
+            if (ss.current)
+                json_str(b, ss.current);
+            else
+                slt_buf_printf(b, "null");
+            slt_buf_printf(b, ", \"offset\": %" PRIu64 ", \"credentials\": ", ss.offset);
+            json_str(b, ss.credentials);
+            slt_buf_printf(b, "},");
+        }
         slt_buf_printf(b, "\n     \"files\": [");
         first = 1;
         for (k = 0; k < nf; k++) {
@@ -295,6 +317,7 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
         {"input_oversize_total", "lines over max_line", offsetof(struct slt_agent_input, oversize)},
     };
 
+    slt_build_info_prom(b);
     prom(b, "connected", "gauge", "1 when connected to an aggregator", cs == SLT_CONN_UP);
     prom(b, "spool_batches", "gauge", "batches in the spool", slt_spool_count(sp));
     prom(b, "spool_bytes", "gauge", "bytes in the spool", sp->bytes);

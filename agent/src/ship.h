@@ -38,6 +38,7 @@ struct slt_ship_hooks {
     struct uv_loop_s *loop;
     struct slt_spool *spool; /* borrowed; outlives the shipper */
     const char *agent_id;    /* borrowed */
+    const char *instance;    /* borrowed: state_dir/instance, sent in HELLO ("" or NULL: none) */
     size_t max_frame;        /* largest frame either way */
     /* the agent's current epoch */
     uint64_t (*epoch)(void *data);

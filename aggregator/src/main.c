@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "slt/version.h"
 #include "slt/config.h"
 #include "slt/tls.h"
 
@@ -38,9 +39,10 @@ struct aggr_main {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: slitail-aggregator -c CONFIG [--check] [-v]\n"
+    fprintf(f, "usage: slitail-aggregator -c CONFIG [--check] [-v] | --version\n"
                "  -c, --config FILE   the YAML config (section 'aggregator')\n"
                "      --check         validate the config and the token file, then exit\n"
+               "      --version       print the version and git revision, then exit\n"
                "  -v, --verbose       log every batch (debug)\n");
 }
 
@@ -180,6 +182,7 @@ static int make_params(const struct slt_config *cfg, struct slt_aggr_params *p,
     snprintf(p->listen, sizeof(p->listen), "%s", a->listen);
     p->max_frame = a->max_frame;
     p->max_agents = a->max_agents;
+    p->max_series = a->max_series;
     p->minute_retention_s = a->minute_retention_s;
     p->hour_retention_s = a->hour_retention_s;
     p->day_retention_s = a->day_retention_s;
@@ -230,6 +233,8 @@ static int alerts_start(struct aggr_main *m)
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
+    else
+        slt_api_set_alert_state(m->api, slt_alert_tier_state, alerts); /* `since` in the API */
     return rc < 0 ? 1 : 0;
 }
 
@@ -242,8 +247,9 @@ static void alerts_reload(const struct slt_config *cfg)
                 slt_strerror(rc));
 }
 
-static void alerts_stop(void)
+static void alerts_stop(struct aggr_main *m)
 {
+    slt_api_set_alert_state(m->api, NULL, NULL);
     /* its handles close on their own; uv_run returns once they have */
     slt_alert_stop(alerts, NULL, NULL);
     alerts = NULL;
@@ -256,7 +262,7 @@ static void stop(struct aggr_main *m, const char *why)
         return;
     m->stopping = 1;
     slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
-    alerts_stop();
+    alerts_stop(m);
     if (m->server_started)
         slt_server_stop(&m->server, on_server_stopped);
     else
@@ -342,6 +348,7 @@ int main(int argc, char **argv)
     int check = 0, i, rc, status = 0;
 
     memset(&m, 0, sizeof(m));
+    slt_log_setup_daemon();
     for (i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             m.config_path = argv[++i];
@@ -351,6 +358,9 @@ int main(int argc, char **argv)
             slt_log_level = SLT_LOG_DEBUG;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            slt_print_version(stdout, "slitail-aggregator");
             return 0;
         } else {
             fprintf(stderr, "slitail-aggregator: unknown argument '%s'\n", argv[i]);

@@ -1,4 +1,5 @@
 /* Prometheus text format 0.0.4; see metrics_prom.h. */
+#include "slt/version.h"
 #include "metrics_prom.h"
 
 #include <inttypes.h>
@@ -55,6 +56,7 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
         if ((rc = (x)) < 0)                                                                        \
             return rc;                                                                             \
     } while (0)
+    TRY(slt_build_info_prom(b));
     TRY(counter(b, "slitail_aggregator_connections_total", "counter", "Agent connections accepted.",
                 st->connections_total));
     TRY(counter(b, "slitail_aggregator_connected_agents", "gauge",
@@ -78,8 +80,12 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                        "\nslitail_aggregator_batches_rejected_total{reason=\"invalid\"} %" PRIu64
                        "\n",
                        st->batches_rejected_stale, st->batches_rejected_invalid));
-    TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
-                "Counter rows applied to Redis.", st->counter_updates));
+    TRY(counter(b, "slitail_aggregator_duplicate_sessions_total", "counter",
+                "Agent sessions refused or closed because another live session holds their agent "
+                "id (two hosts with one agent.id).",
+                st->duplicate_sessions));
+    TRY(counter(b, "slitail_aggregator_rows_applied_total", "counter",
+                "Rows (one minute of one series) applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
                 "Rows older than minute retention (applied to hour and day buckets only).",
                 st->late_rows));
@@ -117,6 +123,13 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_errors));
     TRY(counter(b, "slitail_aggregator_redis_timeouts_total", "counter",
                 "Ingest Redis commands that timed out.", st->redis_timeouts));
+    TRY(slt_prom_header(b, "slitail_aggregator_series_refused_total", "counter",
+                        "New series refused (their batch answered RETRY), by reason: max_series "
+                        "(the series set is full) or rate (the agent adds series too fast)."));
+    TRY(slt_buf_printf(b,
+                       "slitail_aggregator_series_refused_total{reason=\"max_series\"} %" PRIu64
+                       "\nslitail_aggregator_series_refused_total{reason=\"rate\"} %" PRIu64 "\n",
+                       st->series_refused[0], st->series_refused[1]));
     TRY(counter(b, "slitail_aggregator_redis_may_evict", "gauge",
                 "1 when a Redis the store uses runs without maxmemory-policy noeviction.",
                 st->redis_may_evict));
@@ -166,8 +179,8 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(slt_prom_header(b, "slitail_alert_notifications_total", "counter",
                         "Alert notifications by target and outcome (sent: answered 2xx; "
                         "failed: retried at the next evaluation; dropped: queue full)."));
-    for (i = 0; i < 2; i++) {
-        static const char *targets[] = {"alertmanager", "webhook"};
+    for (i = 0; i < 3; i++) {
+        static const char *targets[] = {"alertmanager", "webhook", "pagerduty"};
 
         TRY(slt_buf_printf(
             b,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aggr.h"
+#include "lease.h"
 #include "slt/tls.h"
 
 #define READ_CHUNK (16 * 1024)
@@ -33,7 +34,12 @@ struct slt_session {
     size_t agent_len;
     int authed;
     int preauth; /* counted in srv->npreauth */
+    uint64_t accepted_ms; /* uv_now() at accept */
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
+    struct slt_lease *lease; /* one live session per agent id (lease.h) */
+    int lease_wait;          /* the batch in the reader waits for the lease check */
+    uint64_t wait_epoch, wait_seq;
+    uint64_t stale_epoch, stale_mark; /* the store holds stale_mark > stale_epoch */
     int reading;
     int inflight;
     uint64_t inflight_epoch, inflight_seq;
@@ -48,6 +54,10 @@ struct slt_session {
 static void process(struct slt_session *s);
 static void maybe_finish(struct slt_session *s);
 static void read_start(struct slt_session *s);
+static void on_lease(void *data, int result, uint64_t epoch, const char *holder);
+static void send_ack(struct slt_session *s, uint64_t epoch, uint64_t seq,
+                     enum slt_ack_status status, uint64_t resend_from, uint32_t reason,
+                     uint64_t mark);
 
 static void session_handle_gone(struct slt_session *s)
 {
@@ -131,6 +141,13 @@ static void preauth_done(struct slt_session *s)
     s->srv->stats->preauth_connections = s->srv->npreauth;
 }
 
+static size_t preauth_max(const struct slt_server *srv)
+{
+    uint32_t m = srv->params->max_agents;
+
+    return m < SLT_PREAUTH_MIN ? SLT_PREAUTH_MIN : m > SLT_PREAUTH_MAX ? SLT_PREAUTH_MAX : m;
+}
+
 int slt__session_evict_preauth(struct slt_server *srv)
 {
     struct slt_session *s, *oldest = NULL;
@@ -138,7 +155,7 @@ int slt__session_evict_preauth(struct slt_server *srv)
     for (s = srv->sessions; s; s = s->next)
         if (s->preauth && !s->closing)
             oldest = s; /* newest first: the last one seen is the oldest */
-    if (!oldest)
+    if (!oldest || uv_now(srv->loop) - oldest->accepted_ms < SLT_PREAUTH_EVICT_MS)
         return 0;
     srv->stats->preauth_refused++;
     slt__session_close(oldest, "too many connections waiting for HELLO");
@@ -150,6 +167,14 @@ void slt__session_close(struct slt_session *s, const char *reason)
     if (s->closing)
         return;
     s->closing = 1;
+    slt_lease_free(s->lease);
+    s->lease = NULL;
+    if (s->lease_wait) {
+        /* the batch waiting for its lease check was not applied */
+        s->lease_wait = 0;
+        s->srv->stats->batches_received++;
+        send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_RETRY, 0, 0, 0);
+    }
     stop_reading(s);
     preauth_done(s);
     if (s->authed) {
@@ -425,11 +450,105 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
     s->srv->stats->connected_agents++;
     slt_log(SLT_LOG_INFO, "ingest", "agent '%s' connected from %s (epoch %llu)", s->agent, s->peer,
             (unsigned long long)h->epoch);
+    {
+        char desc[200];
+
+        snprintf(desc, sizeof(desc), "from %s via aggregator %s", s->peer, p->server_id);
+        if (slt_lease_new(s->srv->loop, s->srv->store, s->agent, h->instance, desc, on_lease, s,
+                          &s->lease) < 0)
+            s->lease = NULL; /* out of memory: unchecked, as an agent without an instance */
+    }
     memset(&m, 0, sizeof(m));
     m.type = SLT_MSG_WELCOME;
     m.u.welcome.version = SLT_PROTO_VERSION;
     m.u.welcome.server = slt_str_make(p->server_id, strlen(p->server_id));
     send_msg(s, &m);
+}
+
+/* A renewal found the lease taken, or the check did: this session must not go on. */
+static void refuse_duplicate(struct slt_session *s, const char *holder)
+{
+    static uint64_t last_log_ms;
+    char msg[400], who[200];
+    const char *nl = strchr(holder, '\n');
+    int64_t now = slt_now_ms();
+
+    s->srv->stats->duplicate_sessions++;
+    snprintf(who, sizeof(who), "%s", nl ? nl + 1 : holder);
+    snprintf(msg, sizeof(msg),
+             "agent id '%s' already has a live session (%s): is agent.id the same on two hosts?",
+             s->agent, who);
+    /* a refused agent comes back every few seconds: one line per 10 s, then debug */
+    slt_log(now - (int64_t)last_log_ms >= 10000 ? SLT_LOG_WARN : SLT_LOG_DEBUG, "ingest",
+            "refusing agent '%s' from %s: %s", s->agent, s->peer, msg);
+    if (now - (int64_t)last_log_ms >= 10000)
+        last_log_ms = (uint64_t)now;
+    send_error(s, msg);
+    slt__session_close(s, "duplicate agent id");
+}
+
+static void on_lease(void *data, int result, uint64_t epoch, const char *holder)
+{
+    struct slt_session *s = data;
+    int waited = s->lease_wait;
+
+    if (s->closing)
+        return;
+    s->lease_wait = 0;
+    if (result == SLT_LEASE_OTHER) {
+        refuse_duplicate(s, holder);
+        return;
+    }
+    if (!waited)
+        return;
+    if (result == SLT_LEASE_STALE) {
+        s->stale_epoch = s->wait_epoch;
+        s->stale_mark = epoch;
+    }
+    if (result != SLT_LEASE_HELD) {
+        /* nothing of the batch was applied: answer it (stale, or retry later) and drop it */
+        s->srv->stats->batches_received++;
+        slt_frame_reader_consume(&s->fr);
+        if (result == SLT_LEASE_STALE)
+            send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH,
+                     epoch);
+        else
+            send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_RETRY, 0, 0, 0);
+    }
+    process(s);
+}
+
+/*
+ * Before a batch is applied, its agent id is checked for another live session and its epoch
+ * against the one stored for the id (lease.h). 1: apply it now; 0: wait (the frame stays in
+ * the reader); -1: answered here.
+ */
+static int lease_gate(struct slt_session *s, const struct slt_msg_batch *b)
+{
+    int r;
+
+    if (!s->lease || b->nseries == 0 || b->agent_id.len != s->agent_len ||
+        memcmp(b->agent_id.p, s->agent, s->agent_len) != 0 ||
+        b->epoch > (uint64_t)(slt_now_ms() + SLT_EPOCH_AHEAD_MAX_MS))
+        return 1; /* on_batch answers these */
+    if (s->stale_mark && b->epoch == s->stale_epoch) {
+        s->srv->stats->batches_received++;
+        send_ack(s, b->epoch, b->seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH, s->stale_mark);
+        return -1;
+    }
+    r = slt_lease_check(s->lease, b->epoch);
+    if (r == 0) {
+        s->lease_wait = 1;
+        s->wait_epoch = b->epoch;
+        s->wait_seq = b->seq;
+        return 0;
+    }
+    if (r < 0) {
+        s->srv->stats->batches_received++;
+        send_ack(s, b->epoch, b->seq, SLT_ACK_RETRY, 0, 0, 0); /* the store is down */
+        return -1;
+    }
+    return 1;
 }
 
 static void on_batch(struct slt_session *s, const struct slt_msg_batch *b)
@@ -479,7 +598,7 @@ static void process(struct slt_session *s)
     size_t len;
     int r;
 
-    while (!s->inflight && !s->closing) {
+    while (!s->inflight && !s->lease_wait && !s->closing) {
         if (s->out.len > s->srv->params->write_queue_max / 2 && s->writing) {
             /* the agent is slow to take its acks: wait for the write, but not forever */
             stop_reading(s);
@@ -505,7 +624,16 @@ static void process(struct slt_session *s)
             else
                 protocol_error(s, "first frame must be hello");
         } else if (m.type == SLT_MSG_BATCH) {
-            on_batch(s, &m.u.batch);
+            int g = lease_gate(s, &m.u.batch);
+
+            if (g == 0) {
+                /* read again from the reader when the check answers (on_lease) */
+                slt_msg_release(&m);
+                s->fr.frame_len = 0;
+                break;
+            }
+            if (g > 0)
+                on_batch(s, &m.u.batch);
         } else if (m.type == SLT_MSG_ERROR) {
             slt_log(SLT_LOG_WARN, "ingest", "agent '%s' sent an error: %.*s", s->agent,
                     (int)m.u.error.message.len, m.u.error.message.p);
@@ -516,7 +644,7 @@ static void process(struct slt_session *s)
         slt_msg_release(&m);
         slt_frame_reader_consume(&s->fr);
     }
-    if (s->inflight)
+    if (s->inflight || s->lease_wait)
         stop_reading(s); /* TCP holds the agent back until the outcome is known */
     else if (!s->closing && !s->reading)
         read_start(s);
@@ -609,7 +737,8 @@ int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
         return 0;
     }
     /* room for this one among the unauthenticated: the oldest stranger goes first */
-    if (srv->npreauth >= SLT_PREAUTH_MAX && !slt__session_evict_preauth(srv)) {
+    s->accepted_ms = uv_now(srv->loop);
+    if (srv->npreauth >= preauth_max(srv) && !slt__session_evict_preauth(srv)) {
         srv->stats->preauth_refused++;
         s->closing = 1;
         finish(s);

@@ -16,6 +16,7 @@ struct slt_aggr_stats {
     uint64_t batches_rejected;
     uint64_t batches_rejected_stale;   /* of which: a larger epoch is stored for the agent */
     uint64_t batches_rejected_invalid; /* of which: content that cannot be stored */
+    uint64_t duplicate_sessions;       /* refused or closed: another live session has the id */
     uint64_t batches_retry;   /* refused because Redis was down or slow */
     uint64_t counter_updates; /* rows applied */
     uint64_t late_rows;       /* rows older than minute retention (went to hour/day only) */
@@ -38,9 +39,9 @@ struct slt_aggr_stats {
     uint64_t alert_evaluations;              /* evaluations that read every SLO from Redis */
     uint64_t alert_eval_failures;            /* evaluations that could not (Redis down or slow) */
     uint64_t alerts_firing;                  /* gauge: alerts firing after the last evaluation */
-    uint64_t alert_notifications_sent[2];    /* answered 2xx */
-    uint64_t alert_notifications_failed[2];  /* refused, not 2xx, unreachable or timed out */
-    uint64_t alert_notifications_dropped[2]; /* never sent: the queue was full */
+    uint64_t alert_notifications_sent[3];    /* answered 2xx */
+    uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */
+    uint64_t alert_notifications_dropped[3]; /* never sent: the queue was full */
     /* added by the transport and authentication (net) */
     uint64_t cert_name_mismatches; /* HELLO's agent id is not a name of the client certificate */
     uint64_t auth_throttled;       /* connections refused: their address failed auth too often */
@@ -55,6 +56,9 @@ struct slt_aggr_stats {
     uint64_t redis_may_evict;         /* gauge: a Redis runs without maxmemory-policy noeviction */
     /* batches or entries refused as invalid by the store, by SLT_INVALID_* */
     uint64_t batches_invalid[4];
+    /* new series refused (the batch waits: RETRY): [0] the set is full (max_series), [1] the
+     * agent's allowance of new series is used up */
+    uint64_t series_refused[2];
 };
 
 /* Why the store refused a batch as invalid (index of batches_invalid; docs/REDIS.md). */
@@ -66,6 +70,7 @@ struct slt_aggr_stats {
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */
 #define SLT_ALERT_TARGET_ALERTMANAGER 0
 #define SLT_ALERT_TARGET_WEBHOOK 1
+#define SLT_ALERT_TARGET_PAGERDUTY 2
 
 /*
  * Upper bounds (seconds) of redis_latency_bucket[i]; bucket i counts applies that took at most

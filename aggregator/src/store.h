@@ -109,6 +109,9 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
 /* Drops the ingest connection (an apply timed out): pending applies end with SLT_ACK_RETRY. */
 void slt_store_reset(struct slt_store *st, const char *reason);
 
+/* aggregator.max_series when the config does not say: series in slt:series at most. */
+#define SLT_STORE_MAX_SERIES_DEFAULT 10000
+
 /* A row minute later than this after the aggregator's clock is refused (REJECTED invalid). */
 #define SLT_STORE_AHEAD_MAX_S 86400
 
@@ -124,6 +127,7 @@ extern const char slt_store_apply_script[];
  *   slt_store_req_member(&rq, kind, name)         is the series known? -> rq.member
  *   slt_store_req_series(&rq)                     every known series -> rq.series
  *   slt_store_req_cas(&rq, fp, state, ttl_s, refresh)   alert state -> rq.cas[k]
+ *   slt_store_req_lease(&rq, op, agent, value, epoch, ttl_ms)   session lease -> rq.lease
  *   rq.done = ...; slt_store_req_send(st, &rq, timeout_ms)
  *   ... done(&rq) runs exactly once (never from inside slt_store_req_send) ...
  *   slt_store_req_release(&rq)                    (or reuse it after slt_store_req_reset)
@@ -153,6 +157,12 @@ struct slt_store_req {
     size_t nseries;
     int *cas; /* per slt_store_req_cas call: 1 changed, 0 was already so, -1 no answer */
     size_t ncas;
+    struct slt_store_lease_answer {
+        int answered;     /* 0: no answer (Redis error, timeout) */
+        int result;       /* SLT_LEASE_HELD, _OTHER, _STALE */
+        uint64_t epoch;   /* the epoch stored for the agent id before this call */
+        char holder[256]; /* with SLT_LEASE_OTHER: the holder's value */
+    } lease;
     /* internal */
     struct slt_store_op *op; /* questions, then the request in flight */
     size_t nkeys;
@@ -183,6 +193,24 @@ int slt_store_req_series(struct slt_store_req *rq);
  */
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
                       int64_t ttl_s, int refresh);
+/*
+ * One live session per agent id (docs/REDIS.md, "Sessions"): slt:{a:<agent>}:lease holds the
+ * session's value ("<instance>\n<description>", instance "" for agents that send none) for
+ * ttl_ms, slt:{a:<agent>}:epoch the largest epoch a session of that id started with.
+ *   SLT_LEASE_ACQUIRE: with an instance, the lease is taken unless another instance holds it
+ *     (result OTHER, holder set) and the epoch must not be below the stored one (STALE, epoch
+ *     set); without one, no lease is taken or checked. The stored epoch is raised to epoch.
+ *   SLT_LEASE_RENEW: HELD when the lease is still ours (or free, then taken again), else OTHER.
+ *   SLT_LEASE_RELEASE: deleted if still ours.
+ * At most one per request. 0, SLT_ELIMIT (names too long) or SLT_ENOMEM.
+ */
+enum slt_lease_op { SLT_LEASE_ACQUIRE = 0, SLT_LEASE_RENEW, SLT_LEASE_RELEASE };
+enum slt_lease_result { SLT_LEASE_HELD = 0, SLT_LEASE_OTHER = 1, SLT_LEASE_STALE = 2 };
+int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, const char *value,
+                        uint64_t epoch, int64_t ttl_ms);
+/* The lease script, exposed for tests. */
+extern const char slt_store_lease_script[];
+
 /* Bucket reads one request may hold (0: unlimited). */
 void slt_store_req_limit(struct slt_store_req *rq, size_t max_keys);
 /*

@@ -172,6 +172,34 @@ const char slt_store_cas_script[] =
     "if cur == ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
+/*
+ * One live session per agent id: KEYS[1] = slt:{a:<id>}:lease, KEYS[2] = slt:{a:<id>}:epoch;
+ * ARGV = op, value ("<instance>\n..."), epoch, ttl ms. Returns {result, stored epoch, holder}
+ * (store.h, slt_store_req_lease). Epochs are below 2^53: exact as Lua numbers.
+ */
+const char slt_store_lease_script[] =
+    "local op, me, ttl = ARGV[1], ARGV[2], ARGV[4]\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if op == 'release' then\n"
+    "  if cur == me then redis.call('DEL', KEYS[1]) end return {0, 0, ''}\n"
+    "end\n"
+    "if op == 'renew' then\n"
+    "  if cur == me or not cur then redis.call('SET', KEYS[1], me, 'PX', ttl) return {0, 0, ''} "
+    "end\n"
+    "  return {1, 0, cur}\n"
+    "end\n"
+    "local inst = string.match(me, '^([^\\n]*)')\n"
+    "local E = tonumber(ARGV[3])\n"
+    "local e0 = tonumber(redis.call('GET', KEYS[2]) or '0') or 0\n"
+    "if inst ~= '' then\n"
+    "  if cur and cur ~= me and string.match(cur, '^([^\\n]*)') ~= inst then return {1, e0, cur} "
+    "end\n"
+    "  if E < e0 then return {2, e0, ''} end\n"
+    "  redis.call('SET', KEYS[1], me, 'PX', ttl)\n"
+    "end\n"
+    "if E > e0 then redis.call('SET', KEYS[2], ARGV[3]) end\n"
+    "return {0, e0, ''}\n";
+
 /* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
 struct slt_store_bucket {
     char c;
@@ -245,6 +273,14 @@ struct node {
 };
 
 #define MAX_NODES 128
+#define RATE_SLOTS 4096
+#define NEW_SERIES_BURST 1000.0  /* new series an agent id may add at once ... */
+#define NEW_SERIES_PER_MIN 100.0 /* ... and then per minute */
+
+struct rate {
+    double tokens;
+    uint64_t at_ns;
+};
 #define PARK_TICKS_MAX 40            /* 2 s of ticks: a command waiting for a node or slot */
 #define REDIRECTS_MAX 5              /* MOVED/ASK followed per command before giving up */
 #define REFRESH_MIN_NS 200000000ull  /* 200 ms between two CLUSTER SLOTS */
@@ -260,7 +296,7 @@ struct slt_store {
     int64_t mret, hret, dret, timeout_ms;
     struct node **nodes;
     size_t nnodes;
-    char apply_sha[41], cas_sha[41];
+    char apply_sha[41], cas_sha[41], lease_sha[41];
     uv_timer_t tick;
     int freeing;
     /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
@@ -294,6 +330,10 @@ struct slt_store {
     char **cache;
     size_t ncache;
     uint64_t cache_born_ns;
+    uint64_t max_series;
+    struct rate *rates; /* RATE_SLOTS new-series allowances, by agent id hash */
+    uint64_t series_logged_ns;
+    char series_sha[41];
     /* reads in flight, oldest first (their deadlines are checked by the tick) */
     struct slt_store_op *ops_head, *ops_tail;
     size_t nops;
@@ -736,6 +776,7 @@ static struct node *follow_redirect(struct slt_store *st, struct node *from,
 
 static void on_tick(uv_timer_t *t);
 extern const char slt_store_cas_script[];
+extern const char slt_store_series_script[];
 
 static int dup_str(char **dst, const char *src)
 {
@@ -759,14 +800,16 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
     st->cluster = conf->nseeds > 0;
     st->cache = slt_calloc(SERIES_CACHE_SLOTS, sizeof(*st->cache));
     st->nodes = slt_calloc(MAX_NODES, sizeof(*st->nodes));
+    st->rates = slt_calloc(RATE_SLOTS, sizeof(*st->rates));
     st->slots = st->cluster ? slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*st->slots)) : NULL;
     for (i = 0; i < conf->nseeds && !auth->password; i++)
         if (conf->seeds[i].password)
             auth = &conf->seeds[i];
-    if (!st->cache || !st->nodes || (st->cluster && !st->slots) ||
+    if (!st->cache || !st->nodes || !st->rates || (st->cluster && !st->slots) ||
         dup_str(&st->user, auth->user) < 0 || dup_str(&st->password, auth->password) < 0) {
         slt_free(st->cache);
         slt_free(st->nodes);
+        slt_free(st->rates);
         slt_free(st->slots);
         slt_free(st->user);
         slt_free(st->password);
@@ -781,6 +824,8 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
         slt_redis_url_describe(conf->url, st->desc, sizeof(st->desc));
     script_sha(slt_store_apply_script, st->apply_sha);
     script_sha(slt_store_cas_script, st->cas_sha);
+    script_sha(slt_store_series_script, st->series_sha);
+    script_sha(slt_store_lease_script, st->lease_sha);
     slt_store_set_params(st, params);
     uv_timer_init(loop, &st->tick);
     uv_check_init(loop, &st->check);
@@ -811,6 +856,7 @@ void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
     st->hret = p->hour_retention_s;
     st->dret = p->day_retention_s;
     st->timeout_ms = p->redis_timeout_ms > 0 ? p->redis_timeout_ms : 2000;
+    st->max_series = p->max_series ? p->max_series : SLT_STORE_MAX_SERIES_DEFAULT;
 }
 
 static void store_maybe_freed(struct slt_store *st)
@@ -827,6 +873,7 @@ static void store_maybe_freed(struct slt_store *st)
     cache_clear(st);
     slt_free(st->cache);
     slt_free(st->nodes);
+    slt_free(st->rates);
     slt_free(st->slots);
     slt_free(st->user);
     slt_free(st->password);
@@ -1720,55 +1767,270 @@ static int enqueue(struct slt_store *st, struct slt_apply_part *e)
     return 0;
 }
 
-static void on_sadd(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct slt_store *st = priv;
-    redisReply *reply = r;
+/* ---- the series set: bounded (aggregator.max_series), its growth limited per agent ---- */
 
-    (void)ac;
-    if (reply && reply->type == REDIS_REPLY_ERROR) {
-        /* MOVED during a reshard, or anything else: add every series again next time */
-        st->stats->redis_errors++;
-        if (!st->freeing)
-            cache_clear(st);
+/* The member of slt:series for part e of ap (the name with a NUL is cut there, as before). */
+static size_t part_member(const struct slt_apply_part *e, char *out, size_t max)
+{
+    const char *name = e->ap->strs.p + e->name_off;
+    const char *nul = memchr(name, '\0', e->name_len);
+    size_t len = nul ? (size_t)(nul - name) : e->name_len;
+
+    if (len + 3 > max)
+        len = max - 3;
+    return series_member(out, max, e->kind, name, len);
+}
+
+static uint32_t fnv1a(const char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h;
+}
+
+/* 1 when member is in the cache; else 0 and *slot is where it would go. */
+static int cache_find(const struct slt_store *st, const char *m, size_t n, size_t *slot)
+{
+    size_t k = fnv1a(m, n) & (SERIES_CACHE_SLOTS - 1);
+
+    while (st->cache[k]) {
+        if (strlen(st->cache[k]) == n && memcmp(st->cache[k], m, n) == 0)
+            return 1;
+        k = (k + 1) & (SERIES_CACHE_SLOTS - 1);
     }
+    *slot = k;
+    return 0;
+}
+
+static void cache_put(struct slt_store *st, const char *m, size_t n)
+{
+    size_t slot;
+
+    if (cache_find(st, m, n, &slot))
+        return;
+    if (st->ncache >= SERIES_CACHE_MAX) {
+        cache_clear(st); /* bounded: start over, registering again is harmless */
+        cache_find(st, m, n, &slot);
+    }
+    if ((st->cache[slot] = slt_strndup(m, n)) != NULL)
+        st->ncache++;
 }
 
 /*
- * SADD slt:series once per series and connection, and again every minute (the set is not
- * part of the apply, so it is not restored by the resends that restore lost counts).
+ * The new-series allowance of an agent id: a token bucket (NEW_SERIES_BURST, refilled at
+ * NEW_SERIES_PER_MIN per minute) in a fixed table of RATE_SLOTS; ids whose hashes collide
+ * share one bucket (it only gets stricter).
  */
-static void register_series(struct slt_store *st, const struct slt_series *s)
+static struct rate *agent_rate(struct slt_store *st, const char *id, size_t len)
 {
-    char member[1100];
-    uint32_t h = 2166136261u;
-    size_t i, n, slot;
+    struct rate *r = &st->rates[fnv1a(id, len) % RATE_SLOTS];
+    uint64_t now = uv_hrtime();
+
+    if (!r->at_ns) {
+        r->tokens = NEW_SERIES_BURST;
+    } else {
+        r->tokens += (double)(now - r->at_ns) / 60e9 * NEW_SERIES_PER_MIN;
+        if (r->tokens > NEW_SERIES_BURST)
+            r->tokens = NEW_SERIES_BURST;
+    }
+    r->at_ns = now;
+    return r;
+}
+
+/*
+ * KEYS[1] = slt:series; ARGV[1] = max_series, ARGV[2] = how many new members this agent may
+ * still add, ARGV[3..] = members. Per member: 1 added, 0 already there, -1 refused (the set
+ * holds max_series), -2 refused (the agent's allowance is used up).
+ */
+const char slt_store_series_script[] =
+    "local max, left = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local n = redis.call('SCARD', KEYS[1])\n"
+    "local out = {}\n"
+    "for i = 3, #ARGV do\n"
+    "  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then out[i - 2] = 0\n"
+    "  elseif n >= max then out[i - 2] = -1\n"
+    "  elseif left < 1 then out[i - 2] = -2\n"
+    "  else redis.call('SADD', KEYS[1], ARGV[i]) n = n + 1 left = left - 1 out[i - 2] = 1 end\n"
+    "end\n"
+    "return out\n";
+
+/* A registration of the new series of one batch, waiting for its answer. */
+struct reg {
+    struct slt_store *st;
+    struct slt_apply *ap;
+    struct rate *rate;
+    struct node *node;
+    int retried;
+    size_t n;
+    size_t idx[]; /* parts of ap being registered */
+};
+
+static int enqueue(struct slt_store *st, struct slt_apply_part *e);
+
+/* Queues every part of ap; 0, or SLT_ENOMEM when nothing could be queued. */
+static int enqueue_all(struct slt_store *st, struct slt_apply *ap)
+{
+    size_t i, j;
+
+    ap->sent_ns = uv_hrtime();
+    ap->pending = ap->nparts;
+    for (i = 0; i < ap->nparts; i++) {
+        if (enqueue(st, &ap->parts[i]) < 0) {
+            if (i == 0) {
+                ap->pending = 0;
+                return SLT_ENOMEM;
+            }
+            /* entries before i are queued and keep pending above zero */
+            for (j = i; j < ap->nparts; j++)
+                entry_done(&ap->parts[j], SLT_ACK_RETRY, 0);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* The batch cannot go on now: RETRY (the agent sends it again later). */
+static void reg_retry(struct slt_apply *ap)
+{
+    ap->status = SLT_ACK_RETRY;
+    ap->pending = 0;
+    ap->done(ap);
+}
+
+static int reg_send(struct reg *rg, int eval);
+
+static void on_reg_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct reg *rg = priv;
+    struct slt_store *st = rg->st;
+    struct slt_apply *ap = rg->ap;
+    redisReply *reply = r;
+    size_t i, full = 0, rated = 0;
+    char m[SLT_STORE_MAX_NAME + 8];
+
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_ERROR && !rg->retried &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0 && !st->freeing) {
+        rg->retried = 1;
+        if (reg_send(rg, 1) == 0)
+            return;
+    }
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != rg->n) {
+        if (reply && reply->type == REDIS_REPLY_ERROR) {
+            st->stats->redis_errors++;
+            if (st->cluster)
+                want_refresh(st); /* MOVED: the series set's slot moved */
+        }
+        reg_retry(ap);
+        slt_free(rg);
+        return;
+    }
+    for (i = 0; i < rg->n; i++) {
+        long long v = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer
+                                                                     : -3;
+        size_t n = part_member(&ap->parts[rg->idx[i]], m, sizeof(m));
+
+        if (v == 1 || v == 0)
+            cache_put(st, m, n);
+        if (v == 1 && rg->rate->tokens >= 1)
+            rg->rate->tokens -= 1;
+        full += v == -1;
+        rated += v == -2 || v == -3;
+    }
+    slt_free(rg);
+    if (full || rated) {
+        uint64_t now = uv_hrtime();
+
+        st->stats->series_refused[0] += full;
+        st->stats->series_refused[1] += rated;
+        if (now - st->series_logged_ns > 10000000000ull || !st->series_logged_ns) {
+            st->series_logged_ns = now;
+            slt_log(SLT_LOG_WARN, "ingest",
+                    "batch %llu of agent '%.*s' waits (RETRY): %s", (unsigned long long)ap->seq,
+                    (int)ap->agent_len, ap->strs.p,
+                    full ? "the series set is full (aggregator.max_series; docs/REDIS.md)"
+                         : "the agent adds new series faster than allowed (docs/REDIS.md)");
+        }
+        reg_retry(ap);
+        return;
+    }
+    if (enqueue_all(st, ap) < 0)
+        reg_retry(ap);
+}
+
+static int reg_send(struct reg *rg, int eval)
+{
+    struct slt_store *st = rg->st;
+    char (*m)[SLT_STORE_MAX_NAME + 8] = NULL;
+    const char **argv;
+    size_t *lens, i, argc = 6 + rg->n;
+    char max[24], left[24];
+    int rc = SLT_ENOMEM;
+
+    if (!rg->node || !slt_rconn_up(&rg->node->ingest))
+        return SLT_EREDIS;
+    argv = slt_malloc(argc * sizeof(*argv));
+    lens = slt_malloc(argc * sizeof(*lens));
+    m = slt_malloc(rg->n * sizeof(*m));
+    if (argv && lens && m) {
+        argv[0] = eval ? "EVAL" : "EVALSHA";
+        argv[1] = eval ? slt_store_series_script : st->series_sha;
+        argv[2] = "1";
+        argv[3] = KEY_SERIES;
+        argv[4] = max;
+        lens[4] = slt_fmt_u64(max, st->max_series);
+        argv[5] = left;
+        lens[5] = slt_fmt_u64(left, (uint64_t)rg->rate->tokens);
+        for (i = 0; i < 4; i++)
+            lens[i] = strlen(argv[i]);
+        for (i = 0; i < rg->n; i++) {
+            lens[6 + i] = part_member(&rg->ap->parts[rg->idx[i]], m[i], sizeof(m[i]));
+            argv[6 + i] = m[i];
+        }
+        rc = slt_rconn_command(&rg->node->ingest, on_reg_reply, rg, (int)argc, argv, lens);
+    }
+    slt_free(argv);
+    slt_free(lens);
+    slt_free(m);
+    return rc;
+}
+
+/*
+ * Registers the series of ap that this aggregator has not seen in the last minute, then
+ * queues the batch; or queues it now when there are none. 0 (done runs later), or
+ * SLT_EREDIS / SLT_ENOMEM (done never runs: the caller answers RETRY).
+ */
+static int register_then_enqueue(struct slt_store *st, struct slt_apply *ap)
+{
+    char m[SLT_STORE_MAX_NAME + 8];
+    struct reg *rg;
+    size_t i, n = 0, slot;
+    int rc;
 
     if (slt_mono_ns() - st->cache_born_ns > SERIES_CACHE_TTL_NS)
         cache_clear(st);
-
-    n = (size_t)snprintf(member, sizeof(member), "%c:%.*s", s->kind == SLT_SERIES_SLI ? 's' : 'i',
-                         (int)s->name.len, s->name.p);
-    for (i = 0; i < n; i++)
-        h = (h ^ (uint8_t)member[i]) * 16777619u;
-    slot = h & (SERIES_CACHE_SLOTS - 1);
-    while (st->cache[slot]) {
-        if (strcmp(st->cache[slot], member) == 0)
-            return;
-        slot = (slot + 1) & (SERIES_CACHE_SLOTS - 1);
-    }
-    {
-        const char *argv[3] = {"SADD", KEY_SERIES, member};
-        size_t lens[3] = {4, sizeof(KEY_SERIES) - 1, n};
-        struct node *nd = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
-
-        if (!nd || slt_rconn_command(&nd->ingest, on_sadd, st, 3, argv, lens) < 0)
-            return;
-    }
-    if (st->ncache >= SERIES_CACHE_MAX)
-        cache_clear(st); /* bounded: start over, re-adding is harmless */
-    else if ((st->cache[slot] = slt_strdup(member)) != NULL)
-        st->ncache++;
+    for (i = 0; i < ap->nparts; i++)
+        n += !cache_find(st, m, part_member(&ap->parts[i], m, sizeof(m)), &slot);
+    if (n == 0)
+        return enqueue_all(st, ap);
+    rg = slt_calloc(1, sizeof(*rg) + n * sizeof(rg->idx[0]));
+    if (!rg)
+        return SLT_ENOMEM;
+    rg->st = st;
+    rg->ap = ap;
+    rg->rate = agent_rate(st, ap->strs.p, ap->agent_len);
+    rg->node = node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
+    for (i = 0; i < ap->nparts; i++)
+        if (!cache_find(st, m, part_member(&ap->parts[i], m, sizeof(m)), &slot))
+            rg->idx[rg->n++] = i;
+    ap->sent_ns = uv_hrtime();
+    rc = reg_send(rg, 0);
+    if (rc < 0)
+        slt_free(rg);
+    return rc;
 }
 
 int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
@@ -1833,24 +2095,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
         }
         return rc;
     }
-    ap->sent_ns = uv_hrtime();
-    ap->pending = b->nseries;
-    for (i = 0; i < b->nseries; i++) {
-        register_series(st, &b->series[i]);
-        if (enqueue(st, &ap->parts[i]) < 0) {
-            size_t j;
-
-            if (i == 0) {
-                ap->pending = 0;
-                return SLT_ENOMEM;
-            }
-            /* entries before i are queued and keep pending above zero */
-            for (j = i; j < b->nseries; j++)
-                entry_done(&ap->parts[j], SLT_ACK_RETRY, 0);
-            return 0;
-        }
-    }
-    return 0;
+    return register_then_enqueue(st, ap);
 }
 
 /* ---- reads ---------------------------------------------------------------------------------- */
@@ -1860,6 +2105,7 @@ enum rcmd_type {
     RC_MEMBER,   /* SISMEMBER slt:series member */
     RC_SERIES,   /* SMEMBERS slt:series */
     RC_CAS,      /* EVALSHA cas_script 1 key state ttl mode: cas[owner] */
+    RC_LEASE,    /* EVALSHA lease_script 2 lease-key epoch-key op value epoch ttl: lease */
 };
 
 /* One command of a read: its key (and arguments) sit in op->buf at off. */
@@ -1870,7 +2116,7 @@ struct rcmd {
     uint32_t owner;
     uint8_t type;
     uint8_t kind;    /* RC_SUMS: SLT_SERIES_SLI or SLT_SERIES_INPUT */
-    uint8_t retried; /* RC_CAS: sent again with EVAL after NOSCRIPT */
+    uint8_t retried; /* RC_CAS, RC_LEASE: sent again with EVAL after NOSCRIPT */
     uint8_t asking, redirects, parked;
     uint32_t off, len;
 };
@@ -2113,6 +2359,24 @@ int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const c
     return 0;
 }
 
+int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, const char *value,
+                        uint64_t epoch, int64_t ttl_ms)
+{
+    static const char *const ops[] = {"acquire", "renew", "release"};
+    char args[3 * SLT_STORE_MAX_NAME];
+    int n;
+
+    if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
+        return SLT_EINVAL;
+    /* both keys, op, value, epoch and ttl, NUL-separated */
+    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld", agent,
+                 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
+                 (long long)ttl_ms);
+    if (n < 0 || (size_t)n >= sizeof(args))
+        return SLT_ELIMIT;
+    return op_add(rq, RC_LEASE, 0, 0, args, (size_t)n + 1);
+}
+
 /* ---- reads in flight ---- */
 
 static void op_unlink(struct slt_store *st, struct slt_store_op *op)
@@ -2316,7 +2580,8 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
         }
         op_fail(op, SLT_EREDIS);
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (c->type == RC_CAS && !c->retried && strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+        if ((c->type == RC_CAS || c->type == RC_LEASE) && !c->retried &&
+            strncmp(reply->str, "NOSCRIPT", 8) == 0) {
             c->retried = 1;
             c->asking = 0;
             rcmd_go(op->st, c);
@@ -2353,6 +2618,25 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
             if (reply->type == REDIS_REPLY_INTEGER && c->owner < rq->ncas)
                 rq->cas[c->owner] = reply->integer ? 1 : 0;
             break;
+        case RC_LEASE:
+            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+                reply->element[0]->type == REDIS_REPLY_INTEGER &&
+                reply->element[1]->type == REDIS_REPLY_INTEGER &&
+                reply->element[0]->integer >= SLT_LEASE_HELD &&
+                reply->element[0]->integer <= SLT_LEASE_STALE) {
+                redisReply *h = reply->element[2];
+
+                rq->lease.answered = 1;
+                rq->lease.result = (int)reply->element[0]->integer;
+                rq->lease.epoch =
+                    reply->element[1]->integer > 0 ? (uint64_t)reply->element[1]->integer : 0;
+                snprintf(rq->lease.holder, sizeof(rq->lease.holder), "%.*s",
+                         h->type == REDIS_REPLY_STRING ? (int)h->len : 0,
+                         h->type == REDIS_REPLY_STRING ? h->str : "");
+            } else {
+                op_fail(op, SLT_ECORRUPT);
+            }
+            break;
         }
     }
     op_reply_done(op);
@@ -2368,7 +2652,7 @@ static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
         return c->node;
     if (c->type == RC_SUMS)
         return node_for_key(st, p, c->len);
-    if (c->type == RC_CAS)
+    if (c->type == RC_CAS || c->type == RC_LEASE)
         return node_for_key(st, p, strlen(p));
     return node_for_key(st, KEY_SERIES, sizeof(KEY_SERIES) - 1);
 }
@@ -2424,6 +2708,21 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
 
         return slt_rconn_command(&n->query, on_read_reply, c, 2, argv, lens);
     }
+    if (c->type == RC_LEASE) {
+        /* two keys, op, value, epoch, ttl separated by NULs */
+        const char *argv[9] = {eval ? "EVAL" : "EVALSHA",
+                               eval ? slt_store_lease_script : st->lease_sha, "2"};
+        size_t lens[9], k;
+        const char *s = p;
+
+        for (k = 3; k < 9; k++) {
+            argv[k] = s;
+            s += strlen(s) + 1;
+        }
+        for (k = 0; k < 9; k++)
+            lens[k] = strlen(argv[k]);
+        return slt_rconn_command(&n->query, on_read_reply, c, 9, argv, lens);
+    }
     {
         /* RC_CAS: key, state, ttl, mode separated by NULs */
         const char *argv[7] = {eval ? "EVAL" : "EVALSHA",
@@ -2463,6 +2762,7 @@ int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t t
         rq->ncas = op->ncas;
     }
     rq->status = 0;
+    memset(&rq->lease, 0, sizeof(rq->lease));
     op->rq = rq;
     op->st = st;
     op->sent = 1;

@@ -3,7 +3,9 @@
  * split into the fewest minute, hour and day buckets that cover it exactly: whole days first,
  * then whole hours on either side of them, then minutes. Pure functions, no I/O.
  *
- * A 28-day range needs at most 28 day, 2 * 23 hour and 2 * 59 minute buckets; in general
+ * A window of exactly 28 days (the SLO window) needs at most 110 buckets (27 day, 23 hour and
+ * 60 minute ones), 28 when it is day-aligned; any range shorter than 29 days at most 191 (27
+ * day, 2 * 23 hour and 2 * 59 minute ones, tests/unit/test_window.c); in general
  * slt_window_max_buckets() bounds the count for a range length.
  */
 #ifndef SLT_WINDOW_H

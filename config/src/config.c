@@ -86,6 +86,7 @@ struct slo_decl {
 #define AGGR(f) FIELD(struct slt_aggr_conf, f)
 #define TLSF(f) FIELD(struct slt_tls_conf, f)
 #define INPUT(f) FIELD(struct slt_input, f)
+#define S3IN(f) FIELD(struct slt_input_s3, f)
 #define FMT(f) FIELD(struct fmt_decl, f)
 #define SLI(f) FIELD(struct sli_decl, f)
 #define SLO(f) FIELD(struct slo_decl, slo.f)
@@ -217,10 +218,31 @@ static const struct slt__config_key keys[] = {
      .help = "where the agent starts a file it has no checkpoint for"},
     {.section = "inputs", .name = "max_line", .type = SLT_KT_SIZE, INPUT(max_line), .lo = 256,
      .hi = 16 * MIB, .def = "64KiB", .help = "longer lines are unparsed (oversize)"},
+    {.section = "inputs", .name = "s3", .type = SLT_KT_MAP, INPUT(s3_node),
+     .help = "read the objects of an S3 bucket instead of files (see `inputs.s3`; give paths "
+             "or s3)"},
     {.section = "inputs", .name = "gz_settle", .type = SLT_KT_DUR, INPUT(gz_settle_ms),
      .unit_us = MS, .lo = 0, .hi = 7LL * DAY_S * 1000, .def = "1m",
      .help = "a .gz file arriving in a glob whose gzip stream has not ended is taken as "
              "complete (truncated) once unchanged this long"},
+    /* inputs.s3: */
+    {.section = "inputs.s3", .name = "bucket", .type = SLT_KT_STR, S3IN(bucket),
+     .flags = SLT_KEY_REQUIRED, .help = "bucket name"},
+    {.section = "inputs.s3", .name = "prefix", .type = SLT_KT_STR, S3IN(prefix), .def = "",
+     .help = "only keys starting with this (e.g. `AWSLogs/123456789012/elasticloadbalancing/`)"},
+    {.section = "inputs.s3", .name = "region", .type = SLT_KT_STR, S3IN(region),
+     .def = "us-east-1", .help = "region the requests are signed for (SigV4)"},
+    {.section = "inputs.s3", .name = "endpoint", .type = SLT_KT_STR, S3IN(endpoint),
+     .help = "`http(s)://host[:port]` of an S3-compatible store, addressed path-style (absent: "
+             "AWS, `https://BUCKET.s3.REGION.amazonaws.com`)"},
+    {.section = "inputs.s3", .name = "poll_interval", .type = SLT_KT_DUR,
+     S3IN(poll_interval_ms), .unit_us = MS, .lo = 100, .hi = 24LL * 3600 * 1000, .def = "1m",
+     .help = "how often the bucket is listed (ListObjectsV2)"},
+    {.section = "inputs.s3", .name = "lookback", .type = SLT_KT_DUR, S3IN(lookback_ms),
+     .unit_us = MS, .lo = 0, .hi = 30LL * DAY_S * 1000, .def = "1h",
+     .help = "objects whose key sorts before the last key read are still read if they land "
+             "within this time after the keys around them were read (keys read inside it are "
+             "remembered, at most 512)"},
     /* slis: */
     {.section = "slis", .name = "name", .type = SLT_KT_STR, SLI(name), .flags = SLT_KEY_REQUIRED,
      .help = "name of the SLI; letters, digits, '.', '_', '-'"},
@@ -243,7 +265,8 @@ static const struct slt__config_key keys[] = {
      .lo = 3600, .hi = 400LL * DAY_S, .def = "28d", .help = "rolling window"},
     {.section = "slos", .name = "alerts", .type = SLT_KT_LIST, SLOD(alerts),
      .help = "burn-rate alert tiers (see `slos.alerts`; absent: the four workbook tiers "
-             "page-1h, page-6h, ticket-1d, ticket-3d); at most 8"},
+             "page-1h, page-6h, ticket-1d, ticket-3d, those whose long window fits in the SLO "
+             "window); at most 8"},
     {.section = "slos", .name = "policy", .type = SLT_KT_MAP, SLOD(policy),
      .help = "budget policy thresholds (see `slos.policy`)"},
     {.section = "slos", .name = "min_events", .type = SLT_KT_UINT, SLO(min_events), .lo = 0,
@@ -302,7 +325,7 @@ static const struct slt__config_key keys[] = {
      .hi = 100000, .def = "1440", .help = "open minutes kept in memory per SLI"},
     {.section = "agent", .name = "status_listen", .type = SLT_KT_STR, AGENT(status_listen),
      .check = check_listen,
-     .help = "loopback host:port of the status endpoint (absent: off)"},
+     .help = "host:port of the status endpoint, loopback unless status_token_file is set (absent: off)"},
     {.section = "agent", .name = "poll_interval", .type = SLT_KT_DUR, AGENT(poll_interval_ms),
      .unit_us = MS, .lo = 10, .hi = 3600 * 1000, .def = "1s",
      .help = "stat() fallback for file changes"},
@@ -360,6 +383,11 @@ static const struct slt__config_key keys[] = {
      .hi = 64 * MIB, .def = "1MiB", .help = "largest frame accepted from an agent"},
     {.section = "aggregator", .name = "max_agents", .type = SLT_KT_UINT, AGGR(max_agents), .lo = 1,
      .hi = 1000000, .def = "10000", .help = "connected agents at most"},
+    {.section = "aggregator", .name = "max_series", .type = SLT_KT_UINT, AGGR(max_series),
+     .lo = 1, .hi = 10000000, .def = "10000",
+     .help = "series (SLIs and inputs) the store keeps at most; a batch that would add one "
+             "more waits (RETRY) until this is raised. Each agent id may also add at most "
+             "1000 new series at once, then 100 per minute"},
     {.section = "aggregator", .name = "minute_retention", .type = SLT_KT_DUR,
      AGGR(minute_retention_s), .unit_us = SEC, .lo = 3600, .hi = 400LL * DAY_S, .def = "2d",
      .help = "how long minute buckets are kept"},
@@ -1244,6 +1272,22 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
             (rc = load_map(c, it, "inputs", in, what)) < 0 ||
             (rc = check_name(c, it, what, in->name)) < 0)
             return rc;
+        if (in->s3_node) {
+            char what3[128];
+
+            snprintf(what3, sizeof(what3), "%s: s3", what);
+            if ((rc = apply_defaults(c, "inputs.s3", &in->s3)) < 0 ||
+                (rc = load_map(c, in->s3_node, "inputs.s3", &in->s3, what3)) < 0)
+                return rc;
+            if (in->npaths)
+                return fail(c, map_get(c, it, "s3"), "%s: give paths or s3, not both", what);
+            if (in->s3.endpoint && strncmp(in->s3.endpoint, "http://", 7) != 0 &&
+                strncmp(in->s3.endpoint, "https://", 8) != 0)
+                return fail(c, map_get(c, it, "s3"),
+                            "%s: s3.endpoint must start with http:// or https://, got '%s'",
+                            what, in->s3.endpoint);
+            in->s3_node = NULL;
+        }
         for (j = 0; j + 1 < cfg->ninputs; j++)
             if (!strcmp(cfg->inputs[j].name, in->name))
                 return fail(c, map_get(c, it, "name"),
@@ -1562,6 +1606,11 @@ static int load_tiers(struct ctx *c, struct slo_decl *d, const char *what)
         struct slt_slo_tier *t = &slo->tiers[slo->ntiers++];
 
         if (!n) {
+            /* a default tier longer than the SLO window means nothing: a 1d SLO has three */
+            if (default_tiers[i].long_s > slo->window_s) {
+                slo->ntiers--;
+                continue;
+            }
             if (!(t->name = slt_strdup(default_tiers[i].name)))
                 return nomem(c);
             t->long_s = default_tiers[i].long_s;
@@ -2256,6 +2305,10 @@ void slt_config_free(struct slt_config *cfg)
         slt_free(in->name);
         slt_free(in->format_name);
         free_strlist(in->paths, in->npaths);
+        slt_free(in->s3.bucket);
+        slt_free(in->s3.prefix);
+        slt_free(in->s3.region);
+        slt_free(in->s3.endpoint);
     }
     slt_free(cfg->inputs);
     for (i = 0; i < cfg->nformats; i++)

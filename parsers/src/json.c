@@ -33,6 +33,7 @@ struct jpath {
     int target; /* canonical field, or SLT_F__COUNT + extra index */
     int prio;   /* lower wins when several paths of a target are present */
     int nparts;
+    uint32_t sig; /* key_sig() of its last part */
     struct slt_str part[JSON_MAX_PARTS]; /* slices of text */
     char *text;                          /* owned */
 };
@@ -41,6 +42,7 @@ struct json_impl {
     int builtin; /* the built-in "json": canonical keys only */
     char *time_layout;
     int npaths, nextra, max_parts;
+    uint64_t filter; /* bit key_bit() of the last part of every path: most keys miss it */
     struct jpath path[JSON_MAX_PATHS];
 };
 
@@ -95,6 +97,19 @@ static const char *const traefik_paths[SLT_F__COUNT][8] = {
 
 /* ---- format construction ---- */
 
+/* A member name's length and first and last bytes: equal for equal names. */
+static inline uint32_t key_sig(const char *p, size_t len)
+{
+    return len ? (uint32_t)(len & 0xffff) | (uint32_t)(unsigned char)p[0] << 16 |
+                     (uint32_t)(unsigned char)p[len - 1] << 24
+               : 0;
+}
+
+static inline uint64_t key_bit(uint32_t sig)
+{
+    return UINT64_C(1) << ((sig * 0x9E3779B1u) >> 26);
+}
+
 static int add_path(struct json_impl *ji, int target, int prio, const char *text, char *err,
                     size_t errlen)
 {
@@ -130,6 +145,8 @@ static int add_path(struct json_impl *ji, int target, int prio, const char *text
     }
     jp->target = target;
     jp->prio = prio;
+    jp->sig = key_sig(jp->part[jp->nparts - 1].p, jp->part[jp->nparts - 1].len);
+    ji->filter |= key_bit(jp->sig);
     if (jp->nparts > ji->max_parts)
         ji->max_parts = jp->nparts;
     ji->npaths++;
@@ -297,6 +314,9 @@ struct scan {
 
 static inline void skip_ws(struct scan *s)
 {
+    /* compact JSON (what loggers write) has none: one test */
+    if (SLT__LIKELY(s->p < s->end && (unsigned char)*s->p > ' '))
+        return;
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
         s->p++;
 }
@@ -320,13 +340,17 @@ static void capture(struct scan *s, int depth, struct slt_str v)
 {
     const struct json_impl *ji = s->ji;
     const struct slt_str *last = &s->key[depth - 1];
+    uint32_t sig = key_sig(last->p, last->len);
     int i, k;
 
+    /* most member names are wanted by no path: one bit test says so */
+    if (!(ji->filter & key_bit(sig)))
+        return;
     for (i = 0; i < ji->npaths; i++) {
         const struct jpath *jp = &ji->path[i];
         uint8_t *pr;
 
-        if (jp->nparts != depth || jp->part[depth - 1].len != last->len ||
+        if (jp->sig != sig || jp->nparts != depth ||
             memcmp(jp->part[depth - 1].p, last->p, last->len) != 0)
             continue;
         for (k = 0; k < depth - 1; k++)

@@ -94,6 +94,21 @@ static void test_worst_case_28_days_needs_at_most_192_buckets(void **state)
     assert_true((size_t)n <= slt_window_max_buckets(to - from));
 }
 
+/* The SLO window: exactly 28 days from any minute of a day needs at most 27 + 23 + 60 buckets. */
+static void test_exact_28_day_windows_need_at_most_110_buckets(void **state)
+{
+    long n, worst = 0;
+
+    (void)state;
+    for (int64_t m = 0; m < 1440; m++) {
+        n = slt_window_count(BASE + m * 60, BASE + m * 60 + 28 * DAY);
+        assert_true(n > 0);
+        if (n > worst)
+            worst = n;
+    }
+    assert_int_equal(worst, 27 + 23 + 60);
+}
+
 static void test_random_ranges_match_brute_force(void **state)
 {
     int i;
@@ -161,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_aligned_28_days_is_28_day_buckets),
         cmocka_unit_test(test_one_hour_aligned_is_one_hour_bucket),
         cmocka_unit_test(test_worst_case_28_days_needs_at_most_192_buckets),
+        cmocka_unit_test(test_exact_28_day_windows_need_at_most_110_buckets),
         cmocka_unit_test(test_random_ranges_match_brute_force),
         cmocka_unit_test(test_small_ranges_exhaustively),
         cmocka_unit_test(test_empty_range_has_no_bucket),

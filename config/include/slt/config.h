@@ -12,6 +12,16 @@
 #include "slt/parser.h"
 #include "slt/rule.h"
 
+/* inputs[].s3: objects of a bucket instead of files (agent/src/s3.h) */
+struct slt_input_s3 {
+    char *bucket;
+    char *prefix;            /* "" default */
+    char *region;            /* default us-east-1 */
+    char *endpoint;          /* http(s)://host:port of an S3-compatible store, path-style */
+    int64_t poll_interval_ms; /* ListObjectsV2 this often, default 60000 */
+    int64_t lookback_ms;     /* objects landing this late behind the last key are read */
+};
+
 struct slt_input {
     char *name;
     char *format_name;
@@ -21,6 +31,8 @@ struct slt_input {
     int read_from_beginning; /* read_from: beginning (default: end) */
     size_t max_line;         /* bytes */
     int64_t gz_settle_ms;    /* a .gz arriving in a glob unchanged this long is complete */
+    const void *s3_node;     /* the s3: map while loading (internal) */
+    struct slt_input_s3 s3;  /* s3.bucket != NULL: an S3 input */
     int line;
 };
 
@@ -112,6 +124,7 @@ struct slt_aggr_conf {
     char *token_file;
     uint32_t max_frame;         /* default 1 MiB */
     uint32_t max_agents;        /* default 10000 */
+    uint64_t max_series;        /* series in the store at most, default 10000 */
     int64_t minute_retention_s; /* default 2d */
     int64_t hour_retention_s;   /* default 35d */
     int64_t day_retention_s;    /* default 400d */
