@@ -203,6 +203,9 @@ class AgentEpochs(L.AggrCase):
                                     or 0) >= 1, timeout=20, what="the duplicate session counted")
                 H.wait_for(lambda: "already has a live session" in b.output(), timeout=10,
                            what="the refused agent told why")
+                H.wait_for(lambda: "already has a live session" in
+                           ((b.status() or {}).get("connection") or {}).get("last_error", ""),
+                           timeout=15, what="--status telling why")
                 # the first one is still served and exact
                 self.writer.write(200)
                 self.wait_redis_exact()
