@@ -2363,7 +2363,8 @@ int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, con
                         uint64_t epoch, int64_t ttl_ms)
 {
     static const char *const ops[] = {"acquire", "renew", "release"};
-    char args[4 * SLT_STORE_MAX_NAME + 512]; /* two keys with the id, the value (instance, description) */
+    /* two keys with the id, the value (instance and description) */
+    char args[4 * SLT_STORE_MAX_NAME + 512];
     int n;
 
     if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
