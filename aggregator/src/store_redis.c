@@ -2370,8 +2370,8 @@ int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, con
     if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
         return SLT_EINVAL;
     /* both keys, op, value, epoch and ttl, NUL-separated */
-    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld", agent,
-                 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
+    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld",
+                 agent, 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
                  (long long)ttl_ms);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;
