@@ -1,7 +1,6 @@
 """The real agent and the real aggregator over a private redis-server: the Redis minute buckets
 hold exactly the writer's ground truth, through agent kill -9, an aggregator restart and a
 Redis that loses its last writes."""
-import os
 import time
 
 import agent_testlib as L
