@@ -49,10 +49,10 @@ struct inflight {
 struct slt_ship {
     struct slt_ship_hooks h;
     struct slt_ship_counters n;
-    struct slt_tls *tls;  /* agent.tls; NULL: plain TCP */
-    char host[256];       /* of the address being tried: the default TLS server name */
-    char *alloc_at;       /* where the last read went (to recognise a TLS answer) */
-    int got_bytes;        /* on this connection */
+    struct slt_tls *tls; /* agent.tls; NULL: plain TCP */
+    char host[256];      /* of the address being tried: the default TLS server name */
+    char *alloc_at;      /* where the last read went (to recognise a TLS answer) */
+    int got_bytes;       /* on this connection */
     enum slt_conn_state state;
     struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */

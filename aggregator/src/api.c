@@ -946,7 +946,9 @@ static json_t *slo_json(const struct query *q, size_t i)
     json_object_set_new(o, "policy",
                         json_pack("{s:f, s:f}", "healthy", slo->policy_healthy, "endangered",
                                   slo->policy_endangered));
-    json_object_set_new(o, "partial", json_boolean(c->partial || fraction < 1.0));
+    /* partial: the data starts more than 1% of the window after its start (a quiet first
+     * minute of a low-traffic SLI is not a gap), or a bucket was past its retention */
+    json_object_set_new(o, "partial", json_boolean(c->partial || fraction < 0.99));
     json_object_set_new(cov, "fraction", json_real(fraction));
     json_object_set_new(cov, "first", first ? json_integer(first) : json_null());
     json_object_set_new(o, "coverage", cov);

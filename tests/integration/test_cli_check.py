@@ -275,16 +275,18 @@ class CliCheck(TestCase):
         check_json("--format", "nginx_combined", "--max-unparsed", "33%", bad, rc=3)
         check_json("--format", "alb", "--max-unparsed", "100%",
                    os.path.join(REAL, "elastic-examples-apache", "apache_logs"), rc=0)
-        d = check_json("--format", "nginx_combined", "--max-unparsed", "0.5", bad, rc=0)
-        check_equal((d["max_unparsed"], d["too_many_unparsed"]), (0.5, False), "a fraction")
+        d = check_json("--format", "nginx_combined", "--max-unparsed", "50", bad, rc=0)
+        check_equal((d["max_unparsed"], d["too_many_unparsed"]), (0.5, False), "no '%'")
+        check_json("--format", "nginx_combined", "--max-unparsed", "0.5", bad, rc=3)
         check_equal(check_json("--format", "nginx_combined", "--max-unparsed", "100%",
                                bad)["max_unparsed"], None, "100% disables")
         # 7 of the 10 records are NLB and connection-log lines: not_access, not a wrong format
         d = check_json("--format", "alb",
                        os.path.join(REAL, "elastic-integrations-aws-elb", "test-alb.log"), rc=0)
         check_equal(d["too_many_unparsed"], False, "not_access does not count")
-        r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", "ten", bad])
-        check_equal(r.returncode, 2, "a bad --max-unparsed")
+        for v in ("ten", "101%", "-1", "5%%"):
+            r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", v, bad])
+            check_equal(r.returncode, 2, f"a bad --max-unparsed {v}")
 
     # ---- the formats of issue 10 on real files ------------------------------------------
 
