@@ -8,7 +8,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 OUT=${OUT:-$BUILD/pkg}
-STAGE=$BUILD/pkg-stage
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/slt-pkg.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
 VERSION=$("$BUILD/bin/slitail" --version | awk '{print $2}')
 REVISION=$("$BUILD/bin/slitail" --version | sed 's/.*(git \(.*\))/\1/')
 DEBVER=${SLT_DEB_VERSION:-$VERSION-1}
@@ -16,8 +17,8 @@ ARCH=$(dpkg --print-architecture)
 MAINT=${SLT_DEB_MAINTAINER:-"slitail maintainers <slitail@example.org>"}
 DATE=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}")
 
-rm -rf "$STAGE" "$OUT"
-mkdir -p "$OUT" "$STAGE"
+rm -rf "$OUT"
+mkdir -p "$OUT"
 
 # --- the trees ---------------------------------------------------------------------------
 # install DIR MODE FILE... : copies FILEs into the staged package tree DIR
@@ -157,5 +158,4 @@ done
 for p in slitail slitail-agent slitail-aggregator; do
     dpkg-deb --root-owner-group -Zxz --build "$STAGE/$p" "$OUT/${p}_${DEBVER}_$ARCH.deb" >/dev/null
 done
-rm -rf "$STAGE"
 ls "$OUT"
