@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "slo.h"
@@ -73,6 +74,7 @@ struct pending_doc {
     char *doc; /* json_dumps, free() */
     char fp[17];
     const char *state; /* "firing" or "resolved" */
+    int mode;          /* SLT_CAS_SET (a state change), SLT_CAS_SYNC (taking over the lease) */
 };
 
 /*
@@ -96,6 +98,8 @@ struct slt_alert {
     int eval_stale; /* the config changed meanwhile: its sums no longer match */
     int eval_failed;
     int redis_logged_down;
+    char id[160]; /* holder id of the alerting lease: host/pid/http_listen */
+    int leader;   /* holds the alerting lease: sends the webhook documents */
     /* phase 2: webhook documents of this evaluation's state changes, waiting for their CAS */
     int cas_phase;
     struct pending_doc *docs;
@@ -575,7 +579,8 @@ static void am_send(struct slt_alert *al, int64_t now)
 /* Evaluation                                                                                  */
 
 /* Keeps the document of a state change until its compare-and-set answered. */
-static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state)
+static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state,
+                    int mode)
 {
     struct pending_doc *d;
 
@@ -597,6 +602,7 @@ static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char 
     d = &al->docs[al->ndocs++];
     d->doc = doc;
     d->state = state;
+    d->mode = mode;
     snprintf(d->fp, sizeof(d->fp), "%s", fp);
 }
 
@@ -642,14 +648,15 @@ static void eval_apply(struct slt_alert *al, int64_t now)
                 st->resolve_pending = 0;
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->name, kind_name[k]);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, (int)k, 1, now, fp), fp, "firing");
+                    doc_add(al, webhook_doc(c, s, (int)k, 1, now, fp), fp, "firing", SLT_CAS_SET);
             } else if (!now_firing && st->firing) {
                 st->firing = 0;
                 st->resolve_pending = c->has_am;
                 st->resolved_at = now;
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->name, kind_name[k]);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, (int)k, 0, now, fp), fp, "resolved");
+                    doc_add(al, webhook_doc(c, s, (int)k, 0, now, fp), fp, "resolved",
+                            SLT_CAS_SET);
             }
             firing += (uint64_t)st->firing;
         }
@@ -696,6 +703,62 @@ static int64_t cas_ttl(const struct slt_alert *al, const char *state)
                                     : RESOLVED_TTL_S;
 }
 
+/* The documents of this evaluation are dropped: another aggregator sends them. */
+static void docs_drop(struct slt_alert *al)
+{
+    size_t i;
+
+    for (i = 0; i < al->ndocs; i++)
+        free(al->docs[i].doc);
+    al->ndocs = 0;
+}
+
+/*
+ * The alerting lease (docs/ALERTS.md, "Several aggregators"): of the aggregators on one store,
+ * the one holding slt:alert:lease sends the webhook documents; the others evaluate too (for
+ * /metrics and Alertmanager, which deduplicates) but send none. A new holder brings the shared
+ * state of every alert in line with what it sees (SLT_CAS_SYNC): a state change the old one
+ * recorded is not sent again, one it never recorded is. Answer 0 of the evaluation's request.
+ */
+static void lease_update(struct slt_alert *al)
+{
+    struct alert_conf *c = al->conf;
+    int held = !al->eval_failed && al->rq.ncas > 0 && al->rq.cas[0] == 1;
+    int64_t now = slt_now_ms() / 1000;
+    size_t i, k;
+    char fp[17];
+
+    if (held != al->leader)
+        slt_log(SLT_LOG_INFO, COMPONENT, "%s the alerting lease (webhook documents)",
+                held ? "took" : "lost");
+    al->stats->alert_leader = (uint64_t)held;
+    if (!held) {
+        if (!al->eval_failed)
+            al->leader = 0;
+        docs_drop(al);
+        return;
+    }
+    if (!al->leader && c->has_wh && !al->eval_stale) {
+        docs_drop(al);
+        for (i = 0; i < c->nslos; i++) {
+            for (k = 0; k < NKINDS; k++) {
+                const struct alert_slo *s = &c->slos[i];
+                int f = s->st[k].firing;
+
+                doc_add(al, webhook_doc(c, s, (int)k, f, now, fp), fp, f ? "firing" : "resolved",
+                        SLT_CAS_SYNC);
+            }
+        }
+    }
+    al->leader = 1;
+}
+
+/* The lease lives 3 intervals: a holder that stops is replaced within 4 (docs/ALERTS.md). */
+static int64_t lease_ttl_s(const struct slt_alert *al)
+{
+    return 3 * ((al->conf->interval_ms + 999) / 1000);
+}
+
 /*
  * Every sum is in: change the states and post to Alertmanager. Webhook documents of state
  * changes first go through a compare-and-set of the alert's shared state (in the store, under
@@ -726,12 +789,15 @@ static void eval_finish(struct slt_alert *al)
         eval_apply(al, now);
         am_send(al, now);
     }
+    lease_update(al);
     slt_store_req_reset(&al->rq);
     for (i = 0; rc == 0 && i < al->ndocs; i++)
         rc = slt_store_req_cas(&al->rq, al->docs[i].fp, al->docs[i].state,
-                               cas_ttl(al, al->docs[i].state), 0);
+                               cas_ttl(al, al->docs[i].state), al->docs[i].mode);
     /* after the documents (cas_done tells them apart by their index) */
-    for (i = 0; rc == 0 && al->conf->has_wh && !al->eval_failed && i < al->conf->nslos; i++) {
+    for (i = 0; rc == 0 && al->conf->has_wh && al->leader && !al->eval_failed &&
+                i < al->conf->nslos;
+         i++) {
         for (k = 0; rc == 0 && k < NKINDS; k++) {
             char fp[17];
             json_t *labels;
@@ -741,7 +807,7 @@ static void eval_finish(struct slt_alert *al)
             labels = labels_json(al->conf, &al->conf->slos[i], (int)k);
             fingerprint(labels, fp);
             json_decref(labels);
-            rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), 1);
+            rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), SLT_CAS_REFRESH);
         }
     }
     if ((al->ndocs || al->rq.op) && rc == 0 &&
@@ -775,6 +841,8 @@ static int eval_queue(struct slt_alert *al)
     int rc;
 
     rc = slt_store_req_sums(&al->rq, c->nslos * SLOTS);
+    if (rc == 0)
+        rc = slt_store_req_cas(&al->rq, "lease", al->id, lease_ttl_s(al), SLT_CAS_LEASE);
     for (i = 0; rc == 0 && i < c->nslos; i++) {
         const struct alert_slo *s = &c->slos[i];
         int64_t from =
@@ -899,6 +967,14 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     al->loop = loop;
     al->stats = stats;
     al->store = store;
+    {
+        char host[64] = "aggregator";
+
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(al->id, sizeof(al->id), "%.60s/%d/%.60s", host, (int)getpid(),
+                 cfg->aggregator.http_listen ? cfg->aggregator.http_listen : "");
+    }
     slt_store_req_init(&al->rq);
     al->rq.done = on_store_reply;
     al->rq.data = al;
@@ -941,7 +1017,7 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
             continue;
         }
         for (k = 0; k < NKINDS; k++) {
-            if (o->st[k].firing && old->has_wh)
+            if (o->st[k].firing && old->has_wh && al->leader)
                 wq_push(al, webhook_doc(old, o, (int)k, 0, now, fp));
             /* Alertmanager ends it by itself when its endsAt (4 intervals) passes */
         }
