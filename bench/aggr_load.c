@@ -5,9 +5,12 @@
  *
  *   aggr_load HOST PORT TOKEN_FILE AGENTS BATCHES_PER_AGENT [SERIES=10] [MINUTES=2]
  *
- * Build (see bench/RESULTS.md):
- *   cc -O2 -std=c11 -D_GNU_SOURCE bench/aggr_load.c -Iproto/include -Icommon/include \
- *      build/proto/libslt_proto.a build/common/libslt_common.a -luv -o build/bin/aggr_load
+ * With AGGR_LOAD_CA=ca.pem the agents speak TLS (slt/conn.h, the agent's own transport),
+ * verifying the aggregator's certificate for "localhost"; AGGR_LOAD_CERT and AGGR_LOAD_KEY add
+ * a client certificate (mutual TLS; the agent ids are then not checked against it only if the
+ * aggregator has no client_ca_file, so bench/aggr_run.sh uses server-side TLS only).
+ *
+ * Build: bench/aggr_run.sh does it (slt_proto, slt_net, slt_common, libuv, OpenSSL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +18,12 @@
 
 #include <uv.h>
 
+#include "slt/conn.h"
 #include "slt/proto.h"
+#include "slt/tls.h"
 
 struct agent {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
+    struct slt_conn *c;
     struct slt_frame_reader fr;
     char id[64];
     uint64_t seq;
@@ -43,26 +47,26 @@ static struct {
     uint64_t status[5];
     size_t finished;
     uint64_t t0_ns, t1_ns;
+    uint64_t start_ns, welcomed_ns; /* connect of the first .. WELCOME of the last */
+    size_t nwelcomed;
     int64_t minute;
+    struct slt_tls *tls;
 } g;
 
-static void on_written(uv_write_t *req, int status)
+static void on_written(struct slt_conn *c, int status, void *arg)
 {
+    (void)c;
     (void)status;
-    free(req);
+    free(arg);
 }
 
 static void send_buf(struct agent *a, struct slt_buf *b)
 {
-    struct {
-        uv_write_t req;
-        char data[];
-    } *w = malloc(sizeof(*w) + b->len);
-    uv_buf_t ub;
+    char *w = malloc(b->len);
 
-    memcpy(w->data, b->p, b->len);
-    ub = uv_buf_init(w->data, (unsigned int)b->len);
-    uv_write(&w->req, (uv_stream_t *)&a->tcp, &ub, 1, on_written);
+    memcpy(w, b->p, b->len);
+    if (slt_conn_write(a->c, w, b->len, on_written, w) < 0)
+        free(w);
 }
 
 static void send_batch(struct agent *a)
@@ -102,34 +106,31 @@ static void finish_agent(struct agent *a)
     g.finished++;
     if (g.finished == g.nagents)
         g.t1_ns = uv_hrtime();
-    uv_close((uv_handle_t *)&a->tcp, NULL);
+    slt_conn_close(a->c, NULL);
 }
 
-static void on_alloc(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+static void on_alloc(struct slt_conn *c, size_t sz, char **p, size_t *room)
 {
-    struct agent *a = h->data;
-    char *p;
-    size_t avail;
+    struct agent *a = slt_conn_data(c);
 
     (void)sz;
-    if (slt_frame_reader_reserve(&a->fr, 16384, &p, &avail) < 0) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
+    if (slt_frame_reader_reserve(&a->fr, 16384, p, room) < 0) {
+        *p = NULL;
+        *room = 0;
     }
-    *buf = uv_buf_init(p, (unsigned int)avail);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+static void on_read(struct slt_conn *c, long n)
 {
-    struct agent *a = s->data;
+    struct agent *a = slt_conn_data(c);
     const char *payload;
     size_t len;
     struct slt_msg m;
     char err[256];
 
-    (void)buf;
     if (n < 0) {
-        fprintf(stderr, "agent %s: %s\n", a->id, uv_strerror((int)n));
+        fprintf(stderr, "agent %s: %s\n", a->id,
+                n == SLT_EPROTO ? slt_conn_error(c) : uv_strerror((int)n));
         finish_agent(a);
         return;
     }
@@ -142,6 +143,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
         if (m.type == SLT_MSG_WELCOME) {
             a->welcomed = 1;
+            if (++g.nwelcomed == g.nagents)
+                g.welcomed_ns = uv_hrtime();
             if (!g.t0_ns)
                 g.t0_ns = uv_hrtime();
             send_batch(a);
@@ -170,19 +173,19 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-static void on_connect(uv_connect_t *req, int status)
+static void on_connect(struct slt_conn *c, int status)
 {
-    struct agent *a = req->data;
+    struct agent *a = slt_conn_data(c);
     struct slt_msg m;
     struct slt_buf b;
 
     if (status < 0) {
-        fprintf(stderr, "agent %s: connect: %s\n", a->id, uv_strerror(status));
+        fprintf(stderr, "agent %s: connect: %s\n", a->id,
+                status == SLT_EPROTO ? slt_conn_error(c) : uv_strerror(status));
         finish_agent(a);
         return;
     }
-    uv_tcp_nodelay(&a->tcp, 1);
-    uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
+    slt_conn_read_start(c, on_alloc, on_read);
     memset(&m, 0, sizeof(m));
     m.type = SLT_MSG_HELLO;
     m.u.hello.version = SLT_PROTO_VERSION;
@@ -227,6 +230,17 @@ int main(int argc, char **argv)
     g.epoch = (uint64_t)slt_now_ms();
     g.minute = slt_now_ms() / 1000 / 60 * 60;
     g.loop = uv_default_loop();
+    if (getenv("AGGR_LOAD_CA")) {
+        struct slt_tls_opts o = {getenv("AGGR_LOAD_CERT"), getenv("AGGR_LOAD_KEY"),
+                                 getenv("AGGR_LOAD_CA")};
+        char err[512];
+
+        if (slt_tls_new(SLT_TLS_CLIENT, &o, "bench", &g.tls, err, sizeof(err)) < 0) {
+            fprintf(stderr, "aggr_load: %s\n", err);
+            return 2;
+        }
+    }
+    g.start_ns = uv_hrtime();
     g.agents = calloc(g.nagents, sizeof(*g.agents));
     g.series = calloc(g.nseries, sizeof(*g.series));
     g.rows = calloc(g.nseries * g.nminutes, sizeof(*g.rows));
@@ -247,10 +261,12 @@ int main(int argc, char **argv)
         snprintf(a->id, sizeof(a->id), "bench-%llu-%zu", (unsigned long long)g.epoch % 100000, i);
         a->seq = 1;
         slt_frame_reader_init(&a->fr, 1 << 20);
-        uv_tcp_init(g.loop, &a->tcp);
-        a->tcp.data = a;
-        a->creq.data = a;
-        uv_tcp_connect(&a->creq, &a->tcp, (struct sockaddr *)&g.addr, on_connect);
+        if (slt_conn_connect(g.loop, (struct sockaddr *)&g.addr, g.tls, "localhost", on_connect,
+                             a, &a->c) < 0) {
+            fprintf(stderr, "agent %s: cannot connect\n", a->id);
+            a->done = 1;
+            g.finished++;
+        }
     }
     uv_run(g.loop, UV_RUN_DEFAULT);
     if (!g.t1_ns)
@@ -261,6 +277,9 @@ int main(int argc, char **argv)
     printf("agents %zu, batches/agent %zu, series %zu x %zu minutes\n", g.nagents, g.batches,
            g.nseries, g.nminutes);
     printf("acks %zu in %.2f s: %.0f batches/s\n", n, secs, secs > 0 ? (double)n / secs : 0);
+    if (g.welcomed_ns)
+        printf("%s: %zu agents connected and welcomed in %.3f s\n", g.tls ? "tls" : "tcp",
+               g.nagents, (double)(g.welcomed_ns - g.start_ns) / 1e9);
     if (n)
         printf("ack latency ms: p50 %.2f p90 %.2f p99 %.2f max %.2f\n",
                (double)g.lat_us[n / 2] / 1000, (double)g.lat_us[n * 9 / 10] / 1000,
@@ -284,6 +303,7 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < g.nagents; i++)
         slt_frame_reader_release(&g.agents[i].fr);
+    slt_tls_free(g.tls);
     free(g.agents);
     free(g.series);
     free(g.rows);

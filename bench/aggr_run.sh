@@ -2,7 +2,8 @@
 # Aggregator ingest benchmark: a private redis-server (no persistence), slitail-aggregator from
 # $BUILD (default build-rel, a RelWithDebInfo/Release build), and bench/aggr_load.c driving
 # AGENTS simulated agents x BATCHES batches of SERIES SLIs x MINUTES rows. Then redis-benchmark
-# on the same Redis for scale. Results go to stdout; see bench/RESULTS.md.
+# on the same Redis for scale. TLS=1 runs the agents over TLS. Results go to stdout; see
+# bench/RESULTS.md.
 set -eu
 BUILD=${BUILD:-build-rel}
 AGENTS=${AGENTS:-1000}
@@ -19,8 +20,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 cc -O2 -std=c11 -D_GNU_SOURCE "$ROOT/bench/aggr_load.c" -I"$ROOT/proto/include" \
-    -I"$ROOT/common/include" "$ROOT/$BUILD/proto/libslt_proto.a" \
-    "$ROOT/$BUILD/common/libslt_common.a" -luv -o "$TMP/aggr_load"
+    -I"$ROOT/common/include" -I"$ROOT/net/include" "$ROOT/$BUILD/proto/libslt_proto.a" \
+    "$ROOT/$BUILD/net/libslt_net.a" "$ROOT/$BUILD/common/libslt_common.a" \
+    $(pkg-config --libs msgpack 2>/dev/null || pkg-config --libs msgpack-c) \
+    -lhttp_parser -lcurl -lssl -lcrypto -luv -o "$TMP/aggr_load"
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 RPORT=$(free_port)
 APORT=$(free_port)
@@ -29,6 +32,19 @@ redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$
     --logfile "$TMP/redis.log" &
 REDIS_PID=$!
 echo bench-token > "$TMP/token"
+# TLS=1: the agents connect with TLS (server certificate only, made here by the openssl CLI)
+TLS_YAML=""
+if [ "${TLS:-0}" = 1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+        -keyout "$TMP/ca.key" -out "$TMP/ca.pem" -subj '/CN=bench CA' 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/srv.key" \
+        -out "$TMP/srv.csr" -subj '/CN=localhost' -addext 'subjectAltName=DNS:localhost' \
+        2>/dev/null
+    openssl x509 -req -in "$TMP/srv.csr" -CA "$TMP/ca.pem" -CAkey "$TMP/ca.key" \
+        -CAcreateserial -days 1 -copy_extensions copy -out "$TMP/srv.pem" 2>/dev/null
+    TLS_YAML="  tls: {cert_file: $TMP/srv.pem, key_file: $TMP/srv.key}"
+    export AGGR_LOAD_CA="$TMP/ca.pem"
+fi
 cat > "$TMP/aggr.yaml" <<YAML
 aggregator:
   listen: 127.0.0.1:$APORT
@@ -36,6 +52,7 @@ aggregator:
   redis: redis://127.0.0.1:$RPORT/0
   token_file: $TMP/token
   max_agents: $((AGENTS + 100))
+$TLS_YAML
 YAML
 sleep 0.3
 ${AGGR_WRAP:-} "$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &

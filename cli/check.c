@@ -807,7 +807,10 @@ int slt_cli_check(int argc, char **argv)
     /* status-only stages as tables; without them (out of memory) the atoms are run */
     for (k = 0; k < cfg->nslis; k++)
         (void)slt_sli_prepare(&cfg->slis[k]);
-    r = read_all(cfg, reports, nfiles, opt.jobs, &total);
+    /* standard input named twice is read once, then found empty: keep that order */
+    for (i = 0, k = 0; i < nfiles; i++)
+        k += strcmp(reports[i].path, "-") == 0;
+    r = read_all(cfg, reports, nfiles, k > 1 ? 1 : opt.jobs, &total);
     if (r == SLT_ENOMEM) {
         fprintf(stderr, "slitail check: out of memory\n");
         rc = SLT_EXIT_USAGE;

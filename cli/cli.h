@@ -73,6 +73,24 @@ int slt__cli_file_exists(const char *file, const char *cmd);
 /* Prints the built-in format names, comma separated, to f. */
 void slt__cli_print_formats(void *f);
 
+/* `slitail replay`, `recommend` and `gate` (cli/budget.c). argv[0] is the subcommand. */
+int slt_cli_replay(int argc, char **argv);
+int slt_cli_recommend(int argc, char **argv);
+int slt_cli_gate(int argc, char **argv);
+
+/* From cli/query.c: a time as `query` reads it (UNIX seconds, now, -1h, now-2d). */
+int slt__cli_parse_time(const char *s, int64_t now, int64_t *out);
+/*
+ * GET target from the aggregator at server_url (http[s]://host:port; ca_file verifies https,
+ * token_file holds a bearer token; both may be NULL); *out is the JSON of a 200 answer
+ * (decref it). Returns 0, or -1 after printing why to stderr.
+ */
+struct json_t;
+int slt__cli_get_json(const char *server_url, const char *target, int timeout_s,
+                      const char *ca_file, const char *token_file, struct json_t **out);
+/* Percent-encodes all but unreserved characters; -1 when out (max bytes) is too small. */
+int slt__cli_pct_encode(const char *in, char *out, size_t max);
+
 /* UTC ISO 8601 ("2026-10-10T13:55:36Z", with ".123456" when frac_us > 0) into buf. */
 void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len);
 

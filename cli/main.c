@@ -16,6 +16,9 @@ static void usage(FILE *f)
                "  explain  show how one line parses and how each SLI classifies it\n"
                "  test     run rule test cases (CASES.yaml)\n"
                "  query    ask a running aggregator for SLIs and SLOs\n"
+               "  replay   the alert notifications an SLO's tiers would have sent\n"
+               "  recommend  objectives the last 28 days support\n"
+               "  gate     the release gate of the error-budget policy (exit 0 / 1)\n"
                "\n"
                "'slitail COMMAND --help' describes a command.\n");
 }
@@ -41,6 +44,12 @@ int main(int argc, char **argv)
         return slt_cli_test(argc - 1, argv + 1);
     if (strcmp(cmd, "query") == 0)
         return slt_cli_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return slt_cli_replay(argc - 1, argv + 1);
+    if (strcmp(cmd, "recommend") == 0)
+        return slt_cli_recommend(argc - 1, argv + 1);
+    if (strcmp(cmd, "gate") == 0)
+        return slt_cli_gate(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return SLT_EXIT_OK;

@@ -545,3 +545,53 @@ int slt_cli_query(int argc, char **argv)
     json_decref(j);
     return rc;
 }
+
+/* ---- for the other subcommands (cli.h) ---------------------------------------------------- */
+
+int slt__cli_parse_time(const char *s, int64_t now, int64_t *out)
+{
+    int rel;
+
+    return parse_time(s, now, out, &rel);
+}
+
+int slt__cli_get_json(const char *server_url, const char *target, int timeout_s,
+                      const char *ca_file, const char *token_file, json_t **out)
+{
+    struct client_opts o = {ca_file, token_file, timeout_s > 0 ? timeout_s : 10};
+    json_error_t jerr;
+    char *body = NULL, *base = base_url(server_url);
+    int status = 0, rc;
+    json_t *j;
+
+    *out = NULL;
+    if (!base) {
+        fprintf(stderr, "slitail: bad --url '%s' (want http[s]://host:port)\n", server_url);
+        return -1;
+    }
+    rc = http_get(base, target, &o, &status, &body);
+    slt_free(base);
+    if (rc < 0)
+        return -1;
+    j = json_loads(body, 0, &jerr);
+    slt_free(body);
+    if (!j) {
+        fprintf(stderr, "slitail: the aggregator answered HTTP %d with no JSON: %s\n", status,
+                jerr.text);
+        return -1;
+    }
+    if (status != 200) {
+        const char *e = json_string_value(json_object_get(j, "error"));
+
+        fprintf(stderr, "slitail: %s: %s (HTTP %d)\n", target, e ? e : "request failed", status);
+        json_decref(j);
+        return -1;
+    }
+    *out = j;
+    return 0;
+}
+
+int slt__cli_pct_encode(const char *in, char *out, size_t max)
+{
+    return pct_encode(in, out, max);
+}

@@ -4,7 +4,7 @@
 set -eu
 PKGS="cmake make gcc pkg-config libpcre2-dev zlib1g-dev libuv1-dev libmsgpack-dev
 libhiredis-dev libyaml-dev libjansson-dev libhttp-parser-dev libcmocka-dev
-libssl-dev openssl libcurl4-openssl-dev libexpat1-dev
+libssl-dev openssl libcurl4-openssl-dev libexpat1-dev stunnel4
 redis-server redis-tools python3 python3-msgpack"
 # npm for tests/s3 (a node that bundles npm, as nodesource's does, is fine as it is)
 command -v npm >/dev/null || PKGS="$PKGS nodejs npm"

@@ -92,14 +92,18 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
 
 /*
- * Before authentication (issue 11 item 7): at most SLT_PREAUTH_MAX connections that have not
- * sent a good HELLO (past it the oldest is closed to make room: a real agent says HELLO at
- * once, a silent socket never), apart from max_agents, each with hello_timeout to do so. An
+ * Before authentication (issue 11 item 7): at most slt__preauth_max() connections that have not
+ * sent a good HELLO, apart from max_agents (max_agents clamped to 64..1024), each with
+ * hello_timeout to do so. Past the cap the oldest of them is closed to make room if it has
+ * waited SLT_PREAUTH_EVICT_MS (a real agent says HELLO at once, a silent socket never), else the
+ * newcomer is refused (a burst of agents reconnecting at once: they retry). An
  * address whose authentications failed SLT_AUTH_FAILURES times in SLT_AUTH_WINDOW_MS is refused
  * at accept for SLT_AUTH_BLOCK_MS; failures are logged once per address per window, with a
  * count. The table holds SLT_AUTH_SLOTS addresses (the least recent is reused).
  */
-#define SLT_PREAUTH_MAX 256
+#define SLT_PREAUTH_MIN 64
+#define SLT_PREAUTH_MAX 1024
+#define SLT_PREAUTH_EVICT_MS 1000
 #define SLT_AUTH_FAILURES 5
 #define SLT_AUTH_WINDOW_MS 60000
 #define SLT_AUTH_BLOCK_MS 60000
@@ -115,7 +119,8 @@ void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char 
 /* session.c, used by server.c */
 /* Takes c (closes it on failure). */
 int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
-/* Closes the oldest session still waiting for HELLO (to make room); 0 when there is none. */
+/* Closes the oldest session still waiting for HELLO for SLT_PREAUTH_EVICT_MS (to make room);
+ * 0 when there is none. */
 int slt__session_evict_preauth(struct slt_server *srv);
 /* Stop reading; close once the in-flight apply (if any) answered. */
 void slt__session_drain(struct slt_session *s);

@@ -26,12 +26,9 @@
 #include "store.h"
 
 #define COMPONENT "alert"
-#define SLOTS (1 + SLT_SLO_NBURN) /* the SLO window, then the burn windows */
-
-enum { KIND_FAST = 0, KIND_SLOW = 1, NKINDS = 2 };
-static const char *const kind_alertname[NKINDS] = {"SLOFastBurn", "SLOSlowBurn"};
-static const char *const kind_name[NKINDS] = {"fast_burn", "slow_burn"};
-static const char *const kind_severity[NKINDS] = {"page", "ticket"};
+#define SLOTS (1 + SLT_SLO_MAX_WINDOWS) /* the SLO window, then the plan's windows */
+#define ALERTNAME "SLOBurnRate"
+#define MAX_ROUTING_KEY 256
 
 struct alert_state {
     int firing;
@@ -41,13 +38,19 @@ struct alert_state {
     int64_t resolved_at; /* endsAt of the resolve */
 };
 
+/*
+ * An SLO and its tiers. ts[k] is the tier's state as slo.c keeps it (firing, inhibition,
+ * the notification); st[k] follows the notification to the receivers: st[k].firing while it
+ * is open, since when it opened.
+ */
 struct alert_slo {
-    char *name;
-    char *sli;
-    double objective;
-    int64_t window_s;
+    struct slt_slo slo; /* a copy of the config's */
+    struct slt_slo_plan plan;
+    int evaluated;            /* last holds an evaluation */
     struct slt_slo_eval last; /* the evaluation that last changed or confirmed a state */
-    struct alert_state st[NKINDS];
+    struct slt_slo_tier_state ts[SLT_SLO_MAX_TIERS];
+    struct alert_state st[SLT_SLO_MAX_TIERS];
+    int pd_open; /* a PagerDuty incident of this SLO's dedup_key is open (first SLO of a key) */
 };
 
 /* Everything taken from the config, replaced whole by a reload. */
@@ -57,11 +60,15 @@ struct alert_conf {
     int64_t redis_timeout_ms;
     int64_t minute_retention_s;
     int64_t hour_retention_s;
-    int has_am, has_wh;
+    int has_am, has_wh, has_pd;
     struct slt_http_url am, wh; /* for the log */
     char *am_url, *wh_url;      /* what is POSTed to */
     /* TLS and credentials of every receiver; its strings are owned here */
     struct slt_httpc_auth auth;
+    /* PagerDuty: its own TLS settings (our credentials are not PagerDuty's) */
+    char *pd_url;
+    struct slt_httpc_auth pd_auth;
+    char *pd_key;
     char *generator_url;
     struct slt_label *labels;
     size_t nlabels;
@@ -84,6 +91,16 @@ struct pending_doc {
  * resolved while no aggregator ran fires again.
  */
 #define RESOLVED_TTL_S (30 * 86400)
+
+/* PagerDuty events waiting to be sent, oldest first; past SLT_ALERT_QUEUE_MAX the oldest go. */
+struct nqueue {
+    struct slt_alert *al;
+    char *q[SLT_ALERT_QUEUE_MAX];
+    size_t head, len;
+    struct slt_httpc_req *req;
+    const char *doc; /* the document req carries; NULL once dropped */
+    int failed_this_round;
+};
 
 struct slt_alert {
     uv_loop_t *loop;
@@ -113,6 +130,7 @@ struct slt_alert {
     char *wq[SLT_ALERT_QUEUE_MAX]; /* webhook documents, a ring */
     size_t wq_head, wq_len;
     int wh_failed_this_round; /* stop sending until the next evaluation */
+    struct nqueue pdq;        /* PagerDuty events */
 
     int stopping;
     int nopen; /* handles and requests not finished */
@@ -127,10 +145,8 @@ static void slos_free(struct alert_slo *s, size_t n)
 {
     size_t i;
 
-    for (i = 0; s && i < n; i++) {
-        slt_free(s[i].name);
-        slt_free(s[i].sli);
-    }
+    for (i = 0; s && i < n; i++)
+        slt_slo_copy_free(&s[i].slo);
     slt_free(s);
 }
 
@@ -182,6 +198,9 @@ static void conf_free(struct alert_conf *c)
     slt_free(c->generator_url);
     slt_free(c->am_url);
     slt_free(c->wh_url);
+    slt_free(c->pd_url);
+    slt_free((char *)c->pd_auth.ca_file);
+    free_secret(c->pd_key);
     slt_free((char *)c->auth.ca_file);
     free_secret((char *)c->auth.bearer_token);
     slt_free((char *)c->auth.basic_user);
@@ -243,6 +262,21 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
         conf_free(c);
         return rc;
     }
+    if (ac->pagerduty_routing_key_file) {
+        rc = slt_read_secret(ac->pagerduty_routing_key_file, MAX_ROUTING_KEY, &c->pd_key);
+        if (rc < 0) {
+            slt_log(SLT_LOG_ERROR, COMPONENT,
+                    "cannot read alerting.pagerduty.routing_key_file '%s': %s",
+                    ac->pagerduty_routing_key_file, slt_strerror(rc));
+            conf_free(c);
+            return rc == SLT_ENOMEM ? rc : SLT_ECONFIG;
+        }
+        c->pd_url = slt_strdup(ac->pagerduty_url ? ac->pagerduty_url
+                                                 : "https://events.pagerduty.com/v2/enqueue");
+        if (!c->pd_url || (ac->tls_ca_file && !(c->pd_auth.ca_file = slt_strdup(ac->tls_ca_file))))
+            goto nomem;
+        c->has_pd = 1;
+    }
     if (ac->external_url) {
         snprintf(url, sizeof(url), "%s", ac->external_url);
     } else {
@@ -271,17 +305,11 @@ static int conf_new(const struct slt_config *cfg, struct alert_conf **out)
         if (!c->slos)
             goto nomem;
         for (i = 0; i < cfg->nslos; i++, c->nslos++) {
-            const struct slt_slo *o = &cfg->slos[i];
             struct alert_slo *s = &c->slos[i];
 
-            s->name = slt_strdup(o->name ? o->name : "");
-            s->sli = slt_strdup(o->sli ? o->sli : "");
-            s->objective = o->objective;
-            s->window_s = o->window_s > 0 ? o->window_s : 28 * 86400;
-            if (!s->name || !s->sli) {
-                c->nslos++;
+            if (slt_slo_copy(&s->slo, &cfg->slos[i]) < 0)
                 goto nomem;
-            }
+            slt_slo_plan_init(&s->plan, &s->slo);
         }
     }
     *out = c;
@@ -303,65 +331,72 @@ static void rfc3339(int64_t t, char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void fmt_window(int64_t s, char *buf, size_t len)
+/* Labels: ours, then alerting.labels, then the SLO's own labels (which win). */
+static json_t *labels_json(const struct alert_conf *c, const struct alert_slo *s, size_t k)
 {
-    if (s % 86400 == 0)
-        snprintf(buf, len, "%" PRId64 "d", s / 86400);
-    else if (s % 3600 == 0)
-        snprintf(buf, len, "%" PRId64 "h", s / 3600);
-    else if (s % 60 == 0)
-        snprintf(buf, len, "%" PRId64 "m", s / 60);
-    else
-        snprintf(buf, len, "%" PRId64 "s", s);
-}
-
-static json_t *labels_json(const struct alert_conf *c, const struct alert_slo *s, int kind)
-{
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "alertname", kind_alertname[kind], "slo", s->name,
-                          "sli", s->sli, "severity", kind_severity[kind]);
+    const struct slt_slo_tier *t = &s->slo.tiers[k];
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "alertname", ALERTNAME, "slo",
+                          s->slo.name, "sli", s->slo.sli, "tier", t->name, "severity",
+                          slt_severity_name(t->severity), "dedup_key", s->slo.dedup_key);
     size_t i;
 
     for (i = 0; j && i < c->nlabels; i++)
-        json_object_set_new(j, c->labels[i].name, json_string(c->labels[i].value));
+        if (!json_object_get(j, c->labels[i].name))
+            json_object_set_new(j, c->labels[i].name, json_string(c->labels[i].value));
+    for (i = 0; j && i < s->slo.nlabels; i++)
+        if (strcmp(s->slo.labels[i].name, "dedup_key") != 0)
+            json_object_set_new(j, s->slo.labels[i].name, json_string(s->slo.labels[i].value));
     return j;
 }
 
-static json_t *annotations_json(const struct alert_slo *s, int kind)
+static void summary_text(const struct alert_slo *s, size_t k, char *buf, size_t len)
+{
+    const struct slt_slo_tier *t = &s->slo.tiers[k];
+    const struct slt_slo_tier_eval *te = &s->last.tier[k];
+    char l[32], sh[32];
+
+    slt_slo_fmt_window(t->long_s, l, sizeof(l));
+    slt_slo_fmt_window(t->short_s, sh, sizeof(sh));
+    snprintf(buf, len,
+             "SLO %s burns its error budget: %.1fx over %s and %.1fx over %s (%s fires at "
+             "%.4gx, %g%% of the budget in %s)",
+             s->slo.name, te->long_burn, l, te->short_burn, sh, t->name, t->threshold,
+             t->budget_percent, l);
+}
+
+static json_t *annotations_json(const struct alert_slo *s, size_t k)
 {
     const struct slt_slo_eval *e = &s->last;
     const double *b = e->burn;
     char summary[512], desc[1024], win[32];
+    size_t i;
+    int n;
 
-    fmt_window(s->window_s, win, sizeof(win));
-    if (kind == KIND_FAST)
-        snprintf(summary, sizeof(summary),
-                 "SLO %s burns its error budget fast: %.1fx over 1h and %.1fx over 5m "
-                 "(alerts at %.1fx)",
-                 s->name, b[SLT_SLO_BURN_1H], b[SLT_SLO_BURN_5M], SLT_SLO_FAST_BURN);
-    else
-        snprintf(summary, sizeof(summary),
-                 "SLO %s burns its error budget: %.1fx over 6h and %.1fx over 30m (alerts at "
-                 "%.1fx)",
-                 s->name, b[SLT_SLO_BURN_6H], b[SLT_SLO_BURN_30M], SLT_SLO_SLOW_BURN);
-    snprintf(desc, sizeof(desc),
-             "SLI %s: burn rates 5m %.2fx, 30m %.2fx, 1h %.2fx, 6h %.2fx. Error budget left "
-             "%.1f%% of the %s window (attainment %.4f%%, objective %g%%).",
-             s->sli, b[SLT_SLO_BURN_5M], b[SLT_SLO_BURN_30M], b[SLT_SLO_BURN_1H],
-             b[SLT_SLO_BURN_6H], e->budget_remaining * 100.0, win,
-             e->attainment * 100.0, s->objective);
+    slt_slo_fmt_window(s->slo.window_s, win, sizeof(win));
+    summary_text(s, k, summary, sizeof(summary));
+    n = snprintf(desc, sizeof(desc), "SLI %s: burn rates", s->slo.sli);
+    for (i = 0; i < SLT_SLO_NBURN && n > 0 && (size_t)n < sizeof(desc); i++)
+        n += snprintf(desc + n, sizeof(desc) - (size_t)n, "%s %s %.2fx", i ? "," : "",
+                      slt_slo_burn_window_names[i], b[i]);
+    if (n > 0 && (size_t)n < sizeof(desc))
+        snprintf(desc + n, sizeof(desc) - (size_t)n,
+                 ". Error budget left %.1f%% of the %s window (%s; attainment %.4f%%, "
+                 "objective %g%%).",
+                 e->budget_remaining * 100.0, win, slt_budget_status_name(e->status),
+                 e->attainment * 100.0, s->slo.objective);
     return json_pack("{s:s, s:s}", "summary", summary, "description", desc);
 }
 
 /* One alert as Alertmanager API v2 wants it (postableAlert). */
-static json_t *am_alert_json(const struct alert_conf *c, const struct alert_slo *s, int kind,
+static json_t *am_alert_json(const struct alert_conf *c, const struct alert_slo *s, size_t k,
                              int64_t ends)
 {
     char starts_s[32], ends_s[32];
 
-    rfc3339(s->st[kind].since, starts_s, sizeof(starts_s));
+    rfc3339(s->st[k].since, starts_s, sizeof(starts_s));
     rfc3339(ends, ends_s, sizeof(ends_s));
-    return json_pack("{s:o, s:o, s:s, s:s, s:s}", "labels", labels_json(c, s, kind), "annotations",
-                     annotations_json(s, kind), "startsAt", starts_s, "endsAt", ends_s,
+    return json_pack("{s:o, s:o, s:s, s:s, s:s}", "labels", labels_json(c, s, k), "annotations",
+                     annotations_json(s, k), "startsAt", starts_s, "endsAt", ends_s,
                      "generatorURL", c->generator_url);
 }
 
@@ -379,11 +414,11 @@ static void fingerprint(json_t *labels, char out[17])
  * The webhook document of a state change; a new string (free with free()) or NULL. Its
  * fingerprint goes to fp.
  */
-static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, int kind,
+static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, size_t k,
                          int firing, int64_t now, char fp[17])
 {
     const struct slt_slo_eval *e = &s->last;
-    json_t *labels = labels_json(c, s, kind), *burn = json_object(), *j;
+    json_t *labels = labels_json(c, s, k), *burn = json_object(), *j;
     char starts_s[32], ends_s[32];
     size_t w;
     char *out;
@@ -396,17 +431,20 @@ static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, 
     fingerprint(labels, fp);
     for (w = 0; w < SLT_SLO_NBURN; w++)
         json_object_set_new(burn, slt_slo_burn_window_names[w], json_real(e->burn[w]));
-    rfc3339(s->st[kind].since, starts_s, sizeof(starts_s));
+    rfc3339(s->st[k].since, starts_s, sizeof(starts_s));
     rfc3339(now, ends_s, sizeof(ends_s));
-    j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:f, s:I, s:f, "
-                  "s:f, s:o}}",
-                  "version", "1", "status", firing ? "firing" : "resolved", "alert",
-                  kind_name[kind], "labels", labels, "annotations", annotations_json(s, kind),
-                  "startsAt", starts_s, "endsAt", firing ? json_null() : json_string(ends_s),
-                  "generatorURL", c->generator_url, "fingerprint", fp, "slo", "name", s->name,
-                  "sli", s->sli, "objective", s->objective, "window_seconds",
-                  (json_int_t)s->window_s, "attainment", e->attainment, "error_budget_remaining",
-                  e->budget_remaining, "burn_rates", burn);
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:f, "
+                  "s:I, s:o, s:f, s:s, s:o}}",
+                  "version", "2", "status", firing ? "firing" : "resolved", "alert",
+                  s->slo.tiers[k].name, "severity", slt_severity_name(s->slo.tiers[k].severity),
+                  "dedup_key", s->slo.dedup_key, "labels", labels, "annotations",
+                  annotations_json(s, k), "startsAt", starts_s, "endsAt",
+                  firing ? json_null() : json_string(ends_s), "generatorURL", c->generator_url,
+                  "fingerprint", fp, "slo", "name", s->slo.name, "sli", s->slo.sli, "objective",
+                  s->slo.objective, "window_seconds", (json_int_t)s->slo.window_s, "attainment",
+                  e->has_data ? json_real(e->attainment) : json_null(),
+                  "error_budget_remaining", e->budget_remaining, "budget_status",
+                  slt_budget_status_name(e->status), "burn_rates", burn);
     if (!j)
         return NULL;
     out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -501,6 +539,153 @@ static void wh_kick(struct slt_alert *al)
     al->nopen++;
 }
 
+/* ---- PagerDuty Events API v2 --------------------------------------------------------- */
+
+/* A trigger (with the SLO's tier k that opened it) or a resolve of dedup_key. */
+static char *pd_event(const struct alert_conf *c, const struct alert_slo *s, size_t k, int trigger)
+{
+    json_t *j;
+    char *out;
+
+    if (!trigger) {
+        j = json_pack("{s:s, s:s, s:s}", "routing_key", c->pd_key, "event_action", "resolve",
+                      "dedup_key", s->slo.dedup_key);
+    } else {
+        const struct slt_slo_tier *t = &s->slo.tiers[k];
+        char summary[512];
+
+        summary_text(s, k, summary, sizeof(summary));
+        j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:o}}",
+                      "routing_key", c->pd_key, "event_action", "trigger", "dedup_key",
+                      s->slo.dedup_key, "client", "slitail", "client_url", c->generator_url,
+                      "payload", "summary", summary, "source", "slitail", "severity",
+                      t->severity == SLT_SEVERITY_PAGE ? "critical" : "warning", "component",
+                      s->slo.sli, "group", s->slo.name, "class", t->name, "custom_details",
+                      labels_json(c, s, k));
+    }
+    if (!j)
+        return NULL;
+    out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
+    json_decref(j);
+    return out;
+}
+
+static void nq_pop(struct nqueue *q)
+{
+    free(q->q[q->head]);
+    q->head = (q->head + 1) % SLT_ALERT_QUEUE_MAX;
+    q->len--;
+}
+
+static void nq_push(struct nqueue *q, char *doc)
+{
+    struct slt_alert *al = q->al;
+
+    if (!doc) {
+        al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_PAGERDUTY]++;
+        return;
+    }
+    if (q->len == SLT_ALERT_QUEUE_MAX) {
+        if (q->q[q->head] == q->doc)
+            q->doc = NULL;
+        nq_pop(q);
+        al->stats->alert_notifications_dropped[SLT_ALERT_TARGET_PAGERDUTY]++;
+    }
+    q->q[(q->head + q->len) % SLT_ALERT_QUEUE_MAX] = doc;
+    q->len++;
+}
+
+static void pd_kick(struct slt_alert *al);
+
+static void on_pd_done(int status, const char *error, void *data)
+{
+    struct slt_alert *al = data;
+    struct nqueue *q = &al->pdq;
+    const char *doc = q->doc;
+
+    q->req = NULL;
+    q->doc = NULL;
+    al->nopen--;
+    if (status >= 200 && status < 300) {
+        al->stats->alert_notifications_sent[SLT_ALERT_TARGET_PAGERDUTY]++;
+        if (doc && q->len && q->q[q->head] == doc)
+            nq_pop(q);
+    } else if (status == 400) {
+        /* PagerDuty refused the event itself: sending it again cannot help */
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
+        log_failure("pagerduty", status, error);
+        if (doc && q->len && q->q[q->head] == doc)
+            nq_pop(q);
+    } else if (status != UV_ECANCELED) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
+        q->failed_this_round = 1;
+        log_failure("pagerduty", status, error);
+    }
+    if (al->stopping)
+        alert_maybe_stopped(al);
+    else
+        pd_kick(al);
+}
+
+/* Sends the oldest PagerDuty event, one at a time, until one fails this round. */
+static void pd_kick(struct slt_alert *al)
+{
+    struct nqueue *q = &al->pdq;
+    const char *doc;
+
+    if (al->stopping || q->req || !q->len || q->failed_this_round || !al->conf->has_pd)
+        return;
+    doc = q->q[q->head];
+    if (slt_httpc_post(al->httpc, al->conf->pd_url, &al->conf->pd_auth, "application/json", doc,
+                       strlen(doc), al->conf->timeout_ms, on_pd_done, al, &q->req) < 0) {
+        al->stats->alert_notifications_failed[SLT_ALERT_TARGET_PAGERDUTY]++;
+        q->failed_this_round = 1;
+        return;
+    }
+    q->doc = doc;
+    al->nopen++;
+}
+
+/*
+ * One PagerDuty incident per dedup_key: triggered when the first notification of an SLO
+ * sharing the key opens, resolved when the last one closes.
+ */
+static void pd_sync(struct slt_alert *al)
+{
+    struct alert_conf *c = al->conf;
+    size_t i, j, k;
+
+    if (!c->has_pd)
+        return;
+    for (i = 0; i < c->nslos; i++) {
+        struct alert_slo *s = &c->slos[i];
+        const struct alert_slo *opener = NULL;
+        size_t open_k = 0;
+
+        for (j = 0; j < i; j++)
+            if (!strcmp(c->slos[j].slo.dedup_key, s->slo.dedup_key))
+                break;
+        if (j < i)
+            continue; /* the first SLO with the key keeps its incident state */
+        for (j = i; j < c->nslos && !opener; j++) {
+            if (strcmp(c->slos[j].slo.dedup_key, s->slo.dedup_key))
+                continue;
+            for (k = 0; k < c->slos[j].slo.ntiers && !opener; k++)
+                if (c->slos[j].st[k].firing) {
+                    opener = &c->slos[j];
+                    open_k = k;
+                }
+        }
+        if (opener && !s->pd_open) {
+            s->pd_open = 1;
+            nq_push(&al->pdq, pd_event(c, opener, open_k, 1));
+        } else if (!opener && s->pd_open) {
+            s->pd_open = 0;
+            nq_push(&al->pdq, pd_event(c, s, 0, 0));
+        }
+    }
+}
+
 static void on_am_done(int status, const char *error, void *data)
 {
     struct slt_alert *al = data;
@@ -516,7 +701,7 @@ static void on_am_done(int status, const char *error, void *data)
         log_failure("alertmanager", status, error);
     }
     for (i = 0; i < al->conf->nslos; i++) {
-        for (k = 0; k < NKINDS; k++) {
+        for (k = 0; k < al->conf->slos[i].slo.ntiers; k++) {
             struct alert_state *st = &al->conf->slos[i].st[k];
 
             if (st->resolve_sending && ok)
@@ -542,13 +727,13 @@ static void am_send(struct slt_alert *al, int64_t now)
         return;
     arr = json_array();
     for (i = 0; arr && i < c->nslos; i++) {
-        for (k = 0; k < NKINDS; k++) {
+        for (k = 0; k < c->slos[i].slo.ntiers; k++) {
             struct alert_state *st = &c->slos[i].st[k];
 
             if (st->firing)
-                json_array_append_new(arr, am_alert_json(c, &c->slos[i], (int)k, ends));
+                json_array_append_new(arr, am_alert_json(c, &c->slos[i], k, ends));
             else if (st->resolve_pending)
-                json_array_append_new(arr, am_alert_json(c, &c->slos[i], (int)k, st->resolved_at));
+                json_array_append_new(arr, am_alert_json(c, &c->slos[i], k, st->resolved_at));
         }
     }
     if (!arr || json_array_size(arr) == 0) {
@@ -570,7 +755,7 @@ static void am_send(struct slt_alert *al, int64_t now)
     }
     al->nopen++;
     for (i = 0; i < c->nslos; i++)
-        for (k = 0; k < NKINDS; k++)
+        for (k = 0; k < c->slos[i].slo.ntiers; k++)
             if (!c->slos[i].st[k].firing && c->slos[i].st[k].resolve_pending)
                 c->slos[i].st[k].resolve_sending = 1;
 }
@@ -624,44 +809,51 @@ static void eval_apply(struct slt_alert *al, int64_t now)
 {
     struct alert_conf *c = al->conf;
     uint64_t firing = 0;
-    size_t i, k, w;
+    size_t i, k, w, n;
     char fp[17];
 
     for (i = 0; i < c->nslos; i++) {
         struct alert_slo *s = &c->slos[i];
         const int64_t(*sm)[3] = (const int64_t(*)[3])al->rq.sums + i * SLOTS;
+        struct slt_slo_notice nt[SLT_SLO_MAX_TIERS];
         struct slt_slo_sums sums;
         struct slt_slo_eval e;
 
+        memset(&sums, 0, sizeof(sums));
         memcpy(sums.win, sm[0], sizeof(sums.win));
-        for (w = 0; w < SLT_SLO_NBURN; w++)
+        for (w = 0; w < s->plan.nwin; w++)
             memcpy(sums.burn[w], sm[1 + w], sizeof(sums.burn[w]));
-        slt_slo_evaluate(s->objective, &sums, &e);
+        slt_slo_evaluate_slo(&s->slo, &s->plan, &sums, &e);
         s->last = e;
-        for (k = 0; k < NKINDS; k++) {
-            struct alert_state *st = &s->st[k];
-            int now_firing = k == KIND_FAST ? e.fast : e.slow;
+        s->evaluated = 1;
+        n = slt_slo_tiers_update(&s->slo, &e, s->ts, now, nt);
+        for (k = 0; k < n; k++) {
+            size_t t = nt[k].tier;
+            struct alert_state *st = &s->st[t];
 
-            if (now_firing && !st->firing) {
+            if (nt[k].firing) {
                 st->firing = 1;
                 st->since = now;
                 st->resolve_pending = 0;
-                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->name, kind_name[k]);
+                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->slo.name,
+                        s->slo.tiers[t].name);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, (int)k, 1, now, fp), fp, "firing", SLT_CAS_SET);
-            } else if (!now_firing && st->firing) {
+                    doc_add(al, webhook_doc(c, s, t, 1, now, fp), fp, "firing", SLT_CAS_SET);
+            } else {
                 st->firing = 0;
                 st->resolve_pending = c->has_am;
                 st->resolved_at = now;
-                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->name, kind_name[k]);
+                slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->slo.name,
+                        s->slo.tiers[t].name);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, (int)k, 0, now, fp), fp, "resolved",
-                            SLT_CAS_SET);
+                    doc_add(al, webhook_doc(c, s, t, 0, now, fp), fp, "resolved", SLT_CAS_SET);
             }
-            firing += (uint64_t)st->firing;
         }
+        for (k = 0; k < s->slo.ntiers; k++)
+            firing += (uint64_t)s->st[k].firing;
     }
     al->stats->alerts_firing = firing;
+    pd_sync(al);
 }
 
 /* Ends the evaluation: queues the documents, sends the queue. */
@@ -676,7 +868,9 @@ static void eval_end(struct slt_alert *al)
         return;
     }
     al->wh_failed_this_round = 0;
+    al->pdq.failed_this_round = 0;
     wh_kick(al);
+    pd_kick(al);
 }
 
 /* The compare-and-sets answered: drop the documents another aggregator sent already. */
@@ -741,11 +935,12 @@ static void lease_update(struct slt_alert *al)
     if (!al->leader && c->has_wh && !al->eval_stale) {
         docs_drop(al);
         for (i = 0; i < c->nslos; i++) {
-            for (k = 0; k < NKINDS; k++) {
-                const struct alert_slo *s = &c->slos[i];
+            const struct alert_slo *s = &c->slos[i];
+
+            for (k = 0; k < s->slo.ntiers; k++) {
                 int f = s->st[k].firing;
 
-                doc_add(al, webhook_doc(c, s, (int)k, f, now, fp), fp, f ? "firing" : "resolved",
+                doc_add(al, webhook_doc(c, s, k, f, now, fp), fp, f ? "firing" : "resolved",
                         SLT_CAS_SYNC);
             }
         }
@@ -798,13 +993,13 @@ static void eval_finish(struct slt_alert *al)
     for (i = 0; rc == 0 && al->conf->has_wh && al->leader && !al->eval_failed &&
                 i < al->conf->nslos;
          i++) {
-        for (k = 0; rc == 0 && k < NKINDS; k++) {
+        for (k = 0; rc == 0 && k < al->conf->slos[i].slo.ntiers; k++) {
             char fp[17];
             json_t *labels;
 
             if (!al->conf->slos[i].st[k].firing)
                 continue;
-            labels = labels_json(al->conf, &al->conf->slos[i], (int)k);
+            labels = labels_json(al->conf, &al->conf->slos[i], k);
             fingerprint(labels, fp);
             json_decref(labels);
             rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), SLT_CAS_REFRESH);
@@ -845,17 +1040,14 @@ static int eval_queue(struct slt_alert *al)
         rc = slt_store_req_cas(&al->rq, "lease", al->id, lease_ttl_s(al), SLT_CAS_LEASE);
     for (i = 0; rc == 0 && i < c->nslos; i++) {
         const struct alert_slo *s = &c->slos[i];
-        int64_t from =
-            slt_slo_window_start(to, s->window_s, c->minute_retention_s, c->hour_retention_s);
+        struct slt_slo_ranges r;
 
-        rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->sli, from, to,
+        slt_slo_ranges(&s->plan, &s->slo, to, c->minute_retention_s, c->hour_retention_s, &r);
+        rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->slo.sli, r.win_from, to,
                                  i * SLOTS, now, NULL);
-        for (w = 0; rc == 0 && w < SLT_SLO_NBURN; w++)
-            rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->sli,
-                                     slt_slo_window_start(to, slt_slo_burn_windows[w],
-                                                          c->minute_retention_s,
-                                                          c->hour_retention_s),
-                                     to, i * SLOTS + 1 + w, now, NULL);
+        for (w = 0; rc == 0 && w < s->plan.nwin; w++)
+            rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->slo.sli,
+                                     r.burn_from[w], to, i * SLOTS + 1 + w, now, NULL);
     }
     return rc;
 }
@@ -907,6 +1099,8 @@ static void alert_free(struct slt_alert *al)
         al->wq_head = (al->wq_head + 1) % SLT_ALERT_QUEUE_MAX;
         al->wq_len--;
     }
+    while (al->pdq.len)
+        nq_pop(&al->pdq);
     conf_free(al->conf);
     slt_store_req_release(&al->rq);
     slt_free(al);
@@ -967,6 +1161,7 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     al->loop = loop;
     al->stats = stats;
     al->store = store;
+    al->pdq.al = al;
     {
         char host[64] = "aggregator";
 
@@ -1007,20 +1202,39 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
         struct alert_slo *o = &old->slos[i];
 
         for (j = 0; j < c->nslos; j++)
-            if (!strcmp(c->slos[j].name, o->name))
+            if (!strcmp(c->slos[j].slo.name, o->slo.name))
                 break;
         if (j < c->nslos) {
-            c->slos[j].last = o->last;
-            memcpy(c->slos[j].st, o->st, sizeof(o->st));
-            for (k = 0; k < NKINDS; k++)
-                c->slos[j].st[k].resolve_sending = 0;
+            struct alert_slo *n = &c->slos[j];
+            size_t t;
+
+            n->last = o->last;
+            n->evaluated = o->evaluated;
+            n->pd_open = o->pd_open;
+            if (n->last.ntiers > n->slo.ntiers)
+                n->last.ntiers = n->slo.ntiers;
+            /* tiers carry over by name; a tier that is gone while open resolves */
+            for (k = 0; k < o->slo.ntiers; k++) {
+                for (t = 0; t < n->slo.ntiers; t++)
+                    if (!strcmp(n->slo.tiers[t].name, o->slo.tiers[k].name))
+                        break;
+                if (t < n->slo.ntiers) {
+                    n->ts[t] = o->ts[k];
+                    n->st[t] = o->st[k];
+                    n->st[t].resolve_sending = 0;
+                } else if (o->st[k].firing && old->has_wh && al->leader) {
+                    wq_push(al, webhook_doc(old, o, k, 0, now, fp));
+                }
+            }
             continue;
         }
-        for (k = 0; k < NKINDS; k++) {
+        for (k = 0; k < o->slo.ntiers; k++) {
             if (o->st[k].firing && old->has_wh && al->leader)
-                wq_push(al, webhook_doc(old, o, (int)k, 0, now, fp));
+                wq_push(al, webhook_doc(old, o, k, 0, now, fp));
             /* Alertmanager ends it by itself when its endsAt (4 intervals) passes */
         }
+        if (o->pd_open && old->has_pd)
+            nq_push(&al->pdq, pd_event(old, o, 0, 0));
     }
     al->conf = c;
     conf_free(old);
@@ -1061,4 +1275,25 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     slt_httpc_free(al->httpc);
     al->httpc = NULL;
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);
+}
+
+void slt_alert_tier_state(void *data, const char *slo, const char *tier, int *firing,
+                          int64_t *since)
+{
+    const struct slt_alert *al = data;
+    size_t i, k;
+
+    for (i = 0; al && al->conf && i < al->conf->nslos; i++) {
+        const struct alert_slo *s = &al->conf->slos[i];
+
+        if (!s->evaluated || strcmp(s->slo.name, slo) != 0)
+            continue;
+        for (k = 0; k < s->slo.ntiers; k++) {
+            if (strcmp(s->slo.tiers[k].name, tier) != 0)
+                continue;
+            *firing = s->ts[k].firing;
+            *since = s->ts[k].firing ? s->ts[k].since : 0;
+            return;
+        }
+    }
 }

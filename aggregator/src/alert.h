@@ -20,6 +20,7 @@
 #define SLT_ALERT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "stats.h"
 
@@ -48,5 +49,13 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
 int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg);
 /* Stops and frees al; on_stopped(data) runs once every handle is closed. al may be NULL. */
 void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data);
+
+/*
+ * The state of tier of slo as the last evaluation left it (for the API's `alerts`): *firing
+ * and *since (when it started firing). Leaves both alone when al has not evaluated that SLO
+ * yet. data is the struct slt_alert (may be NULL). Fits slt_api_alert_state_fn.
+ */
+void slt_alert_tier_state(void *data, const char *slo, const char *tier, int *firing,
+                          int64_t *since);
 
 #endif

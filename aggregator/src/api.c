@@ -65,23 +65,25 @@ struct query {
     int64_t win_from, win_to;
     int truncated;
 
-    /* SLOs copied from the config when the query started; sums from slo_base */
+    /* SLOs copied from the config when the query started (slo_copy.base: their sums) */
     struct slo_copy *slos;
     size_t nslos;
-    size_t slo_base;
     int64_t slo_now;
+    size_t slo_lead, slo_window_points; /* /slos/{name}/series */
 };
 
-/* The sums of an SLO: its window, then the burn windows (slo.h). */
-#define NBURN SLT_SLO_NBURN
-#define SLO_SLOTS (1 + NBURN)
-
+/*
+ * An SLO as a query reads it: a copy of its config, the windows it needs and where its sums
+ * are: one per bucket of the SLO window (for coverage), then one per window of the plan.
+ */
 struct slo_copy {
-    char *name;
-    char *sli;
-    double objective; /* percent */
-    int64_t window_s;
-    int64_t from; /* start of the SLO window read */
+    struct slt_slo slo;
+    struct slt_slo_plan plan;
+    struct slt_slo_ranges rg;
+    size_t base; /* first sum */
+    size_t nwb;  /* buckets of the SLO window */
+    struct slt_bucket *wb;
+    int partial; /* a bucket read was past its retention */
 };
 
 struct slt_api {
@@ -100,6 +102,10 @@ struct slt_api {
     struct query *queries;
     size_t nqueries; /* in the list: not answered-and-done yet */
     uint64_t query_errors;
+
+    /* the alert module's state of a tier (main.c wires it), for `since` */
+    slt_api_alert_state_fn alert_state;
+    void *alert_data;
 
     int stopping;
     int http_stopped;
@@ -138,6 +144,16 @@ static int valid_utf8(const char *p, size_t len)
 
     json_decref(s);
     return s != NULL;
+}
+
+static int config_has_slo(const struct slt_config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; cfg && i < cfg->nslos; i++)
+        if (cfg->slos[i].name && strcmp(cfg->slos[i].name, name) == 0)
+            return 1;
+    return 0;
 }
 
 static int config_has_sli(const struct slt_config *cfg, const char *name)
@@ -208,6 +224,26 @@ int slt_api_route(struct slt_str path, char *name, size_t namemax)
         return SLT_ROUTE_SLIS;
     if (slt_str_eq(path, "/api/v1/slos"))
         return SLT_ROUTE_SLOS;
+    if (path.len > sizeof("/api/v1/slos/") - 1 &&
+        memcmp(path.p, "/api/v1/slos/", sizeof("/api/v1/slos/") - 1) == 0) {
+        const char *n = path.p + sizeof("/api/v1/slos/") - 1;
+        size_t nlen = path.len - (sizeof("/api/v1/slos/") - 1);
+        int route = SLT_ROUTE_SLO;
+        const char *slash = memchr(n, '/', nlen);
+        long r;
+
+        if (slash) {
+            if ((size_t)(n + nlen - slash) != sizeof("/series") - 1 ||
+                memcmp(slash, "/series", sizeof("/series") - 1) != 0)
+                return SLT_ROUTE_NOT_FOUND;
+            nlen = (size_t)(slash - n);
+            route = SLT_ROUTE_SLO_SERIES;
+        }
+        r = slt_http_pct_decode(n, nlen, name, namemax, 0);
+        if (r < 0)
+            return (int)r;
+        return r == 0 ? SLT_ROUTE_NOT_FOUND : route;
+    }
     if (path.len > plen + slen && memcmp(path.p, prefix, plen) == 0 &&
         memcmp(path.p + path.len - slen, suffix, slen) == 0) {
         const char *n = path.p + plen;
@@ -298,6 +334,7 @@ int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err
 /* Queries                                                                                     */
 
 static void api_maybe_stopped(struct slt_api *api);
+static void slo_copies_free(struct query *q);
 static int names_add(struct query *q, char kind, const char *name, size_t len, int configured);
 
 static void q_answer_json(struct query *q, int status, json_t *j)
@@ -355,11 +392,7 @@ static void q_release(struct query *q)
     for (i = 0; i < q->nnames; i++)
         slt_free(q->names[i].name);
     slt_free(q->names);
-    for (i = 0; i < q->nslos; i++) {
-        slt_free(q->slos[i].name);
-        slt_free(q->slos[i].sli);
-    }
-    slt_free(q->slos);
+    slo_copies_free(q);
     slt_free(q->sums);
     slt_free(q);
     api_maybe_stopped(api);
@@ -763,76 +796,190 @@ static void handle_slis(struct slt_api *api, struct slt_http_req *req)
     q_go(q);
 }
 
-/* ---- SLOs: attainment, error budget and multiwindow burn-rate alerts ---------------------- */
+/* ---- SLOs: attainment, error budget, policy, burn rates and alert tiers -------------------- */
 
-static int q_copy_slos(struct query *q)
+static void slo_copies_free(struct query *q)
 {
-    const struct slt_config *cfg = q->api->cfg;
     size_t i;
 
+    for (i = 0; q->slos && i < q->nslos; i++) {
+        slt_slo_copy_free(&q->slos[i].slo);
+        slt_free(q->slos[i].wb);
+    }
+    slt_free(q->slos);
+    q->slos = NULL;
+    q->nslos = 0;
+}
+
+/*
+ * Copies the SLOs of the config (only the one called only, when not NULL) and lays out their
+ * sums from base on: returns the number of sums needed in *nsums. 0, SLT_ENOMEM, or
+ * SLT_ENOTFOUND when only names no SLO.
+ */
+static int q_copy_slos(struct query *q, const char *only, size_t base, size_t *nsums)
+{
+    const struct slt_config *cfg = q->api->cfg;
+    int64_t to = slt_slo_now_end(now_s());
+    size_t i, n = base;
+
+    *nsums = 0;
+    q->slo_now = to;
     if (!cfg || cfg->nslos == 0)
-        return 0;
+        return only ? SLT_ENOTFOUND : 0;
     q->slos = slt_calloc(cfg->nslos, sizeof(*q->slos));
     if (!q->slos)
         return SLT_ENOMEM;
     for (i = 0; i < cfg->nslos; i++) {
-        const struct slt_slo *o = &cfg->slos[i];
+        struct slo_copy *c = &q->slos[q->nslos];
+        long nb;
 
-        q->slos[i].name = slt_strdup(o->name ? o->name : "");
-        q->slos[i].sli = slt_strdup(o->sli ? o->sli : "");
-        q->slos[i].objective = o->objective;
-        q->slos[i].window_s = o->window_s > 0 ? o->window_s : 28 * 86400;
-        q->nslos++;
-        if (!q->slos[i].name || !q->slos[i].sli)
+        if (only && strcmp(cfg->slos[i].name, only) != 0)
+            continue;
+        if (slt_slo_copy(&c->slo, &cfg->slos[i]) < 0)
             return SLT_ENOMEM;
+        q->nslos++;
+        slt_slo_plan_init(&c->plan, &c->slo);
+        slt_slo_ranges(&c->plan, &c->slo, to, retention_s(q->api, SLT_GRAN_MINUTE),
+                       retention_s(q->api, SLT_GRAN_HOUR), &c->rg);
+        nb = slt_window_count(c->rg.win_from, to);
+        if (nb < 0)
+            return (int)nb;
+        c->wb = slt_calloc(nb ? (size_t)nb : 1, sizeof(*c->wb));
+        if (!c->wb)
+            return SLT_ENOMEM;
+        nb = slt_window_decompose(c->rg.win_from, to, c->wb, (size_t)nb);
+        if (nb < 0)
+            return (int)nb;
+        c->nwb = (size_t)nb;
+        c->base = n;
+        n += c->nwb + c->plan.nwin;
     }
+    if (only && q->nslos == 0)
+        return SLT_ENOTFOUND;
+    *nsums = n - base;
     return 0;
 }
 
-/* Queues the SLO windows; sums from q->slo_base must be allocated. */
+/* Queues every bucket of the SLO windows and every plan window; sums must be allocated. */
 static int q_queue_slos(struct query *q)
 {
-    int64_t to = slt_slo_now_end(now_s());
-    size_t i, w;
-    int rc, partial = 0;
+    size_t i, k;
+    int rc = 0;
 
-    q->slo_now = to;
-    for (i = 0; i < q->nslos; i++) {
-        int64_t from =
-            slt_slo_window_start(to, q->slos[i].window_s, retention_s(q->api, SLT_GRAN_MINUTE),
-                                 retention_s(q->api, SLT_GRAN_HOUR));
+    for (i = 0; rc == 0 && i < q->nslos; i++) {
+        struct slo_copy *c = &q->slos[i];
 
-        q->slos[i].from = from;
-        rc =
-            q_range(q, q->slos[i].sli, from, to, (uint32_t)(q->slo_base + i * SLO_SLOTS), &partial);
-        for (w = 0; rc == 0 && w < NBURN; w++)
-            rc = q_range(q, q->slos[i].sli,
-                         slt_slo_window_start(to, slt_slo_burn_windows[w],
-                                              retention_s(q->api, SLT_GRAN_MINUTE),
-                                              retention_s(q->api, SLT_GRAN_HOUR)),
-                         to, (uint32_t)(q->slo_base + i * SLO_SLOTS + 1 + w), &partial);
-        if (rc < 0)
-            return rc;
+        for (k = 0; rc == 0 && k < c->nwb; k++)
+            rc = q_range(q, c->slo.sli, c->wb[k].start,
+                         c->wb[k].start + slt_gran_width(c->wb[k].gran), (uint32_t)(c->base + k),
+                         &c->partial);
+        for (k = 0; rc == 0 && k < c->plan.nwin; k++)
+            rc = q_range(q, c->slo.sli, c->rg.burn_from[k], c->rg.to,
+                         (uint32_t)(c->base + c->nwb + k), &c->partial);
     }
-    return 0;
+    return rc;
 }
 
-static void slo_evaluate(const struct query *q, size_t i, struct slt_slo_eval *e)
+/* The evaluation of SLO i, and where its data starts (0: no data in the window). */
+static void slo_evaluate(const struct query *q, size_t i, struct slt_slo_eval *e, int64_t *first)
 {
-    const int64_t(*s)[3] = (const int64_t(*)[3])q->sums + q->slo_base + i * SLO_SLOTS;
+    const struct slo_copy *c = &q->slos[i];
+    const int64_t(*s)[3] = (const int64_t(*)[3])q->sums + c->base;
     struct slt_slo_sums sums;
-    size_t w;
+    size_t k;
 
-    memcpy(sums.win, s[0], sizeof(sums.win));
-    for (w = 0; w < NBURN; w++)
-        memcpy(sums.burn[w], s[1 + w], sizeof(sums.burn[w]));
-    slt_slo_evaluate(q->slos[i].objective, &sums, e);
+    memset(&sums, 0, sizeof(sums));
+    *first = 0;
+    for (k = 0; k < c->nwb; k++) {
+        sums.win[0] += s[k][0];
+        sums.win[1] += s[k][1];
+        sums.win[2] += s[k][2];
+        if (!*first && s[k][0] + s[k][1] + s[k][2] > 0)
+            *first = c->wb[k].start;
+    }
+    for (k = 0; k < c->plan.nwin; k++)
+        memcpy(sums.burn[k], s[c->nwb + k], sizeof(sums.burn[k]));
+    slt_slo_evaluate_slo(&c->slo, &c->plan, &sums, e);
+}
+
+static json_t *slo_json(const struct query *q, size_t i)
+{
+    const struct slo_copy *c = &q->slos[i];
+    const struct slt_slo *slo = &c->slo;
+    struct slt_slo_eval e;
+    json_t *o, *burn, *alerts, *cov;
+    int64_t first, to = c->rg.to, from = c->rg.win_from;
+    double fraction;
+    size_t k;
+
+    slo_evaluate(q, i, &e, &first);
+    o = counts_json(e.win);
+    burn = json_object();
+    alerts = json_array();
+    cov = json_object();
+    if (!o || !burn || !alerts || !cov) {
+        json_decref(o);
+        json_decref(burn);
+        json_decref(alerts);
+        json_decref(cov);
+        return NULL;
+    }
+    /* the share of the window from the first bucket with data to its end */
+    fraction = first && to > from
+                   ? (double)(to - (first > from ? first : from)) / (double)(to - from)
+                   : 0.0;
+    json_object_set_new(o, "name", json_string_nocheck(slo->name));
+    json_object_set_new(o, "sli", json_string_nocheck(slo->sli));
+    json_object_set_new(o, "objective", json_real(slo->objective));
+    json_object_set_new(o, "window_seconds", json_integer(slo->window_s));
+    json_object_set_new(o, "from", json_integer(from));
+    json_object_set_new(o, "to", json_integer(to));
+    if (e.has_data) {
+        json_object_set_new(o, "attainment", json_real(e.attainment));
+    } else {
+        json_object_set_new(o, "attainment", json_null());
+        json_object_set_new(o, "attainment_reason",
+                            json_string("no good or bad events in the SLO window"));
+    }
+    json_object_set_new(o, "error_budget_remaining", json_real(e.budget_remaining));
+    json_object_set_new(o, "budget_status", json_string(slt_budget_status_name(e.status)));
+    json_object_set_new(o, "policy",
+                        json_pack("{s:f, s:f}", "healthy", slo->policy_healthy, "endangered",
+                                  slo->policy_endangered));
+    json_object_set_new(o, "partial", json_boolean(c->partial || fraction < 1.0));
+    json_object_set_new(cov, "fraction", json_real(fraction));
+    json_object_set_new(cov, "first", first ? json_integer(first) : json_null());
+    json_object_set_new(o, "coverage", cov);
+    for (k = 0; k < SLT_SLO_NBURN; k++)
+        json_object_set_new(burn, slt_slo_burn_window_names[k], json_real(e.burn[k]));
+    json_object_set_new(o, "burn_rates", burn);
+    for (k = 0; k < e.ntiers; k++) {
+        const struct slt_slo_tier *t = &slo->tiers[k];
+        char win[64];
+        int64_t since = 0;
+        int firing = e.tier[k].firing;
+
+        slt_slo_tier_windows(t, win, sizeof(win));
+        if (q->api->alert_state)
+            q->api->alert_state(q->api->alert_data, slo->name, t->name, &firing, &since);
+        json_array_append_new(
+            alerts, json_pack("{s:s, s:s, s:b, s:o, s:s, s:f, s:f, s:f, s:I, s:b}", "name", t->name,
+                              "severity", slt_severity_name(t->severity), "firing", firing, "since",
+                              firing && since ? json_integer(since) : json_null(), "windows", win,
+                              "threshold", t->threshold, "long_burn", e.tier[k].long_burn,
+                              "short_burn", e.tier[k].short_burn, "long_events",
+                              (json_int_t)e.tier[k].long_events, "reachable", !t->unreachable));
+    }
+    json_object_set_new(o, "alerts", alerts);
+    json_object_set_new(o, "min_events", json_integer((json_int_t)slo->min_events));
+    json_object_set_new(o, "dedup_key", json_string_nocheck(slo->dedup_key));
+    return o;
 }
 
 static void slos_done(struct query *q)
 {
     json_t *j = json_object(), *arr = json_array();
-    size_t i, w;
+    size_t i;
 
     if (!j || !arr) {
         json_decref(j);
@@ -840,51 +987,188 @@ static void slos_done(struct query *q)
         q_answer_error(q, 500, "out of memory");
         return;
     }
-    for (i = 0; i < q->nslos; i++) {
-        struct slt_slo_eval e;
-        json_t *o, *burn;
-
-        slo_evaluate(q, i, &e);
-        o = counts_json(e.win);
-        burn = json_object();
-        if (!o || !burn) {
-            json_decref(o);
-            json_decref(burn);
-            continue;
-        }
-        json_object_set_new(o, "name", json_string_nocheck(q->slos[i].name));
-        json_object_set_new(o, "sli", json_string_nocheck(q->slos[i].sli));
-        json_object_set_new(o, "objective", json_real(q->slos[i].objective));
-        json_object_set_new(o, "window_seconds", json_integer(q->slos[i].window_s));
-        json_object_set_new(o, "from", json_integer(q->slos[i].from));
-        json_object_set_new(o, "attainment", json_real(e.attainment));
-        json_object_set_new(o, "error_budget_remaining", json_real(e.budget_remaining));
-        for (w = 0; w < NBURN; w++)
-            json_object_set_new(burn, slt_slo_burn_window_names[w], json_real(e.burn[w]));
-        json_object_set_new(o, "burn_rates", burn);
-        json_object_set_new(o, "alerts",
-                            json_pack("{s:b, s:b}", "fast_burn", e.fast, "slow_burn", e.slow));
-        json_array_append_new(arr, o);
-    }
+    for (i = 0; i < q->nslos; i++)
+        json_array_append_new(arr, slo_json(q, i));
     json_object_set_new(j, "to", json_integer(q->slo_now));
     json_object_set_new(j, "slos", arr);
     q_answer_json(q, 200, j);
 }
 
-static void handle_slos(struct slt_api *api, struct slt_http_req *req)
+static void slo_done(struct query *q)
 {
-    struct query *q = q_new(api, req, SLT_ROUTE_SLOS);
+    json_t *o = slo_json(q, 0);
+
+    if (!o)
+        q_answer_error(q, 500, "out of memory");
+    else
+        q_answer_json(q, 200, o);
+}
+
+/* /api/v1/slos, or /api/v1/slos/{name} when name is not NULL. */
+static void handle_slos(struct slt_api *api, struct slt_http_req *req, const char *name)
+{
+    struct query *q;
+    size_t n = 0;
     int rc;
 
+    if (name && !config_has_slo(api->cfg, name)) {
+        respond_error(req, 404, "unknown SLO");
+        return;
+    }
+    q = q_new(api, req, name ? SLT_ROUTE_SLO : SLT_ROUTE_SLOS);
     if (!q)
         return;
-    q->on_done = slos_done;
-    rc = q_copy_slos(q);
+    q->on_done = name ? slo_done : slos_done;
+    rc = q_copy_slos(q, name, 0, &n);
     if (rc == 0)
-        rc = q_alloc_sums(q, q->nslos * SLO_SLOTS);
+        rc = q_alloc_sums(q, n);
     if (rc == 0)
         rc = q_queue_slos(q);
-    if (rc < 0)
+    if (rc == SLT_ENOTFOUND)
+        q_answer_error(q, 404, "unknown SLO");
+    else if (rc == SLT_ELIMIT)
+        q_answer_error(q, 400, "the SLO windows need more buckets than one request may read");
+    else if (rc < 0)
+        q_answer_error(q, rc == SLT_EREDIS ? 503 : 500, slt_strerror(rc));
+    q_go(q);
+}
+
+/* ---- /api/v1/slos/{name}/series ------------------------------------------------------------ */
+
+/*
+ * Points [from + i*step, ...) for i >= 0 are the answer; q->range.npoints more before them
+ * (q->slo_lead) make the rolling window of the first point.
+ */
+static void series_done(struct query *q)
+{
+    const struct slo_copy *c = &q->slos[0];
+    double budget = 1.0 - c->slo.objective / 100.0;
+    size_t lead = q->slo_lead, n = q->range.npoints, i;
+    int64_t roll[2] = {0, 0};
+    json_t *j = json_object(), *arr = json_array();
+
+    if (!j || !arr) {
+        json_decref(j);
+        json_decref(arr);
+        q_answer_error(q, 500, "out of memory");
+        return;
+    }
+    for (i = 0; i < lead + n; i++) {
+        const int64_t *p = q->sums[i];
+        int64_t f, t;
+        json_t *o;
+
+        roll[0] += p[0];
+        roll[1] += p[1];
+        if (i >= q->slo_window_points) {
+            roll[0] -= q->sums[i - q->slo_window_points][0];
+            roll[1] -= q->sums[i - q->slo_window_points][1];
+        }
+        if (i < lead)
+            continue;
+        f = q->range.from + (int64_t)(i - lead) * q->range.step;
+        t = f + q->range.step < q->range.to ? f + q->range.step : q->range.to;
+        o = counts_json(p);
+        if (!o)
+            continue;
+        json_object_set_new(o, "from", json_integer(f));
+        json_object_set_new(o, "to", json_integer(t));
+        json_object_set_new(o, "sli", json_incref(json_object_get(o, "ratio")));
+        json_object_set_new(o, "burn_rate",
+                            p[0] + p[1] > 0
+                                ? json_real((double)p[1] / (double)(p[0] + p[1]) / budget)
+                                : json_null());
+        if (roll[0] + roll[1] > 0) {
+            double att = (double)roll[0] / (double)(roll[0] + roll[1]);
+
+            json_object_set_new(o, "attainment", json_real(att));
+            json_object_set_new(o, "error_budget_remaining", json_real(1.0 - (1.0 - att) / budget));
+        } else {
+            json_object_set_new(o, "attainment", json_null());
+            json_object_set_new(o, "error_budget_remaining", json_real(1.0));
+        }
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(j, "slo", json_string_nocheck(c->slo.name));
+    json_object_set_new(j, "sli", json_string_nocheck(c->slo.sli));
+    json_object_set_new(j, "objective", json_real(c->slo.objective));
+    json_object_set_new(j, "window_seconds", json_integer(c->slo.window_s));
+    json_object_set_new(j, "from", json_integer(q->range.from));
+    json_object_set_new(j, "to", json_integer(q->range.to));
+    json_object_set_new(j, "step", json_integer(q->range.step));
+    json_object_set_new(j, "rolling_points", json_integer((json_int_t)q->slo_window_points));
+    json_object_set_new(j, "partial", json_boolean(q->partial));
+    json_object_set_new(j, "series", arr);
+    q_answer_json(q, 200, j);
+}
+
+static void handle_slo_series(struct slt_api *api, struct slt_http_req *req, const char *name)
+{
+    struct slt_api_range range;
+    struct query *q;
+    char err[200], v[32];
+    size_t i, lead, nkeys = 0, n = 0;
+    int64_t win = 0;
+    int rc;
+
+    if (!config_has_slo(api->cfg, name)) {
+        respond_error(req, 404, "unknown SLO");
+        return;
+    }
+    if (slt_http_query_get(req->query, "step", v, sizeof(v)) == 0) {
+        respond_error(req, 400, "missing 'step' (seconds, a multiple of 60)");
+        return;
+    }
+    if (slt_api_parse_range(req->query, &range, err, sizeof(err)) < 0) {
+        respond_error(req, 400, err);
+        return;
+    }
+    for (i = 0; i < api->cfg->nslos; i++)
+        if (!strcmp(api->cfg->slos[i].name, name))
+            win = api->cfg->slos[i].window_s;
+    /* the rolling window is the last window/step points (rounded up) */
+    lead = (size_t)((win + range.step - 1) / range.step);
+    if ((int64_t)lead > range.from / range.step)
+        lead = (size_t)(range.from / range.step);
+    if (lead + range.npoints > SLT_API_MAX_POINTS * 2) {
+        respond_error(req, 400,
+                      "window / step and the range need too many points: use a "
+                      "larger 'step'");
+        return;
+    }
+    for (i = 0; i < lead + range.npoints && nkeys <= SLT_API_MAX_KEYS; i++) {
+        int64_t f = range.from - (int64_t)lead * range.step + (int64_t)i * range.step;
+        int64_t t = f + range.step < range.to ? f + range.step : range.to;
+
+        nkeys += (size_t)slt_window_count(f, t);
+    }
+    if (nkeys > SLT_API_MAX_KEYS) {
+        snprintf(err, sizeof(err),
+                 "the range, step and SLO window need more than %d buckets: use a step that is "
+                 "a multiple of 3600 or 86400",
+                 SLT_API_MAX_KEYS);
+        respond_error(req, 400, err);
+        return;
+    }
+    q = q_new(api, req, SLT_ROUTE_SLO_SERIES);
+    if (!q)
+        return;
+    q->range = range;
+    q->on_done = series_done;
+    q->slo_lead = lead;
+    q->slo_window_points = (size_t)((win + range.step - 1) / range.step);
+    rc = q_copy_slos(q, name, 0, &n);
+    if (rc == 0)
+        rc = q_alloc_sums(q, lead + range.npoints);
+    for (i = 0; rc == 0 && i < lead + range.npoints; i++) {
+        int64_t f = range.from - (int64_t)lead * range.step + (int64_t)i * range.step;
+        int64_t t = f + range.step < range.to ? f + range.step : range.to;
+
+        rc = q_range(q, q->slos[0].slo.sli, f, t, (uint32_t)i, &q->partial);
+    }
+    if (rc == SLT_ENOTFOUND)
+        q_answer_error(q, 404, "unknown SLO");
+    else if (rc < 0)
         q_answer_error(q, rc == SLT_EREDIS ? 503 : 500, slt_strerror(rc));
     q_go(q);
 }
@@ -944,60 +1228,72 @@ static int render_series(struct slt_buf *b, const struct query *q)
 
 static int render_slos(struct slt_buf *b, const struct query *q)
 {
-    size_t i, w;
+    struct slt_slo_eval *ev = slt_calloc(q->nslos ? q->nslos : 1, sizeof(*ev));
+    size_t i, w, k;
+    int64_t first;
     int rc;
 
+    if (!ev)
+        return SLT_ENOMEM;
+    for (i = 0; i < q->nslos; i++)
+        slo_evaluate(q, i, &ev[i], &first);
     rc = slt_prom_header(b, "slitail_slo_objective_ratio", "gauge", "SLO objective (0..1).");
     for (i = 0; rc == 0 && i < q->nslos; i++)
-        rc = prom_gauge_line(b, "slitail_slo_objective_ratio", q->slos[i].name, NULL, NULL,
-                             q->slos[i].objective / 100.0);
+        rc = prom_gauge_line(b, "slitail_slo_objective_ratio", q->slos[i].slo.name, NULL, NULL,
+                             q->slos[i].slo.objective / 100.0);
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_attainment_ratio", "gauge",
-                             "good / (good + bad) over the SLO window (1 without events).");
-    for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slt_slo_eval e;
-
-        slo_evaluate(q, i, &e);
-        rc = prom_gauge_line(b, "slitail_slo_attainment_ratio", q->slos[i].name, NULL, NULL,
-                             e.attainment);
-    }
+                             "good / (good + bad) over the SLO window (absent without events).");
+    for (i = 0; rc == 0 && i < q->nslos; i++)
+        if (ev[i].has_data)
+            rc = prom_gauge_line(b, "slitail_slo_attainment_ratio", q->slos[i].slo.name, NULL, NULL,
+                                 ev[i].attainment);
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_error_budget_remaining_ratio", "gauge",
                              "Error budget left over the SLO window (negative when spent).");
-    for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slt_slo_eval e;
-
-        slo_evaluate(q, i, &e);
-        rc = prom_gauge_line(b, "slitail_slo_error_budget_remaining_ratio", q->slos[i].name, NULL,
-                             NULL, e.budget_remaining);
-    }
+    for (i = 0; rc == 0 && i < q->nslos; i++)
+        rc = prom_gauge_line(b, "slitail_slo_error_budget_remaining_ratio", q->slos[i].slo.name,
+                             NULL, NULL, ev[i].budget_remaining);
+    if (rc == 0)
+        rc = slt_prom_header(b, "slitail_slo_budget_status", "gauge",
+                             "1 for the budget policy status of the SLO (healthy, depleting, "
+                             "endangered, exhausted), 0 for the others.");
+    for (i = 0; rc == 0 && i < q->nslos; i++)
+        for (k = 0; rc == 0 && k < SLT_BUDGET_NSTATUS; k++)
+            rc = prom_gauge_line(b, "slitail_slo_budget_status", q->slos[i].slo.name, "status",
+                                 slt_budget_status_name((int)k), ev[i].status == (int)k);
     if (rc == 0)
         rc = slt_prom_header(b, "slitail_slo_burn_rate", "gauge",
-                             "Error-budget burn rate over the last 5m, 30m, 1h, 2h, 6h, 1d and 3d.");
-    for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slt_slo_eval e;
-
-        slo_evaluate(q, i, &e);
-        for (w = 0; rc == 0 && w < NBURN; w++)
-            rc = prom_gauge_line(b, "slitail_slo_burn_rate", q->slos[i].name, "window",
-                                 slt_slo_burn_window_names[w], e.burn[w]);
-    }
+                             "Error-budget burn rate over the last 5m, 30m, 1h, 2h, 6h, 1d and "
+                             "3d.");
+    for (i = 0; rc == 0 && i < q->nslos; i++)
+        for (w = 0; rc == 0 && w < SLT_SLO_NBURN; w++)
+            rc = prom_gauge_line(b, "slitail_slo_burn_rate", q->slos[i].slo.name, "window",
+                                 slt_slo_burn_window_names[w], ev[i].burn[w]);
     if (rc == 0)
-        rc = slt_prom_header(
-            b, "slitail_slo_alert_firing", "gauge",
-            "1 when a multiwindow burn-rate alert fires: fast_burn (14.4x "
-            "over 1h and 5m, sent as severity=page), slow_burn (6x over 6h and 30m, "
-            "severity=ticket).");
+        rc = slt_prom_header(b, "slitail_slo_alert_firing", "gauge",
+                             "1 while an alert tier of the SLO fires (both its windows burn at "
+                             "or above its threshold), by tier and severity.");
     for (i = 0; rc == 0 && i < q->nslos; i++) {
-        struct slt_slo_eval e;
+        const struct slt_slo *slo = &q->slos[i].slo;
 
-        slo_evaluate(q, i, &e);
-        rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert", "fast_burn",
-                             e.fast);
-        if (rc == 0)
-            rc = prom_gauge_line(b, "slitail_slo_alert_firing", q->slos[i].name, "alert",
-                                 "slow_burn", e.slow);
+        for (k = 0; rc == 0 && k < ev[i].ntiers; k++) {
+            int firing = ev[i].tier[k].firing;
+            int64_t since = 0;
+
+            if (q->api->alert_state)
+                q->api->alert_state(q->api->alert_data, slo->name, slo->tiers[k].name, &firing,
+                                    &since);
+            if ((rc = slt_buf_printf(b, "slitail_slo_alert_firing{slo=\"")) < 0 ||
+                (rc = slt_prom_escape_label(b, slo->name, strlen(slo->name))) < 0 ||
+                (rc = slt_buf_printf(b, "\",alert=\"")) < 0 ||
+                (rc = slt_prom_escape_label(b, slo->tiers[k].name, strlen(slo->tiers[k].name))) < 0)
+                break;
+            rc = slt_buf_printf(b, "\",severity=\"%s\"} %d\n",
+                                slt_severity_name(slo->tiers[k].severity), firing != 0);
+        }
     }
+    slt_free(ev);
     return rc;
 }
 
@@ -1097,15 +1393,14 @@ static void metrics_done(struct query *q)
 
 static void metrics_listed(struct query *q)
 {
-    size_t i;
+    size_t i, nslo = 0;
     int rc;
 
     names_sort_unique(q);
     q->on_done = metrics_done;
-    q->slo_base = q->nnames;
-    rc = q_copy_slos(q);
+    rc = q_copy_slos(q, NULL, q->nnames, &nslo);
     if (rc == 0)
-        rc = q_alloc_sums(q, q->nnames + q->nslos * SLO_SLOTS);
+        rc = q_alloc_sums(q, q->nnames + nslo);
     for (i = 0; rc == 0 && i < q->nnames; i++)
         rc = slt_store_req_total(&q->rq, q->names[i].kind == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT,
                                  q->names[i].name, i);
@@ -1195,7 +1490,13 @@ static void on_request(struct slt_http_req *req, void *data)
         handle_counts(api, req, name);
         break;
     case SLT_ROUTE_SLOS:
-        handle_slos(api, req);
+        handle_slos(api, req, NULL);
+        break;
+    case SLT_ROUTE_SLO:
+        handle_slos(api, req, name);
+        break;
+    case SLT_ROUTE_SLO_SERIES:
+        handle_slo_series(api, req, name);
         break;
     case SLT_ELIMIT:
         respond_error(req, 404, "unknown SLI (name too long)");
@@ -1342,6 +1643,14 @@ int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
 int slt_api_port(const struct slt_api *api)
 {
     return api && api->http ? slt_http_server_port(api->http) : 0;
+}
+
+void slt_api_set_alert_state(struct slt_api *api, slt_api_alert_state_fn fn, void *data)
+{
+    if (!api)
+        return;
+    api->alert_state = fn;
+    api->alert_data = data;
 }
 
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg)

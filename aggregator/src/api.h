@@ -30,23 +30,35 @@ void slt_api_set_ingest_tls(struct slt_api *api, struct slt_tls *tls);
 /* Answers every query still waiting with 503, closes every handle; on_stopped runs last. */
 void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data);
 
+/*
+ * Where the API asks whether a tier fires and since when (the alert module's state, which
+ * decides notifications); without one the API shows its own evaluation and no `since`.
+ * fn may overwrite *firing and sets *since (0: unknown).
+ */
+typedef void (*slt_api_alert_state_fn)(void *data, const char *slo, const char *tier, int *firing,
+                                       int64_t *since);
+void slt_api_set_alert_state(struct slt_api *api, slt_api_alert_state_fn fn, void *data);
+
 /* The HTTP port actually bound (for tests that listen on port 0). */
 int slt_api_port(const struct slt_api *api);
 
 /* Routes of the API; slt_api_route() maps a raw path to one (pure, fuzzed). */
 enum slt_api_route {
     SLT_ROUTE_NOT_FOUND = 0,
-    SLT_ROUTE_DASHBOARD, /* / */
-    SLT_ROUTE_HEALTHZ,   /* /healthz */
-    SLT_ROUTE_READYZ,    /* /readyz */
-    SLT_ROUTE_METRICS,   /* /metrics */
-    SLT_ROUTE_SLIS,      /* /api/v1/slis */
-    SLT_ROUTE_COUNTS,    /* /api/v1/slis/{name}/counts */
-    SLT_ROUTE_SLOS,      /* /api/v1/slos */
+    SLT_ROUTE_DASHBOARD,  /* / */
+    SLT_ROUTE_HEALTHZ,    /* /healthz */
+    SLT_ROUTE_READYZ,     /* /readyz */
+    SLT_ROUTE_METRICS,    /* /metrics */
+    SLT_ROUTE_SLIS,       /* /api/v1/slis */
+    SLT_ROUTE_COUNTS,     /* /api/v1/slis/{name}/counts */
+    SLT_ROUTE_SLOS,       /* /api/v1/slos */
+    SLT_ROUTE_SLO,        /* /api/v1/slos/{name} */
+    SLT_ROUTE_SLO_SERIES, /* /api/v1/slos/{name}/series */
 };
 
 /*
- * Map a raw (percent-encoded) path to a route. For SLT_ROUTE_COUNTS the decoded SLI name is
+ * Map a raw (percent-encoded) path to a route. For SLT_ROUTE_COUNTS the decoded SLI name (for
+ * SLT_ROUTE_SLO and SLT_ROUTE_SLO_SERIES the SLO name) is
  * written to name (room for namemax bytes with its NUL). Returns the route, or SLT_EPARSE for
  * a bad escape in the name, SLT_ELIMIT for a name too long.
  */

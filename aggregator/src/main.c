@@ -231,6 +231,8 @@ static int alerts_start(struct aggr_main *m)
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
+    else
+        slt_api_set_alert_state(m->api, slt_alert_tier_state, alerts); /* `since` in the API */
     return rc < 0 ? 1 : 0;
 }
 
@@ -243,8 +245,9 @@ static void alerts_reload(const struct slt_config *cfg)
                 slt_strerror(rc));
 }
 
-static void alerts_stop(void)
+static void alerts_stop(struct aggr_main *m)
 {
+    slt_api_set_alert_state(m->api, NULL, NULL);
     /* its handles close on their own; uv_run returns once they have */
     slt_alert_stop(alerts, NULL, NULL);
     alerts = NULL;
@@ -257,7 +260,7 @@ static void stop(struct aggr_main *m, const char *why)
         return;
     m->stopping = 1;
     slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
-    alerts_stop();
+    alerts_stop(m);
     if (m->server_started)
         slt_server_stop(&m->server, on_server_stopped);
     else

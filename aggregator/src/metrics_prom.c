@@ -181,8 +181,8 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
     TRY(slt_prom_header(b, "slitail_alert_notifications_total", "counter",
                         "Alert notifications by target and outcome (sent: answered 2xx; "
                         "failed: retried at the next evaluation; dropped: queue full)."));
-    for (i = 0; i < 2; i++) {
-        static const char *targets[] = {"alertmanager", "webhook"};
+    for (i = 0; i < 3; i++) {
+        static const char *targets[] = {"alertmanager", "webhook", "pagerduty"};
 
         TRY(slt_buf_printf(
             b,

@@ -34,6 +34,7 @@ struct slt_session {
     size_t agent_len;
     int authed;
     int preauth; /* counted in srv->npreauth */
+    uint64_t accepted_ms; /* uv_now() at accept */
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     struct slt_lease *lease; /* one live session per agent id (lease.h) */
     int lease_wait;          /* the batch in the reader waits for the lease check */
@@ -140,6 +141,13 @@ static void preauth_done(struct slt_session *s)
     s->srv->stats->preauth_connections = s->srv->npreauth;
 }
 
+static size_t preauth_max(const struct slt_server *srv)
+{
+    uint32_t m = srv->params->max_agents;
+
+    return m < SLT_PREAUTH_MIN ? SLT_PREAUTH_MIN : m > SLT_PREAUTH_MAX ? SLT_PREAUTH_MAX : m;
+}
+
 int slt__session_evict_preauth(struct slt_server *srv)
 {
     struct slt_session *s, *oldest = NULL;
@@ -147,7 +155,7 @@ int slt__session_evict_preauth(struct slt_server *srv)
     for (s = srv->sessions; s; s = s->next)
         if (s->preauth && !s->closing)
             oldest = s; /* newest first: the last one seen is the oldest */
-    if (!oldest)
+    if (!oldest || uv_now(srv->loop) - oldest->accepted_ms < SLT_PREAUTH_EVICT_MS)
         return 0;
     srv->stats->preauth_refused++;
     slt__session_close(oldest, "too many connections waiting for HELLO");
@@ -729,7 +737,8 @@ int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
         return 0;
     }
     /* room for this one among the unauthenticated: the oldest stranger goes first */
-    if (srv->npreauth >= SLT_PREAUTH_MAX && !slt__session_evict_preauth(srv)) {
+    s->accepted_ms = uv_now(srv->loop);
+    if (srv->npreauth >= preauth_max(srv) && !slt__session_evict_preauth(srv)) {
         srv->stats->preauth_refused++;
         s->closing = 1;
         finish(s);

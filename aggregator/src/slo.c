@@ -379,3 +379,70 @@ void slt_slo_recommend(int64_t good, int64_t bad, double share, struct slt_slo_r
             r->pick = (int)i;
     }
 }
+
+/* ---- copies -------------------------------------------------------------------------------- */
+
+void slt_slo_copy_free(struct slt_slo *s)
+{
+    size_t i;
+
+    if (!s)
+        return;
+    slt_free(s->name);
+    slt_free(s->sli);
+    slt_free(s->dedup_key);
+    for (i = 0; s->tiers && i < s->ntiers; i++)
+        slt_free(s->tiers[i].name);
+    slt_free(s->tiers);
+    for (i = 0; s->labels && i < s->nlabels; i++) {
+        slt_free(s->labels[i].name);
+        slt_free(s->labels[i].value);
+    }
+    slt_free(s->labels);
+    memset(s, 0, sizeof(*s));
+}
+
+int slt_slo_copy(struct slt_slo *dst, const struct slt_slo *src)
+{
+    size_t i;
+
+    *dst = *src;
+    dst->name = slt_strdup(src->name ? src->name : "");
+    dst->sli = slt_strdup(src->sli ? src->sli : "");
+    dst->dedup_key = slt_strdup(src->dedup_key ? src->dedup_key : dst->name ? dst->name : "");
+    dst->tiers = NULL;
+    dst->labels = NULL;
+    dst->ntiers = dst->nlabels = 0;
+    if (!dst->name || !dst->sli || !dst->dedup_key)
+        goto nomem;
+    if (src->ntiers) {
+        dst->tiers = slt_calloc(src->ntiers, sizeof(*dst->tiers));
+        if (!dst->tiers)
+            goto nomem;
+        for (i = 0; i < src->ntiers; i++, dst->ntiers++) {
+            dst->tiers[i] = src->tiers[i];
+            dst->tiers[i].name = slt_strdup(src->tiers[i].name ? src->tiers[i].name : "");
+            if (!dst->tiers[i].name)
+                goto nomem;
+        }
+    }
+    if (src->nlabels) {
+        dst->labels = slt_calloc(src->nlabels, sizeof(*dst->labels));
+        if (!dst->labels)
+            goto nomem;
+        for (i = 0; i < src->nlabels; i++, dst->nlabels++) {
+            dst->labels[i].name = slt_strdup(src->labels[i].name);
+            dst->labels[i].value = slt_strdup(src->labels[i].value);
+            if (!dst->labels[i].name || !dst->labels[i].value) {
+                dst->nlabels++;
+                goto nomem;
+            }
+        }
+    }
+    if (dst->window_s <= 0)
+        dst->window_s = 28 * 86400;
+    return 0;
+nomem:
+    slt_slo_copy_free(dst);
+    return SLT_ENOMEM;
+}

@@ -211,6 +211,13 @@ struct slt_slo_replay_alert {
 int slt_slo_replay(const struct slt_slo *slo, const struct slt_minutes *m, int64_t from, int64_t to,
                    size_t max, struct slt_slo_replay_alert **out, size_t *nout);
 
+/*
+ * A deep copy of src into dst (names, tiers, labels), for a module that outlives a reload.
+ * Returns 0 or SLT_ENOMEM (dst then holds nothing). Free with slt_slo_copy_free().
+ */
+int slt_slo_copy(struct slt_slo *dst, const struct slt_slo *src);
+void slt_slo_copy_free(struct slt_slo *s);
+
 /* The 28-day method of `slitail recommend` (docs/CLI.md). */
 struct slt_slo_recommendation {
     int64_t good, bad;

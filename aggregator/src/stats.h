@@ -40,9 +40,9 @@ struct slt_aggr_stats {
     uint64_t alert_eval_failures;            /* evaluations that could not (Redis down or slow) */
     uint64_t alerts_firing;                  /* gauge: alerts firing after the last evaluation */
     uint64_t alert_leader; /* gauge: this aggregator holds the alerting lease (sends webhooks) */
-    uint64_t alert_notifications_sent[2];    /* answered 2xx */
-    uint64_t alert_notifications_failed[2];  /* refused, not 2xx, unreachable or timed out */
-    uint64_t alert_notifications_dropped[2]; /* never sent: the queue was full */
+    uint64_t alert_notifications_sent[3];    /* answered 2xx */
+    uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */
+    uint64_t alert_notifications_dropped[3]; /* never sent: the queue was full */
     /* added by the transport and authentication (net) */
     uint64_t cert_name_mismatches; /* HELLO's agent id is not a name of the client certificate */
     uint64_t auth_throttled;       /* connections refused: their address failed auth too often */
@@ -71,6 +71,7 @@ struct slt_aggr_stats {
 /* Targets of alert notifications, the index of the alert_notifications_* arrays. */
 #define SLT_ALERT_TARGET_ALERTMANAGER 0
 #define SLT_ALERT_TARGET_WEBHOOK 1
+#define SLT_ALERT_TARGET_PAGERDUTY 2
 
 /*
  * Upper bounds (seconds) of redis_latency_bucket[i]; bucket i counts applies that took at most

@@ -265,7 +265,8 @@ static const struct slt__config_key keys[] = {
      .lo = 3600, .hi = 400LL * DAY_S, .def = "28d", .help = "rolling window"},
     {.section = "slos", .name = "alerts", .type = SLT_KT_LIST, SLOD(alerts),
      .help = "burn-rate alert tiers (see `slos.alerts`; absent: the four workbook tiers "
-             "page-1h, page-6h, ticket-1d, ticket-3d); at most 8"},
+             "page-1h, page-6h, ticket-1d, ticket-3d, those whose long window fits in the SLO "
+             "window); at most 8"},
     {.section = "slos", .name = "policy", .type = SLT_KT_MAP, SLOD(policy),
      .help = "budget policy thresholds (see `slos.policy`)"},
     {.section = "slos", .name = "min_events", .type = SLT_KT_UINT, SLO(min_events), .lo = 0,
@@ -1605,6 +1606,11 @@ static int load_tiers(struct ctx *c, struct slo_decl *d, const char *what)
         struct slt_slo_tier *t = &slo->tiers[slo->ntiers++];
 
         if (!n) {
+            /* a default tier longer than the SLO window means nothing: a 1d SLO has three */
+            if (default_tiers[i].long_s > slo->window_s) {
+                slo->ntiers--;
+                continue;
+            }
             if (!(t->name = slt_strdup(default_tiers[i].name)))
                 return nomem(c);
             t->long_s = default_tiers[i].long_s;

@@ -3,9 +3,10 @@ slitail-aggregator on a private redis-server, and a small HTTP server playing Al
 (POST /api/v2/alerts) and the webhook (POST /hook) that records what it gets.
 
 Burn windows end at the current minute, so the data places the bad events: a burst now fires
-fast_burn (and slow_burn); a flood of good events now resolves both; a burst 20 minutes ago is
-a slow burn but not a fast one (the last 5 minutes are clean); a burst 2 hours ago is neither
-(only the 6h window sees it)."""
+the page-1h tier (page-6h and ticket-1d fire too, inhibited by it: one notification); a flood
+of good events now resolves it; a burst 20 minutes ago fires page-6h but not page-1h (the
+last 5 minutes are clean); a burst 2 hours ago fires nothing (only the 6h and 1d windows see
+it, not their short windows)."""
 import calendar
 import http.server
 import json
@@ -196,27 +197,29 @@ def find_hook(recv, slo, alert, status):
     return None
 
 
-def am_alerts(recv, alertname, slo):
+def am_alerts(recv, tier, slo):
     """[(post time, alert)] for every Alertmanager post holding that alert."""
     out = []
     for t, body in recv.am_posts():
         for a in body:
-            if a["labels"]["alertname"] == alertname and a["labels"]["slo"] == slo:
+            if a["labels"]["tier"] == tier and a["labels"]["slo"] == slo:
                 out.append((t, a))
     return out
 
 
 class Alerts(TestCase):
-    def it_fast_burn_fires_to_both_receivers_then_resolves(self):
+    def it_page_1h_fires_to_both_receivers_inhibits_slower_tiers_then_resolves(self):
         s = Setup()
         try:
             # 90% bad now: 90x the budget of a 99% SLO over every window
             s.send("checkout", [(minute_now(), 10, 90, 0)])
-            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
-                         timeout=15, what="webhook fast_burn firing")
-            check_equal(d["labels"], {"alertname": "SLOFastBurn", "slo": "checkout-99",
-                                      "sli": "checkout", "severity": "page", "team": "shop"},
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
+                         timeout=15, what="webhook page-1h firing")
+            check_equal(d["labels"], {"alertname": "SLOBurnRate", "slo": "checkout-99",
+                                      "sli": "checkout", "tier": "page-1h", "severity": "page",
+                                      "dedup_key": "checkout-99", "team": "shop"},
                         "webhook labels")
+            check_equal((d["severity"], d["dedup_key"]), ("page", "checkout-99"), "document")
             check_equal(d["endsAt"], None, "endsAt of a firing document")
             check_equal(d["generatorURL"], f"http://127.0.0.1:{s.http}/", "generatorURL")
             check_equal(d["slo"]["objective"], 99.0, "objective")
@@ -225,15 +228,23 @@ class Alerts(TestCase):
             if "checkout-99" not in d["annotations"]["summary"]:
                 raise AssertionError(f"summary {d['annotations']['summary']!r}")
             check_equal(len(d["fingerprint"]), 16, "fingerprint length")
-            # the slow burn fires too, as a ticket
-            d2 = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
-                          timeout=10, what="webhook slow_burn firing")
-            check_equal(d2["labels"]["severity"], "ticket", "slow_burn severity")
-            check_equal(d2["labels"]["alertname"], "SLOSlowBurn", "slow_burn alertname")
+            # page-6h and ticket-1d fire too, inhibited by page-1h: no notification of theirs
+            def tiers():
+                o = json.loads(s.get("/api/v1/slos/checkout-99")[1])
+                return {a["name"]: a for a in o["alerts"]}
+
+            t6 = wait_for(lambda: tiers()["page-6h"]["firing"] and tiers(), timeout=10,
+                          what="page-6h firing in the API")
+            if not t6["page-1h"]["since"]:
+                raise AssertionError(f"page-1h has no since: {t6['page-1h']!r}")
+            check_equal(sorted(t6), ["page-1h", "page-6h", "ticket-1d"], "tiers of a 1d SLO")
             # Alertmanager gets the firing alert again at every evaluation
-            wait_for(lambda: len(am_alerts(s.recv, "SLOFastBurn", "checkout-99")) >= 3,
-                     timeout=15, what="three Alertmanager posts of SLOFastBurn")
-            t, a = am_alerts(s.recv, "SLOFastBurn", "checkout-99")[-1]
+            wait_for(lambda: len(am_alerts(s.recv, "page-1h", "checkout-99")) >= 3,
+                     timeout=15, what="three Alertmanager posts of page-1h")
+            check_equal(am_alerts(s.recv, "page-6h", "checkout-99"), [], "inhibited at AM")
+            check_equal(find_hook(s.recv, "checkout-99", "page-6h", "firing"), None,
+                        "inhibited page-6h document")
+            t, a = am_alerts(s.recv, "page-1h", "checkout-99")[-1]
             check_equal(a["labels"], d["labels"], "Alertmanager labels")
             check_equal(a["generatorURL"], f"http://127.0.0.1:{s.http}/", "AM generatorURL")
             ends = rfc3339(a["endsAt"])
@@ -241,25 +252,25 @@ class Alerts(TestCase):
                 raise AssertionError(f"endsAt {a['endsAt']} not 4 intervals after {t}")
             if rfc3339(a["startsAt"]) > t:
                 raise AssertionError(f"startsAt {a['startsAt']} after the post at {t}")
-            check_equal(s.metric("slitail_alerts_firing"), 2, "slitail_alerts_firing")
+            check_equal(s.metric("slitail_alerts_firing"), 1, "slitail_alerts_firing")
+            check_equal(s.metric('slitail_slo_alert_firing{slo="checkout-99",alert="page-6h",'
+                                 'severity="page"}'), 1, "page-6h tier gauge")
             # no search alert: its SLI has no events
-            check_equal(find_hook(s.recv, "search-99", "fast_burn", "firing"), None,
+            check_equal(find_hook(s.recv, "search-99", "page-1h", "firing"), None,
                         "search alert")
 
             # a flood of good events: 90 bad in 100100 is 0.09x
             s.send("checkout", [(minute_now(), 100000, 0, 0)])
-            r = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "resolved"),
-                         timeout=15, what="webhook fast_burn resolved")
+            r = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "resolved"),
+                         timeout=15, what="webhook page-1h resolved")
             check_equal(r["labels"], d["labels"], "resolved labels")
             check_equal(r["fingerprint"], d["fingerprint"], "resolved fingerprint")
             check_equal(r["startsAt"], d["startsAt"], "resolved startsAt")
             if r["endsAt"] is None:
                 raise AssertionError("a resolved document without endsAt")
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "resolved"),
-                     timeout=10, what="webhook slow_burn resolved")
 
             def am_resolved():
-                for t2, a2 in am_alerts(s.recv, "SLOFastBurn", "checkout-99"):
+                for t2, a2 in am_alerts(s.recv, "page-1h", "checkout-99"):
                     if rfc3339(a2["endsAt"]) <= t2 + 1:
                         return a2
                 return None
@@ -267,48 +278,45 @@ class Alerts(TestCase):
             wait_for(am_resolved, timeout=10, what="Alertmanager resolve")
             wait_for(lambda: s.metric("slitail_alerts_firing") == 0, timeout=5,
                      what="slitail_alerts_firing 0")
-            # one document per state change: exactly one firing and one resolved for each
-            for alert in ("fast_burn", "slow_burn"):
-                for status in ("firing", "resolved"):
-                    n = sum(1 for x in s.recv.hooks()
-                            if x["alert"] == alert and x["status"] == status)
-                    check_equal(n, 1, f"{alert} {status} documents")
+            # one document per state change: one firing and one resolved, page-1h only
+            check_equal(sorted((x["alert"], x["status"]) for x in s.recv.hooks()),
+                        [("page-1h", "firing"), ("page-1h", "resolved")], "documents")
             # the resolve is sent once: once Alertmanager took it, the alert is not sent again
-            n = len(am_alerts(s.recv, "SLOFastBurn", "checkout-99"))
+            n = len(am_alerts(s.recv, "page-1h", "checkout-99"))
             time.sleep(2.5)
-            check_equal(len(am_alerts(s.recv, "SLOFastBurn", "checkout-99")), n,
+            check_equal(len(am_alerts(s.recv, "page-1h", "checkout-99")), n,
                         "Alertmanager posts after the resolve")
-            if not s.metric('slitail_alert_notifications_total{target="webhook",outcome="sent"}') >= 4:
+            if not s.metric('slitail_alert_notifications_total{target="webhook",outcome="sent"}') >= 2:
                 raise AssertionError("webhook sent counter")
             check_equal(s.metric('slitail_alert_notifications_total{target="alertmanager",'
                                  'outcome="failed"}'), 0, "alertmanager failures")
             slos = json.loads(s.get("/api/v1/slos")[1])
-            check_equal(slos["slos"][0]["alerts"], {"fast_burn": False, "slow_burn": False},
+            check_equal([a["firing"] for a in slos["slos"][0]["alerts"]], [False] * 3,
                         "/api/v1/slos alerts")
             s.stop_clean()
         finally:
             s.close()
 
-    def it_a_burst_20_minutes_ago_is_a_slow_burn_and_2_hours_ago_is_none(self):
+    def it_a_burst_20_minutes_ago_pages_6h_and_2_hours_ago_nothing(self):
         s = Setup()
         try:
             now = minute_now()
             s.send("checkout", [(now - 20 * 60, 10, 90, 0)])
             s.send("search", [(now - 120 * 60, 10, 90, 0)])
-            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
-                         timeout=15, what="webhook slow_burn firing")
-            check_equal(d["labels"]["severity"], "ticket", "severity")
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-6h", "firing"),
+                         timeout=15, what="webhook page-6h firing")
+            check_equal(d["labels"]["severity"], "page", "severity")
             check_equal(d["slo"]["burn_rates"]["5m"], 0.0, "5m burn rate")
             # let a few more evaluations pass: neither a fast burn nor the old burst alerts
             n = s.metric('slitail_alert_evaluations_total{outcome="ok"}')
             wait_for(lambda: s.metric('slitail_alert_evaluations_total{outcome="ok"}') >= n + 3,
                      timeout=10, what="three more evaluations")
             others = [(x["labels"]["slo"], x["alert"]) for x in s.recv.hooks()
-                      if (x["labels"]["slo"], x["alert"]) != ("checkout-99", "slow_burn")]
+                      if (x["labels"]["slo"], x["alert"]) != ("checkout-99", "page-6h")]
             check_equal(others, [], "other alerts")
             for t, body in s.recv.am_posts():
-                names = sorted((a["labels"]["alertname"], a["labels"]["slo"]) for a in body)
-                check_equal(names, [("SLOSlowBurn", "checkout-99")], f"AM post at {t}")
+                names = sorted((a["labels"]["tier"], a["labels"]["slo"]) for a in body)
+                check_equal(names, [("page-6h", "checkout-99")], f"AM post at {t}")
             check_equal(s.metric("slitail_alerts_firing"), 1, "slitail_alerts_firing")
             s.stop_clean()
         finally:
@@ -323,8 +331,8 @@ class Alerts(TestCase):
                                        '"alertmanager",outcome="failed"}') or 0) >= 3,
                      timeout=15, what="three failed Alertmanager notifications")
             # the webhook is another target: it still gets its document
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
-                     timeout=10, what="webhook fast_burn firing")
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
+                     timeout=10, what="webhook page-1h firing")
             # ingest answers at once meanwhile, and every count lands
             t0 = time.time()
             for i in range(50):
@@ -347,11 +355,11 @@ class Alerts(TestCase):
         try:
             s.send("checkout", [(minute_now(), 0, 100, 0)])
             # answered 500 twice, then taken: each document arrives once, in order
-            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
                          timeout=20, what="webhook documents after two refusals")
             check_equal(s.recv.failed, 2, "refused POSTs")
             check_equal([(x["alert"], x["status"]) for x in s.recv.hooks()],
-                        [("fast_burn", "firing"), ("slow_burn", "firing")], "documents")
+                        [("page-1h", "firing")], "documents")
             check_equal(s.metric('slitail_alert_notifications_total{target="webhook",'
                                  'outcome="failed"}'), 2, "webhook failures")
             check_equal(d["labels"]["team"], "shop", "team label")
@@ -360,8 +368,8 @@ class Alerts(TestCase):
             n = s.metric('slitail_alert_evaluations_total{outcome="failed"}')
             wait_for(lambda: s.metric('slitail_alert_evaluations_total{outcome="failed"}')
                      >= n + 2, timeout=15, what="two failed evaluations")
-            check_equal(s.metric("slitail_alerts_firing"), 2, "firing while redis is gone")
-            check_equal([x["status"] for x in s.recv.hooks()], ["firing", "firing"],
+            check_equal(s.metric("slitail_alerts_firing"), 1, "firing while redis is gone")
+            check_equal([x["status"] for x in s.recv.hooks()], ["firing"],
                         "no resolve while redis is gone")
             s.stop_clean()
         finally:
@@ -372,11 +380,11 @@ class Alerts(TestCase):
         s = Setup()
         try:
             s.send("checkout", [(minute_now(), 0, 100, 0)])
-            wait_for(lambda: am_alerts(s.recv, "SLOFastBurn", "checkout-99"), timeout=15,
-                     what="SLOFastBurn at Alertmanager")
+            wait_for(lambda: am_alerts(s.recv, "page-1h", "checkout-99"), timeout=15,
+                     what="page-1h at Alertmanager")
             s.recv.am_status = 500
             s.send("checkout", [(minute_now(), 1000000, 0, 0)])
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "resolved"),
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "resolved"),
                      timeout=15, what="resolved (webhook)")
             n = s.recv.am_refused
             wait_for(lambda: s.recv.am_refused >= n + 2, timeout=10,
@@ -385,13 +393,13 @@ class Alerts(TestCase):
             t_ok = time.time()
 
             def resolved():
-                for t, a in am_alerts(s.recv, "SLOFastBurn", "checkout-99"):
+                for t, a in am_alerts(s.recv, "page-1h", "checkout-99"):
                     if t >= t_ok and rfc3339(a["endsAt"]) <= t:
                         return a
                 return None
 
             a = wait_for(resolved, timeout=10, what="the resolve, once Alertmanager answers")
-            r = find_hook(s.recv, "checkout-99", "fast_burn", "resolved")
+            r = find_hook(s.recv, "checkout-99", "page-1h", "resolved")
             check_equal(a["endsAt"], r["endsAt"], "endsAt is when it resolved, not when sent")
             if not (s.metric('slitail_alert_notifications_total{target="alertmanager",'
                              'outcome="failed"}') or 0) >= 2:
@@ -413,21 +421,20 @@ class Alerts(TestCase):
             s.send("checkout", [(minute_now(), 0, 100, 0)])
             # Alertmanager gets the alert from both, with the same labels (it deduplicates)
             wait_for(lambda: len({a["generatorURL"] for _, a in
-                                  am_alerts(s.recv, "SLOFastBurn", "checkout-99")}) == 2,
-                     timeout=15, what="SLOFastBurn from both aggregators")
+                                  am_alerts(s.recv, "page-1h", "checkout-99")}) == 2,
+                     timeout=15, what="page-1h from both aggregators")
             check_equal(len({json.dumps(a["labels"], sort_keys=True) for _, a in
-                             am_alerts(s.recv, "SLOFastBurn", "checkout-99")}), 1,
+                             am_alerts(s.recv, "page-1h", "checkout-99")}), 1,
                         "distinct label sets at Alertmanager")
             # the webhook gets each state change once: the shared state in Redis decides
             s.send("checkout", [(minute_now(), 1000000, 0, 0)])
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "resolved"),
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "resolved"),
                      timeout=15, what="resolved")
             time.sleep(2.5)  # both have evaluated the change by now
             got = sorted((d["alert"], d["status"]) for d in s.recv.hooks())
-            check_equal(got, [("fast_burn", "firing"), ("fast_burn", "resolved"),
-                              ("slow_burn", "firing"), ("slow_burn", "resolved")],
+            check_equal(got, [("page-1h", "firing"), ("page-1h", "resolved")],
                         "webhook documents from two aggregators")
-            fp = find_hook(s.recv, "checkout-99", "fast_burn", "firing")["fingerprint"]
+            fp = find_hook(s.recv, "checkout-99", "page-1h", "firing")["fingerprint"]
             check_equal(s.redis.cli("GET", f"slt:alert:{fp}"), "resolved", "shared state")
             ttl = int(s.redis.raw("TTL", f"slt:alert:{fp}").strip())
             if not 0 < ttl <= 30 * 86400:
@@ -443,7 +450,7 @@ class Alerts(TestCase):
         s = Setup()
         try:
             s.send("checkout", [(minute_now(), 0, 100, 0)])
-            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+            d = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
                          timeout=15, what="firing")
             key = f"slt:alert:{d['fingerprint']}"
             check_equal(s.redis.cli("GET", key), "firing", "shared state")
@@ -457,16 +464,16 @@ class Alerts(TestCase):
             wait_port(s.http)
             wait_for(lambda: (s.metric('slitail_alert_evaluations_total{outcome="ok"}') or 0)
                      >= 3, timeout=15, what="three evaluations after the restart")
-            check_equal(s.metric("slitail_alerts_firing"), 2, "firing after the restart")
+            check_equal(s.metric("slitail_alerts_firing"), 1, "firing after the restart")
             firing = [x["alert"] for x in s.recv.hooks() if x["status"] == "firing"]
-            check_equal(sorted(firing), ["fast_burn", "slow_burn"], "documents after a restart")
+            check_equal(sorted(firing), ["page-1h"], "documents after a restart")
             # no aggregator for longer than the firing state lives: it is sent again
             check_equal(s.proc.term(), 0, "exit code")
             wait_for(lambda: s.redis.cli("EXISTS", key) == "(integer) 0", timeout=20,
                      what="the shared state expired")
             s.proc = Proc([binary("slitail-aggregator"), "-c", s.cfg], s.tmp.join("aggr3.log"))
-            wait_for(lambda: len([x for x in s.recv.hooks() if x["alert"] == "fast_burn"]) == 2,
-                     timeout=15, what="fast_burn sent again")
+            wait_for(lambda: len([x for x in s.recv.hooks() if x["alert"] == "page-1h"]) == 2,
+                     timeout=15, what="page-1h sent again")
             s.stop_clean()
         finally:
             s.close()
@@ -517,7 +524,7 @@ class Alerts(TestCase):
                   text=CONFIG.replace("timeout: 2s", "timeout: 30s"))
         try:
             s.send("checkout", [(minute_now(), 0, 100, 0)])
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "fast_burn", "firing"),
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
                      timeout=15, what="firing (the webhook still works)")
             wait_for(lambda: stalled.conns, timeout=5, what="a POST to the stalled Alertmanager")
             t0 = time.time()
@@ -532,21 +539,20 @@ class Alerts(TestCase):
         s = Setup()
         try:
             s.send("checkout", [(minute_now(), 0, 100, 0)])
-            wait_for(lambda: find_hook(s.recv, "checkout-99", "slow_burn", "firing"),
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "firing"),
                      timeout=15, what="checkout alerts firing")
             # checkout-99 goes away, the labels change
             text = CONFIG.replace("  - {{name: checkout-99, sli: checkout, objective: 99, "
                                   "window: 1d}}\n", "").replace("team: shop", "team: payments")
             s.tmp.write("slitail.yaml", s.config(text))
             s.proc.p.send_signal(signal.SIGHUP)
-            for alert in ("fast_burn", "slow_burn"):
-                r = wait_for(lambda: find_hook(s.recv, "checkout-99", alert, "resolved"),
-                             timeout=10, what=f"{alert} of the removed SLO resolved")
-                check_equal(r["labels"]["team"], "shop", "labels of the removed SLO")
+            r = wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "resolved"),
+                         timeout=10, what="page-1h of the removed SLO resolved")
+            check_equal(r["labels"]["team"], "shop", "labels of the removed SLO")
             wait_for(lambda: s.metric("slitail_alerts_firing") == 0, timeout=10,
                      what="nothing firing after the reload")
             s.send("search", [(minute_now(), 0, 100, 0)])
-            d = wait_for(lambda: find_hook(s.recv, "search-99", "fast_burn", "firing"),
+            d = wait_for(lambda: find_hook(s.recv, "search-99", "page-1h", "firing"),
                          timeout=15, what="search alert after the reload")
             check_equal(d["labels"]["team"], "payments", "new label")
             if "config reloaded" not in s.proc.output():
@@ -554,6 +560,60 @@ class Alerts(TestCase):
             s.stop_clean()
         finally:
             s.close()
+
+    def it_pagerduty_gets_one_incident_per_dedup_key_triggered_then_resolved(self):
+        # checkout and search share one dedup_key: one incident for the two
+        text = (CONFIG.replace("window: 1d}}\n  - {{name: search-99",
+                               "window: 1d, dedup_key: shop, labels: {{runbook_url: rb}}}}\n"
+                               "  - {{name: search-99")
+                .replace("objective: 99, window: 1d}}\naggregator",
+                         "objective: 99, window: 1d, dedup_key: shop}}\naggregator")
+                .replace("  timeout: 2s\n", "  timeout: 2s\n  pagerduty: {{routing_key_file: "
+                         "{key}, url: 'http://127.0.0.1:{recv}/v2/enqueue'}}\n"))
+        tmp = TempDir("slt-alerts-pd-")
+        keyfile = tmp.write("pd.key", "R0UT1NGKEY\n")
+        s = Setup(text=text.replace("{key}", keyfile))
+        try:
+            def events():
+                with s.recv.lock:
+                    return [b for (_, p, b) in s.recv.posts if p == "/v2/enqueue"]
+
+            def send(checkout, search):
+                """both series in every batch (a series' batches follow each other)"""
+                s.seq += 1
+                s.client.send_batch(s.seq, [series("checkout", [(minute_now(),) + checkout],
+                                                   since=1),
+                                            series("search", [(minute_now(),) + search],
+                                                   since=1)])
+                check_equal(s.client.recv_ack()["status"], APPLIED, "ack")
+
+            send((0, 100, 0), (0, 0, 0))
+            e = wait_for(lambda: events(), timeout=15, what="a PagerDuty event")[0]
+            check_equal((e["event_action"], e["dedup_key"], e["routing_key"]),
+                        ("trigger", "shop", "R0UT1NGKEY"), "trigger")
+            check_equal((e["payload"]["severity"], e["payload"]["class"], e["payload"]["group"]),
+                        ("critical", "page-1h", "checkout-99"), "payload")
+            check_equal(e["payload"]["custom_details"]["runbook_url"], "rb", "SLO label")
+            # search burns too: same key, the incident is already open
+            send((0, 0, 0), (0, 100, 0))
+            wait_for(lambda: find_hook(s.recv, "search-99", "page-1h", "firing"), timeout=15,
+                     what="search page-1h firing")
+            # checkout recovers: search still fires, so the incident stays open
+            send((1000000, 0, 0), (0, 0, 0))
+            wait_for(lambda: find_hook(s.recv, "checkout-99", "page-1h", "resolved"),
+                     timeout=15, what="checkout resolved")
+            time.sleep(1.5)
+            check_equal([x["event_action"] for x in events()], ["trigger"], "events so far")
+            send((0, 0, 0), (1000000, 0, 0))
+            wait_for(lambda: len(events()) == 2, timeout=15, what="the resolve")
+            check_equal((events()[1]["event_action"], events()[1]["dedup_key"]),
+                        ("resolve", "shop"), "resolve")
+            check_equal(s.metric('slitail_alert_notifications_total{target="pagerduty",'
+                                 'outcome="sent"}'), 2, "pagerduty sent")
+            s.stop_clean()
+        finally:
+            s.close()
+            tmp.cleanup()
 
 
 if __name__ == "__main__":

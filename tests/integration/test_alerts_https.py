@@ -86,8 +86,8 @@ class AlertsOverHttps(TestCase):
         others = []
         try:
             s.send("checkout", [(minute_now(), 10, 90, 0)])
-            a = wait_for(lambda: find(am.alerts(), "SLOFastBurn", "checkout-99"), timeout=20,
-                         what="SLOFastBurn listed by Alertmanager")
+            a = wait_for(lambda: find(am.alerts(), "SLOBurnRate", "checkout-99"), timeout=20,
+                         what="SLOBurnRate (page-1h) listed by Alertmanager")
             check_equal(a["labels"]["team"], "shop", "label")
             check_equal(a["status"]["state"], "active", "state at Alertmanager")
             sent = s.metric('slitail_alert_notifications_total{target="alertmanager",'

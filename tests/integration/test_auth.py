@@ -161,12 +161,12 @@ class AuthTest(h.TestCase):
         try:
             aggr = Aggregator(tmp, redis.url, extra="  max_agents: 2\n")
             aggr.wait_redis()
-            # more silent sockets than the pre-authentication cap, on both listeners
+            # more silent sockets than the pre-authentication cap (64 here), on both listeners
             for _ in range(300):
                 held.append(socket.create_connection(("127.0.0.1", aggr.port), timeout=5))
             for _ in range(300):
                 held.append(socket.create_connection(("127.0.0.1", aggr.http_port), timeout=5))
-            time.sleep(0.3)
+            time.sleep(1.2)  # the strangers have waited long enough to be evicted
             c = p.ProtoClient("127.0.0.1", aggr.port, TOKEN, "real", 1)
             h.check_equal(c.hello()["t"], p.WELCOME, "a real agent among 300 silent sockets")
             c.close()

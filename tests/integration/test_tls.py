@@ -68,6 +68,8 @@ class TlsCase(L.AggrCase):
             for i in range(6):
                 self.writer.write(400)
                 time.sleep(0.1)
+                if i == 2:
+                    self.writer.rotate_rename()
                 if i % 2 == 1:
                     a.kill9()
                     a.start()

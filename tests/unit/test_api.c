@@ -28,6 +28,7 @@
 
 #include "aggr.h"
 #include "api.h"
+#include "slo.h"
 #include "slt/config.h"
 #include "stats.h"
 #include "store.h"
@@ -327,6 +328,26 @@ static int setup(void **state)
     slos[0].sli = "checkout";
     slos[0].objective = 99.9;
     slos[0].window_s = 7 * 86400;
+    {
+        /* the four default tiers, as the config loader makes them */
+        static struct slt_slo_tier tiers[] = {
+            {"page-1h", 3600, 300, 2, SLT_SEVERITY_PAGE, 0, 0},
+            {"page-6h", 21600, 1800, 5, SLT_SEVERITY_PAGE, 0, 0},
+            {"ticket-1d", 86400, 7200, 10, SLT_SEVERITY_TICKET, 0, 0},
+            {"ticket-3d", 259200, 21600, 10, SLT_SEVERITY_TICKET, 0, 0},
+        };
+        size_t k;
+
+        for (k = 0; k < 4; k++)
+            tiers[k].threshold =
+                slt_slo_threshold(tiers[k].budget_percent, slos[0].window_s, tiers[k].long_s);
+        slos[0].tiers = tiers;
+        slos[0].ntiers = 4;
+        slos[0].policy_healthy = 70;
+        slos[0].policy_endangered = 30;
+        slos[0].min_events = 100;
+        slos[0].dedup_key = "checkout-99.9";
+    }
     cfg.slis = slis;
     cfg.nslis = 1;
     cfg.slos = slos;
@@ -575,8 +596,10 @@ static void test_metrics_escape_label_values_and_show_totals(void **state)
     assert_non_null(strstr(r.body, "slitail_aggregator_batches_total{outcome=\"gap\"} 0\n"));
     assert_non_null(strstr(r.body, "slitail_api_redis_up 1\n"));
     assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"1h\"}"));
-    assert_non_null(
-        strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"fast_burn\"}"));
+    assert_non_null(strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"page-1h\","
+                                   "severity=\"page\"}"));
+    assert_non_null(strstr(r.body, "slitail_slo_budget_status{slo=\"checkout-99.9\",status=\""));
+    assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"3d\"}"));
     free(r.body);
 }
 
@@ -601,9 +624,72 @@ static void test_slos_report_attainment_and_burn_rates(void **state)
     burn = w1h[0] + w1h[1] ? (double)w1h[1] / (double)(w1h[0] + w1h[1]) / budget : 0;
     assert_float_equal(json_real_value(json_object_get(json_object_get(o, "burn_rates"), "1h")),
                        burn, 1e-6);
-    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "fast_burn")));
-    assert_true(json_is_boolean(json_object_get(json_object_get(o, "alerts"), "slow_burn")));
+    {
+        static const char *tiers[] = {"page-1h", "page-6h", "ticket-1d", "ticket-3d"};
+        json_t *al = json_object_get(o, "alerts"), *one;
+        size_t k;
+
+        assert_int_equal(json_array_size(al), 4);
+        for (k = 0; k < 4; k++) {
+            json_t *a = json_array_get(al, k);
+
+            assert_string_equal(json_string_value(json_object_get(a, "name")), tiers[k]);
+            assert_true(json_is_boolean(json_object_get(a, "firing")));
+            assert_non_null(json_object_get(a, "since"));
+            assert_non_null(json_object_get(a, "severity"));
+        }
+        assert_non_null(json_string_value(json_object_get(o, "budget_status")));
+        assert_true(json_is_boolean(json_object_get(o, "partial")));
+        assert_true(json_is_number(json_object_get(json_object_get(o, "coverage"), "fraction")));
+        for (k = 0; k < SLT_SLO_NBURN; k++)
+            assert_true(json_is_number(
+                json_object_get(json_object_get(o, "burn_rates"), slt_slo_burn_window_names[k])));
+        /* one SLO by name answers the same object */
+        one = get_json("/api/v1/slos/checkout-99.9", 200);
+        assert_int_equal(jint(one, "good"), jint(o, "good"));
+        assert_string_equal(json_string_value(json_object_get(one, "budget_status")),
+                            json_string_value(json_object_get(o, "budget_status")));
+        json_decref(one);
+        json_decref(get_json("/api/v1/slos/nope", 404));
+        json_decref(get_json("/api/v1/slos/checkout-99.9/nope", 404));
+    }
     json_decref(j);
+}
+
+static void test_slo_series_points_have_sli_attainment_budget_and_burn(void **state)
+{
+    json_t *j, *pts, *p;
+    int64_t to = slt_slo_now_end(slt_now_ms() / 1000) / 3600 * 3600, from = to - 6 * 3600;
+    int64_t want[3], roll[3];
+    char target[256];
+    size_t i;
+
+    (void)state;
+    snprintf(target, sizeof(target),
+             "/api/v1/slos/checkout-99.9/series?from=%lld&to=%lld&step=3600", (long long)from,
+             (long long)to);
+    j = get_json(target, 200);
+    pts = json_object_get(j, "series");
+    assert_int_equal(json_array_size(pts), 6);
+    for (i = 0; i < 6; i++) {
+        int64_t f = from + (int64_t)i * 3600;
+
+        p = json_array_get(pts, i);
+        brute(f, f + 3600, want);
+        assert_int_equal(jint(p, "good"), want[0]);
+        assert_int_equal(jint(p, "bad"), want[1]);
+        /* the rolling 7-day window ends with the point */
+        brute(f + 3600 - 7 * 86400, f + 3600, roll);
+        if (roll[0] + roll[1])
+            assert_float_equal(json_real_value(json_object_get(p, "attainment")),
+                               (double)roll[0] / (double)(roll[0] + roll[1]), 1e-9);
+        if (want[0] + want[1])
+            assert_float_equal(json_real_value(json_object_get(p, "burn_rate")),
+                               (double)want[1] / (double)(want[0] + want[1]) / 0.001, 1e-6);
+    }
+    json_decref(j);
+    json_decref(get_json("/api/v1/slos/checkout-99.9/series?from=0&to=60", 400));
+    json_decref(get_json("/api/v1/slos/nope/series?from=0&to=60&step=60", 404));
 }
 
 static void test_healthz_dashboard_and_head(void **state)
@@ -682,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_slis_lists_config_and_redis_series_with_window_totals),
         cmocka_unit_test(test_metrics_escape_label_values_and_show_totals),
         cmocka_unit_test(test_slos_report_attainment_and_burn_rates),
+        cmocka_unit_test(test_slo_series_points_have_sli_attainment_budget_and_burn),
         cmocka_unit_test(test_healthz_dashboard_and_head),
         cmocka_unit_test(test_redis_down_is_503_and_recovers),
     };
