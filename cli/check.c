@@ -56,7 +56,8 @@ struct report {
 static void check_usage(FILE *f)
 {
     fprintf(f, "usage: slitail check [-c CONFIG] [--format NAME] [--input NAME]\n"
-               "                     [--latency-threshold DURATION] [--json] FILE...\n"
+               "                     [--latency-threshold DURATION] [--json]\n"
+               "                     [--max-unparsed PCT] [-j N] FILE...\n"
                "\n"
                "Reads plain or gzip access logs and reports, per file, the lines that parsed, the\n"
                "ones that did not (and why), and per SLI the good, bad and excluded events, the\n"

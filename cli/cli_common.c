@@ -198,7 +198,7 @@ void slt__cli_iso8601(int64_t t, int32_t frac_us, char *buf, size_t len)
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* "10%", "0.5%", "100%" or a fraction "0.1": into *out (0..1, or > 1 for "off"). */
+/* "10%", "0.5%", "100%", or the same without '%': into *out (0..1, or > 1 for "off"). */
 static int parse_percent(const char *s, double *out)
 {
     char *end;
@@ -206,16 +206,13 @@ static int parse_percent(const char *s, double *out)
 
     errno = 0;
     v = strtod(s, &end);
-    if (end == s || errno || v < 0 || v != v)
+    if (end == s || errno || v < 0 || v != v || v > 100)
         return -1;
-    if (*end == '%') {
+    if (*end == '%')
         end++;
-        v /= 100.0;
-    } else if (v > 1) {
-        return -1; /* a bare number must be a fraction; percentages say so */
-    }
     if (*end)
         return -1;
+    v /= 100.0;
     /* 100% disables the check: no share of unparsed lines can exceed it */
     *out = v >= 1.0 ? 2.0 : v;
     return 0;
@@ -293,8 +290,8 @@ int slt__cli_parse_opts(int argc, char **argv, const char *name, void (*usage)(F
         case OPT_MAX_UNPARSED:
             if (parse_percent(optarg, &o->max_unparsed) < 0) {
                 fprintf(stderr,
-                        "slitail %s: bad --max-unparsed '%s' (a percentage such as 10%% or "
-                        "0.5%%; 100%% disables the check)\n",
+                        "slitail %s: bad --max-unparsed '%s' (a percentage from 0 to 100, such "
+                        "as 10%% or 0.5; 100%% disables the check)\n",
                         name, optarg);
                 return SLT_EXIT_USAGE;
             }

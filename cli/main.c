@@ -3,10 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-#ifndef SLT_VERSION
-#define SLT_VERSION "0.1.0"
-#endif
+#include "slt/version.h"
 
 static void usage(FILE *f)
 {
@@ -20,7 +17,8 @@ static void usage(FILE *f)
                "  recommend  objectives the last 28 days support\n"
                "  gate     the release gate of the error-budget policy (exit 0 / 1)\n"
                "\n"
-               "'slitail COMMAND --help' describes a command.\n");
+               "'slitail COMMAND --help' describes a command; 'slitail --version' says which\n"
+               "slitail this is.\n");
 }
 
 int main(int argc, char **argv)
@@ -55,7 +53,7 @@ int main(int argc, char **argv)
         return SLT_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("slitail %s\n", SLT_VERSION);
+        slt_print_version(stdout, "slitail");
         return SLT_EXIT_OK;
     }
     fprintf(stderr, "slitail: unknown command '%s'\n", cmd);

@@ -6,6 +6,8 @@ PKGS="cmake make gcc pkg-config libpcre2-dev zlib1g-dev libuv1-dev libmsgpack-de
 libhiredis-dev libyaml-dev libjansson-dev libhttp-parser-dev libcmocka-dev
 libssl-dev openssl libcurl4-openssl-dev libexpat1-dev stunnel4
 redis-server redis-tools python3 python3-msgpack"
+# the dashboard test renders the page in a real headless browser
+PKGS="$PKGS chromium"
 # npm for tests/s3 (a node that bundles npm, as nodesource's does, is fine as it is)
 command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS mtail goaccess hyperfine time"

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -1350,14 +1351,121 @@ static void check_paths(struct slt_agent *a, int warn)
                         now);
 }
 
-static void start_inputs(struct slt_agent *a, const struct slt_state *st)
+/* Whether one of the input's paths (or globs) names path. */
+static int paths_cover(const struct slt_input *ci, const char *path)
+{
+    size_t k;
+
+    for (k = 0; k < ci->npaths; k++)
+        if (strcmp(ci->paths[k], path) == 0 || fnmatch(ci->paths[k], path, FNM_PATHNAME) == 0)
+            return 1;
+    return 0;
+}
+
+static int configured(const struct slt_config *cfg, const char *name)
 {
     size_t i;
 
+    for (i = 0; i < cfg->ninputs; i++)
+        if (strcmp(cfg->inputs[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether the positions si (of an input no longer configured) followed files of input ci. */
+static int followed(const struct slt_state_input *si, const struct slt_input *ci)
+{
+    size_t k;
+
+    for (k = 0; k < si->npos; k++) {
+        const struct slt_tail_pos *p = &si->pos[k];
+
+        if (!(p->flags & (SLT_TAIL_POS_MARK | SLT_POS_OBJECT)) && p->path[0] &&
+            paths_cover(ci, p->path))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The positions of input i in st: those under its name or, when st has none, those of an input
+ * that is no longer configured and followed the same files (the input was renamed: its files
+ * are neither counted again nor skipped). More than one candidate either way is ambiguous:
+ * SLT_ECONFIG, with the reason logged (at start the agent refuses to run). *out may be NULL.
+ */
+static int restore_of(struct slt_agent *a, const struct slt_state *st, size_t i, int verbose,
+                      const struct slt_state_input **out)
+{
+    const struct slt_input *ci = &a->cfg->inputs[i];
+    const struct slt_state_input *found = NULL;
+    size_t k, j;
+
+    *out = NULL;
+    if (!st)
+        return 0;
+    if ((*out = slt_state_input(st, ci->name)) != NULL)
+        return 0;
+    for (k = 0; k < st->ninputs; k++) {
+        const struct slt_state_input *si = &st->inputs[k];
+
+        if (configured(a->cfg, si->name) || !followed(si, ci))
+            continue;
+        if (found) {
+            slt_log(SLT_LOG_ERROR, "agent",
+                    "input '%s' follows files that inputs '%s' and '%s' followed before: which "
+                    "one was renamed is ambiguous; rename inputs one at a time "
+                    "(docs/AGENT.md, 'Renaming an input')",
+                    ci->name, found->name, si->name);
+            return SLT_ECONFIG;
+        }
+        /* an input added next to the renamed one, over the same files, would take them too */
+        for (j = 0; j < a->cfg->ninputs; j++) {
+            if (j != i && !slt_state_input(st, a->cfg->inputs[j].name) &&
+                followed(si, &a->cfg->inputs[j])) {
+                slt_log(SLT_LOG_ERROR, "agent",
+                        "inputs '%s' and '%s' both follow the files input '%s' followed "
+                        "before: which one it was renamed to is ambiguous; rename it first, "
+                        "add the other afterwards (docs/AGENT.md, 'Renaming an input')",
+                        ci->name, a->cfg->inputs[j].name, si->name);
+                return SLT_ECONFIG;
+            }
+        }
+        found = si;
+    }
+    if (found && verbose)
+        slt_log(SLT_LOG_INFO, "agent",
+                "input '%s' follows the files input '%s' followed: taken as renamed, its "
+                "positions carry over",
+                ci->name, found->name);
+    *out = found;
+    return 0;
+}
+
+/* At start: an ambiguous rename refuses to run rather than count twice or skip. */
+static int check_renames(struct slt_agent *a)
+{
+    const struct slt_state_input *r;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < a->cfg->ninputs; i++)
+        if ((rc = restore_of(a, &a->last, i, 0, &r)) < 0)
+            return rc;
+    return 0;
+}
+
+static void start_inputs(struct slt_agent *a, const struct slt_state *st)
+{
+    const struct slt_state_input *r;
+    size_t i;
+
     check_paths(a, 1);
-    for (i = 0; i < a->ninputs; i++)
-        input_start(a, &a->inputs[i], &a->cfg->inputs[i],
-                    st ? slt_state_input(st, a->inputs[i].name) : NULL);
+    for (i = 0; i < a->ninputs; i++) {
+        /* an ambiguous rename at a reload: that input starts per its read_from */
+        if (restore_of(a, st, i, 1, &r) < 0)
+            r = NULL;
+        input_start(a, &a->inputs[i], &a->cfg->inputs[i], r);
+    }
 }
 
 static void reload(struct slt_agent *a)
@@ -1695,7 +1803,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
         rc = SLT_ENOMEM;
         goto fail;
     }
-    if ((rc = make_inputs(a, cfg, &a->last, &a->inputs)) < 0)
+    if ((rc = check_renames(a)) < 0 || (rc = make_inputs(a, cfg, &a->last, &a->inputs)) < 0)
         goto fail;
     a->ninputs = cfg->ninputs;
     *out = a;

@@ -16,14 +16,16 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "slt/version.h"
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: slitail-agent -c CONFIG [--status | --check] [-v]\n"
+    fprintf(f, "usage: slitail-agent -c CONFIG [--status | --check] [-v] | --version\n"
                "  -c, --config FILE  the YAML config (agent: and inputs: sections)\n"
                "      --status       print the running agent's status and exit\n"
                "      --check        validate the config and exit\n"
-               "  -v, --verbose      debug logging\n");
+               "  -v, --verbose      debug logging\n"
+               "      --version      print the version and git revision, then exit\n");
 }
 
 static int print_status(const struct slt_config *cfg)
@@ -74,7 +76,8 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"status", no_argument, NULL, 's'},
         {"check", no_argument, NULL, 'k'},        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     const char *config = NULL;
     int status = 0, check = 0, c, rc;
@@ -84,6 +87,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     sigset_t sigs;
 
+    slt_log_setup_daemon();
     /* a SIGTERM during the start (config, spool scan, recovery) waits for the handlers */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -106,6 +110,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            slt_print_version(stdout, "slitail-agent");
             return 0;
         default:
             usage(stderr);

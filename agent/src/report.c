@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "slt/version.h"
 #include "agent.h"
 
 #define MAX_FILES 256 /* files listed per input */
@@ -316,6 +317,7 @@ static void render_prom(struct slt_agent *a, struct slt_buf *b, struct file_view
         {"input_oversize_total", "lines over max_line", offsetof(struct slt_agent_input, oversize)},
     };
 
+    slt_build_info_prom(b);
     prom(b, "connected", "gauge", "1 when connected to an aggregator", cs == SLT_CONN_UP);
     prom(b, "spool_batches", "gauge", "batches in the spool", slt_spool_count(sp));
     prom(b, "spool_bytes", "gauge", "bytes in the spool", sp->bytes);

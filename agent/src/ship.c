@@ -27,6 +27,7 @@
 #define BACKOFF_MAX_MS 10000
 #define HOLD_MIN_MS 200
 #define HOLD_MAX_MS 5000
+#define SHIP_QUEUE_MAX (256u * 1024) /* unwritten frame bytes in memory per connection */
 #define LUA_INT_MAX ((uint64_t)1 << 53) /* epochs at or over it are refused by aggregators */
 
 /* A frame being written: the connection holds it until its write callback. */
@@ -48,10 +49,10 @@ struct inflight {
 struct slt_ship {
     struct slt_ship_hooks h;
     struct slt_ship_counters n;
-    struct slt_tls *tls;  /* agent.tls; NULL: plain TCP */
-    char host[256];       /* of the address being tried: the default TLS server name */
-    char *alloc_at;       /* where the last read went (to recognise a TLS answer) */
-    int got_bytes;        /* on this connection */
+    struct slt_tls *tls; /* agent.tls; NULL: plain TCP */
+    char host[256];      /* of the address being tried: the default TLS server name */
+    char *alloc_at;      /* where the last read went (to recognise a TLS answer) */
+    int got_bytes;       /* on this connection */
     enum slt_conn_state state;
     struct slt_conn *c; /* the current connection; data points back to us */
     uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
@@ -173,6 +174,10 @@ static void on_write(struct slt_conn *c, int status, void *arg)
     struct slt_ship *s = slt_conn_data(c);
 
     slt_free(arg);
+    if (status >= 0 && s->c == c) {
+        pump(s); /* room for more frames */
+        return;
+    }
     if (status < 0 && s->c == c)
         fail(s, status == SLT_EPROTO ? slt_conn_error(c) : "write failed",
              status == SLT_EPROTO ? 0 : status);
@@ -224,7 +229,9 @@ static void pump(struct slt_ship *s)
         return;
     n = slt_spool_count(sp);
     i = lower_bound(sp, s->cur_epoch, s->cur_seq);
-    while (s->ifn < SLT_SHIP_WINDOW && i < n) {
+    /* a peer that stops reading holds at most SHIP_QUEUE_MAX (+ one frame) here: the rest of
+       the window waits in the spool, on disk */
+    while (s->ifn < SLT_SHIP_WINDOW && i < n && slt_conn_write_queued(s->c) < SHIP_QUEUE_MAX) {
         struct slt_spool_rec *r = slt_spool_at(sp, i);
         struct inflight *f;
 

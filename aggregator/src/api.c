@@ -946,7 +946,9 @@ static json_t *slo_json(const struct query *q, size_t i)
     json_object_set_new(o, "policy",
                         json_pack("{s:f, s:f}", "healthy", slo->policy_healthy, "endangered",
                                   slo->policy_endangered));
-    json_object_set_new(o, "partial", json_boolean(c->partial || fraction < 1.0));
+    /* partial: the data starts more than 1% of the window after its start (a quiet first
+     * minute of a low-traffic SLI is not a gap), or a bucket was past its retention */
+    json_object_set_new(o, "partial", json_boolean(c->partial || fraction < 0.99));
     json_object_set_new(cov, "fraction", json_real(fraction));
     json_object_set_new(cov, "first", first ? json_integer(first) : json_null());
     json_object_set_new(o, "coverage", cov);
@@ -1205,7 +1207,16 @@ static int prom_gauge_line(struct slt_buf *b, const char *metric, const char *sl
 static int render_series(struct slt_buf *b, const struct query *q)
 {
     static const char *sli_results[] = {"good", "bad", "excluded"};
-    static const char *input_results[] = {"read", "unparsed", "oversize"};
+    /* one family per count: a total never shares a family with its own subsets */
+    static const struct {
+        const char *name, *help;
+    } input_families[] = {
+        {"slitail_input_lines_total", "Lines read per input since the first apply."},
+        {"slitail_input_unparsed_total",
+         "Lines of the input that did not parse (part of slitail_input_lines_total)."},
+        {"slitail_input_oversize_total",
+         "Lines of the input over max_line (part of slitail_input_unparsed_total)."},
+    };
     size_t i, k;
     int rc = 0;
 
@@ -1215,14 +1226,13 @@ static int render_series(struct slt_buf *b, const struct query *q)
         for (k = 0; rc == 0 && q->names[i].kind == 's' && k < 3; k++)
             rc = prom_series_line(b, "slitail_sli_events_total", "sli", q->names[i].name, "result",
                                   sli_results[k], q->sums[i][k]);
-    if (rc == 0)
-        rc = slt_prom_header(b, "slitail_input_lines_total", "counter",
-                             "Lines per input: read (all), unparsed and oversize (subsets of "
-                             "read), since the first apply.");
-    for (i = 0; rc == 0 && i < q->nnames; i++)
-        for (k = 0; rc == 0 && q->names[i].kind == 'i' && k < 3; k++)
-            rc = prom_series_line(b, "slitail_input_lines_total", "input", q->names[i].name,
-                                  "result", input_results[k], q->sums[i][k]);
+    for (k = 0; rc == 0 && k < 3; k++) {
+        rc = slt_prom_header(b, input_families[k].name, "counter", input_families[k].help);
+        for (i = 0; rc == 0 && i < q->nnames; i++)
+            if (q->names[i].kind == 'i')
+                rc = prom_series_line(b, input_families[k].name, "input", q->names[i].name, NULL,
+                                      NULL, q->sums[i][k]);
+    }
     return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "slt/version.h"
 #include "slt/config.h"
 #include "slt/tls.h"
 
@@ -38,9 +39,10 @@ struct aggr_main {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: slitail-aggregator -c CONFIG [--check] [-v]\n"
+    fprintf(f, "usage: slitail-aggregator -c CONFIG [--check] [-v] | --version\n"
                "  -c, --config FILE   the YAML config (section 'aggregator')\n"
                "      --check         validate the config and the token file, then exit\n"
+               "      --version       print the version and git revision, then exit\n"
                "  -v, --verbose       log every batch (debug)\n");
 }
 
@@ -346,6 +348,7 @@ int main(int argc, char **argv)
     int check = 0, i, rc, status = 0;
 
     memset(&m, 0, sizeof(m));
+    slt_log_setup_daemon();
     for (i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
             m.config_path = argv[++i];
@@ -355,6 +358,9 @@ int main(int argc, char **argv)
             slt_log_level = SLT_LOG_DEBUG;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            slt_print_version(stdout, "slitail-aggregator");
             return 0;
         } else {
             fprintf(stderr, "slitail-aggregator: unknown argument '%s'\n", argv[i]);

@@ -1,4 +1,5 @@
 /* Prometheus text format 0.0.4; see metrics_prom.h. */
+#include "slt/version.h"
 #include "metrics_prom.h"
 
 #include <inttypes.h>
@@ -55,6 +56,7 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
         if ((rc = (x)) < 0)                                                                        \
             return rc;                                                                             \
     } while (0)
+    TRY(slt_build_info_prom(b));
     TRY(counter(b, "slitail_aggregator_connections_total", "counter", "Agent connections accepted.",
                 st->connections_total));
     TRY(counter(b, "slitail_aggregator_connected_agents", "gauge",
@@ -82,8 +84,8 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 "Agent sessions refused or closed because another live session holds their agent "
                 "id (two hosts with one agent.id).",
                 st->duplicate_sessions));
-    TRY(counter(b, "slitail_aggregator_counter_updates_total", "counter",
-                "Counter rows applied to Redis.", st->counter_updates));
+    TRY(counter(b, "slitail_aggregator_rows_applied_total", "counter",
+                "Rows (one minute of one series) applied to Redis.", st->counter_updates));
     TRY(counter(b, "slitail_aggregator_late_rows_total", "counter",
                 "Rows older than minute retention (applied to hour and day buckets only).",
                 st->late_rows));

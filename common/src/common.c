@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,10 +92,26 @@ uint64_t slt_fnv1a64(const void *p, size_t n)
 
 int slt_log_level = SLT_LOG_INFO;
 
+enum { LOG_PLAIN, LOG_TIMESTAMP, LOG_JOURNAL };
+static int log_style = LOG_PLAIN;
+
+void slt_log_setup_daemon(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    log_style = LOG_TIMESTAMP;
+    if (js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+        (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino)
+        log_style = LOG_JOURNAL;
+}
+
 void slt__log(int level, const char *component, const char *fmt, ...)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
-    char msg[1024];
+    static const char prio[] = {'3', '4', '6', '7'};
+    char msg[1024], pre[64] = "";
     va_list ap;
 
     va_start(ap, fmt);
@@ -102,7 +119,20 @@ void slt__log(int level, const char *component, const char *fmt, ...)
     va_end(ap);
     if (level < 0 || level > SLT_LOG_DEBUG)
         level = SLT_LOG_ERROR;
-    fprintf(stderr, "%s %s: %s\n", names[level], component, msg);
+    if (log_style == LOG_JOURNAL) {
+        snprintf(pre, sizeof(pre), "<%c>", prio[level]);
+    } else if (log_style == LOG_TIMESTAMP) {
+        struct timespec ts;
+        struct tm tm;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(pre, sizeof(pre), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ts.tv_nsec / 1000000) % 1000);
+    }
+    /* one fprintf per line: stderr is unbuffered, glibc writes the line at once */
+    fprintf(stderr, "%s%s %s: %s\n", pre, names[level], component, msg);
 }
 
 void slt__bug(const char *file, int line, const char *msg)

@@ -325,7 +325,7 @@ static const struct slt__config_key keys[] = {
      .hi = 100000, .def = "1440", .help = "open minutes kept in memory per SLI"},
     {.section = "agent", .name = "status_listen", .type = SLT_KT_STR, AGENT(status_listen),
      .check = check_listen,
-     .help = "loopback host:port of the status endpoint (absent: off)"},
+     .help = "host:port of the status endpoint, loopback unless status_token_file is set (absent: off)"},
     {.section = "agent", .name = "poll_interval", .type = SLT_KT_DUR, AGENT(poll_interval_ms),
      .unit_us = MS, .lo = 10, .hi = 3600 * 1000, .def = "1s",
      .help = "stat() fallback for file changes"},

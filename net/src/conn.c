@@ -74,8 +74,7 @@ int slt__conn_write_owned(struct slt_conn *c, struct slt__conn_wreq *w, size_t n
 }
 
 /* Plain TCP writes the caller's buffer as is: it lives until cb. */
-static int tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                     void *arg)
+static int tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb, void *arg)
 {
     struct slt__conn_wreq *w;
     uv_buf_t b;
@@ -217,8 +216,7 @@ void slt_conn_read_stop(struct slt_conn *c)
         c->ops->read_stop(c);
 }
 
-int slt_conn_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                   void *arg)
+int slt_conn_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb, void *arg)
 {
     if (c->closing)
         return UV_ECANCELED;
@@ -409,8 +407,7 @@ static void on_connection(uv_stream_t *ls, int status)
     slt__conn_set_peer(c);
     uv_tcp_nodelay(&c->tcp, 1);
     if (l->tls && (rc = slt__tls_conn_attach(c, l->tls, 1, NULL)) < 0) {
-        slt_log(SLT_LOG_WARN, COMPONENT, "cannot start TLS with %s: %s", c->peer,
-                slt_strerror(rc));
+        slt_log(SLT_LOG_WARN, COMPONENT, "cannot start TLS with %s: %s", c->peer, slt_strerror(rc));
         slt_conn_close(c, NULL);
         return;
     }

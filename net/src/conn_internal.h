@@ -31,9 +31,9 @@ struct slt_conn {
     slt_conn_read_cb read_cb;
     slt_conn_close_cb close_cb;
     slt_conn_connect_cb connect_cb;
-    int reading;       /* the user wants bytes */
+    int reading; /* the user wants bytes */
     int closing;
-    int open_handles;  /* tcp (+ the TLS timer) */
+    int open_handles; /* tcp (+ the TLS timer) */
     size_t write_queued;
     char peer[64];
     char peer_ip[48];
@@ -47,8 +47,8 @@ struct slt__conn_wreq {
     struct slt_conn *c;
     slt_conn_write_cb cb;
     void *arg;
-    size_t len;     /* user bytes this request accounts for (write_queued) */
-    char data[];    /* TLS: the ciphertext (plain TCP writes the user's buffer) */
+    size_t len;  /* user bytes this request accounts for (write_queued) */
+    char data[]; /* TLS: the ciphertext (plain TCP writes the user's buffer) */
 };
 
 struct slt_conn *slt__conn_new(uv_loop_t *loop);

@@ -849,8 +849,7 @@ int slt_http_server_start(struct uv_loop_s *loop, const char *listen,
 
 int slt_http_server_start_tls(struct uv_loop_s *loop, const char *listen,
                               const struct slt_http_limits *limits, struct slt_tls *tls,
-                              slt_http_handler_fn handler, void *data,
-                              struct slt_http_server **out)
+                              slt_http_handler_fn handler, void *data, struct slt_http_server **out)
 {
     static const struct slt_http_limits defaults = SLT_HTTP_LIMITS_DEFAULT;
     struct slt_http_server *srv;
@@ -864,8 +863,8 @@ int slt_http_server_start_tls(struct uv_loop_s *loop, const char *listen,
     srv->limits = limits ? *limits : defaults;
     srv->handler = handler;
     srv->data = data;
-    rc = slt_listener_start(loop, listen, tls, on_connection, srv, &srv->listener, err,
-                            sizeof(err));
+    rc =
+        slt_listener_start(loop, listen, tls, on_connection, srv, &srv->listener, err, sizeof(err));
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, COMPONENT, "%s", err);
         slt_free(srv);

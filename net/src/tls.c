@@ -282,8 +282,10 @@ static void describe_failure(struct slt_conn *c, const char *io_error)
     t->failed = 1;
     if (t->server && t->got_bytes && t->first != 0x16 && !t->done) {
         why = SLT_TLS_R_PLAINTEXT;
-        snprintf(c->err, sizeof(c->err), "%s: the client does not speak TLS (plaintext on a TLS "
-                                         "port?)", stage);
+        snprintf(c->err, sizeof(c->err),
+                 "%s: the client does not speak TLS (plaintext on a TLS "
+                 "port?)",
+                 stage);
     } else if (v != X509_V_OK) {
         why = verify_reason(v);
         snprintf(c->err, sizeof(c->err), "%s: the %s's certificate is refused: %s", stage, peer,
@@ -316,7 +318,8 @@ static void describe_failure(struct slt_conn *c, const char *io_error)
                  : why == SLT_TLS_R_NO_CERT            ? " (the server wants a client certificate)"
                  : why == SLT_TLS_R_PLAINTEXT && !t->server
                      ? " (the server does not speak TLS: plaintext port?)"
-                 : reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA || reason == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED ||
+                 : reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+                         reason == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED ||
                          reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE
                      ? " (the peer refused our certificate)"
                      : "");
@@ -365,8 +368,7 @@ static void flush_quiet(struct slt_conn *c)
         (void)flush_out(c, NULL, NULL, 0);
 }
 
-static int do_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                    void *arg)
+static int do_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb, void *arg)
 {
     struct slt_tls_conn *t = c->tls;
     int r;
@@ -592,8 +594,7 @@ static void tls_read_stop(struct slt_conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-static int tls_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                     void *arg)
+static int tls_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb, void *arg)
 {
     struct slt_tls_conn *t = c->tls;
     struct pending_write *w;
@@ -755,8 +756,8 @@ int slt_conn_peer_cert_has_name(const struct slt_conn *c, const char *name, size
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
 
         if (g->type == GEN_DNS)
-            found = name_eq(ASN1_STRING_get0_data(g->d.dNSName),
-                            ASN1_STRING_length(g->d.dNSName), name, len);
+            found = name_eq(ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName),
+                            name, len);
     }
     GENERAL_NAMES_free(gens);
     X509_free(x);

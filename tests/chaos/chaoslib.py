@@ -343,8 +343,7 @@ class Env:
         m = self.metrics()
         if m is None:
             return None, "/metrics did not answer"
-        read = int(sum(v for k, v in m.items() if k.startswith("slitail_input_lines_total{")
-                       and k.endswith('result="read"}')))
+        read = int(sum(v for k, v in m.items() if k.startswith("slitail_input_lines_total{")))
         if read != lines:
             diff += abs(read - lines)
             detail.append("input lines read %d want %d" % (read, lines))

@@ -689,7 +689,7 @@ def hostile_epoch_max():
 DUP_METRIC = r"(?i)^slitail_\w*(duplicate\w*(agent|session|id)|(agent|session|id)\w*duplicate)\w*"
 
 
-@scenario("hostile_duplicate_id", xfail="item 2")
+@scenario("hostile_duplicate_id")
 def hostile_duplicate_id():
     """Two real agents on two hosts' logs configured with the same agent id: both counted
     exactly, or one refused in full (not 95% lost); either way /metrics counts the conflict

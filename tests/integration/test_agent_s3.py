@@ -4,12 +4,16 @@ does, objects landing while the agent runs (some with keys before ones already r
 in the middle of an object, credentials from the environment, the shared credentials file and
 a fake instance metadata service (IMDSv2); totals equal `slitail check` on the same files."""
 import gzip
+import hashlib
+import hmac
+import http.client
 import http.server
 import json
 import os
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import agent_testlib as L
 import slt_harness as H
@@ -190,6 +194,71 @@ class FakeImds(http.server.BaseHTTPRequestHandler):
         return self._send(404, "")
 
 
+def aws_quote(s, safe):
+    return urllib.parse.quote(s, safe=safe + "-_.~")
+
+
+class SigV4Proxy(http.server.BaseHTTPRequestHandler):
+    """Checks the AWS Signature Version 4 of every request (header form) with the secret of
+    its key id, as AWS does, then forwards it to the S3 server; a bad signature gets 403
+    SignatureDoesNotMatch. s3rver itself does not check V4 signatures."""
+    upstream = None
+    secrets = {KEY_ID: SECRET}
+    checked = []  # (path, signed headers) of requests that passed
+
+    def log_message(self, *a):
+        pass
+
+    def _fail(self, code, msg):
+        body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+                "<Message>%s</Message></Error>" % (code, msg)).encode()
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("AWS4-HMAC-SHA256 "):
+            return self._fail("AccessDenied", "no SigV4 authorization")
+        parts = dict(p.strip().split("=", 1) for p in auth[len("AWS4-HMAC-SHA256 "):].split(","))
+        key_id, date, region, service, term = parts["Credential"].split("/")
+        signed = parts["SignedHeaders"].split(";")
+        if key_id not in self.secrets or term != "aws4_request" or service != "s3":
+            return self._fail("InvalidAccessKeyId", "unknown key")
+        for must in ("host", "x-amz-date", "x-amz-content-sha256"):
+            if must not in signed:
+                return self._fail("AccessDenied", "%s not signed" % must)
+        url = urllib.parse.urlsplit(self.path)
+        query = sorted(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+        cquery = "&".join("%s=%s" % (aws_quote(k, ""), aws_quote(v, "")) for k, v in query)
+        cheaders = "".join("%s:%s\n" % (h, " ".join(self.headers.get(h, "").split()))
+                           for h in signed)
+        creq = "\n".join([self.command, url.path, cquery, cheaders, ";".join(signed),
+                          self.headers.get("x-amz-content-sha256", "")])
+        amz_date = self.headers.get("x-amz-date", "")
+        scope = "/".join([date, region, service, term])
+        sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(creq.encode()).hexdigest()])
+        k = ("AWS4" + self.secrets[key_id]).encode()
+        for part in (date, region, service, term):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, parts.get("Signature", "")):
+            return self._fail("SignatureDoesNotMatch", "The request signature we calculated "
+                              "does not match the signature you provided.")
+        SigV4Proxy.checked.append((url.path, signed))
+        c = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=30)
+        c.request("GET", self.path, headers={h: v for h, v in self.headers.items()})
+        r = c.getresponse()
+        body = r.read()
+        self.send_response(r.status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        c.close()
+
+
 class AgentS3(L.AgentCase):
     prefix = "slt-s3-"
 
@@ -291,6 +360,61 @@ class AgentS3(L.AgentCase):
             a = L.Agent(self.tmp, cfg).start()
             wait_equal_to_check(self.tmp, self.fake, objs)
             H.check_equal(a.status()["inputs"][0]["s3"]["credentials"], "file", "source")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_signs_with_sigv4_and_a_wrong_secret_is_refused(self):
+        self.setup()
+        SigV4Proxy.upstream = self.s3.port
+        SigV4Proxy.checked = []
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SigV4Proxy)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            objs = Objects(self.tmp, self.s3)
+            objs.put("0005", 1, 120)
+            real_url = self.s3.url
+            self.s3.url = "http://127.0.0.1:%d" % srv.server_address[1]
+            cfg = s3_config(self.tmp, self.port, self.s3)
+            os.environ["AWS_ACCESS_KEY_ID"] = KEY_ID
+            os.environ["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: "SignatureDoesNotMatch" in a.output(), timeout=20,
+                       what="the wrong secret refused")
+            H.check_equal(agent_totals(self.fake)[1], 0, "lines read with a wrong secret")
+            H.check_equal(a.term(), 0, "exit code")
+            os.environ["AWS_SECRET_ACCESS_KEY"] = SECRET
+            os.environ["AWS_SESSION_TOKEN"] = "a-session-token"
+            a.start()
+            self.s3.url = real_url
+            wait_equal_to_check(self.tmp, self.fake, objs)
+            if not SigV4Proxy.checked:
+                raise AssertionError("no request passed the signature check")
+            for path, signed in SigV4Proxy.checked:
+                if "x-amz-security-token" not in signed:
+                    raise AssertionError("the session token is not signed: %s" % signed)
+            if "not-the-secret" in a.output() or "a-session-token" in a.output():
+                raise AssertionError("a credential appears in the agent's log")
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            srv.shutdown()
+            self.teardown()
+
+    def it_reads_only_objects_landing_after_the_first_start_with_read_from_end(self):
+        self.setup()
+        try:
+            os.environ["AWS_ACCESS_KEY_ID"] = KEY_ID
+            os.environ["AWS_SECRET_ACCESS_KEY"] = SECRET
+            objs = Objects(self.tmp, self.s3)
+            objs.put("0005", 1, 50)
+            last = objs.put("0010", 1, 50)
+            cfg = s3_config(self.tmp, self.port, self.s3, read_from="end")
+            a = L.Agent(self.tmp, cfg).start()
+            H.wait_for(lambda: (lambda s: s and s["inputs"][0]["s3"]["floor"] == last)(
+                a.status()), what="the floor at the last existing key")
+            objs.files = []
+            objs.put("0015", 1, 70)
+            wait_equal_to_check(self.tmp, self.fake, objs)
             H.check_equal(a.term(), 0, "exit code")
         finally:
             self.teardown()

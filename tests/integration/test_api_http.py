@@ -82,7 +82,7 @@ class ApiHttp(TestCase):
         check_equal(s[(ev, (("sli", "checkout"), ("result", "bad")))], b, "bad")
         check_equal(s[(ev, (("sli", "checkout"), ("result", "excluded")))], e, "excluded")
         check_equal(s[(ev, (("sli", 'we"ird\\na\nme'), ("result", "good")))], 7, "escaped")
-        check_equal(s[("slitail_input_lines_total", (("input", "web"), ("result", "unparsed")))],
+        check_equal(s[("slitail_input_unparsed_total", (("input", "web"),))],
                     3, "unparsed")
         for outcome in ("applied", "duplicate", "gap", "rejected", "retry"):
             assert ("slitail_aggregator_batches_total", (("outcome", outcome),)) in s, outcome

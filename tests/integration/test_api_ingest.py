@@ -72,7 +72,7 @@ class ApiIngest(TestCase):
             assert line in body, line
         assert 'slitail_aggregator_batches_total{outcome="applied"} 2\n' in body
         # the web series rides in both batches, so its row counts twice
-        assert 'slitail_input_lines_total{input="web",result="unparsed"} 2\n' in body
+        assert 'slitail_input_unparsed_total{input="web"} 2\n' in body
         assert "slitail_aggregator_connected_agents 1\n" in body
 
 

@@ -275,16 +275,39 @@ class CliCheck(TestCase):
         check_json("--format", "nginx_combined", "--max-unparsed", "33%", bad, rc=3)
         check_json("--format", "alb", "--max-unparsed", "100%",
                    os.path.join(REAL, "elastic-examples-apache", "apache_logs"), rc=0)
-        d = check_json("--format", "nginx_combined", "--max-unparsed", "0.5", bad, rc=0)
-        check_equal((d["max_unparsed"], d["too_many_unparsed"]), (0.5, False), "a fraction")
+        d = check_json("--format", "nginx_combined", "--max-unparsed", "50", bad, rc=0)
+        check_equal((d["max_unparsed"], d["too_many_unparsed"]), (0.5, False), "no '%'")
+        check_json("--format", "nginx_combined", "--max-unparsed", "0.5", bad, rc=3)
         check_equal(check_json("--format", "nginx_combined", "--max-unparsed", "100%",
                                bad)["max_unparsed"], None, "100% disables")
         # 7 of the 10 records are NLB and connection-log lines: not_access, not a wrong format
         d = check_json("--format", "alb",
                        os.path.join(REAL, "elastic-integrations-aws-elb", "test-alb.log"), rc=0)
         check_equal(d["too_many_unparsed"], False, "not_access does not count")
-        r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", "ten", bad])
-        check_equal(r.returncode, 2, "a bad --max-unparsed")
+        for v in ("ten", "101%", "-1", "5%%"):
+            r = run([SLITAIL, "check", "--format", "alb", "--max-unparsed", v, bad])
+            check_equal(r.returncode, 2, f"a bad --max-unparsed {v}")
+
+    # ---- the formats of issue 10 on real files ------------------------------------------
+
+    def it_reads_real_cloudfront_iis_and_haproxy_files(self):
+        f = one("--format", "cloudfront", os.path.join(REAL, "elastic-integrations-aws-cloudfront",
+                                                        "test-cloudfront.log"))
+        check_equal((f["lines"], f["parsed"], f["unparsed_reasons"]), (14, 12, {"not_access": 2}),
+                    "cloudfront: #Version and #Fields are not requests")
+        # SOURCES.md: one 000 (the viewer left), three 502, one 404
+        check_equal(f["status_classes"], {"0xx": 1, "1xx": 0, "2xx": 7, "3xx": 0, "4xx": 1,
+                                          "5xx": 3}, "cloudfront status classes")
+        iis = [os.path.join(SRC, "tests", "data", "iis", n) for n in ("u_ex160110.log",
+                                                                       "u_ex100815.log")]
+        d = check_json("--format", "w3c", *iis)
+        check_equal((d["total"]["lines"], d["total"]["parsed"]), (184, 44), "iis lines, parsed")
+        check_equal(d["total"]["status_classes"], {"1xx": 0, "2xx": 16, "3xx": 11, "4xx": 17,
+                                                   "5xx": 0}, "iis status classes")
+        f = one("--format", "haproxy_http", os.path.join(REAL, "lnav-test-logs",
+                                                          "logfile_haproxy.0"))
+        check_equal((f["lines"], f["parsed"], f["unparsed_reasons"]), (17, 13, {"not_access": 4}),
+                    "haproxy: 3 'Proxy started' lines and an SSL handshake failure")
 
     # ---- -j N: files in parallel, the same report ----------------------------------------
 

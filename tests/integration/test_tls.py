@@ -1,7 +1,8 @@
 """Agent and aggregator over TLS with certificates the openssl CLI makes at test time: exact
-totals over mutual TLS through kill -9 of either side, every failure case (plaintext client,
-unknown CA, expired certificate, wrong name, an agent id its certificate does not carry) with
-a clear line on both sides and a counter, and certificate rotation by SIGHUP under load."""
+totals over mutual TLS through kill -9 of either side and a log rotation, every failure case
+(plaintext client, unknown CA, expired certificate, no client certificate, wrong name, an agent
+id its certificate does not carry) with a clear line on both sides and a counter, and
+certificate rotation by SIGHUP under load."""
 import os
 import re
 import signal
@@ -139,6 +140,10 @@ class TlsCase(L.AggrCase):
                 (self.agent_tls(cert=expired), self.aggr_tls(),
                  r"TLS error: .*certificate expired|refused our certificate",
                  r"certificate is refused: certificate has expired", "expired", "web-1", None),
+                # mutual TLS: an agent without a client certificate
+                ("{ca_file: '%s'}" % self.ca.pem, self.aggr_tls(),
+                 r"certificate required", r"did not return a certificate", "no_cert", "web-1",
+                 None),
                 # the aggregator's certificate does not carry the name asked for
                 (self.agent_tls(extra=", server_name: wrong.example"), self.aggr_tls(),
                  r"certificate is refused: [Hh]ostname mismatch", r"TLS handshake failed",

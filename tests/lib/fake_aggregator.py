@@ -10,6 +10,7 @@ batches with the per-series semantics of docs/REDIS.md, in memory. Faults on dem
   reject_token           answer ERROR to a HELLO whose token differs from `token`
   garbage                list of raw byte strings; each new session sends the next one right
                          after WELCOME (a malformed or oversized frame), then goes on
+  stall                  after WELCOME, stop reading (the connection stays open) while set
 
 totals() gives {(kind, name, minute): [v0, v1, v2]} of what was applied.
 """
@@ -36,6 +37,7 @@ class FakeAggregator:
         self.retry_next = 0
         self.seen_tokens = set()
         self.garbage = []
+        self.stall = False
         self.conns = []
         self.stopping = False
         self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -159,6 +161,8 @@ class FakeAggregator:
                 junk = self.garbage.pop(0) if self.garbage else None
             if junk is not None:
                 c.sendall(junk)
+            while self.stall and not self.stopping:
+                time.sleep(0.05)
             while True:
                 b = P.recv_frame(c)
                 if b.get("t") != P.BATCH:

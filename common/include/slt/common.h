@@ -88,6 +88,13 @@ extern int slt_log_level;
     } while (0)
 void slt__log(int level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * For the daemons, once at start: when stderr is the systemd journal ($JOURNAL_STREAM names
+ * stderr's device:inode) every line starts with its syslog priority, "<3>" error, "<4>" warn,
+ * "<6>" info, "<7>" debug, so `journalctl -p warning` filters; otherwise with a UTC timestamp
+ * ("2026-12-05T01:02:03.456Z"). Without this call (the CLI) lines have neither.
+ */
+void slt_log_setup_daemon(void);
 
 /*
  * A growable byte buffer with a hard maximum given at init. Appending past max returns

@@ -65,8 +65,7 @@ void slt_conn_read_stop(struct slt_conn *c);
  * Queues len bytes at p; p must stay valid until cb(c, status, arg) runs (always later, never
  * from inside this call). Returns 0, or a negative code and cb never runs.
  */
-int slt_conn_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb,
-                   void *arg);
+int slt_conn_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write_cb cb, void *arg);
 /* Bytes queued with slt_conn_write whose callback has not run yet. */
 size_t slt_conn_write_queued(const struct slt_conn *c);
 void slt_conn_close(struct slt_conn *c, slt_conn_close_cb cb);

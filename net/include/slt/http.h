@@ -37,10 +37,10 @@ struct slt_http_server;
 struct slt_http_conn;
 
 struct slt_http_limits {
-    size_t max_header_bytes;    /* default 8192 */
-    uint64_t header_timeout_ms; /* default 5000 */
-    uint64_t idle_timeout_ms;   /* default 30000 */
-    size_t max_conns;           /* default 256 */
+    size_t max_header_bytes;        /* default 8192 */
+    uint64_t header_timeout_ms;     /* default 5000 */
+    uint64_t idle_timeout_ms;       /* default 30000 */
+    size_t max_conns;               /* default 256 */
     const char *const *probe_paths; /* NULL-terminated; NULL: none */
     size_t probe_conns;             /* connections over max_conns for probe paths */
     uint64_t probe_timeout_ms;      /* header timeout of those */
@@ -60,7 +60,7 @@ struct slt_http_counters {
     uint64_t conns_accepted;
     uint64_t conns_refused; /* over max_conns */
     uint64_t header_timeouts;
-    uint64_t bad_requests; /* malformed, oversized headers, bodies, bad methods */
+    uint64_t bad_requests;   /* malformed, oversized headers, bodies, bad methods */
     uint64_t conns_over_cap; /* accepted over max_conns for a probe path */
     uint64_t conns_evicted;  /* idle or slow connections closed to make room (evict_idle) */
     uint64_t tls_failures;   /* handshakes or records that failed */

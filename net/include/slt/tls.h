@@ -47,9 +47,9 @@ enum slt_tls_reason {
 };
 
 struct slt_tls_counters {
-    uint64_t handshakes;                    /* completed */
-    uint64_t failures[SLT_TLS_R__COUNT];    /* failed, by reason */
-    uint64_t reloads, reload_failures;      /* slt_tls_reload */
+    uint64_t handshakes;                 /* completed */
+    uint64_t failures[SLT_TLS_R__COUNT]; /* failed, by reason */
+    uint64_t reloads, reload_failures;   /* slt_tls_reload */
 };
 
 /* The reason's label ("plaintext", "unknown_ca", "expired", "bad_name", "no_cert", "other"). */

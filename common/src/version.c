@@ -1,0 +1,51 @@
+#include "slt/version.h"
+
+#include "slt_build_info.h"
+
+const char *slt_version(void)
+{
+    return SLT_BUILD_VERSION;
+}
+
+const char *slt_revision(void)
+{
+    return SLT_BUILD_REVISION;
+}
+
+void slt_print_version(FILE *f, const char *prog)
+{
+    fprintf(f, "%s %s (git %s)\n", prog, SLT_BUILD_VERSION, SLT_BUILD_REVISION);
+}
+
+/* A label value: '\\', '"' and newlines escaped (the revision may come from the environment). */
+static int label(struct slt_buf *b, const char *s)
+{
+    int rc = 0;
+
+    for (; *s && rc == 0; s++) {
+        if (*s == '\\' || *s == '"')
+            rc = slt_buf_printf(b, "\\%c", *s);
+        else if (*s == '\n')
+            rc = slt_buf_append(b, "\\n", 2);
+        else
+            rc = slt_buf_append(b, s, 1);
+    }
+    return rc;
+}
+
+int slt_build_info_prom(struct slt_buf *b)
+{
+    int rc = slt_buf_printf(b, "# HELP slitail_build_info Version and git revision of this "
+                               "binary (always 1).\n# TYPE slitail_build_info gauge\n"
+                               "slitail_build_info{version=\"");
+
+    if (rc == 0)
+        rc = label(b, SLT_BUILD_VERSION);
+    if (rc == 0)
+        rc = slt_buf_printf(b, "\",revision=\"");
+    if (rc == 0)
+        rc = label(b, SLT_BUILD_REVISION);
+    if (rc == 0)
+        rc = slt_buf_printf(b, "\"} 1\n");
+    return rc;
+}
