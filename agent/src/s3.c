@@ -860,6 +860,33 @@ static void on_done(CURL *easy, CURLcode res, void *arg)
 
 /* ---- life ---- */
 
+/* Frees s and all it holds but its handles (closed already, or never started). */
+static void s3_free(struct slt_s3 *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->nseen; i++)
+        slt_free(s->seen[i].key);
+    slt_free(s->seen);
+    cands_clear(s);
+    slt_buf_release(&s->body);
+    slt_free(s->input);
+    slt_free(s->bucket);
+    slt_free(s->prefix);
+    slt_free(s->region);
+    slt_free(s->endpoint);
+    slt_free(s->sigv4);
+    slt_free(s->floor);
+    slt_free(s->resume_key);
+    slt_free(s->list_token);
+    slt_free(s->cur);
+    slt_free(s->imds_token);
+    slt_free(s->role);
+    creds_clear(s);
+    slt_free(s);
+}
+
+
 int slt_s3_new(struct uv_loop_s *loop, struct slt_curl_uv *cm, const struct slt_s3_opts *o,
                const struct slt_tail_pos *restore, size_t nrestore, struct slt_s3 **out)
 {
@@ -919,14 +946,7 @@ int slt_s3_new(struct uv_loop_s *loop, struct slt_curl_uv *cm, const struct slt_
     *out = s;
     return 0;
 nomem:
-    slt_buf_release(&s->body);
-    slt_free(s->input);
-    slt_free(s->bucket);
-    slt_free(s->prefix);
-    slt_free(s->region);
-    slt_free(s->endpoint);
-    slt_free(s->sigv4);
-    slt_free(s);
+    s3_free(s);
     return SLT_ENOMEM;
 }
 
@@ -1028,29 +1048,10 @@ void slt_s3_stats(struct slt_s3 *s, struct slt_s3_stats *st)
 static void on_timer_closed(uv_handle_t *h)
 {
     struct slt_s3 *s = h->data;
-    size_t i;
 
     if (s->on_closed)
         s->on_closed(s->closed_data);
-    for (i = 0; i < s->nseen; i++)
-        slt_free(s->seen[i].key);
-    slt_free(s->seen);
-    cands_clear(s);
-    slt_buf_release(&s->body);
-    slt_free(s->input);
-    slt_free(s->bucket);
-    slt_free(s->prefix);
-    slt_free(s->region);
-    slt_free(s->endpoint);
-    slt_free(s->sigv4);
-    slt_free(s->floor);
-    slt_free(s->resume_key);
-    slt_free(s->list_token);
-    slt_free(s->cur);
-    slt_free(s->imds_token);
-    slt_free(s->role);
-    creds_clear(s);
-    slt_free(s);
+    s3_free(s);
 }
 
 void slt_s3_close(struct slt_s3 *s, void (*on_closed)(void *data), void *data)

@@ -448,26 +448,12 @@ static int cloudfront_init(struct slt_format *fmt)
     return w3c_format_init(fmt, 1);
 }
 
-const struct slt_format_ops slt__w3c_ops = {
-    .parse = w3c_parse,
-    .field_key = w3c_field_key,
-    .get = w3c_get,
-    .parser_init = w3c_parser_init,
-    .parser_release = w3c_parser_release,
-    .free = w3c_free,
-    .init = w3c_init,
-    .stream = w3c_stream,
-    .has_header = w3c_has_header,
-};
+#define W3C_OPS(init_fn)                                                                           \
+    {                                                                                              \
+        .parse = w3c_parse, .field_key = w3c_field_key, .get = w3c_get,                            \
+        .parser_init = w3c_parser_init, .parser_release = w3c_parser_release, .free = w3c_free,    \
+        .init = init_fn, .stream = w3c_stream, .has_header = w3c_has_header,                       \
+    }
 
-const struct slt_format_ops slt__cloudfront_ops = {
-    .parse = w3c_parse,
-    .field_key = w3c_field_key,
-    .get = w3c_get,
-    .parser_init = w3c_parser_init,
-    .parser_release = w3c_parser_release,
-    .free = w3c_free,
-    .init = cloudfront_init,
-    .stream = w3c_stream,
-    .has_header = w3c_has_header,
-};
+const struct slt_format_ops slt__w3c_ops = W3C_OPS(w3c_init);
+const struct slt_format_ops slt__cloudfront_ops = W3C_OPS(cloudfront_init);
