@@ -418,3 +418,12 @@ int slt_read_secret(const char *path, size_t max, char **out)
     slt_buf_release(&b);
     return rc;
 }
+
+const char *slt_secret_strerror(int rc)
+{
+    if (rc == SLT_EINVAL)
+        return "empty";
+    if (rc == SLT_ELIMIT)
+        return "longer than the limit";
+    return slt_strerror(rc);
+}
