@@ -415,6 +415,11 @@ class AgentS3(L.AgentCase):
             objs.files = []
             objs.put("0015", 1, 70)
             wait_equal_to_check(self.tmp, self.fake, objs)
+            # a reload keeps the S3 input's place
+            a.signal(L.SIGHUP)
+            H.wait_for(lambda: "reloaded" in a.output(), what="reload")
+            objs.put("0020", 1, 40)
+            wait_equal_to_check(self.tmp, self.fake, objs)
             H.check_equal(a.term(), 0, "exit code")
         finally:
             self.teardown()
