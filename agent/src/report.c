@@ -44,17 +44,10 @@ static void json_str(struct slt_buf *b, const char *s)
     slt_buf_append(b, "\"", 1);
 }
 
-/* Prometheus label values: escape backslash, quote and newline. */
+/* Prometheus label values: slt_prom_escape_label of a C string. */
 static void prom_label(struct slt_buf *b, const char *s)
 {
-    for (; s && *s; s++) {
-        if (*s == '\\' || *s == '"')
-            slt_buf_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            slt_buf_append(b, "\\n", 2);
-        else
-            slt_buf_append(b, s, 1);
-    }
+    slt_prom_escape_label(b, s, s ? strlen(s) : 0);
 }
 
 static uint64_t hash_str(const char *s)

@@ -107,6 +107,24 @@ static void test_ct_equal_compares_length_and_bytes(void **state)
     assert_string_equal(slt_strerror(SLT_ELIMIT), "limit reached");
 }
 
+static void test_prom_escape_label_escapes_backslash_quote_and_newline(void **state)
+{
+    struct slt_buf b;
+    const char in[] = "a\\b\"c\nd\te\0f";
+
+    (void)state;
+    slt_buf_init(&b, 64);
+    assert_int_equal(slt_prom_escape_label(&b, in, sizeof(in) - 1), 0);
+    assert_int_equal(b.len, 14);
+    assert_memory_equal(b.p, "a\\\\b\\\"c\\nd\te\0f", 14);
+    slt_buf_release(&b);
+
+    slt_buf_init(&b, 4); /* bounded like every buffer: nothing past max */
+    assert_int_equal(slt_prom_escape_label(&b, "abc\\", 4), SLT_ELIMIT);
+    assert_true(b.len <= 4);
+    slt_buf_release(&b);
+}
+
 static void write_file(const char *path, const char *p, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -170,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_buf_refuses_to_grow_past_its_max),
         cmocka_unit_test(test_failed_allocation_is_reported),
         cmocka_unit_test(test_ct_equal_compares_length_and_bytes),
+        cmocka_unit_test(test_prom_escape_label_escapes_backslash_quote_and_newline),
         cmocka_unit_test(test_read_secret_strips_the_newline_and_refuses_empty_and_oversized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,6 +114,11 @@ int slt_buf_append(struct slt_buf *b, const void *p, size_t n);
 int slt_buf_printf(struct slt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes. */
 void slt_buf_consume(struct slt_buf *b, size_t n);
+/*
+ * The one Prometheus label escaper (text format 0.0.4): appends p[0..len) as a label value,
+ * '\\' -> "\\\\", '"' -> "\\\"", newline -> "\\n", without the quotes. 0 or SLT_ELIMIT.
+ */
+int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len);
 
 /*
  * "300ms", "2s", "1.5s", "250us", "5m", "2h", "28d", "1w" into microseconds. A bare number is
