@@ -78,6 +78,5 @@ void slt_ship_close(struct slt_ship *s);
 enum slt_conn_state slt_ship_state(const struct slt_ship *s);
 const char *slt_ship_address(const struct slt_ship *s);
 const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s);
-int slt_ship_handles_open(const struct slt_ship *s);
 
 #endif

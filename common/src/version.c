@@ -2,16 +2,6 @@
 
 #include "slt_build_info.h"
 
-const char *slt_version(void)
-{
-    return SLT_BUILD_VERSION;
-}
-
-const char *slt_revision(void)
-{
-    return SLT_BUILD_REVISION;
-}
-
 void slt_print_version(FILE *f, const char *prog)
 {
     fprintf(f, "%s %s (git %s)\n", prog, SLT_BUILD_VERSION, SLT_BUILD_REVISION);
