@@ -155,6 +155,18 @@ class AgentCrash(L.AgentCase):
     # window is in the running tailer, not in recovery: B seen empty or not at all before its
     # truncation, and its copy then neither taken for B's copy nor read as a sibling "rotated
     # before it was seen". Never a double count in those runs. Not fixed yet.
+    # The exact window, from a run with inode-stamped log lines: the scan follows B at the
+    # path while it is still empty (fp_len 0); B gets ~400 lines, is copied to .1 (C) and
+    # truncated, and is written again, all before the agent's first read of B. That first read
+    # takes B's identity from the new bytes at offset 0, so the truncation leaves no trace
+    # (no offset, no first bytes lost) and groups_update() does not adopt new siblings
+    # (g->rotated is 0: B never moved; unread_active() is 0: B has been read). C is then in
+    # the sibling snapshot, and at later scans "was there, unchanged". Adopting new siblings
+    # also when the active file's first bytes were first seen after the last listing (and it
+    # had no truncation) closes the loss but double-counts ordinary copytruncates in the same
+    # runs (tried 01:30 UTC, reverted): the rule must tell "first bytes seen after the listing"
+    # apart from "first bytes seen before the copytruncate", e.g. by comparing the copy's
+    # first bytes with the file's first fingerprint rather than its current one.
     def pending_it_loses_nothing_under_rotations_every_few_milliseconds(self):
         self.setup()
         try:
