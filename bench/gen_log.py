@@ -15,7 +15,8 @@ byte for byte. Mix: ~2% 5xx, ~3% 4xx (plus the malformed requests, which are 400
 ("0.010, 0.020" after a retry) or none ("-"); IPv6 clients; HTTP/2.0; websockets (101);
 malformed requests ("-" 408, TLS bytes logged as \\x16\\x03..., a bare "hello").
 With --incident a 10-minute window in the middle of the span has ~35% 5xx on the
-checkout API and slow searches.
+checkout API and slow searches. --error-rate sets the 5xx share outside it (`make demo`'s 30
+days of history use a healthy 0.03%).
 """
 import argparse
 import datetime
@@ -92,8 +93,9 @@ def pick_request(r):
 
 
 class Gen:
-    def __init__(self, seed, start, span, n, incident, incident_at=None):
+    def __init__(self, seed, start, span, n, incident, incident_at=None, error_rate=0.02):
         self.r = random.Random(seed)
+        self.error_rate = error_rate
         self.start = start
         self.span = span
         self.n = n
@@ -115,9 +117,9 @@ class Gen:
         x = r.random()
         if self.in_incident(ts) and kind == "checkout" and r.random() < 0.35:
             return r.choice([500, 502, 503, 503, 504])
-        if x < 0.02:
+        if x < self.error_rate:
             return r.choice([500, 502, 502, 503, 504])
-        if x < 0.05:
+        if x < self.error_rate + 0.03:
             return r.choice([404, 404, 404, 403, 401, 429, 499, 400])
         if kind == "static" and r.random() < 0.2:
             return 304
@@ -276,6 +278,8 @@ def main():
     ap.add_argument("--span", type=int, default=86400, help="seconds covered")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--incident", action="store_true")
+    ap.add_argument("--error-rate", type=float, default=0.02,
+                    help="share of 5xx outside the incident (default 0.02)")
     a = ap.parse_args()
 
     if a.kind == "examples":
@@ -303,7 +307,7 @@ def main():
             write_lines(w, g, "app", 0, 1500)
         return 0
 
-    g = Gen(a.seed, parse_start(a.start), a.span, a.lines, a.incident)
+    g = Gen(a.seed, parse_start(a.start), a.span, a.lines, a.incident, error_rate=a.error_rate)
     out = sys.stdout
     write_lines(out, g, a.kind, 0, a.lines)
     return 0

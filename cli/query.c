@@ -367,26 +367,34 @@ static void print_slos(json_t *j)
         printf("(no SLO configured)\n");
         return;
     }
-    printf("%-20s %9s %7s %11s %11s %8s %8s %8s %8s  %s\n", "SLO", "objective", "window",
-           "attainment", "budget left", "burn 5m", "burn 30m", "burn 1h", "burn 6h", "alert");
+    printf("%-20s %9s %7s %11s %11s %-10s %8s %8s %8s %8s  %s\n", "SLO", "objective", "window",
+           "attainment", "budget left", "status", "burn 5m", "burn 30m", "burn 1h", "burn 6h",
+           "firing");
     json_array_foreach(arr, i, o)
     {
-        json_t *burn = json_object_get(o, "burn_rates"), *al = json_object_get(o, "alerts");
-        char att[32], bud[32], win[32];
+        json_t *burn = json_object_get(o, "burn_rates"), *al = json_object_get(o, "alerts"), *a;
+        char att[32], bud[32], win[32], firing[256] = "";
+        const char *st = json_string_value(json_object_get(o, "budget_status"));
+        size_t k, n = 0;
 
         fmt_ratio(json_object_get(o, "attainment"), att, sizeof(att));
         fmt_ratio(json_object_get(o, "error_budget_remaining"), bud, sizeof(bud));
         snprintf(win, sizeof(win), "%" JSON_INTEGER_FORMAT "d", jint(o, "window_seconds") / 86400);
-        printf("%-20s %8.3f%% %7s %11s %11s %8.2f %8.2f %8.2f %8.2f  %s\n",
+        /* the tiers that fire, by name */
+        json_array_foreach(al, k, a)
+        {
+            const char *name = json_string_value(json_object_get(a, "name"));
+
+            if (json_is_true(json_object_get(a, "firing")) && name && n < sizeof(firing))
+                n += (size_t)snprintf(firing + n, sizeof(firing) - n, "%s%s", n ? "," : "", name);
+        }
+        printf("%-20s %8.3f%% %7s %11s %11s %-10s %8.2f %8.2f %8.2f %8.2f  %s\n",
                json_string_value(json_object_get(o, "name")),
-               json_number_value(json_object_get(o, "objective")), win, att, bud,
+               json_number_value(json_object_get(o, "objective")), win, att, bud, st ? st : "-",
                json_number_value(json_object_get(burn, "5m")),
                json_number_value(json_object_get(burn, "30m")),
                json_number_value(json_object_get(burn, "1h")),
-               json_number_value(json_object_get(burn, "6h")),
-               json_is_true(json_object_get(al, "fast_burn"))   ? "FAST BURN"
-               : json_is_true(json_object_get(al, "slow_burn")) ? "SLOW BURN"
-                                                                : "-");
+               json_number_value(json_object_get(burn, "6h")), firing[0] ? firing : "-");
     }
 }
 

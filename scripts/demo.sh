@@ -3,7 +3,10 @@
 #
 #  1. a private redis-server on a unix socket in a temp dir
 #  2. example logs for the last 3 hours (rotated access.log.1.gz + access.log, with an incident
-#     about 90 minutes ago) written by bench/gen_log.py with timestamps relative to now
+#     about 90 minutes ago) written by bench/gen_log.py with timestamps relative to now, and
+#     30 days of history before them (access.log.2.gz: a healthy 0.03% of 5xx, 5000 requests a
+#     day, two incidents), so the SLO windows, the dashboard and `slitail recommend` show a
+#     realistic month
 #  3. slitail-aggregator and slitail-agent on the example config (examples/slitail.yaml, with
 #     paths, ports and the state dir pointed into the temp dir)
 #  4. the agent backfills the logs (read_from: beginning), then follows live traffic that this
@@ -63,10 +66,23 @@ now=$(date -u +%s)
 start=$((now - 3 * 3600))
 startiso=$(date -u -d "@$start" +%Y-%m-%dT%H:%M:%S)
 "$PY" "$ROOT/bench/gen_log.py" nginx_timed --lines 9000 --start "$startiso" --span 10800 \
+    --error-rate 0.0005 \
     --incident --seed 7 >"$DIR/all.log"
 head -n 6000 "$DIR/all.log" | gzip -n >"$DIR/logs/access.log.1.gz"
 tail -n +6001 "$DIR/all.log" >"$DIR/logs/access.log"
 rm "$DIR/all.log"
+# 30 days of history, a day per run of the generator, incidents 20 and 6 days ago
+hist=$((start - 30 * 86400))
+d=30
+while [ $d -ge 1 ]; do
+    dstart=$((start - d * 86400))
+    inc=""
+    [ $d = 20 ] || [ $d = 6 ] && inc=--incident
+    "$PY" "$ROOT/bench/gen_log.py" nginx_timed --lines 5000 \
+        --start "$(date -u -d "@$dstart" +%Y-%m-%dT%H:%M:%S)" --span 86400 --seed $((100 + d)) \
+        --error-rate 0.0003 $inc
+    d=$((d - 1))
+done | gzip -n >"$DIR/logs/access.log.2.gz"
 appstart=$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%S)
 "$PY" "$ROOT/bench/gen_log.py" app --lines 1500 --start "$appstart" --span 3600 --incident \
     --seed 11 >"$DIR/logs/app.log"
@@ -99,8 +115,9 @@ echo "== redis-server, slitail-aggregator (agents :$AGENT_PORT, API $API) and sl
 echo "   logs: $DIR/{aggregator,agent,redis}.log   dashboard: $API/"
 
 # The ground truth: what `slitail check` says about the same files.
-"$BIN/slitail" check -c "$DIR/slitail.yaml" --json "$DIR/logs/access.log.1.gz" \
-    "$DIR/logs/access.log" "$DIR/logs/app.log" >"$DIR/check.json"
+"$BIN/slitail" check -c "$DIR/slitail.yaml" --json "$DIR/logs/access.log.2.gz" \
+    "$DIR/logs/access.log.1.gz" "$DIR/logs/access.log" "$DIR/logs/app.log" \
+    --max-unparsed 100% >"$DIR/check.json"
 
 show() {
     echo
@@ -111,11 +128,13 @@ show() {
         --step 15m || true
     echo "== slitail query slos"
     "$BIN/slitail" query --server "$API" slos || true
+    echo "== slitail gate -c slitail.yaml --slo checkout-99.9 --url $API"
+    "$BIN/slitail" gate -c "$DIR/slitail.yaml" --slo checkout-99.9 --url "$API" || true
 }
 
-# Totals over the last 4 hours from the API must equal slitail check's.
+# Totals over the 31 days of logs from the API must equal slitail check's.
 agree() {
-    "$PY" - "$DIR/check.json" "$API" "$start" <<'PYEOF'
+    "$PY" - "$DIR/check.json" "$API" "$hist" <<'PYEOF'
 import json, sys, time, urllib.request
 check, api, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
 want = {}
@@ -123,7 +142,7 @@ for f in json.load(open(check))["files"]:
     for name, s in f["slis"].items():
         w = want.setdefault(name, [0, 0, 0])
         w[0] += s["good"]; w[1] += s["bad"]; w[2] += s["excluded"]
-frm = (start // 3600 - 1) * 3600
+frm = (start // 86400 - 1) * 86400
 to = (int(time.time()) // 60 + 2) * 60
 ok = True
 for name, w in sorted(want.items()):

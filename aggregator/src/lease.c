@@ -22,9 +22,9 @@ struct slt_lease {
     struct slt_store *store;
     uv_timer_t timer; /* renewals while held */
     struct slt_store_req rq;
-    int asking;    /* rq is in flight */
-    int renewing;  /* ... and it is a RENEW */
-    int held;      /* the lease key is ours */
+    int asking;   /* rq is in flight */
+    int renewing; /* ... and it is a RENEW */
+    int held;     /* the lease key is ours */
     int closing;
     enum lease_state state;
     uint64_t epoch; /* the epoch checked */
@@ -103,9 +103,12 @@ static void on_answer(struct slt_store_req *rq)
         /* no answer: try again at the next renewal (the lease may lapse meanwhile; a renewal
            takes it again when it is free) */
         if (rq->status == 0 && a->answered && a->result == SLT_LEASE_OTHER) {
+            size_t n = (size_t)(strchr(l->value, '\n') - l->value);
+            int same = strncmp(a->holder, l->value, n) == 0 && a->holder[n] == '\n';
+
             l->held = 0;
             uv_timer_stop(&l->timer);
-            l->cb(l->data, SLT_LEASE_OTHER, 0, a->holder);
+            l->cb(l->data, same ? SLT_LEASE_TAKEN_OVER : SLT_LEASE_OTHER, 0, a->holder);
         }
         return;
     }
