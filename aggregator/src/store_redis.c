@@ -427,6 +427,8 @@ static int nodes_up(const struct slt_store *st, int query)
     return 1;
 }
 
+extern const char slt_store_series_script[];
+
 /*
  * CONFIG GET maxmemory-policy: anything but noeviction lets Redis evict buckets and marks
  * under memory pressure (the API forgets SLIs, marks vanish). Warned, and shown in /metrics;
@@ -468,6 +470,9 @@ static void on_ingest_up(struct slt_rconn *c)
     /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
      * anyway: a SCRIPT FLUSH can come at any time) */
     slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    argv[2] = slt_store_series_script;
+    lens[2] = strlen(slt_store_series_script);
+    slt_rconn_command(c, NULL, NULL, 3, argv, lens);
     {
         const char *cg[3] = {"CONFIG", "GET", "maxmemory-policy"};
         size_t cl[3] = {6, 3, 16};
@@ -492,9 +497,21 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
         want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
 
+extern const char slt_store_cas_script[];
+
 static void on_query_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
+    const char *scripts[2] = {slt_store_cas_script, slt_store_lease_script};
+    size_t i;
+
+    /* the scripts this connection runs, loaded before their first EVALSHA (no NOSCRIPT) */
+    for (i = 0; i < 2; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", scripts[i]};
+        size_t lens[3] = {6, 4, strlen(scripts[i])};
+
+        slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    }
 
     if (n->st->cluster && (!n->st->map_complete || n->st->refresh_wanted))
         want_refresh(n->st);
@@ -779,11 +796,25 @@ static struct node *follow_redirect(struct slt_store *st, struct node *from,
     return to;
 }
 
+/*
+ * 1 for an error a cluster command waits out and sends again (counted): TRYAGAIN (a
+ * multi-key command while its slot is migrated), CLUSTERDOWN (asks for a fresh map), LOADING.
+ */
+static int cluster_wait_error(struct slt_store *st, const redisReply *reply)
+{
+    if (strncmp(reply->str, "TRYAGAIN", 8) != 0 && strncmp(reply->str, "CLUSTERDOWN", 11) != 0 &&
+        strncmp(reply->str, "LOADING", 7) != 0)
+        return 0;
+    st->stats->redis_tryagain++;
+    if (reply->str[0] == 'C')
+        want_refresh(st);
+    return 1;
+}
+
 /* ---- lifecycle ---- */
 
 static void on_tick(uv_timer_t *t);
 extern const char slt_store_cas_script[];
-extern const char slt_store_series_script[];
 
 static int dup_str(char **dst, const char *src)
 {
@@ -1357,12 +1388,8 @@ static int call_cluster_error(struct slt_store *st, struct call *c, const redisR
         call_go(st, c);
         return 1;
     }
-    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
-        strncmp(reply->str, "LOADING", 7) == 0) {
-        st->stats->redis_tryagain++;
+    if (cluster_wait_error(st, reply)) {
         c->asking = 0;
-        if (reply->str[0] == 'C')
-            want_refresh(st);
         call_park(st, c);
         return 1;
     }
@@ -2531,9 +2558,7 @@ static int rcmd_cluster_error(struct slt_store *st, struct rcmd *c, const redisR
         rcmd_go(st, c);
         return 1;
     }
-    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
-        strncmp(reply->str, "LOADING", 7) == 0) {
-        st->stats->redis_tryagain++;
+    if (cluster_wait_error(st, reply)) {
         c->asking = 0;
         rcmd_park(st, c);
         return 1;
