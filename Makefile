@@ -61,8 +61,22 @@ PREFIX ?= /usr
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
+# Debian packages into $(BUILD)/pkg/: slitail, slitail-agent, slitail-aggregator (docs/PACKAGING.md),
+# from a build with Debian's hardening flags in $(PKG_BUILD).
+PKG_BUILD ?= build-pkg
+package: deps
+	DEB_BUILD_MAINT_OPTIONS=hardening=+all; export DEB_BUILD_MAINT_OPTIONS; \
+	cmake -S . -B $(PKG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_FLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$(dpkg-buildflags --get LDFLAGS)" >/dev/null
+	cmake --build $(PKG_BUILD) -j $(JOBS) --target slitail slitail-agent slitail-aggregator slt_gen_yaml_man
+	BUILD=$(PKG_BUILD) OUT=$(CURDIR)/$(BUILD)/pkg ./scripts/package.sh
+
+package-lint: package
+	lintian -I --pedantic --tag-display-limit 0 $(BUILD)/pkg/*.deb
+
 format:
 	git ls-files '*.c' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(PKG_BUILD)

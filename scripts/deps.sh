@@ -8,6 +8,8 @@ libssl-dev openssl libcurl4-openssl-dev libexpat1-dev stunnel4
 redis-server redis-tools python3 python3-msgpack"
 # the dashboard test renders the page in a real headless browser
 PKGS="$PKGS chromium"
+# promtool (metrics test), a real Alertmanager (alerts over https), the package test
+PKGS="$PKGS prometheus prometheus-alertmanager dpkg-dev lintian systemd"
 # npm for tests/s3 (a node that bundles npm, as nodesource's does, is fine as it is)
 command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 [ "${1:-}" = "--bench" ] && PKGS="$PKGS mtail goaccess hyperfine time"

@@ -103,9 +103,12 @@ static void on_answer(struct slt_store_req *rq)
         /* no answer: try again at the next renewal (the lease may lapse meanwhile; a renewal
            takes it again when it is free) */
         if (rq->status == 0 && a->answered && a->result == SLT_LEASE_OTHER) {
+            size_t n = (size_t)(strchr(l->value, '\n') - l->value);
+            int same = strncmp(a->holder, l->value, n) == 0 && a->holder[n] == '\n';
+
             l->held = 0;
             uv_timer_stop(&l->timer);
-            l->cb(l->data, SLT_LEASE_OTHER, 0, a->holder);
+            l->cb(l->data, same ? SLT_LEASE_TAKEN_OVER : SLT_LEASE_OTHER, 0, a->holder);
         }
         return;
     }

@@ -10,7 +10,8 @@
  *       SLT_LEASE_OTHER  another instance of the agent id holds it (holder describes it)
  *       SLT_LEASE_STALE  epoch stored for the agent id (> E): answer REJECTED, stale epoch
  *       -1               no answer (store down or slow): answer RETRY
- *     and SLT_LEASE_OTHER again, at any time, when a renewal finds the lease taken over
+ *     and, at any time, when a renewal finds the lease gone: SLT_LEASE_OTHER (another instance
+ *     has it) or SLT_LEASE_TAKEN_OVER (a newer session of the same instance has it)
  *   slt_lease_free(l)               at session close; releases a held lease; cb never runs again
  *
  * With an instance (the agent's HELLO `instance`) the lease is taken for 30 s and renewed
@@ -31,6 +32,8 @@
 #include "store.h"
 
 struct slt_lease;
+
+#define SLT_LEASE_TAKEN_OVER 3 /* cb result besides enum slt_lease_result */
 
 typedef void (*slt_lease_cb)(void *data, int result, uint64_t epoch, const char *holder);
 

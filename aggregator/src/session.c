@@ -499,6 +499,12 @@ static void on_lease(void *data, int result, uint64_t epoch, const char *holder)
         refuse_duplicate(s, holder);
         return;
     }
+    if (result == SLT_LEASE_TAKEN_OVER) {
+        /* the agent reconnected (here or elsewhere) before this connection was seen dead */
+        send_error(s, "a newer session of this agent took over");
+        slt__session_close(s, "taken over by a newer session of the same agent");
+        return;
+    }
     if (!waited)
         return;
     if (result == SLT_LEASE_STALE) {

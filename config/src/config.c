@@ -520,10 +520,44 @@ static const char *doc_type(const struct slt__config_key *k)
 
 static void fmt_bound(const struct slt__config_key *k, int64_t v, char *buf, size_t len);
 
+/* The bounds column of key k ("1s .. 1h", "`a`, `b`"); sep quotes enum choices. */
+static void doc_bounds(const struct slt__config_key *k, char *bounds, size_t len, const char *q)
+{
+    char lo[32], hi[32];
+
+    bounds[0] = '\0';
+    if (k->type == SLT_KT_DUR || k->type == SLT_KT_SIZE || k->type == SLT_KT_UINT) {
+        fmt_bound(k, k->lo, lo, sizeof(lo));
+        fmt_bound(k, k->hi, hi, sizeof(hi));
+        snprintf(bounds, len, "%s .. %s", lo, hi);
+    } else if (k->type == SLT_KT_PERCENT) {
+        snprintf(bounds, len, "0 < x < 100");
+    } else if (k->type == SLT_KT_STRLIST) {
+        snprintf(bounds, len, "at most %lld entries", (long long)k->hi);
+    } else if (k->type == SLT_KT_ENUM) {
+        const char *c = k->choices;
+        size_t pos = 0;
+
+        /* A '|' would end the markdown table cell. */
+        while (*c && pos + 8 < len) {
+            size_t l = strcspn(c, "|");
+            int w = snprintf(bounds + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", q, (int)l,
+                             c, q);
+
+            if (w < 0)
+                break;
+            pos += (size_t)w;
+            c += l;
+            if (*c)
+                c++;
+        }
+    }
+}
+
 int slt__config_doc_keys(struct slt_buf *b)
 {
     const char *section = "";
-    char lo[32], hi[32], bounds[96];
+    char bounds[96];
     size_t i;
     int rc = 0;
 
@@ -540,37 +574,66 @@ int slt__config_doc_keys(struct slt_buf *b)
             if (rc)
                 break;
         }
-        bounds[0] = '\0';
-        if (k->type == SLT_KT_DUR || k->type == SLT_KT_SIZE || k->type == SLT_KT_UINT) {
-            fmt_bound(k, k->lo, lo, sizeof(lo));
-            fmt_bound(k, k->hi, hi, sizeof(hi));
-            snprintf(bounds, sizeof(bounds), "%s .. %s", lo, hi);
-        } else if (k->type == SLT_KT_PERCENT) {
-            snprintf(bounds, sizeof(bounds), "0 < x < 100");
-        } else if (k->type == SLT_KT_STRLIST) {
-            snprintf(bounds, sizeof(bounds), "at most %lld entries", (long long)k->hi);
-        } else if (k->type == SLT_KT_ENUM) {
-            const char *c = k->choices;
-            size_t pos = 0;
-
-            /* A '|' would end the markdown table cell. */
-            while (*c && pos + 8 < sizeof(bounds)) {
-                size_t l = strcspn(c, "|");
-                int w = snprintf(bounds + pos, sizeof(bounds) - pos, "%s`%.*s`", pos ? ", " : "",
-                                 (int)l, c);
-
-                if (w < 0)
-                    break;
-                pos += (size_t)w;
-                c += l;
-                if (*c)
-                    c++;
-            }
-        }
+        doc_bounds(k, bounds, sizeof(bounds), "`");
         rc = slt_buf_printf(b, "| `%s` | %s | %s%s%s | %s | %s |\n", k->name, doc_type(k),
                             k->def ? "`" : "",
                             k->def ? k->def : (k->flags & SLT_KEY_REQUIRED ? "required" : "none"),
                             k->def ? "`" : "", bounds, k->help);
+    }
+    return rc;
+}
+
+/* s as roff text: backslashes doubled, `code` in bold, a leading '.' or '\'' escaped. */
+static int roff_text(struct slt_buf *b, const char *s)
+{
+    int rc = 0, bold = 0;
+
+    if (*s == '.' || *s == '\'')
+        rc = slt_buf_append(b, "\\&", 2);
+    for (; *s && rc == 0; s++) {
+        if (*s == '\\')
+            rc = slt_buf_append(b, "\\e", 2);
+        else if (*s == '`')
+            rc = slt_buf_append(b, (bold = !bold) ? "\\fB" : "\\fR", 3);
+        else if (*s == '-')
+            rc = slt_buf_append(b, "\\-", 2);
+        else
+            rc = slt_buf_append(b, s, 1);
+    }
+    if (rc == 0 && bold)
+        rc = slt_buf_append(b, "\\fR", 3);
+    return rc;
+}
+
+int slt__config_man_keys(struct slt_buf *b)
+{
+    const char *section = "";
+    char bounds[96], line[256];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < SLT_ARRAY_SIZE(keys) && rc == 0; i++) {
+        const struct slt__config_key *k = &keys[i];
+
+        if (strcmp(section, k->section)) {
+            section = k->section;
+            rc = slt_buf_printf(b, ".SS \"%s\"\n", section);
+        }
+        doc_bounds(k, bounds, sizeof(bounds), "");
+        snprintf(line, sizeof(line), "%s; default %s%s%s%s%s", doc_type(k),
+                 k->def ? "`" : "",
+                 k->def ? k->def : (k->flags & SLT_KEY_REQUIRED ? "none, required" : "none"),
+                 k->def ? "`" : "", bounds[0] ? "; " : "", bounds);
+        if (rc == 0)
+            rc = slt_buf_printf(b, ".TP\n.B %s\n", k->name);
+        if (rc == 0)
+            rc = roff_text(b, line);
+        if (rc == 0)
+            rc = slt_buf_append(b, ".\n.br\n", 6);
+        if (rc == 0)
+            rc = roff_text(b, k->help);
+        if (rc == 0)
+            rc = slt_buf_append(b, "\n", 1);
     }
     return rc;
 }

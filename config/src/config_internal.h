@@ -46,5 +46,7 @@ const struct slt__config_key *slt__config_keys(size_t *n);
  */
 struct slt_buf;
 int slt__config_doc_keys(struct slt_buf *b);
+/* The same reference as roff (.SS per section, .TP per key), for slitail.yaml(5). */
+int slt__config_man_keys(struct slt_buf *b);
 
 #endif

@@ -15,6 +15,7 @@
 #include "slt/conn.h"
 
 #define COMPONENT "http"
+#define TLS_LOG_MS 10000
 
 /* ------------------------------------------------------------------------------------------ */
 /* Request reader                                                                              */
@@ -482,6 +483,7 @@ struct slt_http_server {
     size_t nconns;
     size_t nover;    /* of nconns, accepted over max_conns */
     size_t nclosing; /* of nconns, closing (their handles not closed yet) */
+    uint64_t tls_logged_ms, tls_unlogged;
     int port;
     int stopping;
     int listener_open;
@@ -493,6 +495,7 @@ static void conn_close(struct slt_http_conn *c);
 static void conn_process(struct slt_http_conn *c);
 static void on_alloc(struct slt_conn *sc, size_t hint, char **p, size_t *room);
 static void on_read(struct slt_conn *sc, long nread);
+static void tls_failed(struct slt_http_server *srv, struct slt_conn *sc);
 
 static void maybe_stopped(struct slt_http_server *srv)
 {
@@ -749,12 +752,28 @@ static void on_read(struct slt_conn *sc, long nread)
 
     if (nread < 0) {
         if (nread == SLT_EPROTO)
-            c->srv->counters.tls_failures++;
+            tls_failed(c->srv, sc);
         conn_close(c);
         return;
     }
     slt_http_in_wrote(c->in, (size_t)nread);
     conn_process(c);
+}
+
+/* A failed TLS handshake: counted, and logged at most once per TLS_LOG_MS with a count. */
+static void tls_failed(struct slt_http_server *srv, struct slt_conn *sc)
+{
+    uint64_t now = uv_now(srv->loop);
+
+    srv->counters.tls_failures++;
+    if (srv->tls_logged_ms && now - srv->tls_logged_ms < TLS_LOG_MS) {
+        srv->tls_unlogged++;
+        return;
+    }
+    slt_log(SLT_LOG_WARN, COMPONENT, "%s: %s (%llu more TLS failures since the last line)",
+            slt_conn_peer(sc), slt_conn_error(sc), (unsigned long long)srv->tls_unlogged);
+    srv->tls_logged_ms = now;
+    srv->tls_unlogged = 0;
 }
 
 static void on_connection(struct slt_listener *l, struct slt_conn *sc)

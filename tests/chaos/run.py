@@ -55,7 +55,7 @@ def main(argv):
     for s in chosen:
         t0 = time.time()
         figs, err = {}, None
-        S.XFAIL_WAIT["limit"] = 15 if short and s["xfail"] else None
+        S.XFAIL_WAIT["limit"] = 10 if short and s["xfail"] else None
         try:
             figs = s["fn"]() or {}
         except Exception as e:  # noqa: BLE001 - every failure is a result line

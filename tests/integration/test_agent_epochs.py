@@ -99,6 +99,91 @@ class AgentEpochs(L.AggrCase):
         finally:
             self.teardown()
 
+    def second_aggregator(self):
+        """Another aggregator on the same Redis; returns (proc, agent port, http port)."""
+        port, http = H.free_port(), H.free_port()
+        cfg = self.tmp.write("aggr2.yaml", "aggregator:\n  listen: 127.0.0.1:%d\n"
+                             "  http_listen: 127.0.0.1:%d\n  redis: %s\n  token_file: %s\n"
+                             % (port, http, self.redis.url, self.tmp.join("token")))
+        proc = H.Proc([H.binary("slitail-aggregator"), "-c", cfg], self.tmp.join("aggr2.log"))
+        H.wait_port(port)
+        return proc, port, http
+
+    def it_refuses_a_second_live_agent_with_the_same_id_on_another_aggregator(self):
+        self.setup()
+        aggr2 = None
+        try:
+            self.start_aggr()
+            aggr2, port2, http2 = self.second_aggregator()
+            a = L.Agent(self.tmp, self.acfg).start()
+            self.writer.write(300)
+            self.wait_redis_exact()
+            tmp_b = H.TempDir("slt-agent-b-")
+            try:
+                os.makedirs(tmp_b.join("logs"))
+                wb = L.LogWriter(tmp_b.join("logs", "access.log"), seed=11)
+                b = L.Agent(tmp_b, L.agent_config(tmp_b, port2, [wb.path])).start()
+                wb.write(400)
+                old_http, self.http = self.http, http2
+                try:
+                    H.wait_for(lambda: (self.metric(
+                        "slitail_aggregator_duplicate_sessions_total") or 0) >= 1, timeout=20,
+                        what="the duplicate session counted by the second aggregator")
+                finally:
+                    self.http = old_http
+                H.check_equal(a.term(), 0, "agent a exit code")
+                self.wait_redis_exact(writers=[self.writer, wb], timeout=40)
+                H.check_equal(b.term(), 0, "agent b exit code")
+            finally:
+                tmp_b.cleanup()
+        finally:
+            if aggr2:
+                aggr2.kill9()
+            self.teardown()
+
+    def it_hands_the_lease_to_the_same_instance_and_refuses_another(self):
+        """Protocol level: instance 'i-1' holds agent id 'x'; a new session of 'i-1' (the agent
+        reconnected before the old connection was seen dead) takes it over and the old session
+        is closed at its next renewal; instance 'i-2' is refused with a clear error."""
+        self.setup()
+        try:
+            self.start_aggr()
+            now = int(time.time()) // 60 * 60 - 600
+
+            def client(instance, epoch=5):
+                c = P.ProtoClient("127.0.0.1", self.port, L.TOKEN, "x", epoch, instance=instance)
+                H.check_equal(c.hello().get("t"), P.WELCOME, "welcome " + instance)
+                return c
+            old = client("i-1")
+            old.send_batch(1, [P.series("lease", [(now, 1, 0, 0)])])
+            H.check_equal(old.recv_ack()["status"], P.APPLIED, "first session")
+            other = client("i-2")
+            other.send_batch(2, [P.series("lease", [(now, 1, 0, 0)])])
+            m = other.recv()
+            H.check_equal(m.get("t"), P.ERROR, "another instance refused")
+            if "agent id 'x' already has a live session" not in m.get("msg", ""):
+                raise AssertionError("unclear refusal: %r" % m)
+            H.check_equal(other.closed(), True, "refused session closed")
+            new = client("i-1")
+            new.send_batch(2, [P.series("lease", [(now, 1, 0, 0)])])
+            H.check_equal(new.recv_ack()["status"], P.APPLIED, "the same instance took over")
+            # the old session's renewal (every 10 s) finds the lease gone and closes it
+            H.check_equal(old.closed(timeout=15), True, "old session closed")
+            # a lower epoch of the same instance: nothing applied, the stored epoch named
+            low = client("i-1", epoch=4)
+            low.send_batch(1, [P.series("lease", [(now, 1, 0, 0)])])
+            ack = low.recv_ack()
+            H.check_equal((ack["status"], ack.get("reason"), ack.get("mark")),
+                          (P.REJECTED, P.REJECT_STALE_EPOCH, 5), "stale epoch at the check")
+            for c in (new, low):
+                c.close()
+            H.check_equal(self.redis.raw("HGET", "slt:{s:lease}:tot", "g").strip(), "2",
+                          "applied exactly twice")
+            H.check_equal(self.metric("slitail_aggregator_duplicate_sessions_total"), 1,
+                          "duplicate sessions counted")
+        finally:
+            self.teardown()
+
     def it_refuses_a_second_live_agent_with_the_same_id_and_counts_it(self):
         self.setup()
         try:
