@@ -161,14 +161,20 @@ const char slt_store_apply_script[] =
 /*
  * The state of each alert shared by the aggregators (docs/ALERTS.md), so that of several
  * aggregators only the first to see a state change sends its webhook document. KEYS[1] =
- * slt:alert:<fingerprint>; ARGV = state, ttl seconds, "cas" or "refresh". "cas": set the
- * state, 1 when this call changed it (send), 0 when it already was (another aggregator sent
- * it). "refresh": an alert still firing keeps its key alive.
+ * slt:alert:<fingerprint>; ARGV = state, ttl seconds, mode (store.h, SLT_CAS_*). "cas": set
+ * the state, 1 when this call changed it (send), 0 when it already was (another aggregator
+ * sent it). "sync": the same, but an absent state counts as resolved. "refresh": an alert
+ * still firing keeps its key alive. "lease" (key slt:alert:lease, state = the holder): 1 when
+ * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
  */
 const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if ARGV[3] == 'lease' then "
+    "  if cur and cur ~= ARGV[1] then return 0 end "
+    "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end "
+    "if ARGV[3] == 'sync' and not cur and ARGV[1] == 'resolved' then return 0 end "
     "if cur == ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
@@ -2339,17 +2345,20 @@ int slt_store_req_series(struct slt_store_req *rq)
 }
 
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
-                      int64_t ttl_s, int refresh)
+                      int64_t ttl_s, int mode)
 {
+    static const char *const modes[] = {"cas", "refresh", "sync", "lease"};
     struct slt_store_op *op = req_op(rq);
     char args[256];
     int n;
 
     if (!op)
         return SLT_ENOMEM;
+    if (mode < SLT_CAS_SET || mode > SLT_CAS_LEASE)
+        return SLT_EINVAL;
     /* key, state, ttl and mode, NUL-separated */
     n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
-                 0, (long long)ttl_s, 0, refresh ? "refresh" : "cas");
+                 0, (long long)ttl_s, 0, modes[mode]);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;
     /* with its NUL: rcmd_send splits the arguments with strlen */
