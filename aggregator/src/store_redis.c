@@ -2372,14 +2372,15 @@ int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, con
                         uint64_t epoch, int64_t ttl_ms)
 {
     static const char *const ops[] = {"acquire", "renew", "release"};
-    char args[3 * SLT_STORE_MAX_NAME];
+    /* two keys with the id, the value (instance and description) */
+    char args[4 * SLT_STORE_MAX_NAME + 512];
     int n;
 
     if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
         return SLT_EINVAL;
     /* both keys, op, value, epoch and ttl, NUL-separated */
-    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld", agent,
-                 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
+    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld",
+                 agent, 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
                  (long long)ttl_ms);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;
