@@ -426,6 +426,8 @@ static int nodes_up(const struct slt_store *st, int query)
     return 1;
 }
 
+extern const char slt_store_series_script[];
+
 /*
  * CONFIG GET maxmemory-policy: anything but noeviction lets Redis evict buckets and marks
  * under memory pressure (the API forgets SLIs, marks vanish). Warned, and shown in /metrics;
@@ -467,6 +469,9 @@ static void on_ingest_up(struct slt_rconn *c)
     /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
      * anyway: a SCRIPT FLUSH can come at any time) */
     slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    argv[2] = slt_store_series_script;
+    lens[2] = strlen(slt_store_series_script);
+    slt_rconn_command(c, NULL, NULL, 3, argv, lens);
     {
         const char *cg[3] = {"CONFIG", "GET", "maxmemory-policy"};
         size_t cl[3] = {6, 3, 16};
@@ -491,9 +496,21 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
         want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
 
+extern const char slt_store_cas_script[];
+
 static void on_query_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
+    const char *scripts[2] = {slt_store_cas_script, slt_store_lease_script};
+    size_t i;
+
+    /* the scripts this connection runs, loaded before their first EVALSHA (no NOSCRIPT) */
+    for (i = 0; i < 2; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", scripts[i]};
+        size_t lens[3] = {6, 4, strlen(scripts[i])};
+
+        slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    }
 
     if (n->st->cluster && (!n->st->map_complete || n->st->refresh_wanted))
         want_refresh(n->st);
@@ -782,7 +799,6 @@ static struct node *follow_redirect(struct slt_store *st, struct node *from,
 
 static void on_tick(uv_timer_t *t);
 extern const char slt_store_cas_script[];
-extern const char slt_store_series_script[];
 
 static int dup_str(char **dst, const char *src)
 {
