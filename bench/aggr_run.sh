@@ -2,8 +2,9 @@
 # Aggregator ingest benchmark: a private redis-server (no persistence), slitail-aggregator from
 # $BUILD (default build-rel, a RelWithDebInfo/Release build), and bench/aggr_load.c driving
 # AGENTS simulated agents x BATCHES batches of SERIES SLIs x MINUTES rows. Then redis-benchmark
-# on the same Redis for scale. TLS=1 runs the agents over TLS. Results go to stdout; see
-# bench/RESULTS.md.
+# on the same Redis for scale. TLS=1 runs the agents over TLS. CLUSTER=N stores into a Redis
+# Cluster of N masters (no replicas; aggregator.redis_cluster) instead of one Redis (N=1 is a
+# cluster of one node holding every slot). Results go to stdout; see bench/RESULTS.md.
 set -eu
 BUILD=${BUILD:-build-rel}
 AGENTS=${AGENTS:-1000}
@@ -12,9 +13,12 @@ SERIES=${SERIES:-10}
 MINUTES=${MINUTES:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TMP=$(mktemp -d /tmp/slt-aggr-bench.XXXXXX)
+CLUSTER=${CLUSTER:-0}
+CLUSTER_PIDS=""
 cleanup() {
     [ -n "${AGGR_PID:-}" ] && kill "$AGGR_PID" 2>/dev/null || true
     [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null || true
+    for p in $CLUSTER_PIDS; do kill "$p" 2>/dev/null || true; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -28,9 +32,41 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 RPORT=$(free_port)
 APORT=$(free_port)
 HPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-    --logfile "$TMP/redis.log" &
-REDIS_PID=$!
+STORE_YAML="  redis: redis://127.0.0.1:$RPORT/0"
+RCLI="redis-cli -p $RPORT"
+if [ "$CLUSTER" -gt 0 ]; then
+    # N masters on ports whose cluster bus (port + 10000) is free as well
+    NODES=""
+    i=0
+    while [ $i -lt "$CLUSTER" ]; do
+        p=$(free_port)
+        [ "$p" -gt 55000 ] && continue
+        mkdir -p "$TMP/node$i"
+        redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$TMP/node$i" --logfile "$TMP/node$i/redis.log" --cluster-enabled yes \
+            --cluster-config-file nodes.conf &
+        CLUSTER_PIDS="$CLUSTER_PIDS $!"
+        NODES="$NODES 127.0.0.1:$p"
+        [ $i = 0 ] && RPORT=$p
+        i=$((i + 1))
+    done
+    sleep 0.5
+    if [ "$CLUSTER" = 1 ]; then
+        redis-cli -p "$RPORT" cluster addslotsrange 0 16383 >/dev/null
+    else
+        redis-cli --cluster create $NODES --cluster-replicas 0 --cluster-yes >/dev/null
+    fi
+    for _ in $(seq 50); do
+        redis-cli -p "$RPORT" cluster info | grep -q 'cluster_state:ok' && break
+        sleep 0.2
+    done
+    STORE_YAML="  redis_cluster: [$(echo $NODES | sed "s/\([^ ]*\)/'\1'/g; s/ /, /g")]"
+    RCLI="redis-cli -c -p $RPORT"
+else
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+        --logfile "$TMP/redis.log" &
+    REDIS_PID=$!
+fi
 echo bench-token > "$TMP/token"
 # TLS=1: the agents connect with TLS (server certificate only, made here by the openssl CLI)
 TLS_YAML=""
@@ -49,7 +85,7 @@ cat > "$TMP/aggr.yaml" <<YAML
 aggregator:
   listen: 127.0.0.1:$APORT
   http_listen: 127.0.0.1:$HPORT
-  redis: redis://127.0.0.1:$RPORT/0
+$STORE_YAML
   token_file: $TMP/token
   max_agents: $((AGENTS + 100))
 $TLS_YAML
@@ -57,13 +93,21 @@ YAML
 sleep 0.3
 ${AGGR_WRAP:-} "$ROOT/$BUILD/bin/slitail-aggregator" -c "$TMP/aggr.yaml" 2>"$TMP/aggr.log" &
 AGGR_PID=$!
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -qs "connected to" "$TMP/aggr.log" && break; sleep 0.3; done
+for _ in $(seq 30); do
+    if [ "$CLUSTER" -gt 0 ]; then
+        grep -qs "slot map complete" "$TMP/aggr.log" && break
+    else
+        grep -qs "connected to" "$TMP/aggr.log" && break
+    fi
+    sleep 0.3
+done
+sleep 0.5
 ulimit -n 65536 2>/dev/null || true
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 "$TMP/aggr_load" 127.0.0.1 "$APORT" "$TMP/token" "$AGENTS" "$BATCHES" "$SERIES" "$MINUTES" |
     tee "$TMP/load.out"
 set -- $(grep '^expected' "$TMP/load.out")
-got="g $(redis-cli -p "$RPORT" hget "$2" g) b $(redis-cli -p "$RPORT" hget "$2" b) e $(redis-cli -p "$RPORT" hget "$2" e)"
+got="g $($RCLI hget "$2" g) b $($RCLI hget "$2" b) e $($RCLI hget "$2" e)"
 if [ "$got" = "$3 $4 $5 $6 $7 $8" ]; then
     echo "redis $2: $got (exact)"
 else
@@ -72,6 +116,12 @@ else
 fi
 echo "aggregator cpu (user+sys ticks): $(awk '{print $14+$15}' /proc/$AGGR_PID/stat)," \
      "rss $(awk '/VmRSS/{print $2" "$3}' /proc/$AGGR_PID/status)"
+if [ "$CLUSTER" -gt 0 ]; then
+    for n in $NODES; do
+        echo "node $n: $(redis-cli -p "${n#*:}" info commandstats | grep evalsha | cut -d, -f1-2)"
+    done
+    exit 0
+fi
 redis-cli -p "$RPORT" info commandstats | grep -E 'evalsha|hincrby|hmget|cmdstat_hset' || true
 echo "redis-benchmark on the same server:"
 redis-benchmark -p "$RPORT" -q -n 200000 -c 50 -t ping,hset 2>/dev/null | tr '\r' '\n' | grep -v '^$' | tail -2

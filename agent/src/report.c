@@ -178,6 +178,8 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
     slt_buf_printf(b, "  \"connection\": {\"state\": \"%s\", \"address\": ",
                    a->ship ? conn_name(slt_ship_state(a->ship)) : "down");
     json_str(b, a->ship ? slt_ship_address(a->ship) : "");
+    slt_buf_printf(b, ", \"last_error\": ");
+    json_str(b, a->ship ? slt_ship_last_error(a->ship) : "");
     slt_buf_printf(b,
                    ", \"connects\": %" PRIu64 ", \"failures\": %" PRIu64
                    ", \"tls_failures\": %" PRIu64 "},\n",

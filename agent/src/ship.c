@@ -769,6 +769,11 @@ enum slt_conn_state slt_ship_state(const struct slt_ship *s)
     return s->state;
 }
 
+const char *slt_ship_last_error(const struct slt_ship *s)
+{
+    return s->last_err;
+}
+
 const char *slt_ship_address(const struct slt_ship *s)
 {
     return s->addr;

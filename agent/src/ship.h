@@ -77,6 +77,8 @@ void slt_ship_reload_tls(struct slt_ship *s);
 void slt_ship_close(struct slt_ship *s);
 enum slt_conn_state slt_ship_state(const struct slt_ship *s);
 const char *slt_ship_address(const struct slt_ship *s);
+/* Why the last connection failed or ended ("" once a session is up). */
+const char *slt_ship_last_error(const struct slt_ship *s);
 const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s);
 int slt_ship_handles_open(const struct slt_ship *s);
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "slo.h"
@@ -80,6 +81,7 @@ struct pending_doc {
     char *doc; /* json_dumps, free() */
     char fp[17];
     const char *state; /* "firing" or "resolved" */
+    int mode;          /* SLT_CAS_SET (a state change), SLT_CAS_SYNC (taking over the lease) */
 };
 
 /*
@@ -113,6 +115,8 @@ struct slt_alert {
     int eval_stale; /* the config changed meanwhile: its sums no longer match */
     int eval_failed;
     int redis_logged_down;
+    char id[160]; /* holder id of the alerting lease: host/pid/http_listen */
+    int leader;   /* holds the alerting lease: sends the webhook documents */
     /* phase 2: webhook documents of this evaluation's state changes, waiting for their CAS */
     int cas_phase;
     struct pending_doc *docs;
@@ -760,7 +764,8 @@ static void am_send(struct slt_alert *al, int64_t now)
 /* Evaluation                                                                                  */
 
 /* Keeps the document of a state change until its compare-and-set answered. */
-static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state)
+static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state,
+                    int mode)
 {
     struct pending_doc *d;
 
@@ -782,6 +787,7 @@ static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char 
     d = &al->docs[al->ndocs++];
     d->doc = doc;
     d->state = state;
+    d->mode = mode;
     snprintf(d->fp, sizeof(d->fp), "%s", fp);
 }
 
@@ -832,7 +838,7 @@ static void eval_apply(struct slt_alert *al, int64_t now)
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s firing", s->slo.name,
                         s->slo.tiers[t].name);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, t, 1, now, fp), fp, "firing");
+                    doc_add(al, webhook_doc(c, s, t, 1, now, fp), fp, "firing", SLT_CAS_SET);
             } else {
                 st->firing = 0;
                 st->resolve_pending = c->has_am;
@@ -840,7 +846,7 @@ static void eval_apply(struct slt_alert *al, int64_t now)
                 slt_log(SLT_LOG_INFO, COMPONENT, "slo '%s': %s resolved", s->slo.name,
                         s->slo.tiers[t].name);
                 if (c->has_wh)
-                    doc_add(al, webhook_doc(c, s, t, 0, now, fp), fp, "resolved");
+                    doc_add(al, webhook_doc(c, s, t, 0, now, fp), fp, "resolved", SLT_CAS_SET);
             }
         }
         for (k = 0; k < s->slo.ntiers; k++)
@@ -891,6 +897,63 @@ static int64_t cas_ttl(const struct slt_alert *al, const char *state)
                                     : RESOLVED_TTL_S;
 }
 
+/* The documents of this evaluation are dropped: another aggregator sends them. */
+static void docs_drop(struct slt_alert *al)
+{
+    size_t i;
+
+    for (i = 0; i < al->ndocs; i++)
+        free(al->docs[i].doc);
+    al->ndocs = 0;
+}
+
+/*
+ * The alerting lease (docs/ALERTS.md, "Several aggregators"): of the aggregators on one store,
+ * the one holding slt:alert:lease sends the webhook documents; the others evaluate too (for
+ * /metrics and Alertmanager, which deduplicates) but send none. A new holder brings the shared
+ * state of every alert in line with what it sees (SLT_CAS_SYNC): a state change the old one
+ * recorded is not sent again, one it never recorded is. Answer 0 of the evaluation's request.
+ */
+static void lease_update(struct slt_alert *al)
+{
+    struct alert_conf *c = al->conf;
+    int held = !al->eval_failed && al->rq.ncas > 0 && al->rq.cas[0] == 1;
+    int64_t now = slt_now_ms() / 1000;
+    size_t i, k;
+    char fp[17];
+
+    if (held != al->leader)
+        slt_log(SLT_LOG_INFO, COMPONENT, "%s the alerting lease (webhook documents)",
+                held ? "took" : "lost");
+    al->stats->alert_leader = (uint64_t)held;
+    if (!held) {
+        if (!al->eval_failed)
+            al->leader = 0;
+        docs_drop(al);
+        return;
+    }
+    if (!al->leader && c->has_wh && !al->eval_stale) {
+        docs_drop(al);
+        for (i = 0; i < c->nslos; i++) {
+            const struct alert_slo *s = &c->slos[i];
+
+            for (k = 0; k < s->slo.ntiers; k++) {
+                int f = s->st[k].firing;
+
+                doc_add(al, webhook_doc(c, s, k, f, now, fp), fp, f ? "firing" : "resolved",
+                        SLT_CAS_SYNC);
+            }
+        }
+    }
+    al->leader = 1;
+}
+
+/* The lease lives 3 intervals: a holder that stops is replaced within 4 (docs/ALERTS.md). */
+static int64_t lease_ttl_s(const struct slt_alert *al)
+{
+    return 3 * ((al->conf->interval_ms + 999) / 1000);
+}
+
 /*
  * Every sum is in: change the states and post to Alertmanager. Webhook documents of state
  * changes first go through a compare-and-set of the alert's shared state (in the store, under
@@ -921,12 +984,15 @@ static void eval_finish(struct slt_alert *al)
         eval_apply(al, now);
         am_send(al, now);
     }
+    lease_update(al);
     slt_store_req_reset(&al->rq);
     for (i = 0; rc == 0 && i < al->ndocs; i++)
         rc = slt_store_req_cas(&al->rq, al->docs[i].fp, al->docs[i].state,
-                               cas_ttl(al, al->docs[i].state), 0);
+                               cas_ttl(al, al->docs[i].state), al->docs[i].mode);
     /* after the documents (cas_done tells them apart by their index) */
-    for (i = 0; rc == 0 && al->conf->has_wh && !al->eval_failed && i < al->conf->nslos; i++) {
+    for (i = 0; rc == 0 && al->conf->has_wh && al->leader && !al->eval_failed &&
+                i < al->conf->nslos;
+         i++) {
         for (k = 0; rc == 0 && k < al->conf->slos[i].slo.ntiers; k++) {
             char fp[17];
             json_t *labels;
@@ -936,7 +1002,7 @@ static void eval_finish(struct slt_alert *al)
             labels = labels_json(al->conf, &al->conf->slos[i], k);
             fingerprint(labels, fp);
             json_decref(labels);
-            rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), 1);
+            rc = slt_store_req_cas(&al->rq, fp, "firing", cas_ttl(al, "firing"), SLT_CAS_REFRESH);
         }
     }
     if ((al->ndocs || al->rq.op) && rc == 0 &&
@@ -970,6 +1036,8 @@ static int eval_queue(struct slt_alert *al)
     int rc;
 
     rc = slt_store_req_sums(&al->rq, c->nslos * SLOTS);
+    if (rc == 0)
+        rc = slt_store_req_cas(&al->rq, "lease", al->id, lease_ttl_s(al), SLT_CAS_LEASE);
     for (i = 0; rc == 0 && i < c->nslos; i++) {
         const struct alert_slo *s = &c->slos[i];
         struct slt_slo_ranges r;
@@ -1094,6 +1162,14 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
     al->stats = stats;
     al->store = store;
     al->pdq.al = al;
+    {
+        char host[64] = "aggregator";
+
+        gethostname(host, sizeof(host) - 1);
+        host[sizeof(host) - 1] = '\0';
+        snprintf(al->id, sizeof(al->id), "%.60s/%d/%.60s", host, (int)getpid(),
+                 cfg->aggregator.http_listen ? cfg->aggregator.http_listen : "");
+    }
     slt_store_req_init(&al->rq);
     al->rq.done = on_store_reply;
     al->rq.data = al;
@@ -1146,14 +1222,14 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
                     n->ts[t] = o->ts[k];
                     n->st[t] = o->st[k];
                     n->st[t].resolve_sending = 0;
-                } else if (o->st[k].firing && old->has_wh) {
+                } else if (o->st[k].firing && old->has_wh && al->leader) {
                     wq_push(al, webhook_doc(old, o, k, 0, now, fp));
                 }
             }
             continue;
         }
         for (k = 0; k < o->slo.ntiers; k++) {
-            if (o->st[k].firing && old->has_wh)
+            if (o->st[k].firing && old->has_wh && al->leader)
                 wq_push(al, webhook_doc(old, o, k, 0, now, fp));
             /* Alertmanager ends it by itself when its endsAt (4 intervals) passes */
         }

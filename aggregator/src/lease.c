@@ -22,9 +22,9 @@ struct slt_lease {
     struct slt_store *store;
     uv_timer_t timer; /* renewals while held */
     struct slt_store_req rq;
-    int asking;    /* rq is in flight */
-    int renewing;  /* ... and it is a RENEW */
-    int held;      /* the lease key is ours */
+    int asking;   /* rq is in flight */
+    int renewing; /* ... and it is a RENEW */
+    int held;     /* the lease key is ours */
     int closing;
     enum lease_state state;
     uint64_t epoch; /* the epoch checked */

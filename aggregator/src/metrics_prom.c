@@ -168,6 +168,10 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                        "\nslitail_aggregator_redis_latency_seconds_sum %.9g\n"
                        "slitail_aggregator_redis_latency_seconds_count %" PRIu64 "\n",
                        st->redis_latency_count, st->redis_latency_sum, st->redis_latency_count));
+    TRY(counter(b, "slitail_alert_lease_held", "gauge",
+                "1 when this aggregator holds the alerting lease: it sends the webhook "
+                "documents of state changes (docs/ALERTS.md).",
+                st->alert_leader));
     TRY(counter(b, "slitail_alerts_firing", "gauge",
                 "Burn-rate alerts firing after the last evaluation.", st->alerts_firing));
     TRY(slt_prom_header(b, "slitail_alert_evaluations_total", "counter",

@@ -39,6 +39,7 @@ struct slt_aggr_stats {
     uint64_t alert_evaluations;              /* evaluations that read every SLO from Redis */
     uint64_t alert_eval_failures;            /* evaluations that could not (Redis down or slow) */
     uint64_t alerts_firing;                  /* gauge: alerts firing after the last evaluation */
+    uint64_t alert_leader; /* gauge: this aggregator holds the alerting lease (sends webhooks) */
     uint64_t alert_notifications_sent[3];    /* answered 2xx */
     uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */
     uint64_t alert_notifications_dropped[3]; /* never sent: the queue was full */

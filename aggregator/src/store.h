@@ -188,11 +188,17 @@ int slt_store_req_total(struct slt_store_req *rq, int kind, const char *name, si
 int slt_store_req_member(struct slt_store_req *rq, int kind, const char *name);
 int slt_store_req_series(struct slt_store_req *rq);
 /*
- * Compare-and-set of an alert's shared state (slt_store_req_cas) or, with refresh, keeps a
- * state that is still current alive. Answer k (the k-th call) in rq.cas[k].
+ * Compare-and-set of an alert's shared state (fingerprint: 16 hex digits) by mode:
+ *   SLT_CAS_SET      set state; 1 when this call changed it, 0 when it already was so
+ *   SLT_CAS_REFRESH  keep a state that is still current alive for ttl_s; 0
+ *   SLT_CAS_SYNC     as SET, but an absent state counts as "resolved"
+ *   SLT_CAS_LEASE    fingerprint "lease", state = holder id: 1 when the caller holds the
+ *                    alerting lease (free or its own: taken for ttl_s), 0 when another does
+ * Answer k (the k-th call) in rq.cas[k] (-1: no answer).
  */
+enum { SLT_CAS_SET = 0, SLT_CAS_REFRESH = 1, SLT_CAS_SYNC = 2, SLT_CAS_LEASE = 3 };
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
-                      int64_t ttl_s, int refresh);
+                      int64_t ttl_s, int mode);
 /*
  * One live session per agent id (docs/REDIS.md, "Sessions"): slt:{a:<agent>}:lease holds the
  * session's value ("<instance>\n<description>", instance "" for agents that send none) for

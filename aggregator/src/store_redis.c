@@ -161,14 +161,20 @@ const char slt_store_apply_script[] =
 /*
  * The state of each alert shared by the aggregators (docs/ALERTS.md), so that of several
  * aggregators only the first to see a state change sends its webhook document. KEYS[1] =
- * slt:alert:<fingerprint>; ARGV = state, ttl seconds, "cas" or "refresh". "cas": set the
- * state, 1 when this call changed it (send), 0 when it already was (another aggregator sent
- * it). "refresh": an alert still firing keeps its key alive.
+ * slt:alert:<fingerprint>; ARGV = state, ttl seconds, mode (store.h, SLT_CAS_*). "cas": set
+ * the state, 1 when this call changed it (send), 0 when it already was (another aggregator
+ * sent it). "sync": the same, but an absent state counts as resolved. "refresh": an alert
+ * still firing keeps its key alive. "lease" (key slt:alert:lease, state = the holder): 1 when
+ * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
  */
 const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if ARGV[3] == 'lease' then "
+    "  if cur and cur ~= ARGV[1] then return 0 end "
+    "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end "
+    "if ARGV[3] == 'sync' and not cur and ARGV[1] == 'resolved' then return 0 end "
     "if cur == ARGV[1] then return 0 end "
     "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1";
 
@@ -420,6 +426,8 @@ static int nodes_up(const struct slt_store *st, int query)
     return 1;
 }
 
+extern const char slt_store_series_script[];
+
 /*
  * CONFIG GET maxmemory-policy: anything but noeviction lets Redis evict buckets and marks
  * under memory pressure (the API forgets SLIs, marks vanish). Warned, and shown in /metrics;
@@ -461,6 +469,9 @@ static void on_ingest_up(struct slt_rconn *c)
     /* pipelined before any EVALSHA on this connection, so they find it (NOSCRIPT is handled
      * anyway: a SCRIPT FLUSH can come at any time) */
     slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    argv[2] = slt_store_series_script;
+    lens[2] = strlen(slt_store_series_script);
+    slt_rconn_command(c, NULL, NULL, 3, argv, lens);
     {
         const char *cg[3] = {"CONFIG", "GET", "maxmemory-policy"};
         size_t cl[3] = {6, 3, 16};
@@ -485,9 +496,21 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
         want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
 
+extern const char slt_store_cas_script[];
+
 static void on_query_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
+    const char *scripts[2] = {slt_store_cas_script, slt_store_lease_script};
+    size_t i;
+
+    /* the scripts this connection runs, loaded before their first EVALSHA (no NOSCRIPT) */
+    for (i = 0; i < 2; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", scripts[i]};
+        size_t lens[3] = {6, 4, strlen(scripts[i])};
+
+        slt_rconn_command(c, NULL, NULL, 3, argv, lens);
+    }
 
     if (n->st->cluster && (!n->st->map_complete || n->st->refresh_wanted))
         want_refresh(n->st);
@@ -776,7 +799,6 @@ static struct node *follow_redirect(struct slt_store *st, struct node *from,
 
 static void on_tick(uv_timer_t *t);
 extern const char slt_store_cas_script[];
-extern const char slt_store_series_script[];
 
 static int dup_str(char **dst, const char *src)
 {
@@ -2339,17 +2361,20 @@ int slt_store_req_series(struct slt_store_req *rq)
 }
 
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
-                      int64_t ttl_s, int refresh)
+                      int64_t ttl_s, int mode)
 {
+    static const char *const modes[] = {"cas", "refresh", "sync", "lease"};
     struct slt_store_op *op = req_op(rq);
     char args[256];
     int n;
 
     if (!op)
         return SLT_ENOMEM;
+    if (mode < SLT_CAS_SET || mode > SLT_CAS_LEASE)
+        return SLT_EINVAL;
     /* key, state, ttl and mode, NUL-separated */
     n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
-                 0, (long long)ttl_s, 0, refresh ? "refresh" : "cas");
+                 0, (long long)ttl_s, 0, modes[mode]);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;
     /* with its NUL: rcmd_send splits the arguments with strlen */
@@ -2363,14 +2388,15 @@ int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, con
                         uint64_t epoch, int64_t ttl_ms)
 {
     static const char *const ops[] = {"acquire", "renew", "release"};
-    char args[3 * SLT_STORE_MAX_NAME];
+    /* two keys with the id, the value (instance and description) */
+    char args[4 * SLT_STORE_MAX_NAME + 512];
     int n;
 
     if (op < SLT_LEASE_ACQUIRE || op > SLT_LEASE_RELEASE)
         return SLT_EINVAL;
     /* both keys, op, value, epoch and ttl, NUL-separated */
-    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld", agent,
-                 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
+    n = snprintf(args, sizeof(args), "slt:{a:%s}:lease%cslt:{a:%s}:epoch%c%s%c%s%c%llu%c%lld",
+                 agent, 0, agent, 0, ops[op], 0, value, 0, (unsigned long long)epoch, 0,
                  (long long)ttl_ms);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;

@@ -16,6 +16,22 @@ SERIES = [(P.SLI, n) for n in L.SLI_NAMES] + [(P.INPUT, "web")]
 
 
 class AgentEpochs(L.AggrCase):
+    def start_with_agent(self):
+        """The aggregator, then agent web-1 with 300 lines stored: the agent."""
+        self.start_aggr()
+        a = L.Agent(self.tmp, self.acfg).start()
+        self.writer.write(300)
+        self.wait_redis_exact()
+        return a
+
+    def agent_b(self, tmp_b, port, seed):
+        """Another host with the same agent.id, its own logs and state dir: (agent, writer)."""
+        os.makedirs(tmp_b.join("logs"))
+        wb = L.LogWriter(tmp_b.join("logs", "access.log"), seed=seed)
+        b = L.Agent(tmp_b, L.agent_config(tmp_b, port, [wb.path])).start()
+        wb.write(400)
+        return b, wb
+
     def token_holder(self, epoch, series=SERIES):
         """Sends one batch as agent web-1 with the given epoch and no counts; its ack."""
         c = P.ProtoClient("127.0.0.1", self.port, L.TOKEN, "web-1", epoch)
@@ -29,10 +45,7 @@ class AgentEpochs(L.AggrCase):
     def it_moves_above_an_epoch_stored_by_a_token_holder(self):
         self.setup()
         try:
-            self.start_aggr()
-            a = L.Agent(self.tmp, self.acfg).start()
-            self.writer.write(300)
-            self.wait_redis_exact()
+            a = self.start_with_agent()
             st = a.status()
             # an hour ahead of the agent's epoch (a millisecond clock)
             high = st["epoch"] + 3600 * 1000
@@ -79,10 +92,7 @@ class AgentEpochs(L.AggrCase):
     def it_moves_above_an_epoch_stored_for_one_series_while_it_was_down(self):
         self.setup()
         try:
-            self.start_aggr()
-            a = L.Agent(self.tmp, self.acfg).start()
-            self.writer.write(300)
-            self.wait_redis_exact()
+            a = self.start_with_agent()
             epoch = a.status()["epoch"]
             H.check_equal(a.term(), 0, "agent exit code")
             # one series only: a batch of the agent would be half applied, half rejected
@@ -113,17 +123,11 @@ class AgentEpochs(L.AggrCase):
         self.setup()
         aggr2 = None
         try:
-            self.start_aggr()
+            a = self.start_with_agent()
             aggr2, port2, http2 = self.second_aggregator()
-            a = L.Agent(self.tmp, self.acfg).start()
-            self.writer.write(300)
-            self.wait_redis_exact()
             tmp_b = H.TempDir("slt-agent-b-")
             try:
-                os.makedirs(tmp_b.join("logs"))
-                wb = L.LogWriter(tmp_b.join("logs", "access.log"), seed=11)
-                b = L.Agent(tmp_b, L.agent_config(tmp_b, port2, [wb.path])).start()
-                wb.write(400)
+                b, wb = self.agent_b(tmp_b, port2, 11)
                 old_http, self.http = self.http, http2
                 try:
                     H.wait_for(lambda: (self.metric(
@@ -187,22 +191,18 @@ class AgentEpochs(L.AggrCase):
     def it_refuses_a_second_live_agent_with_the_same_id_and_counts_it(self):
         self.setup()
         try:
-            self.start_aggr()
-            a = L.Agent(self.tmp, self.acfg).start()
-            self.writer.write(300)
-            self.wait_redis_exact()
+            a = self.start_with_agent()
             # another host, the same agent.id, its own logs and state dir
             tmp_b = H.TempDir("slt-agent-b-")
             try:
-                os.makedirs(tmp_b.join("logs"))
-                wb = L.LogWriter(tmp_b.join("logs", "access.log"), seed=7)
-                cfg_b = L.agent_config(tmp_b, self.port, [wb.path])
-                b = L.Agent(tmp_b, cfg_b).start()
-                wb.write(400)
+                b, wb = self.agent_b(tmp_b, self.port, 7)
                 H.wait_for(lambda: (self.metric("slitail_aggregator_duplicate_sessions_total")
                                     or 0) >= 1, timeout=20, what="the duplicate session counted")
                 H.wait_for(lambda: "already has a live session" in b.output(), timeout=10,
                            what="the refused agent told why")
+                H.wait_for(lambda: "already has a live session" in
+                           ((b.status() or {}).get("connection") or {}).get("last_error", ""),
+                           timeout=15, what="--status telling why")
                 # the first one is still served and exact
                 self.writer.write(200)
                 self.wait_redis_exact()

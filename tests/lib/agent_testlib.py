@@ -255,8 +255,8 @@ def diff(got, want):
     return out
 
 
-def wait_exact(fake, writers, timeout=30.0):
-    """Waits until the fake aggregator holds exactly the writers' ground truth."""
+def truth(writers):
+    """The writers' ground truth together: ({(sli, minute): [g, b, e]}, lines, unparsed)."""
     want = {}
     lines = unparsed = 0
     for w in writers:
@@ -266,6 +266,12 @@ def wait_exact(fake, writers, timeout=30.0):
                 acc[i] += v[i]
         lines += w.lines
         unparsed += w.unparsed
+    return want, lines, unparsed
+
+
+def wait_exact(fake, writers, timeout=30.0):
+    """Waits until the fake aggregator holds exactly the writers' ground truth."""
+    want, lines, unparsed = truth(writers)
     deadline = time.time() + timeout
     while True:
         tot = fake.totals()
@@ -377,16 +383,7 @@ class AggrCase(H.TestCase):
 
     def wait_redis_exact(self, writers=None, timeout=40):
         """Until Redis holds exactly the writers' ground truth, SLIs and input lines alike."""
-        writers = writers or [self.writer]
-        want = {}
-        lines = unparsed = 0
-        for w in writers:
-            for k, v in w.expected.items():
-                acc = want.setdefault(k, [0, 0, 0])
-                for i in range(3):
-                    acc[i] += v[i]
-            lines += w.lines
-            unparsed += w.unparsed
+        want, lines, unparsed = truth(writers or [self.writer])
         deadline = time.time() + timeout
         while True:
             d = diff(self.redis_totals(), want)
