@@ -92,6 +92,7 @@ struct slt_tail_file {
     int size_lies; /* reported a size below bytes it had (logged once) */
     uint64_t lines, oversize, truncations, errors;
     int64_t last_line_ms;
+    int64_t first_bytes_ns; /* wall clock when its first bytes were first seen; 0: not yet */
 };
 
 /*
@@ -111,6 +112,7 @@ struct tail_group {
     int64_t sib_ns; /* wall clock just before sib was listed */
     int valid;      /* sib was taken */
     int rotated;    /* a rotation of this path was seen in this scan */
+    int young_hold; /* siblings were left to judge at the next scan under young_active() */
     /* the newest sibling at the last scan, checkpointed as a POS_MARK: after a restart,
        siblings newer than it came while we were down */
     int mark_valid, mark_none, mark_gz;
@@ -468,6 +470,8 @@ static int file_add(struct slt_tail *t, int fd, const struct stat *st, const cha
         file_free(f);
         return rc;
     }
+    if (f->fp_len > 0)
+        f->first_bytes_ns = wall_ns();
     if (before) {
         f->pred = before->pred;
         before->pred = f;
@@ -908,6 +912,8 @@ static void file_check(struct slt_tail_file *f)
     }
     if (f->fp_len < SLT_TAIL_FP_BYTES && f->size > f->fp_len &&
         fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
+        if (f->fp_len == 0 && got > 0)
+            f->first_bytes_ns = wall_ns();
         f->fp = fp;
         f->fp_len = got;
     }
@@ -1088,6 +1094,8 @@ static void file_read(struct slt_tail_file *f)
             uint32_t got = 0;
 
             if (fp_plain(f->fd, SLT_TAIL_FP_BYTES, &fp, &got) == 0) {
+                if (f->fp_len == 0 && got > 0)
+                    f->first_bytes_ns = wall_ns();
                 f->fp = fp;
                 f->fp_len = got;
             }
@@ -1267,6 +1275,23 @@ static int unread_active(struct slt_tail *t, struct tail_group *g)
     return f && f->offset == 0 && f->read_off == 0 && f->fp_len == 0;
 }
 
+/*
+ * The file at g's path showed its first bytes only after g's last listing (it was empty when
+ * followed): a copytruncate before its first read left bytes we never saw in a sibling new
+ * since that listing, and the truncation itself left no trace (no offset, no first bytes to
+ * lose). Seen at 15 ms rotations: a file made by a rename rotation, written, copytruncated
+ * and written again before its first read. Such siblings are adopted, except ones that may
+ * still be written (empty, or changed within 200 ms): they are judged again at the next
+ * scan (young_hold), so a copytruncate copy is never taken while it is being made.
+ */
+static int young_active(struct slt_tail *t, struct tail_group *g)
+{
+    struct slt_tail_file *f = active_of(t, g);
+
+    return f && f->truncations == 0 && f->first_bytes_ns &&
+           (g->young_hold || f->first_bytes_ns >= g->sib_ns - TAIL_LISTED_SLACK_NS);
+}
+
 /* Follows sibling x again from `from`, before the file at the path. */
 static void adopt(struct slt_tail *t, struct tail_group *g, struct cand *x, uint64_t from,
                   int skipping, const char *why)
@@ -1312,9 +1337,13 @@ static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands
  * lived at the path between two scans (rotated again before we looked), or are a copy of bytes
  * we never saw. Read them from 0, before the file at the path.
  */
-static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur)
+static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur,
+                                int young)
 {
     size_t i, k;
+    int64_t now_ns = wall_ns();
+
+    g->young_hold = 0;
 
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
@@ -1334,6 +1363,12 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
          */
         if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS)
             continue;
+        if (young && (x->size == 0 || x->mtime_ns > now_ns - 2 * TAIL_LISTED_SLACK_NS)) {
+            /* maybe a copy still being written: judged again at the next scan */
+            x->moved = 1;
+            g->young_hold = 1;
+            continue;
+        }
         if (grave_of(t, x) || is_copy_of_followed(t, x))
             continue; /* ours, read and closed; or a copy of one we follow */
         adopt(t, g, x, 0, 0, "was rotated before it was seen");
@@ -1406,7 +1441,11 @@ static void groups_update(struct slt_tail *t)
         t->moved = 0;
         resume_graves(t, g, &cur);
         if (g->valid && (g->rotated || unread_active(t, g)))
-            adopt_intermediates(t, g, &cur);
+            adopt_intermediates(t, g, &cur, 0);
+        else if (g->valid && young_active(t, g))
+            adopt_intermediates(t, g, &cur, 1);
+        else
+            g->young_hold = 0;
         group_mark(t, g, &cur);
         /* a sibling that was renamed while we looked at it was not judged: it stays out of
            the snapshot and the next scan looks at it again as new */
