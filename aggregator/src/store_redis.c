@@ -795,6 +795,21 @@ static struct node *follow_redirect(struct slt_store *st, struct node *from,
     return to;
 }
 
+/*
+ * 1 for an error a cluster command waits out and sends again (counted): TRYAGAIN (a
+ * multi-key command while its slot is migrated), CLUSTERDOWN (asks for a fresh map), LOADING.
+ */
+static int cluster_wait_error(struct slt_store *st, const redisReply *reply)
+{
+    if (strncmp(reply->str, "TRYAGAIN", 8) != 0 && strncmp(reply->str, "CLUSTERDOWN", 11) != 0 &&
+        strncmp(reply->str, "LOADING", 7) != 0)
+        return 0;
+    st->stats->redis_tryagain++;
+    if (reply->str[0] == 'C')
+        want_refresh(st);
+    return 1;
+}
+
 /* ---- lifecycle ---- */
 
 static void on_tick(uv_timer_t *t);
@@ -1372,12 +1387,8 @@ static int call_cluster_error(struct slt_store *st, struct call *c, const redisR
         call_go(st, c);
         return 1;
     }
-    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
-        strncmp(reply->str, "LOADING", 7) == 0) {
-        st->stats->redis_tryagain++;
+    if (cluster_wait_error(st, reply)) {
         c->asking = 0;
-        if (reply->str[0] == 'C')
-            want_refresh(st);
         call_park(st, c);
         return 1;
     }
@@ -2546,9 +2557,7 @@ static int rcmd_cluster_error(struct slt_store *st, struct rcmd *c, const redisR
         rcmd_go(st, c);
         return 1;
     }
-    if (strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0 ||
-        strncmp(reply->str, "LOADING", 7) == 0) {
-        st->stats->redis_tryagain++;
+    if (cluster_wait_error(st, reply)) {
         c->asking = 0;
         rcmd_park(st, c);
         return 1;

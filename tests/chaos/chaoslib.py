@@ -244,10 +244,13 @@ class Env:
     def traffic(self, seconds, lines_per_tick=60, tick=0.1, rotate_every=4.0, chaos=None,
                 chaos_every=1.0):
         """Writes lines for `seconds` (rename rotation every `rotate_every` s) while `chaos(i)`
-        is called every `chaos_every` s from this thread."""
+        is called every `chaos_every` s (a number, or a function giving the next interval)
+        from this thread."""
+        def every():
+            return chaos_every() if callable(chaos_every) else chaos_every
         end = time.time() + seconds
         next_rot = time.time() + rotate_every if rotate_every else None
-        next_chaos = time.time() + chaos_every
+        next_chaos = time.time() + every()
         i = 0
         while time.time() < end:
             self.write_all(lines_per_tick)
@@ -259,7 +262,7 @@ class Env:
             if chaos and now >= next_chaos:
                 chaos(i)
                 i += 1
-                next_chaos = time.time() + chaos_every
+                next_chaos = time.time() + every()
             time.sleep(tick)
 
     # ---- the API -------------------------------------------------------------------------

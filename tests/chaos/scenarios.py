@@ -41,32 +41,37 @@ def check_agent_rss(env, figs):
 
 # ---- kill -9 storms --------------------------------------------------------------------------
 
+def storm(name, chaos_of, seconds, every, **traffic_kw):
+    """Writes for `seconds` while chaos_of(env, rng)(i) injects a fault every `every` =
+    (lo, hi) seconds, drawn afresh each time; then waits until exact."""
+    env = Env(name)
+    try:
+        env.start()
+        rng, _ = rng_for(name)
+        env.traffic(seconds, chaos=chaos_of(env, rng),
+                    chaos_every=lambda: rng.uniform(*every), **traffic_kw)
+        return env.figures(env.drain())
+    finally:
+        env.close()
+
+
 @scenario("agent_kill9_storm")
 def agent_kill9_storm():
     """kill -9 the agent at random moments (0.3-1.5 s apart) while the log grows and rotates."""
-    env = Env("agent-kill9")
-    try:
-        env.start()
-        rng, _ = rng_for("agent")
-
+    def chaos_of(env, rng):
         def chaos(_i):
             time.sleep(rng.uniform(0, 0.5))
             env.kill_agent()
             env.start_agent()
-        env.traffic(scale(60, 9), chaos=chaos, chaos_every=rng.uniform(0.3, 1.0))
-        return env.figures(env.drain())
-    finally:
-        env.close()
+        return chaos
+    return storm("agent-kill9", chaos_of, scale(60, 9), (0.3, 1.0))
 
 
 @scenario("copytruncate_kill9")
 def copytruncate_kill9():
     """copytruncate rotation every 2-3 s (the writer is quiet between copy and truncate, as
     the README requires for exactness) while the agent is killed -9 every 1-2 s."""
-    env = Env("copytruncate")
-    try:
-        env.start()
-        rng, _ = rng_for("ct")
+    def chaos_of(env, rng):
         state = {"next": time.time() + rng.uniform(2, 3)}
 
         def chaos(_i):
@@ -75,78 +80,51 @@ def copytruncate_kill9():
                 state["next"] = time.time() + rng.uniform(2, 3)
             env.kill_agent()
             env.start_agent()
-        env.traffic(scale(60, 10), rotate_every=0, chaos=chaos,
-                    chaos_every=rng.uniform(1.0, 2.0))
-        return env.figures(env.drain())
-    finally:
-        env.close()
+        return chaos
+    return storm("copytruncate", chaos_of, scale(60, 10), (1.0, 2.0), rotate_every=0)
 
 
 @scenario("aggregator_kill9_storm")
 def aggregator_kill9_storm():
     """kill -9 the aggregator every 1-3 s, restarted after 0-1 s, while the agent ships."""
-    env = Env("aggr-kill9")
-    try:
-        env.start()
-        rng, _ = rng_for("aggr")
-
+    def chaos_of(env, rng):
         def chaos(_i):
             env.kill_aggr()
             time.sleep(rng.uniform(0, 1.0))
             env.start_aggr(wait_redis=False)
-        env.traffic(scale(60, 9), chaos=chaos, chaos_every=rng.uniform(1.0, 3.0))
-        return env.figures(env.drain())
-    finally:
-        env.close()
+        return chaos
+    return storm("aggr-kill9", chaos_of, scale(60, 9), (1.0, 3.0))
 
 
 @scenario("redis_kill9_storm")
 def redis_kill9_storm():
     """kill -9 redis-server (no persistence: it comes back empty) every 2-4 s; the agents refill
     it from their spools (GAP, resend)."""
-    env = Env("redis-kill9")
-    try:
-        env.start()
-        rng, _ = rng_for("redis")
-
+    def chaos_of(env, rng):
         def chaos(_i):
             env.kill_redis()
             time.sleep(rng.uniform(0.1, 1.0))
             env.redis.start()
-        env.traffic(scale(60, 9), chaos=chaos, chaos_every=rng.uniform(2.0, 4.0))
-        return env.figures(env.drain())
-    finally:
-        env.close()
+        return chaos
+    return storm("redis-kill9", chaos_of, scale(60, 9), (2.0, 4.0))
 
 
 @scenario("kill9_everything")
 def kill9_everything():
     """kill -9 a random one of agent, aggregator and redis-server every 1-2 s, each restarted
     after 0-0.5 s, while the log grows and rotates."""
-    env = Env("kill9-all")
-    try:
-        env.start()
-        rng, _ = rng_for("all")
+    def chaos_of(env, rng):
+        kill = {"agent": env.kill_agent, "aggr": env.kill_aggr, "redis": env.kill_redis}
+        start = {"agent": env.start_agent, "aggr": lambda: env.start_aggr(wait_redis=False),
+                 "redis": env.redis.start}
 
         def chaos(_i):
-            who = rng.choice(["agent", "aggr", "redis"])
-            if who == "agent":
-                env.kill_agent()
-            elif who == "aggr":
-                env.kill_aggr()
-            else:
-                env.kill_redis()
+            who = rng.choice(sorted(kill))
+            kill[who]()
             time.sleep(rng.uniform(0, 0.5))
-            if who == "agent":
-                env.start_agent()
-            elif who == "aggr":
-                env.start_aggr(wait_redis=False)
-            else:
-                env.redis.start()
-        env.traffic(scale(90, 12), chaos=chaos, chaos_every=rng.uniform(1.0, 2.0))
-        return env.figures(env.drain())
-    finally:
-        env.close()
+            start[who]()
+        return chaos
+    return storm("kill9-all", chaos_of, scale(90, 12), (1.0, 2.0))
 
 
 @scenario("redis_sigstop")
@@ -185,7 +163,7 @@ def sighup_storm():
                 if rng.random() < 0.7 and p.alive():
                     p.p.send_signal(signal.SIGHUP)
                     env.faults += 1
-        env.traffic(scale(40, 10), chaos=chaos, chaos_every=rng.uniform(0.2, 0.6))
+        env.traffic(scale(40, 10), chaos=chaos, chaos_every=lambda: rng.uniform(0.2, 0.6))
         figs = env.figures(env.drain())
         for who, p in (("agent", env.agent.proc), ("aggregator", env.aggr)):
             if not p.alive():
@@ -215,7 +193,7 @@ def many_agents():
                 time.sleep(rng.uniform(0, 0.5))
                 env.start_aggr(wait_redis=False)
         env.traffic(scale(60, 10), lines_per_tick=20, chaos=chaos,
-                    chaos_every=rng.uniform(1.0, 2.0))
+                    chaos_every=lambda: rng.uniform(1.0, 2.0))
         return env.figures(env.drain())
     finally:
         env.close()
@@ -258,30 +236,25 @@ def proxy_cycle(env, proxy, rng):
 def proxy_agent_aggregator():
     """The fault proxy between agent and aggregator cycles through latency, a bandwidth cap,
     1-7 byte segments, resets, a cut mid-frame and short black holes, one per 1.5 s."""
-    env = Env("proxy-agent", proxy_agent=True)
-    try:
-        env.start()
-        rng, _ = rng_for("pa")
-        env.traffic(scale(60, 10), chaos=proxy_cycle(env, env.proxy_agent, rng),
-                    chaos_every=1.5)
-        env.proxy_agent.clear()
-        return env.figures(env.drain())
-    finally:
-        env.close()
+    return proxy_faults("agent")
 
 
 @scenario("proxy_aggregator_redis")
 def proxy_aggregator_redis():
     """The same fault cycle between the aggregator and Redis (ingest, API and alert
     connections all pass the proxy)."""
-    env = Env("proxy-redis", proxy_redis=True)
+    return proxy_faults("redis")
+
+
+def proxy_faults(where):
+    env = Env("proxy-" + where, proxy_agent=where == "agent", proxy_redis=where == "redis")
+    proxy = env.proxy_agent or env.proxy_redis
     try:
         env.start()
         H.wait_for(lambda: env.get("/readyz")[0] == 200, timeout=20, what="ready via proxy")
-        rng, _ = rng_for("pr")
-        env.traffic(scale(60, 10), chaos=proxy_cycle(env, env.proxy_redis, rng),
-                    chaos_every=1.5)
-        env.proxy_redis.clear()
+        rng, _ = rng_for(where)
+        env.traffic(scale(60, 10), chaos=proxy_cycle(env, proxy, rng), chaos_every=1.5)
+        proxy.clear()
         return env.figures(env.drain())
     finally:
         env.close()
@@ -290,7 +263,7 @@ def proxy_aggregator_redis():
 @scenario("blackhole")
 def blackhole():
     """A black hole (nothing passes, connections stay open) between agent and aggregator for
-    60 s (8 s in the short form), then between aggregator and Redis as long; the agent's RSS
+    60 s (6 s in the short form), then between aggregator and Redis as long; the agent's RSS
     must stay <= 10 MiB meanwhile."""
     env = Env("blackhole", proxy_agent=True, proxy_redis=True)
     try:
@@ -867,47 +840,69 @@ def hostile_api_overflow():
         env.close()
 
 
+class SilentSockets:
+    """A slowloris: keeps `n` connections to a loopback port open without sending a byte and
+    connects again as soon as the server closes one."""
+
+    def __init__(self, port, n):
+        self.port = port
+        self.n = n
+        self.held = []
+        self.connects = 0
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def _run(self):
+        import select
+        import socket
+        while not self.stop_flag.is_set():
+            while len(self.held) < self.n and not self.stop_flag.is_set():
+                try:
+                    self.held.append(socket.create_connection(("127.0.0.1", self.port),
+                                                              timeout=2))
+                    self.connects += 1
+                except OSError:
+                    time.sleep(0.05)
+                    break
+            r = select.select(self.held, [], [], 0.05)[0] if self.held else []
+            for c in r:  # closed by the server (a deadline, a cap): connect again at once
+                self.held.remove(c)
+                c.close()
+            if r:
+                time.sleep(0.02)
+
+    def stop(self):
+        self.stop_flag.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        for c in self.held:
+            c.close()
+        self.held = []
+
+
 @scenario("preauth_silent_sockets")
 def preauth_silent_sockets():
     """max_agents: 50 and 60 sockets that connect and never say HELLO: the real agent still
     gets in (unauthenticated sockets have their own cap) and is exact; /healthz answers."""
     env = Env("preauth", aggr_extra="  max_agents: 50\n")
-    stop = threading.Event()
-    held = []
-
-    def slowloris():
-        import select
-        import socket
-        while not stop.is_set():
-            while len(held) < 60 and not stop.is_set():
-                try:
-                    held.append(socket.create_connection(("127.0.0.1", env.port), timeout=2))
-                except OSError:
-                    time.sleep(0.05)
-                    break
-            r, _, _ = select.select(held, [], [], 0.05) if held else ([], [], [])
-            for s in r:  # closed by the aggregator (HELLO deadline): connect again at once
-                held.remove(s)
-                s.close()
-                env.faults += 1
-            if r:
-                time.sleep(0.02)
-    t = threading.Thread(target=slowloris, daemon=True)
+    loris = SilentSockets(env.port, 60)
     try:
         env.start_aggr()
-        t.start()
-        H.wait_for(lambda: len(held) >= 60, timeout=10, what="60 silent sockets")
+        loris.start()
+        H.wait_for(lambda: len(loris.held) >= 60, timeout=10, what="60 silent sockets")
         env.start_agent()
         env.traffic(scale(10, 3))
         drain = env.drain(timeout=scale(60, 20))
         if env.get("/healthz")[0] != 200:
             raise ScenarioFailed("/healthz did not answer")
-        return env.figures(drain)
+        figs = env.figures(drain)
+        figs["faults"] += loris.connects
+        return figs
     finally:
-        stop.set()
-        t.join()
-        for s in held:
-            s.close()
+        loris.stop()
         env.close()
 
 
@@ -962,30 +957,11 @@ def http_slowloris_healthz():
     closed) fill the API's 256 connections and whatever else is open: /healthz and /readyz
     still answer (at least one of 3 probes 1 s apart, 2 s timeout, as an orchestrator does)."""
     env = Env("slowloris")
-    stop = threading.Event()
-    held = []
-
-    def loris():
-        import select
-        import socket
-        while not stop.is_set():
-            while len(held) < 300 and not stop.is_set():
-                try:
-                    held.append(socket.create_connection(("127.0.0.1", env.http), timeout=2))
-                except OSError:
-                    time.sleep(0.05)
-                    break
-            r, _, _ = select.select(held, [], [], 0.05) if held else ([], [], [])
-            for c in r:
-                held.remove(c)
-                c.close()
-            if r:
-                time.sleep(0.02)
-    t = threading.Thread(target=loris, daemon=True)
+    loris = SilentSockets(env.http, 300)
     try:
         env.start()
-        t.start()
-        H.wait_for(lambda: len(held) >= 300, timeout=20, what="300 silent HTTP connections")
+        loris.start()
+        H.wait_for(lambda: len(loris.held) >= 300, timeout=20, what="300 silent connections")
         env.faults += 1
         env.traffic(scale(10, 3))
         bad = []
@@ -999,16 +975,13 @@ def http_slowloris_healthz():
                 time.sleep(1)
             if codes[-1] != 200:
                 bad.append("%s failed 3 probes in a row (%s)" % (path, codes))
-        stop.set()
-        t.join()
+        loris.stop()
         drain = env.drain()
         if bad:
             raise ScenarioFailed("; ".join(bad))
         return env.figures(drain)
     finally:
-        stop.set()
-        for c in held:
-            c.close()
+        loris.stop()
         env.close()
 
 

@@ -5,30 +5,13 @@ lives three), each state change still reaching the webhook once."""
 import http.server
 import json
 import os
-import re
 import threading
 import time
-import urllib.request
 
 import agent_testlib as L
 import slt_harness as H
+from slt_aggr import metric
 from slt_proto import APPLIED, ProtoClient, series
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return 0, ""
-
-
-def metric(port, name):
-    _, text = get(port, "/metrics")
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
 
 
 class Hooks:

@@ -7,20 +7,12 @@ import random
 import re
 import threading
 import time
-import urllib.request
 
 import slt_harness as h
 import slt_proto as p
 from slt_aggr import Aggregator, SimAgent, make_batches, minute_now, run_threads, truth
+from slt_aggr import http_get as get
 from slt_cluster import RedisCluster
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def metric(text, name):

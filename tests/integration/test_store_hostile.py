@@ -2,27 +2,12 @@
 the store cannot hold is REJECTED before its first write, with a counted reason, and costs
 nobody else anything; int64 sums in the API cannot overflow; maxmemory-policy is checked."""
 import json
-import re
 import time
-import urllib.request
 
 import slt_harness as h
 import slt_proto as p
-from slt_aggr import TOKEN, Aggregator, minute_now, redis_hash
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def metric(port, name):
-    _, text = get(port, "/metrics")
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
+from slt_aggr import TOKEN, Aggregator, metric, minute_now, redis_hash
+from slt_aggr import http_get as get
 
 
 class Peer:

@@ -50,6 +50,27 @@ class Aggregator:
         return self.proc.term()
 
 
+def http_get(port, path, timeout=10):
+    """(status, body text) of GET http://127.0.0.1:port/path; (0, "") when nothing answers."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def metric(port, name):
+    """The value of one /metrics line (name with its labels, as printed), or None."""
+    import re
+    _, text = http_get(port, "/metrics")
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
 def minute_now():
     return int(time.time()) // 60 * 60
 

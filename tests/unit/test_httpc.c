@@ -151,6 +151,18 @@ static struct result post(const char *host, int port, int64_t timeout_ms, int ca
     return post_url(url, NULL, timeout_ms, cancel);
 }
 
+/* Serves answer (len bytes, NULL: close without a word) to one POST to 127.0.0.1. */
+static struct result post_answered(struct server *s, const char *answer, size_t len)
+{
+    struct result r;
+
+    server_start(s, answer, len);
+    server_run(s);
+    r = post("127.0.0.1", s->port, 5000, 0);
+    server_join(s);
+    return r;
+}
+
 static void test_post_sends_the_body_and_reads_the_status(void **state)
 {
     static const char answer[] = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
@@ -158,10 +170,7 @@ static void test_post_sends_the_body_and_reads_the_status(void **state)
     struct result r;
 
     (void)state;
-    server_start(&s, answer, sizeof(answer) - 1);
-    server_run(&s);
-    r = post("127.0.0.1", s.port, 5000, 0);
-    server_join(&s);
+    r = post_answered(&s, answer, sizeof(answer) - 1);
     assert_int_equal(r.status, 202);
     assert_string_equal(r.error, "");
     assert_non_null(strstr(s.got, "POST /api/v2/alerts HTTP/1.1\r\n"));
@@ -208,10 +217,7 @@ static void test_an_error_status_is_reported_as_is(void **state)
     struct result r;
 
     (void)state;
-    server_start(&s, answer, sizeof(answer) - 1);
-    server_run(&s);
-    r = post("127.0.0.1", s.port, 5000, 0);
-    server_join(&s);
+    r = post_answered(&s, answer, sizeof(answer) - 1);
     assert_int_equal(r.status, 503);
 }
 
@@ -268,10 +274,7 @@ static void test_garbage_or_no_answer_is_a_protocol_error(void **state)
     struct result r;
 
     (void)state;
-    server_start(&s, "SSH-2.0-OpenSSH\r\n", 17);
-    server_run(&s);
-    r = post("127.0.0.1", s.port, 5000, 0);
-    server_join(&s);
+    r = post_answered(&s, "SSH-2.0-OpenSSH\r\n", 17);
     assert_int_equal(r.status, SLT_EPROTO);
 
     server_start(&s, NULL, 0); /* closes without a word */
@@ -281,10 +284,7 @@ static void test_garbage_or_no_answer_is_a_protocol_error(void **state)
     assert_int_equal(r.status, SLT_EPROTO);
 
     memset(big, 'x', sizeof(big)); /* no end of line */
-    server_start(&s, big, sizeof(big));
-    server_run(&s);
-    r = post("127.0.0.1", s.port, 5000, 0);
-    server_join(&s);
+    r = post_answered(&s, big, sizeof(big));
     assert_int_equal(r.status, SLT_EPROTO);
 }
 

@@ -127,8 +127,8 @@ static void assert_within(const char *what, int64_t got, double want_lo, double 
         fail_msg("%s: never happened, want %.0f s .. %.0f s after the start", what, want_lo - T0,
                  want_hi - T0);
     if ((double)got < want_lo || (double)got > want_hi)
-        fail_msg("%s: at %+" PRId64 " s, want %+.0f s .. %+.0f s", what, got - T0, want_lo - T0,
-                 want_hi - T0);
+        fail_msg("%s: at %+" PRId64 " s, want %+.0f s .. %+.0f s", what, (int64_t)(got - T0),
+                 want_lo - T0, want_hi - T0);
 }
 
 /* 2000 requests a second since long before T0, with bad of them bad from T0 to bad_to. */
