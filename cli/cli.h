@@ -70,9 +70,6 @@ int slt__cli_pick_input(const struct slt_config *cfg, const char *name, const ch
  */
 int slt__cli_file_exists(const char *file, const char *cmd);
 
-/* Prints the built-in format names, comma separated, to f. */
-void slt__cli_print_formats(void *f);
-
 /* `slitail replay`, `recommend` and `gate` (cli/budget.c). argv[0] is the subcommand. */
 int slt_cli_replay(int argc, char **argv);
 int slt_cli_recommend(int argc, char **argv);

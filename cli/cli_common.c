@@ -11,7 +11,8 @@
 
 #include "cli.h"
 
-void slt__cli_print_formats(void *fp)
+/* Prints the built-in format names, comma separated, to fp. */
+static void print_formats(void *fp)
 {
     FILE *f = fp;
     const char *const *names = slt_format_builtin_names();
@@ -46,7 +47,7 @@ int slt__cli_load_config(const char *path, const char *format, int64_t latency_t
     }
     if (!format) {
         fprintf(stderr, "slitail: no config: give -c CONFIG, or --format NAME (built-in: ");
-        slt__cli_print_formats(stderr);
+        print_formats(stderr);
         fprintf(stderr, ")\n");
         return SLT_EXIT_USAGE;
     }
@@ -57,7 +58,7 @@ int slt__cli_load_config(const char *path, const char *format, int64_t latency_t
         else
             fprintf(stderr, "slitail: cannot use format '%s': %s\n", format, slt_strerror(rc));
         fprintf(stderr, "slitail: built-in formats: ");
-        slt__cli_print_formats(stderr);
+        print_formats(stderr);
         fprintf(stderr, "\n");
         return SLT_EXIT_USAGE;
     }

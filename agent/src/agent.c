@@ -52,30 +52,15 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
+/* Reads a token file (slt_read_secret, at most SLT_TOKEN_MAX bytes); no file: "". */
 static int read_token(const char *path, char **out)
 {
-    char buf[4096];
-    ssize_t n;
-    int fd;
-
     *out = NULL;
     if (!path) {
         *out = slt_strdup("");
         return *out ? 0 : SLT_ENOMEM;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n < 0)
-        return -errno;
-    while (n > 0 &&
-           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    *out = slt_strndup(buf, (size_t)n);
-    memset(buf, 0, sizeof(buf));
-    return *out ? 0 : SLT_ENOMEM;
+    return slt_read_secret(path, SLT_TOKEN_MAX, out);
 }
 
 static void refresh_clock(struct slt_agent *a)
@@ -1488,7 +1473,7 @@ static void reload(struct slt_agent *a)
         a->reload_failures++;
         slt_log(SLT_LOG_ERROR, "agent",
                 "reload failed: cannot read token_file '%s': %s; keeping the running config",
-                ncfg->agent.token_file, slt_strerror(rc));
+                ncfg->agent.token_file, slt_secret_strerror(rc));
         slt_config_free(ncfg);
         return;
     }
@@ -1774,7 +1759,7 @@ int slt_agent_new(uv_loop_t *loop, const char *config_path, struct slt_config *c
     }
     if ((rc = read_token(cfg->agent.token_file, &a->token)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot read token_file '%s': %s", cfg->agent.token_file,
-                slt_strerror(rc));
+                slt_secret_strerror(rc));
         goto fail;
     }
     if ((rc = mkdir_p(a->state_dir)) < 0) {
@@ -1863,19 +1848,10 @@ static const struct slt_tls_opts *status_tls(const struct slt_agent_conf *ac,
 /* Reads agent.status_token_file (NULL *tok when not set). */
 static int status_token(const struct slt_agent_conf *ac, char **tok)
 {
-    int rc;
-
     *tok = NULL;
     if (!ac->status_token_file)
         return 0;
-    if ((rc = read_token(ac->status_token_file, tok)) < 0)
-        return rc;
-    if (!**tok) {
-        slt_free(*tok);
-        *tok = NULL;
-        return SLT_EINVAL;
-    }
-    return 0;
+    return read_token(ac->status_token_file, tok);
 }
 
 static int start_status(struct slt_agent *a)
@@ -1887,7 +1863,7 @@ static int start_status(struct slt_agent *a)
 
     if ((rc = status_token(ac, &tok)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "cannot read status_token_file '%s': %s",
-                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+                ac->status_token_file, slt_secret_strerror(rc));
         return rc;
     }
     rc = slt_status_http_start(a->loop, ac->status_listen, status_tls(ac, &o), tok,
@@ -1911,7 +1887,7 @@ static void reload_status(struct slt_agent *a)
     if ((rc = status_token(ac, &tok)) < 0) {
         slt_log(SLT_LOG_ERROR, "agent",
                 "reload: cannot read status_token_file '%s': %s; keeping the token in use",
-                ac->status_token_file, rc == SLT_EINVAL ? "empty" : slt_strerror(rc));
+                ac->status_token_file, slt_secret_strerror(rc));
         return;
     }
     slt_status_http_reload(a->http, status_tls(ac, &o), tok);

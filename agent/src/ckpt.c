@@ -174,19 +174,6 @@ void slt_state_release(struct slt_state *st)
     memset(st, 0, sizeof(*st));
 }
 
-int slt_state_copy(struct slt_state *dst, const struct slt_state *src)
-{
-    struct slt_buf b;
-    int rc;
-
-    slt_buf_init(&b, SIZE_MAX);
-    rc = slt_state_encode(src, &b);
-    if (rc == 0)
-        rc = slt_state_decode(b.p, b.len, dst);
-    slt_buf_release(&b);
-    return rc == SLT_ECORRUPT ? SLT_ENOMEM : rc;
-}
-
 const struct slt_state_input *slt_state_input(const struct slt_state *st, const char *name)
 {
     size_t i;

@@ -48,8 +48,6 @@ int slt_state_encode(const struct slt_state *st, struct slt_buf *out);
 /* Decodes into *st (owned; slt_state_release). 0, SLT_ECORRUPT or SLT_ENOMEM. */
 int slt_state_decode(const void *p, size_t n, struct slt_state *st);
 void slt_state_release(struct slt_state *st);
-/* Deep copy. 0 or SLT_ENOMEM. */
-int slt_state_copy(struct slt_state *dst, const struct slt_state *src);
 /* The positions stored for input name, or NULL. */
 const struct slt_state_input *slt_state_input(const struct slt_state *st, const char *name);
 /* The since stored for series (kind, name), 0 when none. */

@@ -44,22 +44,10 @@ static void json_str(struct slt_buf *b, const char *s)
     slt_buf_append(b, "\"", 1);
 }
 
-/* Prometheus label values: escape backslash, quote and newline. */
+/* Prometheus label values: slt_prom_escape_label of a C string. */
 static void prom_label(struct slt_buf *b, const char *s)
 {
-    for (; s && *s; s++) {
-        if (*s == '\\' || *s == '"')
-            slt_buf_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            slt_buf_append(b, "\\n", 2);
-        else
-            slt_buf_append(b, s, 1);
-    }
-}
-
-static uint64_t hash_str(const char *s)
-{
-    return slt_path_hash(s);
+    slt_prom_escape_label(b, s, s ? strlen(s) : 0);
 }
 
 static uint64_t file_unparsed(const struct slt_agent *a, const char *path)
@@ -114,7 +102,7 @@ static size_t collect_files(struct slt_agent *a, struct file_view *out, size_t m
         for (k = 0; k < m && n < max; k++) {
             struct file_view *v = &out[n++];
             int found;
-            uint64_t prev = prev_lines(a, hash_str(st[k].path ? st[k].path : ""), &found);
+            uint64_t prev = prev_lines(a, slt_path_hash(st[k].path ? st[k].path : ""), &found);
 
             v->st = st[k];
             v->in = in;
@@ -132,7 +120,7 @@ static size_t collect_files(struct slt_agent *a, struct file_view *out, size_t m
 
         if (r) {
             for (k = 0; k < n; k++) {
-                r[k].path_hash = hash_str(out[k].st.path ? out[k].st.path : "");
+                r[k].path_hash = slt_path_hash(out[k].st.path ? out[k].st.path : "");
                 r[k].lines = out[k].st.lines;
             }
             slt_free(a->rates);

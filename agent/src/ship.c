@@ -783,8 +783,3 @@ const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s)
 {
     return &s->n;
 }
-
-int slt_ship_handles_open(const struct slt_ship *s)
-{
-    return s->refs;
-}

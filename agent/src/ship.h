@@ -80,6 +80,5 @@ const char *slt_ship_address(const struct slt_ship *s);
 /* Why the last connection failed or ended ("" once a session is up). */
 const char *slt_ship_last_error(const struct slt_ship *s);
 const struct slt_ship_counters *slt_ship_counters(const struct slt_ship *s);
-int slt_ship_handles_open(const struct slt_ship *s);
 
 #endif

@@ -11,7 +11,7 @@
  * truncates it away (and logs). Appends go to a new segment after each open() and when the
  * active segment reaches seg_max bytes. A new segment's directory entry is fsynced.
  *
- * Records are acknowledged in memory (slt_spool_ack). slt_spool_prune() deletes whole
+ * Records are acknowledged in memory (slt_spool_set_acked). slt_spool_prune() deletes whole
  * segments, oldest first, whose records are all acknowledged (or given up) and either older
  * than the retention window or needed to get back under max_bytes. Unacknowledged records are
  * never deleted. The caller writes its checkpoint before pruning, since pruning may delete the

@@ -33,6 +33,7 @@ struct aggr_main {
     struct slt_tls *tls; /* aggregator.tls on listen; NULL: plain TCP */
     int server_started;
     struct slt_api *api;
+    struct slt_alert *alerts; /* burn-rate alerts; NULL before the start and after the stop */
     uv_signal_t sighup, sigterm, sigint;
     int stopping;
 };
@@ -225,22 +226,20 @@ static void on_server_stopped(struct slt_server *srv)
 }
 
 /* ---- burn-rate alerts (alert.h): started after the API, reloaded with it, stopped first ---- */
-static struct slt_alert *alerts;
-
 static int alerts_start(struct aggr_main *m)
 {
-    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, m->store, &alerts);
+    int rc = slt_alert_start(&m->loop, m->cfg, &m->stats, m->store, &m->alerts);
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "cannot start alerting: %s", slt_strerror(rc));
     else
-        slt_api_set_alert_state(m->api, slt_alert_tier_state, alerts); /* `since` in the API */
+        slt_api_set_alert_state(m->api, slt_alert_tier_state, m->alerts); /* `since` in the API */
     return rc < 0 ? 1 : 0;
 }
 
-static void alerts_reload(const struct slt_config *cfg)
+static void alerts_reload(struct aggr_main *m, const struct slt_config *cfg)
 {
-    int rc = slt_alert_set_config(alerts, cfg);
+    int rc = slt_alert_set_config(m->alerts, cfg);
 
     if (rc < 0)
         slt_log(SLT_LOG_ERROR, "aggregator", "alerting keeps its old settings: %s",
@@ -251,8 +250,8 @@ static void alerts_stop(struct aggr_main *m)
 {
     slt_api_set_alert_state(m->api, NULL, NULL);
     /* its handles close on their own; uv_run returns once they have */
-    slt_alert_stop(alerts, NULL, NULL);
-    alerts = NULL;
+    slt_alert_stop(m->alerts, NULL, NULL);
+    m->alerts = NULL;
 }
 /* ---- end of burn-rate alerts ---- */
 
@@ -322,7 +321,7 @@ static void reload(struct aggr_main *m)
     m->params = p;
     slt_store_set_params(m->store, &m->params);
     slt_api_set_config(m->api, cfg);
-    alerts_reload(cfg);
+    alerts_reload(m, cfg);
     slt_config_free(m->cfg);
     m->cfg = cfg;
     slt_log(SLT_LOG_INFO, "aggregator", "config reloaded from '%s'", m->config_path);

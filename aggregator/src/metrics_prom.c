@@ -6,30 +6,6 @@
 
 const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS] = SLT_REDIS_LATENCY_BOUNDS;
 
-int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len)
-{
-    size_t i, start = 0;
-    int rc;
-
-    for (i = 0; i < len; i++) {
-        const char *esc = NULL;
-
-        if (p[i] == '\\')
-            esc = "\\\\";
-        else if (p[i] == '"')
-            esc = "\\\"";
-        else if (p[i] == '\n')
-            esc = "\\n";
-        if (!esc)
-            continue;
-        if ((rc = slt_buf_append(b, p + start, i - start)) < 0 ||
-            (rc = slt_buf_append(b, esc, 2)) < 0)
-            return rc;
-        start = i + 1;
-    }
-    return slt_buf_append(b, p + start, len - start);
-}
-
 int slt_prom_header(struct slt_buf *b, const char *name, const char *type, const char *help)
 {
     return slt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);

@@ -18,8 +18,6 @@
 #define SLT_PROM_LATENCY_BUCKETS 12
 extern const double slt_prom_latency_bounds[SLT_PROM_LATENCY_BUCKETS];
 
-/* Appends p[0..len) escaped as a label value (\\ \" \n), without the quotes. */
-int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len);
 /* Appends "# HELP name help\n# TYPE name type\n". */
 int slt_prom_header(struct slt_buf *b, const char *name, const char *type, const char *help);
 /* Appends the aggregator's own health metrics. */

@@ -9,7 +9,6 @@
 #include "aggr.h"
 #include "slt/tls.h"
 
-#define TOKEN_MAX 4096
 #define STOP_GRACE_MS 3000 /* on top of redis_timeout: the longest an apply can still take */
 
 void slt_aggr_params_release(struct slt_aggr_params *p)
@@ -19,44 +18,20 @@ void slt_aggr_params_release(struct slt_aggr_params *p)
     p->token_len = 0;
 }
 
-/* Reads the token file; trailing whitespace (the newline) is not part of the token. */
+/* Reads the token file with slt_read_secret (at most SLT_TOKEN_MAX bytes, not empty). */
 int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-    char buf[TOKEN_MAX + 1];
-    ssize_t n;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = slt_read_secret(path, SLT_TOKEN_MAX, out);
 
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open token file '%s': %s", path, strerror(errno));
-        return -errno;
-    }
-    while ((n = read(fd, buf + len, sizeof(buf) - len)) > 0) {
-        len += (size_t)n;
-        if (len == sizeof(buf))
-            break;
-    }
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "cannot read token file '%s': %s", path, strerror(errno));
-        return SLT_EINVAL;
-    }
-    if (len > TOKEN_MAX) {
-        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, TOKEN_MAX);
-        return SLT_EINVAL;
-    }
-    while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
-                   buf[len - 1] == '\t'))
-        len--;
-    if (len == 0) {
+    if (rc == SLT_ELIMIT)
+        snprintf(err, errlen, "token file '%s' is longer than %d bytes", path, SLT_TOKEN_MAX);
+    else if (rc == SLT_EINVAL)
         snprintf(err, errlen, "token file '%s' is empty", path);
-        return SLT_EINVAL;
-    }
-    *out = slt_strndup(buf, len);
-    if (!*out)
-        return SLT_ENOMEM;
-    *outlen = len;
-    return 0;
+    else if (rc < 0)
+        snprintf(err, errlen, "cannot open token file '%s': %s", path, slt_strerror(rc));
+    else
+        *outlen = strlen(*out);
+    return rc;
 }
 
 /* ---- failed authentications per address ---- */

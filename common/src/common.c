@@ -377,6 +377,30 @@ int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
     return diff == 0;
 }
 
+int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len)
+{
+    size_t i, start = 0;
+    int rc;
+
+    for (i = 0; i < len; i++) {
+        const char *esc = NULL;
+
+        if (p[i] == '\\')
+            esc = "\\\\";
+        else if (p[i] == '"')
+            esc = "\\\"";
+        else if (p[i] == '\n')
+            esc = "\\n";
+        if (!esc)
+            continue;
+        if ((rc = slt_buf_append(b, p + start, i - start)) < 0 ||
+            (rc = slt_buf_append(b, esc, 2)) < 0)
+            return rc;
+        start = i + 1;
+    }
+    return slt_buf_append(b, p + start, len - start);
+}
+
 int slt_read_secret(const char *path, size_t max, char **out)
 {
     struct slt_buf b;
@@ -417,4 +441,13 @@ int slt_read_secret(const char *path, size_t max, char **out)
         memset(b.p, 0, b.cap);
     slt_buf_release(&b);
     return rc;
+}
+
+const char *slt_secret_strerror(int rc)
+{
+    if (rc == SLT_EINVAL)
+        return "empty";
+    if (rc == SLT_ELIMIT)
+        return "longer than the limit";
+    return slt_strerror(rc);
 }

@@ -2,35 +2,15 @@
 
 #include "slt_build_info.h"
 
-const char *slt_version(void)
-{
-    return SLT_BUILD_VERSION;
-}
-
-const char *slt_revision(void)
-{
-    return SLT_BUILD_REVISION;
-}
-
 void slt_print_version(FILE *f, const char *prog)
 {
     fprintf(f, "%s %s (git %s)\n", prog, SLT_BUILD_VERSION, SLT_BUILD_REVISION);
 }
 
-/* A label value: '\\', '"' and newlines escaped (the revision may come from the environment). */
+/* A label value (the revision may come from the environment). */
 static int label(struct slt_buf *b, const char *s)
 {
-    int rc = 0;
-
-    for (; *s && rc == 0; s++) {
-        if (*s == '\\' || *s == '"')
-            rc = slt_buf_printf(b, "\\%c", *s);
-        else if (*s == '\n')
-            rc = slt_buf_append(b, "\\n", 2);
-        else
-            rc = slt_buf_append(b, s, 1);
-    }
-    return rc;
+    return slt_prom_escape_label(b, s, strlen(s));
 }
 
 int slt_build_info_prom(struct slt_buf *b)

@@ -2344,7 +2344,7 @@ static int is_user_format(const struct slt_config *cfg, const struct slt_format 
     return 0;
 }
 
-void slt_tls_conf_release(struct slt_tls_conf *t)
+static void slt_tls_conf_release(struct slt_tls_conf *t)
 {
     slt_free(t->ca_file);
     slt_free(t->cert_file);

@@ -48,7 +48,7 @@ static void tcp_read_stop(struct slt_conn *c)
     uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-void slt__conn_on_written(uv_write_t *req, int status)
+static void on_written(uv_write_t *req, int status)
 {
     struct slt__conn_wreq *w = (struct slt__conn_wreq *)req;
     struct slt_conn *c = w->c;
@@ -66,7 +66,7 @@ int slt__conn_write_owned(struct slt_conn *c, struct slt__conn_wreq *w, size_t n
     int rc;
 
     w->c = c;
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, slt__conn_on_written);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc < 0)
         return rc;
     c->write_queued += w->len;
@@ -90,7 +90,7 @@ static int tcp_write(struct slt_conn *c, const char *p, size_t len, slt_conn_wri
     w->arg = arg;
     w->len = len;
     b = uv_buf_init((char *)p, (unsigned int)len);
-    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, slt__conn_on_written);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
     if (rc < 0) {
         slt_free(w);
         return rc;
@@ -127,7 +127,7 @@ static const struct slt_conn_ops tcp_ops = {
     .close = tcp_close,
 };
 
-struct slt_conn *slt__conn_new(uv_loop_t *loop)
+static struct slt_conn *conn_new(uv_loop_t *loop)
 {
     struct slt_conn *c = slt_calloc(1, sizeof(*c));
 
@@ -144,7 +144,7 @@ struct slt_conn *slt__conn_new(uv_loop_t *loop)
     return c;
 }
 
-void slt__conn_set_peer(struct slt_conn *c)
+static void set_peer(struct slt_conn *c)
 {
     struct sockaddr_storage ss;
     int namelen = sizeof(ss);
@@ -192,11 +192,6 @@ const char *slt_conn_error(const struct slt_conn *c)
     return c->err;
 }
 
-int slt_conn_is_tls(const struct slt_conn *c)
-{
-    return c->tls != NULL;
-}
-
 int slt_conn_read_start(struct slt_conn *c, slt_conn_alloc_cb alloc_cb, slt_conn_read_cb read_cb)
 {
     if (c->closing)
@@ -238,11 +233,6 @@ void slt_conn_close(struct slt_conn *c, slt_conn_close_cb cb)
     c->ops->close(c);
 }
 
-int slt_conn_is_closing(const struct slt_conn *c)
-{
-    return c->closing;
-}
-
 static void on_connect(uv_connect_t *req, int status)
 {
     struct slt_conn *c = req->data;
@@ -250,7 +240,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (c->closing)
         return;
     if (status == 0) {
-        slt__conn_set_peer(c);
+        set_peer(c);
         uv_tcp_nodelay(&c->tcp, 1);
         if (c->tls) {
             slt__tls_conn_start(c); /* connect_cb runs once the handshake ends */
@@ -264,7 +254,7 @@ int slt_conn_connect(struct uv_loop_s *loop, const struct sockaddr *addr, struct
                      const char *server_name, slt_conn_connect_cb cb, void *data,
                      struct slt_conn **out)
 {
-    struct slt_conn *c = slt__conn_new(loop);
+    struct slt_conn *c = conn_new(loop);
     int rc;
 
     if (!c)
@@ -393,7 +383,7 @@ static void on_connection(uv_stream_t *ls, int status)
         slt_log(SLT_LOG_WARN, COMPONENT, "accept failed: %s", uv_strerror(status));
         return;
     }
-    c = slt__conn_new(l->loop);
+    c = conn_new(l->loop);
     if (!c) {
         /* libuv keeps the connection queued and retries on the next one */
         slt_log(SLT_LOG_ERROR, COMPONENT, "cannot accept a connection: out of memory");
@@ -404,7 +394,7 @@ static void on_connection(uv_stream_t *ls, int status)
         slt_conn_close(c, NULL);
         return;
     }
-    slt__conn_set_peer(c);
+    set_peer(c);
     uv_tcp_nodelay(&c->tcp, 1);
     if (l->tls && (rc = slt__tls_conn_attach(c, l->tls, 1, NULL)) < 0) {
         slt_log(SLT_LOG_WARN, COMPONENT, "cannot start TLS with %s: %s", c->peer, slt_strerror(rc));

@@ -51,10 +51,7 @@ struct slt__conn_wreq {
     char data[]; /* TLS: the ciphertext (plain TCP writes the user's buffer) */
 };
 
-struct slt_conn *slt__conn_new(uv_loop_t *loop);
-void slt__conn_set_peer(struct slt_conn *c);
 void slt__conn_handle_closed(uv_handle_t *h);
-void slt__conn_on_written(uv_write_t *req, int status);
 /* Writes w->data[0..n) (owned by w, freed after cb); w->cb, arg and len set by the caller. */
 int slt__conn_write_owned(struct slt_conn *c, struct slt__conn_wreq *w, size_t n);
 

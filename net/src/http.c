@@ -205,13 +205,15 @@ void slt_http_in_free(struct slt_http_in *in)
     slt_free(in);
 }
 
-void slt_http_in_space(struct slt_http_in *in, char **p, size_t *room)
+/* Room to read into: *p, *room (0 when the buffer is full). */
+static void slt_http_in_space(struct slt_http_in *in, char **p, size_t *room)
 {
     *p = in->buf + in->len;
     *room = in->cap - in->len;
 }
 
-void slt_http_in_wrote(struct slt_http_in *in, size_t n)
+/* n bytes were written at the place slt_http_in_space gave. */
+static void slt_http_in_wrote(struct slt_http_in *in, size_t n)
 {
     if (n > in->cap - in->len)
         SLT_BUG("http input overrun");
@@ -413,7 +415,8 @@ int slt_http_parse_listen(const char *listen, struct sockaddr_storage *addr)
     return slt_net_parse_listen(listen, addr);
 }
 
-const char *slt_http_reason(int status)
+/* The reason phrase for status ("Not Found"). */
+static const char *slt_http_reason(int status)
 {
     switch (status) {
     case 200:

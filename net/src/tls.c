@@ -62,7 +62,8 @@ struct slt_tls_conn {
 /* ------------------------------------------------------------------------------------------ */
 /* Contexts                                                                                    */
 
-const char *slt_tls_reason_name(enum slt_tls_reason r)
+/* The reason's label ("plaintext", "unknown_ca", "expired", "bad_name", "no_cert", "other"). */
+static const char *slt_tls_reason_name(enum slt_tls_reason r)
 {
     static const char *const names[SLT_TLS_R__COUNT] = {"plaintext", "unknown_ca", "expired",
                                                         "bad_name",  "no_cert",    "other"};

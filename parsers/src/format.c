@@ -11,7 +11,8 @@
 
 struct builtin {
     const char *name;
-    const struct slt_format_ops *ops; /* NULL: built by its own constructor (json) */
+    const struct slt_format_ops *ops; /* NULL: built by its own constructor, make */
+    int (*make)(struct slt_format **out);
     int has_latency;
     const char *const *extras; /* names of its own fields (fmt->impl), or NULL */
 };
@@ -27,38 +28,30 @@ static const char *const ingress_extras[] = {"proxy_upstream_name",
                                              "req_id",
                                              NULL};
 
-static const struct builtin builtins[] = {
-    {"nginx_combined", &slt__nginx_combined_ops, 0, NULL},
-    {"nginx_main", &slt__nginx_main_ops, 0, NULL},
-    {"nginx_timed", &slt__nginx_timed_ops, 1, NULL},
-    {"apache_common", &slt__apache_common_ops, 0, NULL},
-    {"apache_combined", &slt__apache_combined_ops, 0, NULL},
-    {"alb", &slt__alb_ops, 1, NULL},
-    {"json", NULL, 1, NULL},
-    {"haproxy_http", &slt__haproxy_http_ops, 1, haproxy_extras},
-    {"envoy", &slt__envoy_ops, 1, envoy_extras},
-    {"traefik_json", NULL, 1, NULL},
-    {"ingress_nginx", &slt__ingress_nginx_ops, 1, ingress_extras},
-    {"cloudfront", &slt__cloudfront_ops, 1, NULL},
-    {"w3c", &slt__w3c_ops, 1, NULL},
-};
+/*
+ * The one list of built-in formats, in the order `slitail check` and the docs show them:
+ * X(name, ops, constructor, has_latency, extras). It makes both builtins[] and the
+ * NULL-terminated builtin_names[] of slt_format_builtin_names().
+ */
+#define SLT__BUILTINS(X)                                                                           \
+    X("nginx_combined", &slt__nginx_combined_ops, NULL, 0, NULL)                                   \
+    X("nginx_main", &slt__nginx_main_ops, NULL, 0, NULL)                                           \
+    X("nginx_timed", &slt__nginx_timed_ops, NULL, 1, NULL)                                         \
+    X("apache_common", &slt__apache_common_ops, NULL, 0, NULL)                                     \
+    X("apache_combined", &slt__apache_combined_ops, NULL, 0, NULL)                                 \
+    X("alb", &slt__alb_ops, NULL, 1, NULL)                                                         \
+    X("json", NULL, slt__json_builtin_new, 1, NULL)                                                \
+    X("haproxy_http", &slt__haproxy_http_ops, NULL, 1, haproxy_extras)                             \
+    X("envoy", &slt__envoy_ops, NULL, 1, envoy_extras)                                             \
+    X("traefik_json", NULL, slt__traefik_json_new, 1, NULL)                                        \
+    X("ingress_nginx", &slt__ingress_nginx_ops, NULL, 1, ingress_extras)                           \
+    X("cloudfront", &slt__cloudfront_ops, NULL, 1, NULL)                                           \
+    X("w3c", &slt__w3c_ops, NULL, 1, NULL)
 
-static const char *const builtin_names[] = {
-    "nginx_combined",
-    "nginx_main",
-    "nginx_timed",
-    "apache_common",
-    "apache_combined",
-    "alb",
-    "json",
-    "haproxy_http",
-    "envoy",
-    "traefik_json",
-    "ingress_nginx",
-    "cloudfront",
-    "w3c",
-    NULL,
-};
+#define SLT__BUILTIN_ROW(name, ops, make, lat, extras) {name, ops, make, lat, extras},
+#define SLT__BUILTIN_NAME(name, ops, make, lat, extras) name,
+static const struct builtin builtins[] = {SLT__BUILTINS(SLT__BUILTIN_ROW)};
+static const char *const builtin_names[] = {SLT__BUILTINS(SLT__BUILTIN_NAME) NULL};
 
 const char *const *slt_format_builtin_names(void)
 {
@@ -121,8 +114,7 @@ int slt_format_builtin(const char *name, struct slt_format **out)
         if (strcmp(builtins[i].name, name) != 0)
             continue;
         if (!builtins[i].ops)
-            return strcmp(name, "json") == 0 ? slt__json_builtin_new(out)
-                                             : slt__traefik_json_new(out);
+            return builtins[i].make(out);
         fmt = slt_calloc(1, sizeof(*fmt));
         if (!fmt)
             return SLT_ENOMEM;

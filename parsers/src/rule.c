@@ -95,7 +95,7 @@ struct slt_atom *slt_condmap_add_atom(struct slt_condmap *map)
     return &atoms[map->natoms++];
 }
 
-void slt_atom_release(struct slt_atom *a)
+static void slt_atom_release(struct slt_atom *a)
 {
     if (!a)
         return;
@@ -107,7 +107,7 @@ void slt_atom_release(struct slt_atom *a)
     memset(a, 0, sizeof(*a));
 }
 
-void slt_condset_release(struct slt_condset *cs)
+static void slt_condset_release(struct slt_condset *cs)
 {
     size_t i, j;
 
@@ -629,18 +629,6 @@ set_holds(const struct slt_condset *cs, const struct slt_record *rec, struct slt
         if (map_holds(map, rec, m))
             return 1;
     return 0;
-}
-
-int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec,
-                     struct slt_matcher *m)
-{
-    return map_holds(map, rec, m);
-}
-
-int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
-                     struct slt_matcher *m)
-{
-    return set_holds(cs, rec, m);
 }
 
 /* Index of the first map that holds, or -1; *failed: the first failing atom of map 0. */

@@ -37,7 +37,7 @@ static int days_in_month(int y, int m)
 }
 
 /* Range checks shared by all the civil-time parsers; 0 or SLT_EPARSE. */
-int slt__time_civil_check(int y, int mo, int d, int h, int mi, int s)
+static int civil_check(int y, int mo, int d, int h, int mi, int s)
 {
     if (y < 0 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
         return SLT_EPARSE;
@@ -151,7 +151,7 @@ int slt_time_parse_clf(const char *s, size_t len, int64_t *out, int32_t *frac_us
     sec = fixed_digits(s + 18, 2);
     if (d < 0 || mo == 0 || y < 0 || h < 0 || mi < 0 || sec < 0)
         return SLT_EPARSE;
-    if (slt__time_civil_check(y, mo, d, h, mi, sec) < 0)
+    if (civil_check(y, mo, d, h, mi, sec) < 0)
         return SLT_EPARSE;
     if (len == 26 && (s[20] != ' ' || parse_zone(s + 21, 5, 0, &off) != 5))
         return SLT_EPARSE;
@@ -178,7 +178,7 @@ static int iso_civil(const char *s, int64_t *out)
     sec = fixed_digits(s + 17, 2);
     if (y < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || sec < 0)
         return SLT_EPARSE;
-    if (slt__time_civil_check(y, mo, d, h, mi, sec) < 0)
+    if (civil_check(y, mo, d, h, mi, sec) < 0)
         return SLT_EPARSE;
     *out = slt_time_from_civil(y, mo, d, h, mi, sec);
     return 0;
@@ -556,7 +556,7 @@ static int parse_layout(const char *layout, const char *s, size_t len, int64_t *
         *sec_at = -1; /* %S does not count */
         *out = epoch - off;
     } else {
-        if (slt__time_civil_check(y, mo, d, h, mi, sec) < 0)
+        if (civil_check(y, mo, d, h, mi, sec) < 0)
             return SLT_EPARSE;
         *out = slt_time_from_civil(y, mo, d, h, mi, sec) - off;
     }

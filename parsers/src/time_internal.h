@@ -175,8 +175,6 @@ static SLT__ALWAYS_INLINE const char *slt__msec(const char *p, const char *end, 
 int slt__time_parse_auto(const char *s, size_t len, int64_t *out, int32_t *frac_us);
 /* "Jan".."Dec" (any case, 3 bytes read): 1..12, or 0. */
 int slt__month_from_abbr(const char *s);
-/* 0 when the civil fields are in range, else SLT_EPARSE. */
-int slt__time_civil_check(int y, int mo, int d, int h, int mi, int s);
 /* A non-negative decimal (with optional exponent) times 10^scale, truncated. */
 int slt__decimal_scaled(const char *s, size_t len, int scale, int64_t *out);
 

@@ -666,6 +666,8 @@ static int ob_field(struct cur *c, struct slt_msg *m, enum key k, const msgpack_
  * The type key "t" must come first, so every later key can be read straight into the right
  * member of the union.
  */
+static const char *msg_type_name(int type);
+
 static int decode_object(struct cur *c, const msgpack_object *o, struct slt_msg *m)
 {
     unsigned seen, need, allowed;
@@ -708,7 +710,7 @@ static int decode_object(struct cur *c, const msgpack_object *o, struct slt_msg 
     if ((seen & need) != need) {
         for (i = 0; i < K_COUNT; i++)
             if ((need & (1u << i)) && !(seen & (1u << i)))
-                return fail(c, "%s message without '%s'", slt_msg_type_name(m->type), key_names[i]);
+                return fail(c, "%s message without '%s'", msg_type_name(m->type), key_names[i]);
     }
     return 0;
 }
@@ -773,7 +775,8 @@ int slt_msg_decode(const char *payload, size_t len, const struct slt_proto_limit
     return rc;
 }
 
-const char *slt_msg_type_name(int type)
+/* Name of a message type for errors ("batch"), "unknown" otherwise. */
+static const char *msg_type_name(int type)
 {
     switch (type) {
     case SLT_MSG_HELLO:

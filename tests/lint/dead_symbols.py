@@ -4,12 +4,26 @@
 
 Usage: dead_symbols.py SOURCE_DIR
 """
+import collections
 import os
 import re
 import sys
 
 DIRS = ("common", "parsers", "config", "proto", "net", "cli", "agent", "aggregator")
-USERS = DIRS + ("tests", "bench")
+USERS = DIRS + ("tests", "bench", "packaging")
+# Known, for now: symbol -> why it may stay declared. Each is in a file someone else was editing
+# when the check was added (issue 12); make it static or remove it, then drop its line here.
+ALLOW = {
+    "slt__agent_checkpoint": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
+    "slt__agent_close_batch": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
+    "slt__agent_new_epoch": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
+    "slt__server_throttled": "server.c/session.c: the server<->session split of issue 12 settles it",
+    "slt__session_close": "server.c/session.c: the server<->session split of issue 12 settles it",
+    "slt__session_evict_preauth": "server.c/session.c: the server<->session split settles it",
+    "slt_rconn_kick": "redis_conn.c being edited (store/cluster work); static after it",
+    "slt_rconn_of": "redis_conn.c being edited (store/cluster work); static after it",
+    "slt_store_ready": "store_redis.c being edited; used inside it, or by /readyz instead of health",
+}
 DECL = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(slt_\w+)\s*\(", re.M)
 # A declaration ends with ");" before any "{": a definition in a header (static inline) is skipped.
 
@@ -41,22 +55,28 @@ def main():
             end = min((i for i in (rest.find(";"), rest.find("{")) if i >= 0), default=-1)
             if end >= 0 and rest[end] == ";":
                 declared.setdefault(m.group(1), path)
+    # One pass per file: how often each word occurs, and which slt_ functions it defines (a line
+    # that starts a declaration, has no ';' and names the function before a '(').
+    words = {p: collections.Counter(re.findall(r"\w+", t)) for p, t in texts.items()}
+    defines = {p: {name for line in re.findall(r"^[A-Za-z_][^;\n]*$", t, re.M)
+                   for name in re.findall(r"\b(slt_\w+)\s*\(", line)}
+               for p, t in texts.items() if p.endswith(".c")}
     dead = []
     for sym, header in sorted(declared.items()):
-        word = re.compile(r"\b%s\b" % re.escape(sym))
-        definers = [p for p, t in texts.items() if p.endswith(".c") and
-                    re.search(r"^[A-Za-z_][^;\n]*\b%s\s*\([^;]*$" % re.escape(sym), t, re.M)]
+        definers = [p for p, names in defines.items() if sym in names]
         # The declaring header counts as a user when an inline function or macro in it calls sym.
-        users = [p for p, t in texts.items() if p not in definers and
-                 len(word.findall(t)) > (1 if p == header else 0)]
-        if not users:
+        users = [p for p, w in words.items() if p not in definers and
+                 w[sym] > (1 if p == header else 0)]
+        if not users and sym not in ALLOW:
             dead.append((sym, header, definers))
+        elif users and sym in ALLOW:
+            print("note: '%s' is used now: drop it from ALLOW" % sym)
     for sym, header, definers in dead:
         where = ", ".join(os.path.relpath(d, root) for d in definers) or "nowhere"
         print("%s: '%s' is declared but used only in %s " %
               (os.path.relpath(header, root), sym, where))
-    print("%d symbols declared in headers, %d unused outside their own file" %
-          (len(declared), len(dead)))
+    print("%d symbols declared in headers, %d unused outside their own file (%d allowed)" %
+          (len(declared), len(dead), sum(1 for a in ALLOW if a in declared)))
     return 1 if dead else 0
 
 

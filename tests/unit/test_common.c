@@ -3,7 +3,10 @@
 #include <stddef.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -104,6 +107,76 @@ static void test_ct_equal_compares_length_and_bytes(void **state)
     assert_string_equal(slt_strerror(SLT_ELIMIT), "limit reached");
 }
 
+static void test_prom_escape_label_escapes_backslash_quote_and_newline(void **state)
+{
+    struct slt_buf b;
+    const char in[] = "a\\b\"c\nd\te\0f";
+
+    (void)state;
+    slt_buf_init(&b, 64);
+    assert_int_equal(slt_prom_escape_label(&b, in, sizeof(in) - 1), 0);
+    assert_int_equal(b.len, 14);
+    assert_memory_equal(b.p, "a\\\\b\\\"c\\nd\te\0f", 14);
+    slt_buf_release(&b);
+
+    slt_buf_init(&b, 4); /* bounded like every buffer: nothing past max */
+    assert_int_equal(slt_prom_escape_label(&b, "abc\\", 4), SLT_ELIMIT);
+    assert_true(b.len <= 4);
+    slt_buf_release(&b);
+}
+
+static void write_file(const char *path, const char *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_read_secret_strips_the_newline_and_refuses_empty_and_oversized(void **state)
+{
+    char path[] = "/tmp/slt_test_secret_XXXXXX", *big, *out = (char *)1;
+    int fd;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+
+    write_file(path, "s3cret\n", 7);
+    assert_int_equal(slt_read_secret(path, SLT_TOKEN_MAX, &out), 0);
+    assert_string_equal(out, "s3cret");
+    slt_free(out);
+
+    write_file(path, "a b\r\n", 5); /* inner whitespace is the secret's */
+    assert_int_equal(slt_read_secret(path, SLT_TOKEN_MAX, &out), 0);
+    assert_string_equal(out, "a b");
+    slt_free(out);
+
+    write_file(path, "\n", 1);
+    assert_int_equal(slt_read_secret(path, SLT_TOKEN_MAX, &out), SLT_EINVAL);
+    assert_null(out);
+    assert_string_equal(slt_secret_strerror(SLT_EINVAL), "empty");
+
+    big = malloc(SLT_TOKEN_MAX + 2);
+    assert_non_null(big);
+    memset(big, 'x', SLT_TOKEN_MAX + 1);
+    big[SLT_TOKEN_MAX + 1] = '\n';
+    write_file(path, big, SLT_TOKEN_MAX + 2); /* one byte over, never cut to fit */
+    assert_int_equal(slt_read_secret(path, SLT_TOKEN_MAX, &out), SLT_ELIMIT);
+    assert_null(out);
+    write_file(path, big + 1, SLT_TOKEN_MAX + 1); /* exactly the bound, then the newline */
+    assert_int_equal(slt_read_secret(path, SLT_TOKEN_MAX, &out), 0);
+    assert_int_equal(strlen(out), SLT_TOKEN_MAX);
+    slt_free(out);
+    free(big);
+
+    unlink(path);
+    assert_true(slt_read_secret(path, SLT_TOKEN_MAX, &out) == -ENOENT);
+    assert_null(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +188,8 @@ int main(void)
         cmocka_unit_test(test_buf_refuses_to_grow_past_its_max),
         cmocka_unit_test(test_failed_allocation_is_reported),
         cmocka_unit_test(test_ct_equal_compares_length_and_bytes),
+        cmocka_unit_test(test_prom_escape_label_escapes_backslash_quote_and_newline),
+        cmocka_unit_test(test_read_secret_strips_the_newline_and_refuses_empty_and_oversized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,6 +114,11 @@ int slt_buf_append(struct slt_buf *b, const void *p, size_t n);
 int slt_buf_printf(struct slt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes. */
 void slt_buf_consume(struct slt_buf *b, size_t n);
+/*
+ * The one Prometheus label escaper (text format 0.0.4): appends p[0..len) as a label value,
+ * '\\' -> "\\\\", '"' -> "\\\"", newline -> "\\n", without the quotes. 0 or SLT_ELIMIT.
+ */
+int slt_prom_escape_label(struct slt_buf *b, const char *p, size_t len);
 
 /*
  * "300ms", "2s", "1.5s", "250us", "5m", "2h", "28d", "1w" into microseconds. A bare number is
@@ -138,11 +143,20 @@ uint64_t slt_mono_ns(void);
 int slt_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /*
- * Reads a secret (token, password) from path: at most max bytes, trailing whitespace (the
- * newline) dropped, not empty. *out is a new NUL-terminated string (slt_free). Returns 0, -errno,
- * SLT_ELIMIT (longer than max) or SLT_EINVAL (empty); the secret never appears in messages.
+ * The one reader of secrets (tokens, passwords, keys) from files: at most max bytes, trailing
+ * whitespace (the newline) dropped, not empty. *out is a new NUL-terminated string (slt_free;
+ * wipe it first). Returns 0, -errno, SLT_ELIMIT (longer than max) or SLT_EINVAL (empty); the
+ * secret never appears in messages, and slt_secret_strerror() says what was wrong.
  */
 int slt_read_secret(const char *path, size_t max, char **out);
+/* "empty", "longer than the limit" or slt_strerror(rc), for an error of slt_read_secret. */
+const char *slt_secret_strerror(int rc);
+/*
+ * The bound of the shared tokens: agent.token_file / aggregator.token_file and
+ * agent.status_token_file / aggregator.api_token_file hold at most this many bytes (after the
+ * trailing newline is dropped); longer files are refused at start and at reload.
+ */
+#define SLT_TOKEN_MAX 4096
 
 #define SLT_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SLT_BUG(msg) slt__bug(__FILE__, __LINE__, (msg))

@@ -94,8 +94,6 @@ struct slt_tls_conf {
     char *server_name;    /* agent.tls: name checked in the aggregator's certificate */
 };
 
-void slt_tls_conf_release(struct slt_tls_conf *t);
-
 struct slt_agent_conf {
     char *id;           /* default: the host name */
     char **aggregators; /* host:port, tried in order */

@@ -51,8 +51,6 @@ const char *slt_conn_peer(const struct slt_conn *c);
 const char *slt_conn_peer_ip(const struct slt_conn *c);
 /* The last failure in words ("" when none): TLS alerts and certificate checks land here. */
 const char *slt_conn_error(const struct slt_conn *c);
-/* 1 on a TLS connection. */
-int slt_conn_is_tls(const struct slt_conn *c);
 /*
  * The peer's verified certificate names (mutual TLS): 1 when name equals its subject CN or one
  * of its DNS subjectAltNames (exact, case-insensitive), 0 otherwise or without a certificate.
@@ -69,7 +67,6 @@ int slt_conn_write(struct slt_conn *c, const char *p, size_t len, slt_conn_write
 /* Bytes queued with slt_conn_write whose callback has not run yet. */
 size_t slt_conn_write_queued(const struct slt_conn *c);
 void slt_conn_close(struct slt_conn *c, slt_conn_close_cb cb);
-int slt_conn_is_closing(const struct slt_conn *c);
 
 /*
  * Connects to addr. With tls (borrowed; it must outlive the connection) the handshake runs

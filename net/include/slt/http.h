@@ -17,7 +17,7 @@
  *   slt_http_server_start(loop, "127.0.0.1:7480", &limits, handler, data, &srv)
  *   handler(req, data)                for every request; it answers now or later with
  *   slt_http_respond(req, ...)        exactly once per request, even when the client left
- *                                     (slt_http_req_gone()); respond then only frees req
+ *                                     (req->conn is NULL then); respond then only frees req
  *   slt_http_server_stop(srv, cb, d)  closes the listener and every connection; requests still
  *                                     waiting for an answer must still be answered; cb runs
  *                                     once every handle is closed
@@ -108,13 +108,6 @@ void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *
  */
 void slt_http_respond(struct slt_http_req *req, int status, const char *content_type,
                       const char *body, size_t len, const char *extra_headers);
-static inline int slt_http_req_gone(const struct slt_http_req *req)
-{
-    return req->conn == NULL;
-}
-
-/* The reason phrase for status ("Not Found"). */
-const char *slt_http_reason(int status);
 
 /*
  * Pure helpers (unit-tested, fuzzed).
@@ -154,10 +147,6 @@ enum slt_http_in_result {
 };
 struct slt_http_in *slt_http_in_new(size_t max_header_bytes);
 void slt_http_in_free(struct slt_http_in *in);
-/* Room to read into: *p, *room (0 when the buffer is full). */
-void slt_http_in_space(struct slt_http_in *in, char **p, size_t *room);
-/* n bytes were written at the place slt_http_in_space gave. */
-void slt_http_in_wrote(struct slt_http_in *in, size_t n);
 /* Copies n bytes in; SLT_ELIMIT when they do not fit. */
 int slt_http_in_feed(struct slt_http_in *in, const char *p, size_t n);
 enum slt_http_in_result slt_http_in_next(struct slt_http_in *in);

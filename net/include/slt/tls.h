@@ -52,8 +52,6 @@ struct slt_tls_counters {
     uint64_t reloads, reload_failures;   /* slt_tls_reload */
 };
 
-/* The reason's label ("plaintext", "unknown_ca", "expired", "bad_name", "no_cert", "other"). */
-const char *slt_tls_reason_name(enum slt_tls_reason r);
 
 /*
  * Loads the files into a new context. what names it in messages ("ingest", "http").

@@ -149,16 +149,10 @@ int slt_atom_status_list_add(struct slt_atom *a, const struct slt_format *fmt, c
 int slt_atom_init_latency(struct slt_atom *a, enum slt_atom_kind kind, int64_t us, const char *src);
 /* The longest regex accepted, in bytes. */
 #define SLT_MAX_REGEX_LEN 4096
-void slt_atom_release(struct slt_atom *a);
-void slt_condset_release(struct slt_condset *cs);
 void slt_sli_release(struct slt_sli *sli);
 
-/* 1 when the atom / map / set holds for rec. */
+/* 1 when the atom holds for rec. */
 int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m);
-int slt_condmap_eval(const struct slt_condmap *map, const struct slt_record *rec,
-                     struct slt_matcher *m);
-int slt_condset_eval(const struct slt_condset *cs, const struct slt_record *rec,
-                     struct slt_matcher *m);
 
 /*
  * Optional, once after the SLI's conditions are complete and before classifying: a plan per

@@ -171,8 +171,7 @@ size_t slt_frame_reader_pending(const struct slt_frame_reader *fr);
  */
 void slt_frame_reader_set_max(struct slt_frame_reader *fr, uint32_t max_frame);
 
-/* Name of a message type / ack status for logs ("batch", "gap"), "unknown" otherwise. */
-const char *slt_msg_type_name(int type);
+/* Name of an ack status for logs ("gap"), "unknown" otherwise. */
 const char *slt_ack_status_name(int status);
 
 #endif
