@@ -250,8 +250,8 @@ class AgentFaults(L.AgentCase):
             r = subprocess.run(["readelf", "-d", H.binary("slitail-agent")],
                                capture_output=True, text=True)
             if r.returncode == 0 and "libcurl" in r.stdout:
-                raise AssertionError("slitail-agent links libcurl: add the new curl_* call to "
-                                     "agent/dl/curl_dl.c")
+                raise AssertionError("slitail-agent links libcurl: call curl through "
+                                     "slt/curl_dl.h")
             # shadow memory: the bound is not measurable under ASan (the rest still runs)
             if hwm > 10 * 1024 and not sanitized:
                 raise AssertionError("peak RSS %d KiB over 10 MiB" % hwm)
