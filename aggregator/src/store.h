@@ -61,11 +61,6 @@ struct slt_store_health {
     uint64_t query_reconnects;
 };
 
-/*
- * 1 when applies can be sent: connected and authenticated, or for a cluster, its slot map is
- * known (a master that is down answers RETRY for its own slots until its replica took over).
- */
-int slt_store_ready(const struct slt_store *st);
 void slt_store_health(const struct slt_store *st, struct slt_store_health *h);
 
 /* ---- applies ---------------------------------------------------------------------------------
@@ -114,9 +109,6 @@ void slt_store_reset(struct slt_store *st, const char *reason);
 
 /* A row minute later than this after the aggregator's clock is refused (REJECTED invalid). */
 #define SLT_STORE_AHEAD_MAX_S 86400
-
-/* The apply script, exposed for tests. */
-extern const char slt_store_apply_script[];
 
 /* ---- reads -----------------------------------------------------------------------------------
  * A request is a list of questions answered together:
@@ -205,7 +197,9 @@ int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const c
  * ttl_ms, slt:{a:<agent>}:epoch the largest epoch a session of that id started with.
  *   SLT_LEASE_ACQUIRE: with an instance, the lease is taken unless another instance holds it
  *     (result OTHER, holder set) and the epoch must not be below the stored one (STALE, epoch
- *     set); without one, no lease is taken or checked. The stored epoch is raised to epoch.
+ *     set); without one, no lease is taken and the epoch is not checked, but the call is
+ *     refused (OTHER) while a session with an instance holds the lease. The stored epoch is
+ *     raised to epoch.
  *   SLT_LEASE_RENEW: HELD when the lease is still ours (or free, then taken again), else OTHER.
  *   SLT_LEASE_RELEASE: deleted if still ours.
  * At most one per request. 0, SLT_ELIMIT (names too long) or SLT_ENOMEM.
@@ -214,8 +208,6 @@ enum slt_lease_op { SLT_LEASE_ACQUIRE = 0, SLT_LEASE_RENEW, SLT_LEASE_RELEASE };
 enum slt_lease_result { SLT_LEASE_HELD = 0, SLT_LEASE_OTHER = 1, SLT_LEASE_STALE = 2 };
 int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, const char *value,
                         uint64_t epoch, int64_t ttl_ms);
-/* The lease script, exposed for tests. */
-extern const char slt_store_lease_script[];
 
 /* Bucket reads one request may hold (0: unlimited). */
 void slt_store_req_limit(struct slt_store_req *rq, size_t max_keys);

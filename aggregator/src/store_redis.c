@@ -58,7 +58,7 @@
  * everything it accepted or nothing, and no HINCRBY can fail half-way. Deltas reach HINCRBY
  * as the decimal strings the aggregator wrote (exact), never as sums of Lua numbers.
  */
-const char slt_store_apply_script[] =
+static const char slt_store_apply_script[] =
     "local nk, n = #KEYS, tonumber(ARGV[4])\n"
     "local p0 = 5 + (nk - 1) * 4\n"
     "local LIMIT = 9.2e18\n"
@@ -167,7 +167,7 @@ const char slt_store_apply_script[] =
  * still firing keeps its key alive. "lease" (key slt:alert:lease, state = the holder): 1 when
  * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
  */
-const char slt_store_cas_script[] =
+static const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
@@ -183,7 +183,7 @@ const char slt_store_cas_script[] =
  * ARGV = op, value ("<instance>\n..."), epoch, ttl ms. Returns {result, stored epoch, holder}
  * (store.h, slt_store_req_lease). Epochs are below 2^53: exact as Lua numbers.
  */
-const char slt_store_lease_script[] =
+static const char slt_store_lease_script[] =
     "local op, me, ttl = ARGV[1], ARGV[2], ARGV[4]\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if op == 'release' then\n"
@@ -202,6 +202,7 @@ const char slt_store_lease_script[] =
     "end\n"
     "  if E < e0 then return {2, e0, ''} end\n"
     "  redis.call('SET', KEYS[1], me, 'PX', ttl)\n"
+    "elseif cur then return {1, e0, cur}\n"
     "end\n"
     "if E > e0 then redis.call('SET', KEYS[2], ARGV[3]) end\n"
     "return {0, e0, ''}\n";
@@ -496,8 +497,6 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
         want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
 
-extern const char slt_store_cas_script[];
-
 static void on_query_up(struct slt_rconn *c)
 {
     struct node *n = c->data;
@@ -527,7 +526,11 @@ void slt_store_reset(struct slt_store *st, const char *reason)
     park_drop_calls(st);
 }
 
-int slt_store_ready(const struct slt_store *st)
+/*
+ * 1 when applies can be sent: connected and authenticated, or for a cluster, its slot map is
+ * known (a master that is down answers RETRY for its own slots until its replica took over).
+ */
+static int slt_store_ready(const struct slt_store *st)
 {
     if (st->freeing || st->nnodes == 0)
         return 0;
@@ -813,7 +816,6 @@ static int cluster_wait_error(struct slt_store *st, const redisReply *reply)
 /* ---- lifecycle ---- */
 
 static void on_tick(uv_timer_t *t);
-extern const char slt_store_cas_script[];
 
 static int dup_str(char **dst, const char *src)
 {
