@@ -95,6 +95,7 @@ struct slt_apply {
     size_t agent_len;    /* the agent id is at strs.p[0] */
     struct slt_store_bucket *bk;
     size_t nbk, capbk;
+    void *reg_node; /* the node its series registration waits on (store_redis.c) */
 };
 
 void slt_apply_init(struct slt_apply *ap);
@@ -106,8 +107,11 @@ void slt_apply_release(struct slt_apply *ap);
  */
 int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
                     int64_t now_s);
-/* Drops the ingest connection (an apply timed out): pending applies end with SLT_ACK_RETRY. */
-void slt_store_reset(struct slt_store *st, const char *reason);
+/*
+ * ap timed out: drops the ingest connection(s) ap waits on (on a cluster, only those masters;
+ * NULL: every one) and ends its parked calls; the applies pending there end with RETRY.
+ */
+void slt_store_reset(struct slt_store *st, struct slt_apply *ap, const char *reason);
 
 /* aggregator.max_series when the config does not say: series in slt:series at most. */
 #define SLT_STORE_MAX_SERIES_DEFAULT 10000
