@@ -166,11 +166,14 @@ const char slt_store_apply_script[] =
  * sent it). "sync": the same, but an absent state counts as resolved. "refresh": an alert
  * still firing keeps its key alive. "lease" (key slt:alert:lease, state = the holder): 1 when
  * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
+ * "release": deletes the lease if the caller still holds it (1), else 0.
  */
 const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if ARGV[3] == 'release' then "
+    "  if cur == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0 end "
     "if ARGV[3] == 'lease' then "
     "  if cur and cur ~= ARGV[1] then return 0 end "
     "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end "
@@ -2420,14 +2423,14 @@ int slt_store_req_series(struct slt_store_req *rq)
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
                       int64_t ttl_s, int mode)
 {
-    static const char *const modes[] = {"cas", "refresh", "sync", "lease"};
+    static const char *const modes[] = {"cas", "refresh", "sync", "lease", "release"};
     struct slt_store_op *op = req_op(rq);
     char args[256];
     int n;
 
     if (!op)
         return SLT_ENOMEM;
-    if (mode < SLT_CAS_SET || mode > SLT_CAS_LEASE)
+    if (mode < SLT_CAS_SET || mode > SLT_CAS_RELEASE)
         return SLT_EINVAL;
     /* key, state, ttl and mode, NUL-separated */
     n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
