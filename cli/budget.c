@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "lreader.h"
@@ -439,13 +438,10 @@ static int print_json(json_t *j)
     return 0;
 }
 
+/* "2026-10-10T13:55:00Z" */
 static const char *fmt_time(int64_t t, char *buf, size_t len)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M", &tm))
-        snprintf(buf, len, "%" PRId64, t);
+    slt__cli_iso8601(t, 0, buf, len);
     return buf;
 }
 
@@ -529,17 +525,17 @@ int slt_cli_replay(int argc, char **argv)
     } else {
         char a[32], b[32];
 
-        printf("SLO %s, %s .. %s UTC: %zu notification%s\n", r.slo->name,
+        printf("SLO %s, %s .. %s: %zu notification%s\n", r.slo->name,
                fmt_time(from, a, sizeof(a)), fmt_time(to, b, sizeof(b)), n, n == 1 ? "" : "s");
         if (n)
-            printf("\n%-16s %-8s %-10s %-18s %-18s\n", "tier", "severity", "windows", "fired (UTC)",
-                   "resolved (UTC)");
+            printf("\n%-16s %-8s %-10s %-21s %-21s\n", "tier", "severity", "windows", "fired",
+                   "resolved");
         for (i = 0; i < n; i++) {
             const struct slt_slo_tier *t = &r.slo->tiers[al[i].tier];
             char win[64];
 
             slt_slo_tier_windows(t, win, sizeof(win));
-            printf("%-16s %-8s %-10s %-18s %-18s\n", t->name, slt_severity_name(t->severity), win,
+            printf("%-16s %-8s %-10s %-21s %-21s\n", t->name, slt_severity_name(t->severity), win,
                    fmt_time(al[i].fired, a, sizeof(a)),
                    al[i].resolved ? fmt_time(al[i].resolved, b, sizeof(b)) : "(still firing)");
         }
@@ -640,7 +636,7 @@ int slt_cli_recommend(int argc, char **argv)
     {
         char a[32], b[32];
 
-        printf("SLO %s (objective %g%%), %s .. %s UTC\n", r.slo->name, r.slo->objective,
+        printf("SLO %s (objective %g%%), %s .. %s\n", r.slo->name, r.slo->objective,
                fmt_time(from, a, sizeof(a)), fmt_time(to, b, sizeof(b)));
         if (good + bad == 0) {
             printf("no events in the last %d days: nothing to recommend\n", DAYS);
@@ -650,13 +646,13 @@ int slt_cli_recommend(int argc, char **argv)
         }
         printf("achieved %.4f%% (%" PRId64 " good, %" PRId64 " bad)\n", 100.0 * rec.attainment,
                good, bad);
-        printf("worst rolling day: %.4f%% from %s UTC\n\nday (UTC)          attainment\n",
+        printf("worst rolling day: %.4f%% from %s\n\nday from             attainment\n",
                100.0 * worst, fmt_time(wf, a, sizeof(a)));
         for (d = 0; d < DAYS; d++) {
             json_t *o = json_array_get(days, d);
             json_t *v = json_object_get(o, "attainment");
 
-            printf("%-18s %s", fmt_time(from + (int64_t)d * 86400, a, sizeof(a)),
+            printf("%-21s %s", fmt_time(from + (int64_t)d * 86400, a, sizeof(a)),
                    json_is_real(v) ? "" : "-\n");
             if (json_is_real(v))
                 printf("%.4f%%\n", 100.0 * json_real_value(v));

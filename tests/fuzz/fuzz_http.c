@@ -21,8 +21,15 @@ static void handle(const char *target)
     char name[SLT_API_MAX_NAME], err[200], v[64];
 
     slt_http_split_target(target, &path, &query);
-    if (slt_api_route(path, name, sizeof(name)) == SLT_ROUTE_COUNTS)
+    switch (slt_api_route(path, name, sizeof(name))) {
+    case SLT_ROUTE_COUNTS:
+    case SLT_ROUTE_SLO:
+    case SLT_ROUTE_SLO_SERIES:
         (void)strlen(name);
+        break;
+    default:
+        break;
+    }
     (void)slt_api_parse_range(query, &r, err, sizeof(err));
     (void)slt_http_query_get(query, "step", v, sizeof(v));
 }
