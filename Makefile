@@ -40,10 +40,11 @@ bench: build
 # libFuzzer targets, built with clang (make fuzz SECONDS=3600, or FUZZ_SECONDS=3600, runs
 # every target for that long and prints the hours run).
 FUZZ_SECONDS ?= $(if $(SECONDS),$(SECONDS),10)
+FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c))))
 fuzz:
 	./scripts/deps.sh --fuzz
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DSLT_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The chaos suite (docs/CHAOS.md): kills, a fault proxy, full disks and hostile peers against

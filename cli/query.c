@@ -3,8 +3,6 @@
  * libcurl's easy interface (http:// or https://, bounded response), JSON read with jansson,
  * printed as a table or, with --json, as indented JSON.
  */
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -15,6 +13,7 @@
 
 #include "cli.h"
 #include "slt/common.h"
+#include "slt/curl_dl.h"
 
 #define MAX_RESPONSE (64u << 20)
 #define DEFAULT_SERVER "http://127.0.0.1:7480"
@@ -84,46 +83,10 @@ static const char *fmt_time(int64_t t, char *buf, size_t len)
 /* ---- HTTP (libcurl) ------------------------------------------------------------------------ */
 
 /*
- * libcurl is loaded when a query runs, not when slitail starts: with its TLS, HTTP/2, IDN,
- * LDAP... dependencies it would add 6 MB to the resident size of every `slitail check`, whose
- * peak stays under 8 MiB (docs/CLI.md). The package depends on libcurl4 for it.
+ * libcurl is loaded when a query runs (slt/curl_dl.h), not when slitail starts: with its TLS,
+ * HTTP/2, IDN, LDAP... dependencies it would add 6 MB to the resident size of every
+ * `slitail check`, whose peak stays under 8 MiB (docs/CLI.md). The package depends on libcurl4.
  */
-struct curl_api {
-    void *dl;
-    CURLcode (*global_init)(long flags);
-    void (*global_cleanup)(void);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *e, CURLoption opt, ...);
-    CURLcode (*easy_perform)(CURL *e);
-    CURLcode (*easy_getinfo)(CURL *e, CURLINFO info, ...);
-    void (*easy_cleanup)(CURL *e);
-    const char *(*easy_strerror)(CURLcode c);
-    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
-    void (*slist_free_all)(struct curl_slist *l);
-};
-
-static int curl_load(struct curl_api *a)
-{
-    memset(a, 0, sizeof(*a));
-    a->dl = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!a->dl) {
-        fprintf(stderr, "slitail query: cannot load libcurl: %s (apt-get install libcurl4)\n",
-                dlerror());
-        return -1;
-    }
-#define SYM(f, name) (*(void **)&a->f = dlsym(a->dl, name)) != NULL
-    if (SYM(global_init, "curl_global_init") && SYM(global_cleanup, "curl_global_cleanup") &&
-        SYM(easy_init, "curl_easy_init") && SYM(easy_setopt, "curl_easy_setopt") &&
-        SYM(easy_perform, "curl_easy_perform") && SYM(easy_getinfo, "curl_easy_getinfo") &&
-        SYM(easy_cleanup, "curl_easy_cleanup") && SYM(easy_strerror, "curl_easy_strerror") &&
-        SYM(slist_append, "curl_slist_append") && SYM(slist_free_all, "curl_slist_free_all"))
-        return 0;
-#undef SYM
-    fprintf(stderr, "slitail query: libcurl.so.4 lacks a function: %s\n", dlerror());
-    dlclose(a->dl);
-    a->dl = NULL;
-    return -1;
-}
 
 /* TLS and credentials from the command line. */
 struct client_opts {
@@ -177,7 +140,6 @@ static int http_get(const char *base, const char *target, const struct client_op
     char url[8192], errbuf[CURL_ERROR_SIZE] = "", *token = NULL;
     struct curl_slist *hdrs = NULL;
     struct slt_buf resp;
-    struct curl_api c;
     CURL *e = NULL;
     CURLcode cc;
     long code = 0;
@@ -197,44 +159,45 @@ static int http_get(const char *base, const char *target, const struct client_op
             return -1;
         }
     }
-    if (curl_load(&c) < 0) {
+    if (slt_curl_load(errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "slitail query: %s\n", errbuf);
         if (token)
             memset(token, 0, strlen(token));
         slt_free(token);
         return -1;
     }
-    if (c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(e = c.easy_init()) ||
-        !(hdrs = c.slist_append(NULL, "Accept: application/json"))) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(e = curl_easy_init()) ||
+        !(hdrs = curl_slist_append(NULL, "Accept: application/json"))) {
         fprintf(stderr, "slitail query: cannot start libcurl\n");
         goto out;
     }
-    c.easy_setopt(e, CURLOPT_URL, url);
-    c.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    c.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    c.easy_setopt(e, CURLOPT_TIMEOUT, (long)o->timeout_s);
-    c.easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    c.easy_setopt(e, CURLOPT_USERAGENT, "slitail-query");
-    c.easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-    c.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    c.easy_setopt(e, CURLOPT_WRITEDATA, &resp);
-    c.easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)o->timeout_s);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "slitail-query");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     if (o->ca_file)
-        c.easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
     if (token) {
-        c.easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-        c.easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token);
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, token);
     }
-    cc = c.easy_perform(e);
+    cc = curl_easy_perform(e);
     if (cc == CURLE_WRITE_ERROR && resp.len + CURL_MAX_WRITE_SIZE >= MAX_RESPONSE) {
         fprintf(stderr, "slitail query: response larger than %u bytes\n", MAX_RESPONSE);
         goto out;
     }
     if (cc != CURLE_OK) {
         fprintf(stderr, "slitail query: cannot get %s: %s\n", url,
-                errbuf[0] ? errbuf : c.easy_strerror(cc));
+                errbuf[0] ? errbuf : curl_easy_strerror(cc));
         goto out;
     }
-    c.easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     if (slt_buf_append(&resp, "", 1) < 0) {
         fprintf(stderr, "slitail query: response larger than %u bytes\n", MAX_RESPONSE);
         goto out;
@@ -247,11 +210,10 @@ out:
         memset(token, 0, strlen(token));
         slt_free(token);
     }
-    c.slist_free_all(hdrs);
+    curl_slist_free_all(hdrs);
     if (e)
-        c.easy_cleanup(e);
-    c.global_cleanup();
-    dlclose(c.dl);
+        curl_easy_cleanup(e);
+    curl_global_cleanup();
     slt_buf_release(&resp);
     return rc;
 }

@@ -125,7 +125,8 @@ control slitail "$(shlibs "$STAGE/slitail/usr/bin/slitail"), libcurl4" \
 echo "/etc/slitail/slitail.yaml" >"$STAGE/slitail/DEBIAN/conffiles"
 
 SYSUSERS="systemd | systemd-standalone-sysusers | systemd-sysusers"
-control slitail-agent "$(shlibs "$STAGE/slitail-agent/usr/bin/slitail-agent"), slitail (= $DEBVER), $SYSUSERS" \
+# libcurl4: slitail-agent opens it with dlopen() for S3 inputs (agent/dl/curl_dl.c)
+control slitail-agent "$(shlibs "$STAGE/slitail-agent/usr/bin/slitail-agent"), libcurl4, slitail (= $DEBVER), $SYSUSERS" \
     "SLIs, SLOs and error budgets from web access logs (agent)" \
 " slitail turns web access logs into Service Level Indicators, SLOs, error
  budgets and burn-rate alerts.

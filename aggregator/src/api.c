@@ -1021,6 +1021,9 @@ static void handle_slos(struct slt_api *api, struct slt_http_req *req, const cha
     if (!q)
         return;
     q->on_done = name ? slo_done : slos_done;
+    /* the SLOs of the config decide what is read (about 750 buckets a 28-day SLO), not the
+     * client: the bound of alerting, not of /counts */
+    slt_store_req_limit(&q->rq, SLT_API_MAX_SLO_KEYS);
     rc = q_copy_slos(q, name, 0, &n);
     if (rc == 0)
         rc = q_alloc_sums(q, n);
@@ -1408,6 +1411,7 @@ static void metrics_listed(struct query *q)
 
     names_sort_unique(q);
     q->on_done = metrics_done;
+    slt_store_req_limit(&q->rq, SLT_API_MAX_SLO_KEYS); /* as /api/v1/slos */
     rc = q_copy_slos(q, NULL, q->nnames, &nslo);
     if (rc == 0)
         rc = q_alloc_sums(q, q->nnames + nslo);

@@ -82,6 +82,7 @@ size_t slt_dashboard_html_len(void);
 #define SLT_API_MAX_RANGE_S (4000LL * 86400) /* longest range */
 #define SLT_API_MAX_POINTS 10000             /* points of a series */
 #define SLT_API_MAX_KEYS 20000               /* buckets one request may read */
+#define SLT_API_MAX_SLO_KEYS 500000          /* /slos, /metrics: every SLO window (config-bound) */
 #define SLT_API_MAX_SERIES 5000              /* SLIs and inputs listed */
 #define SLT_API_MAX_QUERIES 256              /* requests waiting for Redis */
 #define SLT_API_MAX_NAME 256                 /* bytes of an SLI name */

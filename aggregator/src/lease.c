@@ -148,17 +148,6 @@ int slt_lease_check(struct slt_lease *l, uint64_t epoch)
 
     if (l->state == L_OK && l->epoch == epoch)
         return 1;
-    if (l->value[0] == '\n') {
-        /* no instance: nothing to wait for; the stored epoch is raised on the side */
-        if (!l->asking && !(l->state == L_ASKING && l->epoch == epoch)) {
-            l->rq.done = on_answer;
-            if (send_op(l, SLT_LEASE_ACQUIRE, epoch) == 0) {
-                l->state = L_ASKING;
-                l->epoch = epoch;
-            }
-        }
-        return 1;
-    }
     if (l->state == L_ASKING)
         return 0;
     if (l->asking) {

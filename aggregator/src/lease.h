@@ -4,12 +4,12 @@
  *
  *   slt_lease_new(loop, store, agent, instance, desc, cb, data, &l)
  *   before applying a batch of epoch E:
- *       r = slt_lease_check(l, E)   1: go ahead; 0: wait for cb; < 0: the store is down (RETRY)
+ *       r = slt_lease_check(l, E)   1: go ahead; 0: wait for cb; < 0: cannot ask (store down)
  *   cb(data, result, epoch, holder) once per check that returned 0:
  *       SLT_LEASE_HELD   checked: apply (and check again with slt_lease_check)
  *       SLT_LEASE_OTHER  another instance of the agent id holds it (holder describes it)
  *       SLT_LEASE_STALE  epoch stored for the agent id (> E): answer REJECTED, stale epoch
- *       -1               no answer (store down or slow): answer RETRY
+ *       -1               no answer (store down or slow)
  *     and, at any time, when a renewal finds the lease gone: SLT_LEASE_OTHER (another instance
  *     has it) or SLT_LEASE_TAKEN_OVER (a newer session of the same instance has it)
  *   slt_lease_free(l)               at session close; releases a held lease; cb never runs again
@@ -17,9 +17,10 @@
  * With an instance (the agent's HELLO `instance`) the lease is taken for 30 s and renewed
  * every 10 s while the session lives; a new session of the same instance takes it over (the
  * old one, a connection the aggregator has not seen die, is then closed at its next renewal).
- * Without one (older agents, tests) nothing is held, refused or waited for (check returns 1 at
- * once, cb only reports); the stored epoch is still raised on the side, so an agent that has
- * an instance moves above what such a session stored.
+ * Without one (older agents, tests) no lease is taken and the epoch is not checked, but such a
+ * session is refused (SLT_LEASE_OTHER) while a session with an instance holds the agent id (it
+ * cannot be that agent: agents that have an instance always send it), and it raises the
+ * stored epoch, so an agent that has an instance moves above what such a session stored.
  */
 #ifndef SLT_LEASE_H
 #define SLT_LEASE_H

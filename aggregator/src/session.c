@@ -38,6 +38,7 @@ struct slt_session {
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     struct slt_lease *lease; /* one live session per agent id (lease.h) */
     int lease_wait;          /* the batch in the reader waits for the lease check */
+    int lease_pass;          /* the check could not be answered: that batch goes on unchecked */
     uint64_t wait_epoch, wait_seq;
     uint64_t stale_epoch, stale_mark; /* the store holds stale_mark > stale_epoch */
     int reading;
@@ -511,15 +512,15 @@ static void on_lease(void *data, int result, uint64_t epoch, const char *holder)
         s->stale_epoch = s->wait_epoch;
         s->stale_mark = epoch;
     }
-    if (result != SLT_LEASE_HELD) {
-        /* nothing of the batch was applied: answer it (stale, or retry later) and drop it */
+    if (result == SLT_LEASE_STALE) {
+        /* nothing of the batch was applied: answer it and drop it */
         s->srv->stats->batches_received++;
         slt_frame_reader_consume(&s->fr);
-        if (result == SLT_LEASE_STALE)
-            send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH,
-                     epoch);
-        else
-            send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_RETRY, 0, 0, 0);
+        send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH,
+                 epoch);
+    } else if (result != SLT_LEASE_HELD) {
+        /* no answer (Redis down or slow): the apply goes on unchecked and meets the same */
+        s->lease_pass = 1;
     }
     process(s);
 }
@@ -527,7 +528,8 @@ static void on_lease(void *data, int result, uint64_t epoch, const char *holder)
 /*
  * Before a batch is applied, its agent id is checked for another live session and its epoch
  * against the one stored for the id (lease.h). 1: apply it now; 0: wait (the frame stays in
- * the reader); -1: answered here.
+ * the reader); -1: answered here. When the check cannot be answered the batch goes on
+ * unchecked (the store is down or slow: its apply most likely answers RETRY as well).
  */
 static int lease_gate(struct slt_session *s, const struct slt_msg_batch *b)
 {
@@ -537,6 +539,10 @@ static int lease_gate(struct slt_session *s, const struct slt_msg_batch *b)
         memcmp(b->agent_id.p, s->agent, s->agent_len) != 0 ||
         b->epoch > (uint64_t)(slt_now_ms() + SLT_EPOCH_AHEAD_MAX_MS))
         return 1; /* on_batch answers these */
+    if (s->lease_pass) {
+        s->lease_pass = 0;
+        return 1;
+    }
     if (s->stale_mark && b->epoch == s->stale_epoch) {
         s->srv->stats->batches_received++;
         send_ack(s, b->epoch, b->seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH, s->stale_mark);
@@ -549,11 +555,7 @@ static int lease_gate(struct slt_session *s, const struct slt_msg_batch *b)
         s->wait_seq = b->seq;
         return 0;
     }
-    if (r < 0) {
-        s->srv->stats->batches_received++;
-        send_ack(s, b->epoch, b->seq, SLT_ACK_RETRY, 0, 0, 0); /* the store is down */
-        return -1;
-    }
+    /* r < 0: cannot ask (the store is down): the apply meets the same and answers RETRY */
     return 1;
 }
 

@@ -211,7 +211,9 @@ int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const c
  * ttl_ms, slt:{a:<agent>}:epoch the largest epoch a session of that id started with.
  *   SLT_LEASE_ACQUIRE: with an instance, the lease is taken unless another instance holds it
  *     (result OTHER, holder set) and the epoch must not be below the stored one (STALE, epoch
- *     set); without one, no lease is taken or checked. The stored epoch is raised to epoch.
+ *     set); without one, no lease is taken and the epoch is not checked, but the call is
+ *     refused (OTHER) while a session with an instance holds the lease. The stored epoch is
+ *     raised to epoch.
  *   SLT_LEASE_RENEW: HELD when the lease is still ours (or free, then taken again), else OTHER.
  *   SLT_LEASE_RELEASE: deleted if still ours.
  * At most one per request. 0, SLT_ELIMIT (names too long) or SLT_ENOMEM.

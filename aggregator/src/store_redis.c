@@ -205,6 +205,7 @@ const char slt_store_lease_script[] =
     "end\n"
     "  if E < e0 then return {2, e0, ''} end\n"
     "  redis.call('SET', KEYS[1], me, 'PX', ttl)\n"
+    "elseif cur then return {1, e0, cur}\n"
     "end\n"
     "if E > e0 then redis.call('SET', KEYS[2], ARGV[3]) end\n"
     "return {0, e0, ''}\n";

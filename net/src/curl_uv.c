@@ -215,8 +215,13 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 int slt_curl_uv_new(uv_loop_t *loop, struct slt_curl_uv **out)
 {
     struct slt_curl_uv *m;
+    char err[512];
 
     *out = NULL;
+    if (slt_curl_load(err, sizeof(err)) < 0) {
+        slt_log(SLT_LOG_ERROR, "curl", "%s", err);
+        return SLT_ENOTFOUND;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return SLT_EINVAL;
     m = slt_calloc(1, sizeof(*m));

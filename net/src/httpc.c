@@ -103,18 +103,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 int slt_httpc_new(uv_loop_t *loop, struct slt_httpc **out)
 {
     struct slt_httpc *c;
-    int rc;
 
     *out = NULL;
     c = slt_calloc(1, sizeof(*c));
     if (!c)
         return SLT_ENOMEM;
-    c->loop = loop;
-    rc = slt_curl_uv_new(loop, &c->multi);
-    if (rc < 0) {
-        slt_free(c);
-        return rc;
-    }
+    c->loop = loop; /* c->multi (and libcurl) on the first request */
     *out = c;
     return 0;
 }
@@ -180,6 +174,8 @@ int slt_httpc_post(struct slt_httpc *c, const char *url, const struct slt_httpc_
         *out = NULL;
     if (!c || c->freeing || !url)
         return SLT_EINVAL;
+    if (!c->multi && (rc = slt_curl_uv_new(c->loop, &c->multi)) < 0)
+        return rc;
     r = slt_calloc(1, sizeof(*r));
     if (!r)
         return SLT_ENOMEM;

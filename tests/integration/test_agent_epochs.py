@@ -32,34 +32,61 @@ class AgentEpochs(L.AggrCase):
         wb.write(400)
         return b, wb
 
+    def wait_no_lease(self):
+        """Until the stopped agent's session let its lease go (the aggregator saw it end)."""
+        H.wait_for(lambda: self.redis.raw("EXISTS", "slt:{a:web-1}:lease").strip() == "0",
+                   timeout=40, what="the lease released")
+
     def token_holder(self, epoch, series=SERIES):
         """Sends one batch as agent web-1 with the given epoch and no counts; its ack."""
         c = P.ProtoClient("127.0.0.1", self.port, L.TOKEN, "web-1", epoch)
         try:
             H.check_equal(c.hello().get("t"), P.WELCOME, "token holder welcomed")
             c.send_batch(1, [P.series(n, [], since=1, kind=k) for k, n in series])
-            return c.recv_ack()
+            return c.recv()
         finally:
             c.close()
 
-    def it_moves_above_an_epoch_stored_by_a_token_holder(self):
+    def it_refuses_a_token_holder_sending_as_a_live_agent(self):
+        """A session without an instance (a token holder, an older agent) that names the id of
+        a live agent is refused: it cannot store a larger epoch under the agent's feet."""
         self.setup()
         try:
             a = self.start_with_agent()
-            st = a.status()
             # an hour ahead of the agent's epoch (a millisecond clock)
-            high = st["epoch"] + 3600 * 1000
-            H.check_equal(self.token_holder(high)["status"], P.APPLIED, "stored")
+            high = a.status()["epoch"] + 3600 * 1000
+            m = self.token_holder(high)
+            H.check_equal(m.get("t"), P.ERROR, "refused")
+            if "agent id 'web-1' already has a live session" not in m.get("msg", ""):
+                raise AssertionError("unclear refusal: %r" % m)
+            if (self.metric("slitail_aggregator_duplicate_sessions_total") or 0) < 1:
+                raise AssertionError("the refusal was not counted")
             for _ in range(4):
                 self.writer.write(200)
                 time.sleep(0.2)
             self.wait_redis_exact()
+            c = a.status()["counters"]
+            H.check_equal((c["stale_epochs"], c["given_up"]), (0, 0), "stale epochs, given up")
+            H.check_equal(a.term(), 0, "agent exit code")
+        finally:
+            self.teardown()
+
+    def it_moves_above_an_epoch_stored_by_a_token_holder_while_it_was_down(self):
+        self.setup()
+        try:
+            a = self.start_with_agent()
+            high = a.status()["epoch"] + 3600 * 1000
+            H.check_equal(a.term(), 0, "agent exit code")
+            self.wait_no_lease()
+            H.check_equal(self.token_holder(high)["status"], P.APPLIED, "stored")
+            self.writer.write(500)
+            a.start()
+            self.wait_redis_exact()
             st = a.status()
-            c = st["counters"]
-            if st["epoch"] <= high or c["stale_epochs"] < 1:
+            if st["epoch"] <= high or st["counters"]["stale_epochs"] < 1:
                 raise AssertionError("agent epoch %d (stored %d), stale_epochs %d"
-                                     % (st["epoch"], high, c["stale_epochs"]))
-            H.check_equal(c["given_up"], 0, "batches given up")
+                                     % (st["epoch"], high, st["counters"]["stale_epochs"]))
+            H.check_equal(st["counters"]["given_up"], 0, "batches given up")
             metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.http,
                                              timeout=10).read().decode()
             if 'slitail_aggregator_batches_rejected_total{reason="stale_epoch"} 0' in metrics:
@@ -95,6 +122,7 @@ class AgentEpochs(L.AggrCase):
             a = self.start_with_agent()
             epoch = a.status()["epoch"]
             H.check_equal(a.term(), 0, "agent exit code")
+            self.wait_no_lease()
             # one series only: a batch of the agent would be half applied, half rejected
             ack = self.token_holder(epoch + 3600 * 1000, [(P.SLI, "availability")])
             H.check_equal(ack["status"], P.APPLIED, "stored")

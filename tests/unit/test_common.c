@@ -123,6 +123,9 @@ static void test_prom_escape_label_escapes_backslash_quote_and_newline(void **st
     assert_int_equal(slt_prom_escape_label(&b, "abc\\", 4), SLT_ELIMIT);
     assert_true(b.len <= 4);
     slt_buf_release(&b);
+    slt_buf_init(&b, 4);
+    assert_int_equal(slt_prom_escape_label(&b, "\"\"\"", 3), SLT_ELIMIT);
+    slt_buf_release(&b);
 }
 
 static void write_file(const char *path, const char *p, size_t n)

@@ -186,6 +186,48 @@ static void run_until(uv_loop_t *loop, const int *calls, int want)
 
 /* ---- tests --------------------------------------------------------------------------------- */
 
+/* 1 when a file named *libcurl* is mapped into this process. */
+static int libcurl_mapped(void)
+{
+    char line[4096];
+    FILE *f = fopen("/proc/self/maps", "r");
+    int found = 0;
+
+    assert_non_null(f);
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, "libcurl") != NULL;
+    fclose(f);
+    return found;
+}
+
+static void *load_in_thread(void *arg)
+{
+    *(int *)arg = slt_curl_load(NULL, 0);
+    return NULL;
+}
+
+/* Runs first: nothing links libcurl; the first slt_curl_load() maps it, once, from any thread. */
+static void test_libcurl_is_loaded_on_first_use_only(void **state)
+{
+    pthread_t th[4];
+    int rc[4], i;
+    char err[256] = "";
+
+    (void)state;
+    assert_false(libcurl_mapped());
+    for (i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, load_in_thread, &rc[i]), 0);
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(rc[i], 0);
+    }
+    assert_true(libcurl_mapped());
+    assert_int_equal(slt_curl_load(err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    assert_non_null(slt__curl.easy_setopt);
+    assert_non_null(slt__curl.multi_info_read);
+}
+
 static void test_a_get_completes_once_with_its_body(void **state)
 {
     uv_loop_t loop;
@@ -443,6 +485,7 @@ static void test_free_null_and_bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_libcurl_is_loaded_on_first_use_only),
         cmocka_unit_test(test_a_get_completes_once_with_its_body),
         cmocka_unit_test(test_many_transfers_run_at_once),
         cmocka_unit_test(test_failures_reach_done_as_curl_errors),

@@ -12,29 +12,6 @@
 #include "slt/common.h"
 #include "stats.h"
 
-static void test_label_values_escape_backslash_quote_and_newline(void **state)
-{
-    struct slt_buf b;
-    const char in[] = "a\\b\"c\nd\te";
-
-    (void)state;
-    slt_buf_init(&b, 1024);
-    assert_int_equal(slt_prom_escape_label(&b, in, sizeof(in) - 1), 0);
-    assert_int_equal(slt_buf_append(&b, "", 1), 0);
-    assert_string_equal(b.p, "a\\\\b\\\"c\\nd\te");
-    slt_buf_release(&b);
-}
-
-static void test_escaping_respects_the_buffer_bound(void **state)
-{
-    struct slt_buf b;
-
-    (void)state;
-    slt_buf_init(&b, 4);
-    assert_int_equal(slt_prom_escape_label(&b, "\"\"\"", 3), SLT_ELIMIT);
-    slt_buf_release(&b);
-}
-
 static void test_aggregator_stats_render_every_family_once(void **state)
 {
     struct slt_aggr_stats st;
@@ -87,8 +64,6 @@ static void test_aggregator_stats_render_every_family_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_label_values_escape_backslash_quote_and_newline),
-        cmocka_unit_test(test_escaping_respects_the_buffer_bound),
         cmocka_unit_test(test_aggregator_stats_render_every_family_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

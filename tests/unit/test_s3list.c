@@ -56,8 +56,8 @@ static void test_bad_answers_are_refused(void **state)
         "<Other/>",
         "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
         "<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
-        "<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaa\">]><ListBucketResult>"
-        "<Contents><Key>&a;</Key></Contents></ListBucketResult>",
+        ("<?xml version=\"1.0\"?><!DOCTYPE l [<!ENTITY a \"aaaa\">]><ListBucketResult>"
+         "<Contents><Key>&a;</Key></Contents></ListBucketResult>"), /* one string */
         "<ListBucketResult><Contents><Key>k</Key>",
     };
     size_t i;

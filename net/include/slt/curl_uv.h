@@ -25,14 +25,17 @@
 #ifndef SLT_CURL_UV_H
 #define SLT_CURL_UV_H
 
-#include <curl/curl.h>
+#include "slt/curl_dl.h" /* libcurl, loaded by slt_curl_uv_new() */
 
 struct uv_loop_s;
 struct slt_curl_uv; /* one CURLM on one uv loop */
 
 typedef void (*slt_curl_uv_done_cb)(CURL *easy, CURLcode result, void *arg);
 
-/* A new multi handle on loop; 0, SLT_ENOMEM, or SLT_EINVAL when libcurl refuses. */
+/*
+ * A new multi handle on loop; loads libcurl first (slt_curl_load(), logging why when it
+ * cannot). 0, SLT_ENOMEM, SLT_ENOTFOUND (no libcurl), or SLT_EINVAL when libcurl refuses.
+ */
 int slt_curl_uv_new(struct uv_loop_s *loop, struct slt_curl_uv **out);
 
 /*

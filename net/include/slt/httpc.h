@@ -43,12 +43,13 @@ struct slt_httpc_auth {
  */
 typedef void (*slt_httpc_cb)(int status, const char *error, void *data);
 
-/* A client on loop: 0, SLT_ENOMEM or SLT_EINVAL (libcurl could not start). */
+/* A client on loop: 0 or SLT_ENOMEM. libcurl is loaded (slt/curl_dl.h) on the first post. */
 int slt_httpc_new(struct uv_loop_s *loop, struct slt_httpc **out);
 
 /*
  * POSTs body (copied) to url with Content-Type ctype. Returns 0 and later calls cb once; or
- * SLT_ENOMEM / SLT_EINVAL (bad url, client being freed) and cb never runs. *out (may be NULL)
+ * SLT_ENOMEM / SLT_EINVAL (bad url, client being freed, libcurl refused) / SLT_ENOTFOUND
+ * (libcurl not installed, logged) and cb never runs. *out (may be NULL)
  * can cancel the request until cb runs.
  */
 int slt_httpc_post(struct slt_httpc *c, const char *url, const struct slt_httpc_auth *auth,
