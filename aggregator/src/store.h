@@ -119,9 +119,6 @@ void slt_store_reset(struct slt_store *st, struct slt_apply *ap, const char *rea
 /* A row minute later than this after the aggregator's clock is refused (REJECTED invalid). */
 #define SLT_STORE_AHEAD_MAX_S 86400
 
-/* The apply script, exposed for tests. */
-extern const char slt_store_apply_script[];
-
 /* ---- reads -----------------------------------------------------------------------------------
  * A request is a list of questions answered together:
  *   slt_store_req_init(&rq)
@@ -222,8 +219,6 @@ enum slt_lease_op { SLT_LEASE_ACQUIRE = 0, SLT_LEASE_RENEW, SLT_LEASE_RELEASE };
 enum slt_lease_result { SLT_LEASE_HELD = 0, SLT_LEASE_OTHER = 1, SLT_LEASE_STALE = 2 };
 int slt_store_req_lease(struct slt_store_req *rq, int op, const char *agent, const char *value,
                         uint64_t epoch, int64_t ttl_ms);
-/* The lease script, exposed for tests. */
-extern const char slt_store_lease_script[];
 
 /* Bucket reads one request may hold (0: unlimited). */
 void slt_store_req_limit(struct slt_store_req *rq, size_t max_keys);

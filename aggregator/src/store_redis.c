@@ -58,7 +58,7 @@
  * everything it accepted or nothing, and no HINCRBY can fail half-way. Deltas reach HINCRBY
  * as the decimal strings the aggregator wrote (exact), never as sums of Lua numbers.
  */
-const char slt_store_apply_script[] =
+static const char slt_store_apply_script[] =
     "local nk, n = #KEYS, tonumber(ARGV[4])\n"
     "local p0 = 5 + (nk - 1) * 4\n"
     "local LIMIT = 9.2e18\n"
@@ -168,7 +168,7 @@ const char slt_store_apply_script[] =
  * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
  * "release": deletes the lease if the caller still holds it (1), else 0.
  */
-const char slt_store_cas_script[] =
+static const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
@@ -186,7 +186,7 @@ const char slt_store_cas_script[] =
  * ARGV = op, value ("<instance>\n..."), epoch, ttl ms. Returns {result, stored epoch, holder}
  * (store.h, slt_store_req_lease). Epochs are below 2^53: exact as Lua numbers.
  */
-const char slt_store_lease_script[] =
+static const char slt_store_lease_script[] =
     "local op, me, ttl = ARGV[1], ARGV[2], ARGV[4]\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if op == 'release' then\n"
@@ -500,8 +500,6 @@ static void on_ingest_down(struct slt_rconn *c, int was_up)
     if (n->st->cluster && !n->st->freeing)
         want_refresh(n->st); /* a master that fails: its replica takes its slots */
 }
-
-extern const char slt_store_cas_script[];
 
 static void on_query_up(struct slt_rconn *c)
 {
@@ -853,7 +851,6 @@ static int cluster_wait_error(struct slt_store *st, const redisReply *reply)
 /* ---- lifecycle ---- */
 
 static void on_tick(uv_timer_t *t);
-extern const char slt_store_cas_script[];
 
 static int dup_str(char **dst, const char *src)
 {
