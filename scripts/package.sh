@@ -125,7 +125,7 @@ control slitail "$(shlibs "$STAGE/slitail/usr/bin/slitail"), libcurl4" \
 echo "/etc/slitail/slitail.yaml" >"$STAGE/slitail/DEBIAN/conffiles"
 
 SYSUSERS="systemd | systemd-standalone-sysusers | systemd-sysusers"
-# libcurl4: slitail-agent opens it with dlopen() for S3 inputs (agent/dl/curl_dl.c)
+# libcurl4: slitail-agent opens it with dlopen() for S3 inputs (net/src/curl_dl.c)
 control slitail-agent "$(shlibs "$STAGE/slitail-agent/usr/bin/slitail-agent"), libcurl4, slitail (= $DEBVER), $SYSUSERS" \
     "SLIs, SLOs and error budgets from web access logs (agent)" \
 " slitail turns web access logs into Service Level Indicators, SLOs, error

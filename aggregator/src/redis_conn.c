@@ -25,11 +25,6 @@ static uint64_t ms_to_ns(int64_t ms)
     return ms > 0 ? (uint64_t)ms * 1000000u : 0;
 }
 
-struct slt_rconn *slt_rconn_of(const redisAsyncContext *ac)
-{
-    return ac ? ac->data : NULL;
-}
-
 int slt_rconn_up(const struct slt_rconn *c)
 {
     return c->ac && c->up;
@@ -297,12 +292,6 @@ int slt_rconn_init(struct slt_rconn *c, uv_loop_t *loop, const struct slt_rconn_
     uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
     rconn_connect(c);
     return 0;
-}
-
-void slt_rconn_kick(struct slt_rconn *c)
-{
-    if (!c->closing && !c->ac && c->reconnect_at_ns)
-        rconn_connect(c);
 }
 
 int slt_rconn_command(struct slt_rconn *c, void (*fn)(redisAsyncContext *, void *, void *),

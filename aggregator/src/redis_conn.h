@@ -13,8 +13,7 @@
  *   slt_rconn_close(c, on_closed)        no more reconnects; pending callbacks run with NULL;
  *                                        on_closed(c) runs once its handles are closed
  *
- * The hiredis context's data field points at the struct slt_rconn, so a reply callback finds
- * its connection with slt_rconn_of(ac).
+ * The hiredis context's data field points at the struct slt_rconn (ac->data).
  */
 #ifndef SLT_REDIS_CONN_H
 #define SLT_REDIS_CONN_H
@@ -80,8 +79,6 @@ struct slt_rconn {
 int slt_rconn_init(struct slt_rconn *c, uv_loop_t *loop, const struct slt_rconn_opts *opts);
 /* 1 when connected and the handshake answered. */
 int slt_rconn_up(const struct slt_rconn *c);
-/* The connection a hiredis context belongs to. */
-struct slt_rconn *slt_rconn_of(const struct redisAsyncContext *ac);
 /*
  * Queues a command (binary-safe argv). Returns 0, or SLT_EREDIS when the connection is not up
  * (fn is then never called). fn(ac, reply, priv) runs once: reply is NULL when the connection
@@ -95,8 +92,6 @@ int slt_rconn_formatted(struct slt_rconn *c,
                         const char *cmd, size_t len);
 /* Drops the connection (a timeout, a protocol error); reconnects after the backoff. */
 void slt_rconn_drop(struct slt_rconn *c, const char *why);
-/* Reconnects now if it is waiting for its backoff (a hint that the server is back). */
-void slt_rconn_kick(struct slt_rconn *c);
 void slt_rconn_close(struct slt_rconn *c, void (*on_closed)(struct slt_rconn *c));
 
 #endif

@@ -61,11 +61,6 @@ struct slt_store_health {
     uint64_t query_reconnects;
 };
 
-/*
- * 1 when applies can be sent: connected and authenticated, or for a cluster, its slot map is
- * known (a master that is down answers RETRY for its own slots until its replica took over).
- */
-int slt_store_ready(const struct slt_store *st);
 void slt_store_health(const struct slt_store *st, struct slt_store_health *h);
 
 /* ---- applies ---------------------------------------------------------------------------------

@@ -565,7 +565,11 @@ void slt_store_reset(struct slt_store *st, struct slt_apply *ap, const char *rea
         slt_rconn_drop(&drop[i]->ingest, reason);
 }
 
-int slt_store_ready(const struct slt_store *st)
+/*
+ * 1 when applies can be sent: connected and authenticated, or for a cluster, its slot map is
+ * known (a master that is down answers RETRY for its own slots until its replica took over).
+ */
+static int slt_store_ready(const struct slt_store *st)
 {
     if (st->freeing || st->nnodes == 0)
         return 0;

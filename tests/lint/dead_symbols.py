@@ -20,9 +20,6 @@ ALLOW = {
     "slt__server_throttled": "server.c/session.c: the server<->session split of issue 12 settles it",
     "slt__session_close": "server.c/session.c: the server<->session split of issue 12 settles it",
     "slt__session_evict_preauth": "server.c/session.c: the server<->session split settles it",
-    "slt_rconn_kick": "redis_conn.c being edited (store/cluster work); static after it",
-    "slt_rconn_of": "redis_conn.c being edited (store/cluster work); static after it",
-    "slt_store_ready": "store_redis.c being edited; used inside it, or by /readyz instead of health",
 }
 DECL = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(slt_\w+)\s*\(", re.M)
 # A declaration ends with ");" before any "{": a definition in a header (static inline) is skipped.
