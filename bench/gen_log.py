@@ -93,9 +93,11 @@ def pick_request(r):
 
 
 class Gen:
-    def __init__(self, seed, start, span, n, incident, incident_at=None, error_rate=0.02):
+    def __init__(self, seed, start, span, n, incident, incident_at=None, error_rate=0.02,
+                 slow_share=0.03):
         self.r = random.Random(seed)
         self.error_rate = error_rate
+        self.slow_share = slow_share
         self.start = start
         self.span = span
         self.n = n
@@ -137,7 +139,7 @@ class Gen:
             return 0.001
         base = {"checkout": 0.120, "search": 0.090, "api": 0.040, "page": 0.060}[kind]
         v = r.lognormvariate(0, 0.6) * base
-        if kind == "search" and r.random() < 0.03:
+        if kind == "search" and r.random() < self.slow_share:
             v += r.uniform(0.3, 1.2)
         if kind == "search" and self.in_incident(ts):
             v += r.uniform(0.25, 1.5)
@@ -280,6 +282,8 @@ def main():
     ap.add_argument("--incident", action="store_true")
     ap.add_argument("--error-rate", type=float, default=0.02,
                     help="share of 5xx outside the incident (default 0.02)")
+    ap.add_argument("--slow-share", type=float, default=0.03,
+                    help="share of searches 0.3-1.2 s slower outside the incident (default 0.03)")
     a = ap.parse_args()
 
     if a.kind == "examples":
@@ -307,7 +311,8 @@ def main():
             write_lines(w, g, "app", 0, 1500)
         return 0
 
-    g = Gen(a.seed, parse_start(a.start), a.span, a.lines, a.incident, error_rate=a.error_rate)
+    g = Gen(a.seed, parse_start(a.start), a.span, a.lines, a.incident, error_rate=a.error_rate,
+            slow_share=a.slow_share)
     out = sys.stdout
     write_lines(out, g, a.kind, 0, a.lines)
     return 0

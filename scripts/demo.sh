@@ -80,7 +80,7 @@ while [ $d -ge 1 ]; do
     [ $d = 20 ] || [ $d = 6 ] && inc=--incident
     "$PY" "$ROOT/bench/gen_log.py" nginx_timed --lines 5000 \
         --start "$(date -u -d "@$dstart" +%Y-%m-%dT%H:%M:%S)" --span 86400 --seed $((100 + d)) \
-        --error-rate 0.0003 $inc
+        --error-rate 0.0003 --slow-share 0.002 $inc
     d=$((d - 1))
 done | gzip -n >"$DIR/logs/access.log.2.gz"
 appstart=$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%S)

@@ -136,6 +136,7 @@ struct slt_alert {
     int nopen; /* handles and requests not finished */
     void (*on_stopped)(void *data);
     void *stopped_data;
+    int releasing; /* stopping: the lease's release is in flight */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1113,6 +1114,8 @@ static void alert_maybe_stopped(struct slt_alert *al)
 
     if (!al->stopping || al->nopen || al->eval_active)
         return;
+    if (al->releasing)
+        return;
     cb = al->on_stopped;
     d = al->stopped_data;
     alert_free(al);
@@ -1256,6 +1259,29 @@ int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg)
     return 0;
 }
 
+static void on_lease_released(struct slt_store_req *rq)
+{
+    struct slt_alert *al = rq->data;
+
+    al->releasing = 0;
+    alert_maybe_stopped(al);
+}
+
+/*
+ * A holder that stops gives the alerting lease back (deleted only if still its own), so a
+ * survivor takes it at its next evaluation; the stop waits for it at most redis_timeout.
+ */
+static void lease_release(struct slt_alert *al)
+{
+    if (!al->leader)
+        return;
+    slt_store_req_reset(&al->rq);
+    al->rq.done = on_lease_released;
+    if (slt_store_req_cas(&al->rq, "lease", al->id, 0, SLT_CAS_RELEASE) == 0 &&
+        slt_store_req_send(al->store, &al->rq, al->conf->redis_timeout_ms) == 0)
+        al->releasing = 1;
+}
+
 void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data)
 {
     if (!al) {
@@ -1274,6 +1300,7 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     /* cancels the requests in flight; their callbacks run from the loop */
     slt_httpc_free(al->httpc);
     al->httpc = NULL;
+    lease_release(al);
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);
 }
 

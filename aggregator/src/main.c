@@ -36,6 +36,7 @@ struct aggr_main {
     struct slt_alert *alerts; /* burn-rate alerts; NULL before the start and after the stop */
     uv_signal_t sighup, sigterm, sigint;
     int stopping;
+    int stop_wait; /* of the API and alerting, not stopped yet (the store outlives both) */
 };
 
 static void usage(FILE *f)
@@ -206,7 +207,9 @@ static void on_api_stopped(void *data)
 {
     struct aggr_main *m = data;
 
-    /* last: the API and alerting read through the store; what is still in flight ends now */
+    if (--m->stop_wait > 0)
+        return;
+    /* last, after the API and alerting: they read through the store; the rest ends now */
     slt_store_free(m->store);
     m->store = NULL;
     uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
@@ -249,8 +252,8 @@ static void alerts_reload(struct aggr_main *m, const struct slt_config *cfg)
 static void alerts_stop(struct aggr_main *m)
 {
     slt_api_set_alert_state(m->api, NULL, NULL);
-    /* its handles close on their own; uv_run returns once they have */
-    slt_alert_stop(m->alerts, NULL, NULL);
+    /* it may still give the alerting lease back through the store (within redis_timeout) */
+    slt_alert_stop(m->alerts, on_api_stopped, m);
     m->alerts = NULL;
 }
 /* ---- end of burn-rate alerts ---- */
@@ -260,6 +263,7 @@ static void stop(struct aggr_main *m, const char *why)
     if (m->stopping)
         return;
     m->stopping = 1;
+    m->stop_wait = 2;
     slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
     alerts_stop(m);
     if (m->server_started)

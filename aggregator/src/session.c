@@ -327,8 +327,8 @@ static void on_apply_timeout(uv_timer_t *t)
     if (!s->inflight)
         return;
     s->srv->stats->redis_timeouts++;
-    /* every pending apply (this one included) ends with RETRY as the connection drops */
-    slt_store_reset(s->srv->store, "apply timed out");
+    /* every apply pending where this one waits (it included) ends with RETRY */
+    slt_store_reset(s->srv->store, &s->ap, "apply timed out");
 }
 
 static void on_apply_done(struct slt_apply *ap)

@@ -90,6 +90,7 @@ struct slt_apply {
     size_t agent_len;    /* the agent id is at strs.p[0] */
     struct slt_store_bucket *bk;
     size_t nbk, capbk;
+    void *reg_node; /* the node its series registration waits on (store_redis.c) */
 };
 
 void slt_apply_init(struct slt_apply *ap);
@@ -101,8 +102,11 @@ void slt_apply_release(struct slt_apply *ap);
  */
 int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt_msg_batch *b,
                     int64_t now_s);
-/* Drops the ingest connection (an apply timed out): pending applies end with SLT_ACK_RETRY. */
-void slt_store_reset(struct slt_store *st, const char *reason);
+/*
+ * ap timed out: drops the ingest connection(s) ap waits on (on a cluster, only those masters;
+ * NULL: every one) and ends its parked calls; the applies pending there end with RETRY.
+ */
+void slt_store_reset(struct slt_store *st, struct slt_apply *ap, const char *reason);
 
 /* aggregator.max_series when the config does not say: series in slt:series at most. */
 #define SLT_STORE_MAX_SERIES_DEFAULT 10000
@@ -186,9 +190,11 @@ int slt_store_req_series(struct slt_store_req *rq);
  *   SLT_CAS_SYNC     as SET, but an absent state counts as "resolved"
  *   SLT_CAS_LEASE    fingerprint "lease", state = holder id: 1 when the caller holds the
  *                    alerting lease (free or its own: taken for ttl_s), 0 when another does
+ *   SLT_CAS_RELEASE  fingerprint "lease": deletes the lease if state still holds it (1), else 0
  * Answer k (the k-th call) in rq.cas[k] (-1: no answer).
  */
-enum { SLT_CAS_SET = 0, SLT_CAS_REFRESH = 1, SLT_CAS_SYNC = 2, SLT_CAS_LEASE = 3 };
+enum { SLT_CAS_SET = 0, SLT_CAS_REFRESH = 1, SLT_CAS_SYNC = 2, SLT_CAS_LEASE = 3,
+       SLT_CAS_RELEASE = 4 };
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
                       int64_t ttl_s, int mode);
 /*

@@ -166,11 +166,14 @@ static const char slt_store_apply_script[] =
  * sent it). "sync": the same, but an absent state counts as resolved. "refresh": an alert
  * still firing keeps its key alive. "lease" (key slt:alert:lease, state = the holder): 1 when
  * the caller holds the alerting lease (taken or renewed for ttl), 0 when another does.
+ * "release": deletes the lease if the caller still holds it (1), else 0.
  */
 static const char slt_store_cas_script[] =
     "local cur = redis.call('GET', KEYS[1]) "
     "if ARGV[3] == 'refresh' then "
     "  if cur == ARGV[1] then redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0 end "
+    "if ARGV[3] == 'release' then "
+    "  if cur == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0 end "
     "if ARGV[3] == 'lease' then "
     "  if cur and cur ~= ARGV[1] then return 0 end "
     "  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end "
@@ -225,6 +228,7 @@ struct slt_apply_part {
     uint64_t since;
     size_t bk0, nb; /* in ap->bk */
     uint64_t rows, late, expired;
+    struct node *node; /* the node whose answer it waits for (NULL: none, or parked) */
 };
 
 /* The entries for one series queued in this loop iteration. */
@@ -516,14 +520,49 @@ static void on_query_up(struct slt_rconn *c)
 }
 
 static void park_drop_calls(struct slt_store *st);
+static void call_fail(struct call *c);
+static void call_free(struct call *c);
 
-void slt_store_reset(struct slt_store *st, const char *reason)
+void slt_store_reset(struct slt_store *st, struct slt_apply *ap, const char *reason)
 {
-    size_t i;
+    struct node *drop[MAX_NODES + 1];
+    struct call *mine = NULL, **pc, *c;
+    size_t i, j, ndrop = 0;
 
-    for (i = 0; i < st->nnodes; i++)
-        slt_rconn_drop(&st->nodes[i]->ingest, reason);
-    park_drop_calls(st);
+    /* the nodes ap waits on, and its parked calls (ap may be reused once one of them ends) */
+    for (i = 0; ap && i <= ap->nparts; i++) {
+        struct node *n = i < ap->nparts ? ap->parts[i].node : ap->reg_node;
+
+        for (j = 0; n && j < ndrop && drop[j] != n; j++)
+            ;
+        if (n && j == ndrop)
+            drop[ndrop++] = n;
+    }
+    for (pc = &st->parked_calls; ap && (c = *pc) != NULL;) {
+        for (i = 0; i < c->n && c->ents[i]->ap != ap; i++)
+            ;
+        if (i < c->n) {
+            *pc = c->park_next;
+            c->park_next = mine;
+            mine = c;
+        } else {
+            pc = &c->park_next;
+        }
+    }
+    if (!ap || (ndrop == 0 && !mine)) {
+        /* nothing known to wait on: drop every ingest connection, so done surely runs */
+        for (i = 0; i < st->nnodes; i++)
+            slt_rconn_drop(&st->nodes[i]->ingest, reason);
+        park_drop_calls(st);
+        return;
+    }
+    for (; mine; mine = c) {
+        c = mine->park_next;
+        call_fail(mine);
+        call_free(mine);
+    }
+    for (i = 0; i < ndrop; i++)
+        slt_rconn_drop(&drop[i]->ingest, reason);
 }
 
 /*
@@ -1278,6 +1317,7 @@ static void entry_done(struct slt_apply_part *e, enum slt_ack_status s, uint64_t
     struct slt_apply *ap = e->ap;
     struct slt_store *st = ap->st;
 
+    e->node = NULL;
     if (s == SLT_ACK_APPLIED) {
         st->stats->counter_updates += e->rows;
         st->stats->late_rows += e->late;
@@ -1310,6 +1350,8 @@ static int call_send(struct slt_store *st, struct call *c, int eval);
 /* Parks a call: it is sent again from the tick (a node coming up, a slot that settles). */
 static void call_park(struct slt_store *st, struct call *c)
 {
+    for (size_t i = 0; i < c->n; i++)
+        c->ents[i]->node = NULL;
     if (++c->parked > PARK_TICKS_MAX || st->freeing) {
         st->stats->redis_errors++;
         call_fail(c);
@@ -1328,8 +1370,11 @@ static void call_go(struct slt_store *st, struct call *c)
     if (!c->node)
         c->node = node_for_series(st, c->kind, c->name, c->name_len);
     rc = c->node ? call_send(st, c, c->retried) : SLT_EREDIS;
-    if (rc == 0)
+    if (rc == 0) {
+        for (size_t i = 0; i < c->n; i++)
+            c->ents[i]->node = c->node;
         return;
+    }
     if (rc == SLT_EREDIS && st->cluster) {
         if (!c->node)
             want_refresh(st);
@@ -1947,6 +1992,7 @@ static void on_reg_reply(redisAsyncContext *ac, void *r, void *priv)
     char m[SLT_STORE_MAX_NAME + 8];
 
     (void)ac;
+    ap->reg_node = NULL;
     if (reply && reply->type == REDIS_REPLY_ERROR && !rg->retried &&
         strncmp(reply->str, "NOSCRIPT", 8) == 0 && !st->freeing) {
         rg->retried = 1;
@@ -2026,6 +2072,8 @@ static int reg_send(struct reg *rg, int eval)
             argv[6 + i] = m[i];
         }
         rc = slt_rconn_command(&rg->node->ingest, on_reg_reply, rg, (int)argc, argv, lens);
+        if (rc == 0)
+            rg->ap->reg_node = rg->node;
     }
     slt_free(argv);
     slt_free(lens);
@@ -2076,6 +2124,7 @@ int slt_store_apply(struct slt_store *st, struct slt_apply *ap, const struct slt
     int rc, invalid;
 
     ap->st = st;
+    ap->reg_node = NULL;
     ap->status = SLT_ACK_DUPLICATE;
     ap->resend_from = 0;
     ap->reason = 0;
@@ -2376,14 +2425,14 @@ int slt_store_req_series(struct slt_store_req *rq)
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
                       int64_t ttl_s, int mode)
 {
-    static const char *const modes[] = {"cas", "refresh", "sync", "lease"};
+    static const char *const modes[] = {"cas", "refresh", "sync", "lease", "release"};
     struct slt_store_op *op = req_op(rq);
     char args[256];
     int n;
 
     if (!op)
         return SLT_ENOMEM;
-    if (mode < SLT_CAS_SET || mode > SLT_CAS_LEASE)
+    if (mode < SLT_CAS_SET || mode > SLT_CAS_RELEASE)
         return SLT_EINVAL;
     /* key, state, ttl and mode, NUL-separated */
     n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,

@@ -120,9 +120,12 @@ class AgentInputs(L.AgentCase):
             with open(half, "ab") as f:
                 f.write(data[len(data) // 2:])
             L.wait_exact(self.fake, [g.w, self.writer])
-            st = H.wait_for(a.status, what="status")
+            # the status is written periodically: wait for it to catch up with the counts
+            want = os.path.join(g.dir, "elb-0005.log.gz")
+            st = H.wait_for(lambda: (lambda s: s if s and s["inputs"][0]["gz"].get("last") == want
+                                     else None)(a.status()), what="status naming the last file")
             gz = st["inputs"][0]["gz"]
-            H.check_equal(gz["last"], os.path.join(g.dir, "elb-0005.log.gz"), "last file read")
+            H.check_equal(gz["last"], want, "last file read")
             H.check_equal(gz["errors"], 0, "errors")
             H.check_equal(a.term(), 0, "exit code")
         finally:

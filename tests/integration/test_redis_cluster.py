@@ -5,6 +5,7 @@ replica is promoted; several agents ingest through all of it and every total sta
 import json
 import random
 import re
+import signal
 import threading
 import time
 
@@ -112,6 +113,104 @@ class RedisClusterTest(h.TestCase):
                 a.close()
             h.check_equal(agg.term(), 0, "aggregator exit status")
         finally:
+            cluster.stop()
+            tmp.cleanup()
+
+    def it_resets_only_the_stopped_master_when_an_apply_times_out(self):
+        # no replicas and a long node timeout: the SIGSTOPped master is slow, not failed over
+        tmp = h.TempDir()
+        cluster = RedisCluster(tmp, masters=3, replicas=0, node_timeout_ms=60000)
+        try:
+            agg = cluster_aggregator(tmp, cluster)  # redis_timeout 1s: the apply timeout
+            ranges = {}
+            for line in cluster.cli(cluster.ports[0], "CLUSTER", "NODES").splitlines():
+                f = line.split()
+                port = int(f[1].split(":")[1].split("@")[0])
+                for r in f[8:]:
+                    lo, _, hi = r.partition("-")
+                    ranges.setdefault(port, []).append((int(lo), int(hi or lo)))
+
+            def owner(key):
+                slot = int(cluster.cli(cluster.ports[0], "CLUSTER", "KEYSLOT", key))
+                return next(q for q, rs in ranges.items() if any(x <= slot <= y for x, y in rs))
+
+            # the stopped master does not hold slt:series (new series register there)
+            stopped = next(q for q in sorted(ranges) if q != owner("slt:series"))
+            others = [q for q in sorted(ranges) if q != stopped]
+            slow_names, fast_names = [], []
+            for i in range(60):
+                n = f"svc-{i}"
+                (slow_names if owner(f"slt:{{s:{n}}}:tot") == stopped else fast_names).append(n)
+            rng = random.Random(7)
+            minutes = [minute_now() - 300 + 60 * i for i in range(4)]
+            slow = SimAgent(agg.port, "slow", 100, make_batches(rng, slow_names[:4], 8, minutes))
+            fast = [SimAgent(agg.port, f"fast-{i}", 100,
+                             make_batches(rng, fast_names[6 * i:6 * i + 6], 2000, minutes))
+                    for i in range(2)]
+            for a in [slow] + fast:
+                a.ship(upto=2, deadline=20)
+
+            def clients(port):
+                """Ids of the connections a master has from the aggregator."""
+                out = set()
+                for line in cluster.cli(port, "CLIENT", "LIST", "TYPE", "normal").splitlines():
+                    if "cmd=client" not in line:
+                        out.add(line.split()[0])
+                return out
+            before = {q: clients(q) for q in others}
+            stop = threading.Event()
+            during = {}
+
+            def ship_fast(a):
+                def run():
+                    while not stop.is_set():
+                        a.ship(upto=a.acked + 1, deadline=20)
+                        time.sleep(0.01)
+                return run
+
+            def slow_then_resume():
+                try:
+                    acked0 = [a.acked for a in fast]
+                    cluster.nodes[stopped].p.send_signal(signal.SIGSTOP)
+                    try:
+                        t = threading.Thread(target=lambda: slow.ship(deadline=40))
+                        t.start()
+                        # its apply timed out (1 s) and was answered RETRY, twice
+                        h.wait_for(lambda: slow.statuses.count(p.RETRY) >= 2, timeout=20,
+                                   what="the slow master's applies time out")
+                        during["fast"] = [a.acked - a0 for a, a0 in zip(fast, acked0)]
+                        during["slow"] = slow.acked
+                    finally:
+                        cluster.nodes[stopped].p.send_signal(signal.SIGCONT)
+                    t.join(45)
+                finally:
+                    stop.set()
+
+            t0 = time.time()
+            run_threads([slow_then_resume] + [ship_fast(a) for a in fast])
+            print(f"  stopped {time.time() - t0:.1f}s: fast agents acked {during['fast']} "
+                  f"meanwhile, slow agent {during['slow']} (RETRY "
+                  f"{slow.statuses.count(p.RETRY)})")
+            h.check_equal(slow.acked, len(slow.batches), "slow agent done after SIGCONT")
+            for a, n in zip(fast, during["fast"]):
+                if n < 5:
+                    raise AssertionError(f"{a.agent}: only {n} batches acknowledged meanwhile")
+                h.check_equal(a.statuses.count(p.RETRY), 0, f"{a.agent}: RETRY answers")
+            for port in others:
+                gone = before[port] - clients(port)
+                h.check_equal(sorted(gone), [], f"connections to master {port} dropped")
+            want = truth([slow.batches] + [a.batches[:a.acked] for a in fast])
+            _, text = get(agg.http_port, "/metrics")
+            got = sli_totals(text)
+            for n in slow_names[:4] + fast_names[:12]:
+                h.check_equal(got.get(n), want.get((n, "tot"), [0, 0, 0]), f"/metrics tot {n}")
+            for a in [slow] + fast:
+                a.close()
+            h.check_equal(agg.term(), 0, "aggregator exit status")
+        finally:
+            for proc in cluster.nodes.values():
+                if proc.alive():
+                    proc.p.send_signal(signal.SIGCONT)
             cluster.stop()
             tmp.cleanup()
 
