@@ -4,48 +4,19 @@
 #include <string.h>
 
 #include "slt/common.h"
+#include "slt/http.h"
 
 #include "redis_url.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* A percent-decoded copy of s[0..n), or NULL (bad escape or no memory). */
+/* A percent-decoded copy of s[0..n), or NULL (bad escape, %00, or no memory). */
 static char *pct_decode(const char *s, size_t n)
 {
-    char *out = slt_malloc(n + 1), *o = out;
-    size_t i;
+    char *out = slt_malloc(n + 1);
 
-    if (!out)
+    if (out && slt_http_pct_decode(s, n, out, n + 1, 0) < 0) {
+        slt_free(out);
         return NULL;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= n) {
-                slt_free(out);
-                return NULL;
-            }
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                slt_free(out);
-                return NULL;
-            }
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
     }
-    *o = '\0';
     return out;
 }
 
