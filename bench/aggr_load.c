@@ -261,8 +261,8 @@ int main(int argc, char **argv)
         snprintf(a->id, sizeof(a->id), "bench-%llu-%zu", (unsigned long long)g.epoch % 100000, i);
         a->seq = 1;
         slt_frame_reader_init(&a->fr, 1 << 20);
-        if (slt_conn_connect(g.loop, (struct sockaddr *)&g.addr, g.tls, "localhost", on_connect,
-                             a, &a->c) < 0) {
+        if (slt_conn_connect(g.loop, (struct sockaddr *)&g.addr, g.tls, "localhost", on_connect, a,
+                             &a->c) < 0) {
             fprintf(stderr, "agent %s: cannot connect\n", a->id);
             a->done = 1;
             g.finished++;

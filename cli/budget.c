@@ -525,8 +525,8 @@ int slt_cli_replay(int argc, char **argv)
     } else {
         char a[32], b[32];
 
-        printf("SLO %s, %s .. %s: %zu notification%s\n", r.slo->name,
-               fmt_time(from, a, sizeof(a)), fmt_time(to, b, sizeof(b)), n, n == 1 ? "" : "s");
+        printf("SLO %s, %s .. %s: %zu notification%s\n", r.slo->name, fmt_time(from, a, sizeof(a)),
+               fmt_time(to, b, sizeof(b)), n, n == 1 ? "" : "s");
         if (n)
             printf("\n%-16s %-8s %-10s %-21s %-21s\n", "tier", "severity", "windows", "fired",
                    "resolved");

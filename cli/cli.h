@@ -10,8 +10,8 @@
 
 /* Exit codes shared by the subcommands. */
 #define SLT_EXIT_OK 0
-#define SLT_EXIT_FAIL 1  /* check: a file could not be read; test: a case failed */
-#define SLT_EXIT_USAGE 2 /* bad arguments, config or case file */
+#define SLT_EXIT_FAIL 1     /* check: a file could not be read; test: a case failed */
+#define SLT_EXIT_USAGE 2    /* bad arguments, config or case file */
 #define SLT_EXIT_UNPARSED 3 /* check: more than --max-unparsed of an input's lines unparsed */
 
 /* `slitail query ...`: wraps the aggregator's HTTP API (cli/query.c). argv[0] is "query". */

@@ -134,8 +134,8 @@ static char *base_url(const char *server)
  * slt_free). Returns 0, or -1 after printing why. libcurl brings https:// (verified against
  * --ca-file or the system's store), the proxy variables, chunked answers from proxies.
  */
-static int http_get(const char *base, const char *target, const struct client_opts *o,
-                    int *status, char **body)
+static int http_get(const char *base, const char *target, const struct client_opts *o, int *status,
+                    char **body)
 {
     char url[8192], errbuf[CURL_ERROR_SIZE] = "", *token = NULL;
     struct curl_slist *hdrs = NULL;

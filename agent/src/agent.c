@@ -329,8 +329,7 @@ static int input_start(struct slt_agent *a, struct slt_agent_input *in, const st
     for (k = 0; restore && k < restore->npos; k++)
         if (!(restore->pos[k].flags & SLT_POS_OBJECT))
             tpos[ntpos++] = restore->pos[k];
-    rc = slt_tail_new(a->loop, &o, restore ? (tpos ? tpos : restore->pos) : NULL, ntpos,
-                      &in->tail);
+    rc = slt_tail_new(a->loop, &o, restore ? (tpos ? tpos : restore->pos) : NULL, ntpos, &in->tail);
     slt_free(tpos);
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, "agent", "input '%s': cannot start tailing: %s", ci->name,
@@ -1332,8 +1331,7 @@ static void check_paths(struct slt_agent *a, int warn)
     size_t i;
 
     for (i = 0; i < a->ninputs; i++)
-        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn,
-                        now);
+        slt_paths_check(&a->inputs[i].paths, a->inputs[i].name, a->cfg->inputs[i].paths, warn, now);
 }
 
 /* Whether one of the input's paths (or globs) names path. */
@@ -1700,8 +1698,8 @@ static void load_instance(struct slt_agent *a)
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || slt_write_all(fd, a->instance, 16) < 0 || slt_write_all(fd, "\n", 1) < 0 ||
         fsync(fd) < 0 || rename(tmp, path) < 0 || slt_fsync_dir(a->state_dir) < 0)
-        slt_log(SLT_LOG_WARN, "agent", "cannot save '%s' (%s): this run's instance is %s",
-                path, strerror(errno), a->instance);
+        slt_log(SLT_LOG_WARN, "agent", "cannot save '%s' (%s): this run's instance is %s", path,
+                strerror(errno), a->instance);
     if (fd >= 0)
         close(fd);
 }

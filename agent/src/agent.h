@@ -21,13 +21,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "arrive.h"
 #include "ckpt.h"
 #include "count.h"
-#include "arrive.h"
 #include "paths.h"
 #include "s3.h"
-#include "slt/config.h"
 #include "ship.h"
+#include "slt/config.h"
 #include "slt/proto.h"
 #include "spool.h"
 #include "status.h"
@@ -45,12 +45,12 @@ struct slt_agent_input {
     struct slt_tail *tail;
     struct slt_arrive *arrive; /* .gz files arriving in its globs (arrive.h), or NULL */
     struct slt_s3 *s3;         /* an S3 input (s3.h): instead of tail and arrive */
-    uint32_t series; /* its INPUT series */
-    uint32_t *slis;  /* SLT series of the SLIs over this input */
+    uint32_t series;           /* its INPUT series */
+    uint32_t *slis;            /* SLT series of the SLIs over this input */
     const struct slt_sli **sli_cfg;
     unsigned char *line_cls; /* per SLI, the class of the line being counted */
     size_t nslis;
-    int closing; /* lines delivered after this are ignored (re-read from the positions) */
+    int closing;    /* lines delivered after this are ignored (re-read from the positions) */
     int has_header; /* the format keeps a header per file (w3c, cloudfront): one stream each */
     /* totals since start, for status */
     uint64_t lines, unparsed, oversize;
@@ -107,8 +107,8 @@ struct slt_agent {
     struct slt_ship *ship;
     struct slt_status_http *http;
 
-    int disk_full;      /* the last write under state_dir failed with ENOSPC or EDQUOT */
-    int reserve_held;   /* state_dir/reserve is in place */
+    int disk_full;    /* the last write under state_dir failed with ENOSPC or EDQUOT */
+    int reserve_held; /* state_dir/reserve is in place */
     int64_t reserve_try_ms;
     int paused_full;    /* backpressure: the spool is full */
     int paused_pending; /* a batch is waiting to be spooled */

@@ -266,8 +266,8 @@ static int next_file(struct slt_arrive *a)
         if (err < 0) {
             /* gone between the listing and the open: look again; else pass it */
             if (err != -ENOENT) {
-                slt_log(SLT_LOG_WARN, "arrive", "input '%s': cannot open '%s': %s", a->input,
-                        first, slt_strerror(err));
+                slt_log(SLT_LOG_WARN, "arrive", "input '%s': cannot open '%s': %s", a->input, first,
+                        slt_strerror(err));
                 a->errors++;
                 slt_free(a->mark);
                 a->mark = first;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define COUNT_MIN_CAP 64    /* index slots at least (cells: half of it) */
+#define COUNT_MIN_CAP 64      /* index slots at least (cells: half of it) */
 #define COUNT_SHRINK_AFTER 16 /* small batches in a row before the capacity is given back */
 
 static size_t cell_hash(uint32_t series, int64_t minute)

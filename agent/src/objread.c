@@ -39,8 +39,8 @@ int slt_objread_is_gzip(const void *p, size_t n)
     return n >= 2 && c[0] == 0x1f && c[1] == 0x8b;
 }
 
-int slt_objread_new(int gz, size_t max_line, uint64_t skip_to, slt_tail_line_cb on_line,
-                    void *data, struct slt_objread **out)
+int slt_objread_new(int gz, size_t max_line, uint64_t skip_to, slt_tail_line_cb on_line, void *data,
+                    struct slt_objread **out)
 {
     struct slt_objread *r = slt_calloc(1, sizeof(*r));
 

@@ -32,8 +32,8 @@
 
 struct slt_objread;
 
-int slt_objread_new(int gz, size_t max_line, uint64_t skip_to, slt_tail_line_cb on_line,
-                    void *data, struct slt_objread **out);
+int slt_objread_new(int gz, size_t max_line, uint64_t skip_to, slt_tail_line_cb on_line, void *data,
+                    struct slt_objread **out);
 long slt_objread_feed(struct slt_objread *r, const void *p, size_t len);
 int slt_objread_finish(struct slt_objread *r);
 void slt_objread_pause(struct slt_objread *r);

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "slt/version.h"
 #include "agent.h"
+#include "slt/version.h"
 
 #define MAX_FILES 256 /* files listed per input */
 
@@ -187,9 +187,9 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                    ", \"retries\": %" PRIu64 ", \"gaps\": %" PRIu64
                    ", \"unrecoverable_gaps\": %" PRIu64 ", \"abandoned\": %" PRIu64
                    ", \"stale_epochs\": %" PRIu64 ", \"given_up\": %" PRIu64
-                   ", \"disk_full_events\": %" PRIu64
-                   ", \"spool_errors\": %" PRIu64 ", \"backpressure_events\": %" PRIu64
-                   ", \"reloads\": %" PRIu64 ", \"reload_failures\": %" PRIu64 "},\n",
+                   ", \"disk_full_events\": %" PRIu64 ", \"spool_errors\": %" PRIu64
+                   ", \"backpressure_events\": %" PRIu64 ", \"reloads\": %" PRIu64
+                   ", \"reload_failures\": %" PRIu64 "},\n",
                    a->batches, a->early_closes, sc->acked, sc->duplicates, sc->rejected,
                    sc->retries, sc->gaps, sc->unrecoverable_gaps, a->abandoned, sc->stale_epochs,
                    sc->given_up + a->given_up, a->disk_full_events, a->spool_errors,
@@ -228,8 +228,9 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
             struct slt_arrive_stats as;
 
             slt_arrive_stats(in->arrive, &as);
-            slt_buf_printf(b, "\n     \"gz\": {\"files_read\": %" PRIu64 ", \"lines\": %" PRIu64
-                              ", \"errors\": %" PRIu64 ", \"last\": ",
+            slt_buf_printf(b,
+                           "\n     \"gz\": {\"files_read\": %" PRIu64 ", \"lines\": %" PRIu64
+                           ", \"errors\": %" PRIu64 ", \"last\": ",
                            as.files, as.lines, as.errors);
             json_str(b, as.mark);
             slt_buf_printf(b, ", \"current\": ");
@@ -243,9 +244,10 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
             struct slt_s3_stats ss;
 
             slt_s3_stats(in->s3, &ss);
-            slt_buf_printf(b, "\n     \"s3\": {\"objects_read\": %" PRIu64 ", \"lines\": %" PRIu64
-                              ", \"errors\": %" PRIu64 ", \"list_errors\": %" PRIu64
-                              ", \"requests\": %" PRIu64 ", \"remembered\": %zu, \"floor\": ",
+            slt_buf_printf(b,
+                           "\n     \"s3\": {\"objects_read\": %" PRIu64 ", \"lines\": %" PRIu64
+                           ", \"errors\": %" PRIu64 ", \"list_errors\": %" PRIu64
+                           ", \"requests\": %" PRIu64 ", \"remembered\": %zu, \"floor\": ",
                            ss.objects, ss.lines, ss.errors, ss.list_errors, ss.requests,
                            ss.remembered);
             json_str(b, ss.floor);
@@ -444,4 +446,3 @@ out:
     slt_buf_release(&b);
     return rc;
 }
-

@@ -108,7 +108,8 @@ static int url_encode(struct slt_buf *b, const char *p, int keep_slash)
     for (; *p && rc == 0; p++) {
         unsigned char c = (unsigned char)*p;
 
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+            (keep_slash && c == '/')) {
             rc = slt_buf_append(b, p, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -736,8 +737,8 @@ static void get_done(struct slt_s3 *s, CURLcode res, long code)
             return;
         }
         if (rc == 0) {
-            slt_log(SLT_LOG_DEBUG, "s3", "input '%s': read s3://%s/%s: %" PRIu64 " lines",
-                    s->input, s->bucket, s->cur, slt_objread_lines(s->r));
+            slt_log(SLT_LOG_DEBUG, "s3", "input '%s': read s3://%s/%s: %" PRIu64 " lines", s->input,
+                    s->bucket, s->cur, slt_objread_lines(s->r));
         } else {
             s->errors++;
             slt_log(SLT_LOG_WARN, "s3",
@@ -762,8 +763,7 @@ static void get_done(struct slt_s3 *s, CURLcode res, long code)
     /* retried at the next poll from the offset reached (never twice) */
     s->errors++;
     slt_log(SLT_LOG_WARN, "s3", "input '%s': GET s3://%s/%s failed: %s (HTTP %ld); retried",
-            s->input, s->bucket, s->cur, res != CURLE_OK ? curl_easy_strerror(res) : "error",
-            code);
+            s->input, s->bucket, s->cur, res != CURLE_OK ? curl_easy_strerror(res) : "error", code);
     if (code == 400 || code == 403)
         creds_clear(s);
     if (s->r) {
@@ -784,7 +784,10 @@ static void imds_done(struct slt_s3 *s, CURLcode res, long code)
     if (res != CURLE_OK || code != 200 || !s->body.p) {
         s->list_errors++;
         slt_log(SLT_LOG_WARN, "s3", "input '%s': instance metadata (%s) failed: %s (HTTP %ld)",
-                s->input, ph == P_IMDS_TOKEN ? "token" : ph == P_IMDS_ROLE ? "role" : "credentials",
+                s->input,
+                ph == P_IMDS_TOKEN  ? "token"
+                : ph == P_IMDS_ROLE ? "role"
+                                    : "credentials",
                 res != CURLE_OK ? curl_easy_strerror(res) : "error", code);
         return;
     }
@@ -807,8 +810,8 @@ static void imds_done(struct slt_s3 *s, CURLcode res, long code)
         return;
     }
     {
-        char *id = json_field(s->body.p, "AccessKeyId"), *sec = json_field(s->body.p,
-                                                                            "SecretAccessKey");
+        char *id = json_field(s->body.p, "AccessKeyId"),
+             *sec = json_field(s->body.p, "SecretAccessKey");
         char *tok = json_field(s->body.p, "Token"), *exp = json_field(s->body.p, "Expiration");
 
         if (id && sec) {
@@ -819,8 +822,9 @@ static void imds_done(struct slt_s3 *s, CURLcode res, long code)
             if (!s->cred_expire_ms)
                 s->cred_expire_ms = wall_ms() + 3600 * 1000LL;
             s->cred_src = "imds";
-            slt_log(SLT_LOG_INFO, "s3", "input '%s': credentials of role '%s' from instance metadata",
-                    s->input, s->role);
+            slt_log(SLT_LOG_INFO, "s3",
+                    "input '%s': credentials of role '%s' from instance metadata", s->input,
+                    s->role);
         } else {
             slt_free(id);
             slt_free(sec);
@@ -886,7 +890,6 @@ static void s3_free(struct slt_s3 *s)
     slt_free(s);
 }
 
-
 int slt_s3_new(struct uv_loop_s *loop, struct slt_curl_uv *cm, const struct slt_s3_opts *o,
                const struct slt_tail_pos *restore, size_t nrestore, struct slt_s3 **out)
 {
@@ -934,8 +937,9 @@ int slt_s3_new(struct uv_loop_s *loop, struct slt_curl_uv *cm, const struct slt_
         } else {
             set_str(&s->resume_key, slt_strdup(p->path));
             s->resume_off = p->offset;
-            slt_log(SLT_LOG_INFO, "s3", "input '%s': resuming s3://%s/%s at decoded offset %" PRIu64,
-                    o->input, c->bucket, p->path, p->offset);
+            slt_log(SLT_LOG_INFO, "s3",
+                    "input '%s': resuming s3://%s/%s at decoded offset %" PRIu64, o->input,
+                    c->bucket, p->path, p->offset);
         }
     }
     if (!have_mark && !o->read_from_beginning)

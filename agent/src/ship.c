@@ -27,7 +27,7 @@
 #define BACKOFF_MAX_MS 10000
 #define HOLD_MIN_MS 200
 #define HOLD_MAX_MS 5000
-#define SHIP_QUEUE_MAX (256u * 1024) /* unwritten frame bytes in memory per connection */
+#define SHIP_QUEUE_MAX (256u * 1024)    /* unwritten frame bytes in memory per connection */
 #define LUA_INT_MAX ((uint64_t)1 << 53) /* epochs at or over it are refused by aggregators */
 
 /* A frame being written: the connection holds it until its write callback. */
@@ -55,8 +55,8 @@ struct slt_ship {
     int got_bytes;       /* on this connection */
     enum slt_conn_state state;
     struct slt_conn *c; /* the current connection; data points back to us */
-    uv_timer_t timer; /* connect/hello timeout, backoff, ack watchdog */
-    uv_timer_t hold;  /* RETRY: wait before resending */
+    uv_timer_t timer;   /* connect/hello timeout, backoff, ack watchdog */
+    uv_timer_t hold;    /* RETRY: wait before resending */
     struct slt_frame_reader fr;
     struct slt_proto_limits limits;
     size_t addr_idx;

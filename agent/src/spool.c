@@ -445,8 +445,8 @@ int slt_spool_read_state(struct slt_spool *sp, size_t i, struct slt_buf *out)
 }
 
 /* Walks the segments from the oldest; calls del for each one to delete. Returns how many. */
-static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
-                         unsigned flags, int doit, size_t *nrecs_out)
+static size_t prune_walk(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms, unsigned flags,
+                         int doit, size_t *nrecs_out)
 {
     size_t s, ri = sp->head, nseg = 0, nrecs = 0;
     uint64_t bytes = sp->bytes;
@@ -491,8 +491,7 @@ size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t re
     return prune_walk((struct slt_spool *)sp, now_ms, retention_ms, flags, 0, NULL);
 }
 
-size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
-                       unsigned flags)
+size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms, unsigned flags)
 {
     char path[PATH_MAX];
     size_t nrecs = 0, nseg, s;

@@ -107,7 +107,6 @@ int slt_spool_read_state(struct slt_spool *sp, size_t i, struct slt_buf *out);
 size_t slt_spool_prunable(const struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
                           unsigned flags);
 /* Deletes them; returns how many records went. */
-size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms,
-                       unsigned flags);
+size_t slt_spool_prune(struct slt_spool *sp, int64_t now_ms, int64_t retention_ms, unsigned flags);
 
 #endif

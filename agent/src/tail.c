@@ -88,7 +88,7 @@ struct slt_tail_file {
     int drained;   /* not active and read to its end at least once */
     int64_t eof_since_ms;
     int seen;
-    int watched; /* its directory (through symlinks) is watched, or was tried */
+    int watched;   /* its directory (through symlinks) is watched, or was tried */
     int size_lies; /* reported a size below bytes it had (logged once) */
     uint64_t lines, oversize, truncations, errors;
     int64_t last_line_ms;

@@ -397,8 +397,8 @@ static json_t *am_alert_json(const struct alert_conf *c, const struct alert_slo 
     rfc3339(s->st[k].since, starts_s, sizeof(starts_s));
     rfc3339(ends, ends_s, sizeof(ends_s));
     return json_pack("{s:o, s:o, s:s, s:s, s:s}", "labels", labels_json(c, s, k), "annotations",
-                     annotations_json(s, k), "startsAt", starts_s, "endsAt", ends_s,
-                     "generatorURL", c->generator_url);
+                     annotations_json(s, k), "startsAt", starts_s, "endsAt", ends_s, "generatorURL",
+                     c->generator_url);
 }
 
 /* FNV-1a 64 of the labels as sorted compact JSON: the same alert has the same print. */
@@ -443,9 +443,9 @@ static char *webhook_doc(const struct alert_conf *c, const struct alert_slo *s, 
                   firing ? json_null() : json_string(ends_s), "generatorURL", c->generator_url,
                   "fingerprint", fp, "slo", "name", s->slo.name, "sli", s->slo.sli, "objective",
                   s->slo.objective, "window_seconds", (json_int_t)s->slo.window_s, "attainment",
-                  e->has_data ? json_real(e->attainment) : json_null(),
-                  "error_budget_remaining", e->budget_remaining, "budget_status",
-                  slt_budget_status_name(e->status), "burn_rates", burn);
+                  e->has_data ? json_real(e->attainment) : json_null(), "error_budget_remaining",
+                  e->budget_remaining, "budget_status", slt_budget_status_name(e->status),
+                  "burn_rates", burn);
     if (!j)
         return NULL;
     out = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
@@ -765,8 +765,7 @@ static void am_send(struct slt_alert *al, int64_t now)
 /* Evaluation                                                                                  */
 
 /* Keeps the document of a state change until its compare-and-set answered. */
-static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state,
-                    int mode)
+static void doc_add(struct slt_alert *al, char *doc, const char *fp, const char *state, int mode)
 {
     struct pending_doc *d;
 
@@ -991,8 +990,8 @@ static void eval_finish(struct slt_alert *al)
         rc = slt_store_req_cas(&al->rq, al->docs[i].fp, al->docs[i].state,
                                cas_ttl(al, al->docs[i].state), al->docs[i].mode);
     /* after the documents (cas_done tells them apart by their index) */
-    for (i = 0; rc == 0 && al->conf->has_wh && al->leader && !al->eval_failed &&
-                i < al->conf->nslos;
+    for (i = 0;
+         rc == 0 && al->conf->has_wh && al->leader && !al->eval_failed && i < al->conf->nslos;
          i++) {
         for (k = 0; rc == 0 && k < al->conf->slos[i].slo.ntiers; k++) {
             char fp[17];
@@ -1047,8 +1046,8 @@ static int eval_queue(struct slt_alert *al)
         rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->slo.sli, r.win_from, to,
                                  i * SLOTS, now, NULL);
         for (w = 0; rc == 0 && w < s->plan.nwin; w++)
-            rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->slo.sli,
-                                     r.burn_from[w], to, i * SLOTS + 1 + w, now, NULL);
+            rc = slt_store_req_range(&al->rq, al->store, SLT_SERIES_SLI, s->slo.sli, r.burn_from[w],
+                                     to, i * SLOTS + 1 + w, now, NULL);
     }
     return rc;
 }

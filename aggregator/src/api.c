@@ -18,10 +18,10 @@
 #include <string.h>
 #include <uv.h>
 
+#include "aggr.h"
 #include "http.h"
 #include "metrics_prom.h"
 #include "slo.h"
-#include "aggr.h"
 #include "slt/arith.h"
 #include "slt/config.h"
 #include "slt/tls.h"
@@ -407,8 +407,8 @@ static void q_go(struct query *q)
     struct slt_api *api = q->api;
 
     if (!q->answered) {
-        int rc = api->store ? slt_store_req_send(api->store, &q->rq, api->redis_timeout_ms)
-                            : SLT_EREDIS;
+        int rc =
+            api->store ? slt_store_req_send(api->store, &q->rq, api->redis_timeout_ms) : SLT_EREDIS;
 
         if (rc == 0)
             return;
@@ -1416,8 +1416,9 @@ static void metrics_listed(struct query *q)
     if (rc == 0)
         rc = q_alloc_sums(q, q->nnames + nslo);
     for (i = 0; rc == 0 && i < q->nnames; i++)
-        rc = slt_store_req_total(&q->rq, q->names[i].kind == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT,
-                                 q->names[i].name, i);
+        rc =
+            slt_store_req_total(&q->rq, q->names[i].kind == 's' ? SLT_SERIES_SLI : SLT_SERIES_INPUT,
+                                q->names[i].name, i);
     if (rc == 0)
         rc = q_queue_slos(q);
     if (rc < 0)
@@ -1561,15 +1562,15 @@ static int api_load_secrets(struct slt_api *api, const struct slt_config *cfg, i
             slt_log(SLT_LOG_WARN, COMPONENT,
                     "turning aggregator.http_tls on or off takes effect only after a restart");
         else
-            rc = slt_tls_new(SLT_TLS_SERVER,
-                             &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file,
-                                                    NULL},
-                             "http", &api->http_tls, err, sizeof(err));
+            rc = slt_tls_new(
+                SLT_TLS_SERVER,
+                &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file, NULL}, "http",
+                &api->http_tls, err, sizeof(err));
     } else if (api->http_tls) {
-        rc = slt_tls_reload(api->http_tls,
-                            &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file,
-                                                   NULL},
-                            err, sizeof(err));
+        rc = slt_tls_reload(
+            api->http_tls,
+            &(struct slt_tls_opts){a->http_tls.cert_file, a->http_tls.key_file, NULL}, err,
+            sizeof(err));
     }
     if (rc < 0) {
         slt_log(SLT_LOG_ERROR, COMPONENT, "aggregator.http_tls: %s%s", err,

@@ -13,14 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "slt/version.h"
 #include "slt/config.h"
 #include "slt/tls.h"
+#include "slt/version.h"
 
 #include "aggr.h"
 #include "alert.h"
 #include "api.h"
-
 
 struct aggr_main {
     uv_loop_t loop;
@@ -137,8 +136,7 @@ static int check_auth(const struct slt_config *cfg, char *err, size_t errlen)
     const struct slt_aggr_conf *a = &cfg->aggregator;
     struct sockaddr_storage ss;
 
-    if (!a->token_file && !(a->tls.enabled && a->tls.client_ca_file) &&
-        !a->allow_unauthenticated) {
+    if (!a->token_file && !(a->tls.enabled && a->tls.client_ca_file) && !a->allow_unauthenticated) {
         snprintf(err, errlen,
                  "%s: aggregator: neither token_file nor tls.client_ca_file is set, so anyone who "
                  "reaches %s could send batches; set one (docs/SECURITY.md), or "

@@ -1,6 +1,6 @@
 /* Prometheus text format 0.0.4; see metrics_prom.h. */
-#include "slt/version.h"
 #include "metrics_prom.h"
+#include "slt/version.h"
 
 #include <inttypes.h>
 
@@ -116,9 +116,9 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
         static const char *const why[4] = {"other", "row_minute", "counts", "counter_limit"};
 
         for (i = 0; i < 4; i++)
-            TRY(slt_buf_printf(b, "slitail_aggregator_batches_invalid_total{reason=\"%s\"} %" PRIu64
-                                  "\n",
-                               why[i], st->batches_invalid[i]));
+            TRY(slt_buf_printf(
+                b, "slitail_aggregator_batches_invalid_total{reason=\"%s\"} %" PRIu64 "\n", why[i],
+                st->batches_invalid[i]));
     }
     TRY(slt_prom_header(b, "slitail_aggregator_redis_redirects_total", "counter",
                         "Redis Cluster redirections followed, by kind (moved: the slot map "

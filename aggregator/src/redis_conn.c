@@ -104,9 +104,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     if (c->ac != ac)
         return; /* we dropped it ourselves */
     (*c->stats.errors)++;
-    slt_log(c->quiet > 1 ? SLT_LOG_DEBUG : SLT_LOG_WARN, COMPONENT,
-            "lost connection to '%s': %s", c->name,
-            ac->errstr[0] ? ac->errstr : "closed by peer");
+    slt_log(c->quiet > 1 ? SLT_LOG_DEBUG : SLT_LOG_WARN, COMPONENT, "lost connection to '%s': %s",
+            c->name, ac->errstr[0] ? ac->errstr : "closed by peer");
     lost(c, was_up);
 }
 

@@ -44,8 +44,8 @@ struct slt_rconn_opts {
     int db;               /* SELECT db when not 0 */
     int64_t timeout_ms;   /* handshake and PING deadline */
     const char *name;     /* for logs, e.g. "ingest redis 127.0.0.1:6379/0" */
-    int quiet; /* 0: log "connected" (info) and failures (warn); 1: "connected" at debug
-                  level (the owner says it); 2: everything at debug level */
+    int quiet;            /* 0: log "connected" (info) and failures (warn); 1: "connected" at debug
+                             level (the owner says it); 2: everything at debug level */
     struct slt_rconn_stats stats; /* where to count; NULL members: the connection's own */
 };
 
@@ -87,9 +87,8 @@ int slt_rconn_up(const struct slt_rconn *c);
 int slt_rconn_command(struct slt_rconn *c, void (*fn)(struct redisAsyncContext *, void *, void *),
                       void *priv, int argc, const char **argv, const size_t *lens);
 /* The same with a command already in RESP. */
-int slt_rconn_formatted(struct slt_rconn *c,
-                        void (*fn)(struct redisAsyncContext *, void *, void *), void *priv,
-                        const char *cmd, size_t len);
+int slt_rconn_formatted(struct slt_rconn *c, void (*fn)(struct redisAsyncContext *, void *, void *),
+                        void *priv, const char *cmd, size_t len);
 /* Drops the connection (a timeout, a protocol error); reconnects after the backoff. */
 void slt_rconn_drop(struct slt_rconn *c, const char *why);
 void slt_rconn_close(struct slt_rconn *c, void (*on_closed)(struct slt_rconn *c));

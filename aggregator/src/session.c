@@ -33,12 +33,12 @@ struct slt_session {
     char *agent;
     size_t agent_len;
     int authed;
-    int preauth; /* counted in srv->npreauth */
-    uint64_t accepted_ms; /* uv_now() at accept */
+    int preauth;                         /* counted in srv->npreauth */
+    uint64_t accepted_ms;                /* uv_now() at accept */
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
-    struct slt_lease *lease; /* one live session per agent id (lease.h) */
-    int lease_wait;          /* the batch in the reader waits for the lease check */
-    int lease_pass;          /* the check could not be answered: that batch goes on unchecked */
+    struct slt_lease *lease;             /* one live session per agent id (lease.h) */
+    int lease_wait;                      /* the batch in the reader waits for the lease check */
+    int lease_pass; /* the check could not be answered: that batch goes on unchecked */
     uint64_t wait_epoch, wait_seq;
     uint64_t stale_epoch, stale_mark; /* the store holds stale_mark > stale_epoch */
     int reading;
@@ -516,8 +516,7 @@ static void on_lease(void *data, int result, uint64_t epoch, const char *holder)
         /* nothing of the batch was applied: answer it and drop it */
         s->srv->stats->batches_received++;
         slt_frame_reader_consume(&s->fr);
-        send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH,
-                 epoch);
+        send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_REJECTED, 0, SLT_REJECT_STALE_EPOCH, epoch);
     } else if (result != SLT_LEASE_HELD) {
         /* no answer (Redis down or slow): the apply goes on unchecked and meets the same */
         s->lease_pass = 1;

@@ -17,8 +17,8 @@ struct slt_aggr_stats {
     uint64_t batches_rejected_stale;   /* of which: a larger epoch is stored for the agent */
     uint64_t batches_rejected_invalid; /* of which: content that cannot be stored */
     uint64_t duplicate_sessions;       /* refused or closed: another live session has the id */
-    uint64_t batches_retry;   /* refused because Redis was down or slow */
-    uint64_t counter_updates; /* rows applied */
+    uint64_t batches_retry;            /* refused because Redis was down or slow */
+    uint64_t counter_updates;          /* rows applied */
     uint64_t late_rows;       /* rows older than minute retention (went to hour/day only) */
     uint64_t redis_connected; /* gauge 0/1 for the ingest connection */
     uint64_t redis_reconnects;
@@ -36,9 +36,9 @@ struct slt_aggr_stats {
     uint64_t slow_clients;        /* closed because they did not read their acks */
     uint64_t sessions_timed_out;  /* no HELLO in time, or idle too long */
     /* added by alerting (alert.c); index [SLT_ALERT_TARGET_*] */
-    uint64_t alert_evaluations;              /* evaluations that read every SLO from Redis */
-    uint64_t alert_eval_failures;            /* evaluations that could not (Redis down or slow) */
-    uint64_t alerts_firing;                  /* gauge: alerts firing after the last evaluation */
+    uint64_t alert_evaluations;   /* evaluations that read every SLO from Redis */
+    uint64_t alert_eval_failures; /* evaluations that could not (Redis down or slow) */
+    uint64_t alerts_firing;       /* gauge: alerts firing after the last evaluation */
     uint64_t alert_leader; /* gauge: this aggregator holds the alerting lease (sends webhooks) */
     uint64_t alert_notifications_sent[3];    /* answered 2xx */
     uint64_t alert_notifications_failed[3];  /* refused, not 2xx, unreachable or timed out */

@@ -193,8 +193,13 @@ int slt_store_req_series(struct slt_store_req *rq);
  *   SLT_CAS_RELEASE  fingerprint "lease": deletes the lease if state still holds it (1), else 0
  * Answer k (the k-th call) in rq.cas[k] (-1: no answer).
  */
-enum { SLT_CAS_SET = 0, SLT_CAS_REFRESH = 1, SLT_CAS_SYNC = 2, SLT_CAS_LEASE = 3,
-       SLT_CAS_RELEASE = 4 };
+enum {
+    SLT_CAS_SET = 0,
+    SLT_CAS_REFRESH = 1,
+    SLT_CAS_SYNC = 2,
+    SLT_CAS_LEASE = 3,
+    SLT_CAS_RELEASE = 4
+};
 int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const char *state,
                       int64_t ttl_s, int mode);
 /*

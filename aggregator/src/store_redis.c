@@ -264,7 +264,6 @@ struct call {
 #define GROUP_HASH 1024
 #define MAX_ENTRIES_PER_CALL 200
 
-
 /*
  * A Redis server the store talks to, with its two connections: the one of aggregator.redis,
  * or every master of a cluster the store learned (the seeds first). Nodes are never freed
@@ -292,9 +291,9 @@ struct rate {
     double tokens;
     uint64_t at_ns;
 };
-#define PARK_TICKS_MAX 40            /* 2 s of ticks: a command waiting for a node or slot */
-#define REDIRECTS_MAX 5              /* MOVED/ASK followed per command before giving up */
-#define REFRESH_MIN_NS 200000000ull  /* 200 ms between two CLUSTER SLOTS */
+#define PARK_TICKS_MAX 40              /* 2 s of ticks: a command waiting for a node or slot */
+#define REDIRECTS_MAX 5                /* MOVED/ASK followed per command before giving up */
+#define REFRESH_MIN_NS 200000000ull    /* 200 ms between two CLUSTER SLOTS */
 #define REFRESH_EVERY_NS 5000000000ull /* and one every 5 s anyway */
 
 struct call;
@@ -400,8 +399,7 @@ static struct node *node_for_key(struct slt_store *st, const char *key, size_t k
 }
 
 /* The node that owns every key of a series (its hash tag). */
-static struct node *node_for_series(struct slt_store *st, int kind, const char *name,
-                                    size_t nlen)
+static struct node *node_for_series(struct slt_store *st, int kind, const char *name, size_t nlen)
 {
     char prefix[SLT_STORE_MAX_NAME + 16];
     size_t n = series_prefix(prefix, sizeof(prefix), kind, name,
@@ -913,8 +911,8 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
     uv_timer_start(&st->tick, on_tick, TICK_MS, TICK_MS);
     stats->redis_connected = 0;
     if (!st->cluster) {
-        if (!node_add(st, conf->url->host ? conf->url->host : "", conf->url->port,
-                      conf->url->path, conf->url->db))
+        if (!node_add(st, conf->url->host ? conf->url->host : "", conf->url->port, conf->url->path,
+                      conf->url->db))
             rc = SLT_ENOMEM;
     }
     for (i = 0; rc == 0 && i < conf->nseeds; i++)
@@ -1128,8 +1126,7 @@ static int cmp_series(const void *a, const void *b)
  * count over the batch are at most 2^53, so the sums of up to MAX_ENTRIES_PER_CALL entries
  * (< 2^61) are exact in uint64 and int64, and Lua compares them exactly.
  */
-static int check_batch(const struct slt_msg_batch *b, int64_t now, const char **why,
-                       int *reason)
+static int check_batch(const struct slt_msg_batch *b, int64_t now, const char **why, int *reason)
 {
     const struct slt_series **idx;
     size_t i, r;
@@ -1425,7 +1422,8 @@ static int call_cluster_error(struct slt_store *st, struct call *c, const redisR
     if (!st->cluster)
         return 0;
     if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
-        struct node *to = ++c->redirects <= REDIRECTS_MAX ? follow_redirect(st, c->node, &rd) : NULL;
+        struct node *to =
+            ++c->redirects <= REDIRECTS_MAX ? follow_redirect(st, c->node, &rd) : NULL;
 
         if (!to)
             return 0;
@@ -1542,8 +1540,7 @@ static int call_send(struct slt_store *st, struct call *c, int eval)
         st->argv[2 + i] = c->args.p + c->off[i];
         st->argvlen[2 + i] = c->len[i];
     }
-    return slt_rconn_command(&c->node->ingest, on_call_reply, c, (int)argc, st->argv,
-                             st->argvlen);
+    return slt_rconn_command(&c->node->ingest, on_call_reply, c, (int)argc, st->argv, st->argvlen);
 }
 
 static int cmp_bucket_ref(const void *a, const void *b)
@@ -2010,8 +2007,8 @@ static void on_reg_reply(redisAsyncContext *ac, void *r, void *priv)
         return;
     }
     for (i = 0; i < rg->n; i++) {
-        long long v = reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer
-                                                                     : -3;
+        long long v =
+            reply->element[i]->type == REDIS_REPLY_INTEGER ? reply->element[i]->integer : -3;
         size_t n = part_member(&ap->parts[rg->idx[i]], m, sizeof(m));
 
         if (v == 1 || v == 0)
@@ -2029,9 +2026,8 @@ static void on_reg_reply(redisAsyncContext *ac, void *r, void *priv)
         st->stats->series_refused[1] += rated;
         if (now - st->series_logged_ns > 10000000000ull || !st->series_logged_ns) {
             st->series_logged_ns = now;
-            slt_log(SLT_LOG_WARN, "ingest",
-                    "batch %llu of agent '%.*s' waits (RETRY): %s", (unsigned long long)ap->seq,
-                    (int)ap->agent_len, ap->strs.p,
+            slt_log(SLT_LOG_WARN, "ingest", "batch %llu of agent '%.*s' waits (RETRY): %s",
+                    (unsigned long long)ap->seq, (int)ap->agent_len, ap->strs.p,
                     full ? "the series set is full (aggregator.max_series; docs/REDIS.md)"
                          : "the agent adds new series faster than allowed (docs/REDIS.md)");
         }
@@ -2045,7 +2041,7 @@ static void on_reg_reply(redisAsyncContext *ac, void *r, void *priv)
 static int reg_send(struct reg *rg, int eval)
 {
     struct slt_store *st = rg->st;
-    char (*m)[SLT_STORE_MAX_NAME + 8] = NULL;
+    char(*m)[SLT_STORE_MAX_NAME + 8] = NULL;
     const char **argv;
     size_t *lens, i, argc = 6 + rg->n;
     char max[24], left[24];
@@ -2435,8 +2431,8 @@ int slt_store_req_cas(struct slt_store_req *rq, const char *fingerprint, const c
     if (mode < SLT_CAS_SET || mode > SLT_CAS_RELEASE)
         return SLT_EINVAL;
     /* key, state, ttl and mode, NUL-separated */
-    n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state,
-                 0, (long long)ttl_s, 0, modes[mode]);
+    n = snprintf(args, sizeof(args), KEY_ALERT_PREFIX "%s%c%s%c%lld%c%s", fingerprint, 0, state, 0,
+                 (long long)ttl_s, 0, modes[mode]);
     if (n < 0 || (size_t)n >= sizeof(args))
         return SLT_ELIMIT;
     /* with its NUL: rcmd_send splits the arguments with strlen */
@@ -2596,8 +2592,7 @@ static int rcmd_cluster_error(struct slt_store *st, struct rcmd *c, const redisR
     if (!st->cluster)
         return 0;
     if (slt_cluster_parse_redirect(reply->str, reply->len, &rd) == 0) {
-        struct node *from = c->asking ? c->node : node_for_key(st, c->op->buf.p + c->off,
-                                                                  c->len);
+        struct node *from = c->asking ? c->node : node_for_key(st, c->op->buf.p + c->off, c->len);
         struct node *to =
             ++c->redirects <= REDIRECTS_MAX && from ? follow_redirect(st, from, &rd) : NULL;
 
@@ -2811,8 +2806,8 @@ static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
     }
     {
         /* RC_CAS: key, state, ttl, mode separated by NULs */
-        const char *argv[7] = {eval ? "EVAL" : "EVALSHA",
-                               eval ? slt_store_cas_script : st->cas_sha, "1"};
+        const char *argv[7] = {eval ? "EVAL" : "EVALSHA", eval ? slt_store_cas_script : st->cas_sha,
+                               "1"};
         size_t lens[7], k;
         const char *s = p;
 
@@ -2852,8 +2847,8 @@ int slt_store_req_send(struct slt_store *st, struct slt_store_req *rq, int64_t t
     op->rq = rq;
     op->st = st;
     op->sent = 1;
-    op->deadline_ns = uv_hrtime() + (uint64_t)(timeout_ms > 0 ? timeout_ms : st->timeout_ms) *
-                                        1000000u;
+    op->deadline_ns =
+        uv_hrtime() + (uint64_t)(timeout_ms > 0 ? timeout_ms : st->timeout_ms) * 1000000u;
     /* linked first: a command that fails to go out is counted as one that failed */
     op->prev = st->ops_tail;
     if (st->ops_tail)

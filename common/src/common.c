@@ -425,8 +425,9 @@ int slt_read_secret(const char *path, size_t max, char **out)
     }
     close(fd);
     memset(chunk, 0, sizeof(chunk));
-    while (rc == 0 && b.len && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r' ||
-                                b.p[b.len - 1] == ' ' || b.p[b.len - 1] == '\t'))
+    while (rc == 0 && b.len &&
+           (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r' || b.p[b.len - 1] == ' ' ||
+            b.p[b.len - 1] == '\t'))
         b.len--;
     if (rc == 0 && b.len > max)
         rc = SLT_ELIMIT;

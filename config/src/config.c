@@ -541,8 +541,8 @@ static void doc_bounds(const struct slt__config_key *k, char *bounds, size_t len
         /* A '|' would end the markdown table cell. */
         while (*c && pos + 8 < len) {
             size_t l = strcspn(c, "|");
-            int w = snprintf(bounds + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", q, (int)l,
-                             c, q);
+            int w =
+                snprintf(bounds + pos, len - pos, "%s%s%.*s%s", pos ? ", " : "", q, (int)l, c, q);
 
             if (w < 0)
                 break;
@@ -620,8 +620,7 @@ int slt__config_man_keys(struct slt_buf *b)
             rc = slt_buf_printf(b, ".SS \"%s\"\n", section);
         }
         doc_bounds(k, bounds, sizeof(bounds), "");
-        snprintf(line, sizeof(line), "%s; default %s%s%s%s%s", doc_type(k),
-                 k->def ? "`" : "",
+        snprintf(line, sizeof(line), "%s; default %s%s%s%s%s", doc_type(k), k->def ? "`" : "",
                  k->def ? k->def : (k->flags & SLT_KEY_REQUIRED ? "none, required" : "none"),
                  k->def ? "`" : "", bounds[0] ? "; " : "", bounds);
         if (rc == 0)
@@ -1347,8 +1346,8 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
             if (in->s3.endpoint && strncmp(in->s3.endpoint, "http://", 7) != 0 &&
                 strncmp(in->s3.endpoint, "https://", 8) != 0)
                 return fail(c, map_get(c, it, "s3"),
-                            "%s: s3.endpoint must start with http:// or https://, got '%s'",
-                            what, in->s3.endpoint);
+                            "%s: s3.endpoint must start with http:// or https://, got '%s'", what,
+                            in->s3.endpoint);
             in->s3_node = NULL;
         }
         for (j = 0; j + 1 < cfg->ninputs; j++)
@@ -1699,11 +1698,11 @@ static int load_tiers(struct ctx *c, struct slo_decl *d, const char *what)
             if (t->long_s % 60 || t->short_s % 60)
                 return fail(c, it, "%s: 'long' and 'short' must be whole minutes", twhat);
             if (t->short_s >= t->long_s)
-                return fail(c, map_get(c, it, "short"),
-                            "%s: 'short' must be shorter than 'long'", twhat);
+                return fail(c, map_get(c, it, "short"), "%s: 'short' must be shorter than 'long'",
+                            twhat);
             if (t->long_s > slo->window_s)
-                return fail(c, map_get(c, it, "long"),
-                            "%s: 'long' is longer than the SLO window", twhat);
+                return fail(c, map_get(c, it, "long"), "%s: 'long' is longer than the SLO window",
+                            twhat);
         }
         /* Sloth's and the workbook's threshold: the burn rate that spends budget_percent of
          * the budget of the whole window within the long window */
@@ -1738,7 +1737,8 @@ static int load_slo(struct ctx *c, const yaml_node_t *it, struct slo_decl *d, co
 
     if ((rc = apply_defaults(c, "slos", d)) < 0 ||
         (rc = apply_defaults(c, "slos.policy", slo)) < 0 ||
-        (rc = load_map(c, it, "slos", d, what)) < 0 || (rc = check_name(c, it, what, slo->name)) < 0)
+        (rc = load_map(c, it, "slos", d, what)) < 0 ||
+        (rc = check_name(c, it, what, slo->name)) < 0)
         return rc;
     for (j = 0; j + 1 < cfg->nslos; j++)
         if (!strcmp(cfg->slos[j].name, slo->name))
@@ -1765,8 +1765,7 @@ static int load_slo(struct ctx *c, const yaml_node_t *it, struct slo_decl *d, co
     if (d->labels && (rc = load_labels(c, d->labels, what, &slo->labels, &slo->nlabels)) < 0)
         return rc;
     if (slo->dedup_key && (!slo->dedup_key[0] || strlen(slo->dedup_key) > 255))
-        return fail(c, map_get(c, it, "dedup_key"), "%s: 'dedup_key' must be 1 to 255 bytes",
-                    what);
+        return fail(c, map_get(c, it, "dedup_key"), "%s: 'dedup_key' must be 1 to 255 bytes", what);
     if (!slo->dedup_key && !(slo->dedup_key = slt_strdup(slo->name)))
         return nomem(c);
     if ((rc = load_tiers(c, d, what)) < 0)

@@ -33,7 +33,7 @@ struct jpath {
     int target; /* canonical field, or SLT_F__COUNT + extra index */
     int prio;   /* lower wins when several paths of a target are present */
     int nparts;
-    uint32_t sig; /* key_sig() of its last part */
+    uint32_t sig;                        /* key_sig() of its last part */
     struct slt_str part[JSON_MAX_PARTS]; /* slices of text */
     char *text;                          /* owned */
 };

@@ -80,9 +80,9 @@ enum key {
 };
 
 static const char *const key_names[K_COUNT] = {
-    "t",      "v",      "agent",       "epoch", "token", "server", "seq",   "created",
-    "series", "status", "resend_from", "msg",   "k",     "n",      "since", "rows",
-    "reason", "mark",   "instance",
+    "t",       "v",      "agent",  "epoch",       "token",    "server", "seq",
+    "created", "series", "status", "resend_from", "msg",      "k",      "n",
+    "since",   "rows",   "reason", "mark",        "instance",
 };
 
 static enum key lookup_key(const char *p, size_t len)

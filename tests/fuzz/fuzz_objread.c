@@ -17,8 +17,8 @@ struct st {
     unsigned n;
 };
 
-static void on_line(void *d, struct slt_tail_file *f, const char *line, size_t len,
-                    unsigned flags, uint64_t end)
+static void on_line(void *d, struct slt_tail_file *f, const char *line, size_t len, unsigned flags,
+                    uint64_t end)
 {
     struct st *s = d;
 

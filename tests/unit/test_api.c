@@ -590,14 +590,14 @@ static void test_metrics_escape_label_values_and_show_totals(void **state)
     assert_non_null(strstr(r.body, line));
     assert_non_null(strstr(
         r.body, "slitail_sli_events_total{sli=\"we\\\"ird\\\\na\\nme\",result=\"good\"} 7\n"));
-    assert_non_null(
-        strstr(r.body, "slitail_input_unparsed_total{input=\"web\"} 3\n"));
+    assert_non_null(strstr(r.body, "slitail_input_unparsed_total{input=\"web\"} 3\n"));
     assert_non_null(strstr(r.body, "# TYPE slitail_sli_events_total counter\n"));
     assert_non_null(strstr(r.body, "slitail_aggregator_batches_total{outcome=\"gap\"} 0\n"));
     assert_non_null(strstr(r.body, "slitail_api_redis_up 1\n"));
     assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"1h\"}"));
-    assert_non_null(strstr(r.body, "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"page-1h\","
-                                   "severity=\"page\"}"));
+    assert_non_null(strstr(r.body,
+                           "slitail_slo_alert_firing{slo=\"checkout-99.9\",alert=\"page-1h\","
+                           "severity=\"page\"}"));
     assert_non_null(strstr(r.body, "slitail_slo_budget_status{slo=\"checkout-99.9\",status=\""));
     assert_non_null(strstr(r.body, "slitail_slo_burn_rate{slo=\"checkout-99.9\",window=\"3d\"}"));
     free(r.body);

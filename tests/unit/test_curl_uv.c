@@ -56,10 +56,12 @@ static void *serve_conn(void *arg)
                     break;
                 }
                 if (strncmp(got, "POST /echo", 10) == 0)
-                    r = snprintf(ans, sizeof(ans), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%zu",
+                    r = snprintf(ans, sizeof(ans),
+                                 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%zu",
                                  (size_t)snprintf(NULL, 0, "%zu", body), body);
                 else if (strncmp(got, "GET /ok", 7) == 0)
-                    r = snprintf(ans, sizeof(ans), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+                    r = snprintf(ans, sizeof(ans),
+                                 "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
                 else
                     r = snprintf(ans, sizeof(ans), "HTTP/1.1 404 No\r\nContent-Length: 0\r\n\r\n");
                 if (write(c, ans, (size_t)r) < 0)

@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "slt/httpc.h"
 #include "slt/common.h"
+#include "slt/httpc.h"
 
 /* ---- a one-connection server on a thread -------------------------------------------------- */
 
@@ -99,7 +99,6 @@ static void server_join(struct server *s)
     close(s->fd);
 }
 
-
 /* ---- the client --------------------------------------------------------------------------- */
 
 struct result {
@@ -128,9 +127,9 @@ static struct result post_url(const char *url, const struct slt_httpc_auth *auth
 
     uv_loop_init(&loop);
     assert_int_equal(slt_httpc_new(&loop, &c), 0);
-    assert_int_equal(slt_httpc_post(c, url, auth, "application/json", "[1,2]", 5, timeout_ms,
-                                    on_done, &r, &req),
-                     0);
+    assert_int_equal(
+        slt_httpc_post(c, url, auth, "application/json", "[1,2]", 5, timeout_ms, on_done, &r, &req),
+        0);
     assert_non_null(req);
     if (cancel)
         slt_httpc_cancel(req);
@@ -315,9 +314,9 @@ static void test_only_http_and_https_urls_are_taken(void **state)
     (void)state;
     uv_loop_init(&loop);
     assert_int_equal(slt_httpc_new(&loop, &c), 0);
-    assert_int_equal(slt_httpc_post(c, "file:///etc/passwd", NULL, NULL, "", 0, 1000, on_done,
-                                    &r, NULL),
-                     SLT_EINVAL);
+    assert_int_equal(
+        slt_httpc_post(c, "file:///etc/passwd", NULL, NULL, "", 0, 1000, on_done, &r, NULL),
+        SLT_EINVAL);
     assert_int_equal(slt_httpc_post(c, "gopher://h/", NULL, NULL, "", 0, 1000, on_done, &r, NULL),
                      SLT_EINVAL);
     slt_httpc_free(c);

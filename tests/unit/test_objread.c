@@ -46,8 +46,7 @@ static size_t gzip_of(const char *p, size_t n, unsigned char *out, size_t cap)
     z_stream zs;
 
     memset(&zs, 0, sizeof(zs));
-    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-                     Z_OK);
+    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
     zs.next_in = (unsigned char *)(uintptr_t)p;
     zs.avail_in = (uInt)n;
     zs.next_out = out;
@@ -158,9 +157,9 @@ static void test_plain_bytes_and_oversize_lines(void **state)
     memset(&g, 0, sizeof(g));
     assert_int_equal(slt_objread_new(0, 256, 0, on_line, &g, &r), 0);
     for (i = 0; i < sizeof(big); i += 100)
-        assert_int_equal(slt_objread_feed(r, big + i, sizeof(big) - i < 100 ? sizeof(big) - i
-                                                                           : 100),
-                         (long)(sizeof(big) - i < 100 ? sizeof(big) - i : 100));
+        assert_int_equal(
+            slt_objread_feed(r, big + i, sizeof(big) - i < 100 ? sizeof(big) - i : 100),
+            (long)(sizeof(big) - i < 100 ? sizeof(big) - i : 100));
     assert_int_equal(slt_objread_finish(r), 0);
     assert_int_equal(g.lines, 3);
     assert_int_equal(g.oversize, 2);

@@ -178,11 +178,12 @@ static void test_json_caddy_status_0_is_000(void **state)
 
     (void)state;
     use("json");
-    assert_int_equal(parse("{\"level\":\"error\",\"ts\":1646861401.52,\"logger\":\"http.log.access\","
-                           "\"request\":{\"method\":\"GET\",\"uri\":\"/\"},\"duration\":0.5,"
-                           "\"size\":0,\"status\":0}",
-                           &rec),
-                     SLT_UP_OK);
+    assert_int_equal(
+        parse("{\"level\":\"error\",\"ts\":1646861401.52,\"logger\":\"http.log.access\","
+              "\"request\":{\"method\":\"GET\",\"uri\":\"/\"},\"duration\":0.5,"
+              "\"size\":0,\"status\":0}",
+              &rec),
+        SLT_UP_OK);
     assert_int_equal(rec.status, 0);
     field_is(&rec, SLT_F_STATUS, "0");
     assert_int_equal(parse("{\"ts\":1,\"status\":00}", &rec), SLT_UP_STATUS);

@@ -221,9 +221,8 @@ static void test_disk_full_prunes_early_and_can_keep_the_newest_record(void **st
     n = slt_spool_prune(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY | SLT_SPOOL_PRUNE_KEEP_LAST);
     assert_true(n > 0 && n < 300);
     assert_int_equal(slt_spool_at(sp, slt_spool_count(sp) - 1)->seq, 300);
-    assert_int_equal(slt_spool_prunable(sp, 2000, 600000,
-                                        SLT_SPOOL_PRUNE_EARLY | SLT_SPOOL_PRUNE_KEEP_LAST),
-                     0);
+    assert_int_equal(
+        slt_spool_prunable(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY | SLT_SPOOL_PRUNE_KEEP_LAST), 0);
     /* with the checkpoint written, the rest may go too */
     assert_int_equal(slt_spool_prune(sp, 2000, 600000, SLT_SPOOL_PRUNE_EARLY), 300 - n);
     assert_int_equal(slt_spool_count(sp), 0);

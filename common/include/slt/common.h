@@ -37,17 +37,17 @@ static inline int slt_str_eq(struct slt_str s, const char *c)
  */
 /* name, text: the one list of our own codes, in the spirit of libuv's UV_ERRNO_MAP. */
 #define SLT_ERRNO_MAP(XX)                                                                          \
-    XX(EINVAL, "invalid value")           /* bad argument or value */                          \
-    XX(ELIMIT, "limit reached")           /* a configured bound was reached */                 \
-    XX(EPARSE, "does not parse")          /* input does not parse */                           \
-    XX(ECONFIG, "config rejected")        /* config rejected */                                \
-    XX(EPROTO, "protocol error")          /* protocol violation */                             \
-    XX(EAUTH, "authentication failed")    /* authentication failed */                          \
-    XX(ENOTFOUND, "not found")            /* no such name */                                   \
-    XX(ECORRUPT, "data corrupt")          /* on-disk data failed its check */                  \
-    XX(EREDIS, "redis error")             /* Redis error or unavailable */                     \
-    XX(ETIMEDOUT, "timed out")            /* an operation ran out of time */                   \
-    XX(ENOMEM, "out of memory")           /* allocation failed */
+    XX(EINVAL, "invalid value")        /* bad argument or value */                                 \
+    XX(ELIMIT, "limit reached")        /* a configured bound was reached */                        \
+    XX(EPARSE, "does not parse")       /* input does not parse */                                  \
+    XX(ECONFIG, "config rejected")     /* config rejected */                                       \
+    XX(EPROTO, "protocol error")       /* protocol violation */                                    \
+    XX(EAUTH, "authentication failed") /* authentication failed */                                 \
+    XX(ENOTFOUND, "not found")         /* no such name */                                          \
+    XX(ECORRUPT, "data corrupt")       /* on-disk data failed its check */                         \
+    XX(EREDIS, "redis error")          /* Redis error or unavailable */                            \
+    XX(ETIMEDOUT, "timed out")         /* an operation ran out of time */                          \
+    XX(ENOMEM, "out of memory")        /* allocation failed */
 
 enum slt_err {
     SLT__EFIRST = -10002,

@@ -15,11 +15,11 @@
 /* inputs[].s3: objects of a bucket instead of files (agent/src/s3.h) */
 struct slt_input_s3 {
     char *bucket;
-    char *prefix;            /* "" default */
-    char *region;            /* default us-east-1 */
-    char *endpoint;          /* http(s)://host:port of an S3-compatible store, path-style */
+    char *prefix;             /* "" default */
+    char *region;             /* default us-east-1 */
+    char *endpoint;           /* http(s)://host:port of an S3-compatible store, path-style */
     int64_t poll_interval_ms; /* ListObjectsV2 this often, default 60000 */
-    int64_t lookback_ms;     /* objects landing this late behind the last key are read */
+    int64_t lookback_ms;      /* objects landing this late behind the last key are read */
 };
 
 struct slt_input {
@@ -73,12 +73,12 @@ struct slt_slo {
     int line;
     struct slt_slo_tier *tiers; /* sorted by long window; default the four workbook tiers */
     size_t ntiers;
-    double policy_healthy;      /* percent of budget left above which it is healthy (70) */
-    double policy_endangered;   /* below which it is endangered (30) */
-    uint64_t min_events;        /* a tier fires only with this many events in its long window */
-    struct slt_label *labels;   /* added to this SLO's alerts, sorted by name */
+    double policy_healthy;    /* percent of budget left above which it is healthy (70) */
+    double policy_endangered; /* below which it is endangered (30) */
+    uint64_t min_events;      /* a tier fires only with this many events in its long window */
+    struct slt_label *labels; /* added to this SLO's alerts, sorted by name */
     size_t nlabels;
-    char *dedup_key;            /* incident key; default the SLO name */
+    char *dedup_key; /* incident key; default the SLO name */
 };
 
 /*
@@ -100,37 +100,37 @@ struct slt_agent_conf {
     size_t naggregators;
     char *token_file;
     char *state_dir;
-    int64_t flush_interval_ms; /* default 2000, min 100 */
-    uint64_t spool_max_bytes;  /* default 256 MiB */
-    int64_t spool_retention_s; /* default 600 */
-    int64_t minutes_kept;      /* open minutes kept in memory per SLI, default 1440 */
-    char *status_listen;       /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
-    int64_t poll_interval_ms;  /* stat() fallback, default 1000 */
-    int64_t ack_timeout_ms;    /* SIGTERM waits this long for acks, default 5000 */
-    int64_t unmatched_after_ms; /* an input matching no file this long shows in /metrics */
+    int64_t flush_interval_ms;      /* default 2000, min 100 */
+    uint64_t spool_max_bytes;       /* default 256 MiB */
+    int64_t spool_retention_s;      /* default 600 */
+    int64_t minutes_kept;           /* open minutes kept in memory per SLI, default 1440 */
+    char *status_listen;            /* loopback HTTP status, e.g. 127.0.0.1:7434; NULL = off */
+    int64_t poll_interval_ms;       /* stat() fallback, default 1000 */
+    int64_t ack_timeout_ms;         /* SIGTERM waits this long for acks, default 5000 */
+    int64_t unmatched_after_ms;     /* an input matching no file this long shows in /metrics */
     struct slt_tls_conf tls;        /* to the aggregator */
     struct slt_tls_conf status_tls; /* HTTPS for the status endpoint */
     char *status_token_file;        /* bearer token for the status endpoint (any address then) */
 };
 
 struct slt_aggr_conf {
-    char *listen;      /* default 127.0.0.1:7433 */
-    char *http_listen; /* default 127.0.0.1:7480 */
-    char *redis;       /* default redis://127.0.0.1:6379/0 */
+    char *listen;         /* default 127.0.0.1:7433 */
+    char *http_listen;    /* default 127.0.0.1:7480 */
+    char *redis;          /* default redis://127.0.0.1:6379/0 */
     char **redis_cluster; /* seed nodes of a Redis Cluster; none: one Redis at redis */
     size_t nredis_cluster;
     char *token_file;
-    uint32_t max_frame;         /* default 1 MiB */
-    uint32_t max_agents;        /* default 10000 */
-    uint64_t max_series;        /* series in the store at most, default 10000 */
-    int64_t minute_retention_s; /* default 2d */
-    int64_t hour_retention_s;   /* default 35d */
-    int64_t day_retention_s;    /* default 400d */
-    int64_t redis_timeout_ms;   /* default 2000 */
-    int64_t default_window_s;   /* /api/v1/slis totals, default 1h */
-    struct slt_tls_conf tls;      /* on listen (client_ca_file: mutual TLS) */
-    struct slt_tls_conf http_tls; /* HTTPS on http_listen */
-    char *api_token_file;         /* bearer token for every HTTP path but /healthz */
+    uint32_t max_frame;            /* default 1 MiB */
+    uint32_t max_agents;           /* default 10000 */
+    uint64_t max_series;           /* series in the store at most, default 10000 */
+    int64_t minute_retention_s;    /* default 2d */
+    int64_t hour_retention_s;      /* default 35d */
+    int64_t day_retention_s;       /* default 400d */
+    int64_t redis_timeout_ms;      /* default 2000 */
+    int64_t default_window_s;      /* /api/v1/slis totals, default 1h */
+    struct slt_tls_conf tls;       /* on listen (client_ca_file: mutual TLS) */
+    struct slt_tls_conf http_tls;  /* HTTPS on http_listen */
+    char *api_token_file;          /* bearer token for every HTTP path but /healthz */
     int allow_unauthenticated;     /* start without token_file or tls.client_ca_file */
     int allow_unauthenticated_api; /* non-loopback http_listen without api_token_file */
 };
@@ -199,7 +199,7 @@ int slt_config_sli_index(const struct slt_config *cfg, const char *name);
 #define SLT_URL_MAX_PATH 1024
 struct slt_http_url {
     char host[SLT_URL_MAX_HOST]; /* without the brackets of a v6 address */
-    int port; /* default 80, 443 with tls */
+    int port;                    /* default 80, 443 with tls */
     char path[SLT_URL_MAX_PATH];
     int tls; /* https:// */
 };

@@ -38,8 +38,8 @@
     XX(slist_free_all, void, (struct curl_slist * l))                                              \
     XX(multi_init, CURLM *, (void))                                                                \
     XX(multi_setopt, CURLMcode, (CURLM * m, CURLMoption opt, ...))                                 \
-    XX(multi_add_handle, CURLMcode, (CURLM * m, CURL *e))                                          \
-    XX(multi_remove_handle, CURLMcode, (CURLM * m, CURL *e))                                       \
+    XX(multi_add_handle, CURLMcode, (CURLM * m, CURL * e))                                         \
+    XX(multi_remove_handle, CURLMcode, (CURLM * m, CURL * e))                                      \
     XX(multi_socket_action, CURLMcode, (CURLM * m, curl_socket_t s, int ev_bitmask, int *running)) \
     XX(multi_assign, CURLMcode, (CURLM * m, curl_socket_t s, void *sockp))                         \
     XX(multi_info_read, CURLMsg *, (CURLM * m, int *msgs_in_queue))                                \

@@ -29,9 +29,9 @@ struct slt_httpc_req;
 
 /* Per request; the strings are copied by slt_httpc_post(). NULL members: not used. */
 struct slt_httpc_auth {
-    const char *ca_file;        /* PEM bundle that verifies https:// servers (NULL: system) */
-    const char *bearer_token;   /* Authorization: Bearer <token> */
-    const char *basic_user;     /* with basic_password: Authorization: Basic */
+    const char *ca_file;      /* PEM bundle that verifies https:// servers (NULL: system) */
+    const char *bearer_token; /* Authorization: Bearer <token> */
+    const char *basic_user;   /* with basic_password: Authorization: Basic */
     const char *basic_password;
 };
 

@@ -52,7 +52,6 @@ struct slt_tls_counters {
     uint64_t reloads, reload_failures;   /* slt_tls_reload */
 };
 
-
 /*
  * Loads the files into a new context. what names it in messages ("ingest", "http").
  * Returns 0 and *out, or SLT_ECONFIG (err says which file and why) or SLT_ENOMEM.
