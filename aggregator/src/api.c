@@ -1704,5 +1704,5 @@ void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *dat
         q_answer_error(q, 503, "shutting down");
         q_release(q);
     }
-    slt_http_server_stop(api->http, on_http_stopped, api);
+    slt_http_server_close(api->http, on_http_stopped, api);
 }

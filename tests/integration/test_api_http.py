@@ -1,5 +1,6 @@
 """The HTTP side of a real slitail-aggregator: /metrics in Prometheus text format with label
 values escaped, health endpoints, request limits (431, slowloris) and 503 when Redis dies."""
+import json
 import re
 import socket
 import time
@@ -144,6 +145,45 @@ class ApiHttp(TestCase):
         out = raw(self.agg.http, b"POST /api/v1/slis HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
         assert out.startswith(b"HTTP/1.1 405 "), out[:80]
         assert b"Allow: GET, HEAD" in out
+
+    def it_routes_answer_unknown_paths_bad_names_and_heads_as_before(self):
+        """The routing contract the route table keeps: 404 bodies, name errors, HEAD, 405."""
+        def error(path, status, msg):
+            code, headers, body = self.agg.get(path)
+            check_equal((code, headers.get("Content-Type"), json.loads(body)),
+                        (status, "application/json", {"error": msg, "status": status}), path)
+        for path in ("/api/v1/nothing-here", "/healthz/", "/index.htm", "/api/v1/slos/",
+                     "/api/v1/slos/checkout-90/x", "/api/v1/slos/a/b/series",
+                     "/api/v1/slis/a/b/counts", "/api/v1/slis//counts", "/api/v1/slis/a",
+                     "/metrics/", "//healthz"):
+            error(path, 404, "no such endpoint")
+        error("/api/v1/slis/" + "n" * 300 + "/counts?from=0&to=600", 404,
+              "unknown SLI (name too long)")
+        error("/api/v1/slos/%zz", 400, "bad percent-encoding in the SLI name")
+        error("/api/v1/slos/%zz/series?from=0&to=600&step=60", 400,
+              "bad percent-encoding in the SLI name")
+        error("/api/v1/slos/nope", 404, "unknown SLO")
+        error("/api/v1/slos/nope/series?from=0&to=600&step=60", 404, "unknown SLO")
+        check_equal(self.agg.json("/healthz?x=1"), {"status": "ok"}, "healthz with a query")
+        csp = ("default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+        for path in ("/", "/index.html", "/?x=1"):
+            status, headers, body = self.agg.get(path)
+            check_equal((status, headers["Content-Type"], headers["Content-Security-Policy"]),
+                        (200, "text/html; charset=utf-8", csp), path)
+        for path in ("/", "/healthz", "/readyz", "/api/v1/nothing-here", "/api/v1/slis",
+                     "/api/v1/slos", "/api/v1/slos/checkout-90"):
+            g_status, g_headers, g_body = self.agg.get(path)
+            status, headers, body = self.agg.get(path, method="HEAD")
+            check_equal((status, headers["Content-Type"], body),
+                        (g_status, g_headers["Content-Type"], b""), "HEAD " + path)
+            if path not in ("/api/v1/slis", "/api/v1/slos", "/api/v1/slos/checkout-90"):
+                check_equal(headers["Content-Length"], str(len(g_body)), "HEAD length " + path)
+        for req in (b"DELETE /healthz HTTP/1.1\r\n\r\n", b"PUT /nope HTTP/1.1\r\n\r\n",
+                    b"OPTIONS / HTTP/1.1\r\n\r\n"):
+            out = raw(self.agg.http, req)
+            assert out.startswith(b"HTTP/1.1 405 ") and b"\r\nAllow: GET, HEAD\r\n" in out, out
+            body = out.split(b"\r\n\r\n", 1)[1]
+            check_equal(json.loads(body), {"error": "Method Not Allowed", "status": 405}, req)
 
     def it_slowloris_headers_are_closed_after_the_timeout(self):
         with socket.create_connection(("127.0.0.1", self.agg.http)) as s:

@@ -83,6 +83,37 @@ class AuthTest(h.TestCase):
             redis.stop()
             tmp.cleanup()
 
+    def it_checks_the_token_before_routing_and_after_the_method(self):
+        tmp = h.TempDir("slt-auth-")
+        redis = h.Redis(tmp)
+        try:
+            tok = tmp.write("api-token", API_TOKEN + "\n")
+            aggr = Aggregator(tmp, redis.url, extra=f"  api_token_file: {tok}\n")
+            base = "http://127.0.0.1:%d" % aggr.http_port
+            h.wait_for(lambda: get(base + "/healthz")[0] == 200, what="http up")
+            h.check_equal(get(base + "/healthz?probe=1")[0], 200, "/healthz with a query")
+            for path in ("/nope", "/healthz/", "/api/v1/slis/%zz/counts", "/index.html"):
+                code, hdrs, body = get(base + path)
+                h.check_equal((code, hdrs.get("WWW-Authenticate"), body),
+                              (401, 'Bearer realm="slitail"',
+                               '{"error": "a bearer token is required", "status": 401}'), path)
+            h.check_equal(get(base + "/nope", token=API_TOKEN)[0], 404, "/nope with the token")
+            req = urllib.request.Request(base + "/api/v1/slis", method="HEAD")
+            try:
+                urllib.request.urlopen(req, timeout=5)
+                raise AssertionError("HEAD without a token answered 2xx")
+            except urllib.error.HTTPError as e:
+                h.check_equal((e.code, e.read()), (401, b""), "HEAD without a token")
+            with socket.create_connection(("127.0.0.1", aggr.http_port), timeout=5) as s:
+                s.sendall(b"POST /api/v1/slis HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+                got = s.recv(4096)
+            if not got.startswith(b"HTTP/1.1 405 ") or b"Allow: GET, HEAD" not in got:
+                raise AssertionError("POST without a token: %r" % got)
+            h.check_equal(aggr.term(), 0, "exit status")
+        finally:
+            redis.stop()
+            tmp.cleanup()
+
     def it_refuses_to_start_unauthenticated_unless_told(self):
         tmp = h.TempDir("slt-auth-")
         try:
