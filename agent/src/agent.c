@@ -1274,14 +1274,14 @@ static void finish(struct slt_agent *a)
     close_inputs(a, a->inputs, a->ninputs, NULL);
     a->inputs = NULL;
     a->ninputs = 0;
-    slt_curl_uv_free(a->curl); /* after the S3 inputs cancelled their requests */
+    slt_curl_uv_close(a->curl, NULL, NULL); /* after the S3 inputs cancelled their requests */
     a->curl = NULL;
     if (a->ship) {
-        slt_ship_close(a->ship);
+        slt_ship_close(a->ship, NULL, NULL);
         a->ship = NULL;
     }
     if (a->http) {
-        slt_status_http_close(a->http);
+        slt_status_http_close(a->http, NULL, NULL);
         a->http = NULL;
     }
     close_handle(a, (uv_handle_t *)&a->flush_timer);

@@ -71,6 +71,8 @@ struct slt_ship {
     int holding;
     int64_t last_ack_ms;
     int closing, refs;
+    slt_closed_cb on_closed; /* after slt_ship_close, once refs is 0 */
+    void *closed_data;
     struct slt_buf wbuf;
 };
 
@@ -84,12 +86,19 @@ static int64_t now_ms(void)
 
 static void maybe_free(struct slt_ship *s)
 {
-    if (s->closing && s->refs == 0) {
-        slt_tls_free(s->tls);
-        slt_frame_reader_release(&s->fr);
-        slt_buf_release(&s->wbuf);
-        slt_free(s);
-    }
+    slt_closed_cb cb;
+    void *data;
+
+    if (!s->closing || s->refs > 0)
+        return;
+    cb = s->on_closed;
+    data = s->closed_data;
+    slt_tls_free(s->tls);
+    slt_frame_reader_release(&s->fr);
+    slt_buf_release(&s->wbuf);
+    slt_free(s);
+    if (cb)
+        cb(data);
 }
 
 static void on_conn_closed(struct slt_conn *c)
@@ -752,11 +761,18 @@ void slt_ship_reload_tls(struct slt_ship *s)
         slt_log(SLT_LOG_ERROR, "ship", "agent.tls: %s; keeping the certificates in use", err);
 }
 
-void slt_ship_close(struct slt_ship *s)
+void slt_ship_close(struct slt_ship *s, slt_closed_cb on_closed, void *data)
 {
+    if (!s) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
     if (s->closing)
         return;
     s->closing = 1;
+    s->on_closed = on_closed;
+    s->closed_data = data;
     s->gen++;
     drop_conn(s);
     s->state = SLT_CONN_DOWN;

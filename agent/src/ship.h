@@ -11,13 +11,15 @@
  *   slt_ship_kick(s)             new records are in the spool
  *   slt_ship_reconnect(s)        drop the connection and reconnect (new epoch, addresses, token)
  *   slt_ship_reload_tls(s)       re-read agent.tls's certificates (SIGHUP)
- *   slt_ship_close(s)            closes every handle; s is freed once they are closed
+ *   slt_ship_close(s, cb, d)     closes every handle; s is freed once they are closed, then cb
  */
 #ifndef SLT_SHIP_H
 #define SLT_SHIP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "slt/common.h" /* slt_closed_cb */
 
 struct uv_loop_s;
 struct slt_spool;
@@ -74,7 +76,7 @@ void slt_ship_kick(struct slt_ship *s);
 void slt_ship_reconnect(struct slt_ship *s);
 /* SIGHUP: re-read agent.tls's files for the next connections (a bad one keeps the old). */
 void slt_ship_reload_tls(struct slt_ship *s);
-void slt_ship_close(struct slt_ship *s);
+void slt_ship_close(struct slt_ship *s, slt_closed_cb on_closed, void *data);
 enum slt_conn_state slt_ship_state(const struct slt_ship *s);
 const char *slt_ship_address(const struct slt_ship *s);
 /* Why the last connection failed or ended ("" once a session is up). */

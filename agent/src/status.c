@@ -26,6 +26,8 @@ struct slt_status_http {
     int loopback;        /* listening on a loopback address (a token is optional) */
     struct slt_http_server *srv;
     int open; /* 1 until the server is stopped */
+    slt_closed_cb on_closed;
+    void *closed_data;
 };
 
 static void on_status_request(struct slt_http_req *req, void *data)
@@ -71,9 +73,14 @@ static void set_token(struct slt_status_http *h, char *token)
 
 static void status_free(struct slt_status_http *h)
 {
+    slt_closed_cb cb = h->on_closed;
+    void *data = h->closed_data;
+
     set_token(h, NULL);
     slt_tls_free(h->tls);
     slt_free(h);
+    if (cb)
+        cb(data);
 }
 
 int slt_status_http_start(struct uv_loop_s *loop, const char *listen,
@@ -159,10 +166,17 @@ void slt_status_http_reload(struct slt_status_http *h, const struct slt_tls_opts
     }
 }
 
-void slt_status_http_close(struct slt_status_http *h)
+void slt_status_http_close(struct slt_status_http *h, slt_closed_cb on_closed, void *data)
 {
-    if (!h || !h->open)
+    if (!h) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (!h->open)
         return;
     h->open = 0;
-    slt_http_server_stop(h->srv, on_status_stopped, h);
+    h->on_closed = on_closed;
+    h->closed_data = data;
+    slt_http_server_close(h->srv, on_status_stopped, h);
 }

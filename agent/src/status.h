@@ -5,10 +5,12 @@
  *
  *   slt_status_http_start(loop, listen, tls, token, render, data, &h)
  *   slt_status_http_reload(h, tls, token)
- *   slt_status_http_close(h)     stops; h is freed once every connection is closed
+ *   slt_status_http_close(h, cb, d) stops; h is freed once every connection is closed, then cb
  */
 #ifndef SLT_STATUS_H
 #define SLT_STATUS_H
+
+#include "slt/common.h" /* slt_closed_cb */
 
 struct uv_loop_s;
 struct slt_buf;
@@ -30,6 +32,6 @@ int slt_status_http_start(struct uv_loop_s *loop, const char *listen,
 /* SIGHUP: new certificate files and token (a file that does not load keeps the old one). */
 void slt_status_http_reload(struct slt_status_http *h, const struct slt_tls_opts *tls,
                             const char *token);
-void slt_status_http_close(struct slt_status_http *h);
+void slt_status_http_close(struct slt_status_http *h, slt_closed_cb on_closed, void *data);
 
 #endif

@@ -134,7 +134,7 @@ struct slt_alert {
 
     int stopping;
     int nopen; /* handles and requests not finished */
-    void (*on_stopped)(void *data);
+    slt_closed_cb on_stopped;
     void *stopped_data;
     int releasing; /* stopping: the lease's release is in flight */
 };
@@ -1108,7 +1108,7 @@ static void alert_free(struct slt_alert *al)
 
 static void alert_maybe_stopped(struct slt_alert *al)
 {
-    void (*cb)(void *);
+    slt_closed_cb cb;
     void *d;
 
     if (!al->stopping || al->nopen || al->eval_active)
@@ -1281,13 +1281,15 @@ static void lease_release(struct slt_alert *al)
         al->releasing = 1;
 }
 
-void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data)
+void slt_alert_close(struct slt_alert *al, slt_closed_cb on_stopped, void *data)
 {
     if (!al) {
         if (on_stopped)
             on_stopped(data);
         return;
     }
+    if (al->stopping)
+        return;
     al->stopping = 1;
     al->on_stopped = on_stopped;
     al->stopped_data = data;
@@ -1297,7 +1299,7 @@ void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *
     if (al->eval_active)
         eval_end(al);
     /* cancels the requests in flight; their callbacks run from the loop */
-    slt_httpc_free(al->httpc);
+    slt_httpc_close(al->httpc, NULL, NULL);
     al->httpc = NULL;
     lease_release(al);
     uv_close((uv_handle_t *)&al->tick, on_timer_closed);

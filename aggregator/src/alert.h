@@ -14,7 +14,7 @@
  * Calling sequence (main.c):
  *   slt_alert_start(loop, cfg, stats, store, &al)   first evaluation after one interval
  *   slt_alert_set_config(al, cfg)            after a reload; copies what it needs
- *   slt_alert_stop(al, on_stopped, data)     cancels what is in flight; on_stopped runs last
+ *   slt_alert_close(al, on_closed, data)     cancels what is in flight; on_closed runs last
  */
 #ifndef SLT_ALERT_H
 #define SLT_ALERT_H
@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slt/common.h" /* slt_closed_cb */
 #include "stats.h"
 
 struct uv_loop_s;
@@ -47,8 +48,9 @@ int slt_alert_start(struct uv_loop_s *loop, const struct slt_config *cfg,
  * SLT_ECONFIG and the old settings stay.
  */
 int slt_alert_set_config(struct slt_alert *al, const struct slt_config *cfg);
-/* Stops and frees al; on_stopped(data) runs once every handle is closed. al may be NULL. */
-void slt_alert_stop(struct slt_alert *al, void (*on_stopped)(void *data), void *data);
+/* The lifecycle verb (slt/common.h): stops and frees al; on_closed(data) runs once every
+ * handle is closed. */
+void slt_alert_close(struct slt_alert *al, slt_closed_cb on_closed, void *data);
 
 /*
  * The state of tier of slo as the last evaluation left it (for the API's `alerts`): *firing

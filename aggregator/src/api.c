@@ -337,5 +337,5 @@ void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *dat
         slt__query_answer_error(q, 503, "shutting down");
         slt__query_release(q);
     }
-    slt_http_server_stop(api->http, on_http_stopped, api);
+    slt_http_server_close(api->http, on_http_stopped, api);
 }

@@ -251,7 +251,7 @@ static void alerts_stop(struct aggr_main *m)
 {
     slt_api_set_alert_state(m->api, NULL, NULL);
     /* it may still give the alerting lease back through the store (within redis_timeout) */
-    slt_alert_stop(m->alerts, on_api_stopped, m);
+    slt_alert_close(m->alerts, on_api_stopped, m);
     m->alerts = NULL;
 }
 /* ---- end of burn-rate alerts ---- */

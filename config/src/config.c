@@ -1374,25 +1374,6 @@ static int load_inputs(struct ctx *c, const yaml_node_t *n)
     return 0;
 }
 
-/* Cheap atoms first: the order of a map does not change its meaning. */
-static int atom_cost(const struct slt_atom *a)
-{
-    return a->fast == SLT_FAST_NONE || a->fast == SLT_FAST_CONTAINS;
-}
-
-static void sort_atoms(struct slt_condmap *map)
-{
-    size_t i, j;
-
-    for (i = 1; i < map->natoms; i++) {
-        struct slt_atom a = map->atoms[i];
-
-        for (j = i; j > 0 && atom_cost(&map->atoms[j - 1]) > atom_cost(&a); j--)
-            map->atoms[j] = map->atoms[j - 1];
-        map->atoms[j] = a;
-    }
-}
-
 /* `status: [429, 5xx, '^50[34]$']`: one atom holding the union. */
 static int load_status_list(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v,
                             struct slt_condmap *map, const struct slt_input *in, const char *what,
@@ -1526,10 +1507,7 @@ static int load_condset(struct ctx *c, const yaml_node_t *n, struct slt_condset 
     if (n->type == YAML_MAPPING_NODE) {
         if (!(map = slt_condset_add_map(cs)))
             return nomem(c);
-        if ((rc = load_condmap(c, n, map, in, what, stage, 0)) < 0)
-            return rc;
-        sort_atoms(map);
-        return 0;
+        return load_condmap(c, n, map, in, what, stage, 0);
     }
     if (n->type != YAML_SEQUENCE_NODE)
         return fail(c, n, "%s: '%s' must be a map of conditions or a list of such maps, got %s",
@@ -1549,7 +1527,6 @@ static int load_condset(struct ctx *c, const yaml_node_t *n, struct slt_condset 
             return nomem(c);
         if ((rc = load_condmap(c, it, map, in, what, stage, 0)) < 0)
             return rc;
-        sort_atoms(map);
     }
     return 0;
 }
@@ -2187,8 +2164,9 @@ int slt_config_load_string(const char *name, const char *yaml, size_t len, struc
     rc = load_root(&c, yaml_document_get_root_node(&doc));
     if (rc == 0 && !(c.cfg->path = slt_strdup(c.file)))
         rc = nomem(&c);
-    /* The SLI array does not move from here on, so every user gets the classification plans
-     * (slt_sli_prepare) without asking; a plan that cannot be built only costs speed. */
+    /* The SLI array does not move from here on, so every user gets the atoms ordered cheap first
+     * and the classification plans (slt_sli_prepare) without asking; a plan that cannot be built
+     * only costs speed. */
     for (size_t i = 0; rc == 0 && i < c.cfg->nslis; i++)
         (void)slt_sli_prepare(&c.cfg->slis[i]);
 out:

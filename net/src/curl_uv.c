@@ -7,7 +7,7 @@
  * Lifetimes: each watched socket has a struct sock with a uv_poll_t inside; it is freed in
  * the poll's close callback. The multi handle counts its open libuv handles (the timer and
  * every sock still closing) and frees itself in the last close callback after
- * slt_curl_uv_free(). Callbacks into the user run only from check_done(), outside libcurl,
+ * slt_curl_uv_close(). Callbacks into the user run only from check_done(), outside libcurl,
  * with m->busy raised so that a free from inside a callback is deferred to its end.
  */
 #include "slt/curl_uv.h"
@@ -32,8 +32,10 @@ struct slt_curl_uv {
     unsigned nxfers;
     unsigned open_handles; /* the timer + socks not yet closed */
     int busy;              /* > 0 while user callbacks may run */
-    int freeing;           /* slt_curl_uv_free() was called */
+    int freeing;           /* slt_curl_uv_close() was called */
     int cleaned;           /* the CURLM is gone */
+    slt_closed_cb on_closed;
+    void *closed_data;
 };
 
 struct sock {
@@ -67,8 +69,14 @@ static void on_handle_close(uv_handle_t *h)
         m = h->data;
     }
     m->open_handles--;
-    if (m->open_handles == 0 && m->cleaned)
+    if (m->open_handles == 0 && m->cleaned) {
+        slt_closed_cb cb = m->on_closed;
+        void *data = m->closed_data;
+
         slt_free(m);
+        if (cb)
+            cb(data);
+    }
 }
 
 /* Hands every finished transfer back to its owner. */
@@ -288,7 +296,7 @@ unsigned slt_curl_uv_active(const struct slt_curl_uv *m)
     return m ? m->nxfers : 0;
 }
 
-/* After free, once no user callback is running: cleans up curl and closes the timer. */
+/* After close, once no user callback is running: cleans up curl and closes the timer. */
 static void maybe_release(struct slt_curl_uv *m)
 {
     if (!m->freeing || m->busy > 0 || m->cleaned)
@@ -305,10 +313,17 @@ static void maybe_release(struct slt_curl_uv *m)
     uv_close((uv_handle_t *)&m->timer, on_handle_close);
 }
 
-void slt_curl_uv_free(struct slt_curl_uv *m)
+void slt_curl_uv_close(struct slt_curl_uv *m, slt_closed_cb on_closed, void *data)
 {
-    if (!m || m->freeing)
+    if (!m) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (m->freeing)
         return;
     m->freeing = 1;
+    m->on_closed = on_closed;
+    m->closed_data = data;
     maybe_release(m);
 }

@@ -490,7 +490,7 @@ struct slt_http_server {
     int port;
     int stopping;
     int listener_open;
-    void (*on_stopped)(void *data);
+    slt_closed_cb on_stopped;
     void *stopped_data;
 };
 
@@ -502,7 +502,7 @@ static void tls_failed(struct slt_http_server *srv, struct slt_conn *sc);
 
 static void maybe_stopped(struct slt_http_server *srv)
 {
-    void (*cb)(void *);
+    slt_closed_cb cb;
     void *d;
 
     if (!srv->stopping || srv->listener_open || srv->conns)
@@ -921,7 +921,7 @@ static void on_listener_closed(void *data)
     maybe_stopped(srv);
 }
 
-void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *data), void *data)
+void slt_http_server_close(struct slt_http_server *srv, slt_closed_cb on_stopped, void *data)
 {
     struct slt_http_conn *c, *next;
 
@@ -930,6 +930,8 @@ void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *
             on_stopped(data);
         return;
     }
+    if (srv->stopping)
+        return;
     srv->stopping = 1;
     srv->on_stopped = on_stopped;
     srv->stopped_data = data;

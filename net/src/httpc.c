@@ -15,6 +15,9 @@ struct slt_httpc {
     unsigned nreqs;             /* every request not yet freed, finished ones included */
     int in_cb;                  /* > 0 while a user callback runs */
     int freeing;
+    int multi_closing; /* the multi handle's handles are still closing */
+    slt_closed_cb on_closed;
+    void *closed_data;
 };
 
 struct slt_httpc_req {
@@ -36,8 +39,24 @@ struct slt_httpc_req {
 
 static void maybe_free_client(struct slt_httpc *c)
 {
-    if (c->freeing && c->nreqs == 0 && c->in_cb == 0)
-        slt_free(c);
+    slt_closed_cb cb;
+    void *data;
+
+    if (!c->freeing || c->nreqs > 0 || c->in_cb > 0 || c->multi_closing)
+        return;
+    cb = c->on_closed;
+    data = c->closed_data;
+    slt_free(c);
+    if (cb)
+        cb(data);
+}
+
+static void on_multi_closed(void *data)
+{
+    struct slt_httpc *c = data;
+
+    c->multi_closing = 0;
+    maybe_free_client(c);
 }
 
 static void on_req_closed(uv_handle_t *h)
@@ -218,14 +237,24 @@ unsigned slt_httpc_pending(const struct slt_httpc *c)
     return c ? slt_curl_uv_active(c->multi) : 0;
 }
 
-void slt_httpc_free(struct slt_httpc *c)
+void slt_httpc_close(struct slt_httpc *c, slt_closed_cb on_closed, void *data)
 {
-    if (!c || c->freeing)
+    if (!c) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (c->freeing)
         return;
     c->freeing = 1;
+    c->on_closed = on_closed;
+    c->closed_data = data;
     while (c->reqs)
         slt_httpc_cancel(c->reqs);
-    slt_curl_uv_free(c->multi); /* frees itself once its own handles closed */
-    c->multi = NULL;
+    if (c->multi) {
+        c->multi_closing = 1;
+        slt_curl_uv_close(c->multi, on_multi_closed, c);
+        c->multi = NULL;
+    }
     maybe_free_client(c);
 }

@@ -7,8 +7,9 @@
  * bit set; a pattern that is a plain literal (maybe anchored with ^ and/or $, with escaped
  * punctuation) becomes a comparison, and an anchored alternation of such literals
  * (^(a|b|c)$, ^(?:a|b)) a short list of comparisons. Each atom's `fast` names the one test
- * to run. slt_sli_prepare adds a per-SLI plan: a stage whose atoms all test the status becomes
- * one lookup in a 1000-bit table, a one-map stage a plain loop over its atoms.
+ * to run. slt_sli_prepare orders the atoms of each map cheap first and adds a per-SLI plan: a
+ * stage whose atoms all test the status becomes one lookup in a 1000-bit table, a one-map stage
+ * a plain loop over its atoms.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -707,14 +708,39 @@ static int status_only(const struct slt_condset *cs)
     return 1;
 }
 
+/* Cheap atoms first: the order of a map does not change its meaning. */
+static int atom_cost(const struct slt_atom *a)
+{
+    return a->fast == SLT_FAST_NONE || a->fast == SLT_FAST_CONTAINS;
+}
+
+static void sort_atoms(struct slt_condmap *map)
+{
+    size_t i, j;
+
+    for (i = 1; i < map->natoms; i++) {
+        struct slt_atom a = map->atoms[i];
+
+        for (j = i; j > 0 && atom_cost(&map->atoms[j - 1]) > atom_cost(&a); j--)
+            map->atoms[j] = map->atoms[j - 1];
+        map->atoms[j] = a;
+    }
+}
+
 int slt_sli_prepare(struct slt_sli *sli)
 {
-    const struct slt_condset *sets[3] = {&sli->match, &sli->exclude, &sli->bad};
-    struct sli_prep *pp = slt_calloc(1, sizeof(*pp));
+    struct slt_condset *sets[3] = {&sli->match, &sli->exclude, &sli->bad};
+    struct sli_prep *pp;
     struct slt_record rec;
     char txt[4];
+    size_t i;
     int k, st;
 
+    /* before the plan, so that the atoms are ordered even when it cannot be allocated */
+    for (k = 0; k < 3; k++)
+        for (i = 0; i < sets[k]->nmaps; i++)
+            sort_atoms(&sets[k]->maps[i]);
+    pp = slt_calloc(1, sizeof(*pp));
     if (!pp)
         return SLT_ENOMEM;
     memset(&rec, 0, sizeof(rec));

@@ -164,7 +164,7 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
     g->result = result;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &g->code);
     if (g->free_in_done)
-        slt_curl_uv_free(g->free_in_done);
+        slt_curl_uv_close(g->free_in_done, NULL, NULL);
 }
 
 /* Runs the loop until nothing is left on it; fails the test if that takes too long. */
@@ -256,7 +256,7 @@ static void test_a_get_completes_once_with_its_body(void **state)
     run_until(&loop, &g.calls, 1);
     assert_int_equal(g.result, CURLE_OK);
     assert_string_equal(g.body, "hello");
-    slt_curl_uv_free(m); /* with an idle cached connection */
+    slt_curl_uv_close(m, NULL, NULL); /* with an idle cached connection */
     run_loop(&loop);
     assert_int_equal(g.calls, 1);
     curl_easy_cleanup(e);
@@ -309,7 +309,7 @@ static void test_many_transfers_run_at_once(void **state)
         assert_string_equal(g[i].body, i % 2 ? "hello" : want);
         curl_easy_cleanup(e[i]);
     }
-    slt_curl_uv_free(m);
+    slt_curl_uv_close(m, NULL, NULL);
     run_loop(&loop);
     curl_slist_free_all(hdr);
     assert_int_equal(uv_loop_close(&loop), 0);
@@ -360,7 +360,7 @@ static void test_failures_reach_done_as_curl_errors(void **state)
         assert_int_equal(g[i].calls, 1);
         curl_easy_cleanup(e[i]);
     }
-    slt_curl_uv_free(m);
+    slt_curl_uv_close(m, NULL, NULL);
     run_loop(&loop);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -408,7 +408,7 @@ static void test_a_cancelled_transfer_never_calls_done(void **state)
     assert_int_equal(g2.result, CURLE_OK);
     /* the cancelled handle is the caller's again and can be reused */
     curl_easy_setopt(e, CURLOPT_URL, "http://127.0.0.1:1/");
-    slt_curl_uv_free(m);
+    slt_curl_uv_close(m, NULL, NULL);
     run_loop(&loop);
     assert_int_equal(g.calls, 0);
     curl_easy_cleanup(e);
@@ -435,7 +435,7 @@ static void test_free_with_transfers_in_flight_calls_no_done(void **state)
     /* let them connect and send */
     for (i = 0; i < 20; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
-    slt_curl_uv_free(m);
+    slt_curl_uv_close(m, NULL, NULL);
     run_loop(&loop);
     for (i = 0; i < 2; i++) {
         assert_int_equal(g[i].calls, 0);
@@ -474,12 +474,12 @@ static void test_free_null_and_bad_arguments(void **state)
     struct slt_curl_uv *m;
 
     (void)state;
-    slt_curl_uv_free(NULL);
+    slt_curl_uv_close(NULL, NULL, NULL);
     slt_curl_uv_cancel(NULL, NULL);
     uv_loop_init(&loop);
     assert_int_equal(slt_curl_uv_new(&loop, &m), 0);
     assert_int_equal(slt_curl_uv_add(m, NULL, on_done, NULL), SLT_EINVAL);
-    slt_curl_uv_free(m);
+    slt_curl_uv_close(m, NULL, NULL);
     run_loop(&loop);
     assert_int_equal(uv_loop_close(&loop), 0);
 }

@@ -291,7 +291,7 @@ static void on_stop(uv_async_t *a)
     struct live *lv = a->data;
 
     on_later(&lv->later);
-    slt_http_server_stop(lv->srv, NULL, NULL);
+    slt_http_server_close(lv->srv, NULL, NULL);
     uv_close((uv_handle_t *)&lv->stop, NULL);
     uv_close((uv_handle_t *)&lv->later, NULL);
 }
@@ -520,7 +520,7 @@ static void test_live_server_listens_on_ipv6_loopback(void **state)
     }
     assert_int_equal(rc, 0);
     assert_true(slt_http_server_port(srv) > 0);
-    slt_http_server_stop(srv, NULL, NULL);
+    slt_http_server_close(srv, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -551,7 +551,7 @@ static void test_port_in_use_is_an_error_without_leaks(void **state)
     assert_int_equal(slt_http_server_start(&loop, addr, NULL, live_handler, NULL, &b),
                      UV_EADDRINUSE);
     assert_null(b);
-    slt_http_server_stop(a, NULL, NULL);
+    slt_http_server_close(a, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
 }

@@ -135,7 +135,7 @@ static struct result post_url(const char *url, const struct slt_httpc_auth *auth
         slt_httpc_cancel(req);
     while (r.calls == 0)
         uv_run(&loop, UV_RUN_ONCE);
-    slt_httpc_free(c);
+    slt_httpc_close(c, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_int_equal(r.calls, 1);
@@ -319,7 +319,7 @@ static void test_only_http_and_https_urls_are_taken(void **state)
         SLT_EINVAL);
     assert_int_equal(slt_httpc_post(c, "gopher://h/", NULL, NULL, "", 0, 1000, on_done, &r, NULL),
                      SLT_EINVAL);
-    slt_httpc_free(c);
+    slt_httpc_close(c, NULL, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_int_equal(r.calls, 0);
@@ -357,13 +357,52 @@ static void test_free_cancels_what_is_in_flight(void **state)
     for (i = 0; i < 10; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     assert_int_equal(slt_httpc_pending(c), 1);
-    slt_httpc_free(c);
+    slt_httpc_close(c, NULL, NULL);
     assert_int_equal(r.calls, 0); /* from the loop, not from inside free */
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     assert_int_equal(r.calls, 1);
     assert_int_equal(r.status, UV_ECANCELED);
     server_join(&s);
+}
+
+static void on_closed_after(void *data)
+{
+    struct result *r = data;
+
+    r->calls += 100; /* after the request's cb: 101 */
+}
+
+static void test_close_runs_its_callback_once_after_every_request_cb(void **state)
+{
+    static const char answer[] = "HTTP/1.1 200 OK\r\n\r\n";
+    struct result r = {0, 0, ""};
+    struct slt_httpc *c;
+    struct server s;
+    uv_loop_t loop;
+    char url[128];
+    int i;
+
+    (void)state;
+    server_start(&s, answer, sizeof(answer) - 1);
+    s.silent_ms = 300;
+    server_run(&s);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
+    uv_loop_init(&loop);
+    assert_int_equal(slt_httpc_new(&loop, &c), 0);
+    assert_int_equal(slt_httpc_post(c, url, NULL, NULL, "{}", 2, 5000, on_done, &r, NULL), 0);
+    for (i = 0; i < 10; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    slt_httpc_close(c, on_closed_after, &r);
+    slt_httpc_close(c, on_closed_after, &r); /* a second close does nothing */
+    assert_int_equal(r.calls, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_int_equal(r.calls, 101);
+    server_join(&s);
+    r.calls = 0;
+    slt_httpc_close(NULL, on_closed_after, &r); /* NULL: at once */
+    assert_int_equal(r.calls, 100);
 }
 
 int main(void)
@@ -380,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_only_http_and_https_urls_are_taken),
         cmocka_unit_test(test_cancel_calls_back_once_with_ecanceled),
         cmocka_unit_test(test_free_cancels_what_is_in_flight),
+        cmocka_unit_test(test_close_runs_its_callback_once_after_every_request_cb),
     };
 
     signal(SIGPIPE, SIG_IGN); /* the server thread may write to a client that gave up */

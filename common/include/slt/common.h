@@ -58,6 +58,18 @@ enum slt_err {
 
 const char *slt_strerror(int err);
 
+/*
+ * The one lifecycle verb. Everything that owns libuv handles ends the same way:
+ *
+ *   void slt_X_close(struct slt_X *x, slt_closed_cb on_closed, void *data);
+ *
+ * It stops x, cancels what x has in flight (their callbacks run from the loop, as x's header
+ * says), closes x's handles and, after the last close callback, frees what x allocated (x
+ * itself when x_new() allocated it) and then runs on_closed(data) -- so the loop must run
+ * once more. on_closed may be NULL. A second call does nothing. x NULL: on_closed runs now.
+ */
+typedef void (*slt_closed_cb)(void *data);
+
 /* FNV-1a 64 (offset basis 14695981039346656037) of n bytes; the one copy in the tree. */
 uint64_t slt_fnv1a64(const void *p, size_t n);
 

@@ -10,7 +10,7 @@
  *   ... done(easy, result, arg) runs once, on the loop; the caller owns easy again and may
  *       read CURLINFO_RESPONSE_CODE etc., reuse it or curl_easy_cleanup() it ...
  *   slt_curl_uv_cancel(m, easy);                            or stop it early (no done call)
- *   slt_curl_uv_free(m);                                    cancels what is left, then goes
+ *   slt_curl_uv_close(m, on_closed, data);                  cancels what is left, then goes
  *
  * One CURLM shares its connection cache, so keep-alive connections to a receiver are reused.
  * Socket readiness comes from one uv_poll_t per socket libcurl asks to watch; a poll error
@@ -20,11 +20,12 @@
  * itself puts no bound on how long a transfer may take.
  *
  * Not thread-safe: every call is made on the loop's thread. The done callback may call
- * slt_curl_uv_add, _cancel and _free.
+ * slt_curl_uv_add, _cancel and _close.
  */
 #ifndef SLT_CURL_UV_H
 #define SLT_CURL_UV_H
 
+#include "slt/common.h"  /* slt_closed_cb */
 #include "slt/curl_dl.h" /* libcurl, loaded by slt_curl_uv_new() */
 
 struct uv_loop_s;
@@ -41,7 +42,7 @@ int slt_curl_uv_new(struct uv_loop_s *loop, struct slt_curl_uv **out);
 /*
  * Adds a configured easy handle; done runs once, on the loop, when the transfer ends (result
  * CURLE_OK or the curl error); the caller then owns easy again. Returns 0, SLT_ENOMEM, or
- * SLT_EINVAL (easy already added, m being freed, or libcurl refused); on failure done is never
+ * SLT_EINVAL (easy already added, m closing, or libcurl refused); on failure done is never
  * called and the caller keeps easy.
  */
 int slt_curl_uv_add(struct slt_curl_uv *m, CURL *easy, slt_curl_uv_done_cb done, void *arg);
@@ -53,10 +54,10 @@ void slt_curl_uv_cancel(struct slt_curl_uv *m, CURL *easy);
 unsigned slt_curl_uv_active(const struct slt_curl_uv *m);
 
 /*
- * Cancels everything (no done calls), closes its handles, frees itself after the last close
- * callback (so the loop must run once more). The easy handles go back to their owners, who
- * clean them up. slt_curl_uv_free(NULL) does nothing.
+ * The lifecycle verb (slt/common.h): cancels everything (no done calls), closes its handles,
+ * frees itself after the last close callback, then runs on_closed(data). The easy handles go
+ * back to their owners, who clean them up.
  */
-void slt_curl_uv_free(struct slt_curl_uv *m);
+void slt_curl_uv_close(struct slt_curl_uv *m, slt_closed_cb on_closed, void *data);
 
 #endif

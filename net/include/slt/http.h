@@ -18,7 +18,7 @@
  *   handler(req, data)                for every request; it answers now or later with
  *   slt_http_respond(req, ...)        exactly once per request, even when the client left
  *                                     (req->conn is NULL then); respond then only frees req
- *   slt_http_server_stop(srv, cb, d)  closes the listener and every connection; requests still
+ *   slt_http_server_close(srv, cb, d) closes the listener and every connection; requests still
  *                                     waiting for an answer must still be answered; cb runs
  *                                     once every handle is closed
  */
@@ -99,7 +99,9 @@ int slt_http_server_start_tls(struct uv_loop_s *loop, const char *listen,
 int slt_http_server_port(const struct slt_http_server *srv);
 const struct slt_http_counters *slt_http_server_counters(const struct slt_http_server *srv);
 size_t slt_http_server_conns(const struct slt_http_server *srv);
-void slt_http_server_stop(struct slt_http_server *srv, void (*on_stopped)(void *data), void *data);
+/* The lifecycle verb (slt/common.h): closes the listener and every connection, frees srv once
+ * every handle is closed, then runs on_closed(data). */
+void slt_http_server_close(struct slt_http_server *srv, slt_closed_cb on_closed, void *data);
 
 /*
  * Answer req with status, content type and body (copied; not sent for HEAD), then free req.

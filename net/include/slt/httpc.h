@@ -8,8 +8,8 @@
  *   slt_httpc_post(c, url, auth, ctype, body, len, timeout_ms, cb, data, &req)
  *   ... cb(status, error, data) runs exactly once, from the loop; req is gone after it returns
  *   slt_httpc_cancel(req)        before cb ran: cb runs soon with UV_ECANCELED
- *   slt_httpc_free(c)            cancels what is in flight (each cb runs with UV_ECANCELED);
- *                                the client frees itself once its handles are closed
+ *   slt_httpc_close(c, cb, d)    cancels what is in flight (each cb runs with UV_ECANCELED);
+ *                                the client frees itself once its handles are closed, then cb
  *
  * What libcurl does for us: http:// and https:// only (no redirects followed), TLS 1.2 at
  * least with the server's certificate and name verified (against auth->ca_file, or the
@@ -22,6 +22,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "slt/common.h" /* slt_closed_cb */
 
 struct uv_loop_s;
 struct slt_httpc;
@@ -37,7 +39,7 @@ struct slt_httpc_auth {
 
 /*
  * status: the HTTP status (100..599) of the answer, or a negative code: SLT_ETIMEDOUT (no
- * whole answer within timeout_ms), UV_ECANCELED (slt_httpc_cancel / _free), SLT_EPROTO
+ * whole answer within timeout_ms), UV_ECANCELED (slt_httpc_cancel / _close), SLT_EPROTO
  * (anything else: name not found, connection refused, TLS verification, a bad answer).
  * error: libcurl's description of a failure ("" with a status), for the log; valid during cb.
  */
@@ -48,7 +50,7 @@ int slt_httpc_new(struct uv_loop_s *loop, struct slt_httpc **out);
 
 /*
  * POSTs body (copied) to url with Content-Type ctype. Returns 0 and later calls cb once; or
- * SLT_ENOMEM / SLT_EINVAL (bad url, client being freed, libcurl refused) / SLT_ENOTFOUND
+ * SLT_ENOMEM / SLT_EINVAL (bad url, client closing, libcurl refused) / SLT_ENOTFOUND
  * (libcurl not installed, logged) and cb never runs. *out (may be NULL)
  * can cancel the request until cb runs.
  */
@@ -62,8 +64,8 @@ void slt_httpc_cancel(struct slt_httpc_req *req);
 /* Requests in flight. */
 unsigned slt_httpc_pending(const struct slt_httpc *c);
 
-/* Cancels every request (their cb run, from the loop, with UV_ECANCELED), then frees c once
- * its handles are closed. slt_httpc_free(NULL) does nothing. */
-void slt_httpc_free(struct slt_httpc *c);
+/* The lifecycle verb (slt/common.h): cancels every request (their cb run, from the loop, with
+ * UV_ECANCELED), frees c once its handles are closed, then runs on_closed(data). */
+void slt_httpc_close(struct slt_httpc *c, slt_closed_cb on_closed, void *data);
 
 #endif

@@ -155,13 +155,16 @@ void slt_sli_release(struct slt_sli *sli);
 int slt_atom_eval(const struct slt_atom *a, const struct slt_record *rec, struct slt_matcher *m);
 
 /*
- * Optional, once after the SLI's conditions are complete and before classifying: a plan per
- * stage (match, exclude, bad) for slt_sli_classify(..., NULL) and slt_slis_classify: a stage
- * whose atoms all test the status becomes one lookup in a table of the 1000 three-digit
- * statuses, a stage of one map a plain loop over its atoms. Results are the same with or
- * without it. SLT_ENOMEM (and nothing changed) when out of memory. The plan points into sli:
- * moving or copying the struct, or changing its conditions, afterwards needs another call
- * (on the copy: slt_sli_release frees the plan, so only one of two copies may keep it).
+ * Optional, once after the SLI's conditions are complete and before classifying. It orders
+ * the atoms of each map cheap first (status, latency and anchored literal tests before substring
+ * searches and other regexes; stable, so calling it again changes nothing), then makes a plan per
+ * stage (match, exclude, bad) for slt_sli_classify(..., NULL) and slt_slis_classify: a stage whose
+ * atoms all test the status becomes one lookup in a table of the 1000 three-digit statuses, a
+ * stage of one map a plain loop over its atoms. Classes are the same with or without it (a map
+ * holds when all its atoms do); an explanation names the first failing atom in the new order.
+ * SLT_ENOMEM (atoms ordered, no plan) when out of memory. The plan points into sli: moving or
+ * copying the struct, or changing its conditions, afterwards needs another call (on the copy:
+ * slt_sli_release frees the plan, so only one of two copies may keep it).
  */
 int slt_sli_prepare(struct slt_sli *sli);
 
