@@ -19,8 +19,9 @@
  * What positions guarantee (the exactly-once contract with the agent's checkpoint):
  *   - One entry per file followed, including rotated files still being drained, backfill files
  *     not read yet (offset 0) and a .gz being read (offset in decoded bytes, POS_GZ); then one
- *     POS_MARK entry per path naming its newest rotated sibling (or none). Store them all. A
- *     plain configured path always has its mark, so positions are never empty for it.
+ *     POS_MARK entry per path naming its newest rotated sibling older than any still to be
+ *     judged (or none). Store them all. A plain configured path always has its mark, so
+ *     positions are never empty for it.
  *   - offset is just after the last '\n' delivered (inside on_line: including the line being
  *     delivered). A partial line held back is not included: it is read again on restore.
  *     While the rest of an oversize line is skipped, offset is the skip point and POS_SKIP is
@@ -34,10 +35,11 @@
  *     decoded first bytes and skipped to its offset; a file copytruncated while down is read
  *     from its copy (a sibling with the same first bytes, at least offset long) and then from
  *     0; a same-inode file with other first bytes (reused inode, truncated and rewritten) is
- *     read from 0 and counted as a truncation. Siblings newer than the POS_MARK (or than a file
- *     that was at the path and is rotated now) that no position describes were created while
- *     the agent was down and are read from 0 (plain or .gz), unless they are a copy of a
- *     restored file or of the file now at the path (same first bytes).
+ *     read from 0 and counted as a truncation. Siblings newer than the POS_MARK (without a
+ *     mark found: than a file that was at the path and is rotated now) that no position
+ *     describes were created while the agent was down, or not judged yet when the positions
+ *     were taken, and are read from 0 (plain or .gz), unless they are a copy of a restored
+ *     file or of the file now at the path (same first bytes).
  *   - Files fully read are dropped from positions (rotated and deleted ones after
  *     rotate_wait); until then they may appear once with POS_DONE, which a restore skips.
  *
@@ -88,9 +90,10 @@ struct slt_tail_pos {
 /* offset is inside an oversize line already delivered: on restore, discard through its '\n' */
 #define SLT_TAIL_POS_SKIP 4u
 /*
- * Not a file to read: the newest rotated sibling of a path when the positions were taken
- * (dev = ino = 0: there was none). On restore, siblings newer than it that no position
- * describes came while the agent was down and are read from 0. Always with POS_DONE.
+ * Not a file to read: the newest rotated sibling of a path when the positions were taken,
+ * older than any the tailer had yet to judge (dev = ino = 0: there was none). On restore,
+ * siblings newer than it that no position describes came while the agent was down (or were
+ * not judged yet) and are read from 0. Always with POS_DONE.
  */
 #define SLT_TAIL_POS_MARK 8u
 

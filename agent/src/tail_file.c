@@ -139,6 +139,7 @@ void slt__tail_group_unref(struct slt_tail *t, struct tail_group *g)
         }
     }
     slt_free(g->sib);
+    slt_free(g->held);
     slt_free(g->mark_path);
     slt_free(g->path);
     slt_free(g);

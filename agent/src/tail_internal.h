@@ -50,6 +50,11 @@
 /* a sibling new since the last listing is taken for a file rotated between two scans only if
    it changed after that listing, less this much (file times lag the clock by a tick) */
 #define TAIL_LISTED_SLACK_NS 100000000LL
+/* a new sibling that is empty (or, see young_active(), changed this recently) may be a copy
+   still being made: it is judged at a later scan, but after this long held at the latest
+   (and after half of rotate_wait, if that is shorter) */
+#define TAIL_SETTLE_NS 200000000LL
+#define TAIL_HOLD_MAX_NS 2000000000LL
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -109,9 +114,17 @@ struct tail_group {
     int64_t sib_ns; /* wall clock just before sib was listed */
     int valid;      /* sib was taken */
     int rotated;    /* a rotation of this path was seen in this scan */
-    int young_hold; /* siblings were left to judge at the next scan under young_active() */
-    /* the newest sibling at the last scan, checkpointed as a POS_MARK: after a restart,
-       siblings newer than it came while we were down */
+    /* new siblings left to judge at a later scan (maybe a copy still being made, or renamed
+       while we judged them): out of sib, so still new then, and never under the mark, so
+       judged again after a restart; at most one per listed sibling */
+    struct tail_held {
+        uint64_t dev, ino;
+        int64_t since_ns; /* wall clock when first held */
+    } * held;
+    size_t nheld;
+    /* the newest sibling at the last scan older than every held one, checkpointed as a
+       POS_MARK: after a restart, siblings newer than it came while we were down (or were
+       still to be judged) */
     int mark_valid, mark_none, mark_gz;
     uint64_t mark_dev, mark_ino, mark_size, mark_fp;
     uint32_t mark_fp_len;
@@ -185,6 +198,7 @@ struct cand {
     const struct slt_tail_pos *r; /* matched restore position */
     int mark;                     /* the newest sibling at the checkpoint (a POS_MARK) */
     int moved;                    /* another file was at its name when it was opened */
+    int held;                     /* left to judge at a later scan (tail_group.held) */
 };
 
 struct cands {

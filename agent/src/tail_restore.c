@@ -241,6 +241,28 @@ static int cands_still(struct slt_tail *t, const char *path, const struct cands 
     return 0;
 }
 
+/*
+ * The file at the path, opened after its first bytes were taken as `live` (siblings holding
+ * them were then left for copies), may have been truncated in between (the copy done before
+ * the listing, the truncation after it): its first bytes are not live's any more. If it is to
+ * be read from 0, it keeps live's identity, so that its first read sees the truncation and
+ * reads the copy first (find_copy) instead of losing the copy's lines.
+ */
+static void keep_live_identity(struct slt_tail *t, const struct cand *x,
+                               const struct slt_tail_pos *live)
+{
+    struct slt_tail_file *f = slt__tail_find_by_id(t, x->dev, x->ino);
+    uint64_t fp = 0;
+    uint32_t got = 0;
+
+    if (!f || live->fp_len == 0 || f->offset != 0 || f->read_off != 0 || f->skipping ||
+        slt__tail_fp_plain(f->fd, live->fp_len, &fp, &got) < 0 ||
+        (got == live->fp_len && fp == live->fingerprint))
+        return;
+    f->fp = live->fingerprint;
+    f->fp_len = live->fp_len;
+}
+
 int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, size_t nrestore,
                            int restarted)
 {
@@ -310,7 +332,7 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
     for (i = 0; i < ngroups; i++) {
         struct cands c = {0};
         struct stat st;
-        size_t active_at, newer_from;
+        size_t active_at, newer_from, mark_at, path_at;
         struct slt_tail_pos live;
         int none;
 
@@ -334,9 +356,11 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
             goto out;
         }
         /*
-         * A file that was at the path at the checkpoint and is a rotated sibling now: every
-         * sibling newer than it that no position describes came after the checkpoint (it was
-         * created, written and rotated while we were down). Read those from 0.
+         * The newest sibling at the checkpoint (its mark), or else the file that was at the
+         * path then and is a rotated sibling now: every sibling newer than it that no position
+         * describes came after the checkpoint (created, written and rotated while we were
+         * down). Read those from 0. The mark comes first: a copytruncate of the file at the
+         * path before that file was renamed away itself leaves the copy older than the file.
          */
         rc = match_marks(t, &c, groups[i], restore, nrestore, &none);
         if (rc < 0) {
@@ -355,10 +379,16 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
                 close(lfd);
             }
         }
-        for (j = 0; j < active_at; j++)
-            if (c.v[j].mark ||
-                (c.v[j].r && strncmp(c.v[j].r->path, groups[i], sizeof(c.v[j].r->path)) == 0))
-                newer_from = j + 1;
+        for (j = 0, mark_at = path_at = c.n; j < active_at; j++) {
+            if (c.v[j].mark)
+                mark_at = j;
+            if (c.v[j].r && strncmp(c.v[j].r->path, groups[i], sizeof(c.v[j].r->path)) == 0)
+                path_at = j;
+        }
+        if (mark_at < c.n)
+            newer_from = mark_at + 1;
+        else if (path_at < c.n)
+            newer_from = path_at + 1;
         for (j = 0; j < c.n; j++) {
             int after = 0;
 
@@ -381,6 +411,8 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
                                           restore_matches_path(restore, nrestore, groups[i])));
             if (rc < 0)
                 break;
+            if (j == active_at)
+                keep_live_identity(t, &c.v[j], &live);
         }
         if (rc == 0 && t->scan_retry && !t->moved)
             rc = cands_still(t, groups[i], &c);

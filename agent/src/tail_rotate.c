@@ -355,15 +355,33 @@ static int unread_active(struct slt_tail *t, struct tail_group *g)
  * since that listing, and the truncation itself left no trace (no offset, no first bytes to
  * lose). Seen at 15 ms rotations: a file made by a rename rotation, written, copytruncated
  * and written again before its first read. Such siblings are adopted, except ones that may
- * still be written (empty, or changed within 200 ms): they are judged again at the next
- * scan (young_hold), so a copytruncate copy is never taken while it is being made.
+ * still be written (empty, or changed within TAIL_SETTLE_NS): they are held and judged again
+ * at a later scan, so a copytruncate copy is never taken while it is being made.
  */
 static int young_active(struct slt_tail *t, struct tail_group *g)
 {
     struct slt_tail_file *f = active_of(t, g);
 
     return f && f->truncations == 0 && f->first_bytes_ns &&
-           (g->young_hold || f->first_bytes_ns >= g->sib_ns - TAIL_LISTED_SLACK_NS);
+           f->first_bytes_ns >= g->sib_ns - TAIL_LISTED_SLACK_NS;
+}
+
+/* How long a sibling may be held before it is judged as it is. */
+static int64_t hold_max_ns(const struct slt_tail *t)
+{
+    int64_t half_wait = t->rotate_wait_ms * 500000;
+
+    return half_wait < TAIL_HOLD_MAX_NS ? half_wait : TAIL_HOLD_MAX_NS;
+}
+
+static const struct tail_held *held_of(const struct tail_group *g, const struct cand *x)
+{
+    size_t k;
+
+    for (k = 0; k < g->nheld; k++)
+        if (g->held[k].dev == x->dev && g->held[k].ino == x->ino)
+            return &g->held[k];
+    return NULL;
 }
 
 /* Follows sibling x again from `from`, before the file at the path. */
@@ -406,21 +424,24 @@ static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands
 }
 
 /*
- * After a rotation or truncation of g's path (or while its file is unread): siblings that were
- * not there at the previous scan, that we do not follow and that are no copy of what we follow
- * lived at the path between two scans (rotated again before we looked), or are a copy of bytes
- * we never saw. Read them from 0, before the file at the path.
+ * After a rotation or truncation of g's path (or while its file is unread or young, or while
+ * siblings are held): siblings that were not there at the previous scan, that we do not follow
+ * and that are no copy of what we follow lived at the path between two scans (rotated again
+ * before we looked), or are a copy of bytes we never saw. Read them from 0, before the file at
+ * the path. One that is empty (a copy just created), or under young_active() changed lately,
+ * or that was renamed while we judged it, is held: left out of the snapshot and of the mark,
+ * and judged again at the next scan.
  */
 static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur,
                                 int young)
 {
-    size_t i, k;
+    size_t i, k, nheld = 0;
     int64_t now_ns = wall_ns();
-
-    g->young_hold = 0;
+    struct tail_held *held = cur->n ? slt_malloc(cur->n * sizeof(*held)) : NULL;
 
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
+        const struct tail_held *h;
 
         if (x->gz || slt__tail_find_by_id(t, x->dev, x->ino))
             continue;
@@ -433,23 +454,44 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
         /*
          * Not listed last time, yet unchanged since: it was there under another name and the
          * listing missed it (a rotation renamed it while the names were read and stat'ed). A
-         * file that was at the path after that listing was written after it.
+         * file that was at the path after that listing was written after it. A held one was
+         * new when it was held.
          */
-        if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS)
+        h = held_of(g, x);
+        if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS && !h)
             continue;
-        if (young && (x->size == 0 || x->mtime_ns > now_ns - 2 * TAIL_LISTED_SLACK_NS)) {
-            /* maybe a copy still being written: judged again at the next scan */
-            x->moved = 1;
-            g->young_hold = 1;
-            continue;
-        }
-        if (grave_of(t, x) || is_copy_of_followed(t, x))
+        if ((x->size == 0 || ((young || h) && x->mtime_ns > now_ns - TAIL_SETTLE_NS)) &&
+            (!h || now_ns - h->since_ns < hold_max_ns(t))) {
+            /* maybe a copy still being made: its first bytes cannot be compared yet */
+        } else if (grave_of(t, x) || is_copy_of_followed(t, x)) {
             continue; /* ours, read and closed; or a copy of one we follow */
-        adopt(t, g, x, 0, 0, "was rotated before it was seen");
+        } else {
+            adopt(t, g, x, 0, 0, "was rotated before it was seen");
+            if (!x->moved)
+                continue;
+            /* another file was at its name when opened: judged again at the next scan */
+        }
+        x->moved = 1; /* out of the snapshot */
+        x->held = 1;  /* and not under the mark */
+        if (held) {
+            held[nheld].dev = x->dev;
+            held[nheld].ino = x->ino;
+            held[nheld].since_ns = h ? h->since_ns : now_ns;
+            nheld++;
+        }
     }
+    slt_free(g->held);
+    g->held = nheld ? held : NULL;
+    g->nheld = nheld;
+    if (!nheld)
+        slt_free(held);
 }
 
-/* Remembers the newest sibling (or that there is none), for positions. */
+/*
+ * Remembers the newest sibling (or that there is none), for positions: the newest one older
+ * than every held sibling, so that after a restart those are newer than the mark and judged
+ * again (a held copy of bytes never read is not lost with the agent).
+ */
 static void group_mark(struct slt_tail *t, struct tail_group *g, struct cands *cur)
 {
     struct cand *x;
@@ -457,13 +499,20 @@ static void group_mark(struct slt_tail *t, struct tail_group *g, struct cands *c
     uint64_t fp = 0;
     uint32_t got = 0;
     char *p;
+    size_t n, k;
     int fd, rc;
 
-    if (cur->n == 0) {
+    for (n = cur->n, k = 0; k < cur->n; k++) {
+        if (cur->v[k].held) {
+            n = k;
+            break;
+        }
+    }
+    if (n == 0) {
         g->mark_valid = g->mark_none = 1;
         return;
     }
-    x = &cur->v[cur->n - 1];
+    x = &cur->v[n - 1];
     if (g->mark_valid && !g->mark_none && g->mark_dev == x->dev && g->mark_ino == x->ino &&
         g->mark_size == x->size && strcmp(g->mark_path, x->path) == 0)
         return;
@@ -518,8 +567,8 @@ void slt__tail_groups_update(struct slt_tail *t)
             adopt_intermediates(t, g, &cur, 0);
         else if (g->valid && young_active(t, g))
             adopt_intermediates(t, g, &cur, 1);
-        else
-            g->young_hold = 0;
+        else if (g->valid && g->nheld)
+            adopt_intermediates(t, g, &cur, 0);
         group_mark(t, g, &cur);
         /* a sibling that was renamed while we looked at it was not judged: it stays out of
            the snapshot and the next scan looks at it again as new */

@@ -136,42 +136,27 @@ class AgentCrash(L.AgentCase):
         finally:
             self.teardown()
 
-    # Not collected yet: rotations every few milliseconds (hundreds of shifted siblings).
-    # The start-scan race that read rotated files again (counts 2-3x too high) is fixed in
-    # agent/src/tail.c; what still fails, in about 4 runs of 5: whole files of 200-600 lines
-    # are not counted (an under-count of 0.3-1.5%), and rarely one is counted twice. Not
-    # diagnosed. It is not the start scan giving up (it never needed more than 5 of its 50
-    # tries in these runs), and every truncation found its copy. In the rarer failures of
-    # the same kill loop at 0.1 s rotations, the file lost or counted twice was the
-    # copytruncate copy of a truncation a few ms after a restart (tail.h: a copy still being
-    # written is not recognized), unconfirmed. Rotating this fast is far from real use;
-    # rename to it_... once it passes reliably.
-    # Narrowed (issue 10, 2026-12-05): the loss needs no kill at all. The same writer at
-    # 15 ms rotations with the agent never killed failed 1 run in 3 (with kills, 4 in 4), and
-    # in every failure (13 lost chunks over 7 runs, compared minute by minute with the writer's
-    # record of which line indices went into which file) the lines lost were exactly the whole
-    # content of one file B: created at the path by a rename rotation, written for ~15 ms
-    # (200-600 lines), then copytruncated (B copied to access.log.1, B truncated to 0). So the
-    # window is in the running tailer, not in recovery: B seen empty or not at all before its
-    # truncation, and its copy then neither taken for B's copy nor read as a sibling "rotated
-    # before it was seen". Never a double count in those runs. Not fixed yet.
-    # The exact window, from a run with inode-stamped log lines: the scan follows B at the
-    # path while it is still empty (fp_len 0); B gets ~400 lines, is copied to .1 (C) and
-    # truncated, and is written again, all before the agent's first read of B. That first read
-    # takes B's identity from the new bytes at offset 0, so the truncation leaves no trace
-    # (no offset, no first bytes lost) and groups_update() does not adopt new siblings
-    # (g->rotated is 0: B never moved; unread_active() is 0: B has been read). C is then in
-    # the sibling snapshot, and at later scans "was there, unchanged". Adopting new siblings
-    # also when the active file's first bytes were first seen after the last listing (and it
-    # had no truncation) closes the loss but double-counts ordinary copytruncates in the same
-    # runs: it adopted the copy while it was still being made (size 0). tail.c's
-    # young_active() now adopts such siblings only once they are non-empty and unchanged for
-    # 200 ms (judged again at later scans meanwhile): without kills, 0 failures in 10 runs at
-    # 15 ms rotations (before: 1 in 3). With kills it still fails (3 of 3 runs, mostly whole
-    # files of the same kind lost, once one counted twice): the restart path has the same
-    # invisible-truncation window (a restored or new file at the path whose first bytes are
-    # taken after a copytruncate while the agent was down or starting), not closed yet.
-    def pending_it_loses_nothing_under_rotations_every_few_milliseconds(self):
+    # Rotations every 15 ms (hundreds of shifted siblings), alternating rename and copytruncate,
+    # with 15 kill -9. What it used to lose (issue 10, found with inode-stamped logs and a tail
+    # trace, every loss a whole file B made by a rename rotation and copytruncated ms later):
+    # - the restart path: the checkpoint held B at the path while still empty (no first
+    #   bytes), and the newest sibling A as its mark. While the agent was down B got lines, was
+    #   copytruncated (its lines now only in the copy C) and then renamed away itself, so C
+    #   sorted older than B. The restart took "newer than B" for "came while we were down" and
+    #   never read C. It now counts from the mark (older than C); a copy of a restored file is
+    #   still left to the copytruncate search. Pinned by
+    #   it_reads_the_copy_of_a_file_empty_at_the_checkpoint_and_renamed_after_its_copy.
+    # - the running tailer held a young sibling (maybe a copy being made) for the next scan
+    #   but the checkpoint's mark already covered it: killed before it was judged, it was
+    #   never read. Held siblings are now kept from under the mark, also one renamed while it
+    #   was judged (it was dropped until then), and an empty new sibling is held in every case
+    #   (it was adopted while being copied: counted twice).
+    # - a start whose listing saw the file at the path with its lines, the copy done, and whose
+    #   open came after the truncate: the copy was left as "a copy of the live file" and the
+    #   file followed with its new first bytes. It now keeps the listed identity, so its first
+    #   read sees the truncation and reads the copy.
+    # Evidence: EVIDENCE_LINE
+    def it_loses_nothing_under_rotations_every_few_milliseconds(self):
         self.setup()
         try:
             self._kill_while_writing(0.015)
@@ -242,6 +227,39 @@ class AgentCrash(L.AgentCase):
             self.writer.write(300)  # only in the copy after the truncation
             self.writer.rotate_copytruncate()
             self.writer.write(50)  # smaller than the checkpointed offset
+            a.start()
+            L.wait_exact(self.fake, [self.writer])
+            H.check_equal(a.term(), 0, "exit code")
+        finally:
+            self.teardown()
+
+    def it_reads_the_copy_of_a_file_empty_at_the_checkpoint_and_renamed_after_its_copy(self):
+        # The exact sequence behind the fast-rotation losses (issue 10): the checkpoint holds
+        # the file at the path while still empty (no first bytes to know a copy by) and the
+        # sibling before it as the newest one. While the agent is down that file gets lines,
+        # is copytruncated (they are now only in its copy) and is then renamed away itself, so
+        # its copy sorts older than it: the copy must still be read as new.
+        self.setup()
+        try:
+            self.writer.write(500)
+            cfg = L.agent_config(self.tmp, self.port, [self.writer.path])
+            a = L.Agent(self.tmp, cfg).start()
+            L.wait_exact(self.fake, [self.writer])
+            self.writer.rotate_rename()  # access.log -> .1, a new empty access.log
+
+            def empty_file_checkpointed():
+                # status.json is written on the tick that checkpoints the positions, just after
+                st = a.status()
+                files = st["inputs"][0]["files"] if st else []
+                paths = {f["path"]: f["offset"] for f in files}
+                return paths.get(self.writer.path) == 0 and self.writer.path + ".1" in paths
+            H.wait_for(empty_file_checkpointed, what="empty file at the path checkpointed")
+            a.kill9()
+            self.writer.write(300)  # only in the empty file of the checkpoint
+            self.writer.rotate_copytruncate()  # ... and now only in its copy, access.log.1
+            self.writer.write(100)
+            self.writer.rotate_rename()  # copy -> .2, the file of the checkpoint -> .1
+            self.writer.write(50)
             a.start()
             L.wait_exact(self.fake, [self.writer])
             H.check_equal(a.term(), 0, "exit code")

@@ -172,10 +172,14 @@ def run(argv, **kw):
 
 
 class TestCase:
-    """Minimal runner: each method named test_* or it_* runs; prints 'N passed, N failed'."""
+    """Minimal runner: each method named test_* or it_* runs; prints 'N passed, N failed'.
+    SLT_ONLY=REGEX runs only the methods whose name it matches (to repeat one test)."""
 
     def run_all(self):
         names = [n for n in dir(self) if n.startswith(("test_", "it_"))]
+        if os.environ.get("SLT_ONLY"):
+            import re
+            names = [n for n in names if re.search(os.environ["SLT_ONLY"], n)]
         passed = failed = 0
         for n in sorted(names):
             t0 = time.time()

@@ -1425,8 +1425,9 @@ static void it_counts_every_line_once_across_crashes_and_rotations(void **state)
                 fprintf(stderr, "rotated, late lines to %d\n", next);
         } else
             rotated = 0;
-        /* logrotate does not run twice before the tailer scans (see tail.h, Limits): a few
-           loop turns see the inotify event, then scan in the idle callback, however loaded */
+        /* logrotate does not run twice before the tailer scans (docs/AGENT.md, Tailing,
+           Limits): a few loop turns see the inotify event, then scan in the idle callback,
+           however loaded */
         if (rotated) {
             int turn;
 
