@@ -116,7 +116,8 @@ struct tail_group {
     int rotated;    /* a rotation of this path was seen in this scan */
     /* new siblings left to judge at a later scan (maybe a copy still being made, or renamed
        while we judged them): out of sib, so still new then, and never under the mark, so
-       judged again after a restart; at most one per listed sibling */
+       judged again after a restart; at most one per listed sibling, and one a listing missed
+       is kept (and the mark not moved) for at most the hold time */
     struct tail_held {
         uint64_t dev, ino;
         int64_t since_ns; /* wall clock when first held */

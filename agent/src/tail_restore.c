@@ -263,6 +263,76 @@ static void keep_live_identity(struct slt_tail *t, const struct cand *x,
     f->fp_len = live->fp_len;
 }
 
+static struct tail_group *group_find(struct slt_tail *t, const char *path)
+{
+    struct tail_group *g;
+
+    for (g = t->groups; g; g = g->next)
+        if (strcmp(g->path, path) == 0)
+            break;
+    return g;
+}
+
+/*
+ * The siblings this scan judged are the history's first snapshot, as listed (not as a later
+ * listing finds them): a sibling that came after this listing, while the files were opened
+ * (a copytruncate of an empty file at the path, its lines now only in the copy), is new at the
+ * first groups_update and judged there; so are the ones left held (an empty sibling that came
+ * while we were down may be a copy just created). Without memory the first groups_update takes
+ * the snapshot, and held ones are read from 0 at once.
+ */
+static int snapshot_listing(struct slt_tail *t, const char *path, struct cands *c, size_t active_at,
+                            int64_t listed_ns)
+{
+    struct tail_group *g = group_find(t, path);
+    struct tail_held *held = NULL;
+    struct tail_id *v;
+    size_t j, n = 0, nheld = 0;
+
+    if (!g)
+        return 0; /* nothing followed in this history: its first groups_update lists it */
+    v = slt_realloc(g->sib, (c->n ? c->n : 1) * sizeof(*v));
+    held = slt_malloc((c->n ? c->n : 1) * sizeof(*held));
+    if (v)
+        g->sib = v;
+    if (!v || !held) {
+        slt_free(held);
+        g->valid = 0;
+        for (j = 0; j < c->n; j++) {
+            if (c->v[j].held) {
+                c->v[j].held = 0;
+                if (start_cand(t, &c->v[j], path, 0, 1, 1) < 0)
+                    return SLT_ENOMEM;
+            }
+        }
+        return 0;
+    }
+    for (j = 0; j < c->n; j++) {
+        if (c->v[j].held) {
+            held[nheld].dev = c->v[j].dev;
+            held[nheld].ino = c->v[j].ino;
+            held[nheld].since_ns = listed_ns;
+            nheld++;
+            continue;
+        }
+        if (j == active_at || c->v[j].moved)
+            continue;
+        v[n].dev = c->v[j].dev;
+        v[n].ino = c->v[j].ino;
+        v[n].mtime_ns = c->v[j].mtime_ns;
+        n++;
+    }
+    g->nsib = n;
+    g->sib_ns = listed_ns;
+    g->valid = 1;
+    slt_free(g->held);
+    g->held = nheld ? held : NULL;
+    g->nheld = nheld;
+    if (!nheld)
+        slt_free(held);
+    return 0;
+}
+
 int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restore, size_t nrestore,
                            int restarted)
 {
@@ -270,6 +340,7 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
     size_t ngroups = 0, i, j, k;
     unsigned char *used = NULL;
     int backfill = t->read_from_beginning && !restarted;
+    int64_t listed_ns = wall_ns();
     int rc = 0;
 
     t->dc_valid = 0;
@@ -405,6 +476,11 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
                     break;
                 }
                 after = !after;
+                if (after && c.v[j].size == 0 && !c.v[j].gz && group_find(t, groups[i])) {
+                    /* maybe a copy just created: judged by the first scans (held) */
+                    c.v[j].held = 1;
+                    continue;
+                }
             }
             rc = start_cand(t, &c.v[j], groups[i], j == active_at, backfill || after,
                             restarted && (none || newer_from < c.n ||
@@ -416,6 +492,8 @@ int slt__tail_initial_scan(struct slt_tail *t, const struct slt_tail_pos *restor
         }
         if (rc == 0 && t->scan_retry && !t->moved)
             rc = cands_still(t, groups[i], &c);
+        if (rc == 0 && !(t->moved && t->scan_retry))
+            rc = snapshot_listing(t, groups[i], &c, active_at, listed_ns);
         slt__tail_cands_release(&c);
         if (rc < 0)
             goto out;

@@ -432,12 +432,13 @@ static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands
  * or that was renamed while we judged it, is held: left out of the snapshot and of the mark,
  * and judged again at the next scan.
  */
-static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur,
-                                int young)
+static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur,
+                               int young)
 {
     size_t i, k, nheld = 0;
     int64_t now_ns = wall_ns();
-    struct tail_held *held = cur->n ? slt_malloc(cur->n * sizeof(*held)) : NULL;
+    struct tail_held *held = slt_malloc((cur->n + g->nheld + 1) * sizeof(*held));
+    int unlisted = 0;
 
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
@@ -480,11 +481,23 @@ static void adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct
             nheld++;
         }
     }
+    /* a held sibling this listing missed (renamed while the names were read) is still to be
+       judged: kept, for a while (it may be gone), and the mark is not moved past it */
+    for (k = 0; held && k < g->nheld; k++) {
+        for (i = 0; i < cur->n; i++)
+            if (cur->v[i].dev == g->held[k].dev && cur->v[i].ino == g->held[k].ino)
+                break;
+        if (i == cur->n && now_ns - g->held[k].since_ns < hold_max_ns(t)) {
+            held[nheld++] = g->held[k];
+            unlisted = 1;
+        }
+    }
     slt_free(g->held);
     g->held = nheld ? held : NULL;
     g->nheld = nheld;
     if (!nheld)
         slt_free(held);
+    return unlisted;
 }
 
 /*
@@ -555,6 +568,7 @@ void slt__tail_groups_update(struct slt_tail *t)
         struct cands cur = {0};
         struct tail_id *v;
         int64_t listed_ns = wall_ns();
+        int unlisted = 0;
 
         if (slt__tail_list_siblings(t, g->path, &cur) < 0) {
             slt__tail_cands_release(&cur);
@@ -564,12 +578,13 @@ void slt__tail_groups_update(struct slt_tail *t)
         t->moved = 0;
         resume_graves(t, g, &cur);
         if (g->valid && (g->rotated || unread_active(t, g)))
-            adopt_intermediates(t, g, &cur, 0);
+            unlisted = adopt_intermediates(t, g, &cur, 0);
         else if (g->valid && young_active(t, g))
-            adopt_intermediates(t, g, &cur, 1);
+            unlisted = adopt_intermediates(t, g, &cur, 1);
         else if (g->valid && g->nheld)
-            adopt_intermediates(t, g, &cur, 0);
-        group_mark(t, g, &cur);
+            unlisted = adopt_intermediates(t, g, &cur, 0);
+        if (!unlisted)
+            group_mark(t, g, &cur);
         /* a sibling that was renamed while we looked at it was not judged: it stays out of
            the snapshot and the next scan looks at it again as new */
         g->rotated = t->moved;
