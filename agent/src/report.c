@@ -44,6 +44,15 @@ static void json_str(struct slt_buf *b, const char *s)
     slt_buf_append(b, "\"", 1);
 }
 
+/* A JSON string, or null for NULL. */
+static void json_str_or_null(struct slt_buf *b, const char *s)
+{
+    if (s)
+        json_str(b, s);
+    else
+        slt_buf_printf(b, "null");
+}
+
 /* Prometheus label values: slt_prom_escape_label of a C string. */
 static void prom_label(struct slt_buf *b, const char *s)
 {
@@ -234,10 +243,7 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            as.files, as.lines, as.errors);
             json_str(b, as.mark);
             slt_buf_printf(b, ", \"current\": ");
-            if (as.current)
-                json_str(b, as.current);
-            else
-                slt_buf_printf(b, "null");
+            json_str_or_null(b, as.current);
             slt_buf_printf(b, ", \"offset\": %" PRIu64 "},", as.offset);
         }
         if (in->s3) {
@@ -252,10 +258,7 @@ static void render_json(struct slt_agent *a, struct slt_buf *b, struct file_view
                            ss.remembered);
             json_str(b, ss.floor);
             slt_buf_printf(b, ", \"current\": ");
-            if (ss.current)
-                json_str(b, ss.current);
-            else
-                slt_buf_printf(b, "null");
+            json_str_or_null(b, ss.current);
             slt_buf_printf(b, ", \"offset\": %" PRIu64 ", \"credentials\": ", ss.offset);
             json_str(b, ss.credentials);
             slt_buf_printf(b, "},");

@@ -52,60 +52,16 @@
  *     line there is skipped up to its '\n' (it was not ours from the start).
  *   - Files that appear after slt_tail_new() (new name, or a new file at a path): from 0.
  *
- * Rotation by rename + create: the old file is read until its end (a newer file of the same
- * path waits for that), kept open rotate_wait_ms after its last growth for late writers, then
- * closed. A file that lived at the path for less than one scan (rotated twice before we
- * looked) is found at the next rotation as a new sibling that is neither followed nor a copy
- * of a followed file, and read from 0 before the newest file. copytruncate and in-place
- * truncation (size < offset, or the first bytes changed): counted in truncations, read again
- * from 0 - and if a sibling that is not followed holds the same first bytes (the copy: plain
- * and at least offset long, else a .gz), it is read from offset first, so lines written
- * between our last read and the copy are not lost. Lines written between the copy and the
- * truncate are lost by copytruncate itself. A deleted file is read to its end and closed
- * rotate_wait_ms after its last growth. The last 64 files closed are remembered (identity and
- * offset): one that grows again (a writer later than rotate_wait) is read on from where it
- * stopped, and one that turns up again is not taken for a new file. Change notification:
- * uv_fs_event on the directories (of the paths and of their symlink targets) wakes the file a write
- * names and rescans on create/rename/delete; a stat() poll every poll_ms alone catches everything
- * inotify misses (NFS, overflowed queues, directories that could not be watched).
- *
- * Bounds: one read buffer per open file of max(64 KiB, max_line + 1) bytes, allocated when
- * the file is first read; at most 1 MiB read per file per loop turn; at most 1024 files
- * followed (more are counted in errors and ignored), 512 rotated siblings per path, 64
- * directories watched. A line longer than max_line is delivered once with SLT_TAIL_OVERSIZE
- * and len == max_line; the rest up to its '\n' is skipped without buffering.
+ * A line longer than max_line is delivered once with SLT_TAIL_OVERSIZE and len == max_line; the
+ * rest up to its '\n' is skipped without buffering.
  *
  * Errors: slt_tail_new() fails only for bad options (SLT_EINVAL) or memory (SLT_ENOMEM); missing
  * files and directories are not errors (they are picked up when they appear). Read errors and
  * corrupt .gz files are counted (slt_tail_errors, per-file errors) and the file is moved past.
  *
- * Limits: a .gz is only read for backfill, restore or as a copytruncate copy, never followed
- * (patterns that match .gz files skip them). A final line with no '\n' in a rotated, deleted or
- * .gz file is never delivered. A file that lived at the path for less than one scan and was
- * then moved out of the directory (olddir), deleted or compressed before the next scan is
- * lost (logrotate rotating twice within poll_ms while the agent runs); a sibling that appears at a
- * rotation by other means (an admin's cp of an old rotated file) is taken for such a file and
- * read. Files created while the agent is down at a path no position had (a new vhost log)
- * start at their end unless read_from_beginning. When the directory part of a pattern has
- * wildcards, new directories are found by the poll only (the directories of files found are
- * watched). A sibling listing reads names only: unrelated files named like access.log.bak
- * are rotated siblings too (read by backfill).
- *
- * Rotations while the tailer looks: siblings are listed by name (readdir, then stat), then
- * opened by name. Every fd opened for a listed file is checked (fstat) to be the listed
- * (dev, ino), and fingerprints are taken from that fd, so a name that a rotation gave to the
- * next-older file (access.log.N -> .N+1) in between is never taken for the listed file. At
- * start, nothing is read before the scan is done: a scan during which a file moved, or after
- * which the directory lists differently, is dropped and done again, at most 50 times; if the
- * names never hold still that long, the last scan is kept and a file renamed during it may
- * be skipped (an under-count; logged as a warning). While running, a moved sibling is judged
- * again at the next scan. A sibling that is new since the last listing is taken for a file
- * that lived at the path between two scans only if it was modified after that listing (less
- * 100 ms): one the listing missed (renamed while it ran) is not read again; a file renamed
- * onto the path without being written and rotated away before we looked is not read.
- * A copytruncate copy still being written when the truncation is seen (shorter than offset)
- * is not taken for the copy: its lines may then be missed, or read from 0 if it looks new at
- * a later scan.
+ * How rotation, copytruncate and deletion are followed, the bounds (buffers, files, siblings,
+ * watches) and the limits (including rotations while the tailer looks): docs/AGENT.md,
+ * "Tailing".
  */
 #ifndef SLT_TAIL_H
 #define SLT_TAIL_H
