@@ -59,7 +59,7 @@ int slt_aggr_read_token(const char *path, char **out, size_t *outlen, char *err,
 #define SLT_EPOCH_AHEAD_MAX_MS (366LL * 86400 * 1000)
 
 /* ---- server and sessions -------------------------------------------------------------------- */
-struct slt_session;
+struct slt_session_entry; /* the server's record of a session (ingest_internal.h) */
 
 struct slt_server {
     uv_loop_t *loop;
@@ -69,7 +69,8 @@ struct slt_server {
     struct slt_aggr_params *params; /* borrowed; main keeps it alive */
     struct slt_store *store;
     struct slt_aggr_stats *stats;
-    struct slt_session *sessions; /* every open connection, newest first */
+    /* the sessions are the server's: only server.c adds, walks and unlinks (ingest_internal.h) */
+    struct slt_session_entry *sessions; /* every open connection, newest first */
     size_t nsessions;
     size_t npreauth; /* of those, not authenticated yet (capped by SLT_PREAUTH_MAX) */
     struct slt_auth_throttle *throttle; /* per address: failed authentications */
@@ -90,43 +91,5 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
  * in place at any time (SIGHUP): sessions read it when they need a value.
  */
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
-
-/*
- * Before authentication (issue 11 item 7): at most slt__preauth_max() connections that have not
- * sent a good HELLO, apart from max_agents (max_agents clamped to 64..1024), each with
- * hello_timeout to do so. Past the cap the oldest of them is closed to make room if it has
- * waited SLT_PREAUTH_EVICT_MS (a real agent says HELLO at once, a silent socket never), else the
- * newcomer is refused (a burst of agents reconnecting at once: they retry). An
- * address whose authentications failed SLT_AUTH_FAILURES times in SLT_AUTH_WINDOW_MS is refused
- * at accept for SLT_AUTH_BLOCK_MS; failures are logged once per address per window, with a
- * count. The table holds SLT_AUTH_SLOTS addresses (the least recent is reused).
- */
-#define SLT_PREAUTH_MIN 64
-#define SLT_PREAUTH_MAX 1024
-#define SLT_PREAUTH_EVICT_MS 1000
-#define SLT_AUTH_FAILURES 5
-#define SLT_AUTH_WINDOW_MS 60000
-#define SLT_AUTH_BLOCK_MS 60000
-#define SLT_AUTH_SLOTS 1024
-
-/* server.c: 1 when ip is refused now (counted, logged once per window). */
-int slt__server_throttled(struct slt_server *srv, const char *ip);
-/* server.c: an authentication from ip failed; what says how ("authentication failed for agent
- * 'x'"), peer is ip:port. Logs once per address per window, with the count. */
-void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char *peer,
-                             const char *what);
-
-/* session.c, used by server.c */
-/* Takes c (closes it on failure). */
-int slt__session_accept(struct slt_server *srv, struct slt_conn *c);
-/* Closes the oldest session still waiting for HELLO for SLT_PREAUTH_EVICT_MS (to make room);
- * 0 when there is none. */
-int slt__session_evict_preauth(struct slt_server *srv);
-/* Stop reading; close once the in-flight apply (if any) answered. */
-void slt__session_drain(struct slt_session *s);
-void slt__session_close(struct slt_session *s, const char *reason);
-struct slt_session *slt__session_next(struct slt_session *s);
-/* Called by a session when its memory is freed (it has unlinked itself). */
-void slt__server_session_gone(struct slt_server *srv, struct slt_session *s);
 
 #endif

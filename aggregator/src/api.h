@@ -42,7 +42,7 @@ void slt_api_set_alert_state(struct slt_api *api, slt_api_alert_state_fn fn, voi
 /* The HTTP port actually bound (for tests that listen on port 0). */
 int slt_api_port(const struct slt_api *api);
 
-/* Routes of the API; slt_api_route() maps a raw path to one (pure, fuzzed). */
+/* Routes of the API (rows of api.c's route table); slt_api_route() maps a raw path to one. */
 enum slt_api_route {
     SLT_ROUTE_NOT_FOUND = 0,
     SLT_ROUTE_DASHBOARD,  /* / */
@@ -57,10 +57,10 @@ enum slt_api_route {
 };
 
 /*
- * Map a raw (percent-encoded) path to a route. For SLT_ROUTE_COUNTS the decoded SLI name (for
- * SLT_ROUTE_SLO and SLT_ROUTE_SLO_SERIES the SLO name) is
- * written to name (room for namemax bytes with its NUL). Returns the route, or SLT_EPARSE for
- * a bad escape in the name, SLT_ELIMIT for a name too long.
+ * Map a raw (percent-encoded) path to a route (pure, fuzzed). For SLT_ROUTE_COUNTS the decoded
+ * SLI name (for SLT_ROUTE_SLO and SLT_ROUTE_SLO_SERIES the SLO name) is written to name (room
+ * for namemax bytes with its NUL). Returns the route, or SLT_EPARSE for a bad escape in the
+ * name, SLT_ELIMIT for a name too long.
  */
 int slt_api_route(struct slt_str path, char *name, size_t namemax);
 
@@ -73,10 +73,6 @@ struct slt_api_range {
     size_t npoints;
 };
 int slt_api_parse_range(struct slt_str query, struct slt_api_range *r, char *err, size_t errlen);
-
-/* The dashboard page (dashboard.c). */
-extern const char slt_dashboard_html[];
-size_t slt_dashboard_html_len(void);
 
 /* Limits of the API (docs/API.md). */
 #define SLT_API_MAX_RANGE_S (4000LL * 86400) /* longest range */

@@ -1,4 +1,8 @@
-/* The agent listener: accepts connections and hands each to a session (session.c). */
+/*
+ * The agent listener: accepts connections, admits each as a session (session.c) and owns the
+ * list of sessions (ingest_internal.h): admission, eviction of strangers, per-address
+ * throttling and the shutdown drain.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -6,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "aggr.h"
+#include "ingest_internal.h"
 #include "slt/tls.h"
 
 #define STOP_GRACE_MS 3000 /* on top of redis_timeout: the longest an apply can still take */
@@ -74,7 +78,8 @@ static struct slt_auth_throttle *throttle_find(struct slt_server *srv, const cha
     return t;
 }
 
-int slt__server_throttled(struct slt_server *srv, const char *ip)
+/* 1 when ip is refused now (counted, logged once per window). */
+static int throttled(struct slt_server *srv, const char *ip)
 {
     struct slt_auth_throttle *t = srv->nthrottle ? throttle_find(srv, ip, 0) : NULL;
     int64_t now = (int64_t)(slt_mono_ns() / 1000000);
@@ -136,18 +141,85 @@ void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char 
     }
 }
 
+/* ---- the sessions ---- */
+
+static size_t preauth_max(const struct slt_server *srv)
+{
+    uint32_t m = srv->params->max_agents;
+
+    return m < SLT_PREAUTH_MIN ? SLT_PREAUTH_MIN : m > SLT_PREAUTH_MAX ? SLT_PREAUTH_MAX : m;
+}
+
+/* Closes the oldest session still waiting for HELLO for SLT_PREAUTH_EVICT_MS (to make room);
+ * 0 when there is none. */
+static int evict_preauth(struct slt_server *srv)
+{
+    struct slt_session_entry *e, *oldest = NULL;
+
+    for (e = srv->sessions; e; e = e->next)
+        if (e->preauth)
+            oldest = e; /* newest first: the last one seen is the oldest */
+    if (!oldest || uv_now(srv->loop) - oldest->accepted_ms < SLT_PREAUTH_EVICT_MS)
+        return 0;
+    srv->stats->preauth_refused++;
+    slt__session_close(oldest->session, "too many connections waiting for HELLO");
+    return 1;
+}
+
+void slt__server_preauth_end(struct slt_server *srv, struct slt_session *s)
+{
+    struct slt_session_entry *e = slt__session_entry(s);
+
+    if (!e->preauth)
+        return;
+    e->preauth = 0;
+    srv->npreauth--;
+    srv->stats->preauth_connections = srv->npreauth;
+}
+
 static void on_connection(struct slt_listener *l, struct slt_conn *c)
 {
     struct slt_server *srv = slt_listener_data(l);
+    struct slt_session_entry *e;
+    struct slt_session *s;
     int rc;
 
-    if (slt__server_throttled(srv, slt_conn_peer_ip(c))) {
+    if (throttled(srv, slt_conn_peer_ip(c))) {
         slt_conn_close(c, NULL);
         return;
     }
-    rc = slt__session_accept(srv, c);
-    if (rc < 0)
+    rc = slt__session_new(srv, c, &s);
+    if (rc < 0) {
         slt_log(SLT_LOG_WARN, "ingest", "cannot accept a connection: %s", slt_strerror(rc));
+        return;
+    }
+    /* on the list before anything can fail, so slt__server_session_gone can unlink it */
+    e = slt__session_entry(s);
+    e->session = s;
+    e->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = e;
+    srv->sessions = e;
+    srv->nsessions++;
+    srv->stats->connections_total++;
+    if (srv->stats->connected_agents >= srv->params->max_agents || srv->stopping) {
+        srv->stats->connections_refused++;
+        slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", slt_conn_peer(c),
+                srv->stopping ? "shutting down" : "max_agents connections reached");
+        slt__session_refuse(s, srv->stopping ? "shutting down" : "too many agents");
+        return;
+    }
+    /* room for this one among the unauthenticated: the oldest stranger goes first */
+    e->accepted_ms = uv_now(srv->loop);
+    if (srv->npreauth >= preauth_max(srv) && !evict_preauth(srv)) {
+        srv->stats->preauth_refused++;
+        slt__session_refuse(s, NULL);
+        return;
+    }
+    e->preauth = 1;
+    srv->npreauth++;
+    srv->stats->preauth_connections = srv->npreauth;
+    slt__session_start(s);
 }
 
 int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_params *params,
@@ -197,7 +269,14 @@ static void check_stopped(struct slt_server *srv)
 
 void slt__server_session_gone(struct slt_server *srv, struct slt_session *s)
 {
-    (void)s; /* already unlinked by session.c */
+    struct slt_session_entry *e = slt__session_entry(s);
+
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        srv->sessions = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
     srv->nsessions--;
     check_stopped(srv);
 }
@@ -220,7 +299,7 @@ static void on_stop_deadline(uv_timer_t *t)
 
 void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv))
 {
-    struct slt_session *s, *next;
+    struct slt_session_entry *e, *next;
 
     if (srv->stopping)
         return;
@@ -235,9 +314,9 @@ void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_serve
         slt_listener_close(srv->listener, on_listener_closed, srv);
         srv->listener = NULL;
     }
-    for (s = srv->sessions; s; s = next) {
-        next = slt__session_next(s);
-        slt__session_drain(s);
+    for (e = srv->sessions; e; e = next) {
+        next = e->next;
+        slt__session_drain(e->session);
     }
     check_stopped(srv);
 }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aggr.h"
+#include "ingest_internal.h"
 #include "lease.h"
 #include "slt/tls.h"
 
@@ -22,7 +22,7 @@
 
 struct slt_session {
     struct slt_server *srv;
-    struct slt_session *prev, *next;
+    struct slt_session_entry entry; /* the server's (server.c): its list, its counts */
     struct slt_conn *conn;
     uv_timer_t timer;       /* HELLO deadline, then idle timeout, then close linger */
     uv_timer_t apply_timer; /* the in-flight apply's deadline */
@@ -33,8 +33,6 @@ struct slt_session {
     char *agent;
     size_t agent_len;
     int authed;
-    int preauth;                         /* counted in srv->npreauth */
-    uint64_t accepted_ms;                /* uv_now() at accept */
     unsigned stale_logged, epoch_logged; /* rejections logged once per session */
     struct slt_lease *lease;             /* one live session per agent id (lease.h) */
     int lease_wait;                      /* the batch in the reader waits for the lease check */
@@ -69,12 +67,6 @@ static void session_handle_gone(struct slt_session *s)
     slt_buf_release(&s->out);
     slt_buf_release(&s->wbuf);
     slt_free(s->agent);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        s->srv->sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
     slt__server_session_gone(s->srv, s);
     slt_free(s);
 }
@@ -89,9 +81,9 @@ static void on_conn_closed(struct slt_conn *c)
     session_handle_gone(slt_conn_data(c));
 }
 
-struct slt_session *slt__session_next(struct slt_session *s)
+struct slt_session_entry *slt__session_entry(struct slt_session *s)
 {
-    return s->next;
+    return &s->entry;
 }
 
 /* Closes the handles; memory goes in the last close callback. */
@@ -133,36 +125,6 @@ static void stop_reading(struct slt_session *s)
     }
 }
 
-static void preauth_done(struct slt_session *s)
-{
-    if (!s->preauth)
-        return;
-    s->preauth = 0;
-    s->srv->npreauth--;
-    s->srv->stats->preauth_connections = s->srv->npreauth;
-}
-
-static size_t preauth_max(const struct slt_server *srv)
-{
-    uint32_t m = srv->params->max_agents;
-
-    return m < SLT_PREAUTH_MIN ? SLT_PREAUTH_MIN : m > SLT_PREAUTH_MAX ? SLT_PREAUTH_MAX : m;
-}
-
-int slt__session_evict_preauth(struct slt_server *srv)
-{
-    struct slt_session *s, *oldest = NULL;
-
-    for (s = srv->sessions; s; s = s->next)
-        if (s->preauth && !s->closing)
-            oldest = s; /* newest first: the last one seen is the oldest */
-    if (!oldest || uv_now(srv->loop) - oldest->accepted_ms < SLT_PREAUTH_EVICT_MS)
-        return 0;
-    srv->stats->preauth_refused++;
-    slt__session_close(oldest, "too many connections waiting for HELLO");
-    return 1;
-}
-
 void slt__session_close(struct slt_session *s, const char *reason)
 {
     if (s->closing)
@@ -177,7 +139,7 @@ void slt__session_close(struct slt_session *s, const char *reason)
         send_ack(s, s->wait_epoch, s->wait_seq, SLT_ACK_RETRY, 0, 0, 0);
     }
     stop_reading(s);
-    preauth_done(s);
+    slt__server_preauth_end(s->srv, s);
     if (s->authed) {
         s->srv->stats->connected_agents--;
         slt_log(SLT_LOG_INFO, "ingest", "agent '%s' from %s disconnected: %s", s->agent, s->peer,
@@ -445,7 +407,7 @@ static void on_hello(struct slt_session *s, const struct slt_msg_hello *h)
         return;
     }
     s->agent_len = h->agent_id.len;
-    preauth_done(s);
+    slt__server_preauth_end(s->srv, s);
     s->authed = 1;
     slt_frame_reader_set_max(&s->fr, p->max_frame);
     s->srv->stats->connected_agents++;
@@ -705,10 +667,11 @@ static void read_start(struct slt_session *s)
     s->reading = 1;
 }
 
-int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
+int slt__session_new(struct slt_server *srv, struct slt_conn *c, struct slt_session **out)
 {
     struct slt_session *s = slt_calloc(1, sizeof(*s));
 
+    *out = NULL;
     if (!s) {
         slt_conn_close(c, NULL);
         return SLT_ENOMEM;
@@ -726,35 +689,25 @@ int slt__session_accept(struct slt_server *srv, struct slt_conn *c)
     slt_buf_init(&s->out, srv->params->write_queue_max);
     slt_buf_init(&s->wbuf, srv->params->write_queue_max);
     snprintf(s->peer, sizeof(s->peer), "%s", slt_conn_peer(c));
-    /* linked before anything can fail, so on_handle_closed can unlink it */
-    s->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = s;
-    srv->sessions = s;
-    srv->nsessions++;
-    srv->stats->connections_total++;
-    if (srv->stats->connected_agents >= srv->params->max_agents || srv->stopping) {
-        srv->stats->connections_refused++;
-        slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", s->peer,
-                srv->stopping ? "shutting down" : "max_agents connections reached");
-        send_error(s, srv->stopping ? "shutting down" : "too many agents");
-        s->closing = 1;
-        uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
-        maybe_finish(s);
-        return 0;
-    }
-    /* room for this one among the unauthenticated: the oldest stranger goes first */
-    s->accepted_ms = uv_now(srv->loop);
-    if (srv->npreauth >= preauth_max(srv) && !slt__session_evict_preauth(srv)) {
-        srv->stats->preauth_refused++;
+    *out = s;
+    return 0;
+}
+
+void slt__session_refuse(struct slt_session *s, const char *msg)
+{
+    if (!msg) {
         s->closing = 1;
         finish(s);
-        return 0;
+        return;
     }
-    s->preauth = 1;
-    srv->npreauth++;
-    srv->stats->preauth_connections = srv->npreauth;
+    send_error(s, msg);
+    s->closing = 1;
+    uv_timer_start(&s->timer, on_linger, CLOSE_LINGER_MS, 0);
+    maybe_finish(s);
+}
+
+void slt__session_start(struct slt_session *s)
+{
     arm_idle(s);
     read_start(s);
-    return 0;
 }

@@ -23,7 +23,7 @@ file(READ ${OUT}.html hex HEX)
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" esc "${hex}")
 file(WRITE ${OUT}.tmp
      "/* Generated from aggregator/web by embed.cmake: do not edit. */\n"
-     "#include \"api.h\"\n\n"
+     "#include \"api_internal.h\"\n\n"
      "const char slt_dashboard_html[] = \"${esc}\";\n\n"
      "size_t slt_dashboard_html_len(void)\n{\n    return sizeof(slt_dashboard_html) - 1;\n}\n")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -17,9 +17,6 @@ ALLOW = {
     "slt__agent_checkpoint": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
     "slt__agent_close_batch": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
     "slt__agent_new_epoch": "agent.c/agent.h in flux (issue 12 tail.c/agent.c split pending)",
-    "slt__server_throttled": "server.c/session.c: the server<->session split of issue 12 settles it",
-    "slt__session_close": "server.c/session.c: the server<->session split of issue 12 settles it",
-    "slt__session_evict_preauth": "server.c/session.c: the server<->session split settles it",
 }
 DECL = re.compile(r"^[A-Za-z_][\w \t\*]*?\b(slt_\w+)\s*\(", re.M)
 # A declaration ends with ");" before any "{": a definition in a header (static inline) is skipped.
