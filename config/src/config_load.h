@@ -174,4 +174,7 @@ int slt__config_yaml_fail(struct ctx *c, yaml_parser_t *parser);
 /* The bounds on nesting, size and anchors, checked on libyaml's events before the load. */
 int slt__config_yaml_precheck(struct ctx *c, const char *yaml, size_t len);
 
+/* config_rules.c: the slis section (after inputs), each SLI's conditions compiled. */
+int slt__config_load_slis(struct ctx *c, const yaml_node_t *n);
+
 #endif
