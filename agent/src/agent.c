@@ -30,6 +30,7 @@ static void on_line(void *data, struct slt_tail_file *file, const char *line, si
 static void finish(struct slt_agent *a);
 static void reload_status(struct slt_agent *a);
 static void check_paths(struct slt_agent *a, int warn);
+static int close_batch(struct slt_agent *a);
 
 /* ---- small helpers ---- */
 
@@ -614,7 +615,7 @@ static void on_close_timer(uv_timer_t *t)
 
     a->paused_close = 0;
     if (!a->stopping)
-        slt__agent_close_batch(a);
+        close_batch(a);
     update_pause(a);
 }
 
@@ -746,7 +747,7 @@ static int spool_pending(struct slt_agent *a)
     return 0;
 }
 
-int slt__agent_close_batch(struct slt_agent *a)
+static int close_batch(struct slt_agent *a)
 {
     struct slt_count_snapshot snap;
     struct slt_msg msg;
@@ -829,7 +830,7 @@ out:
 
 /* ---- checkpoint ---- */
 
-int slt__agent_checkpoint(struct slt_agent *a)
+static int checkpoint(struct slt_agent *a)
 {
     struct slt_buf b;
     int rc;
@@ -910,7 +911,7 @@ static void checkpoint_positions(struct slt_agent *a)
     slt_free(a->last.inputs);
     a->last.inputs = v;
     a->last.ninputs = n;
-    slt__agent_checkpoint(a);
+    checkpoint(a);
 }
 
 /* The spool's newest record is the checkpoint; the file matters when that record goes. */
@@ -924,17 +925,17 @@ static void maintain_spool(struct slt_agent *a)
     int rc;
 
     if (slt_spool_prunable(a->spool, now, retention, flags) > 0) {
-        rc = slt__agent_checkpoint(a);
+        rc = checkpoint(a);
         if (rc < 0 && is_disk_full(rc) && a->reserve_held) {
             slt_log(SLT_LOG_WARN, "agent", "giving back the space reserved in '%s/reserve'",
                     a->state_dir);
             reserve_release(a);
-            rc = slt__agent_checkpoint(a);
+            rc = checkpoint(a);
         }
         /* without a checkpoint the newest record is the state: its segment stays */
         slt_spool_prune(a->spool, now, retention, flags | (rc < 0 ? SLT_SPOOL_PRUNE_KEEP_LAST : 0));
     } else if (now - a->last_ckpt_ms >= CKPT_EVERY_MS && compute_acked(a) != a->ckpt_acked) {
-        slt__agent_checkpoint(a);
+        checkpoint(a);
     }
     check_backpressure(a);
     if (!a->reserve_held && !a->disk_full && now - a->reserve_try_ms >= RESERVE_RETRY_MS)
@@ -1020,7 +1021,7 @@ static int reencode(struct since_map *m, uint64_t epoch, uint64_t seq, const cha
  *  - a larger epoch is stored for our id (REJECTED, stale epoch): what was acknowledged is
  *    stored, the rest was rejected and is sent again in the new epoch.
  */
-void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why)
+static void new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why)
 {
     uint64_t now = (uint64_t)slt_now_ms(), old = a->epoch, oldseq = a->seq, nep, seq = 0;
     struct since_map m;
@@ -1106,7 +1107,7 @@ void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only,
     slt_buf_release(&stb);
     slt_buf_release(&nf);
     slt_buf_release(&ns);
-    slt__agent_checkpoint(a);
+    checkpoint(a);
     check_backpressure(a);
 }
 
@@ -1124,7 +1125,7 @@ static void on_flush(uv_timer_t *t)
     refresh_clock(a);
     if (a->stopped || a->stopping)
         return;
-    slt__agent_close_batch(a);
+    close_batch(a);
 }
 
 /* Spool upkeep and status, every second (or every flush when that is shorter). */
@@ -1174,7 +1175,7 @@ void slt__agent_stop(struct slt_agent *a)
     a->stopping = 1;
     update_pause(a);
     refresh_clock(a);
-    slt__agent_close_batch(a);
+    close_batch(a);
     if (a->stopped)
         return;
     if (a->spool->unacked == 0 && !a->has_pending) {
@@ -1269,7 +1270,7 @@ static void finish(struct slt_agent *a)
         slt_log(SLT_LOG_WARN, "agent",
                 "the last batch could not be spooled; its lines are "
                 "re-read at the next start");
-    slt__agent_checkpoint(a);
+    checkpoint(a);
     slt_status_write(a);
     close_inputs(a, a->inputs, a->ninputs, NULL);
     a->inputs = NULL;
@@ -1480,7 +1481,7 @@ static void reload(struct slt_agent *a)
         slt_log(SLT_LOG_WARN, "agent",
                 "reload: agent.id and agent.state_dir take effect at the next start");
     /* count everything so far under the old config */
-    slt__agent_close_batch(a);
+    close_batch(a);
     if (a->stopped) {
         slt_config_free(ncfg);
         slt_free(tok);
@@ -1642,7 +1643,7 @@ static int recover(struct slt_agent *a)
                 from_prev ? " from the previous checkpoint" : "");
     /* persist the epoch from the first start on */
     if (!have_ck)
-        return slt__agent_checkpoint(a);
+        return checkpoint(a);
     a->ckpt_acked = a->last.acked_seq;
     return 0;
 }
@@ -1828,7 +1829,7 @@ static void ship_after_ack(void *data)
 
 static void ship_new_epoch(void *data, uint64_t above, int unacked_only, const char *why)
 {
-    slt__agent_new_epoch(data, above, unacked_only, why);
+    new_epoch(data, above, unacked_only, why);
 }
 
 /* agent.status_tls's files (NULL when plain HTTP). */

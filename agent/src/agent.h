@@ -152,11 +152,7 @@ int slt_agent_start(struct slt_agent *a);
 void slt_agent_free(struct slt_agent *a);
 int slt_agent_exit_code(const struct slt_agent *a);
 
-/* internal, shared by agent.c and report.c */
-int slt__agent_close_batch(struct slt_agent *a);
-/* A new epoch above max(epoch, above), carrying the spooled batches (see agent.c). */
-void slt__agent_new_epoch(struct slt_agent *a, uint64_t above, int unacked_only, const char *why);
-int slt__agent_checkpoint(struct slt_agent *a);
+/* internal, shared by agent.c and main.c */
 void slt__agent_stop(struct slt_agent *a);
 
 /* report.c */
