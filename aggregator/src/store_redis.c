@@ -309,6 +309,8 @@ struct slt_store {
     char apply_sha[41], cas_sha[41], lease_sha[41];
     uv_timer_t tick;
     int freeing;
+    slt_closed_cb on_closed; /* after slt_store_close, once everything closed */
+    void *closed_data;
     /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
     int cluster;
     int16_t *slots;
@@ -908,7 +910,7 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
         if (!node_get(st, conf->seeds[i].host, conf->seeds[i].port))
             rc = SLT_ENOMEM;
     if (rc < 0) {
-        slt_store_free(st);
+        slt_store_close(st, NULL, NULL);
         return rc;
     }
     *out = st;
@@ -926,6 +928,8 @@ void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
 
 static void store_maybe_freed(struct slt_store *st)
 {
+    slt_closed_cb cb;
+    void *data;
     size_t i;
 
     if (st->open_handles > 0)
@@ -933,6 +937,8 @@ static void store_maybe_freed(struct slt_store *st)
     for (i = 0; i < st->nnodes; i++)
         if (st->nodes[i]->nopen > 0)
             return;
+    cb = st->on_closed;
+    data = st->closed_data;
     for (i = 0; i < st->nnodes; i++)
         slt_free(st->nodes[i]);
     cache_clear(st);
@@ -946,6 +952,8 @@ static void store_maybe_freed(struct slt_store *st)
     slt_free(st->argvlen);
     slt_free(st->rows);
     slt_free(st);
+    if (cb)
+        cb(data);
 }
 
 static void on_store_handle_closed(uv_handle_t *h)
@@ -956,9 +964,9 @@ static void on_store_handle_closed(uv_handle_t *h)
     store_maybe_freed(st);
 }
 
-static void on_conn_closed(struct slt_rconn *c)
+static void on_conn_closed(void *data)
 {
-    struct node *n = c->data;
+    struct node *n = data;
 
     n->nopen--;
     store_maybe_freed(n->st);
@@ -969,13 +977,20 @@ static void abort_ops(struct slt_store *st);
 static void answer_due(struct slt_store *st);
 static void park_drop_reads(struct slt_store *st);
 
-void slt_store_free(struct slt_store *st)
+void slt_store_close(struct slt_store *st, slt_closed_cb on_closed, void *data)
 {
     size_t i;
 
-    if (!st)
+    if (!st) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (st->freeing)
         return;
     st->freeing = 1;
+    st->on_closed = on_closed;
+    st->closed_data = data;
     st->stats->redis_connected = 0;
     /* pending applies end with RETRY and reads with SLT_EREDIS, now */
     for (i = 0; i < st->nnodes; i++) {
@@ -983,9 +998,9 @@ void slt_store_free(struct slt_store *st)
 
         n->ingest.data = n->query.data = n; /* also for a connection whose init failed */
         if (n->ingest.name)
-            slt_rconn_close(&n->ingest, on_conn_closed);
+            slt_rconn_close(&n->ingest, on_conn_closed, n);
         if (n->query.name)
-            slt_rconn_close(&n->query, on_conn_closed);
+            slt_rconn_close(&n->query, on_conn_closed, n);
     }
     park_drop_calls(st);
     park_drop_reads(st);
