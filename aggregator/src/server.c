@@ -255,7 +255,7 @@ static void on_stop_timer_closed(uv_handle_t *h)
     srv->throttle = NULL;
     srv->nthrottle = 0;
     if (srv->on_stopped)
-        srv->on_stopped(srv);
+        srv->on_stopped(srv->stopped_data);
 }
 
 static void check_stopped(struct slt_server *srv)
@@ -297,7 +297,7 @@ static void on_stop_deadline(uv_timer_t *t)
             srv->nsessions);
 }
 
-void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv))
+void slt_server_close(struct slt_server *srv, slt_closed_cb on_stopped, void *data)
 {
     struct slt_session_entry *e, *next;
 
@@ -305,6 +305,7 @@ void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_serve
         return;
     srv->stopping = 1;
     srv->on_stopped = on_stopped;
+    srv->stopped_data = data;
     uv_timer_init(srv->loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
     srv->stop_timer_open = 1;
