@@ -1,7 +1,7 @@
 /*
  * What the pieces of the config loader share (config/src only, never installed): the bounds on
  * what a config may hold, the declarations that the key table's offsets point into, the walk's
- * context with its node accessors, and what config_keys.c and config_yaml.c give the others.
+ * context with its node accessors, and what each piece (see config.c) gives the others.
  */
 #ifndef SLT_CONFIG_LOAD_H
 #define SLT_CONFIG_LOAD_H
@@ -174,7 +174,16 @@ int slt__config_yaml_fail(struct ctx *c, yaml_parser_t *parser);
 /* The bounds on nesting, size and anchors, checked on libyaml's events before the load. */
 int slt__config_yaml_precheck(struct ctx *c, const char *yaml, size_t len);
 
+/* config_inputs.c: the formats section, then the inputs section (which uses its formats). */
+int slt__config_load_formats(struct ctx *c, const yaml_node_t *n);
+int slt__config_load_inputs(struct ctx *c, const yaml_node_t *n);
+/* The names of the built-in formats, ", "-separated, in buf. */
+const char *slt__config_builtin_list(char *buf, size_t len);
 /* config_rules.c: the slis section (after inputs), each SLI's conditions compiled. */
 int slt__config_load_slis(struct ctx *c, const yaml_node_t *n);
+/* config_slos.c: the alerting section, and the slos section (after slis and aggregator). */
+int slt__config_load_alerting(struct ctx *c, const yaml_node_t *n);
+int slt__config_load_slos(struct ctx *c, const yaml_node_t *n);
+void slt__config_slo_release(struct slt_slo *slo);
 
 #endif

@@ -2,7 +2,7 @@
  * The walk over libyaml's node tree: "file:line:col" failures, the bounds checked on libyaml's
  * events before the document is built, and the setting of a struct from a YAML map by the key
  * table (each value parsed and checked by its key's type, defaults, unknown and missing keys).
- * The sections' own rules are config.c's.
+ * The sections' own rules are in the other config_*.c files.
  */
 #include <errno.h>
 #include <math.h>
