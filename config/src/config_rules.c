@@ -11,6 +11,23 @@
 
 #include "config_load.h"
 
+/* One more (zeroed) atom in map for the condition named by key k, counted against MAX_ATOMS. */
+static int add_atom(struct ctx *c, const yaml_node_t *k, struct slt_condmap *map, int negate,
+                    struct slt_atom **out)
+{
+    struct slt_atom *a;
+
+    if (++c->natoms > MAX_ATOMS)
+        return slt__config_fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
+    if (!(a = slt_condmap_add_atom(map)))
+        return slt__config_nomem(c);
+    a->negate = negate;
+    a->line = (int)k->start_mark.line + 1;
+    a->col = (int)k->start_mark.column + 1;
+    *out = a;
+    return 0;
+}
+
 /* `status: [429, 5xx, '^50[34]$']`: one atom holding the union. */
 static int load_status_list(struct ctx *c, const yaml_node_t *k, const yaml_node_t *v,
                             struct slt_condmap *map, const struct slt_input *in, const char *what,
@@ -24,13 +41,8 @@ static int load_status_list(struct ctx *c, const yaml_node_t *k, const yaml_node
     if (cnt == 0 || cnt > MAX_MAP_ATOMS)
         return slt__config_fail(c, v, "%s: a status list needs 1 to %d entries, got %zu", what,
                                 MAX_MAP_ATOMS, cnt);
-    if (++c->natoms > MAX_ATOMS)
-        return slt__config_fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
-    if (!(a = slt_condmap_add_atom(map)))
-        return slt__config_nomem(c);
-    a->negate = negate;
-    a->line = (int)k->start_mark.line + 1;
-    a->col = (int)k->start_mark.column + 1;
+    if ((rc = add_atom(c, k, map, negate, &a)) < 0)
+        return rc;
     for (i = 0; i < cnt; i++) {
         const yaml_node_t *it = node(c, v->data.sequence.items.start[i]);
 
@@ -97,13 +109,8 @@ static int load_condmap(struct ctx *c, const yaml_node_t *n, struct slt_condmap 
         if (v->data.scalar.length > MAX_STR || memchr(val, '\0', v->data.scalar.length))
             return slt__config_fail(c, v, "%s: condition '%s' is too long or holds a NUL byte",
                                     what, name);
-        if (++c->natoms > MAX_ATOMS)
-            return slt__config_fail(c, k, "too many conditions in the config (max %d)", MAX_ATOMS);
-        if (!(a = slt_condmap_add_atom(map)))
-            return slt__config_nomem(c);
-        a->negate = negate;
-        a->line = (int)k->start_mark.line + 1;
-        a->col = (int)k->start_mark.column + 1;
+        if ((rc = add_atom(c, k, map, negate, &a)) < 0)
+            return rc;
         msg[0] = '\0';
         if (!strcmp(name, "latency_over") || !strcmp(name, "latency_under")) {
             int64_t us;
