@@ -143,6 +143,22 @@ void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char 
 
 /* ---- the sessions ---- */
 
+/* Puts s on the list (newest first) and counts it; slt__server_session_gone takes it off. */
+static struct slt_session_entry *session_add(struct slt_server *srv, struct slt_session *s)
+{
+    struct slt_session_entry *e = slt__session_entry(s);
+
+    e->session = s;
+    e->prev = NULL;
+    e->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = e;
+    srv->sessions = e;
+    srv->nsessions++;
+    srv->stats->connections_total++;
+    return e;
+}
+
 static size_t preauth_max(const struct slt_server *srv)
 {
     uint32_t m = srv->params->max_agents;
@@ -194,14 +210,7 @@ static void on_connection(struct slt_listener *l, struct slt_conn *c)
         return;
     }
     /* on the list before anything can fail, so slt__server_session_gone can unlink it */
-    e = slt__session_entry(s);
-    e->session = s;
-    e->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = e;
-    srv->sessions = e;
-    srv->nsessions++;
-    srv->stats->connections_total++;
+    e = session_add(srv, s);
     if (srv->stats->connected_agents >= srv->params->max_agents || srv->stopping) {
         srv->stats->connections_refused++;
         slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", slt_conn_peer(c),
