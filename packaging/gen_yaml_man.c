@@ -1,6 +1,6 @@
 /*
  * Writes slitail.yaml(5) to standard output: the page's text around the key reference, which
- * comes from the same key table as docs/CONFIG.md (config/src/config.c).
+ * comes from the same key table as docs/CONFIG.md (config/src/config_keys.c).
  */
 #include <stdio.h>
 

@@ -536,8 +536,15 @@ static void on_handle_closed(uv_handle_t *h)
     slt_free(a);
 }
 
-void slt_arrive_close(struct slt_arrive *a, void (*on_closed)(void *data), void *data)
+void slt_arrive_close(struct slt_arrive *a, slt_closed_cb on_closed, void *data)
 {
+    if (!a) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (a->closing)
+        return;
     a->closing = 1;
     a->on_closed = on_closed;
     a->closed_data = data;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slt/common.h" /* slt_closed_cb */
 #include "tail.h"
 
 struct uv_loop_s;
@@ -68,6 +69,6 @@ void slt_arrive_pause(struct slt_arrive *a);
 void slt_arrive_resume(struct slt_arrive *a);
 size_t slt_arrive_positions(struct slt_arrive *a, struct slt_tail_pos *out, size_t max);
 void slt_arrive_stats(struct slt_arrive *a, struct slt_arrive_stats *st);
-void slt_arrive_close(struct slt_arrive *a, void (*on_closed)(void *data), void *data);
+void slt_arrive_close(struct slt_arrive *a, slt_closed_cb on_closed, void *data);
 
 #endif

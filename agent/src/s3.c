@@ -1058,8 +1058,15 @@ static void on_timer_closed(uv_handle_t *h)
     s3_free(s);
 }
 
-void slt_s3_close(struct slt_s3 *s, void (*on_closed)(void *data), void *data)
+void slt_s3_close(struct slt_s3 *s, slt_closed_cb on_closed, void *data)
 {
+    if (!s) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (s->closing)
+        return;
     s->closing = 1;
     s->on_closed = on_closed;
     s->closed_data = data;

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slt/common.h" /* slt_closed_cb */
 #include "tail.h"
 
 struct uv_loop_s;
@@ -73,6 +74,6 @@ void slt_s3_resume(struct slt_s3 *s);
 size_t slt_s3_positions(struct slt_s3 *s, struct slt_tail_pos *out, size_t max);
 void slt_s3_stats(struct slt_s3 *s, struct slt_s3_stats *st);
 /* Cancels the request in flight; frees after the timer closed, then calls on_closed. */
-void slt_s3_close(struct slt_s3 *s, void (*on_closed)(void *data), void *data);
+void slt_s3_close(struct slt_s3 *s, slt_closed_cb on_closed, void *data);
 
 #endif

@@ -6,9 +6,9 @@
  *   slt_store_new(loop, &conf, &params, stats, &store)  connects, reconnects with backoff
  *   slt_server_start(&srv, loop, &params, store, stats) listens on params.listen
  *   on SIGHUP:  slt_server_set_params / slt_store_set_params with the new values
- *   on SIGTERM: slt_server_stop(&srv, cb)     stops accepting, lets in-flight applies finish
+ *   on SIGTERM: slt_server_close(&srv, cb, d) stops accepting, lets in-flight applies finish
  *               (bounded by redis_timeout), closes every session; cb runs last
- *               slt_store_free(store)         after the server stopped; closes its handles
+ *               slt_store_close(store, cb, d) after the server stopped; closes its handles
  */
 #ifndef SLT_AGGR_H
 #define SLT_AGGR_H
@@ -77,7 +77,8 @@ struct slt_server {
     size_t nthrottle;
     int stopping;
     uv_timer_t stop_timer;
-    void (*on_stopped)(struct slt_server *srv);
+    slt_closed_cb on_stopped;
+    void *stopped_data;
     int stop_timer_open;
 };
 
@@ -86,10 +87,11 @@ int slt_server_start(struct slt_server *srv, uv_loop_t *loop, struct slt_aggr_pa
                      struct slt_store *store, struct slt_aggr_stats *stats, struct slt_tls *tls,
                      char *err, size_t errlen);
 /*
- * Stops accepting, drains every session (in-flight applies answer first, bounded by the apply
- * timeout) and closes its own handles; on_stopped runs last. The params struct may be updated
- * in place at any time (SIGHUP): sessions read it when they need a value.
+ * The lifecycle verb (slt/common.h) for a server embedded in its owner: stops accepting,
+ * drains every session (in-flight applies answer first, bounded by the apply timeout) and
+ * closes its own handles; on_closed runs last. The params struct may be updated in place at
+ * any time (SIGHUP): sessions read it when they need a value.
  */
-void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv));
+void slt_server_close(struct slt_server *srv, slt_closed_cb on_closed, void *data);
 
 #endif

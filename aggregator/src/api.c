@@ -215,7 +215,7 @@ static int api_load_secrets(struct slt_api *api, const struct slt_config *cfg, i
 
 void slt__api_maybe_stopped(struct slt_api *api)
 {
-    void (*cb)(void *);
+    slt_closed_cb cb;
     void *d;
 
     if (!api->stopping || !api->http_stopped || api->nqueries)
@@ -319,13 +319,15 @@ void slt_api_set_ingest_tls(struct slt_api *api, struct slt_tls *tls)
         api->ingest_tls = tls;
 }
 
-void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data)
+void slt_api_close(struct slt_api *api, slt_closed_cb on_stopped, void *data)
 {
     if (!api) {
         if (on_stopped)
             on_stopped(data);
         return;
     }
+    if (api->stopping)
+        return;
     api->stopping = 1;
     api->on_stopped = on_stopped;
     api->stopped_data = data;

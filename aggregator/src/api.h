@@ -5,7 +5,7 @@
  * Calling sequence (from main.c):
  *   slt_api_start(loop, cfg, stats, store, &api)   listens on cfg->aggregator.http_listen
  *   slt_api_set_config(api, cfg)              after a reload (the old cfg may be freed after)
- *   slt_api_stop(api, on_stopped, data)       closes every handle; on_stopped runs last
+ *   slt_api_close(api, on_closed, data)       closes every handle; on_closed runs last
  */
 #ifndef SLT_API_H
 #define SLT_API_H
@@ -20,15 +20,16 @@ struct slt_config;
 struct slt_api;
 struct slt_store;
 
-/* store is borrowed: it must outlive the API (main frees it after slt_api_stop finished). */
+/* store is borrowed: it must outlive the API (main closes it after slt_api_close finished). */
 int slt_api_start(struct uv_loop_s *loop, const struct slt_config *cfg,
                   struct slt_aggr_stats *stats, struct slt_store *store, struct slt_api **out);
 void slt_api_set_config(struct slt_api *api, const struct slt_config *cfg);
 /* The agent listener's TLS context (borrowed), whose counters /metrics shows. */
 struct slt_tls;
 void slt_api_set_ingest_tls(struct slt_api *api, struct slt_tls *tls);
-/* Answers every query still waiting with 503, closes every handle; on_stopped runs last. */
-void slt_api_stop(struct slt_api *api, void (*on_stopped)(void *data), void *data);
+/* The lifecycle verb (slt/common.h): answers every query still waiting with 503, closes every
+ * handle, frees api; on_closed runs last. */
+void slt_api_close(struct slt_api *api, slt_closed_cb on_closed, void *data);
 
 /*
  * Where the API asks whether a tier fires and since when (the alert module's state, which

@@ -97,7 +97,7 @@ struct slt_api {
 
     int stopping;
     int http_stopped;
-    void (*on_stopped)(void *data);
+    slt_closed_cb on_stopped;
     void *stopped_data;
 };
 

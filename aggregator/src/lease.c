@@ -26,6 +26,8 @@ struct slt_lease {
     int renewing; /* ... and it is a RENEW */
     int held;     /* the lease key is ours */
     int closing;
+    slt_closed_cb on_closed;
+    void *closed_data;
     enum lease_state state;
     uint64_t epoch; /* the epoch checked */
     slt_lease_cb cb;
@@ -34,14 +36,18 @@ struct slt_lease {
     char *value; /* "<instance>\n<description>" */
 };
 
-static void on_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
     struct slt_lease *l = h->data;
+    slt_closed_cb cb = l->on_closed;
+    void *data = l->closed_data;
 
     slt_store_req_release(&l->rq);
     slt_free(l->agent);
     slt_free(l->value);
     slt_free(l);
+    if (cb)
+        cb(data);
 }
 
 int slt_lease_new(uv_loop_t *loop, struct slt_store *store, const char *agent,
@@ -169,13 +175,20 @@ static void on_released(struct slt_store_req *rq)
     slt_free(rq);
 }
 
-void slt_lease_free(struct slt_lease *l)
+void slt_lease_close(struct slt_lease *l, slt_closed_cb on_closed, void *data)
 {
     struct slt_store_req *rq;
 
-    if (!l || l->closing)
+    if (!l) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (l->closing)
         return;
     l->closing = 1;
+    l->on_closed = on_closed;
+    l->closed_data = data;
     if (l->asking)
         slt_store_req_cancel(&l->rq);
     uv_timer_stop(&l->timer);
@@ -189,5 +202,5 @@ void slt_lease_free(struct slt_lease *l)
             slt_free(rq);
         }
     }
-    uv_close((uv_handle_t *)&l->timer, on_closed);
+    uv_close((uv_handle_t *)&l->timer, on_timer_closed);
 }

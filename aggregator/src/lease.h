@@ -12,7 +12,8 @@
  *       -1               no answer (store down or slow)
  *     and, at any time, when a renewal finds the lease gone: SLT_LEASE_OTHER (another instance
  *     has it) or SLT_LEASE_TAKEN_OVER (a newer session of the same instance has it)
- *   slt_lease_free(l)               at session close; releases a held lease; cb never runs again
+ *   slt_lease_close(l, cb, d)       at session close; releases a held lease; the lease's cb never
+ *                                   runs again; cb(d) once its timer closed
  *
  * With an instance (the agent's HELLO `instance`) the lease is taken for 30 s and renewed
  * every 10 s while the session lives; a new session of the same instance takes it over (the
@@ -42,6 +43,6 @@ int slt_lease_new(uv_loop_t *loop, struct slt_store *store, const char *agent,
                   struct slt_str instance, const char *desc, slt_lease_cb cb, void *data,
                   struct slt_lease **out);
 int slt_lease_check(struct slt_lease *l, uint64_t epoch);
-void slt_lease_free(struct slt_lease *l);
+void slt_lease_close(struct slt_lease *l, slt_closed_cb on_closed, void *data);
 
 #endif

@@ -208,20 +208,20 @@ static void on_api_stopped(void *data)
     if (--m->stop_wait > 0)
         return;
     /* last, after the API and alerting: they read through the store; the rest ends now */
-    slt_store_free(m->store);
+    slt_store_close(m->store, NULL, NULL);
     m->store = NULL;
     uv_close((uv_handle_t *)&m->sighup, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
     uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
 }
 
-static void on_server_stopped(struct slt_server *srv)
+static void on_server_stopped(void *data)
 {
-    struct aggr_main *m = (struct aggr_main *)((char *)srv - offsetof(struct aggr_main, server));
+    struct aggr_main *m = data;
 
     slt_log(SLT_LOG_INFO, "aggregator", "every session closed");
     if (m->api)
-        slt_api_stop(m->api, on_api_stopped, m);
+        slt_api_close(m->api, on_api_stopped, m);
     else
         on_api_stopped(m);
 }
@@ -265,9 +265,9 @@ static void stop(struct aggr_main *m, const char *why)
     slt_log(SLT_LOG_INFO, "aggregator", "%s: stopping", why);
     alerts_stop(m);
     if (m->server_started)
-        slt_server_stop(&m->server, on_server_stopped);
+        slt_server_close(&m->server, on_server_stopped, m);
     else
-        on_server_stopped(&m->server);
+        on_server_stopped(m);
 }
 
 static void reload(struct aggr_main *m)

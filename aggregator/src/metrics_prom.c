@@ -132,6 +132,9 @@ int slt_prom_aggr_stats(struct slt_buf *b, const struct slt_aggr_stats *st)
                 st->redis_tryagain));
     TRY(counter(b, "slitail_aggregator_redis_cluster_slot_map_reads_total", "counter",
                 "Redis Cluster slot maps read (CLUSTER SLOTS).", st->redis_cluster_refreshes));
+    TRY(counter(b, "slitail_aggregator_redis_cluster_slot_maps_refused_total", "counter",
+                "CLUSTER SLOTS replies refused as malformed (the map kept, another node asked).",
+                st->redis_cluster_refused));
     TRY(slt_prom_header(b, "slitail_aggregator_redis_latency_seconds", "histogram",
                         "Round-trip time of Redis applies."));
     for (i = 0; i < SLT_PROM_LATENCY_BUCKETS; i++) {

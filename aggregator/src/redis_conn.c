@@ -319,13 +319,16 @@ static void on_tick_closed(uv_handle_t *h)
 
     opts_release(c);
     if (c->on_closed)
-        c->on_closed(c);
+        c->on_closed(c->closed_data);
 }
 
-void slt_rconn_close(struct slt_rconn *c, void (*on_closed)(struct slt_rconn *c))
+void slt_rconn_close(struct slt_rconn *c, slt_closed_cb on_closed, void *data)
 {
+    if (c->closing)
+        return;
     c->closing = 1;
     c->on_closed = on_closed;
+    c->closed_data = data;
     slt_rconn_drop(c, NULL);
     uv_timer_stop(&c->tick);
     uv_close((uv_handle_t *)&c->tick, on_tick_closed);

@@ -10,8 +10,8 @@
  *   slt_rconn_drop(c, why)               every pending callback runs with a NULL reply (now,
  *                                        or after the callback we are in), then on_down;
  *                                        reconnects after the backoff
- *   slt_rconn_close(c, on_closed)        no more reconnects; pending callbacks run with NULL;
- *                                        on_closed(c) runs once its handles are closed
+ *   slt_rconn_close(c, on_closed, data)  no more reconnects; pending callbacks run with NULL;
+ *                                        on_closed(data) runs once its handles are closed
  *
  * The hiredis context's data field points at the struct slt_rconn (ac->data).
  */
@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "slt/common.h" /* slt_closed_cb */
 
 struct redisAsyncContext;
 
@@ -72,7 +74,8 @@ struct slt_rconn {
     uint64_t failures; /* in a row; logged at 1, 2, 4, 8, ... */
     unsigned int seed;
     int closing, started;
-    void (*on_closed)(struct slt_rconn *c);
+    slt_closed_cb on_closed;
+    void *closed_data;
 };
 
 /* 0, or SLT_ENOMEM. The first connect starts now; c must stay where it is until closed. */
@@ -91,6 +94,6 @@ int slt_rconn_formatted(struct slt_rconn *c, void (*fn)(struct redisAsyncContext
                         void *priv, const char *cmd, size_t len);
 /* Drops the connection (a timeout, a protocol error); reconnects after the backoff. */
 void slt_rconn_drop(struct slt_rconn *c, const char *why);
-void slt_rconn_close(struct slt_rconn *c, void (*on_closed)(struct slt_rconn *c));
+void slt_rconn_close(struct slt_rconn *c, slt_closed_cb on_closed, void *data);
 
 #endif

@@ -143,6 +143,22 @@ void slt__server_auth_failed(struct slt_server *srv, const char *ip, const char 
 
 /* ---- the sessions ---- */
 
+/* Puts s on the list (newest first) and counts it; slt__server_session_gone takes it off. */
+static struct slt_session_entry *session_add(struct slt_server *srv, struct slt_session *s)
+{
+    struct slt_session_entry *e = slt__session_entry(s);
+
+    e->session = s;
+    e->prev = NULL;
+    e->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = e;
+    srv->sessions = e;
+    srv->nsessions++;
+    srv->stats->connections_total++;
+    return e;
+}
+
 static size_t preauth_max(const struct slt_server *srv)
 {
     uint32_t m = srv->params->max_agents;
@@ -194,14 +210,7 @@ static void on_connection(struct slt_listener *l, struct slt_conn *c)
         return;
     }
     /* on the list before anything can fail, so slt__server_session_gone can unlink it */
-    e = slt__session_entry(s);
-    e->session = s;
-    e->next = srv->sessions;
-    if (srv->sessions)
-        srv->sessions->prev = e;
-    srv->sessions = e;
-    srv->nsessions++;
-    srv->stats->connections_total++;
+    e = session_add(srv, s);
     if (srv->stats->connected_agents >= srv->params->max_agents || srv->stopping) {
         srv->stats->connections_refused++;
         slt_log(SLT_LOG_WARN, "ingest", "refusing %s: %s", slt_conn_peer(c),
@@ -255,7 +264,7 @@ static void on_stop_timer_closed(uv_handle_t *h)
     srv->throttle = NULL;
     srv->nthrottle = 0;
     if (srv->on_stopped)
-        srv->on_stopped(srv);
+        srv->on_stopped(srv->stopped_data);
 }
 
 static void check_stopped(struct slt_server *srv)
@@ -297,7 +306,7 @@ static void on_stop_deadline(uv_timer_t *t)
             srv->nsessions);
 }
 
-void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_server *srv))
+void slt_server_close(struct slt_server *srv, slt_closed_cb on_stopped, void *data)
 {
     struct slt_session_entry *e, *next;
 
@@ -305,6 +314,7 @@ void slt_server_stop(struct slt_server *srv, void (*on_stopped)(struct slt_serve
         return;
     srv->stopping = 1;
     srv->on_stopped = on_stopped;
+    srv->stopped_data = data;
     uv_timer_init(srv->loop, &srv->stop_timer);
     srv->stop_timer.data = srv;
     srv->stop_timer_open = 1;

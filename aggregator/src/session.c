@@ -130,7 +130,7 @@ void slt__session_close(struct slt_session *s, const char *reason)
     if (s->closing)
         return;
     s->closing = 1;
-    slt_lease_free(s->lease);
+    slt_lease_close(s->lease, NULL, NULL);
     s->lease = NULL;
     if (s->lease_wait) {
         /* the batch waiting for its lease check was not applied */

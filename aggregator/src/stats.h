@@ -54,6 +54,7 @@ struct slt_aggr_stats {
     uint64_t redis_ask;               /* ASK redirections followed */
     uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */
     uint64_t redis_cluster_refreshes; /* slot maps read (CLUSTER SLOTS) */
+    uint64_t redis_cluster_refused;   /* CLUSTER SLOTS replies refused (cluster.c) */
     uint64_t redis_may_evict;         /* gauge: a Redis runs without maxmemory-policy noeviction */
     /* batches or entries refused as invalid by the store, by SLT_INVALID_* */
     uint64_t batches_invalid[4];

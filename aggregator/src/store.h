@@ -9,8 +9,8 @@
  *   slt_store_new(loop, &conf, &params, stats, &store)   connects, reconnects with backoff
  *   ... slt_store_apply / slt_store_req_send ... from the server, the API and alerting
  *   on SIGHUP:  slt_store_set_params(store, &params)
- *   at exit:    slt_store_free(store)   after the server, the API and alerting stopped;
- *               anything still in flight ends now (RETRY, SLT_EREDIS)
+ *   at exit:    slt_store_close(store, cb, d)  after the server, the API and alerting stopped;
+ *                  anything still in flight ends now (RETRY, SLT_EREDIS)
  *
  * A read (struct slt_store_req) belongs to its caller, who builds it, sends it, gets exactly
  * one done() and releases it; the store never calls into the API or alerting otherwise, so
@@ -49,8 +49,9 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
                   struct slt_store **out);
 /* Copies the retention and timeout values. */
 void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *params);
-/* Closes every connection and handle; whatever is in flight ends now (RETRY, SLT_EREDIS). */
-void slt_store_free(struct slt_store *st);
+/* The lifecycle verb (slt/common.h): closes every connection and handle; whatever is in flight
+ * ends now (RETRY, SLT_EREDIS); frees st, then on_closed(data). */
+void slt_store_close(struct slt_store *st, slt_closed_cb on_closed, void *data);
 
 /* ---- health and stats ----------------------------------------------------------------------- */
 

@@ -282,7 +282,7 @@ struct node {
     char addr[SLT_CLUSTER_MAX_HOST + 16]; /* "host:port" for logs */
 };
 
-#define MAX_NODES 128
+#define MAX_NODES SLT_CLUSTER_MAX_NODES
 #define RATE_SLOTS 4096
 #define NEW_SERIES_BURST 1000.0  /* new series an agent id may add at once ... */
 #define NEW_SERIES_PER_MIN 100.0 /* ... and then per minute */
@@ -309,6 +309,8 @@ struct slt_store {
     char apply_sha[41], cas_sha[41], lease_sha[41];
     uv_timer_t tick;
     int freeing;
+    slt_closed_cb on_closed; /* after slt_store_close, once everything closed */
+    void *closed_data;
     /* cluster: slot -> node index (-1 unknown), how to log in to a node it learns of */
     int cluster;
     int16_t *slots;
@@ -316,7 +318,8 @@ struct slt_store {
     char *user, *password;
     int refresh_inflight, refresh_wanted;
     uint64_t refresh_last_ns;
-    size_t refresh_next; /* the node asked next (round robin) */
+    uint64_t slots_logged_ns; /* a refused CLUSTER SLOTS reply: one line a minute */
+    size_t refresh_next;      /* the node asked next (round robin) */
     /* commands waiting for a node to come up, a slot to settle (TRYAGAIN) or an ASK target */
     struct call *parked_calls;
     struct rcmd *parked_reads;
@@ -685,27 +688,20 @@ static struct node *node_get(struct slt_store *st, const char *host, int port)
 
 /* ---- the cluster's slot map ---- */
 
-static int reply_int(const redisReply *r, long long *v)
-{
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *v = r->integer;
-        return 0;
-    }
-    return -1;
-}
-
 /*
- * A CLUSTER SLOTS reply from node n: [[start, end, [host, port, id, ...], replicas...], ...].
- * Takes the masters; the map becomes complete when every slot has one.
+ * A CLUSTER SLOTS reply from node n, parsed (and checked) by cluster.c: the masters it names
+ * become nodes, the map becomes complete when every slot has one. A reply that does not parse
+ * changes nothing (counted, logged once a minute; another node is asked).
  */
 static void on_cluster_slots(redisAsyncContext *ac, void *r, void *priv)
 {
     struct node *from = priv;
     struct slt_store *st = from->st;
     redisReply *reply = r;
+    struct slt_cluster_map *map;
+    int idx[SLT_CLUSTER_MAX_NODES];
     size_t i, covered = 0;
-    long long a, b, port;
-    int16_t *slots;
+    char err[200];
 
     (void)ac;
     st->refresh_inflight = 0;
@@ -719,44 +715,39 @@ static void on_cluster_slots(redisAsyncContext *ac, void *r, void *priv)
         st->refresh_wanted = 1; /* ask another node next tick */
         return;
     }
-    slots = slt_malloc(SLT_CLUSTER_SLOTS * sizeof(*slots));
-    if (!slots)
+    map = slt_malloc(sizeof(*map));
+    if (!map)
         return;
-    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
-        slots[i] = -1;
-    for (i = 0; i < reply->elements; i++) {
-        const redisReply *e = reply->element[i], *m;
-        const char *host;
-        struct node *n;
+    if (slt_cluster_parse_slots(reply, from->host, map, err, sizeof(err)) < 0) {
+        uint64_t now = uv_hrtime();
 
-        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || reply_int(e->element[0], &a) ||
-            reply_int(e->element[1], &b) || a < 0 || b < a || b >= SLT_CLUSTER_SLOTS)
-            continue;
-        m = e->element[2];
-        if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
-            m->element[0]->type != REDIS_REPLY_STRING || reply_int(m->element[1], &port) ||
-            port < 1 || port > 65535)
-            continue;
-        host = m->element[0]->str;
-        if (!host[0])
-            host = from->host; /* "": the host we asked */
-        else if (!strcmp(host, "?"))
-            continue; /* an endpoint the node does not know */
-        n = node_get(st, host, (int)port);
-        if (!n)
-            continue;
-        for (; a <= b; a++)
-            slots[a] = (int16_t)n->idx;
-    }
-    for (i = 0; i < SLT_CLUSTER_SLOTS; i++)
-        covered += slots[i] >= 0;
-    if (covered == 0) {
-        slt_free(slots);
+        st->stats->redis_cluster_refused++;
+        if (now - st->slots_logged_ns >= 60000000000ull || st->slots_logged_ns == 0) {
+            slt_log(SLT_LOG_WARN, "redis", "CLUSTER SLOTS reply of '%s' refused: %s", from->addr,
+                    err);
+            st->slots_logged_ns = now;
+        }
+        slt_free(map);
         st->refresh_wanted = 1;
         return;
     }
-    memcpy(st->slots, slots, SLT_CLUSTER_SLOTS * sizeof(*slots));
-    slt_free(slots);
+    /* the masters in the order the reply names them, as nodes (-1: over MAX_NODES, no memory) */
+    for (i = 0; i < map->nnodes; i++) {
+        struct node *n = node_get(st, map->nodes[i].host, map->nodes[i].port);
+
+        idx[i] = n ? n->idx : -1;
+    }
+    for (i = 0; i < SLT_CLUSTER_SLOTS; i++) {
+        map->slot[i] = map->slot[i] >= 0 ? (int16_t)idx[map->slot[i]] : -1;
+        covered += map->slot[i] >= 0;
+    }
+    if (covered == 0) {
+        slt_free(map);
+        st->refresh_wanted = 1;
+        return;
+    }
+    memcpy(st->slots, map->slot, SLT_CLUSTER_SLOTS * sizeof(*st->slots));
+    slt_free(map);
     st->stats->redis_cluster_refreshes++;
     if (covered == SLT_CLUSTER_SLOTS && !st->map_complete)
         slt_log(SLT_LOG_INFO, "redis", "cluster slot map complete (%zu nodes known)", st->nnodes);
@@ -919,7 +910,7 @@ int slt_store_new(uv_loop_t *loop, const struct slt_store_conf *conf,
         if (!node_get(st, conf->seeds[i].host, conf->seeds[i].port))
             rc = SLT_ENOMEM;
     if (rc < 0) {
-        slt_store_free(st);
+        slt_store_close(st, NULL, NULL);
         return rc;
     }
     *out = st;
@@ -937,6 +928,8 @@ void slt_store_set_params(struct slt_store *st, const struct slt_aggr_params *p)
 
 static void store_maybe_freed(struct slt_store *st)
 {
+    slt_closed_cb cb;
+    void *data;
     size_t i;
 
     if (st->open_handles > 0)
@@ -944,6 +937,8 @@ static void store_maybe_freed(struct slt_store *st)
     for (i = 0; i < st->nnodes; i++)
         if (st->nodes[i]->nopen > 0)
             return;
+    cb = st->on_closed;
+    data = st->closed_data;
     for (i = 0; i < st->nnodes; i++)
         slt_free(st->nodes[i]);
     cache_clear(st);
@@ -957,6 +952,8 @@ static void store_maybe_freed(struct slt_store *st)
     slt_free(st->argvlen);
     slt_free(st->rows);
     slt_free(st);
+    if (cb)
+        cb(data);
 }
 
 static void on_store_handle_closed(uv_handle_t *h)
@@ -967,9 +964,9 @@ static void on_store_handle_closed(uv_handle_t *h)
     store_maybe_freed(st);
 }
 
-static void on_conn_closed(struct slt_rconn *c)
+static void on_conn_closed(void *data)
 {
-    struct node *n = c->data;
+    struct node *n = data;
 
     n->nopen--;
     store_maybe_freed(n->st);
@@ -980,13 +977,20 @@ static void abort_ops(struct slt_store *st);
 static void answer_due(struct slt_store *st);
 static void park_drop_reads(struct slt_store *st);
 
-void slt_store_free(struct slt_store *st)
+void slt_store_close(struct slt_store *st, slt_closed_cb on_closed, void *data)
 {
     size_t i;
 
-    if (!st)
+    if (!st) {
+        if (on_closed)
+            on_closed(data);
+        return;
+    }
+    if (st->freeing)
         return;
     st->freeing = 1;
+    st->on_closed = on_closed;
+    st->closed_data = data;
     st->stats->redis_connected = 0;
     /* pending applies end with RETRY and reads with SLT_EREDIS, now */
     for (i = 0; i < st->nnodes; i++) {
@@ -994,9 +998,9 @@ void slt_store_free(struct slt_store *st)
 
         n->ingest.data = n->query.data = n; /* also for a connection whose init failed */
         if (n->ingest.name)
-            slt_rconn_close(&n->ingest, on_conn_closed);
+            slt_rconn_close(&n->ingest, on_conn_closed, n);
         if (n->query.name)
-            slt_rconn_close(&n->query, on_conn_closed);
+            slt_rconn_close(&n->query, on_conn_closed, n);
     }
     park_drop_calls(st);
     park_drop_reads(st);

@@ -37,6 +37,12 @@ struct slt__config_key {
     const char *help;
 };
 
+/*
+ * The most keys the table may hold (checked when it compiles): the loader marks the keys it saw
+ * in an array of this size.
+ */
+#define SLT__CONFIG_MAX_KEYS 256
+
 /* The table, in documentation order; *n gets its length. */
 const struct slt__config_key *slt__config_keys(size_t *n);
 

@@ -464,7 +464,7 @@ static void on_listener_closed(uv_handle_t *h)
         cb(d);
 }
 
-void slt_listener_close(struct slt_listener *l, void (*cb)(void *data), void *data)
+void slt_listener_close(struct slt_listener *l, slt_closed_cb cb, void *data)
 {
     if (!l) {
         if (cb)

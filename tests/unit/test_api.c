@@ -215,14 +215,14 @@ static struct slt_store *store;
 static void on_api_stopped(void *data)
 {
     (void)data;
-    slt_store_free(store);
+    slt_store_close(store, NULL, NULL);
     store = NULL;
 }
 
 static void on_stop(uv_async_t *a)
 {
     (void)a;
-    slt_api_stop(api, on_api_stopped, NULL);
+    slt_api_close(api, on_api_stopped, NULL);
     uv_close((uv_handle_t *)&stop_async, NULL);
 }
 

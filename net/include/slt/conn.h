@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slt/common.h" /* slt_closed_cb */
+
 struct uv_loop_s;
 struct sockaddr;
 struct sockaddr_storage;
@@ -96,6 +98,6 @@ void *slt_listener_data(const struct slt_listener *l);
 /* The port actually bound (useful with port 0). */
 int slt_listener_port(const struct slt_listener *l);
 /* Closes the listening socket; cb(data) runs once closed and the listener is freed. */
-void slt_listener_close(struct slt_listener *l, void (*cb)(void *data), void *data);
+void slt_listener_close(struct slt_listener *l, slt_closed_cb cb, void *data);
 
 #endif
