@@ -155,7 +155,10 @@ class AgentCrash(L.AgentCase):
     #   open came after the truncate: the copy was left as "a copy of the live file" and the
     #   file followed with its new first bytes. It now keeps the listed identity, so its first
     #   read sees the truncation and reads the copy.
-    # Evidence: EVIDENCE_LINE
+    # Evidence (before the 100-run loop): 80 of 80 runs of the same loop, two at a time, and
+    # the whole test under ASan, exact. Repeat it with:
+    #   for i in $(seq 100); do SLT_ONLY=every_few_milliseconds ctest --test-dir build \
+    #     -R '^test_agent_crash$' --output-on-failure >/dev/null || echo "FAIL $i"; done
     def it_loses_nothing_under_rotations_every_few_milliseconds(self):
         self.setup()
         try:
