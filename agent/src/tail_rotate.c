@@ -366,6 +366,26 @@ static int young_active(struct slt_tail *t, struct tail_group *g)
            f->first_bytes_ns >= g->sib_ns - TAIL_LISTED_SLACK_NS;
 }
 
+/*
+ * x holds the first bytes that the file at g's path has now while we have not read it: a copy
+ * of bytes we are about to read there (its truncation still to come). Taken from 0 it would
+ * count them twice; held, it is judged once that file's first bytes are ours (a copy of a
+ * followed file), or gone from it (truncated before we read it: x is their only place).
+ */
+static int copies_unread_active(struct slt_tail *t, struct tail_group *g, struct cand *x)
+{
+    struct slt_tail_file *f = active_of(t, g);
+    struct slt_tail_pos want;
+
+    if (!f || f->fp_len != 0 || f->fd < 0)
+        return 0;
+    memset(&want, 0, sizeof(want));
+    if (slt__tail_fp_plain(f->fd, SLT_TAIL_FP_BYTES, &want.fingerprint, &want.fp_len) < 0 ||
+        want.fp_len == 0)
+        return 0;
+    return slt__tail_cand_fp_matches(t, x, &want);
+}
+
 /* How long a sibling may be held before it is judged as it is. */
 static int64_t hold_max_ns(const struct slt_tail *t)
 {
@@ -429,8 +449,8 @@ static void resume_graves(struct slt_tail *t, struct tail_group *g, struct cands
  * and that are no copy of what we follow lived at the path between two scans (rotated again
  * before we looked), or are a copy of bytes we never saw. Read them from 0, before the file at
  * the path. One that is empty (a copy just created), or under young_active() changed lately,
- * or that was renamed while we judged it, is held: left out of the snapshot and of the mark,
- * and judged again at the next scan.
+ * or a copy of what the unread file at the path holds now, or that was renamed while we judged
+ * it, is held: left out of the snapshot and of the mark, and judged again at the next scan.
  */
 static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct cands *cur,
                                int young)
@@ -461,7 +481,8 @@ static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct 
         h = held_of(g, x);
         if (x->mtime_ns < g->sib_ns - TAIL_LISTED_SLACK_NS && !h)
             continue;
-        if ((x->size == 0 || ((young || h) && x->mtime_ns > now_ns - TAIL_SETTLE_NS)) &&
+        if ((x->size == 0 || ((young || h) && x->mtime_ns > now_ns - TAIL_SETTLE_NS) ||
+             copies_unread_active(t, g, x)) &&
             (!h || now_ns - h->since_ns < hold_max_ns(t))) {
             /* maybe a copy still being made: its first bytes cannot be compared yet */
         } else if (grave_of(t, x) || is_copy_of_followed(t, x)) {
