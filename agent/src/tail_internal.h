@@ -117,7 +117,7 @@ struct tail_group {
     /* new siblings left to judge at a later scan (maybe a copy still being made, or renamed
        while we judged them): out of sib, so still new then, and never under the mark, so
        judged again after a restart; at most one per listed sibling, and one a listing missed
-       is kept (and the mark not moved) for at most the hold time */
+       is kept (and the mark not moved) for at most the hold time, TAIL_MAX_SIBLINGS in all */
     struct tail_held {
         uint64_t dev, ino;
         int64_t since_ns; /* wall clock when first held */

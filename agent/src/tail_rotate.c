@@ -487,7 +487,8 @@ static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct 
         for (i = 0; i < cur->n; i++)
             if (cur->v[i].dev == g->held[k].dev && cur->v[i].ino == g->held[k].ino)
                 break;
-        if (i == cur->n && now_ns - g->held[k].since_ns < hold_max_ns(t)) {
+        if (i == cur->n && now_ns - g->held[k].since_ns < hold_max_ns(t) &&
+            nheld < TAIL_MAX_SIBLINGS) {
             held[nheld++] = g->held[k];
             unlisted = 1;
         }
