@@ -283,7 +283,6 @@ static void on_read_reply(redisAsyncContext *ac, void *r, void *priv)
     op_reply_done(op);
 }
 
-/* Sends one command of a read to the node owning its key. */
 /* The node a read goes to: the one an ASK named, or the owner of its key. */
 static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
 {
@@ -298,6 +297,7 @@ static struct node *rcmd_node(struct slt_store *st, const struct rcmd *c)
     return slt__store_node_for_key(st, slt__store_key_series, slt__store_key_series_len);
 }
 
+/* Sends one command of a read to the node owning its key. */
 static int rcmd_send(struct slt_store *st, struct rcmd *c, int eval)
 {
     const char *p = c->op->buf.p + c->off;
