@@ -11,6 +11,9 @@
 
 #include "store_internal.h"
 
+/* epochs and seqs are compared as Lua numbers (doubles): keep them exact */
+#define LUA_INT_MAX ((uint64_t)1 << 53)
+
 /*
  * KEYS[1] = the series' hwm hash, KEYS[2..nk] = its counter hashes (tot, minute, hour, day).
  * ARGV[1..3] = field names; ARGV[4] = n, the number of entries; then for each KEYS[k], k >= 2,

@@ -27,13 +27,8 @@
 #include "store.h"
 #include "window.h"
 
-#define TICK_MS 50
 #define SERIES_CACHE_SLOTS (1u << 17)
-#define SERIES_CACHE_MAX (SERIES_CACHE_SLOTS / 2)
-#define SERIES_CACHE_TTL_NS (60ULL * 1000000000ULL)
 #define ARGS_MAX ((size_t)256 << 20)
-/* epochs and seqs are compared as Lua numbers (doubles): keep them exact */
-#define LUA_INT_MAX ((uint64_t)1 << 53)
 
 /* One counter hash an entry adds to: tot ('t') or a bucket ('m', 'h', 'd') starting at start. */
 struct slt_store_bucket {
@@ -109,17 +104,13 @@ struct node {
 
 #define MAX_NODES SLT_CLUSTER_MAX_NODES
 #define RATE_SLOTS 4096
-#define NEW_SERIES_BURST 1000.0  /* new series an agent id may add at once ... */
-#define NEW_SERIES_PER_MIN 100.0 /* ... and then per minute */
 
 struct rate {
     double tokens;
     uint64_t at_ns;
 };
-#define PARK_TICKS_MAX 40              /* 2 s of ticks: a command waiting for a node or slot */
-#define REDIRECTS_MAX 5                /* MOVED/ASK followed per command before giving up */
-#define REFRESH_MIN_NS 200000000ull    /* 200 ms between two CLUSTER SLOTS */
-#define REFRESH_EVERY_NS 5000000000ull /* and one every 5 s anyway */
+#define PARK_TICKS_MAX 40 /* 2 s of ticks: a command waiting for a node or slot */
+#define REDIRECTS_MAX 5   /* MOVED/ASK followed per command before giving up */
 
 struct call;
 struct rcmd;
@@ -215,8 +206,6 @@ struct slt_store_op {
     uint64_t deadline_ns;
     struct slt_store_op *prev, *next; /* in st->ops_* while sent */
 };
-
-#define OP_BUF_MAX ((size_t)64 << 20)
 
 /* store_keys.c: the key schema (every Redis key name of slitail is spelled there) */
 extern const char slt__store_key_series[];

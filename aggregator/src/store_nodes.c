@@ -11,6 +11,9 @@
 
 #include "store_internal.h"
 
+#define REFRESH_MIN_NS 200000000ull    /* 200 ms between two CLUSTER SLOTS */
+#define REFRESH_EVERY_NS 5000000000ull /* and one every 5 s anyway */
+
 /* ---- nodes and routing ---------------------------------------------------------------------- */
 
 /* The node that owns a key: the one server, or the master of the key's slot (NULL: unknown). */

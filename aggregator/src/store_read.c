@@ -10,6 +10,8 @@
 
 #include "store_internal.h"
 
+#define OP_BUF_MAX ((size_t)64 << 20)
+
 /*
  * The state of each alert shared by the aggregators (docs/ALERTS.md), so that of several
  * aggregators only the first to see a state change sends its webhook document. KEYS[1] =

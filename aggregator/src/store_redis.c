@@ -38,6 +38,8 @@
 
 #include "store_internal.h"
 
+#define TICK_MS 50
+
 /* The SHA1 of a script in hex, as EVALSHA wants it. */
 static void script_sha(const char *script, char out[41])
 {

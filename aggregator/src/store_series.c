@@ -10,9 +10,13 @@
 
 #include "store_internal.h"
 
+#define SERIES_CACHE_MAX (SERIES_CACHE_SLOTS / 2)
+#define SERIES_CACHE_TTL_NS (60ULL * 1000000000ULL)
+#define NEW_SERIES_BURST 1000.0  /* new series an agent id may add at once ... */
+#define NEW_SERIES_PER_MIN 100.0 /* ... and then per minute */
+
 /* ---- the series set: bounded (aggregator.max_series), its growth limited per agent ---- */
 
-/* The member of slt:series for part e of ap (the name with a NUL is cut there, as before). */
 void slt__store_cache_clear(struct slt_store *st)
 {
     size_t i;
@@ -27,6 +31,7 @@ void slt__store_cache_clear(struct slt_store *st)
     st->cache_born_ns = slt_mono_ns();
 }
 
+/* The member of slt:series for part e of ap (the name with a NUL is cut there, as before). */
 static size_t part_member(const struct slt_apply_part *e, char *out, size_t max)
 {
     const char *name = e->ap->strs.p + e->name_off;
