@@ -11,8 +11,9 @@
  *
  * Modules: count.c (counter table), spool.c (on-disk batches), ckpt.c (state and checkpoint
  * file), ship.c (connection to the aggregator, ship.h), status.c (HTTP status endpoint,
- * status.h), report.c (status JSON and Prometheus text, status.json), agent.c. ship.c and
- * status.c see the agent only through their hooks; they do not include this header.
+ * status.h), report.c (status JSON and Prometheus text, status.json), agent.c and its pieces
+ * (agent.c lists them; agent_internal.h is what they share). ship.c and status.c see the agent
+ * only through their hooks; they do not include this header.
  */
 #ifndef SLT_AGENT_H
 #define SLT_AGENT_H
@@ -152,7 +153,7 @@ int slt_agent_start(struct slt_agent *a);
 void slt_agent_free(struct slt_agent *a);
 int slt_agent_exit_code(const struct slt_agent *a);
 
-/* internal, shared by agent.c and main.c */
+/* internal, shared by agent.c and main.c (agent_internal.h: by the agent's pieces) */
 void slt__agent_stop(struct slt_agent *a);
 
 /* report.c */

@@ -53,7 +53,7 @@ struct slt_ship_hooks {
     /* after each acknowledgement was handled (the spool's unacked count changed) */
     void (*after_ack)(void *data);
     /* start a new epoch above max(epoch, above), carrying the spooled batches (unacked_only:
-     * only those not acknowledged) -- agent.c's new_epoch() */
+     * only those not acknowledged) -- agent_epoch.c's slt__agent_new_epoch() */
     void (*new_epoch)(void *data, uint64_t above, int unacked_only, const char *why);
 };
 

@@ -2,7 +2,7 @@
  * One Redis connection of the aggregator: connect (TCP or unix socket), AUTH, SELECT, a
  * handshake deadline, a PING heartbeat with a deadline, reconnects with exponential backoff
  * (100 ms doubling to 5 s, +-25 % jitter) and poll errors handed to hiredis (redis_uv.c).
- * Every connection the aggregator opens is one of these (store_redis.c owns them all).
+ * Every connection the aggregator opens is one of these (the store owns them all: store_nodes.c).
  *
  * Calling sequence:
  *   slt_rconn_init(c, loop, &opts)       copies opts, starts connecting

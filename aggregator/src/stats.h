@@ -49,7 +49,7 @@ struct slt_aggr_stats {
     uint64_t preauth_refused;      /* connections refused: too many not yet authenticated */
     uint64_t preauth_connections;  /* gauge: connections that have not sent HELLO yet */
     uint64_t api_auth_failures;    /* HTTP requests refused 401 (no or wrong bearer token) */
-    /* added by the store on a Redis Cluster (store_redis.c) */
+    /* added by the store on a Redis Cluster (store_nodes.c) */
     uint64_t redis_moved;             /* MOVED redirections followed */
     uint64_t redis_ask;               /* ASK redirections followed */
     uint64_t redis_tryagain;          /* TRYAGAIN / CLUSTERDOWN / LOADING waited out */

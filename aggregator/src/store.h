@@ -2,8 +2,9 @@
  * The aggregator's only door to storage (docs/REDIS.md). Ingest applies batches through it,
  * the API and alerting ask it for window sums, the series list, the alerts' shared state,
  * health and stats; nobody else names a Redis key or opens a Redis connection.
- * store_redis.c implements it on one Redis (aggregator.redis) or a Redis Cluster
- * (aggregator.redis_cluster), routing each key to the master of its slot (cluster.h).
+ * store_redis.c and its pieces (listed at its top) implement it on one Redis (aggregator.redis)
+ * or a Redis Cluster (aggregator.redis_cluster), routing each key to the master of its slot
+ * (cluster.h).
  *
  * Calling sequence (main.c):
  *   slt_store_new(loop, &conf, &params, stats, &store)   connects, reconnects with backoff
@@ -91,7 +92,7 @@ struct slt_apply {
     size_t agent_len;    /* the agent id is at strs.p[0] */
     struct slt_store_bucket *bk;
     size_t nbk, capbk;
-    void *reg_node; /* the node its series registration waits on (store_redis.c) */
+    void *reg_node; /* the node its series registration waits on (store_series.c) */
 };
 
 void slt_apply_init(struct slt_apply *ap);
