@@ -2,7 +2,7 @@
  * Redis Cluster routing, the pure part (docs/REDIS.md "Redis Cluster"): the hash slot of a
  * key (CRC16/XMODEM of the key or of its hash tag, modulo 16384, as the Redis Cluster
  * specification defines it), the parsing of MOVED and ASK redirections and of the slot map a
- * CLUSTER SLOTS reply gives. No I/O; the store (store_redis.c) keeps the slot map and the
+ * CLUSTER SLOTS reply gives. No I/O; the store (store_nodes.c) keeps the slot map and the
  * connections. hiredis 0.14 has no cluster support
  * and Debian 12 packages no cluster client, so this is ours.
  */
