@@ -373,6 +373,17 @@ static void find_copy(struct slt_tail_file *f)
             goto out;
         }
     }
+    {
+        /* no copy now: a later scan that finds it reads it from offset (tail_group.cuts) */
+        struct tail_cut *cut = &f->g->cuts[f->g->cut_next];
+
+        f->g->cut_next = (f->g->cut_next + 1) % TAIL_CUTS;
+        cut->fp = f->fp;
+        cut->fp_len = f->fp_len;
+        cut->offset = f->offset;
+        cut->skipping = f->skipping;
+        cut->since_ns = wall_ns();
+    }
 out:
     slt__tail_cands_release(&sib);
 }

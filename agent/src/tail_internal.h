@@ -55,6 +55,7 @@
    (and after half of rotate_wait, if that is shorter) */
 #define TAIL_SETTLE_NS 200000000LL
 #define TAIL_HOLD_MAX_NS 2000000000LL
+#define TAIL_CUTS 8u /* truncations whose copy was not found, remembered per path */
 
 enum tail_state {
     F_ACTIVE,  /* a configured path names it */
@@ -123,6 +124,16 @@ struct tail_group {
         int64_t since_ns; /* wall clock when first held */
     } * held;
     size_t nheld;
+    /* truncated files of this path whose copy was not found then (not there yet, or renamed
+       while listed): a new sibling with their first bytes, at least offset long, is that copy,
+       read from offset, never from 0; each kept rotate_wait, the last TAIL_CUTS */
+    struct tail_cut {
+        uint64_t fp, offset;
+        uint32_t fp_len; /* 0: free */
+        int skipping;
+        int64_t since_ns;
+    } cuts[TAIL_CUTS];
+    size_t cut_next;
     /* the newest sibling at the last scan older than every held one, checkpointed as a
        POS_MARK: after a restart, siblings newer than it came while we were down (or were
        still to be judged) */

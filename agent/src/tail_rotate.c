@@ -386,6 +386,33 @@ static int copies_unread_active(struct slt_tail *t, struct tail_group *g, struct
     return slt__tail_cand_fp_matches(t, x, &want);
 }
 
+/* The truncation of g's path whose copy x is (see tail_group.cuts), or NULL. */
+static struct tail_cut *cut_of(struct slt_tail *t, struct tail_group *g, struct cand *x,
+                               int64_t now_ns)
+{
+    size_t k;
+
+    for (k = 0; k < TAIL_CUTS; k++) {
+        struct tail_cut *c = &g->cuts[k];
+        struct slt_tail_pos want;
+
+        if (c->fp_len == 0)
+            continue;
+        if (now_ns - c->since_ns > t->rotate_wait_ms * 1000000) {
+            c->fp_len = 0;
+            continue;
+        }
+        if (x->gz || x->size < c->offset)
+            continue;
+        memset(&want, 0, sizeof(want));
+        want.fingerprint = c->fp;
+        want.fp_len = c->fp_len;
+        if (slt__tail_cand_fp_matches(t, x, &want))
+            return c;
+    }
+    return NULL;
+}
+
 /* How long a sibling may be held before it is judged as it is. */
 static int64_t hold_max_ns(const struct slt_tail *t)
 {
@@ -463,6 +490,7 @@ static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct 
     for (i = 0; i < cur->n; i++) {
         struct cand *x = &cur->v[i];
         const struct tail_held *h;
+        struct tail_cut *cut;
 
         if (x->gz || slt__tail_find_by_id(t, x->dev, x->ino))
             continue;
@@ -485,6 +513,12 @@ static int adopt_intermediates(struct slt_tail *t, struct tail_group *g, struct 
              copies_unread_active(t, g, x)) &&
             (!h || now_ns - h->since_ns < hold_max_ns(t))) {
             /* maybe a copy still being made: its first bytes cannot be compared yet */
+        } else if ((cut = cut_of(t, g, x, now_ns)) != NULL) {
+            adopt(t, g, x, cut->offset, cut->skipping, "is the copy of a truncated file");
+            if (!x->moved) {
+                cut->fp_len = 0;
+                continue;
+            }
         } else if (grave_of(t, x) || is_copy_of_followed(t, x)) {
             continue; /* ours, read and closed; or a copy of one we follow */
         } else {
