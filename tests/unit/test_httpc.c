@@ -336,26 +336,36 @@ static void test_cancel_calls_back_once_with_ecanceled(void **state)
     assert_int_equal(r.status, UV_ECANCELED);
 }
 
-static void test_free_cancels_what_is_in_flight(void **state)
+/* A client on loop with one POST in flight to s, a server that holds it 300 ms unanswered. */
+static struct slt_httpc *post_to_a_silent_server(struct server *s, uv_loop_t *loop,
+                                                 struct result *r)
 {
     static const char answer[] = "HTTP/1.1 200 OK\r\n\r\n";
+    struct slt_httpc *c;
+    char url[128];
+    int i;
+
+    server_start(s, answer, sizeof(answer) - 1);
+    s->silent_ms = 300;
+    server_run(s);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s->port);
+    uv_loop_init(loop);
+    assert_int_equal(slt_httpc_new(loop, &c), 0);
+    assert_int_equal(slt_httpc_post(c, url, NULL, NULL, "{}", 2, 5000, on_done, r, NULL), 0);
+    for (i = 0; i < 10; i++)
+        uv_run(loop, UV_RUN_NOWAIT);
+    return c;
+}
+
+static void test_free_cancels_what_is_in_flight(void **state)
+{
     struct result r = {0, 0, ""};
     struct slt_httpc *c;
     struct server s;
     uv_loop_t loop;
-    char url[128];
-    int i;
 
     (void)state;
-    server_start(&s, answer, sizeof(answer) - 1);
-    s.silent_ms = 300;
-    server_run(&s);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
-    uv_loop_init(&loop);
-    assert_int_equal(slt_httpc_new(&loop, &c), 0);
-    assert_int_equal(slt_httpc_post(c, url, NULL, NULL, "{}", 2, 5000, on_done, &r, NULL), 0);
-    for (i = 0; i < 10; i++)
-        uv_run(&loop, UV_RUN_NOWAIT);
+    c = post_to_a_silent_server(&s, &loop, &r);
     assert_int_equal(slt_httpc_pending(c), 1);
     slt_httpc_close(c, NULL, NULL);
     assert_int_equal(r.calls, 0); /* from the loop, not from inside free */
@@ -375,24 +385,13 @@ static void on_closed_after(void *data)
 
 static void test_close_runs_its_callback_once_after_every_request_cb(void **state)
 {
-    static const char answer[] = "HTTP/1.1 200 OK\r\n\r\n";
     struct result r = {0, 0, ""};
     struct slt_httpc *c;
     struct server s;
     uv_loop_t loop;
-    char url[128];
-    int i;
 
     (void)state;
-    server_start(&s, answer, sizeof(answer) - 1);
-    s.silent_ms = 300;
-    server_run(&s);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", s.port);
-    uv_loop_init(&loop);
-    assert_int_equal(slt_httpc_new(&loop, &c), 0);
-    assert_int_equal(slt_httpc_post(c, url, NULL, NULL, "{}", 2, 5000, on_done, &r, NULL), 0);
-    for (i = 0; i < 10; i++)
-        uv_run(&loop, UV_RUN_NOWAIT);
+    c = post_to_a_silent_server(&s, &loop, &r);
     slt_httpc_close(c, on_closed_after, &r);
     slt_httpc_close(c, on_closed_after, &r); /* a second close does nothing */
     assert_int_equal(r.calls, 0);
